@@ -1,0 +1,1 @@
+"""CASA-style tasks of spectuner_nb (spectunerfit, …): thin adapters over the engine."""

@@ -1,0 +1,1 @@
+"""Subcommands of the ``spectuner-nb`` command line, one module each (see cli.py)."""

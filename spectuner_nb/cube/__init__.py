@@ -1,0 +1,1 @@
+"""Cubes: loading, preprocessing and pixel-by-pixel fitting on Dask."""

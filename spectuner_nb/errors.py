@@ -1,0 +1,71 @@
+"""Exceptions raised by spectuner_nb.
+
+Every error the package raises on purpose derives from :class:`SpectunerError`,
+so callers can catch them all with one ``except`` clause. Messages name the
+file, species or value at fault.
+"""
+
+from __future__ import annotations
+
+
+class SpectunerError(Exception):
+    """Base class of every error raised by spectuner_nb."""
+
+
+class ConfigurationError(SpectunerError):
+    """A setting or environment variable is missing or invalid."""
+
+
+class CatalogError(SpectunerError):
+    """Problem with spectroscopic catalog data."""
+
+
+class CatalogFormatError(CatalogError):
+    """A catalog file cannot be parsed (names the file and line)."""
+
+
+class SpeciesNotFoundError(CatalogError, KeyError):
+    """A species name or tag is unknown to the resolver or the cache."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class CacheCorruptError(CatalogError):
+    """The SQLite transition cache is unreadable; the message says how to rebuild it."""
+
+
+class OfflineError(CatalogError):
+    """A network service could not be reached; the message names offline options."""
+
+
+class ModelInputError(SpectunerError, ValueError):
+    """Invalid input to the LTE model or the losses (shapes, NaNs, units)."""
+
+
+class ObservationError(SpectunerError, ValueError):
+    """Invalid observed data (frequencies, intensities, beam, rms, units)."""
+
+
+class FitError(SpectunerError):
+    """A fit could not be set up or run."""
+
+
+class CheckpointError(SpectunerError):
+    """A policy checkpoint is missing, malformed or incompatible."""
+
+
+class CubeError(SpectunerError):
+    """Problem loading, preprocessing or fitting a cube."""
+
+
+class ResultsError(SpectunerError):
+    """A results directory or file is inconsistent or cannot be written."""
+
+
+class MolfitError(SpectunerError, ValueError):
+    """An XCLASS molfit file cannot be read or written."""
+
+
+class TaskParameterError(SpectunerError, ValueError):
+    """A CASA-style task was called with invalid parameters."""

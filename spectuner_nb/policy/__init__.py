@@ -1,0 +1,1 @@
+"""The transformer + normalizing-flow policy that proposes initial parameters."""

@@ -1,0 +1,1 @@
+"""Jupyter widgets of spectuner_nb: thin ipywidgets + Bokeh adapters over the engine."""
