@@ -38,7 +38,9 @@ class PartitionFunction:
         t = np.asarray(temperature, dtype=float).ravel()
         v = np.asarray(q, dtype=float).ravel()
         if t.shape != v.shape:
-            raise CatalogError(f"partition function of {name}: {t.size} temperatures, {v.size} values")
+            raise CatalogError(
+                f"partition function of {name}: {t.size} temperatures, {v.size} values"
+            )
         ok = np.isfinite(t) & np.isfinite(v) & (t > 0) & (v > 0)
         t, v = t[ok], v[ok]
         order = np.argsort(t)
