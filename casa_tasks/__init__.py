@@ -1,1 +1,18 @@
-"""CASA-style tasks of spectuner_nb (spectunerfit, …): thin adapters over the engine."""
+"""CASA-style tasks of spectuner_nb: thin adapters over the engine.
+
+``spectunerfit`` (fit a MeasurementSet or cubes), ``spectunerpredict`` (model
+spectra/cubes on a grid) and ``spectunerprep`` (cube preprocessing). Each task
+has flat, lowercase, typed parameters described in ``<task>.xml`` (buildmytasks
+format), logs to casalog with its name as origin when casatools is present,
+checks every parameter before it writes anything, and returns a dict.
+casatools is imported offline through :mod:`.casaenv`.
+"""
+
+from .spectunerfit import spectunerfit
+from .spectunerpredict import spectunerpredict
+from .spectunerprep import spectunerprep
+
+TASKS = ("spectunerfit", "spectunerpredict", "spectunerprep")
+"""Task names; each has a module and an XML definition of the same name."""
+
+__all__ = ["TASKS", "spectunerfit", "spectunerpredict", "spectunerprep"]

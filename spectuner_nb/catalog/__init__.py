@@ -1,6 +1,21 @@
 """Spectroscopic data: readers, species names, the SQLite transition cache."""
 
+from .cache import DEFAULT_PRECEDENCE, SpeciesEntry, TransitionCache
 from .linelist import LineList
+from .names import resolve
+from .partfunc import partition_for_tag
 from .partition import PartitionFunction
+from .spcat import read_spcat
+from .starter import default_cache
 
-__all__ = ["LineList", "PartitionFunction"]
+__all__ = [
+    "DEFAULT_PRECEDENCE",
+    "LineList",
+    "PartitionFunction",
+    "SpeciesEntry",
+    "TransitionCache",
+    "default_cache",
+    "partition_for_tag",
+    "read_spcat",
+    "resolve",
+]

@@ -1,0 +1,248 @@
+"""Benchmark the LTE model against spectuner 2.0 and pyspeckit, measured in the same run.
+
+Setup (paper, G327): three windows 215565–217273, 217572–219271 and
+229611–231319 MHz with 8740 channels in all; the real CH3OH lines inside them
+(CDMS 032504, 59 lines) and a 300-line set (real CH3OH transition strengths
+placed at random frequencies inside the windows). 1000 parameter sets drawn
+uniformly from Table 1 in fit space (seeded).
+
+Timings, per spectrum: ours one spectrum per call; ours batched (1000 sets in
+one call) on 1 core and on all cores (2 on the CI machine); spectuner one call
+per spectrum (it has no batch mode; single process); pyspeckit
+``lte_molecule.generate_model`` one call per window and species.
+
+Agreement: max |ours − peer| / max |peer| per spectrum over the peer's sets.
+spectuner and we share η, the CMB term and channel averaging; pyspeckit samples
+channel centres with η = 1, so it is compared with a huge source, and both on
+all sets and on resolved lines (Δv ≥ 5 km/s).
+
+Usage (after ``bash benchmarks/setup_peers.sh``)::
+
+    python benchmarks/bench_model.py [--n-peer 100] [--n-pyspeckit 20]
+
+Prints a ratio table and writes benchmarks/results/bench_model.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+
+from spectuner_nb.catalog import LineList
+from spectuner_nb.model import LTEModel
+from spectuner_nb.parameters import TABLE1_BOUNDS, fit_to_physical
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+PEER_PYTHON = HERE.parent / ".venv-peers" / "bin" / "python"
+
+G327_WINDOWS = [(215565.0, 217273.0), (217572.0, 219271.0), (229611.0, 231319.0)]
+G327_CHANNELS = [2918, 2904, 2918]  # 8740 channels, ≈ 0.585 MHz spacing
+BEAM = (0.4, 0.3)  # arcsec (B_maj, B_min)
+N_SETS = 1000
+SEED = 20261121
+T_CMB = 2.726
+
+
+def g327_windows() -> list[np.ndarray]:
+    """Channel-centre frequencies (MHz) of the three G327 windows."""
+    return [np.linspace(lo, hi, n) for (lo, hi), n in zip(G327_WINDOWS, G327_CHANNELS,
+                                                          strict=True)]
+
+
+def ch3oh_full() -> LineList:
+    """All CH3OH lines of CDMS 032504 (vt=0-2), read from the shared c032504.cat at run time.
+
+    The shared file is the complete entry (59 lines in the G327 windows, as in the
+    paper); the transition cache is the fallback when the shared data are absent.
+    """
+    from spectuner_nb.catalog import default_cache, partition_for_tag, read_spcat
+    from spectuner_nb.catalog.spcat import to_linelist
+    from spectuner_nb.settings import shared_data_dir
+
+    shared = shared_data_dir(required=False)
+    path = None if shared is None else shared / "catalogs" / "cdms_jpl" / "c032504.cat"
+    if path is None or not path.exists():
+        print("(shared c032504.cat not found: using the transition cache)", file=sys.stderr)
+        return default_cache().lines("CH3OH")
+    return to_linelist(read_spcat(path), partition_for_tag(32504).partition, species="CH3OH")
+
+
+def ch3oh_in_windows(full: LineList) -> LineList:
+    """CH3OH lines inside the G327 windows (no padding: the reference's line selection)."""
+    return full.in_windows(G327_WINDOWS, pad_kms=0.0)
+
+
+def lines_300(full: LineList, seed: int = SEED) -> LineList:
+    """300 real CH3OH transitions (A_ul, E_low, g_u) at random frequencies inside the windows."""
+    rng = np.random.default_rng(seed)
+    pool = full.subset((np.asarray(full.freq) > 200e3) & (np.asarray(full.freq) < 260e3))
+    idx = rng.choice(len(pool), 300, replace=False)
+    widths = np.array([hi - lo for lo, hi in G327_WINDOWS])
+    win = rng.choice(3, 300, p=widths / widths.sum())
+    lo = np.array([G327_WINDOWS[w][0] for w in win])
+    freq = lo + rng.uniform(0.0, 1.0, 300) * widths[win]
+    return LineList.from_mapping("CH3OH-300", {
+        "freq": freq, "A_ul": np.asarray(pool.A_ul)[idx], "E_low": np.asarray(pool.E_low)[idx],
+        "g_u": np.asarray(pool.g_u)[idx],
+        "Q_T": (pool.partition.temperature, pool.partition.q),
+    })
+
+
+def random_fit_params(n: int, n_species: int = 1, seed: int = SEED) -> np.ndarray:
+    """Fit-space parameter sets (n, n_species, 5) uniform within Table 1."""
+    rng = np.random.default_rng(seed)
+    lo, hi = TABLE1_BOUNDS[:, 0], TABLE1_BOUNDS[:, 1]
+    return lo + (hi - lo) * rng.uniform(size=(n, n_species, 5))
+
+
+def write_case(path: Path, windows, lines: list[LineList], params, *, n_time: int,
+               beam=BEAM, t_bg: float = 0.0, extra: dict | None = None) -> None:
+    """Save a benchmark case for a peer script (dense Q(T) so both interpolate alike)."""
+    data = {"n_win": len(windows), "n_species": len(lines), "params": params,
+            "n_time": n_time, "beam_arcsec": np.asarray(beam, float), "T_bg": t_bg,
+            "cmb": True, "T_cmb": T_CMB}
+    for w, f in enumerate(windows):
+        data[f"freq_{w}"] = f
+    for s, ll in enumerate(lines):
+        x_t = np.geomspace(1.0, 1000.0, 20000)
+        data.update({f"sp{s}_freq": np.asarray(ll.freq), f"sp{s}_A_ul": np.asarray(ll.A_ul),
+                     f"sp{s}_E_low": np.asarray(ll.E_low), f"sp{s}_E_up": np.asarray(ll.E_up),
+                     f"sp{s}_g_u": np.asarray(ll.g_u, float), f"sp{s}_xT": x_t,
+                     f"sp{s}_QT": ll.partition(x_t)})
+    data.update(extra or {})
+    np.savez(path, **data)
+
+
+def run_peer(script: str, case: Path) -> dict | None:
+    """Run a peer script with the peer venv; None (and a hint) when it is missing or fails."""
+    if not PEER_PYTHON.exists():
+        print(f"peer venv missing: run bash benchmarks/setup_peers.sh ({script} skipped)")
+        return None
+    out = case.with_name(case.stem + "_" + script.replace(".py", "") + ".npz")
+    proc = subprocess.run([str(PEER_PYTHON), str(HERE / script), str(case), str(out)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        print(f"{script} failed:\n{proc.stderr[-2000:]}")
+        return None
+    with np.load(out) as res:
+        return {k: res[k] for k in res.files}
+
+
+def best_time(fn, repeat: int = 3) -> float:
+    """Smallest wall time (s) of ``repeat`` calls."""
+    best = np.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def agreement(ours: np.ndarray, peer: np.ndarray, mask=None) -> dict:
+    """Max and median over spectra of max|ours − peer| / max|peer| (spectra with a peak only)."""
+    peak = np.max(np.abs(peer), axis=1)
+    ok = peak > 1e-6 if mask is None else (peak > 1e-6) & mask
+    frac = np.max(np.abs(ours - peer), axis=1)[ok] / peak[ok]
+    if frac.size == 0:
+        return {"n": 0}
+    return {"n": int(frac.size), "max": float(frac.max()), "median": float(np.median(frac))}
+
+
+def bench_case(name: str, lines: LineList, args, tmp: Path) -> dict:
+    windows = g327_windows()
+    model = LTEModel(windows, [lines], beam=BEAM)
+    x = random_fit_params(N_SETS)
+    params = model.to_physical(x)
+    t0 = time.perf_counter()
+    model(params[0])
+    first_call = time.perf_counter() - t0
+    n_single = 200
+    t_single = best_time(lambda: [model(params[i]) for i in range(n_single)]) / n_single
+    n_threads = numba.get_num_threads()
+    t_batch = best_time(lambda: model(params)) / N_SETS
+    numba.set_num_threads(1)
+    t_batch_1 = best_time(lambda: model(params)) / N_SETS
+    numba.set_num_threads(n_threads)
+    ours = np.concatenate(model(params[: args.n_peer]), axis=1)
+    row = {"case": name, "n_lines": len(lines), "n_channels": int(sum(f.size for f in windows)),
+           "threads": n_threads, "first_call_s": first_call, "ours_single_ms": 1e3 * t_single,
+           "ours_batch_ms": 1e3 * t_batch, "ours_batch_1core_ms": 1e3 * t_batch_1}
+
+    case = tmp / f"{name}.npz"
+    write_case(case, windows, [lines], params[: args.n_peer], n_time=args.n_peer)
+    peer = run_peer("_peer_spectuner.py", case)
+    if peer is not None:
+        row["spectuner_ms"] = 1e3 * float(peer["t_model"])
+        row["speedup_single"] = row["spectuner_ms"] / row["ours_single_ms"]
+        row["speedup_batch"] = row["spectuner_ms"] / row["ours_batch_ms"]
+        row["agreement_spectuner"] = agreement(ours, peer["spectra"])
+
+    # pyspeckit: η = 1 (huge source), channel-centre sampling.
+    huge = params[: args.n_pyspeckit].copy()
+    huge[..., 0] = 1e5
+    case = tmp / f"{name}_pyspeckit.npz"
+    write_case(case, windows, [lines], huge, n_time=args.n_pyspeckit)
+    peer = run_peer("_peer_pyspeckit.py", case)
+    if peer is not None:
+        ours_h = np.concatenate(model(huge), axis=1)
+        row["pyspeckit_ms"] = 1e3 * float(peer["t_model"])
+        row["speedup_vs_pyspeckit"] = row["pyspeckit_ms"] / row["ours_single_ms"]
+        row["agreement_pyspeckit"] = agreement(ours_h, peer["spectra"])
+        row["agreement_pyspeckit_resolved"] = agreement(
+            ours_h, peer["spectra"], mask=huge[:, 0, 3] >= 5.0
+        )
+    return row
+
+
+def print_table(rows: list[dict]) -> None:
+    print(f"\nLTE model, G327 windows (8740 channels), {N_SETS} parameter sets, ms per spectrum")
+    head = ("case", "lines", "ours 1", "ours batch", "batch 1core", "spectuner", "pyspeckit",
+            "x single", "x batch")
+    print("{:<10}{:>6}{:>9}{:>11}{:>12}{:>11}{:>11}{:>10}{:>9}".format(*head))
+    for r in rows:
+        print("{:<10}{:>6}{:>9.3f}{:>11.4f}{:>12.4f}{:>11}{:>11}{:>10}{:>9}".format(
+            r["case"], r["n_lines"], r["ours_single_ms"], r["ours_batch_ms"],
+            r["ours_batch_1core_ms"],
+            f"{r['spectuner_ms']:.2f}" if "spectuner_ms" in r else "-",
+            f"{r['pyspeckit_ms']:.2f}" if "pyspeckit_ms" in r else "-",
+            f"{r['speedup_single']:.1f}" if "speedup_single" in r else "-",
+            f"{r['speedup_batch']:.1f}" if "speedup_batch" in r else "-"))
+    print("\nagreement: max |ours − peer| / peak (max, median over spectra)")
+    for r in rows:
+        for key in ("agreement_spectuner", "agreement_pyspeckit", "agreement_pyspeckit_resolved"):
+            if key in r and r[key].get("n"):
+                a = r[key]
+                print(f"  {r['case']:<10}{key:<32} max {a['max']:.2e}  median {a['median']:.2e}"
+                      f"  (n={a['n']})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n-peer", type=int, default=100, help="parameter sets run by spectuner")
+    parser.add_argument("--n-pyspeckit", type=int, default=20, help="sets run by pyspeckit")
+    args = parser.parse_args()
+    full = ch3oh_full()
+    cases = [("CH3OH", ch3oh_in_windows(full)), ("300lines", lines_300(full))]
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = [bench_case(name, ll, args, Path(tmp)) for name, ll in cases]
+    print_table(rows)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / "bench_model.json"
+    meta = {"date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+            "command": "python benchmarks/bench_model.py " + " ".join(sys.argv[1:]),
+            "numba_threads": numba.get_num_threads(), "n_sets": N_SETS, "beam_arcsec": BEAM}
+    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    print(f"\nsaved {out}")
+
+
+if __name__ == "__main__":
+    main()

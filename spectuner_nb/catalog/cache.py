@@ -1,0 +1,474 @@
+"""TransitionCache: the SQLite store of species, partition functions and transitions.
+
+One database file (WAL journal, every import one ``BEGIN IMMEDIATE``
+transaction, so two processes importing at once leave it consistent) holds
+
+``species``
+    one row per (canonical name, catalog): tag, version, date, source,
+    provenance (JSON), origin (``starter``/``import``/``fetch``);
+``partition``
+    Q(T) nodes per species (K, dimensionless);
+``lines``
+    transitions per species: frequency (MHz), A_ul (s⁻¹), E_low and E_up (K),
+    g_u, quantum-number label;
+``meta``
+    schema version, a generation counter bumped by every write, and the
+    version of the imported starter catalog.
+
+When the same species exists in several catalogs, lookups take the first
+catalog of ``precedence`` (default :data:`DEFAULT_PRECEDENCE`), overridable
+per cache or per call. A ground-state query (``"CH3OH"`` = ``"CH3OH;v=0;"``)
+also matches entries whose state covers the ground state (``vt=0-2``).
+Full line lists are kept in memory per process once read, so repeated
+window queries cost only a binary search.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CacheCorruptError, CatalogError, SpeciesNotFoundError
+from .linelist import LineList
+from .names import SpeciesName, parse, resolve
+from .partition import PartitionFunction
+
+SCHEMA_VERSION = "1"
+DEFAULT_PRECEDENCE: tuple[str, ...] = ("CDMS", "JPL", "SLAIM", "LAMDA")
+"""Catalog order used when one species exists in several catalogs (others follow, A→Z)."""
+
+CACHE_FILENAME = "transitions.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS species (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL, formula TEXT NOT NULL, state TEXT NOT NULL,
+    catalog TEXT NOT NULL, tag INTEGER, version TEXT, date TEXT,
+    source TEXT, original_name TEXT, provenance TEXT, origin TEXT NOT NULL,
+    n_lines INTEGER NOT NULL, fmin REAL, fmax REAL, imported_at TEXT,
+    UNIQUE (name, catalog)
+);
+CREATE TABLE IF NOT EXISTS partition (species_id INTEGER NOT NULL, temperature REAL, q REAL);
+CREATE TABLE IF NOT EXISTS lines (
+    species_id INTEGER NOT NULL, freq REAL NOT NULL, a_ul REAL NOT NULL,
+    e_low REAL NOT NULL, e_up REAL NOT NULL, g_u REAL NOT NULL, qn TEXT
+);
+CREATE INDEX IF NOT EXISTS lines_by_species_freq ON lines (species_id, freq);
+CREATE INDEX IF NOT EXISTS partition_by_species ON partition (species_id);
+"""
+
+
+@dataclass(frozen=True)
+class SpeciesEntry:
+    """Directory data of one species in the cache."""
+
+    id: int
+    name: str
+    catalog: str
+    tag: int | None
+    version: str
+    date: str
+    source: str
+    original_name: str
+    provenance: dict
+    origin: str
+    n_lines: int
+    fmin: float
+    fmax: float
+
+
+@dataclass(frozen=True)
+class ImportItem:
+    """A line list to store, with its directory data (see :meth:`TransitionCache.import_items`)."""
+
+    linelist: LineList
+    original_name: str = ""
+    version: str = ""
+    date: str = ""
+    provenance: dict | None = None
+
+
+def _rebuild_hint(path: Path) -> str:
+    return (
+        f"delete {path} (and its -wal/-shm files) and run `spectuner-nb catalog list` to "
+        "rebuild it from the shipped starter catalog, then re-import your own files"
+    )
+
+
+class TransitionCache:
+    """SQLite transition cache at ``path`` (default: ``settings.cache_dir()/transitions.sqlite``).
+
+    Parameters
+    ----------
+    path
+        Database file; created with its parent folder if missing.
+    precedence
+        Catalog names in order of preference for species found in several
+        catalogs (default :data:`DEFAULT_PRECEDENCE`).
+    """
+
+    def __init__(
+        self, path: str | Path | None = None, *, precedence: Sequence[str] = DEFAULT_PRECEDENCE
+    ) -> None:
+        if path is None:
+            from ..settings import cache_dir
+
+            path = cache_dir() / CACHE_FILENAME
+        self.path = Path(path)
+        self.precedence = tuple(precedence)
+        self._lock = threading.RLock()
+        self._memo: dict[int, LineList] = {}
+        self._lookup: dict[tuple, int] = {}
+        self._generation: str | None = None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = sqlite3.connect(
+                self.path, timeout=60.0, isolation_level=None, check_same_thread=False
+            )
+            self._con.execute("PRAGMA journal_mode=WAL")
+            self._con.execute("PRAGMA synchronous=NORMAL")
+            self._init_schema()
+        except sqlite3.DatabaseError as exc:
+            raise CacheCorruptError(
+                f"transition cache {self.path} is unreadable ({exc}): {_rebuild_hint(self.path)}"
+            ) from exc
+
+    # -- housekeeping -------------------------------------------------------
+    def _init_schema(self) -> None:
+        cur = self._con.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    cur.execute(statement)
+            row = cur.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if row is None:
+                cur.execute("INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+                cur.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
+            elif row[0] != SCHEMA_VERSION:
+                raise CacheCorruptError(
+                    f"transition cache {self.path} has schema {row[0]}, expected "
+                    f"{SCHEMA_VERSION}: {_rebuild_hint(self.path)}"
+                )
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+
+    def _query(self, sql: str, args: Iterable = ()) -> list[tuple]:
+        try:
+            return self._con.execute(sql, tuple(args)).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise CacheCorruptError(
+                f"transition cache {self.path}: {exc}: {_rebuild_hint(self.path)}"
+            ) from exc
+
+    def _refresh(self) -> None:
+        """Drop in-memory copies if another writer changed the database."""
+        gen = self._query("SELECT value FROM meta WHERE key='generation'")
+        gen = gen[0][0] if gen else "0"
+        if gen != self._generation:
+            self._memo.clear()
+            self._lookup.clear()
+            self._generation = gen
+
+    def meta(self, key: str) -> str | None:
+        """A value of the ``meta`` table (``None`` if absent)."""
+        rows = self._query("SELECT value FROM meta WHERE key=?", (key,))
+        return rows[0][0] if rows else None
+
+    def check(self) -> None:
+        """Run SQLite's integrity check; raise :class:`CacheCorruptError` if it fails."""
+        rows = self._query("PRAGMA integrity_check")
+        if not rows or rows[0][0] != "ok":
+            raise CacheCorruptError(
+                f"transition cache {self.path} failed its integrity check "
+                f"({rows[:3]}): {_rebuild_hint(self.path)}"
+            )
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self._con.close()
+
+    def __enter__(self) -> TransitionCache:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<TransitionCache {self.path}>"
+
+    # -- writing ------------------------------------------------------------
+    def import_items(
+        self,
+        items: Sequence[ImportItem],
+        *,
+        origin: str = "import",
+        meta: dict[str, str] | None = None,
+        keep_other_origins: bool = False,
+    ) -> list[int]:
+        """Store several line lists in one transaction (all or nothing).
+
+        An existing entry with the same canonical name and catalog is replaced,
+        unless ``keep_other_origins`` is set and it came from another origin
+        (used by the starter catalog so it never overwrites user data).
+        ``meta`` entries are written in the same transaction. Returns the new
+        species ids (``-1`` for skipped items).
+        """
+        with self._lock:
+            cur = self._con.cursor()
+            try:
+                cur.execute("BEGIN IMMEDIATE")
+                ids = [self._write(cur, it, origin, keep_other_origins) for it in items]
+                for key, value in (meta or {}).items():
+                    cur.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, str(value)))
+                cur.execute(
+                    "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'"
+                )
+                cur.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                if self._con.in_transaction:
+                    cur.execute("ROLLBACK")
+                raise CacheCorruptError(
+                    f"transition cache {self.path}: import failed ({exc}): "
+                    f"{_rebuild_hint(self.path)}"
+                ) from exc
+            except BaseException:
+                if self._con.in_transaction:
+                    cur.execute("ROLLBACK")
+                raise
+        return ids
+
+    def import_linelist(
+        self,
+        linelist: LineList,
+        *,
+        original_name: str = "",
+        version: str = "",
+        date: str = "",
+        provenance: dict | None = None,
+        origin: str = "import",
+    ) -> int:
+        """Store one :class:`LineList` (atomically); returns its species id."""
+        item = ImportItem(linelist, original_name, version, date, provenance)
+        return self.import_items([item], origin=origin)[0]
+
+    def _write(self, cur: sqlite3.Cursor, item: ImportItem, origin: str, keep: bool) -> int:
+        ll = item.linelist
+        sn = parse(ll.species)
+        name = str(sn)
+        catalog = ll.catalog or "UNKNOWN"
+        old = cur.execute(
+            "SELECT id, origin FROM species WHERE name=? AND catalog=?", (name, catalog)
+        ).fetchone()
+        if old is not None:
+            if keep and old[1] != origin:
+                return -1
+            cur.execute("DELETE FROM lines WHERE species_id=?", (old[0],))
+            cur.execute("DELETE FROM partition WHERE species_id=?", (old[0],))
+            cur.execute("DELETE FROM species WHERE id=?", (old[0],))
+        freq = np.asarray(ll.freq, dtype=float)
+        cur.execute(
+            "INSERT INTO species (name, formula, state, catalog, tag, version, date, source, "
+            "original_name, provenance, origin, n_lines, fmin, fmax, imported_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                name, sn.formula, sn.state, catalog,
+                None if ll.tag is None else int(ll.tag),
+                item.version, item.date, ll.source, item.original_name or ll.species,
+                json.dumps(item.provenance or {}, sort_keys=True), origin, int(freq.size),
+                float(freq[0]) if freq.size else None, float(freq[-1]) if freq.size else None,
+                _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            ),
+        )
+        sid = int(cur.lastrowid)
+        part = ll.partition
+        cur.executemany(
+            "INSERT INTO partition VALUES (?, ?, ?)",
+            [(sid, float(t), float(q)) for t, q in zip(part.temperature, part.q, strict=True)],
+        )
+        qn = np.asarray(ll.qn)
+        labels = qn.astype(str) if qn.size else np.full(freq.size, "", dtype=object)
+        cur.executemany(
+            "INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?)",
+            zip(
+                [sid] * freq.size, freq.tolist(),
+                np.asarray(ll.A_ul, dtype=float).tolist(),
+                np.asarray(ll.E_low, dtype=float).tolist(),
+                np.asarray(ll.E_up, dtype=float).tolist(),
+                np.asarray(ll.g_u, dtype=float).tolist(),
+                labels.tolist(),
+                strict=True,
+            ),
+        )
+        return sid
+
+    def remove(self, species: str | int, catalog: str | None = None) -> None:
+        """Delete one species entry (the one :meth:`entry` would return)."""
+        e = self.entry(species, catalog=catalog)
+        with self._lock:
+            cur = self._con.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                for table, col in (("lines", "species_id"), ("partition", "species_id"),
+                                   ("species", "id")):
+                    cur.execute(f"DELETE FROM {table} WHERE {col}=?", (e.id,))
+                cur.execute(
+                    "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'"
+                )
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+
+    # -- reading ------------------------------------------------------------
+    _ENTRY_COLS = (
+        "id, name, catalog, tag, version, date, source, original_name, provenance, origin, "
+        "n_lines, fmin, fmax"
+    )
+
+    def _entry_from_row(self, row: tuple) -> SpeciesEntry:
+        vals = list(row)
+        vals[8] = json.loads(vals[8] or "{}")
+        return SpeciesEntry(*vals)
+
+    def entries(self, catalog: str | None = None) -> list[SpeciesEntry]:
+        """All species entries (optionally of one catalog), sorted by name and catalog."""
+        sql = f"SELECT {self._ENTRY_COLS} FROM species"
+        args: tuple = ()
+        if catalog:
+            sql += " WHERE catalog=?"
+            args = (catalog,)
+        return [self._entry_from_row(r) for r in self._query(sql + " ORDER BY name, catalog", args)]
+
+    def species(self) -> list[str]:
+        """Canonical names of all species in the cache, sorted."""
+        return [r[0] for r in self._query("SELECT DISTINCT name FROM species ORDER BY name")]
+
+    def _rank(self, catalog: str) -> tuple[int, str]:
+        try:
+            return (self.precedence.index(catalog), catalog)
+        except ValueError:
+            return (len(self.precedence), catalog)
+
+    def candidates(self, species: str | int, catalog: str | None = None) -> list[SpeciesEntry]:
+        """Every entry matching ``species`` (name in any style, or tag), best first."""
+        if isinstance(species, (int, np.integer)) or str(species).lstrip("-").isdigit():
+            rows = self._query(
+                f"SELECT {self._ENTRY_COLS} FROM species WHERE tag=?", (abs(int(species)),)
+            )
+            found = [self._entry_from_row(r) for r in rows]
+            exact_name = None
+        else:
+            sn = parse(str(species))
+            exact_name = str(sn)
+            rows = self._query(
+                f"SELECT {self._ENTRY_COLS}, state FROM species WHERE formula=?", (sn.formula,)
+            )
+            found = []
+            for r in rows:
+                covers_ground = SpeciesName(sn.formula, r[-1]).includes_ground
+                if r[1] == exact_name or (sn.is_ground and covers_ground):
+                    found.append(self._entry_from_row(r[:-1]))
+        if catalog:
+            found = [e for e in found if e.catalog.upper() == catalog.upper()]
+        found.sort(key=lambda e: (self._rank(e.catalog), e.name != exact_name, e.name))
+        return found
+
+    def entry(self, species: str | int, catalog: str | None = None) -> SpeciesEntry:
+        """The preferred entry for ``species`` (raises :class:`SpeciesNotFoundError`)."""
+        found = self.candidates(species, catalog)
+        if not found:
+            where = f" in catalog {catalog}" if catalog else ""
+            label = species if isinstance(species, int) else f"{species!r} ({resolve(species)})"
+            raise SpeciesNotFoundError(
+                f"species {label} is not in the transition cache {self.path}{where}; "
+                "import a file (`spectuner-nb catalog import FILE`), fetch it "
+                "(`spectuner-nb catalog fetch SPECIES`), or see `spectuner-nb catalog list`"
+            )
+        return found[0]
+
+    def partition(self, species: str | int, catalog: str | None = None) -> PartitionFunction:
+        """Q(T) of a species."""
+        return self.linelist(species, catalog=catalog).partition
+
+    def linelist(self, species: str | int, catalog: str | None = None) -> LineList:
+        """All stored transitions of a species, as a :class:`LineList` (memoised)."""
+        with self._lock:
+            self._refresh()
+            key = (species, catalog)
+            sid = self._lookup.get(key)
+            if sid is None:
+                sid = self.entry(species, catalog).id
+                self._lookup[key] = sid
+            ll = self._memo.get(sid)
+            if ll is None:
+                ll = self._read_linelist(sid)
+                self._memo[sid] = ll
+            return ll
+
+    def _read_linelist(self, sid: int) -> LineList:
+        head = self._query("SELECT name, catalog, tag, source FROM species WHERE id=?", (sid,))
+        if not head:
+            raise CatalogError(f"transition cache {self.path}: species id {sid} vanished")
+        name, catalog, tag, source = head[0]
+        rows = self._query(
+            "SELECT freq, a_ul, e_low, e_up, g_u, qn FROM lines WHERE species_id=? ORDER BY freq",
+            (sid,),
+        )
+        pf = self._query("SELECT temperature, q FROM partition WHERE species_id=?", (sid,))
+        cols = list(zip(*rows, strict=True)) if rows else [()] * 6
+        t, q = zip(*pf, strict=True) if pf else ((), ())
+        return LineList(
+            species=name,
+            freq=np.array(cols[0], dtype=float),
+            A_ul=np.array(cols[1], dtype=float),
+            E_low=np.array(cols[2], dtype=float),
+            E_up=np.array(cols[3], dtype=float),
+            g_u=np.array(cols[4], dtype=float),
+            partition=PartitionFunction.from_table(t, q, name=name),
+            qn=np.array(cols[5], dtype=object),
+            tag=tag,
+            catalog=catalog,
+            source=source or "",
+        )
+
+    def lines(
+        self,
+        species: str | int,
+        windows: Sequence[tuple[float, float]] | None = None,
+        pad_kms: float | None = None,
+        *,
+        catalog: str | None = None,
+    ) -> LineList:
+        """Transitions of ``species`` inside ``windows`` [(fmin, fmax) in MHz, …].
+
+        Each window is widened by ``pad_kms`` (default: the v_off bound plus
+        five maximal line widths, METHOD.md §1) via :meth:`LineList.in_windows`.
+        Frequencies may be astropy Quantities. ``windows=None`` returns every line.
+        """
+        ll = self.linelist(species, catalog=catalog)
+        if windows is None:
+            return ll
+        return ll.in_windows([_window_mhz(w) for w in windows], pad_kms=pad_kms)
+
+
+def _window_mhz(window) -> tuple[float, float]:
+    """(fmin, fmax) in MHz from floats (MHz) or astropy Quantities."""
+    out = []
+    for v in window:
+        if hasattr(v, "unit"):
+            import astropy.units as u
+
+            v = v.to_value(u.MHz, equivalencies=u.spectral())
+        out.append(float(v))
+    return out[0], out[1]

@@ -1,0 +1,157 @@
+"""The one species-name resolver (METHOD.md §1), used by every reader and query.
+
+A canonical name has the XCLASS/spectuner shape ``"FORMULA;STATE;"``, for
+example ``"CH3OH;v=0;"``, ``"CH3OH;vt=0-2;"``, ``"C-13-O;v=0;"``,
+``"HC3N;v7=1;"``. It is built from any of the usual spellings:
+
+- CDMS: ``"CH3OH, vt=0-2"``, ``"HC(O)NH2, v=0"``, ``"C-13-O"``, ``"CO-18"``;
+- XCLASS/spectuner: ``"CH3OH;v=0;"``;
+- Splatalogue/JPL: ``"CH3OH vt=0"``, ``"(13)CO v=0"``, ``"13CO"``, ``"H2C18O"``,
+  ``"SO 3Sigma v=0"``, ``"t-HCOOH"``;
+- bare formulas: ``"CH3OH"`` means the ground state ``"CH3OH;v=0;"``.
+
+Formulas: isotopes are written the CDMS/XCLASS way (``C-13-``, ``O-18``), and
+common aliases map to one preferred formula (:data:`ALIASES`), e.g.
+CH3CH2CN → C2H5CN, CH2CHCN → C2H3CN, HC(O)NH2 → NH2CHO, HCOOCH3 → CH3OCHO.
+States: blank, ``v=0``, ``vt=0`` and ``v0`` all mean the ground state
+``v=0``; electronic labels such as ``3Sigma`` are dropped; other states are
+kept with spaces removed (``vt=0-2``, ``v12=1``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..errors import SpeciesNotFoundError
+
+ALIASES: dict[str, str] = {
+    "CH3CH2CN": "C2H5CN",
+    "EtCN": "C2H5CN",
+    "CH2CHCN": "C2H3CN",
+    "VyCN": "C2H3CN",
+    "HC(O)NH2": "NH2CHO",
+    "HCONH2": "NH2CHO",
+    "NH2COH": "NH2CHO",
+    "HCOOCH3": "CH3OCHO",
+    "HC(O)OCH3": "CH3OCHO",
+    "CH3OOCH": "CH3OCHO",
+    "(CH3)2O": "CH3OCH3",
+    "CH3CH2OH": "C2H5OH",
+    "CH3COH": "CH3CHO",
+    "t-HCOOH": "HCOOH",
+    "H2CCO": "CH2CO",
+    "CH3C2H": "CH3CCH",
+    "HCCCN": "HC3N",
+    "MeOH": "CH3OH",
+    "MeCN": "CH3CN",
+    "HCOp": "HCO+",
+    "HCO(+)": "HCO+",
+    "C3H4": "CH3CCH",
+}
+"""Alternative formula spellings → preferred formula (applied after isotope normalisation)."""
+
+MAIN_ISOTOPES: dict[str, int] = {"C": 12, "N": 14, "O": 16, "S": 32, "Si": 28, "Cl": 35}
+"""Most abundant isotope of each element: written explicitly ("13C16O") it is dropped."""
+
+# mass numbers that, written before or after an element, mark a rare isotope
+ISOTOPES: dict[str, frozenset[int]] = {
+    "C": frozenset({13, 14}),
+    "N": frozenset({15}),
+    "O": frozenset({17, 18}),
+    "S": frozenset({33, 34, 36}),
+    "Si": frozenset({29, 30}),
+    "Cl": frozenset({37}),
+}
+
+_ELEMENT = r"(Si|Cl|C|N|O|S)"
+_PAREN_ISO = re.compile(r"\((\d{1,2})\)" + _ELEMENT)  # (13)C
+_BRACKET_ISO = re.compile(r"\[(\d{1,2})" + _ELEMENT + r"\]")  # [13C]
+_BARE_ISO = re.compile(r"(\d{2})" + _ELEMENT)  # 13C, C18O (mass before element)
+_CONFORMER = re.compile(r"^([a-z][A-Za-z']{0,3}-)(.+)$")
+_ELECTRONIC = re.compile(r"^\d?(Sigma|Pi|Delta|Phi)[+-]?$", re.I)
+_GROUND = re.compile(r"^(v|vt|v0|v=0|vt=0|v=0;?|ground)$", re.I)
+_GROUND_RANGE = re.compile(r"^v\w*=0(?:[-,/].*)?$")
+
+
+@dataclass(frozen=True)
+class SpeciesName:
+    """A parsed species name: preferred formula and normalised state."""
+
+    formula: str
+    state: str = "v=0"
+
+    def __str__(self) -> str:
+        return f"{self.formula};{self.state};"
+
+    @property
+    def is_ground(self) -> bool:
+        """True for the plain vibrational ground state ``v=0``."""
+        return self.state == "v=0"
+
+    @property
+    def includes_ground(self) -> bool:
+        """True if the state covers the ground state (``v=0``, ``vt=0-2``, ``v=0-10`` …)."""
+        return self.is_ground or bool(_GROUND_RANGE.match(self.state))
+
+
+def _iso_marker(element: str, mass: str) -> str:
+    return f"{element}-{int(mass)}-"
+
+
+def normalize_formula(formula: str) -> str:
+    """Preferred spelling of a formula: isotopes as ``C-13-``/``O-18``, aliases applied."""
+    f = formula.strip().replace(" ", "")
+    f = _PAREN_ISO.sub(lambda m: _iso_marker(m.group(2), m.group(1)), f)
+    f = _BRACKET_ISO.sub(lambda m: _iso_marker(m.group(2), m.group(1)), f)
+
+    def bare(m: re.Match) -> str:
+        mass, el = int(m.group(1)), m.group(2)
+        start = m.start()
+        if start > 0 and f[start - 1] == "-":  # already C-13- form
+            return m.group(0)
+        if MAIN_ISOTOPES.get(el) == mass:
+            return el
+        return _iso_marker(el, str(mass)) if mass in ISOTOPES.get(el, ()) else m.group(0)
+
+    f = _BARE_ISO.sub(bare, f)
+    f = re.sub(r"-{2,}", "-", f)
+    f = f.rstrip("-") if re.search(r"-\d+-$", f) else f
+    if f in ALIASES:
+        return ALIASES[f]
+    prefix = _CONFORMER.match(f)  # t-, g-, c-, l-, aGg'- … keep the prefix, alias the rest
+    if prefix and prefix.group(2) in ALIASES:
+        return prefix.group(1) + ALIASES[prefix.group(2)]
+    return f
+
+
+def normalize_state(state: str) -> str:
+    """Normalised state label: ``v=0`` for the ground state, spaces removed otherwise."""
+    parts = [p for p in re.split(r"[\s,;]+", state.strip()) if p]
+    parts = [p for p in parts if not _ELECTRONIC.match(p)]
+    s = ",".join(parts)
+    if not s or _GROUND.match(s):
+        return "v=0"
+    return s
+
+
+def parse(name: str) -> SpeciesName:
+    """Parse a species name in any supported style into a :class:`SpeciesName`."""
+    if not isinstance(name, str) or not name.strip():
+        raise SpeciesNotFoundError(f"empty species name {name!r}")
+    text = name.strip()
+    if ";" in text:  # XCLASS: FORMULA;STATE;
+        formula, _, state = text.partition(";")
+        state = state.strip(";")
+    else:  # CDMS "FORMULA, STATE", Splatalogue/JPL "FORMULA STATE"
+        m = re.match(r"^([^\s,]+)[\s,]*(.*)$", text)
+        formula, state = m.group(1), m.group(2)
+    formula = normalize_formula(formula)
+    if not re.search(r"[A-Z]", formula) or re.search(r"[^A-Za-z0-9()+\-'^]", formula):
+        raise SpeciesNotFoundError(f"cannot read a molecular formula from species name {name!r}")
+    return SpeciesName(formula, normalize_state(state))
+
+
+def resolve(name: str) -> str:
+    """Canonical ``"FORMULA;STATE;"`` name of ``name`` (raises :class:`SpeciesNotFoundError`)."""
+    return str(parse(name))

@@ -1,0 +1,466 @@
+"""fit_cube: pixel-by-pixel fitting of a cube on Dask, resumable (METHOD.md §8).
+
+The kept pixels of :func:`~spectuner_nb.cube.preprocess.preprocess` are split
+into chunks. Each chunk is one Dask task: it builds one
+:class:`~spectuner_nb.observation.Observation` per pixel, draws the policy's
+proposals for the whole chunk in one batch (``init="policy"``), and runs
+:func:`~spectuner_nb.fit.fit_spectrum` pixel by pixel. Finished chunks are
+written to ``workdir`` atomically (:class:`~spectuner_nb.cube.store.ResultStore`);
+a rerun with ``resume=True`` skips them, so an interrupted run (kill -9
+included) continues with no pixel lost or fitted twice.
+
+Determinism: each pixel's random draws use a seed derived from (``seed``, pixel
+index) and the policy's draws a seed derived from (``seed``, chunk index); the
+chunk layout is fixed in the manifest. A resumed run therefore gives the same
+maps as an uninterrupted one.
+
+``init="neighbour"`` fits a coarse grid of seed pixels first (every
+``neighbour_stride``-th row and column, policy or random init), then starts
+every other pixel from the solutions of its four nearest seed pixels.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CheckpointError, CubeError, FitError, ObservationError, SpectunerError
+from ..parameters import N_PARAMS
+from .load import CubeSet, load_cubes
+from .preprocess import PreprocessConfig, Preprocessed, preprocess
+from .results import CubeFitResult
+from .store import ResultStore
+
+INITS: tuple[str, ...] = ("policy", "random", "neighbour")
+STATUS_OK, STATUS_BAD_OBS, STATUS_FIT_FAILED = 0, 1, 2
+_N_NEIGHBOURS = 4
+_POLICY_CACHE: dict[str, object] = {}
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------- worker side
+def _load_policy():
+    """The shipped policy, loaded once per process (None when no checkpoint is available)."""
+    if "policy" not in _POLICY_CACHE:
+        try:
+            from ..policy import Policy
+
+            _POLICY_CACHE["policy"] = Policy.load()
+        except (ImportError, AttributeError, CheckpointError, FileNotFoundError, OSError):
+            _POLICY_CACHE["policy"] = None
+    return _POLICY_CACHE["policy"]
+
+
+def policy_available() -> bool:
+    """True when a trained policy checkpoint can be loaded."""
+    return _load_policy() is not None
+
+
+def pixel_seed(seed: int, flat_index: int, stream: int = 0) -> int:
+    """Seed of one pixel's (stream 0) or one chunk's (stream 1) random draws."""
+    return int(np.random.SeedSequence([int(seed), int(stream), int(flat_index)])
+               .generate_state(1)[0])
+
+
+@contextlib.contextmanager
+def _single_threaded():
+    """Run numba kernels and torch on one thread (one task per worker core)."""
+    import numba
+
+    old_numba = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        import torch
+
+        old_torch = torch.get_num_threads()
+        torch.set_num_threads(1)
+    except ImportError:
+        torch, old_torch = None, 0
+    try:
+        yield
+    finally:
+        numba.set_num_threads(old_numba)
+        if torch is not None:
+            torch.set_num_threads(old_torch)
+
+
+def _observations(task: dict) -> list:
+    from ..observation import Observation
+
+    out = []
+    for k in range(task["pixels"].size):
+        try:
+            obs = Observation.from_arrays(
+                list(task["freqs"]), [s[k] for s in task["spectra"]], beam=task["beam"],
+                rms=task["rms"][k], T_bg=task["t_bg"][k], v_lsr=task["v_lsr"],
+                name=f"pixel {int(task['pixels'][k])}",
+            )
+        except ObservationError:
+            obs = None
+        out.append(obs)
+    return out
+
+
+def _policy_proposals(task: dict, obs: list, lines: list) -> np.ndarray | None:
+    """(n_pix, n_init, n_species, 5) fit-space proposals for the chunk, NaN for bad pixels."""
+    policy = _load_policy()
+    if policy is None:
+        return None
+    ok = [k for k, o in enumerate(obs) if o is not None]
+    out = np.full((len(obs), task["n_init"], len(lines), N_PARAMS), np.nan)
+    if ok:
+        draws = policy.propose([obs[k] for k in ok], list(lines), task["n_init"],
+                               seed=task["chunk_seed"])
+        out[ok] = np.asarray(draws, float).reshape(len(ok), task["n_init"], len(lines), N_PARAMS)
+    return out
+
+
+def _hessian_errors(obs, species, lines, x: np.ndarray) -> np.ndarray:
+    """Fit-space 1σ errors from the Gauss-Newton Hessian of χ² at ``x`` (n_species, 5)."""
+    from ..fit import FitProblem
+
+    problem = FitProblem(obs, species, loss="chi2", lines=lines)
+    return problem.laplace_errors(problem.reduce(x))[problem.idx]
+
+
+def fit_chunk(task: dict, lines: list) -> dict[str, np.ndarray]:
+    """Fit every pixel of one chunk; returns arrays whose first axis is the chunk's pixels.
+
+    ``task`` holds the pixels' spectra (K, NaN = masked), frequencies (MHz), rms and
+    T_bg (K), beam, v_LSR and the fit settings; ``lines`` one line list per species.
+    """
+    from ..fit import fit_spectrum
+
+    n, n_sp = task["pixels"].size, len(task["species"])
+    out = {
+        "x": np.full((n, n_sp, N_PARAMS), np.nan),
+        "x_err": np.full((n, n_sp, N_PARAMS), np.nan),
+        "x_spread": np.full((n, n_sp, N_PARAMS), np.nan),
+        "loss": np.full(n, np.nan),
+        "chi2": np.full(n, np.nan),
+        "nfev": np.zeros(n, np.int64),
+        "at_bound": np.zeros((n, n_sp, N_PARAMS), bool),
+        "has_peak": np.zeros(n, bool),
+        "status": np.full(n, STATUS_OK, np.int8),
+        "seconds": np.zeros(n),
+    }
+    with _single_threaded():
+        obs = _observations(task)
+        proposals = _policy_proposals(task, obs, lines) if task["init"] == "policy" else None
+        for k, o in enumerate(obs):
+            t0 = time.perf_counter()
+            if o is None:
+                out["status"][k] = STATUS_BAD_OBS
+                continue
+            if proposals is not None:
+                init = proposals[k]
+                out["x_spread"][k] = np.std(init, axis=0)
+            elif task["init_arrays"] is not None:
+                init = task["init_arrays"][k]
+                init = init[np.all(np.isfinite(init), axis=(1, 2))]
+                init = "random" if init.size == 0 else init
+            else:
+                init = "random"
+            try:
+                res = fit_spectrum(
+                    o, task["species"], loss=task["loss"], optimizer=task["optimizer"],
+                    init=init, n_init=task["n_init"], seed=pixel_seed(task["seed"],
+                                                                       task["pixels"][k]),
+                    lines=lines, errors=task["loss"] == "chi2", **task["fit_kwargs"],
+                )
+            except (FitError, SpectunerError, FloatingPointError, ValueError):
+                out["status"][k] = STATUS_FIT_FAILED
+                continue
+            out["x"][k] = res.x
+            out["x_err"][k] = (res.x_err if task["loss"] == "chi2"
+                               else _hessian_errors(o, task["species"], lines, res.x))
+            out["loss"][k], out["chi2"][k], out["nfev"][k] = res.loss, res.chi2, res.nfev
+            out["at_bound"][k] = res.at_bound
+            out["has_peak"][k] = res.has_peak
+            out["seconds"][k] = time.perf_counter() - t0
+    return out
+
+
+# --------------------------------------------------------------------------- driver side
+def _chunks(n: int, size: int, offset: int = 0) -> list[tuple[int, int]]:
+    return [(offset + a, offset + min(a + size, n)) for a in range(0, n, size)]
+
+
+def _pixel_plan(keep: np.ndarray, init: str, stride: int):
+    """Pixel order (flat indices) and the number of seed pixels (pass 0)."""
+    flat = np.flatnonzero(keep.ravel())
+    if init != "neighbour":
+        return flat, flat.size
+    iy, ix = np.unravel_index(flat, keep.shape)
+    seeds = (iy % stride == 0) & (ix % stride == 0)
+    if not seeds.any():
+        return flat, flat.size
+    return np.concatenate([flat[seeds], flat[~seeds]]), int(seeds.sum())
+
+
+def _neighbour_inits(shape, seed_pix: np.ndarray, seed_x: np.ndarray, pix: np.ndarray):
+    """Fit-space starts (n_pix, 4, n_species, 5): solutions of the nearest fitted seed pixels."""
+    ok = np.all(np.isfinite(seed_x), axis=(1, 2))
+    seed_pix, seed_x = seed_pix[ok], seed_x[ok]
+    out = np.full((pix.size, _N_NEIGHBOURS) + seed_x.shape[1:], np.nan)
+    if seed_pix.size == 0:
+        return out
+    sy, sx = np.unravel_index(seed_pix, shape)
+    py, px = np.unravel_index(pix, shape)
+    dist = (py[:, None] - sy[None]) ** 2 + (px[:, None] - sx[None]) ** 2
+    nearest = np.argsort(dist, axis=1, kind="stable")[:, :_N_NEIGHBOURS]
+    out[:, : nearest.shape[1]] = seed_x[nearest]
+    return out
+
+
+def _make_client(client, n_workers: int | None):
+    """(client, owned) — a LocalCluster client on all cores unless one is given."""
+    if client is not None:
+        return client, False
+    from dask.distributed import Client, LocalCluster
+
+    n = n_workers or os.cpu_count() or 1
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                           dashboard_address=":0", silence_logs=logging.ERROR)
+    return Client(cluster), True
+
+
+def _progress(total: int, initial: int, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit="px", desc="fit_cube", disable=not enabled,
+                smoothing=0.1, dynamic_ncols=True)
+
+
+def fit_cube(
+    cubes: CubeSet | str | os.PathLike | Sequence[str | os.PathLike],
+    species: str | Sequence[str],
+    *,
+    continuum=None,
+    v_lsr: float = 0.0,
+    loss: str = "chi2",
+    init: str = "policy",
+    optimizer: str = "slsqp",
+    n_init: int = 50,
+    client=None,
+    workdir: str | os.PathLike | None = None,
+    resume: bool = True,
+    seed: int = 0,
+    chunk_size: int = 32,
+    n_workers: int | None = None,
+    select: bool | PreprocessConfig = True,
+    mask: np.ndarray | None = None,
+    bad_channels=None,
+    catalog=None,
+    neighbour_stride: int = 3,
+    progress: bool = True,
+    fit_kwargs: dict | None = None,
+) -> CubeFitResult:
+    """Fit ``species`` to every selected pixel of a cube; see the module docstring.
+
+    Parameters
+    ----------
+    cubes
+        A :class:`CubeSet`, or one FITS/CASA cube per spectral window.
+    species
+        Species names (one velocity component each).
+    continuum, v_lsr, bad_channels
+        Passed to :func:`~spectuner_nb.cube.load.load_cubes` when ``cubes`` are paths
+        (continuum images per window; systemic velocity in km/s; bad channels).
+    loss
+        "chi2" or "pm" (peak matching).
+    init
+        "policy" (batched proposals per chunk; random draws when no checkpoint is
+        available), "random" or "neighbour".
+    optimizer, n_init, fit_kwargs
+        Passed to :func:`~spectuner_nb.fit.fit_spectrum` for each pixel.
+    client
+        A ``dask.distributed.Client``; None: a LocalCluster with ``n_workers``
+        processes (default all cores); False: run in this process, no Dask.
+    workdir
+        Directory for the chunk files (resumable); default a new temporary directory.
+    resume
+        Reuse finished chunks of the same run in ``workdir``.
+    seed
+        Seed of the random draws.
+    chunk_size
+        Pixels per task.
+    select
+        Pixel selection of METHOD.md §8: True (defaults), a :class:`PreprocessConfig`,
+        or False to fit every pixel with finite data.
+    mask
+        Optional boolean map (ny, nx) restricting the pixels further.
+    catalog
+        Transition cache; default :func:`spectuner_nb.catalog.default_cache`.
+    neighbour_stride
+        Spacing of the seed-pixel grid for ``init="neighbour"``.
+    progress
+        Show a progress bar (pixels/s and ETA).
+    """
+    t_start = time.perf_counter()
+    if init not in INITS:
+        raise CubeError(f"init must be one of {INITS}, got {init!r}")
+    if loss not in ("chi2", "pm"):
+        raise CubeError(f"loss must be 'chi2' or 'pm', got {loss!r}")
+    if not isinstance(cubes, CubeSet):
+        cubes = load_cubes(cubes, continuum=continuum, v_lsr=v_lsr, bad_channels=bad_channels)
+    species = [species] if isinstance(species, str) else list(species)
+    if catalog is None:
+        from ..catalog import default_cache
+
+        catalog = default_cache()
+    rest = _rest_freqs(cubes)
+    lines = [catalog.lines(s, [(float(f[0]), float(f[-1])) for f in rest]) for s in species]
+    names = species
+
+    pre = _selection(cubes, select)
+    keep = pre.keep if pre is not None else _finite_pixels(cubes)
+    if mask is not None:
+        keep = keep & np.asarray(mask, bool)
+    if not keep.any():
+        raise CubeError("no pixel left to fit after the selection")
+    init_used = init
+    if init in ("policy", "neighbour") and not policy_available():
+        warnings.warn("no trained policy checkpoint available: using random initial points",
+                      stacklevel=2)
+        init_used = "random" if init == "policy" else "neighbour-random"
+    pixels, n_seed = _pixel_plan(keep, init, neighbour_stride)
+    layout = _chunks(n_seed, chunk_size) + _chunks(pixels.size - n_seed, chunk_size, n_seed)
+    config = {
+        "data": cubes.fingerprint(), "species": names, "loss": loss, "init": init_used,
+        "optimizer": optimizer, "n_init": int(n_init), "seed": int(seed),
+        "chunk_size": int(chunk_size), "select": None if pre is None else repr(pre.config),
+        "neighbour_stride": int(neighbour_stride), "fit_kwargs": repr(sorted(
+            (fit_kwargs or {}).items())),
+        "lines": [int(len(ll)) for ll in lines],
+    }
+    workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="fitcube_"))
+    store = ResultStore(workdir, config, pixels, layout, resume=resume)
+    if pre is not None:
+        pre.write_mask(workdir / "selection_mask.fits", cubes.wcs)
+        (workdir / "selection_report.txt").write_text(pre.report() + "\n")
+
+    base = {"species": names, "loss": loss, "optimizer": optimizer, "n_init": int(n_init),
+            "seed": int(seed), "fit_kwargs": dict(fit_kwargs or {}), "beam": cubes.beam_arcsec,
+            "v_lsr": cubes.v_lsr, "freqs": [w.freq_mhz for w in cubes.windows]}
+    rms_map = _rms_map(cubes, pre)
+    seed_chunks = [i for i, (a, _) in enumerate(layout) if a < n_seed]
+    rest_chunks = [i for i, (a, _) in enumerate(layout) if a >= n_seed]
+    n_done = sum(store.chunk_pixels(i).size for i in store.done())
+    bar = _progress(pixels.size, n_done, progress)
+    t_fit = time.perf_counter()
+    run_client, owned = (None, False) if client is False else _make_client(client, n_workers)
+    try:
+        first_init = "policy" if init_used in ("policy", "neighbour") else "random"
+        _run(store, cubes, rms_map, base, seed_chunks, first_init, None, lines, run_client, bar)
+        if rest_chunks:
+            seed_x = (np.concatenate([store.read(i)["x"] for i in seed_chunks])
+                      if seed_chunks else np.zeros((0, len(names), N_PARAMS)))
+            nb = (pixels[:n_seed], seed_x)
+            _run(store, cubes, rms_map, base, rest_chunks, "neighbour", nb, lines, run_client,
+                 bar)
+    finally:
+        bar.close()
+        if owned:
+            cluster = run_client.cluster
+            run_client.close()
+            cluster.close()
+    arrays = store.read_all()
+    meta = {**config, "init_requested": init, "workdir": str(workdir),
+            "n_pixels": int(pixels.size), "wall_s_total": time.perf_counter() - t_start,
+            "wall_s_fit": time.perf_counter() - t_fit, "v_lsr": cubes.v_lsr,
+            "beam_arcsec": list(cubes.beam_arcsec),
+            "mean_freq_mhz": float(np.mean(np.concatenate(rest))),
+            "object": cubes.header.get("OBJECT", "")}
+    return CubeFitResult.from_pixels(
+        names, cubes.shape, cubes.wcs, store.pixel_order(), arrays, keep, meta=meta,
+        lines=lines, preprocessed=pre,
+    )
+
+
+def _rest_freqs(cubes: CubeSet) -> list[np.ndarray]:
+    from ..observation import Observation
+
+    probe = Observation(
+        freqs=tuple(w.freq_mhz for w in cubes.windows),
+        intensities=tuple(np.zeros(w.n_chan) for w in cubes.windows),
+        rms=np.ones(len(cubes.windows)), T_bg=np.zeros(len(cubes.windows)),
+        beam=cubes.beam_arcsec, v_lsr=cubes.v_lsr,
+    )
+    return probe.rest_freqs
+
+
+def _selection(cubes: CubeSet, select) -> Preprocessed | None:
+    if select is False:
+        return None
+    return preprocess(cubes, select if isinstance(select, PreprocessConfig) else None)
+
+
+def _finite_pixels(cubes: CubeSet) -> np.ndarray:
+    return np.all([np.isfinite(w.data[w.good]).any(axis=0) for w in cubes.windows], axis=0)
+
+
+def _rms_map(cubes: CubeSet, pre: Preprocessed | None) -> np.ndarray:
+    """Noise per window and pixel (n_windows, ny, nx): local rms, else global."""
+    if pre is None:
+        from .preprocess import global_rms
+
+        rms = global_rms(cubes)
+        return np.broadcast_to(rms[:, None, None], (len(rms),) + cubes.shape).copy()
+    return np.where(np.isfinite(pre.rms_local), pre.rms_local, pre.rms_global[:, None, None])
+
+
+def _task(store: ResultStore, index: int, cubes: CubeSet, rms_map, base: dict, init: str,
+          neighbours) -> dict:
+    pix = store.chunk_pixels(index)
+    iy, ix = np.unravel_index(pix, cubes.shape)
+    task = dict(base, pixels=pix, init=init, chunk_seed=pixel_seed(base["seed"], index, 1),
+                spectra=cubes.spectra(iy, ix, masked=True), t_bg=cubes.t_background(iy, ix),
+                rms=rms_map[:, iy, ix].T, init_arrays=None)
+    if neighbours is not None:
+        task["init_arrays"] = _neighbour_inits(cubes.shape, neighbours[0], neighbours[1], pix)
+    return task
+
+
+def _run(store, cubes, rms_map, base, chunk_ids, init, neighbours, lines, client, bar) -> None:
+    todo = [i for i in chunk_ids if i in set(store.pending())]
+    if not todo:
+        return
+    if client is None:
+        for i in todo:
+            store.write(i, fit_chunk(_task(store, i, cubes, rms_map, base, init, neighbours),
+                                     lines))
+            bar.update(store.chunk_pixels(i).size)
+        return
+    from dask.distributed import as_completed
+
+    lines_f = client.scatter(lines, broadcast=True)
+    n_slots = 2 * max(1, len(client.scheduler_info().get("workers", {})) or 1)
+    queue = list(todo)
+    running = as_completed()
+    keys = {}
+
+    def submit():
+        i = queue.pop(0)
+        fut = client.submit(fit_chunk, _task(store, i, cubes, rms_map, base, init, neighbours),
+                            lines_f, pure=False)
+        keys[fut.key] = i
+        running.add(fut)
+
+    for _ in range(min(n_slots, len(queue))):
+        submit()
+    for fut in running:
+        i = keys.pop(fut.key)
+        store.write(i, fut.result())
+        bar.update(store.chunk_pixels(i).size)
+        fut.release()
+        if queue:
+            submit()

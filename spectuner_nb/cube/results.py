@@ -1,0 +1,313 @@
+"""CubeFitResult: parameter, uncertainty and quality maps of a cube fit.
+
+Per species and parameter a 2-D map on the cube's celestial grid, in physical
+units: θ (arcsec), η (filling factor), T_ex (K), N_tot (cm⁻²), Δv (km/s) and
+v_off (km/s); per pixel the loss, χ², nfev and flags. Two uncertainty maps per
+parameter: the Gauss-Newton Hessian estimate of χ² at the solution
+(``kind="hessian"``) and the spread (standard deviation) of the policy's
+proposal samples (``kind="spread"``, policy init only), both propagated from
+fit space to physical units linearly.
+
+``write(dir)`` gives one FITS file per species and parameter (value, then the
+two error HDUs) plus loss/χ²/nfev/flag maps, with the celestial WCS, BUNIT and
+the run settings in the headers; ``read(dir)`` loads it back.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+from astropy.wcs import WCS
+
+from ..errors import ResultsError
+from ..parameters import PHYSICAL_NAMES, PHYSICAL_UNITS, fit_to_physical, reference_beam_sq
+from ..results import physical_errors
+
+PARAMETERS: tuple[str, ...] = ("theta", "eta", "T_ex", "N_tot", "delta_v", "v_off")
+UNITS: dict[str, str] = dict(zip(PHYSICAL_NAMES, PHYSICAL_UNITS, strict=True)) | {"eta": ""}
+LABELS: dict[str, str] = {"theta": "θ (arcsec)", "eta": "η", "T_ex": "T_ex (K)",
+                          "N_tot": "N_tot (cm⁻²)", "delta_v": "Δv (km/s)", "v_off": "v_off (km/s)"}
+
+FLAG_NOT_FITTED, FLAG_FAILED, FLAG_AT_BOUND, FLAG_NO_PEAK = 1, 2, 4, 8
+FLAGS: dict[int, str] = {
+    FLAG_NOT_FITTED: "not fitted (dropped by the pixel selection)",
+    FLAG_FAILED: "fit failed or the spectrum was unusable",
+    FLAG_AT_BOUND: "a parameter lies at a Table 1 bound",
+    FLAG_NO_PEAK: "the best model has no peak above 4 rms",
+}
+_ARRAYS = ("x", "x_err", "x_spread", "loss", "chi2", "nfev", "flags")
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9+-]+", "_", name).strip("_")
+
+
+@dataclass
+class CubeFitResult:
+    """Maps of a cube fit (see the module docstring).
+
+    Attributes
+    ----------
+    species
+        Species names, in the order of the species axis.
+    wcs
+        Celestial WCS of the maps.
+    x, x_err, x_spread
+        Fit-space parameters and their Hessian / proposal-spread 1σ errors,
+        (ny, nx, n_species, 5) [log10 η, T_ex, log10 N_tot, log10 Δv, v_off]; NaN where unfitted.
+    loss, chi2
+        Best loss and its χ² per pixel, (ny, nx).
+    nfev
+        Forward-model evaluations per pixel, (ny, nx).
+    flags
+        Bit mask per pixel (ny, nx), see :data:`FLAGS`.
+    theta_b_sq
+        Reference beam θ_b² (arcsec²) for θ ↔ η.
+    meta
+        Run settings and timings.
+    lines
+        The line lists used (not written to disk).
+    preprocessed
+        The pixel selection, when one was made (not written to disk).
+    """
+
+    species: list[str]
+    wcs: WCS
+    x: np.ndarray
+    x_err: np.ndarray
+    x_spread: np.ndarray
+    loss: np.ndarray
+    chi2: np.ndarray
+    nfev: np.ndarray
+    flags: np.ndarray
+    theta_b_sq: float
+    meta: dict = field(default_factory=dict)
+    lines: list | None = None
+    preprocessed: object | None = None
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_pixels(cls, species, shape, wcs, pixels, arrays: dict, keep: np.ndarray, *,
+                    meta: dict, lines=None, preprocessed=None) -> CubeFitResult:
+        """Assemble maps from per-pixel arrays (first axis = ``pixels``, flat indices)."""
+        ny, nx = shape
+        n_sp = len(species)
+        iy, ix = np.unravel_index(np.asarray(pixels, int), shape)
+
+        def grid(name, fill, dtype=float, tail=()):
+            out = np.full((ny, nx) + tail, fill, dtype)
+            out[iy, ix] = arrays[name]
+            return out
+
+        tail = (n_sp, 5)
+        flags = np.where(np.asarray(keep, bool), 0, FLAG_NOT_FITTED).astype(np.int16)
+        status = grid("status", 0, np.int8)
+        flags[status != 0] |= FLAG_FAILED
+        flags[grid("at_bound", False, bool, tail).any(axis=(2, 3))] |= FLAG_AT_BOUND
+        no_peak = ~grid("has_peak", True, bool) & (status == 0) & np.asarray(keep, bool)
+        flags[no_peak] |= FLAG_NO_PEAK
+        beam = meta.get("beam_arcsec")
+        freq = meta.get("mean_freq_mhz", 1e5)
+        return cls(
+            species=list(species), wcs=wcs, x=grid("x", np.nan, tail=tail),
+            x_err=grid("x_err", np.nan, tail=tail), x_spread=grid("x_spread", np.nan, tail=tail),
+            loss=grid("loss", np.nan), chi2=grid("chi2", np.nan),
+            nfev=grid("nfev", 0, np.int64), flags=flags,
+            theta_b_sq=reference_beam_sq(tuple(beam), freq) if beam else float("nan"),
+            meta=meta, lines=lines, preprocessed=preprocessed,
+        )
+
+    # ------------------------------------------------------------------ maps
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(ny, nx)."""
+        return self.loss.shape
+
+    def _species_index(self, species: str) -> int:
+        if species not in self.species:
+            raise ResultsError(f"species {species!r} not fitted; have {self.species}")
+        return self.species.index(species)
+
+    def map(self, species: str, parameter: str) -> np.ndarray:
+        """Map (ny, nx) of one parameter in physical units (see :data:`UNITS`)."""
+        s = self._species_index(species)
+        x = self.x[:, :, s]
+        if parameter == "eta":
+            return 10.0 ** x[..., 0]
+        if parameter not in PHYSICAL_NAMES:
+            raise ResultsError(f"unknown parameter {parameter!r}; one of {PARAMETERS}")
+        out = np.full(self.shape, np.nan)
+        ok = np.all(np.isfinite(x), axis=-1)
+        out[ok] = fit_to_physical(x[ok], self.theta_b_sq)[:, PHYSICAL_NAMES.index(parameter)]
+        return out
+
+    def error_map(self, species: str, parameter: str, kind: str = "hessian") -> np.ndarray:
+        """1σ uncertainty map (ny, nx) in physical units: ``kind`` "hessian" or "spread"."""
+        if kind not in ("hessian", "spread"):
+            raise ResultsError(f"kind must be 'hessian' or 'spread', got {kind!r}")
+        s = self._species_index(species)
+        x = self.x[:, :, s]
+        err = (self.x_err if kind == "hessian" else self.x_spread)[:, :, s]
+        if parameter == "eta":
+            return np.log(10.0) * 10.0 ** x[..., 0] * err[..., 0]
+        if parameter not in PHYSICAL_NAMES:
+            raise ResultsError(f"unknown parameter {parameter!r}; one of {PARAMETERS}")
+        out = np.full(self.shape, np.nan)
+        ok = np.all(np.isfinite(x), axis=-1)
+        phys = physical_errors(x[ok], err[ok], self.theta_b_sq)
+        out[ok] = phys[:, PHYSICAL_NAMES.index(parameter)]
+        return out
+
+    def quantity_map(self, species: str, parameter: str):
+        """:meth:`map` as an astropy Quantity."""
+        import astropy.units as u
+
+        return self.map(species, parameter) * u.Unit(UNITS[parameter] or "")
+
+    # ------------------------------------------------------------------ model cubes
+    def model_cubes(self, cubes, species: str | None = None) -> list[np.ndarray]:
+        """Model cubes (K) per window, (n_chan, ny, nx), of all species or of one.
+
+        ``cubes`` is the :class:`~spectuner_nb.cube.load.CubeSet` that was fitted
+        (for the channels, the beam and the continuum).
+        """
+        from .fit import _rest_freqs
+        from .modelcube import model_spectra
+
+        if self.lines is None:
+            from ..catalog import default_cache
+
+            windows = [(float(f[0]), float(f[-1])) for f in _rest_freqs(cubes)]
+            self.lines = [default_cache().lines(s, windows) for s in self.species]
+        sel = range(len(self.species)) if species is None else [self._species_index(species)]
+        ny, nx = self.shape
+        params = np.full((ny * nx, len(sel), 5), np.nan)
+        flat = self.x[:, :, list(sel)].reshape(ny * nx, len(sel), 5)
+        ok = np.all(np.isfinite(flat), axis=(1, 2))
+        params[ok] = fit_to_physical(flat[ok], self.theta_b_sq)
+        iy, ix = np.unravel_index(np.arange(ny * nx), (ny, nx))
+        spectra = model_spectra(_rest_freqs(cubes), [self.lines[i] for i in sel],
+                                cubes.beam_arcsec, params, cubes.t_background(iy, ix))
+        return [s.T.reshape(-1, ny, nx) for s in spectra]
+
+    # ------------------------------------------------------------------ I/O
+    def _header(self, bunit: str, what: str) -> fits.Header:
+        h = self.wcs.to_header()
+        h["BUNIT"] = bunit
+        h["OBJECT"] = str(self.meta.get("object", ""))[:68]
+        h["CONTENT"] = what[:68]
+        h["ORIGIN"] = "spectuner_nb fit_cube"
+        for key, label in (("loss", "LOSS"), ("init", "INIT"), ("optimizer", "OPTIMIZ"),
+                           ("n_init", "N_INIT"), ("seed", "SEED")):
+            if key in self.meta:
+                h[label] = self.meta[key]
+        if "v_lsr" in self.meta:
+            h["VELO-LSR"] = (float(self.meta["v_lsr"]) * 1e3, "systemic velocity, m/s")
+        if np.isfinite(self.theta_b_sq):
+            h["THETAB2"] = (self.theta_b_sq, "reference beam theta_b^2, arcsec^2")
+        return h
+
+    def write(self, folder: str | Path) -> list[Path]:
+        """Write the FITS maps, ``result.npz`` and ``result.json`` to ``folder``; returns paths."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for name in self.species:
+            for par in PARAMETERS:
+                unit = UNITS[par]
+                hdus = [fits.PrimaryHDU(self.map(name, par).astype(np.float32),
+                                        header=self._header(unit, f"{name} {par}"))]
+                for kind, ext in (("hessian", "ERR_HESSIAN"), ("spread", "ERR_SPREAD")):
+                    hdus.append(fits.ImageHDU(self.error_map(name, par, kind).astype(np.float32),
+                                              header=self._header(unit, f"{name} {par} 1sigma "
+                                                                  f"{kind}"), name=ext))
+                hdus[0].header["SPECIES"] = name[:68]
+                hdus[0].header["PARAM"] = par
+                path = folder / f"{_safe(name)}_{par}.fits"
+                fits.HDUList(hdus).writeto(path, overwrite=True)
+                paths.append(path)
+        for key, unit in (("loss", "K" if self.meta.get("loss") == "pm" else ""), ("chi2", ""),
+                          ("nfev", ""), ("flags", "")):
+            h = self._header(unit, key)
+            if key == "flags":
+                for bit, text in FLAGS.items():
+                    h[f"FLAG{bit}"] = text[:68]
+            path = folder / f"{key}.fits"
+            fits.PrimaryHDU(np.asarray(getattr(self, key)), header=h).writeto(path, overwrite=True)
+            paths.append(path)
+        np.savez(folder / "result.npz", **{k: getattr(self, k) for k in _ARRAYS})
+        info = {"species": self.species, "theta_b_sq": self.theta_b_sq, "meta": self.meta,
+                "wcs": self.wcs.to_header_string()}
+        (folder / "result.json").write_text(json.dumps(info, indent=1, default=str))
+        return paths + [folder / "result.npz", folder / "result.json"]
+
+    @classmethod
+    def read(cls, folder: str | Path) -> CubeFitResult:
+        """Load what :meth:`write` wrote."""
+        folder = Path(folder)
+        try:
+            info = json.loads((folder / "result.json").read_text())
+            with np.load(folder / "result.npz") as z:
+                arrays = {k: z[k] for k in _ARRAYS}
+        except (OSError, ValueError, KeyError) as exc:
+            raise ResultsError(f"{folder} does not hold a readable cube fit result: {exc}"
+                               ) from exc
+        wcs = WCS(fits.Header.fromstring(info["wcs"]))
+        return cls(species=info["species"], wcs=wcs, theta_b_sq=info["theta_b_sq"],
+                   meta=info["meta"], **arrays)
+
+    # ------------------------------------------------------------------ views
+    def summary(self) -> str:
+        """Median of every parameter per species over the fitted pixels, and cost figures."""
+        fitted = (self.flags & (FLAG_NOT_FITTED | FLAG_FAILED)) == 0
+        lines = [f"{int(fitted.sum())} pixels fitted of {self.flags.size}; "
+                 f"median nfev {np.median(self.nfev[fitted]) if fitted.any() else 0:.0f}"]
+        for name in self.species:
+            meds = [f"{p}={np.nanmedian(self.map(name, p)[fitted]):.4g}" for p in PARAMETERS
+                    if fitted.any()]
+            lines.append(f"{name}: " + ", ".join(meds))
+        return "\n".join(lines)
+
+    def plot(self, species: str | None = None,
+             parameters: tuple[str, ...] = ("T_ex", "N_tot", "delta_v", "v_off"),
+             size: int = 260):
+        """Bokeh grid of maps (one row per species, one column per parameter)."""
+        from bokeh.layouts import gridplot
+        from bokeh.models import ColorBar, LinearColorMapper, LogColorMapper
+        from bokeh.plotting import figure
+
+        names = self.species if species is None else [species]
+        ny, nx = self.shape
+        rows = []
+        for name in names:
+            row = []
+            for par in parameters:
+                data = self.map(name, par)
+                finite = data[np.isfinite(data)]
+                lo, hi = (np.percentile(finite, [1, 99]) if finite.size else (0.0, 1.0))
+                log = par in ("N_tot", "eta") and finite.size and lo > 0
+                mapper = (LogColorMapper if log else LinearColorMapper)(
+                    palette="Viridis256", low=float(lo), high=float(max(hi, lo * 1.0001 + 1e-30)),
+                    nan_color="white")
+                fig = figure(width=size + 60, height=size, title=f"{name}: {LABELS[par]}",
+                             x_range=(-0.5, nx - 0.5), y_range=(-0.5, ny - 0.5),
+                             tools="pan,wheel_zoom,box_zoom,reset,hover",
+                             tooltips=[("x", "$x{0}"), ("y", "$y{0}"), (par, "@image")],
+                             match_aspect=True)
+                fig.image(image=[data], x=-0.5, y=-0.5, dw=nx, dh=ny, color_mapper=mapper)
+                fig.add_layout(ColorBar(color_mapper=mapper, width=8), "right")
+                fig.xaxis.axis_label, fig.yaxis.axis_label = "x (pixel)", "y (pixel)"
+                row.append(fig)
+            rows.append(row)
+        return gridplot(rows)
+
+    def __repr__(self) -> str:
+        ny, nx = self.shape
+        fitted = int(np.sum((self.flags & (FLAG_NOT_FITTED | FLAG_FAILED)) == 0))
+        return (f"<CubeFitResult {', '.join(self.species)}: {ny}x{nx} pixels, {fitted} fitted, "
+                f"loss={self.meta.get('loss')}, init={self.meta.get('init')}>")

@@ -1,0 +1,426 @@
+"""fit_spectrum: fit LTE models of one or more species to one observation.
+
+The inference of METHOD.md §7: draw ``n_init`` initial parameter sets (from the
+policy, uniformly within the bounds, or given by the caller), evaluate the loss
+of all of them in one batched model call, start the local optimiser from the
+best, and return the better of the optimum and the best sample, with nfev
+counted over both stages. ``optimizer="pso"`` runs the particle swarm instead
+(``n_trial`` independent trials; the paper's reference).
+
+Parameters live in fit space (``parameters.FIT_NAMES``): log10 η, T_ex (K),
+log10 N_tot (cm⁻²), log10 Δv (km/s), v_off (km/s), bounded by the paper's
+Table 1 unless ``bounds`` says otherwise. Each species may have several
+velocity components (``n_components``); parameters named in ``shared`` take
+one value for all species and components (e.g. ``shared=("v_off",)``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from .catalog.names import resolve
+from .errors import CatalogError, CheckpointError, FitError
+from .observation import Observation
+from .optimize import GRADIENT_METHODS, LOCAL_METHODS, minimize_local
+from .parameters import FIT_NAMES, N_PARAMS, TABLE1_BOUNDS, at_bound
+from .pso import pso_trials
+from .results import FitResult
+
+LOSSES: tuple[str, ...] = ("pm", "chi2")
+OPTIMIZERS: tuple[str, ...] = LOCAL_METHODS + ("pso",)
+_SHARED_ALIASES = {"eta": "log10_eta", "theta": "log10_eta", "N_tot": "log10_N_tot",
+                   "delta_v": "log10_delta_v"}
+
+
+def _bounds_array(bounds, n_entries: int) -> np.ndarray:
+    """Fit-space bounds (n_entries, 5, 2) from None, (5, 2), (n_entries, 5, 2) or a dict."""
+    base = np.array(TABLE1_BOUNDS, dtype=float)
+    if bounds is None:
+        out = np.broadcast_to(base, (n_entries, N_PARAMS, 2)).copy()
+    elif isinstance(bounds, Mapping):
+        for key, (lo, hi) in bounds.items():
+            name = _SHARED_ALIASES.get(key, key)
+            if name not in FIT_NAMES:
+                raise FitError(f"unknown bound {key!r}; use one of {FIT_NAMES}")
+            base[FIT_NAMES.index(name)] = (lo, hi)
+        out = np.broadcast_to(base, (n_entries, N_PARAMS, 2)).copy()
+    else:
+        arr = np.asarray(bounds, dtype=float)
+        if arr.shape == (N_PARAMS, 2):
+            out = np.broadcast_to(arr, (n_entries, N_PARAMS, 2)).copy()
+        elif arr.shape == (n_entries, N_PARAMS, 2):
+            out = arr.copy()
+        else:
+            raise FitError(f"bounds must be (5, 2) or ({n_entries}, 5, 2) in fit space, "
+                           f"got {arr.shape}")
+    if np.any(~np.isfinite(out)) or np.any(out[..., 1] <= out[..., 0]):
+        raise FitError("bounds must be finite with lower < upper")
+    if np.any(out[:, 0, 1] >= 0.0):
+        raise FitError("the log10 η upper bound must be < 0 (η < 1)")
+    return out
+
+
+class FitProblem:
+    """The objective of one fit: parameter layout, prepared model and loss.
+
+    Parameters
+    ----------
+    obs
+        The observation.
+    species
+        Species names (resolved through the catalog's resolver).
+    catalog
+        A transition cache with ``lines(species, windows)``; default the user cache.
+    loss
+        "pm" (peak matching) or "chi2" (noise-weighted).
+    n_components
+        Velocity components per species (int or one per species).
+    shared
+        Fit parameters shared by all entries ("v_off", "log10_delta_v", "T_ex", …).
+    bounds
+        Fit-space bounds, see :func:`fit_spectrum`.
+    lines
+        Pre-fetched line lists, one per species (skips the catalog).
+    """
+
+    def __init__(self, obs: Observation, species: Sequence[str], *, catalog=None,
+                 loss: str = "pm", n_components: int | Sequence[int] = 1,
+                 shared: Sequence[str] = (), bounds=None, lines=None) -> None:
+        from . import losses
+        from .model import LTEModel
+
+        if not isinstance(obs, Observation):
+            raise FitError(f"obs must be an Observation, got {type(obs).__name__}")
+        if loss not in LOSSES:
+            raise FitError(f"loss must be one of {LOSSES}, got {loss!r}")
+        species = [species] if isinstance(species, str) else list(species)
+        if not species:
+            raise FitError("give at least one species")
+        self.obs = obs
+        self.loss_name = loss
+        self.species_in = [resolve(s) for s in species]
+        counts = [n_components] * len(species) if np.ndim(n_components) == 0 else list(
+            n_components)
+        if len(counts) != len(species) or any(int(c) < 1 for c in counts):
+            raise FitError(f"n_components must be ≥ 1, one per species; got {n_components}")
+        if lines is None:
+            if catalog is None:
+                from .catalog import default_cache
+
+                catalog = default_cache()
+            try:
+                lines = [catalog.lines(s, obs.windows) for s in self.species_in]
+            except CatalogError as exc:
+                raise FitError(f"cannot get lines: {exc}") from exc
+        if len(lines) != len(species):
+            raise FitError(f"{len(lines)} line lists for {len(species)} species")
+        self.species_lines = list(lines)
+        self.species = [s for s, c in zip(self.species_in, counts, strict=True)
+                        for _ in range(int(c))]
+        self.component = [k for c in counts for k in range(int(c))]
+        self.entry_species = [i for i, c in enumerate(counts) for _ in range(int(c))]
+        self.lines = [lines[i] for i in self.entry_species]
+        self.n_entries = len(self.species)
+        self.model = LTEModel(obs.rest_freqs, self.lines, beam=obs.beam, T_bg=list(obs.T_bg))
+        self.theta_b_sq = self.model.theta_b_sq_ref
+        self.bounds = _bounds_array(bounds, self.n_entries)
+
+        shared_idx = []
+        for name in shared:
+            key = _SHARED_ALIASES.get(name, name)
+            if key not in FIT_NAMES:
+                raise FitError(f"cannot share {name!r}; use one of {FIT_NAMES}")
+            shared_idx.append(FIT_NAMES.index(key))
+        self.shared = sorted(set(shared_idx))
+        idx = np.empty((self.n_entries, N_PARAMS), dtype=int)
+        z_bounds = []
+        for j in range(N_PARAMS):
+            if j in self.shared:
+                idx[:, j] = len(z_bounds)
+                z_bounds.append([self.bounds[:, j, 0].max(), self.bounds[:, j, 1].min()])
+            else:
+                for k in range(self.n_entries):
+                    idx[k, j] = len(z_bounds)
+                    z_bounds.append(self.bounds[k, j])
+        self.idx = idx
+        self.z_bounds = np.asarray(z_bounds, dtype=float)
+        if np.any(self.z_bounds[:, 1] <= self.z_bounds[:, 0]):
+            raise FitError("shared parameters have disjoint bounds across entries")
+        self.n_free = len(z_bounds)
+
+        self._obs_y = list(obs.intensities)
+        self._weights = np.concatenate([np.full(y.size, 1.0 / r**2)
+                                        for y, r in zip(self._obs_y, obs.rms, strict=True)])
+        self._chi2 = losses.chi2
+        self._pm = losses.PeakMatchingLoss(obs.rest_freqs, self._obs_y, obs.rms)
+
+    # ------------------------------------------------------------------ layout
+    def expand(self, z: np.ndarray) -> np.ndarray:
+        """Free parameters (..., n_free) → fit-space entries (..., n_entries, 5)."""
+        return np.asarray(z, dtype=float)[..., self.idx]
+
+    def reduce(self, x: np.ndarray) -> np.ndarray:
+        """Fit-space entries (..., n_entries, 5) → free parameters (shared ones averaged)."""
+        x = np.asarray(x, dtype=float)
+        lead = x.shape[:-2]
+        z = np.zeros(lead + (self.n_free,))
+        count = np.zeros(self.n_free)
+        flat_idx = self.idx.ravel()
+        np.add.at(count, flat_idx, 1.0)
+        xf = x.reshape(lead + (-1,))
+        for col, target in enumerate(flat_idx):
+            z[..., target] += xf[..., col]
+        return z / count
+
+    def sample_uniform(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` free-parameter vectors drawn uniformly within the bounds (n, n_free)."""
+        lo, hi = self.z_bounds[:, 0], self.z_bounds[:, 1]
+        return lo + rng.random((n, self.n_free)) * (hi - lo)
+
+    # ------------------------------------------------------------------ objective
+    def spectra(self, z: np.ndarray) -> list[np.ndarray]:
+        """Model spectra per window (n_batch, n_chan) for free parameters (n_batch, n_free)."""
+        x = self.expand(np.atleast_2d(z))
+        x = np.clip(x, self.bounds[..., 0], self.bounds[..., 1])
+        return self.model.from_fit(x)
+
+    def loss_of_spectra(self, spectra: list[np.ndarray]) -> np.ndarray:
+        """The chosen loss for a batch of model spectra (n_batch,)."""
+        if self.loss_name == "chi2":
+            return np.asarray(self._chi2(self._obs_y, spectra, self.obs.rms), dtype=float)
+        return np.asarray(self._pm(spectra).loss, dtype=float)
+
+    def __call__(self, z: np.ndarray) -> np.ndarray:
+        """Loss of free-parameter vectors (n_batch, n_free) → (n_batch,)."""
+        return self.loss_of_spectra(self.spectra(z))
+
+    def jacobian(self, z: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+        """Model spectra per window and the exact Jacobian ∂T/∂z (n_chan_total, n_free)."""
+        x = np.clip(self.expand(z), self.bounds[..., 0], self.bounds[..., 1])
+        spectra, jacs = self.model.jacobian_fit(x)
+        jac_x = np.concatenate(jacs, axis=0)
+        jac_z = np.zeros((jac_x.shape[0], self.n_free))
+        for col, target in enumerate(self.idx.ravel()):
+            jac_z[:, target] += jac_x[:, col]
+        return spectra, jac_z
+
+    def chi2_value_and_grad(self, z: np.ndarray) -> tuple[float, np.ndarray]:
+        """Noise-weighted χ² and its exact gradient with respect to z."""
+        spectra, jac = self.jacobian(z)
+        weights = self._weights
+        resid = np.concatenate(self._obs_y) - np.concatenate(spectra)
+        value = float(np.sum(weights * resid**2))
+        grad = -2.0 * (weights * resid) @ jac
+        return value, grad
+
+    def laplace_errors(self, z: np.ndarray, free: np.ndarray | None = None) -> np.ndarray:
+        """1σ errors of z from the Gauss-Newton Hessian of χ²: cov = (Jᵀ W J)⁻¹ (n_free,).
+
+        Only the parameters where boolean ``free`` is True enter the Hessian (those
+        at a bound are held fixed); the others, and any with a non-positive
+        variance, get NaN.
+        """
+        _, jac = self.jacobian(z)
+        free = np.ones(self.n_free, dtype=bool) if free is None else np.asarray(free, bool)
+        out = np.full(self.n_free, np.nan)
+        if not free.any():
+            return out
+        j = jac[:, free]
+        fisher = j.T @ (self._weights[:, None] * j)
+        try:
+            cov = np.linalg.inv(fisher)
+        except np.linalg.LinAlgError:
+            cov = np.linalg.pinv(fisher)
+        diag = np.diag(cov)
+        out[free] = np.where(diag > 0, np.sqrt(np.abs(diag)), np.nan)
+        return out
+
+    def component_spectra(self, x: np.ndarray) -> list[list[np.ndarray]]:
+        """Spectra of each entry alone (others at N_tot = 0): list per entry of lists per window."""
+        params = self.model.to_physical(np.asarray(x, dtype=float))
+        batch = np.repeat(params[None], self.n_entries, axis=0)
+        for k in range(self.n_entries):
+            batch[k, np.arange(self.n_entries) != k, 2] = 0.0
+        spectra = self.model(batch)
+        return [[s[k] for s in spectra] for k in range(self.n_entries)]
+
+
+def _initial_points(problem: FitProblem, obs: Observation, init, n_init: int,
+                    rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    """Initial free-parameter vectors (n, n_free) and a label for the init method."""
+    if isinstance(init, str):
+        if init == "random":
+            return problem.sample_uniform(rng, n_init), "random"
+        if init == "policy":
+            return problem.reduce(_policy_samples(problem, obs, n_init)), "policy"
+        raise FitError(f"init must be 'policy', 'random' or an array, got {init!r}")
+    x = np.asarray(init, dtype=float)
+    if x.shape[-2:] != (problem.n_entries, N_PARAMS):
+        raise FitError(f"init array must be fit-space ({problem.n_entries}, 5) or "
+                       f"(n, {problem.n_entries}, 5), got {x.shape}")
+    return problem.reduce(x.reshape(-1, problem.n_entries, N_PARAMS)), "array"
+
+
+def _policy_samples(problem: FitProblem, obs: Observation, n_init: int) -> np.ndarray:
+    """Policy proposals mapped onto the entries: (n_init, n_entries, 5) fit space."""
+    try:
+        from .policy import Policy
+
+        policy = Policy.load()
+    except (ImportError, AttributeError, CheckpointError, FileNotFoundError) as exc:
+        raise FitError(
+            f"init='policy' needs a trained policy checkpoint, which is not available "
+            f"({exc}); use init='random'"
+        ) from exc
+    samples = np.asarray(policy.propose(obs, problem.species_in, n_init), dtype=float)
+    if samples.shape[-2:] != (len(problem.species_in), N_PARAMS):
+        raise FitError(f"policy returned samples of shape {samples.shape}")
+    samples = samples.reshape(-1, len(problem.species_in), N_PARAMS)
+    return samples[:, problem.entry_species]
+
+
+def fit_spectrum(
+    obs: Observation,
+    species: str | Sequence[str],
+    *,
+    catalog=None,
+    loss: str = "pm",
+    optimizer: str = "slsqp",
+    init="random",
+    n_init: int = 50,
+    bounds=None,
+    seed: int | None = None,
+    n_components: int | Sequence[int] = 1,
+    shared: Sequence[str] = (),
+    gradient: str = "auto",
+    n_trial: int = 3,
+    maxiter: int = 1000,
+    errors: bool = True,
+    lines=None,
+) -> FitResult:
+    """Fit the LTE model of ``species`` to ``obs``.
+
+    Parameters
+    ----------
+    obs
+        The observation (:class:`~spectuner_nb.observation.Observation`).
+    species
+        One species name or several (any spelling the catalog resolves).
+    catalog
+        Transition cache; default :func:`spectuner_nb.catalog.default_cache`.
+    loss
+        "pm" (peak matching, METHOD.md §3) or "chi2" (noise-weighted χ²).
+    optimizer
+        "slsqp" (default), "nelder-mead", "l-bfgs-b", "tnc", "cobyla", "cobyqa" or "pso".
+    init
+        "random" (``n_init`` uniform draws within the bounds), "policy" (the
+        trained policy's ``n_init`` proposals) or a fit-space array
+        (n_entries, 5) / (n, n_entries, 5) of starting points.
+    n_init
+        Number of initial samples; the best one starts the local optimiser.
+    bounds
+        Fit-space bounds: None (Table 1), a (5, 2) or (n_entries, 5, 2) array,
+        or a dict overriding Table 1 by name, e.g. ``{"v_off": (-5, 5)}``.
+    seed
+        Seed of the random draws (random init, PSO).
+    n_components
+        Velocity components per species (int or one per species).
+    shared
+        Fit parameters that take one value for all entries, e.g. ``("v_off",)``.
+    gradient
+        For L-BFGS-B/TNC/SLSQP: "auto" (exact for χ², 3-point otherwise),
+        "exact" (χ² only) or "3-point" (finite differences, as the paper).
+    n_trial
+        PSO trials (``optimizer="pso"``).
+    maxiter
+        Iteration limit of the local optimiser; PSO iteration cap.
+    errors
+        Estimate Laplace errors for χ² fits.
+    lines
+        Pre-fetched line lists, one per species (e.g. reused across cube pixels).
+
+    Returns
+    -------
+    FitResult
+    """
+    t0 = time.perf_counter()
+    optimizer = optimizer.lower()
+    if optimizer not in OPTIMIZERS:
+        raise FitError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+    if gradient not in ("auto", "exact", "3-point"):
+        raise FitError(f"gradient must be 'auto', 'exact' or '3-point', got {gradient!r}")
+    if gradient == "exact" and loss != "chi2":
+        raise FitError("an exact gradient exists for loss='chi2' only")
+    if int(n_init) < 1:
+        raise FitError("n_init must be at least 1")
+    problem = FitProblem(obs, species, catalog=catalog, loss=loss, n_components=n_components,
+                         shared=shared, bounds=bounds, lines=lines)
+    rng = np.random.default_rng(seed)
+    timings = {"setup": time.perf_counter() - t0}
+    meta: dict = {"seed": seed, "n_free": problem.n_free,
+                  "shared": [FIT_NAMES[j] for j in problem.shared]}
+
+    t1 = time.perf_counter()
+    if optimizer == "pso":
+        x0 = None
+        init_label = "none"
+        if not (isinstance(init, str) and init == "random"):
+            x0, init_label = _initial_points(problem, obs, init, n_init, rng)
+        best, _ = pso_trials(problem, problem.z_bounds, n_trial=n_trial, seed=seed, x0=x0,
+                             max_iter=maxiter)
+        z_best, f_best = best.x, best.fun
+        nfev_init, nfev_local, njev = 0, best.nfev, 0
+        timings["init"] = 0.0
+        timings["local"] = time.perf_counter() - t1
+        meta.update(message=best.message, n_trial=n_trial, gradient="none")
+    else:
+        z0, init_label = _initial_points(problem, obs, init, n_init, rng)
+        z0 = np.clip(z0, problem.z_bounds[:, 0], problem.z_bounds[:, 1])
+        f0 = problem(z0)
+        i0 = int(np.argmin(np.where(np.isfinite(f0), f0, np.inf)))
+        nfev_init = z0.shape[0]
+        timings["init"] = time.perf_counter() - t1
+        t2 = time.perf_counter()
+        use_exact = optimizer in GRADIENT_METHODS and loss == "chi2" and gradient != "3-point"
+        res = minimize_local(problem, z0[i0], problem.z_bounds, optimizer,
+                             value_and_grad=problem.chi2_value_and_grad if use_exact else None,
+                             maxiter=maxiter)
+        timings["local"] = time.perf_counter() - t2
+        if res.fun <= f0[i0]:
+            z_best, f_best = res.x, res.fun
+        else:
+            z_best, f_best = z0[i0], float(f0[i0])
+        nfev_local, njev = res.nfev, res.njev
+        meta.update(message=res.message, success=res.success, nit=res.nit,
+                    gradient=("exact" if use_exact else "3-point")
+                    if optimizer in GRADIENT_METHODS else "none",
+                    best_init_loss=float(f0[i0]))
+
+    t3 = time.perf_counter()
+    z_best = np.clip(z_best, problem.z_bounds[:, 0], problem.z_bounds[:, 1])
+    x_best = problem.expand(z_best)
+    spectra = problem.spectra(z_best[None])
+    pm = problem._pm(spectra)
+    chi2 = float(problem._chi2(problem._obs_y, spectra, obs.rms)[0])
+    x_err = np.full_like(x_best, np.nan)
+    if errors and loss == "chi2":
+        z_free = ~at_bound(z_best, problem.z_bounds)
+        x_err = problem.laplace_errors(z_best, z_free)[problem.idx]
+    timings["errors"] = time.perf_counter() - t3
+    timings["total"] = time.perf_counter() - t0
+    extrap = np.array([bool(np.any(ll.partition.is_extrapolated(x_best[k, 1])))
+                       for k, ll in enumerate(problem.lines)])
+    flags_bound = np.array([at_bound(x_best[k], problem.bounds[k])
+                            for k in range(problem.n_entries)])
+    return FitResult(
+        species=problem.species, component=problem.component, x=x_best, x_err=x_err,
+        theta_b_sq=problem.theta_b_sq, loss_name=loss, loss=float(f_best),
+        peak_term=float(np.asarray(pm.peak_term)[0]), has_peak=bool(np.asarray(pm.has_peak)[0]),
+        chi2=chi2, nfev=int(nfev_init + nfev_local), nfev_init=int(nfev_init),
+        nfev_local=int(nfev_local), njev=int(njev), timings=timings, optimizer=optimizer,
+        init=init_label, model=[s[0] for s in spectra], at_bound=flags_bound,
+        extrapolated_q=extrap, bounds=problem.bounds, obs=obs, meta=meta,
+    )

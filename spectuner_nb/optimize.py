@@ -1,0 +1,295 @@
+"""Bounded optimisers with forward-model accounting (METHOD.md §4).
+
+Every optimiser here minimises a *batched* objective ``fun(X) -> f`` with
+``X`` of shape (n_batch, n_dim) and ``f`` of shape (n_batch,), inside box
+bounds (n_dim, 2). Internally the box is mapped onto the unit cube, so the
+optimisers see parameters of comparable scale (T_ex spans 1–1000 K while
+log10 η spans 3 dex). :class:`CountedObjective` counts forward-model
+evaluations (nfev, one per row of ``X``): the paper's cost axis.
+
+Gradients for L-BFGS-B, TNC and SLSQP are either the 3-point finite
+differences of the paper (2·n_dim + 1 model evaluations per gradient, issued
+as one batched call) or an exact ``value_and_grad(x) -> (f, g)`` supplied by
+the caller (counted as one evaluation in ``nfev`` and in ``njev``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import FitError
+
+LOCAL_METHODS: tuple[str, ...] = ("nelder-mead", "cobyla", "cobyqa", "l-bfgs-b", "tnc", "slsqp")
+"""Local optimisers accepted by :func:`minimize_local` (lower case)."""
+GRADIENT_METHODS: frozenset[str] = frozenset({"l-bfgs-b", "tnc", "slsqp"})
+"""Local optimisers that use a gradient."""
+
+BatchObjective = Callable[[np.ndarray], np.ndarray]
+ValueAndGrad = Callable[[np.ndarray], tuple[float, np.ndarray]]
+
+NM_STEP: float = 0.1
+"""Edge of the initial Nelder-Mead simplex in unit-box coordinates."""
+FD_STEP: float = 1e-6
+"""Finite-difference step in unit-cube coordinates (about (machine ε)^(1/3) · range/100)."""
+
+
+@dataclass
+class OptimizeResult:
+    """Outcome of one optimisation.
+
+    Attributes
+    ----------
+    x
+        Best parameters found (n_dim,), in the caller's units.
+    fun
+        Objective at ``x``.
+    nfev
+        Forward-model evaluations (rows passed to the objective, plus exact
+        gradient calls).
+    njev
+        Exact-gradient evaluations (also counted in ``nfev``).
+    nit
+        Iterations reported by the optimiser.
+    success, message
+        As reported by the optimiser.
+    time
+        Wall time, s.
+    history
+        Optional per-iteration best values (PSO).
+    """
+
+    x: np.ndarray
+    fun: float
+    nfev: int
+    njev: int = 0
+    nit: int = 0
+    success: bool = True
+    message: str = ""
+    time: float = 0.0
+    history: list[float] = field(default_factory=list)
+
+
+class UnitBox:
+    """Affine map between box bounds (n_dim, 2) and the unit cube."""
+
+    def __init__(self, bounds: np.ndarray) -> None:
+        b = np.asarray(bounds, dtype=float)
+        if b.ndim != 2 or b.shape[1] != 2 or np.any(~np.isfinite(b)) or np.any(b[:, 1] <= b[:, 0]):
+            raise FitError(f"bounds must be finite (n_dim, 2) with lower < upper, got {b}")
+        self.lower = b[:, 0]
+        self.span = b[:, 1] - b[:, 0]
+
+    @property
+    def n_dim(self) -> int:
+        """Number of parameters."""
+        return self.lower.size
+
+    def to_unit(self, x: np.ndarray) -> np.ndarray:
+        """Caller units → unit cube (no clipping)."""
+        return (np.asarray(x, dtype=float) - self.lower) / self.span
+
+    def from_unit(self, u: np.ndarray) -> np.ndarray:
+        """Unit cube → caller units."""
+        return self.lower + np.asarray(u, dtype=float) * self.span
+
+
+class CountedObjective:
+    """A batched objective that counts evaluations and remembers the best point seen.
+
+    Parameters
+    ----------
+    fun
+        ``fun(X) -> f`` with X (n_batch, n_dim) in caller units.
+    box
+        The bounds as a :class:`UnitBox`; ``__call__`` takes unit-cube points.
+    """
+
+    def __init__(self, fun: BatchObjective, box: UnitBox) -> None:
+        self.fun = fun
+        self.box = box
+        self.nfev = 0
+        self.njev = 0
+        self.best_x: np.ndarray | None = None
+        self.best_f = np.inf
+
+    def _record(self, u: np.ndarray, f: np.ndarray) -> None:
+        finite = np.where(np.isfinite(f), f, np.inf)
+        i = int(np.argmin(finite))
+        if finite[i] < self.best_f:
+            self.best_f = float(finite[i])
+            self.best_x = np.array(u[i], dtype=float)
+
+    def batch(self, u: np.ndarray) -> np.ndarray:
+        """Objective of unit-cube points (n_batch, n_dim); non-finite values become +inf."""
+        u = np.atleast_2d(np.asarray(u, dtype=float))
+        f = np.asarray(self.fun(self.box.from_unit(np.clip(u, 0.0, 1.0))), dtype=float).ravel()
+        if f.size != u.shape[0]:
+            raise FitError(f"objective returned {f.size} values for {u.shape[0]} points")
+        self.nfev += u.shape[0]
+        f = np.where(np.isfinite(f), f, np.inf)
+        self._record(u, f)
+        return f
+
+    def __call__(self, u: np.ndarray) -> float:
+        """Objective of one unit-cube point."""
+        value = float(self.batch(u[None, :])[0])
+        return value if np.isfinite(value) else 1e300
+
+
+def fd_value_and_grad(obj: CountedObjective, u: np.ndarray, step: float = FD_STEP
+                      ) -> tuple[float, np.ndarray]:
+    """Value and 3-point finite-difference gradient in unit coordinates (one batched call).
+
+    Central differences, switched to one-sided 3-point stencils
+    (f(u), f(u±h), f(u±2h)) at the bounds; 2·n_dim + 1 evaluations.
+    """
+    n = u.size
+    points = [u]
+    signs = np.where(u + step > 1.0, -1.0, np.where(u - step < 0.0, 1.0, 0.0))
+    for i in range(n):
+        e = np.zeros(n)
+        if signs[i] == 0.0:
+            e[i] = step
+            points += [u + e, u - e]
+        else:
+            e[i] = signs[i] * step
+            points += [u + e, u + 2.0 * e]
+    f = obj.batch(np.asarray(points))
+    f0 = f[0]
+    pairs = f[1:].reshape(n, 2)
+    central = (pairs[:, 0] - pairs[:, 1]) / (2.0 * step)
+    one_sided = (-3.0 * f0 + 4.0 * pairs[:, 0] - pairs[:, 1]) / (2.0 * step * signs + (signs == 0))
+    grad = np.where(signs == 0.0, central, one_sided)
+    if not np.isfinite(f0):
+        return 1e300, np.zeros(n)
+    return float(f0), np.where(np.isfinite(grad), grad, 0.0)
+
+
+class _GradCache:
+    """Evaluate value and gradient together once per point (scipy asks for them separately)."""
+
+    def __init__(self, fn: Callable[[np.ndarray], tuple[float, np.ndarray]]) -> None:
+        self.fn = fn
+        self.u: np.ndarray | None = None
+        self.value = 0.0
+        self.grad: np.ndarray | None = None
+
+    def _eval(self, u: np.ndarray) -> None:
+        if self.u is None or not np.array_equal(u, self.u):
+            self.value, self.grad = self.fn(np.array(u, dtype=float))
+            self.u = np.array(u, dtype=float)
+
+    def fun(self, u: np.ndarray) -> float:
+        self._eval(u)
+        return self.value
+
+    def jac(self, u: np.ndarray) -> np.ndarray:
+        self._eval(u)
+        return self.grad
+
+
+def reflect_unit(v: np.ndarray) -> np.ndarray:
+    """Mirror any point into the unit box (triangle wave of period 2; identity on [0, 1])."""
+    return 1.0 - np.abs(np.mod(v, 2.0) - 1.0)
+
+
+def _inward_simplex(u0: np.ndarray, step: float) -> np.ndarray:
+    """Initial Nelder-Mead simplex: u0 plus ``step`` along each axis, pointing into the box.
+
+    scipy's default (5 % of each coordinate) is tiny near 0 and leaves the box near 1.
+    """
+    steps = np.where(u0 + step <= 1.0, step, -step)
+    return np.vstack([u0, u0 + np.diag(steps)])
+
+
+def minimize_local(
+    fun: BatchObjective,
+    x0: np.ndarray,
+    bounds: np.ndarray,
+    method: str = "slsqp",
+    *,
+    value_and_grad: ValueAndGrad | None = None,
+    maxiter: int = 1000,
+    tol: float | None = None,
+) -> OptimizeResult:
+    """Minimise ``fun`` from ``x0`` within ``bounds`` with a scipy local optimiser.
+
+    Parameters
+    ----------
+    fun
+        Batched objective ``fun(X) -> f``, X (n_batch, n_dim) in caller units.
+    x0
+        Start (n_dim,), clipped into the bounds.
+    bounds
+        (n_dim, 2) lower/upper bounds.
+    method
+        One of :data:`LOCAL_METHODS` (case-insensitive).
+    value_and_grad
+        Exact ``(f, ∂f/∂x)`` at one point (caller units); used by the gradient
+        methods instead of 3-point finite differences.
+    maxiter, tol
+        Passed to scipy.
+
+    Returns
+    -------
+    OptimizeResult
+        The best point seen during the run (not only the last iterate).
+    """
+    from scipy.optimize import Bounds, minimize
+
+    method = method.lower()
+    if method not in LOCAL_METHODS:
+        raise FitError(f"unknown optimizer {method!r}; choose from {', '.join(LOCAL_METHODS)}")
+    box = UnitBox(bounds)
+    obj = CountedObjective(fun, box)
+    u0 = np.clip(box.to_unit(np.asarray(x0, dtype=float).ravel()), 0.0, 1.0)
+    if u0.size != box.n_dim:
+        raise FitError(f"x0 has {u0.size} parameters, bounds have {box.n_dim}")
+    start = time.perf_counter()
+    kwargs: dict = {"bounds": Bounds(np.zeros(box.n_dim), np.ones(box.n_dim)), "tol": tol}
+    options: dict = {"maxiter": maxiter}
+    if method in GRADIENT_METHODS:
+        if value_and_grad is not None:
+            def exact(u: np.ndarray) -> tuple[float, np.ndarray]:
+                f, g = value_and_grad(box.from_unit(np.clip(u, 0.0, 1.0)))
+                obj.nfev += 1
+                obj.njev += 1
+                obj._record(u[None, :], np.asarray([f], dtype=float))
+                if not np.isfinite(f):
+                    return 1e300, np.zeros(u.size)
+                return float(f), np.asarray(g, dtype=float) * box.span
+
+            cache = _GradCache(exact)
+        else:
+            cache = _GradCache(lambda u: fd_value_and_grad(obj, u))
+        if method == "tnc":
+            options = {"maxfun": maxiter}
+        res = minimize(cache.fun, u0, jac=cache.jac, method=method.upper(), options=options,
+                       **kwargs)
+    else:
+        if method == "nelder-mead":
+            # unbounded simplex on a mirrored box: clipping at a bound would collapse it
+            options.update(maxfev=maxiter * box.n_dim, adaptive=box.n_dim > 5,
+                           initial_simplex=_inward_simplex(u0, NM_STEP))
+            res = minimize(lambda v: obj(reflect_unit(v)), u0, method="Nelder-Mead",
+                           options=options, tol=tol)
+        else:  # COBYLA/COBYQA: trust region of a tenth of the unit box, not all of it
+            options.update({"rhobeg" if method == "cobyla" else "initial_tr_radius": 0.1})
+            res = minimize(obj, u0, method=method.upper(), options=options, **kwargs)
+    elapsed = time.perf_counter() - start
+    if obj.best_x is None:
+        raise FitError(f"{method}: the objective never returned a finite value")
+    return OptimizeResult(
+        x=box.from_unit(obj.best_x),
+        fun=obj.best_f,
+        nfev=obj.nfev,
+        njev=obj.njev,
+        nit=int(getattr(res, "nit", 0) or 0),
+        success=bool(res.success),
+        message=str(res.message),
+        time=elapsed,
+    )

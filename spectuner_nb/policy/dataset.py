@@ -1,0 +1,161 @@
+"""Training and evaluation pixels for the policy: mock spectra and real cube pixels.
+
+A :class:`Pixel` is one observation with its candidate target species: those
+with at least one observed peak (4 rms) within the Table-1 velocity bounds of
+one of their transitions (METHOD.md §6). Pixels are saved as JSON in a work
+directory outside the repository (real data are never copied into the repo).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..catalog.linelist import LineList
+from ..constants import C_KM_S
+from ..observation import Observation
+from ..parameters import V_OFF_MAX_KMS
+from .features import count_peaks, peak_channels, transitions_in_view
+
+TRAIN_SPECIES: tuple[str, ...] = (
+    "CH3OH", "H2CO", "HC3N", "OCS", "SO2", "CH3CN", "HNCO", "CS", "SO", "SiO", "HCN",
+    "HNC", "13CO", "C18O", "H2S", "CH3CCH", "CH3OCHO",
+)
+"""The older, common species the policy is trained on."""
+HELDOUT_SPECIES: tuple[str, ...] = (
+    "C2H5CN", "C2H3CN", "CH3OCH3", "NH2CHO", "CH3CHO", "C2H5OH", "HCOOH", "CH2CO",
+)
+"""Species never used as training targets (generalisation test)."""
+W3H2O_FILE: str = "spectra/noema_core_wideX/W3H2O_WideX_ABD_center.fits"
+"""The real W3(H2O) cube, relative to the shared data directory."""
+W3H2O_VLSR_KMS: float = -48.5
+"""Systemic velocity of W3(H2O), km/s (the cube header's VELO-LSR)."""
+
+
+@dataclass
+class Pixel:
+    """One observation with its candidate target species.
+
+    ``truth`` maps species to true fit-space parameters (mocks only).
+    """
+
+    obs: Observation
+    name: str
+    species: list[str]
+    n_peaks: int
+    truth: dict[str, list[float]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"obs": self.obs.to_dict(), "name": self.name, "species": self.species,
+                "n_peaks": self.n_peaks, "truth": self.truth}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Pixel:
+        return cls(Observation.from_dict(d["obs"]), d["name"], list(d["species"]),
+                   int(d["n_peaks"]), dict(d["truth"]))
+
+
+def has_peak_near_lines(obs: Observation, lines: LineList) -> bool:
+    """True if an observed peak lies within ±V_OFF_MAX of a transition in view."""
+    view = transitions_in_view(lines, obs)
+    if len(view) == 0:
+        return False
+    nu_t = np.asarray(view.freq)
+    for f, pk in zip(obs.rest_freqs, peak_channels(obs), strict=True):
+        if pk.size == 0:
+            continue
+        nu_p = f[pk]
+        j = np.clip(np.searchsorted(nu_t, nu_p), 1, max(nu_t.size - 1, 1))
+        near = np.minimum(np.abs(nu_t[j - 1] - nu_p), np.abs(nu_t[np.minimum(j, nu_t.size - 1)]
+                                                              - nu_p))
+        if np.any(near / nu_p * C_KM_S <= V_OFF_MAX_KMS):
+            return True
+    return False
+
+
+def make_pixel(obs: Observation, name: str, candidates: Sequence[str], catalog,
+               truth: dict | None = None) -> Pixel:
+    """A :class:`Pixel` whose species are the ``candidates`` with observed peaks."""
+    species = [s for s in candidates if has_peak_near_lines(obs, catalog.lines(s, obs.windows))]
+    return Pixel(obs, name, species, count_peaks(obs), truth or {})
+
+
+def mock_pixels(n: int, species_pool: Sequence[str], *, seed: int, catalog,
+                targets: Sequence[str] | None = None) -> list[Pixel]:
+    """``n`` mock pixels (bands 3/6/7, line-rich and line-poor) mixing ``species_pool``.
+
+    Target candidates are ``targets`` (default: the pool) present in each mock.
+    """
+    from ..errors import SpectunerError
+    from ..mock import REGIMES, mock_spectrum
+
+    rng = np.random.default_rng(seed)
+    pool = list(species_pool)
+    targets = pool if targets is None else list(targets)
+    out = []
+    i = 0
+    while len(out) < n and i < 5 * n:
+        band = (3, 6, 7)[i % 3]
+        regime = ("line-rich", "line-poor")[(i // 3) % 2]
+        lo, hi = REGIMES[regime]["n_species"]
+        k = min(int(rng.integers(lo, hi + 1)), len(pool))
+        mix = list(rng.choice(pool, size=k, replace=False))
+        try:
+            m = mock_spectrum(mix, band=band, regime=regime, catalog=catalog,
+                              seed=seed * 100003 + i)
+        except SpectunerError:
+            i += 1
+            continue
+        i += 1
+        truth = {s: m.params_fit[j].tolist() for j, s in enumerate(m.species)}
+        cands = [s for s in m.species if s in targets]
+        out.append(make_pixel(m.obs, f"mock{seed}:{i - 1}", cands, catalog, truth))
+    return out
+
+
+def w3h2o_pixels(species: Sequence[str], catalog, *, parity: int | None = 0,
+                 step: int = 1) -> list[Pixel]:
+    """Pixels of the real W3(H2O) cube (read from the shared data at run time).
+
+    ``parity`` 0 or 1 keeps pixels with (x + y) % 2 == parity (training vs
+    held-out pixels), None keeps all; ``step`` thins the grid.
+    """
+    from spectral_cube import SpectralCube
+
+    from ..settings import shared_data_dir
+
+    cube = SpectralCube.read(str(shared_data_dir() / W3H2O_FILE))
+    cube = cube.with_spectral_unit("MHz", velocity_convention="radio")
+    out = []
+    for y in range(0, cube.shape[1], step):
+        for x in range(0, cube.shape[2], step):
+            if parity is not None and (x + y) % 2 != parity:
+                continue
+            obs = Observation.from_cube_pixel(cube, x, y, v_lsr=W3H2O_VLSR_KMS)
+            out.append(make_pixel(obs, f"w3h2o:{x},{y}", species, catalog))
+    return out
+
+
+def save_pixels(pixels: Sequence[Pixel], path: str | Path) -> Path:
+    """Write pixels to a JSON file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps([p.to_dict() for p in pixels]))
+    return path
+
+
+def load_pixels(path: str | Path) -> list[Pixel]:
+    """Read pixels written by :func:`save_pixels`."""
+    return [Pixel.from_dict(d) for d in json.loads(Path(path).read_text())]
+
+
+def peak_bins(pixels: Sequence[Pixel], n_bins: int = 5) -> list[np.ndarray]:
+    """Indices of pixels in ``n_bins`` even bins of observed peak number (empty bins dropped)."""
+    peaks = np.array([p.n_peaks for p in pixels], dtype=float)
+    edges = np.linspace(peaks.min(), peaks.max() + 1e-9, n_bins + 1)
+    which = np.clip(np.searchsorted(edges, peaks, side="right") - 1, 0, n_bins - 1)
+    return [np.flatnonzero(which == b) for b in range(n_bins) if np.any(which == b)]

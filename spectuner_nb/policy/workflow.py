@@ -1,0 +1,157 @@
+"""The steps of the training notebooks (notebooks/training/), as testable functions.
+
+Environment:
+``SPECTUNER_NB_SMOKE=1``
+    Smoke mode: tiny data, a few steps, the ``tiny`` architecture (CI).
+``SPECTUNER_NB_POLICY_WORKDIR``
+    Work directory of the run (default: ``<cache dir>/policy_training``, or
+    ``…/policy_smoke`` in smoke mode). Real pixels are written there, never
+    into the repository.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..settings import cache_dir, shared_data_dir
+from .config import PolicyConfig, get_config
+from .dataset import (
+    HELDOUT_SPECIES,
+    TRAIN_SPECIES,
+    Pixel,
+    load_pixels,
+    mock_pixels,
+    save_pixels,
+    w3h2o_pixels,
+)
+from .train import History, TrainConfig, Trainer
+
+TRAIN_FILE = "train_pixels.json"
+EVAL_FILE = "eval_pixels.json"
+
+
+def smoke_mode() -> bool:
+    """True when ``SPECTUNER_NB_SMOKE`` is set to a true value."""
+    return os.environ.get("SPECTUNER_NB_SMOKE", "0").lower() not in ("", "0", "false", "no")
+
+
+def workdir() -> Path:
+    """The run's work directory (created)."""
+    env = os.environ.get("SPECTUNER_NB_POLICY_WORKDIR")
+    path = Path(env) if env else cache_dir() / ("policy_smoke" if smoke_mode() else
+                                                 "policy_training")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def known_species(catalog, names) -> list[str]:
+    """Canonical names of ``names`` that the catalog holds (resolver spelling)."""
+    from ..catalog import resolve
+    from ..errors import CatalogError
+
+    out = []
+    for n in names:
+        try:
+            catalog.entry(n)
+        except CatalogError:
+            continue
+        out.append(resolve(n))
+    return list(dict.fromkeys(out))
+
+
+def prepare_data(catalog, *, n_mock_train: int = 300, n_mock_eval: int = 40,
+                 w3_step: int = 1, directory: Path | None = None) -> dict:
+    """Build and save training and evaluation pixels; return counts per set.
+
+    Training: mocks mixing training species only + W3(H2O) pixels with even
+    (x + y), targets = training species. Evaluation: mocks mixing all species
+    (seed disjoint) + W3(H2O) pixels with odd (x + y), targets = all species.
+    """
+    directory = workdir() if directory is None else directory
+    train_sp = known_species(catalog, TRAIN_SPECIES)
+    held_sp = known_species(catalog, HELDOUT_SPECIES)
+    all_sp = train_sp + held_sp
+    train = mock_pixels(n_mock_train, train_sp, seed=1, catalog=catalog)
+    evals = mock_pixels(n_mock_eval, all_sp, seed=2, catalog=catalog)
+    if shared_data_dir(required=False) is not None:
+        train += w3h2o_pixels(train_sp, catalog, parity=0, step=w3_step)
+        evals += w3h2o_pixels(all_sp, catalog, parity=1, step=w3_step)
+    save_pixels(train, directory / TRAIN_FILE)
+    save_pixels(evals, directory / EVAL_FILE)
+    return {"train_pixels": len(train), "eval_pixels": len(evals),
+            "train_species": train_sp, "heldout_species": held_sp,
+            "train_entries": sum(len(p.species) for p in train)}
+
+
+def smoke_configs() -> tuple[PolicyConfig, TrainConfig]:
+    """Architecture and hyper-parameters of the smoke run."""
+    return get_config("tiny"), TrainConfig(batch_size=4, n_draw=16, total_steps=3,
+                                           refresh_factor=1, threads=1)
+
+
+def make_trainer(catalog, directory: Path | None = None,
+                 model_config: PolicyConfig | None = None,
+                 train_config: TrainConfig | None = None) -> Trainer:
+    """A trainer over the saved training pixels (resumes if a state exists)."""
+    directory = workdir() if directory is None else directory
+    pixels = load_pixels(directory / TRAIN_FILE)
+    if smoke_mode() and model_config is None:
+        model_config, train_config = smoke_configs()
+    return Trainer(directory / "run", pixels, catalog, model_config, train_config)
+
+
+def load_eval_pixels(directory: Path | None = None) -> list[Pixel]:
+    """The saved evaluation pixels."""
+    directory = workdir() if directory is None else directory
+    return load_pixels(directory / EVAL_FILE)
+
+
+def split_by_species(pixels: list[Pixel], species: list[str]) -> list[Pixel]:
+    """Copies of ``pixels`` whose targets are restricted to ``species`` (empty ones dropped)."""
+    out = []
+    for p in pixels:
+        keep = [s for s in p.species if s in species]
+        if keep:
+            out.append(Pixel(p.obs, p.name, keep, p.n_peaks, p.truth))
+    return out
+
+
+def smooth(values: np.ndarray, window: int = 25) -> np.ndarray:
+    """Running mean (NaN-aware) for noisy training curves."""
+    v = np.asarray(values, dtype=float)
+    if v.size == 0:
+        return v
+    w = max(1, min(window, v.size))
+    ok = np.isfinite(v)
+    num = np.convolve(np.where(ok, v, 0.0), np.ones(w), mode="same")
+    den = np.convolve(ok.astype(float), np.ones(w), mode="same")
+    return num / np.maximum(den, 1)
+
+
+def plot_history(history: History, axes=None, window: int = 25):
+    """Training curves (reward, loss terms, PM losses, lr) on a 2×2 matplotlib grid."""
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        _, axes = plt.subplots(2, 2, figsize=(10, 6))
+    axes = np.asarray(axes).ravel()
+    step = history.column("step")
+    panels = [
+        ("mean reward", ["reward"]),
+        ("loss terms", ["l_pg", "l_rb"]),
+        ("peak-matching loss (K)", ["median_pm", "min_pm", "best_pm"]),
+        ("no-peak fraction / lr×1e3", ["no_peak", "lr"]),
+    ]
+    for ax, (title, cols) in zip(axes, panels, strict=True):
+        ax.clear()
+        for c in cols:
+            y = history.column(c) * (1e3 if c == "lr" else 1.0)
+            ax.plot(step, smooth(y, window), label=c)
+        ax.set_title(title)
+        ax.set_xlabel("step")
+        ax.legend(fontsize=7)
+    axes[0].figure.tight_layout()
+    return axes

@@ -1,0 +1,49 @@
+"""Small JavaScript probes into the BokehJS documents of a page (for Playwright)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_FIND_MODEL = """
+(name) => {
+  for (const doc of Bokeh.documents) {
+    for (const m of doc.all_models) { if (m.name === name) return m; }
+  }
+  return null;
+}
+"""
+
+
+def source_column(page: Any, name: str, column: str) -> list:
+    """The column ``column`` of the ColumnDataSource named ``name``, as a list."""
+    return page.evaluate(
+        f"""([name, col]) => {{ const m = ({_FIND_MODEL})(name);
+        if (m === null) return null;
+        const v = m.data instanceof Map ? m.data.get(col) : m.data[col];
+        return Array.from(v ?? []); }}""",
+        [name, column],
+    )
+
+
+def figure_point(page: Any, figure: str, x: float, y: float) -> tuple[float, float]:
+    """Page coordinates (px) of data point (x, y) in the Bokeh figure named ``figure``."""
+    pos = page.evaluate(
+        """([name, x, y]) => {
+        const v = [...Bokeh.index].find(r => r.model.name === name)
+               ?? [...Bokeh.index].flatMap(r => [...r.child_views ?? []])
+                   .find(c => c.model.name === name);
+        const rect = v.el.getBoundingClientRect();
+        return [rect.left + v.frame.x_scale.compute(x), rect.top + v.frame.y_scale.compute(y)];
+        }""",
+        [figure, x, y],
+    )
+    return float(pos[0]), float(pos[1])
+
+
+def canvas_count(page: Any) -> int:
+    """Number of Bokeh canvases drawn on the page (looking through shadow roots)."""
+    return page.evaluate(
+        """() => { let n = 0; const walk = (root) => { for (const el of root.querySelectorAll('*'))
+        { if (el.tagName === 'CANVAS') n++; if (el.shadowRoot) walk(el.shadowRoot); } };
+        walk(document); return n; }"""
+    )

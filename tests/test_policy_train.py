@@ -1,0 +1,115 @@
+"""Policy training pieces: rewards, schedule, replay buffer, augmentations, resumable runs."""
+
+import numpy as np
+import pytest
+
+from spectuner_nb.catalog.linelist import LineList
+from spectuner_nb.observation import Observation
+from spectuner_nb.policy import Policy, get_config
+from spectuner_nb.policy.augment import Augmentation
+from spectuner_nb.policy.dataset import (
+    Pixel,
+    has_peak_near_lines,
+    load_pixels,
+    peak_bins,
+    save_pixels,
+)
+from spectuner_nb.policy.replay import ReplayBuffer
+from spectuner_nb.policy.train import TrainConfig, Trainer, lr_at, rewards
+
+
+def test_rewards_follow_method():
+    loss = np.array([[1.0, 2.0, 3.0, 4.0]])
+    has = np.array([[True, True, True, False]])
+    assert rewards(loss, has).tolist() == [[1.0, 1.0, 0.0, -0.5]]
+
+
+def test_one_cycle_schedule():
+    cfg = TrainConfig(lr_max=1e-3, total_steps=1000, warmup_frac=0.1)
+    assert lr_at(0, cfg) == pytest.approx(1e-5)
+    assert lr_at(100, cfg) == pytest.approx(1e-3)
+    assert lr_at(1000, cfg) == pytest.approx(1e-7)
+    lrs = [lr_at(s, cfg) for s in range(100, 1001, 50)]
+    assert all(a >= b for a, b in zip(lrs, lrs[1:], strict=False))
+
+
+def test_replay_keeps_best_and_roundtrips(tmp_path):
+    buf = ReplayBuffer(capacity=3)
+    buf.push("a", np.arange(20.0).reshape(4, 5), [4.0, 1.0, 3.0, np.nan])
+    buf.push("a", np.full((1, 5), -1.0), [0.5])
+    x, loss = buf.get("a")
+    assert loss.tolist() == [0.5, 1.0, 3.0] and x[0, 0] == -1.0
+    buf.save(tmp_path / "rb")
+    again = ReplayBuffer.load(tmp_path / "rb")
+    assert again.keys() == ["a"] and np.array_equal(again.get("a")[1], loss)
+
+
+def _lines():
+    return LineList.from_mapping("X", {
+        "freq": np.array([218300.0, 218440.0, 218700.0]), "A_ul": np.array([1e-4, 3e-4, 1e-4]),
+        "E_low": np.array([20.0, 40.0, 80.0]), "g_u": np.array([9.0, 11.0, 13.0]),
+        "Q_T": ([9.375, 37.5, 150.0, 300.0], [10.0, 60.0, 500.0, 1400.0]),
+    })
+
+
+class _Catalog:
+    def lines(self, species, windows, pad_kms=None):
+        return _lines().in_windows(windows, pad_kms)
+
+
+def _obs(seed=0, amp=3.0):
+    f = np.linspace(218180.0, 218960.0, 400)
+    y = np.random.default_rng(seed).normal(0, 0.1, f.size)
+    y += amp * np.exp(-0.5 * ((f - 218440.0) / 2.0) ** 2)
+    y += 0.5 * amp * np.exp(-0.5 * ((f - 218700.0) / 2.0) ** 2)
+    return Observation.from_arrays([f], [y], beam=(0.58, 0.42), rms=0.1, T_bg=5.0)
+
+
+def test_augmentations_reproducible_and_bounded():
+    obs = _obs()
+    assert Augmentation.for_key("k", 0) == Augmentation()
+    a = Augmentation.for_key("k", 2)
+    assert a == Augmentation.for_key("k", 2)
+    assert abs(a.v_shift_kms) <= 5 and 0.85 <= a.rms_factor <= 1.25
+    assert 0.5 <= a.continuum_factor <= 2 and 0.5 <= a.beam_factor <= 2
+    s = Augmentation(smooth=4, rms_factor=1.0, beam_factor=2.0).apply(obs)
+    assert s.rms[0] == pytest.approx(0.05)
+    assert s.beam[0] == pytest.approx(2 * obs.beam[0])
+    shifted = Augmentation(v_shift_kms=3.0).apply(obs)
+    assert shifted.rest_freqs[0][0] != obs.rest_freqs[0][0]
+
+
+def test_peak_selection_and_bins(tmp_path):
+    obs = _obs()
+    assert has_peak_near_lines(obs, _lines())
+    far = LineList.from_mapping("Y", {"freq": np.array([218560.0]), "A_ul": np.array([1e-4]),
+                                      "E_low": np.array([1.0]), "g_u": np.array([3.0]),
+                                      "Q_T": ([10.0, 100.0], [5.0, 50.0])})
+    assert not has_peak_near_lines(obs, far)
+    pixels = [Pixel(_obs(i, amp=a), f"p{i}", ["X"], n) for i, (a, n) in
+              enumerate([(3, 1), (3, 2), (3, 10)])]
+    bins = peak_bins(pixels)
+    assert sorted(np.concatenate(bins).tolist()) == [0, 1, 2] and len(bins) == 2
+    save_pixels(pixels, tmp_path / "p.json")
+    back = load_pixels(tmp_path / "p.json")
+    assert back[2].n_peaks == 10 and np.allclose(back[0].obs.intensities[0],
+                                                 pixels[0].obs.intensities[0])
+
+
+def test_trainer_runs_resumes_and_exports(tmp_path):
+    pixels = [Pixel(_obs(i), f"p{i}", ["X"], 2) for i in range(3)]
+    cfg = TrainConfig(batch_size=4, n_draw=8, total_steps=4, refresh_factor=1, threads=1)
+    tr = Trainer(tmp_path / "run", pixels, _Catalog(), get_config("tiny"), cfg)
+    tr.run(n_steps=2)
+    assert tr.step == 2 and len(tr.buffer) > 0
+    rows = tr.history.rows
+    assert all(np.isfinite(r["loss"]) for r in rows) and -0.5 <= rows[-1]["reward"] <= 1
+    again = Trainer(tmp_path / "run", pixels, _Catalog())
+    assert again.step == 2 and again.buffer.keys() == tr.buffer.keys()
+    assert len(again.optimizer.state) > 0
+    again.run()
+    assert again.step == 4 and len(again.history.rows) == 4
+    out = again.export(tmp_path / "ck")
+    pol = Policy.load(out)
+    assert pol.metadata["step"] == 4
+    assert pol.sample(_obs(), _lines(), 5, seed=0).shape == (5, 5)
