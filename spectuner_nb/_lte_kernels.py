@@ -3,13 +3,14 @@
 Units inside: frequencies MHz, temperatures K, velocities km/s, θ² arcsec²,
 integrated opacities τ̂ in MHz (so that τ(ν) = Σ τ̂ φ(ν) with φ in MHz⁻¹).
 
-Channel averages (METHOD.md §2, paper Eq. 9) are computed by splitting every
-channel into ``n_sub`` equal sub-intervals with 3-point Gauss-Legendre nodes
-each. ``n_sub`` is chosen per (parameter set, window) so that a sub-interval
-is no wider than ``SUB_PER_SIGMA`` times the narrowest effective line scale
-(σ, shrunk for saturated lines whose flat tops have steep edges). Lines are
-evaluated out to where their opacity falls below ``TAU_FLOOR`` (and at least
-``MIN_CUT_SIGMA`` σ), so no wing is dropped at the precision that matters.
+Channel averages (METHOD.md §2, paper Eq. 9) are computed by splitting each
+channel reached by a line into ``n_sub`` equal sub-intervals with 3-point
+Gauss-Legendre nodes each. ``n_sub`` is chosen per channel (and per parameter
+set) so that a sub-interval is no wider than ``SUB_PER_SIGMA`` times the
+narrowest effective scale of the lines reaching that channel (σ, shrunk for
+saturated lines whose flat tops have steep edges). Lines are evaluated out to
+where their opacity falls below ``TAU_FLOOR`` (and at least ``MIN_CUT_SIGMA``
+σ); channels no line reaches hold exactly 0.
 
 Compilation is cached on disk (``cache=True``) in the directory chosen by
 :mod:`spectuner_nb._jit` (outside site-packages).
@@ -45,8 +46,8 @@ _GL_W = np.array([5.0 / 18.0, 8.0 / 18.0, 5.0 / 18.0])  # weights on [0, 1], sum
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 
 # Column layout of the per-line work array built by _line_setup.
-_L_CEN, _L_SIG, _L_AMP, _L_CUT, _L_DLNT, _L_DCEN = 0, 1, 2, 3, 4, 5
-_N_LCOL = 6
+_L_CEN, _L_SIG, _L_AMP, _L_CUT, _L_DLNT, _L_DCEN, _L_SCALE = 0, 1, 2, 3, 4, 5, 6
+_N_LCOL = 7
 # Derivative columns of the per-node opacity work array (forward mode).
 _D_T, _D_DV, _D_V = 0, 1, 2
 
@@ -69,15 +70,13 @@ def _planck_temp_dt(freq_mhz, t):
 
 @njit(cache=True)
 def _line_setup(freq, a_g, e_low, lo, hi, t_ex, n_tot, q, dlnq_dlnt, dv, v_off, work):
-    """Fill ``work`` (n_lines, 6) for one species and return the number of kept lines.
+    """Fill ``work`` (n_lines, 7) for one species and return the number of kept lines.
 
     Rows kept are lines whose truncated profile reaches [lo, hi] (MHz).
     Columns: centre ν_c, σ, τ̂ (MHz), cut radius (MHz), ∂ln τ̂/∂T_ex (K⁻¹),
-    ∂ν_c/∂v_off (MHz per km/s).
-    Also returns the smallest effective scale (MHz) among kept lines.
+    ∂ν_c/∂v_off (MHz per km/s), effective scale to resolve (MHz).
     """
     n_keep = 0
-    scale_min = np.inf
     shift = 1.0 - v_off / C_KM_S
     # Rest frequencies that can reach [lo, hi] at all (lines are sorted by frequency).
     reach = MAX_CUT_SIGMA * dv * FWHM_TO_SIGMA / C_KM_S
@@ -109,29 +108,57 @@ def _line_setup(freq, a_g, e_low, lo, hi, t_ex, n_tot, q, dlnq_dlnt, dv, v_off, 
             e_low[i] / (t_ex * t_ex) - (x / t_ex) / math.expm1(x) - dlnq_dlnt / t_ex
         )
         work[n_keep, _L_DCEN] = -cen / (C_KM_S - v_off)
-        scale = sig / max(1.0, math.sqrt(2.0 * math.log(max(peak, 1.0))))
-        scale_min = min(scale_min, scale)
+        work[n_keep, _L_SCALE] = sig / max(1.0, math.sqrt(2.0 * math.log(max(peak, 1.0))))
         n_keep += 1
-    return n_keep, scale_min
+    return n_keep
 
 
 @njit(cache=True)
-def _node_grid(edges_lo, edges_hi, n_sub):
-    """Frequencies (MHz) and averaging weights of the sub-grid of one window."""
+def _resolution(edges_lo, edges_hi, work, n_keep, req):
+    """Lower ``req`` (per channel, MHz) to the scale of every kept line reaching a channel."""
+    for li in range(n_keep):
+        cen = work[li, _L_CEN]
+        cut = work[li, _L_CUT]
+        k0 = np.searchsorted(edges_hi, cen - cut)
+        k1 = np.searchsorted(edges_lo, cen + cut, "right")
+        scale = work[li, _L_SCALE]
+        for k in range(k0, k1):
+            if scale < req[k]:
+                req[k] = scale
+
+
+@njit(cache=True)
+def _node_grid(edges_lo, edges_hi, req):
+    """Sub-grid of one window: node frequencies (MHz), averaging weights, channel of each node.
+
+    A channel with required scale ``req`` (MHz; inf = no line) gets
+    ceil(width / (SUB_PER_SIGMA · req)) sub-intervals of 3 Gauss-Legendre nodes.
+    """
     n_chan = edges_lo.size
-    n_per = n_sub * 3
-    nodes = np.empty(n_chan * n_per)
-    weights = np.empty(n_per)
-    for j in range(n_sub):
-        for g in range(3):
-            weights[j * 3 + g] = _GL_W[g] / n_sub
+    n_sub = np.zeros(n_chan, dtype=np.int64)
+    total = 0
     for k in range(n_chan):
-        h = (edges_hi[k] - edges_lo[k]) / n_sub
-        for j in range(n_sub):
+        if np.isfinite(req[k]):
+            width = edges_hi[k] - edges_lo[k]
+            n_sub[k] = int(min(MAX_SUB, max(1.0, math.ceil(width / (SUB_PER_SIGMA * req[k])))))
+            total += n_sub[k]
+    nodes = np.empty(3 * total)
+    weights = np.empty(3 * total)
+    chan = np.empty(3 * total, dtype=np.int64)
+    i = 0
+    for k in range(n_chan):
+        m = n_sub[k]
+        if m == 0:
+            continue
+        h = (edges_hi[k] - edges_lo[k]) / m
+        for j in range(m):
             base = edges_lo[k] + (j + 0.5) * h
             for g in range(3):
-                nodes[k * n_per + j * 3 + g] = base + 0.5 * h * _GL_X[g]
-    return nodes, weights
+                nodes[i] = base + 0.5 * h * _GL_X[g]
+                weights[i] = _GL_W[g] / m
+                chan[i] = k
+                i += 1
+    return nodes, weights, chan
 
 
 @njit(cache=True)
@@ -182,40 +209,33 @@ def _eval_window(
     n_chan = edges_lo.size
     lo = edges_lo[0]
     hi = edges_hi[n_chan - 1]
-    # Lines of every species, then the finest scale that must be resolved.
-    max_lines = 0
-    for s in range(n_species):
-        max_lines = max(max_lines, lines_off[s + 1] - lines_off[s])
-    work = np.empty((n_species, max(max_lines, 1), _N_LCOL))
-    n_keep = np.zeros(n_species, dtype=np.int64)
-    scale_min = np.inf
-    for s in range(n_species):
-        if params[s, 0] <= 0.0 or params[s, 2] <= 0.0:
-            continue  # no source or no molecules: no emission
-        a, b = lines_off[s], lines_off[s + 1]
-        nk, sc = _line_setup(
-            freq[a:b], a_g[a:b], e_low[a:b], lo, hi, params[s, 1], params[s, 2], q[s],
-            dlnq[s], params[s, 3], params[s, 4], work[s],
-        )
-        n_keep[s] = nk
-        scale_min = min(scale_min, sc)
     out[:] = 0.0
     if grad:
         jac[:, :] = 0.0
     if want_tau:
         tau_out[:, :] = 0.0
-    if not np.isfinite(scale_min):
-        return
-    width_max = 0.0
-    for k in range(n_chan):
-        width_max = max(width_max, edges_hi[k] - edges_lo[k])
-    n_sub = int(min(MAX_SUB, max(1.0, math.ceil(width_max / (SUB_PER_SIGMA * scale_min)))))
-    nodes, weights = _node_grid(edges_lo, edges_hi, n_sub)
-    n_per = weights.size
+    # Lines of every species that reach the window, and the resolution each channel needs.
+    max_lines = 0
+    for s in range(n_species):
+        max_lines = max(max_lines, lines_off[s + 1] - lines_off[s])
+    work = np.empty((n_species, max(max_lines, 1), _N_LCOL))
+    n_keep = np.zeros(n_species, dtype=np.int64)
+    req = np.full(n_chan, np.inf)
+    for s in range(n_species):
+        if params[s, 0] <= 0.0 or params[s, 2] <= 0.0:
+            continue  # no source or no molecules: no emission
+        a, b = lines_off[s], lines_off[s + 1]
+        n_keep[s] = _line_setup(
+            freq[a:b], a_g[a:b], e_low[a:b], lo, hi, params[s, 1], params[s, 2], q[s],
+            dlnq[s], params[s, 3], params[s, 4], work[s],
+        )
+        _resolution(edges_lo, edges_hi, work[s], n_keep[s], req)
+    nodes, weights, chan = _node_grid(edges_lo, edges_hi, req)
     n_nodes = nodes.size
+    if n_nodes == 0:
+        return
     tau = np.zeros(n_nodes)
     dtau = np.zeros((n_nodes if grad else 1, 3))
-    jnode = np.zeros(n_nodes)
     for s in range(n_species):
         if n_keep[s] == 0:
             continue
@@ -223,7 +243,7 @@ def _eval_window(
         t_ex = params[s, 1]
         first, last = _add_opacity(nodes, work[s], n_keep[s], tau, dtau, grad)
         if grad:
-            # ∂η/∂log10 η_fit at the reference beam (fit-space chain rule).
+            # ∂θ²/∂log10 η_fit at the reference beam (fit-space chain rule).
             eta_ref = theta_sq / (theta_sq + tb_sq_ref)
             dthsq = tb_sq_ref / (1.0 - eta_ref) ** 2 * eta_ref * LN10
         for i in range(first, last):
@@ -231,8 +251,8 @@ def _eval_window(
             if ti == 0.0:
                 continue
             nu = nodes[i]
-            k = i // n_per
-            w = weights[i - k * n_per]
+            k = chan[i]
+            w = weights[i]
             if want_tau:
                 tau_out[s, k] += w * ti
             tb_sq = tb_sq_val / (nu * nu) if tb_sq_mode == 1 else tb_sq_val
@@ -241,7 +261,7 @@ def _eval_window(
             if cmb:
                 diff -= _planck_temp(nu, t_cmb)
             absorb = -math.expm1(-ti)
-            jnode[i] += eta * diff * absorb
+            out[k] += w * eta * diff * absorb
             if grad:
                 et = math.exp(-ti) * eta * diff
                 col = s * 5
@@ -257,12 +277,6 @@ def _eval_window(
                 dtau[i, 1] = 0.0
                 dtau[i, 2] = 0.0
             tau[i] = 0.0
-    for k in range(n_chan):
-        acc = 0.0
-        base = k * n_per
-        for j in range(n_per):
-            acc += weights[j] * jnode[base + j]
-        out[k] = acc
 
 
 @njit(cache=True, parallel=True)

@@ -253,6 +253,9 @@ def minimize_local(
     kwargs: dict = {"bounds": Bounds(np.zeros(box.n_dim), np.ones(box.n_dim)), "tol": tol}
     options: dict = {"maxiter": maxiter}
     if method in GRADIENT_METHODS:
+        # scipy's gradient methods stall on objectives of order 1e5 (e.g. χ² with many
+        # channels): divide by the starting value, so that the loss starts near 1.
+        scale = 1.0 / max(abs(obj(u0)), 1.0)
         if value_and_grad is not None:
             def exact(u: np.ndarray) -> tuple[float, np.ndarray]:
                 f, g = value_and_grad(box.from_unit(np.clip(u, 0.0, 1.0)))
@@ -268,8 +271,8 @@ def minimize_local(
             cache = _GradCache(lambda u: fd_value_and_grad(obj, u))
         if method == "tnc":
             options = {"maxfun": maxiter}
-        res = minimize(cache.fun, u0, jac=cache.jac, method=method.upper(), options=options,
-                       **kwargs)
+        res = minimize(lambda u: cache.fun(u) * scale, u0, jac=lambda u: cache.jac(u) * scale,
+                       method=method.upper(), options=options, **kwargs)
     else:
         if method == "nelder-mead":
             # unbounded simplex on a mirrored box: clipping at a bound would collapse it

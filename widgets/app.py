@@ -61,6 +61,7 @@ class SpectunerApp:
         if self.comparison is not None:
             sections += [ipw.HTML("<h3>Comparison</h3>"), self.comparison.widget]
         self.widget = ipw.VBox(sections)
+        self.widget.add_class("spectuner-app")
 
     def _pixel_changed(self, x: int, y: int) -> None:
         self.picker.set_observation(pixel_observation(self.browser.cubes, x, y))

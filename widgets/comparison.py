@@ -222,6 +222,7 @@ class ComparisonView:
         browser.on_pixel(lambda x, y: self.show_pixel(x, y))
         self.widget = ipw.VBox([ipw.HBox([self.species_select, self.parameter_select]),
                                 self.maps_widget, self.status])
+        self.widget.add_class("spectuner-comparison")
         self.redraw()
 
     def _ipython_display_(self) -> None:

@@ -146,6 +146,7 @@ class CubeBrowser:
             ipw.HBox([self.map_widget, ipw.VBox([self.axis_buttons, self.status,
                                                  self.spectra_widget])]),
         ])
+        self.widget.add_class("spectuner-cube-browser")
         if species:
             self.set_species(species)
 

@@ -135,6 +135,7 @@ class FitPanel:
             self.status,
             ipw.HBox([self.table, self.cube_map_widget]),
         ])
+        self.widget.add_class("spectuner-fit-panel")
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

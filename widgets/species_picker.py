@@ -137,6 +137,7 @@ class SpeciesPicker:
         self.search.observe(lambda _c: self._refresh(), names="value")
         self.select.observe(self._on_select, names="value")
         self.widget = ipw.VBox([self.search, self.select, self.chosen])
+        self.widget.add_class("spectuner-species-picker")
         self.set_observation(obs)
 
     def _ipython_display_(self) -> None:

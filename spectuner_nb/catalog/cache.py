@@ -262,6 +262,39 @@ class TransitionCache:
         item = ImportItem(linelist, original_name, version, date, provenance)
         return self.import_items([item], origin=origin)[0]
 
+    def import_file(
+        self, path: str | Path, *, species: str | None = None, fmt: str = "auto",
+        intensity: str = "auto",
+    ) -> SpeciesEntry:
+        """Read a catalog file (see :mod:`.importers`) and store it atomically."""
+        from .importers import load_file
+
+        ll = load_file(path, species=species, fmt=fmt, intensity=intensity)
+        self.import_linelist(ll, provenance={"file": str(Path(path).resolve())})
+        return self.entry(ll.species, catalog=ll.catalog)
+
+    def fetch(
+        self, species: str | int, catalog: str = "CDMS", *, fmin: float | None = None,
+        fmax: float | None = None, timeout: float = 30.0,
+    ) -> SpeciesEntry:
+        """Download ``species`` from CDMS or JPL (astroquery) and store it.
+
+        Raises :class:`~spectuner_nb.errors.OfflineError`, naming the offline
+        options, when the service cannot be reached.
+        """
+        from .fetch import parse_answer, plan, request_text, require_online
+
+        require_online(catalog, f" for {species}")  # fail fast, before reading any table
+        req = plan(species, catalog, fmin, fmax)
+        ll = parse_answer(request_text(req, timeout=timeout), req)
+        self.import_linelist(
+            ll, original_name=req.entry.name, version=req.entry.version, date=req.entry.date,
+            provenance={"service": req.catalog, "molecule": req.molecule,
+                        "fmin_MHz": req.fmin, "fmax_MHz": req.fmax},
+            origin="fetch",
+        )
+        return self.entry(ll.species, catalog=ll.catalog)
+
     def _write(self, cur: sqlite3.Cursor, item: ImportItem, origin: str, keep: bool) -> int:
         ll = item.linelist
         sn = parse(ll.species)

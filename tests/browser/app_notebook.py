@@ -1,7 +1,11 @@
-"""The notebook the browser tests serve: every widget on the real W3(H2O) cube.
+"""The notebook the browser tests serve.
 
-Falls back to a small synthetic cube when the shared data are absent. The last
-cell shows an element with class ``spectuner-ready`` once everything is displayed.
+* the whole :class:`SpectunerApp` on the real W3(H2O) NOEMA cube (shared data);
+* a :class:`ComparisonView` of three fits of a small synthetic cube: our
+  peak-matching and χ² cube fits, and molfit files read through the XCLASS reader
+  (written here from the cube's true parameters, since XCLASS itself cannot run here).
+
+The last cell shows an element with class ``spectuner-ready``.
 """
 
 from __future__ import annotations
@@ -14,12 +18,38 @@ from spectuner_nb.widgets import setup_notebook
 setup_notebook()""",
     """\
 from spectuner_nb.settings import shared_data_dir
-from spectuner_nb.widgets import CubeBrowser
+from spectuner_nb.widgets import SpectunerApp
 
-shared = shared_data_dir(required=False)
-cube_path = shared / "spectra/noema_core_wideX/W3H2O_WideX_ABD_center.fits"
-browser = CubeBrowser(cube_path, v_lsr=-50.0)
-browser""",
+cube_path = shared_data_dir() / "spectra/noema_core_wideX/W3H2O_WideX_ABD_center.fits"
+app = SpectunerApp(cube_path, v_lsr=-48.0)
+app.fit_panel.loss.value = "chi2"
+app.fit_panel.n_init.value = 5
+app""",
+    """\
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from spectuner_nb.cube.fit import fit_cube
+from spectuner_nb.cube.synthetic import make_synthetic_cube
+from spectuner_nb.widgets import ComparisonView, CubeBrowser
+from spectuner_nb.widgets.comparison import from_molfits
+from spectuner_nb.xclass import Molfit, write_molfit
+
+syn = make_synthetic_cube(("CH3OH",), shape=(5, 5), n_channels=200, seed=1)
+fits = {loss: fit_cube(syn.cubes, syn.species, loss=loss, init="random", n_init=3,
+                       client=False, select=False, progress=False, seed=1)
+        for loss in ("pm", "chi2")}
+folder = Path(tempfile.mkdtemp(prefix="molfits_"))
+molfits = {}
+for y, x in np.ndindex(*syn.cubes.shape):
+    molfits[(x, y)] = folder / f"pixel_{x}_{y}.molfit"
+    write_molfit(Molfit.from_params(syn.species, [syn.truth[y, x, 0]]), molfits[(x, y)])
+xclass = from_molfits(molfits, syn.cubes.shape, label="XCLASS (molfit)")
+comparison = ComparisonView(CubeBrowser(syn), {"PM fit": fits["pm"], "χ² fit": fits["chi2"],
+                                               "XCLASS (molfit)": xclass})
+comparison""",
     """\
 import ipywidgets
 ready = ipywidgets.HTML("ready")
