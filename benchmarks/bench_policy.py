@@ -1,17 +1,27 @@
-"""Proposal cost of the policy: 50 samples per pixel, batched over 100 pixels (CPU).
+"""The shipped policy's figures: proposal cost and fit quality (issue 5 "must show").
 
-Goal (issue 5): ≤ 20 ms per pixel. Peer measured in the same run: scoring the
-same 50 samples with our LTE model + peak-matching loss (the work every
-policy-initialised fit does next). Uses the shipped checkpoint and real
-W3(H2O) pixels (shared data) or mock pixels when the shared data are absent.
+``cost``: 50 samples per pixel, batched over 100 pixels, on CPU (goal ≤ 20 ms
+per pixel). Peer measured in the same run: scoring the same 50 samples with
+our LTE model + peak-matching loss (the work every policy-initialised fit
+does next). Real W3(H2O) pixels (shared data) or mocks when those are absent.
 
-    python benchmarks/bench_policy.py [--pixels 100] [--samples 50] [--species CH3OH]
-                                      [--threads 1] [--checkpoint DIR]
+``fits``: the fitting helper's harness (benchmarks/fit_quality.py) with
+PSO ×3 (reference), random-init SLSQP and policy-init SLSQP (n_init = 50) on
+four groups of cases: W3(H2O) pixels and mock spectra, each for training
+species and for held-out species never trained on. Cases are interleaved
+across groups and the run stops adding cases after ``--budget-min``.
+
+    python benchmarks/bench_policy.py cost [--pixels 100] [--samples 50] [--threads 1]
+    nice -n 10 python benchmarks/bench_policy.py fits [--budget-min 30]
+
+Results: benchmarks/results/bench_policy.json, bench_policy_fits.json and
+docs/images/policy_fit_quality.png.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import time
 from pathlib import Path
@@ -27,8 +37,12 @@ from spectuner_nb.policy import Policy
 from spectuner_nb.policy.dataset import W3H2O_FILE, W3H2O_VLSR_KMS
 from spectuner_nb.settings import shared_data_dir
 
-RESULTS = Path(__file__).resolve().parent / "results" / "bench_policy.json"
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
 GOAL_MS = 20.0
+W3_HELDOUT = ("C2H5CN", "C2H3CN", "CH3OCH3", "NH2CHO", "C2H5OH")
+"""Held-out species with lines in the W3(H2O) window."""
+FIT_METHODS = ("pso_x3", "random_slsqp", "policy_slsqp", "policy_only")
 
 
 def pixels(n: int) -> tuple[list[Observation], str]:
@@ -47,14 +61,8 @@ def pixels(n: int) -> tuple[list[Observation], str]:
     return [mock_spectrum(["CH3OH"], seed=i).obs for i in range(n)], "mock pixels"
 
 
-def main() -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--pixels", type=int, default=100)
-    ap.add_argument("--samples", type=int, default=50)
-    ap.add_argument("--species", default="CH3OH")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--checkpoint", default=None)
-    args = ap.parse_args()
+def proposal_cost(args) -> dict:
+    """Time features + sampling for ``args.pixels`` pixels × ``args.samples`` samples."""
     torch.set_num_threads(args.threads)
     catalog = default_cache()
     obs, source = pixels(args.pixels)
@@ -87,10 +95,120 @@ def main() -> dict:
         "goal_ms_per_pixel": GOAL_MS, "goal_met": bool(per_pixel_ms <= GOAL_MS),
         "finite": bool(np.all(np.isfinite(x))),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=1))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "bench_policy.json").write_text(json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))
     return result
+
+
+def _fit_quality_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("fit_quality",
+                                                  ROOT / "benchmarks" / "fit_quality.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _heldout_pixels(cases: list) -> list:
+    """Cases on W3(H2O) pixels with odd x + y (the policy trained on even ones only)."""
+    out = []
+    for case in cases:
+        x, y = (int(v) for v in case.name.split("(")[1].rstrip(")").split(","))
+        if (x + y) % 2 == 1:
+            out.append(case)
+    return out
+
+
+def fit_groups(fq, catalog, seed: int) -> dict[str, list]:
+    """Cases of the four groups, relabelled ``<dataset>/<train|heldout>``."""
+    from spectuner_nb.catalog import resolve
+    from spectuner_nb.policy.dataset import HELDOUT_SPECIES
+
+    held = {resolve(s) for s in HELDOUT_SPECIES}
+    groups: dict[str, list] = {"w3h2o/train": [], "w3h2o/heldout": [], "mock/train": [],
+                               "mock/heldout": []}
+    if shared_data_dir(required=False) is not None:
+        groups["w3h2o/train"] = _heldout_pixels(
+            fq.w3h2o_cases(catalog, n_per_bin=6, max_species=1, seed=seed))
+        default_species = fq.W3_SPECIES
+        fq.W3_SPECIES = W3_HELDOUT  # same pixel/peak selection, held-out species
+        try:
+            groups["w3h2o/heldout"] = _heldout_pixels(
+                fq.w3h2o_cases(catalog, n_per_bin=6, max_species=1, seed=seed + 1))
+        finally:
+            fq.W3_SPECIES = default_species
+    for case in fq.mock_cases(catalog, n_spectra=30, n_channels=400, max_species=2, seed=seed):
+        key = "mock/heldout" if resolve(case.species) in held else "mock/train"
+        groups[key].append(case)
+    for name, cases in groups.items():
+        for case in cases:
+            case.dataset = name
+    return groups
+
+
+def fit_comparison(args) -> dict:
+    """PSO ×3 vs random-init and policy-init SLSQP on the four groups, within a time budget."""
+    import numba
+
+    from spectuner_nb.catalog import default_cache
+
+    numba.set_num_threads(1)
+    torch.set_num_threads(1)
+    fq = _fit_quality_module()
+    fq.register_defaults(with_policy=True)
+    catalog = default_cache()
+    groups = fit_groups(fq, catalog, args.seed)
+    print({k: len(v) for k, v in groups.items()})
+    order = [c for batch in itertools.zip_longest(*groups.values()) for c in batch
+             if c is not None]
+    t0 = time.monotonic()
+    records = []
+    for i, case in enumerate(order):
+        if time.monotonic() - t0 > 60.0 * args.budget_min:
+            print(f"time budget reached after {i} cases")
+            break
+        records += fq.run_cases([case], list(FIT_METHODS), args.seed + i)
+    rows = fq.summarize(records)
+    fq.print_table(rows)
+    checks = {}
+    for ds in sorted({r["dataset"] for r in rows}):
+        by = {r["method"]: r for r in rows if r["dataset"] == ds}
+        if {"policy_slsqp", "random_slsqp"} <= set(by):
+            checks[ds] = {
+                "eps_policy_slsqp": by["policy_slsqp"]["eps_mean"],
+                "nfev_fraction_of_pso": by["policy_slsqp"]["nfev_ratio_to_pso_x3"],
+                "eps_random_minus_policy": by["random_slsqp"]["eps_mean"]
+                - by["policy_slsqp"]["eps_mean"],
+                "goal_eps_le_0.02": by["policy_slsqp"]["eps_mean"] <= 0.02,
+                "goal_nfev_le_15pct": by["policy_slsqp"]["nfev_ratio_to_pso_x3"] <= 0.15,
+                "goal_gain_ge_0.1": by["random_slsqp"]["eps_mean"]
+                - by["policy_slsqp"]["eps_mean"] >= 0.1,
+            }
+    out = {"seed": args.seed, "budget_min": args.budget_min,
+           "wall_time_s": time.monotonic() - t0, "cases_available": {k: len(v) for k, v in
+                                                                       groups.items()},
+           "summary": rows, "checks": checks, "records": records}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "bench_policy_fits.json").write_text(json.dumps(out, indent=1, default=float))
+    fq.plot(rows, ROOT / "docs" / "images" / "policy_fit_quality.png")
+    print(json.dumps(checks, indent=1))
+    return out
+
+
+def main() -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("what", choices=("cost", "fits"))
+    ap.add_argument("--pixels", type=int, default=100)
+    ap.add_argument("--samples", type=int, default=50)
+    ap.add_argument("--species", default="CH3OH")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--checkpoint", default=None)
+    ap.add_argument("--seed", type=int, default=2027)
+    ap.add_argument("--budget-min", type=float, default=30.0)
+    args = ap.parse_args()
+    return proposal_cost(args) if args.what == "cost" else fit_comparison(args)
 
 
 if __name__ == "__main__":

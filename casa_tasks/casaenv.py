@@ -84,8 +84,23 @@ def ensure_site_config() -> Path:
     return path
 
 
+def prepare() -> None:
+    """Set ``CASASITECONFIG`` to our offline configuration if CASA is not configured yet.
+
+    Called when :mod:`spectuner_nb.casa_tasks` is imported, so that a later
+    ``import casatasks`` by the user also works offline. Does nothing when
+    casatools is already imported, when the user set ``CASASITECONFIG``, or when
+    casadata is absent (the error then comes when CASA is first needed).
+    """
+    if "casatools" in sys.modules or os.environ.get("CASASITECONFIG"):
+        return
+    if importlib.util.find_spec("casadata") is not None:
+        ensure_site_config()
+
+
 @contextlib.contextmanager
-def _working_directory(path: Path) -> Iterator[None]:
+def working_directory(path: Path) -> Iterator[None]:
+    """Run the block from ``path``: CASA drops scratch files (TempLattice*) in the cwd."""
     previous = Path.cwd()
     os.chdir(path)
     try:
@@ -98,7 +113,7 @@ def _import_offline(name: str) -> ModuleType:
     if name in sys.modules:
         return sys.modules[name]
     ensure_site_config()
-    with _working_directory(casa_dir()):
+    with working_directory(casa_dir()):
         return importlib.import_module(name)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from spectuner_nb.constants import C_M_S
+from spectuner_nb.errors import CubeError
 
 from . import casaenv
 from .visibilities import max_baseline_m
@@ -37,19 +38,20 @@ def image_cube(
 
     ``imagename`` is the tclean prefix: ``.image``, ``.psf``, ``.residual`` … are
     written beside it. With ``niter=0`` the image is the dirty cube (Jy/beam,
-    beam = fitted PSF).
+    beam = fitted PSF). tclean runs from the folder of ``imagename``, where its
+    scratch files (TempLattice*) come and go, not from the user's directory.
     """
     tasks = casaenv.casatasks()
-    tasks.tclean(
-        vis=str(vis), imagename=str(imagename), field=str(field), spw=str(spw),
-        datacolumn=datacolumn, specmode="cube", outframe="LSRK", restfreq=restfreq or [],
-        imsize=list(imsize), cell=f"{cell_arcsec}arcsec", niter=int(niter),
-        weighting="natural", gridder="standard", deconvolver="hogbom",
-        interactive=False, restoration=True, pbcor=False, parallel=False,
-    )
+    vis, imagename = Path(vis).absolute(), Path(imagename).absolute()
+    with casaenv.working_directory(imagename.parent):
+        tasks.tclean(
+            vis=str(vis), imagename=str(imagename), field=str(field), spw=str(spw),
+            datacolumn=datacolumn, specmode="cube", outframe="LSRK", restfreq=restfreq or [],
+            imsize=list(imsize), cell=f"{cell_arcsec}arcsec", niter=int(niter),
+            weighting="natural", gridder="standard", deconvolver="hogbom",
+            interactive=False, restoration=True, pbcor=False, parallel=False,
+        )
     image = Path(f"{imagename}.image")
     if not image.is_dir():
-        from spectuner_nb.errors import CubeError
-
         raise CubeError(f"tclean did not write {image}; see the CASA log")
     return image

@@ -25,6 +25,8 @@ class Checker:
 
     def fail(self, param: str, value, problem: str) -> TaskParameterError:
         """The error for a bad ``param`` (to raise)."""
+        if isinstance(value, Path):
+            value = str(value)
         return TaskParameterError(f"{self.task}: {param}={value!r}: {problem}")
 
     # ------------------------------------------------------------------ generic
@@ -193,7 +195,7 @@ class Checker:
         return slice(blcy, trcy + 1), slice(blcx, trcx + 1)
 
     def species(self, param: str, value) -> list[str]:
-        """Species names resolved to canonical names, each present in the transition cache."""
+        """Names of the transition-cache entries of the species (e.g. 'CH3OH' → 'CH3OH;vt=0-2;')."""
         from spectuner_nb.catalog import default_cache
         from spectuner_nb.catalog.names import resolve
 
@@ -204,8 +206,8 @@ class Checker:
         out = []
         for name in names:
             try:
-                out.append(resolve(name))
-                cache.entry(name)
+                resolve(name)
+                out.append(cache.entry(name).name)
             except SpeciesNotFoundError as exc:
                 raise self.fail(param, name, f"unknown species: {exc}") from exc
         return out

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import casaenv
-from .visibilities import _Table
+from .visibilities import MSTable
 
 ORION_KL_DIRECTION = ("J2000", "05h35m14.5s", "-05d22m30s")
 """Phase centre used by default: the Orion KL hot core (transits high at the ALMA site)."""
@@ -97,7 +97,7 @@ def write_point_source(
     """
     tools = casaenv.casatools()
     rng = np.random.default_rng(seed)
-    with _Table(Path(vis) / "DATA_DESCRIPTION") as tb:
+    with MSTable(Path(vis) / "DATA_DESCRIPTION") as tb:
         spw_of_ddid = tb.getcol("SPECTRAL_WINDOW_ID")
     tb = tools.table()
     tb.open(str(vis), nomodify=False)

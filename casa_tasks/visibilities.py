@@ -33,8 +33,8 @@ DATA_COLUMNS = {"data": "DATA", "corrected": "CORRECTED_DATA", "model": "MODEL_D
 """``datacolumn`` values and the MS columns they read."""
 
 
-class _Table:
-    """A table opened with casatools or python-casacore; getcol gives row-first arrays."""
+class MSTable:
+    """An MS table opened with casatools or python-casacore; getcol gives row-first arrays."""
 
     def __init__(self, path: Path, query: str | None = None) -> None:
         if casaenv.casatools_installed():
@@ -58,19 +58,22 @@ class _Table:
             if query:
                 self._tb = self._tb.query(query)
 
-    def __enter__(self) -> _Table:
+    def __enter__(self) -> MSTable:
         return self
 
     def __exit__(self, *exc) -> None:
         self._tb.close()
 
     def nrows(self) -> int:
+        """Number of rows (after the query)."""
         return int(self._tb.nrows())
 
     def colnames(self) -> list[str]:
+        """Column names."""
         return list(self._tb.colnames())
 
     def getcol(self, name: str) -> np.ndarray:
+        """Column ``name`` with rows first: (n_row,), (n_row, n) or (n_row, n_chan, n_corr)."""
         value = np.asarray(self._tb.getcol(name))
         if self._casatools and value.ndim > 1:
             value = np.moveaxis(value, -1, 0)  # casatools puts rows last
@@ -78,6 +81,7 @@ class _Table:
         return value
 
     def getcell(self, name: str, row: int):
+        """One cell of column ``name``."""
         return self._tb.getcell(name, row)
 
 
@@ -108,13 +112,13 @@ class SpectralSetup:
 
 def spectral_setup(vis: Path) -> SpectralSetup:
     """Read the spectral windows, fields and column names of ``vis``."""
-    with _Table(vis / "SPECTRAL_WINDOW") as tb:
+    with MSTable(vis / "SPECTRAL_WINDOW") as tb:
         refs = tb.getcol("MEAS_FREQ_REF")
         chan_freq = {i: np.asarray(tb.getcell("CHAN_FREQ", i), float) for i in range(tb.nrows())}
-    with _Table(vis / "FIELD") as tb:
+    with MSTable(vis / "FIELD") as tb:
         names = [str(n) for n in tb.getcol("NAME")]
         dirs = np.asarray([np.ravel(tb.getcell("PHASE_DIR", i))[:2] for i in range(tb.nrows())])
-    with _Table(vis) as tb:
+    with MSTable(vis) as tb:
         columns = tb.colnames()
     frame = {i: FREQ_FRAMES.get(int(r), str(r)) for i, r in enumerate(refs)}
     return SpectralSetup(chan_freq, frame, names, dirs, columns)
@@ -143,7 +147,7 @@ def lsrk_frequencies(vis: Path, spw: int, field: int, setup: SpectralSetup) -> n
 
 
 def _data_description_ids(vis: Path, spw: int) -> tuple[list[int], list[int]]:
-    with _Table(vis / "DATA_DESCRIPTION") as tb:
+    with MSTable(vis / "DATA_DESCRIPTION") as tb:
         spws = tb.getcol("SPECTRAL_WINDOW_ID")
         pols = tb.getcol("POLARIZATION_ID")
     ids = [i for i, s in enumerate(spws) if int(s) == spw]
@@ -160,22 +164,22 @@ def vector_average(vis: Path, spw: int, field: int, column: str) -> np.ndarray:
     ddids, pol_ids = _data_description_ids(vis, spw)
     if not ddids:
         raise ObservationError(f"{vis}: spw {spw} has no data description")
-    with _Table(vis / "POLARIZATION") as tb:
+    with MSTable(vis / "POLARIZATION") as tb:
         corr_types = {p: np.ravel(tb.getcell("CORR_TYPE", p)) for p in set(pol_ids)}
     total = weight_sum = None
     for ddid, pol in zip(ddids, pol_ids, strict=True):
         hands = np.isin(corr_types[pol], list(PARALLEL_HANDS))
         query = f"DATA_DESC_ID=={ddid} && FIELD_ID=={field} && ANTENNA1!=ANTENNA2 && !FLAG_ROW"
-        with _Table(vis, query) as tb:
+        with MSTable(vis, query) as tb:
             if tb.nrows() == 0:
                 continue
-            data = tb.getcol(column)[..., hands]
+            data = tb.getcol(column)[..., hands].astype(np.complex128)
             flag = tb.getcol("FLAG")[..., hands]
             if "WEIGHT_SPECTRUM" in tb.colnames() and _has_values(tb, "WEIGHT_SPECTRUM"):
                 weight = tb.getcol("WEIGHT_SPECTRUM")[..., hands]
             else:
                 weight = np.broadcast_to(tb.getcol("WEIGHT")[:, None, hands], data.shape)
-        w = np.where(flag, 0.0, weight)
+        w = np.where(flag, 0.0, weight.astype(np.float64))
         part = np.sum(w * data, axis=(0, 2))
         part_w = np.sum(w, axis=(0, 2))
         total = part if total is None else total + part
@@ -187,7 +191,7 @@ def vector_average(vis: Path, spw: int, field: int, column: str) -> np.ndarray:
     return np.real(mean)
 
 
-def _has_values(tb: _Table, column: str) -> bool:
+def _has_values(tb: MSTable, column: str) -> bool:
     try:
         tb.getcell(column, 0)
     except RuntimeError:
@@ -197,7 +201,7 @@ def _has_values(tb: _Table, column: str) -> bool:
 
 def max_baseline_m(vis: Path, field: int) -> float:
     """Longest projected baseline (uv distance) of ``field``, metres."""
-    with _Table(vis, f"FIELD_ID=={field} && ANTENNA1!=ANTENNA2") as tb:
+    with MSTable(vis, f"FIELD_ID=={field} && ANTENNA1!=ANTENNA2") as tb:
         uvw = tb.getcol("UVW")
     if uvw.size == 0:
         raise ObservationError(f"{vis}: no cross-correlations for field {field}")

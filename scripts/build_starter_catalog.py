@@ -1,23 +1,23 @@
 """Build the offline starter catalog shipped in spectuner_nb/data/catalog.
 
-Sources (PyPI data only; provenance and sha256 go into manifest.json):
+Sources (PyPI data only; provenance and sha256 go into manifest.json). Build-time
+requirements: ``pip install spectuner_nb[build-catalog]``.
 
-- ``linecat`` (build-time only, ``pip install spectuner_nb[build-catalog]``):
-  the CDMS entries c032504 (CH3OH, vt=0-2) and c044505 (SiO, v=0-10);
-- ``casadata`` (the ``casa`` extra): CASA's Splatalogue SQLite snapshot,
-  line lists CDMS, JPL and SLAIM;
+- ``linecat``: the CDMS entries c032504 (CH3OH, vt=0-2) and c044505 (SiO, v=0-10);
+- ``casadata``: CASA's Splatalogue SQLite snapshot, line lists CDMS, JPL and SLAIM;
+- ``spectralradex``: LAMDA files (HCN, HNC, HCO+, CS, CO …), read as data only;
 - ``astroquery``: the CDMS ``partfunc.cat``/``catdir.cat`` and JPL
   ``catdir.cat`` partition-function tables.
 
 Precedence when a species exists in several sources (``--precedence``,
-default ``linecat,CDMS,JPL,SLAIM``): the first source with lines in the band
-wins. ``--source NAME=SOURCE`` forces one species' source. The partition
-function comes from the CDMS/JPL table of the same catalog (for SLAIM: the
-table that agrees best); :mod:`spectuner_nb.catalog.consistency` compares it
-with the line list's own levels at 20–150 K. If the 20 K ratio is off by more
-than 20 % (a degeneracy-convention mismatch) the table is divided by that
-ratio (rounded to a whole factor or its inverse when within 5 %); the result
-is recorded in the manifest and in docs/catalog_consistency.md.
+default ``linecat,CDMS,JPL,LAMDA,SLAIM``): the first source with lines in the
+band wins. ``--source NAME=SOURCE`` forces one species' source. The partition
+function comes from the CDMS/JPL table of the same catalog (otherwise the one
+that agrees best); :mod:`spectuner_nb.catalog.consistency` compares it with
+the line list's own levels at 20–150 K. If the 20 K ratio is off by more than
+20 % (a degeneracy-convention mismatch) the table is divided by that ratio
+(rounded to a whole factor or its inverse when within 5 %); the result is
+recorded in the manifest and in docs/catalog_consistency.md.
 
 Usage::
 
@@ -59,6 +59,11 @@ STARTER_VERSION = "1"
 LINECAT_FILES = {"CH3OH": "CH3OH/c032504-5Q.cat", "SiO": "SiO/c044505.cat"}
 """Species → file under linecat/data/molecules (CDMS entries)."""
 
+LAMDA_FILES = {"HCN": "hcn.dat", "HNC": "hnc.dat", "HCO+": "hco+.dat", "CS": "cs@lique.dat",
+               "CO": "co.dat", "SiO": "sio.dat", "HC3N": "hc3n.dat"}
+"""Species → LAMDA file under spectralradex/radex/data. Used before SLAIM: the SLAIM A_ul
+of HCN (and H13CN) are 3 times too small (checked against LAMDA and CDMS c028501)."""
+
 SPECIES: dict[str, tuple[str, ...]] = {
     # name: Splatalogue names to read (merged when several, e.g. both ethanol conformers)
     "CH3OH": ("CH3OH vt=0",),
@@ -91,8 +96,8 @@ SPECIES: dict[str, tuple[str, ...]] = {
     "H2S": ("H2S",),
     "13CH3OH": ("(13)CH3OH vt=0",),
     "13CH3CN": ("(13)CH3CN",),
-    "H13CN": ("H(13)CN v=0",),
-    "HN13C": ("HN(13)C",),  # its JPL rows start at 783 GHz: --source HN13C=SLAIM by default
+    # H13CN and HN13C are left out: their SLAIM A_ul differ from CDMS (c028501, c028515) by
+    # factors 3 and 0.78, and the database's JPL HN13C rows start at 783 GHz.
     "H13CO+": ("H(13)CO+",),
     "C34S": ("C(34)S v=0",),
     "13CS": ("(13)CS v=0",),
@@ -132,7 +137,7 @@ def choose_partition(full: LineList, tables: list[PartitionEntry], catalog: str)
     """Pick and, if needed, fix the partition function for ``full`` (see module docstring)."""
     if not tables:
         raise SystemExit(f"no CDMS/JPL partition function for {full.species}")
-    ordered = [t for t in tables if t.catalog == catalog] + [t for t in tables if t.catalog != catalog]
+    ordered = sorted(tables, key=lambda t: t.catalog != catalog)  # same catalog first (stable)
     trials = [(entry, check_partition(full, entry.partition)) for entry in ordered]
     good = [er for er in trials if abs(er[1].ratio[0] - 1.0) <= TOLERANCE]
     entry, res = good[0] if good else min(trials, key=lambda er: abs(np.log(er[1].ratio[0])))
@@ -173,7 +178,8 @@ def from_linecat(name: str) -> tuple[LineList, dict]:
     entry = next(e for e in entries_for(name) if e.tag == table.main_tag)
     ll = spcat_linelist(table, entry.partition, species=resolve(entry.name), catalog="CDMS")
     src = {
-        "source": f"linecat {metadata.version('linecat')}: linecat/data/molecules/{LINECAT_FILES[name]}",
+        "source": f"linecat {metadata.version('linecat')}: "
+                  f"linecat/data/molecules/{LINECAT_FILES[name]}",
         "file_sha256": sha256_file(path),
         "original_name": entry.name,
         "version": entry.version,
@@ -200,9 +206,31 @@ def from_splatalogue(
             "source": f"casadata {metadata.version('casadata')}: splatalogue.db, "
                       f"species {', '.join(p.name for p in parts)}, line list {catalog}",
             "original_name": " + ".join(p.name for p in parts),
-            "version": "",
+            "version": f"Splatalogue snapshot in casadata {metadata.version('casadata')}",
             "date": "",
         }
+
+
+def lamda_dir() -> Path:
+    """spectralradex's LAMDA folder, found without importing spectralradex (a compiled module)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("spectralradex")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("spectralradex is not installed: pip install spectuner_nb[build-catalog]")
+    return Path(spec.submodule_search_locations[0]) / "radex" / "data"
+
+
+def from_lamda(name: str) -> tuple[LineList, dict]:
+    """Full line list of ``name`` from a LAMDA file shipped by spectralradex."""
+    from spectuner_nb.catalog.lamda import read_lamda
+    from spectuner_nb.catalog.lamda import to_linelist as lamda_linelist
+
+    path = lamda_dir() / LAMDA_FILES[name]
+    ll = lamda_linelist(read_lamda(path), species=resolve(name))
+    src = f"spectralradex {metadata.version('spectralradex')}: radex/data/{LAMDA_FILES[name]}"
+    return ll, {"source": src, "file_sha256": sha256_file(path), "original_name": name,
+                "version": "LAMDA (Schöier et al. 2005) as shipped by spectralradex", "date": ""}
 
 
 def build(args: argparse.Namespace) -> list[Built]:
@@ -218,6 +246,10 @@ def build(args: argparse.Namespace) -> list[Built]:
                 if name in LINECAT_FILES:
                     got = from_linecat(name)
                     catalog = "CDMS"
+            elif src == "LAMDA":
+                if name in LAMDA_FILES:
+                    got = from_lamda(name)
+                    catalog = "LAMDA"
             else:
                 got = from_splatalogue(name, src, db, args.fmin, args.fmax)
                 catalog = src
@@ -257,7 +289,8 @@ def build(args: argparse.Namespace) -> list[Built]:
             },
         }
         print(f"  {name:8s} {catalog:6s} {len(full):6d} → {len(ll):6d} lines; "
-              f"Q {entry.catalog} {entry.tag}; ratio@20K {before.ratio[0]:.3f}; {choice['verdict']}")
+              f"Q {entry.catalog} {entry.tag}; ratio@20K {before.ratio[0]:.3f}; "
+              f"{choice['verdict']}")
         out.append(Built(ll, record))
     return out
 
@@ -290,11 +323,15 @@ def write(built: list[Built], args: argparse.Namespace) -> dict:
                          "file": "casadata/__data__/ephemerides/splatalogue.db",
                          "sha256": sha256_file(splatalogue_db_path()), "licence": "LGPL (NRAO)"},
             "linecat": {"version": metadata.version("linecat"), "licence": "MIT; data CDMS"},
-            "astroquery": {"version": metadata.version("astroquery"), "licence": "BSD-3; data CDMS/JPL",
+            "spectralradex": {"version": metadata.version("spectralradex"),
+                              "licence": "package MIT; data LAMDA (Schöier et al. 2005)"},
+            "astroquery": {"version": metadata.version("astroquery"),
+                           "licence": "BSD-3; data CDMS/JPL",
                            **{k: sha256_file(v) for k, v in files.items()}},
         },
         "citation": "CDMS: Müller et al. 2001, 2005; Endres et al. 2016. JPL: Pickett et al. 1998. "
-                    "SLAIM: F. J. Lovas (Splatalogue). Splatalogue: Remijan et al. 2007.",
+                    "SLAIM: F. J. Lovas (Splatalogue). Splatalogue: Remijan et al. 2007. "
+                    "LAMDA: Schöier et al. 2005, A&A 432, 369.",
         "species": records,
     }
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
@@ -339,14 +376,15 @@ and E_up cuts), Q_lev(T) = Σ g exp(−E/T), at T = {temps} K
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--fmin", type=float, default=80_000.0, help="lowest frequency kept, MHz")
     p.add_argument("--fmax", type=float, default=950_000.0, help="highest frequency kept, MHz")
     p.add_argument("--eup-max", type=float, default=2000.0, help="highest E_up kept, K")
     p.add_argument("--precedence", type=lambda s: s.split(","),
-                   default=["linecat", "CDMS", "JPL", "SLAIM"],
-                   help="source order, comma separated (default linecat,CDMS,JPL,SLAIM)")
-    p.add_argument("--source", action="append", default=["HN13C=SLAIM"], metavar="NAME=SOURCE",
+                   default=["linecat", "CDMS", "JPL", "LAMDA", "SLAIM"],
+                   help="source order, comma separated (default linecat,CDMS,JPL,LAMDA,SLAIM)")
+    p.add_argument("--source", action="append", default=[], metavar="NAME=SOURCE",
                    help="force the source of one species (repeatable), e.g. CO=SLAIM")
     return p.parse_args(argv)
 

@@ -9,8 +9,9 @@ Gauss-Legendre nodes each. ``n_sub`` is chosen per channel (and per parameter
 set) so that a sub-interval is no wider than ``SUB_PER_SIGMA`` times the
 narrowest effective scale of the lines reaching that channel (σ, shrunk for
 saturated lines whose flat tops have steep edges). Lines are evaluated out to
-where their opacity falls below ``TAU_FLOOR`` (and at least ``MIN_CUT_SIGMA``
-σ); channels no line reaches hold exactly 0.
+where their intensity falls below ``WING_TOL`` of their own peak; channels no
+line reaches hold exactly 0. Channels much narrower than the local scale use a
+2-point rule.
 
 Compilation is cached on disk (``cache=True``) in the directory chosen by
 :mod:`spectuner_nb._jit` (outside site-packages).
@@ -26,12 +27,17 @@ from numba import njit, prange
 from . import _jit  # noqa: F401  (compile cache outside site-packages, before any @njit)
 from .constants import C_KM_S, FWHM_TO_SIGMA, H_OVER_K_K_PER_MHZ
 
-TAU_FLOOR: float = 1e-10
-"""Opacity below which a line wing is not evaluated."""
-MIN_CUT_SIGMA: float = 7.0
-"""Every line is evaluated out to at least this many σ from its centre."""
+WING_TOL: float = 1e-8
+"""A line's wing is dropped where its opacity falls below WING_TOL·min(1, peak τ),
+i.e. where its intensity is below 1e-8 of its own peak."""
 SUB_PER_SIGMA: float = 1.0
-"""Largest sub-interval width in units of the effective line scale."""
+"""Largest 3-point sub-interval width, in units of the local line scale."""
+TWO_POINT_MAX: float = 0.25
+"""Channels narrower than this many local line scales use one 2-point Gauss-Legendre rule."""
+EDGE_TAU_HI: float = 30.0
+EDGE_TAU_LO: float = 1e-6
+"""Saturated lines (peak τ > e^0.5) have steep flanks where EDGE_TAU_LO < τ < EDGE_TAU_HI;
+only there is the finer scale σ/√(2 ln τ_peak) resolved (flat core, σ-smooth wings)."""
 MAX_SUB: int = 4096
 """Upper bound on sub-intervals per channel."""
 MAX_CUT_SIGMA: float = 40.0
@@ -41,12 +47,13 @@ TAU_HAT_FACTOR: float = (C_KM_S * 1e3) ** 2 / (8.0 * math.pi) * 1e4 / 1e12 / 1e6
 """c²/(8π) (≈ 35.76) in units such that τ̂[MHz] = factor · N[cm⁻²] · A[s⁻¹] · g / (Q ν²[MHz²])."""
 
 LN10: float = math.log(10.0)
-_GL_X = np.array([-math.sqrt(0.6), 0.0, math.sqrt(0.6)])
-_GL_W = np.array([5.0 / 18.0, 8.0 / 18.0, 5.0 / 18.0])  # weights on [0, 1], sum 1
+_GL_X = np.array([-math.sqrt(0.6), 0.0, math.sqrt(0.6)])  # 3-point nodes on [-1, 1]
+_GL_W = np.array([5.0 / 18.0, 8.0 / 18.0, 5.0 / 18.0])  # their weights on [0, 1], sum 1
+_GL2_X = 1.0 / math.sqrt(3.0)  # 2-point nodes ±1/√3 on [-1, 1], weights 1/2
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 
 # Column layout of the per-line work array built by _line_setup.
-_L_CEN, _L_SIG, _L_AMP, _L_CUT, _L_DLNT, _L_DCEN, _L_SCALE = 0, 1, 2, 3, 4, 5, 6
+_L_CEN, _L_SIG, _L_AMP, _L_CUT, _L_DLNT, _L_DCEN, _L_PEAK = 0, 1, 2, 3, 4, 5, 6
 _N_LCOL = 7
 # Derivative columns of the per-node opacity work array (forward mode).
 _D_T, _D_DV, _D_V = 0, 1, 2
@@ -74,7 +81,7 @@ def _line_setup(freq, a_g, e_low, lo, hi, t_ex, n_tot, q, dlnq_dlnt, dv, v_off, 
 
     Rows kept are lines whose truncated profile reaches [lo, hi] (MHz).
     Columns: centre ν_c, σ, τ̂ (MHz), cut radius (MHz), ∂ln τ̂/∂T_ex (K⁻¹),
-    ∂ν_c/∂v_off (MHz per km/s), effective scale to resolve (MHz).
+    ∂ν_c/∂v_off (MHz per km/s), peak opacity.
     """
     n_keep = 0
     shift = 1.0 - v_off / C_KM_S
@@ -91,12 +98,9 @@ def _line_setup(freq, a_g, e_low, lo, hi, t_ex, n_tot, q, dlnq_dlnt, dv, v_off, 
         stim = -math.expm1(-x)
         amp = TAU_HAT_FACTOR * n_tot * a_g[i] / (q * nu * nu) * boltz * stim
         peak = amp / (sig * _SQRT_2PI)
-        if peak > 0.0:
-            lnr = math.log(peak / TAU_FLOOR)
-        else:
-            lnr = 0.0
-        zcut = math.sqrt(2.0 * max(lnr, 0.5 * MIN_CUT_SIGMA * MIN_CUT_SIGMA))
-        cut = zcut * sig
+        if peak <= 0.0:
+            continue
+        cut = sig * math.sqrt(2.0 * (max(math.log(peak), 0.0) - math.log(WING_TOL)))
         if cen + cut < lo or cen - cut > hi or amp <= 0.0:
             continue
         work[n_keep, _L_CEN] = cen
@@ -108,47 +112,89 @@ def _line_setup(freq, a_g, e_low, lo, hi, t_ex, n_tot, q, dlnq_dlnt, dv, v_off, 
             e_low[i] / (t_ex * t_ex) - (x / t_ex) / math.expm1(x) - dlnq_dlnt / t_ex
         )
         work[n_keep, _L_DCEN] = -cen / (C_KM_S - v_off)
-        work[n_keep, _L_SCALE] = sig / max(1.0, math.sqrt(2.0 * math.log(max(peak, 1.0))))
+        work[n_keep, _L_PEAK] = peak
         n_keep += 1
     return n_keep
 
 
+@njit(cache=True, inline="always")
+def _lower(req, edges_lo, edges_hi, f0, f1, scale):
+    """req[k] = min(req[k], scale) for the channels overlapping [f0, f1] (MHz)."""
+    k0 = np.searchsorted(edges_hi, f0)
+    k1 = np.searchsorted(edges_lo, f1, "right")
+    for k in range(k0, k1):
+        if scale < req[k]:
+            req[k] = scale
+
+
 @njit(cache=True)
 def _resolution(edges_lo, edges_hi, work, n_keep, req):
-    """Lower ``req`` (per channel, MHz) to the scale of every kept line reaching a channel."""
+    """Lower ``req`` (per channel, MHz) to the local scale of every kept line.
+
+    σ over the whole evaluated range; for saturated lines, σ/√(2 ln τ_peak)
+    on the flanks where EDGE_TAU_LO < τ < EDGE_TAU_HI.
+    """
     for li in range(n_keep):
         cen = work[li, _L_CEN]
-        cut = work[li, _L_CUT]
-        k0 = np.searchsorted(edges_hi, cen - cut)
-        k1 = np.searchsorted(edges_lo, cen + cut, "right")
-        scale = work[li, _L_SCALE]
-        for k in range(k0, k1):
-            if scale < req[k]:
-                req[k] = scale
+        sig = work[li, _L_SIG]
+        _lower(req, edges_lo, edges_hi, cen - work[li, _L_CUT], cen + work[li, _L_CUT], sig)
+        ln_peak = math.log(work[li, _L_PEAK])
+        if ln_peak <= 0.5:
+            continue
+        z_lo = sig * math.sqrt(max(0.0, 2.0 * (ln_peak - math.log(EDGE_TAU_HI))))
+        z_hi = sig * math.sqrt(2.0 * (ln_peak - math.log(EDGE_TAU_LO)))
+        fine = sig / math.sqrt(2.0 * ln_peak)
+        _lower(req, edges_lo, edges_hi, cen - z_hi, cen - z_lo, fine)
+        _lower(req, edges_lo, edges_hi, cen + z_lo, cen + z_hi, fine)
 
 
 @njit(cache=True)
-def _node_grid(edges_lo, edges_hi, req):
-    """Sub-grid of one window: node frequencies (MHz), averaging weights, channel of each node.
+def _node_grid(edges_lo, edges_hi, req, midpoint):
+    """Sub-grid of one window: node frequencies (MHz), averaging weights, channel of each node
+    and the curvature weight h²/24 (MHz²) of corrected midpoint nodes (0 elsewhere).
 
-    A channel with required scale ``req`` (MHz; inf = no line) gets
-    ceil(width / (SUB_PER_SIGMA · req)) sub-intervals of 3 Gauss-Legendre nodes.
+    A channel with local scale ``req`` (MHz; inf = no line) narrower than
+    TWO_POINT_MAX·req gets one node: with ``midpoint``, its centre, whose value
+    is corrected by h²/24 times the second derivative (Euler-Maclaurin);
+    otherwise a 2-point Gauss-Legendre rule. Wider channels get
+    ceil(width / (SUB_PER_SIGMA · req)) sub-intervals of 3-point rules.
     """
     n_chan = edges_lo.size
-    n_sub = np.zeros(n_chan, dtype=np.int64)
+    n_sub = np.zeros(n_chan, dtype=np.int64)  # > 0: 3-point sub-intervals; -1: one 2-point rule
     total = 0
     for k in range(n_chan):
         if np.isfinite(req[k]):
-            width = edges_hi[k] - edges_lo[k]
-            n_sub[k] = int(min(MAX_SUB, max(1.0, math.ceil(width / (SUB_PER_SIGMA * req[k])))))
-            total += n_sub[k]
-    nodes = np.empty(3 * total)
-    weights = np.empty(3 * total)
-    chan = np.empty(3 * total, dtype=np.int64)
+            ratio = (edges_hi[k] - edges_lo[k]) / req[k]
+            if ratio <= TWO_POINT_MAX:
+                n_sub[k] = -1
+                total += 1 if midpoint else 2
+            else:
+                n_sub[k] = int(min(MAX_SUB, math.ceil(ratio / SUB_PER_SIGMA)))
+                total += 3 * n_sub[k]
+    nodes = np.empty(total)
+    weights = np.empty(total)
+    chan = np.empty(total, dtype=np.int64)
+    curv = np.zeros(total)
     i = 0
     for k in range(n_chan):
         m = n_sub[k]
         if m == 0:
+            continue
+        if m < 0:
+            half = 0.5 * (edges_hi[k] - edges_lo[k])
+            mid = edges_lo[k] + half
+            if midpoint:
+                nodes[i] = mid
+                weights[i] = 1.0
+                chan[i] = k
+                curv[i] = half * half / 6.0  # h²/24 with h = 2·half
+                i += 1
+                continue
+            for sgn in (-1.0, 1.0):
+                nodes[i] = mid + sgn * half * _GL2_X
+                weights[i] = 0.5
+                chan[i] = k
+                i += 1
             continue
         h = (edges_hi[k] - edges_lo[k]) / m
         for j in range(m):
@@ -158,14 +204,16 @@ def _node_grid(edges_lo, edges_hi, req):
                 weights[i] = _GL_W[g] / m
                 chan[i] = k
                 i += 1
-    return nodes, weights, chan
+    return nodes, weights, chan, curv
 
 
 @njit(cache=True)
-def _add_opacity(nodes, work, n_keep, tau, dtau, grad):
+def _add_opacity(nodes, curv, work, n_keep, tau, dtau, grad):
     """Add the Gaussian opacity profiles of the kept lines onto ``tau`` at ``nodes``.
 
-    With ``grad``, also accumulate ∂τ/∂T_ex, ∂τ/∂log10 Δv and ∂τ/∂v_off in ``dtau``.
+    With ``grad``, also accumulate ∂τ/∂T_ex, ∂τ/∂log10 Δv and ∂τ/∂v_off in ``dtau``;
+    otherwise dτ/dν and d²τ/dν² at corrected midpoint nodes (``curv`` > 0) in
+    ``dtau[:, 0]`` and ``dtau[:, 1]``.
     Returns the first and one-past-last node index touched.
     """
     first = nodes.size
@@ -191,6 +239,9 @@ def _add_opacity(nodes, work, n_keep, tau, dtau, grad):
                 # ν_c = ν_t (1 − v/c) and σ ∝ ν_c: ∂/∂v of both.
                 dcen = work[li, _L_DCEN]
                 dtau[i, _D_V] += val * (z * inv_sig * dcen + (z * z - 1.0) * dcen / cen)
+            elif curv[i] > 0.0:
+                dtau[i, 0] -= val * z * inv_sig
+                dtau[i, 1] += val * (z * z - 1.0) * inv_sig * inv_sig
     return first, last
 
 
@@ -230,18 +281,18 @@ def _eval_window(
             dlnq[s], params[s, 3], params[s, 4], work[s],
         )
         _resolution(edges_lo, edges_hi, work[s], n_keep[s], req)
-    nodes, weights, chan = _node_grid(edges_lo, edges_hi, req)
+    nodes, weights, chan, curv = _node_grid(edges_lo, edges_hi, req, not grad)
     n_nodes = nodes.size
     if n_nodes == 0:
         return
     tau = np.zeros(n_nodes)
-    dtau = np.zeros((n_nodes if grad else 1, 3))
+    dtau = np.zeros((n_nodes, 3))
     for s in range(n_species):
         if n_keep[s] == 0:
             continue
         theta_sq = params[s, 0] * params[s, 0]
         t_ex = params[s, 1]
-        first, last = _add_opacity(nodes, work[s], n_keep[s], tau, dtau, grad)
+        first, last = _add_opacity(nodes, curv, work[s], n_keep[s], tau, dtau, grad)
         if grad:
             # ∂θ²/∂log10 η_fit at the reference beam (fit-space chain rule).
             eta_ref = theta_sq / (theta_sq + tb_sq_ref)
@@ -253,6 +304,15 @@ def _eval_window(
             nu = nodes[i]
             k = chan[i]
             w = weights[i]
+            em = math.expm1(-ti)
+            absorb = -em
+            if curv[i] > 0.0:  # midpoint value + h²/24 · second derivative
+                d1 = dtau[i, 0]
+                d2 = dtau[i, 1]
+                absorb += curv[i] * (1.0 + em) * (d2 - d1 * d1)
+                ti += curv[i] * d2
+                dtau[i, 0] = 0.0
+                dtau[i, 1] = 0.0
             if want_tau:
                 tau_out[s, k] += w * ti
             tb_sq = tb_sq_val / (nu * nu) if tb_sq_mode == 1 else tb_sq_val
@@ -260,10 +320,9 @@ def _eval_window(
             diff = _planck_temp(nu, t_ex) - t_bg[k]
             if cmb:
                 diff -= _planck_temp(nu, t_cmb)
-            absorb = -math.expm1(-ti)
             out[k] += w * eta * diff * absorb
             if grad:
-                et = math.exp(-ti) * eta * diff
+                et = (1.0 + em) * eta * diff
                 col = s * 5
                 deta = tb_sq / (theta_sq + tb_sq) ** 2 * dthsq
                 jac[k, col + 0] += w * deta * diff * absorb
@@ -279,35 +338,61 @@ def _eval_window(
             tau[i] = 0.0
 
 
-@njit(cache=True, parallel=True)
-def spectra_batch(
-    params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo, edges_hi, t_bg, win_off,
-    tb_sq_mode, tb_sq_val, cmb, t_cmb, out,
+@njit(cache=True)
+def _batch_task(
+    task, params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo, edges_hi, t_bg, win_off,
+    tb_sq_mode, tb_sq_val, cmb, t_cmb, out, tau_out, want_tau,
 ):
-    """Intensities for a batch of physical params (n_batch, n_species, 5).
+    """Evaluate task = (parameter set b, window w) of a batch."""
+    n_win = win_off.size - 1
+    b = task // n_win
+    w = task % n_win
+    c0, c1 = win_off[w], win_off[w + 1]
+    _eval_window(
+        params[b], lines_off, freq, a_g, e_low, q[b], dlnq[b], edges_lo[c0:c1],
+        edges_hi[c0:c1], t_bg[c0:c1], tb_sq_mode, tb_sq_val, 1.0, cmb, t_cmb,
+        out[b, c0:c1], np.zeros((1, 1)), tau_out[b if want_tau else 0, :, c0:c1], False,
+        want_tau,
+    )
+
+
+@njit(cache=True, parallel=True)
+def batch_parallel(
+    params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo, edges_hi, t_bg, win_off,
+    tb_sq_mode, tb_sq_val, cmb, t_cmb, out, tau_out, want_tau,
+):
+    """Intensities for a batch of physical params (n_batch, n_species, 5), in parallel.
 
     ``q`` and ``dlnq`` (n_batch, n_species) hold Q(T_ex) and d ln Q/d ln T.
-
     Windows are concatenated: channel k of window w is index ``win_off[w] + k``
     of ``edges_lo``, ``edges_hi``, ``t_bg`` and of ``out`` (n_batch, n_chan_total).
+    With ``want_tau``, ``tau_out`` (n_batch, n_species, n_chan_total) receives the
+    channel-averaged opacities (otherwise pass a (1, n_species, n_chan_total) dummy).
     Parallel over (parameter set, window) pairs.
     """
-    n_batch = params.shape[0]
-    n_win = win_off.size - 1
-    dummy_jac = np.zeros((1, 1))
-    dummy_tau = np.zeros((1, 1))
-    for task in prange(n_batch * n_win):
-        b = task // n_win
-        w = task % n_win
-        c0, c1 = win_off[w], win_off[w + 1]
-        _eval_window(
-            params[b], lines_off, freq, a_g, e_low, q[b], dlnq[b], edges_lo[c0:c1],
-            edges_hi[c0:c1], t_bg[c0:c1], tb_sq_mode, tb_sq_val, 1.0, cmb, t_cmb,
-            out[b, c0:c1], dummy_jac, dummy_tau, False, False,
+    n_tasks = params.shape[0] * (win_off.size - 1)
+    for task in prange(n_tasks):
+        _batch_task(
+            task, params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo, edges_hi, t_bg,
+            win_off, tb_sq_mode, tb_sq_val, cmb, t_cmb, out, tau_out, want_tau,
         )
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
+def batch_serial(
+    params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo, edges_hi, t_bg, win_off,
+    tb_sq_mode, tb_sq_val, cmb, t_cmb, out, tau_out, want_tau,
+):
+    """As :func:`batch_parallel` on the calling thread (no thread start-up: small batches)."""
+    n_tasks = params.shape[0] * (win_off.size - 1)
+    for task in range(n_tasks):
+        _batch_task(
+            task, params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo, edges_hi, t_bg,
+            win_off, tb_sq_mode, tb_sq_val, cmb, t_cmb, out, tau_out, want_tau,
+        )
+
+
+@njit(cache=True)
 def spectra_jacobian(
     params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo, edges_hi, t_bg, win_off,
     tb_sq_mode, tb_sq_val, tb_sq_ref, cmb, t_cmb, out, jac,
@@ -316,31 +401,10 @@ def spectra_jacobian(
     ``jac`` (n_chan_total, n_species*5) = ∂out/∂[log10 η, T_ex, log10 N, log10 Δv, v_off]."""
     n_win = win_off.size - 1
     dummy_tau = np.zeros((1, 1))
-    for w in prange(n_win):
+    for w in range(n_win):
         c0, c1 = win_off[w], win_off[w + 1]
         _eval_window(
             params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo[c0:c1], edges_hi[c0:c1],
             t_bg[c0:c1], tb_sq_mode, tb_sq_val, tb_sq_ref, cmb, t_cmb, out[c0:c1],
             jac[c0:c1], dummy_tau, True, False,
-        )
-
-
-@njit(cache=True, parallel=True)
-def opacity_batch(
-    params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo, edges_hi, t_bg, win_off,
-    tb_sq_mode, tb_sq_val, cmb, t_cmb, out, tau_out,
-):
-    """As :func:`spectra_batch`, also filling ``tau_out`` (n_batch, n_species, n_chan_total)
-    with channel-averaged opacities per species."""
-    n_batch = params.shape[0]
-    n_win = win_off.size - 1
-    dummy_jac = np.zeros((1, 1))
-    for task in prange(n_batch * n_win):
-        b = task // n_win
-        w = task % n_win
-        c0, c1 = win_off[w], win_off[w + 1]
-        _eval_window(
-            params[b], lines_off, freq, a_g, e_low, q[b], dlnq[b], edges_lo[c0:c1],
-            edges_hi[c0:c1], t_bg[c0:c1], tb_sq_mode, tb_sq_val, 1.0, cmb, t_cmb,
-            out[b, c0:c1], dummy_jac, tau_out[b, :, c0:c1], False, True,
         )

@@ -30,7 +30,8 @@ from .pso import pso_trials
 from .results import FitResult
 
 LOSSES: tuple[str, ...] = ("pm", "chi2")
-OPTIMIZERS: tuple[str, ...] = LOCAL_METHODS + ("pso",)
+OPTIMIZERS: tuple[str, ...] = LOCAL_METHODS + ("pso", "none")
+"""Accepted ``optimizer`` values; "none" returns the best initial sample (e.g. the policy alone)."""
 _SHARED_ALIASES = {"eta": "log10_eta", "theta": "log10_eta", "N_tot": "log10_N_tot",
                    "delta_v": "log10_delta_v"}
 
@@ -118,6 +119,8 @@ class FitProblem:
         if len(lines) != len(species):
             raise FitError(f"{len(lines)} line lists for {len(species)} species")
         self.species_lines = list(lines)
+        self.species_in = [ll.species or name for ll, name in zip(lines, self.species_in,
+                                                                  strict=True)]
         self.species = [s for s, c in zip(self.species_in, counts, strict=True)
                         for _ in range(int(c))]
         self.component = [k for c in counts for k in range(int(c))]
@@ -150,6 +153,7 @@ class FitProblem:
         if np.any(self.z_bounds[:, 1] <= self.z_bounds[:, 0]):
             raise FitError("shared parameters have disjoint bounds across entries")
         self.n_free = len(z_bounds)
+        self.model_failures = 0
 
         self._obs_y = list(obs.intensities)
         self._weights = np.concatenate([np.full(y.size, 1.0 / r**2)
@@ -194,8 +198,23 @@ class FitProblem:
         return np.asarray(self._pm(spectra).loss, dtype=float)
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
-        """Loss of free-parameter vectors (n_batch, n_free) → (n_batch,)."""
-        return self.loss_of_spectra(self.spectra(z))
+        """Loss of free-parameter vectors (n_batch, n_free) → (n_batch,).
+
+        If the compiled model fails on a batch (numerical error in the kernel),
+        the rows are evaluated one by one and the failing ones get +inf, so the
+        optimiser steers away; :attr:`model_failures` counts them.
+        """
+        z = np.atleast_2d(z)
+        try:
+            return self.loss_of_spectra(self.spectra(z))
+        except (ArithmeticError, SystemError):
+            out = np.full(z.shape[0], np.inf)
+            for i, row in enumerate(z):
+                try:
+                    out[i] = self.loss_of_spectra(self.spectra(row[None]))[0]
+                except (ArithmeticError, SystemError):
+                    self.model_failures += 1
+            return out
 
     def jacobian(self, z: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
         """Model spectra per window and the exact Jacobian ∂T/∂z (n_chan_total, n_free)."""
@@ -249,13 +268,13 @@ class FitProblem:
 
 
 def _initial_points(problem: FitProblem, obs: Observation, init, n_init: int,
-                    rng: np.random.Generator) -> tuple[np.ndarray, str]:
+                    rng: np.random.Generator, seed: int | None) -> tuple[np.ndarray, str]:
     """Initial free-parameter vectors (n, n_free) and a label for the init method."""
     if isinstance(init, str):
         if init == "random":
             return problem.sample_uniform(rng, n_init), "random"
         if init == "policy":
-            return problem.reduce(_policy_samples(problem, obs, n_init)), "policy"
+            return problem.reduce(_policy_samples(problem, obs, n_init, seed)), "policy"
         raise FitError(f"init must be 'policy', 'random' or an array, got {init!r}")
     x = np.asarray(init, dtype=float)
     if x.shape[-2:] != (problem.n_entries, N_PARAMS):
@@ -264,7 +283,8 @@ def _initial_points(problem: FitProblem, obs: Observation, init, n_init: int,
     return problem.reduce(x.reshape(-1, problem.n_entries, N_PARAMS)), "array"
 
 
-def _policy_samples(problem: FitProblem, obs: Observation, n_init: int) -> np.ndarray:
+def _policy_samples(problem: FitProblem, obs: Observation, n_init: int,
+                    seed: int | None) -> np.ndarray:
     """Policy proposals mapped onto the entries: (n_init, n_entries, 5) fit space."""
     try:
         from .policy import Policy
@@ -275,11 +295,15 @@ def _policy_samples(problem: FitProblem, obs: Observation, n_init: int) -> np.nd
             f"init='policy' needs a trained policy checkpoint, which is not available "
             f"({exc}); use init='random'"
         ) from exc
-    samples = np.asarray(policy.propose(obs, problem.species_in, n_init), dtype=float)
+    samples = np.asarray(policy.propose(obs, problem.species_lines, n_init,
+                                        seed=0 if seed is None else seed), dtype=float)
     if samples.shape[-2:] != (len(problem.species_in), N_PARAMS):
         raise FitError(f"policy returned samples of shape {samples.shape}")
     samples = samples.reshape(-1, len(problem.species_in), N_PARAMS)
-    return samples[:, problem.entry_species]
+    # component c of a species takes the proposals shifted by c, so components start apart
+    return np.stack([np.roll(samples[:, s], -c, axis=0)
+                     for s, c in zip(problem.entry_species, problem.component, strict=True)],
+                    axis=1)
 
 
 def fit_spectrum(
@@ -314,7 +338,8 @@ def fit_spectrum(
     loss
         "pm" (peak matching, METHOD.md §3) or "chi2" (noise-weighted χ²).
     optimizer
-        "slsqp" (default), "nelder-mead", "l-bfgs-b", "tnc", "cobyla", "cobyqa" or "pso".
+        "slsqp" (default), "nelder-mead", "l-bfgs-b", "tnc", "cobyla", "cobyqa", "pso", or
+        "none" (no optimiser: the best of the initial samples, e.g. the policy alone).
     init
         "random" (``n_init`` uniform draws within the bounds), "policy" (the
         trained policy's ``n_init`` proposals) or a fit-space array
@@ -368,7 +393,7 @@ def fit_spectrum(
         x0 = None
         init_label = "none"
         if not (isinstance(init, str) and init == "random"):
-            x0, init_label = _initial_points(problem, obs, init, n_init, rng)
+            x0, init_label = _initial_points(problem, obs, init, n_init, rng, seed)
         best, _ = pso_trials(problem, problem.z_bounds, n_trial=n_trial, seed=seed, x0=x0,
                              max_iter=maxiter)
         z_best, f_best = best.x, best.fun
@@ -377,27 +402,29 @@ def fit_spectrum(
         timings["local"] = time.perf_counter() - t1
         meta.update(message=best.message, n_trial=n_trial, gradient="none")
     else:
-        z0, init_label = _initial_points(problem, obs, init, n_init, rng)
+        z0, init_label = _initial_points(problem, obs, init, n_init, rng, seed)
         z0 = np.clip(z0, problem.z_bounds[:, 0], problem.z_bounds[:, 1])
         f0 = problem(z0)
         i0 = int(np.argmin(np.where(np.isfinite(f0), f0, np.inf)))
         nfev_init = z0.shape[0]
         timings["init"] = time.perf_counter() - t1
         t2 = time.perf_counter()
-        use_exact = optimizer in GRADIENT_METHODS and loss == "chi2" and gradient != "3-point"
-        res = minimize_local(problem, z0[i0], problem.z_bounds, optimizer,
-                             value_and_grad=problem.chi2_value_and_grad if use_exact else None,
-                             maxiter=maxiter)
+        z_best, f_best = z0[i0], float(f0[i0])
+        nfev_local, njev = 0, 0
+        meta.update(best_init_loss=f_best, gradient="none", message="best initial sample")
+        if optimizer != "none":
+            use_exact = (optimizer in GRADIENT_METHODS and loss == "chi2"
+                         and gradient != "3-point")
+            res = minimize_local(problem, z0[i0], problem.z_bounds, optimizer,
+                                 value_and_grad=problem.chi2_value_and_grad if use_exact else None,
+                                 maxiter=maxiter)
+            if res.fun <= f_best:
+                z_best, f_best = res.x, res.fun
+            nfev_local, njev = res.nfev, res.njev
+            meta.update(message=res.message, success=res.success, nit=res.nit)
+            if optimizer in GRADIENT_METHODS:
+                meta["gradient"] = "exact" if use_exact else "3-point"
         timings["local"] = time.perf_counter() - t2
-        if res.fun <= f0[i0]:
-            z_best, f_best = res.x, res.fun
-        else:
-            z_best, f_best = z0[i0], float(f0[i0])
-        nfev_local, njev = res.nfev, res.njev
-        meta.update(message=res.message, success=res.success, nit=res.nit,
-                    gradient=("exact" if use_exact else "3-point")
-                    if optimizer in GRADIENT_METHODS else "none",
-                    best_init_loss=float(f0[i0]))
 
     t3 = time.perf_counter()
     z_best = np.clip(z_best, problem.z_bounds[:, 0], problem.z_bounds[:, 1])
@@ -410,6 +437,7 @@ def fit_spectrum(
         z_free = ~at_bound(z_best, problem.z_bounds)
         x_err = problem.laplace_errors(z_best, z_free)[problem.idx]
     timings["errors"] = time.perf_counter() - t3
+    meta["model_failures"] = problem.model_failures
     timings["total"] = time.perf_counter() - t0
     extrap = np.array([bool(np.any(ll.partition.is_extrapolated(x_best[k, 1])))
                        for k, ll in enumerate(problem.lines)])

@@ -96,19 +96,19 @@ class MockSpectrum:
 
 def available_species(catalog=None, candidates: Sequence[str] = DEFAULT_SPECIES) -> list[str]:
     """Canonical names of the ``candidates`` the catalog knows."""
-    from .catalog.names import resolve
-
     catalog = _catalog(catalog)
-    known = set(catalog.species()) if hasattr(catalog, "species") else None
     out = []
     for name in candidates:
         try:
-            canon = resolve(name)
+            out.append(_stored_name(catalog, name))
         except CatalogError:
             continue
-        if known is None or canon in known:
-            out.append(canon)
     return list(dict.fromkeys(out))
+
+
+def _stored_name(catalog, name: str) -> str:
+    """The name under which the catalog stores ``name`` ("CH3OH" → "CH3OH;vt=0-2;")."""
+    return catalog.entry(name).name
 
 
 def _catalog(catalog):
@@ -181,7 +181,6 @@ def mock_spectrum(
     seed
         Seed of everything random (frequencies, parameters, noise).
     """
-    from .catalog.names import resolve
     from .model import LTEModel
 
     if band not in BANDS:
@@ -196,7 +195,7 @@ def mock_spectrum(
         pool = available_species(catalog)
         n = int(rng.integers(reg["n_species"][0], reg["n_species"][1] + 1))
         species = list(rng.choice(pool, size=min(n, len(pool)), replace=False))
-    species = [resolve(s) for s in species]
+    species = [_stored_name(catalog, s) for s in species]
     x_true = _sample_fit_params(rng, len(species), reg)
     if params is not None:
         params = np.asarray(params, dtype=float).reshape(len(species), 5)

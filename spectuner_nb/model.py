@@ -40,6 +40,10 @@ __all__ = ["LTEModel", "lte_spectra", "channel_edges"]
 
 _DLNT_STEP = 1e-6  # relative temperature step for d ln Q / d ln T (Q is piecewise power law)
 
+PARALLEL_MIN_BATCH: int = 8
+"""Batches at least this large run on all cores; smaller ones on the calling thread
+(starting threads costs more than it saves for one spectrum, a lot more on a busy machine)."""
+
 
 def _to_mhz(values) -> np.ndarray:
     """Plain float array in MHz from an array or an astropy Quantity (frequency)."""
@@ -266,19 +270,27 @@ class LTEModel:
         parts = np.split(out, self._win_off[1:-1], axis=-1)
         return [p[0] if single else p for p in parts]
 
+    def _evaluate(self, params, want_tau: bool) -> tuple[np.ndarray, np.ndarray, bool]:
+        """Run the kernel: (intensities (n_batch, n_chan), opacities, single-input flag)."""
+        p, single = self._params(params)
+        q, dlnq = self._partition(p[..., 1], slope=False)
+        n = p.shape[0]
+        out = np.empty((n, self.n_channels))
+        tau = np.empty((n if want_tau else 1, self.n_species, self.n_channels if want_tau else 1))
+        kernel = _k.batch_parallel if n >= PARALLEL_MIN_BATCH else _k.batch_serial
+        kernel(
+            p, self._lines_off, self._freq, self._a_g, self._e_low, q, dlnq, self._edges_lo,
+            self._edges_hi, self._t_bg, self._win_off, self._tb_mode, self._tb_val, self.cmb,
+            self.T_cmb, out, tau, want_tau,
+        )
+        return out, tau, single
+
     def __call__(self, params) -> list[np.ndarray]:
         """Spectra (K) per window for physical ``params`` (n_species, 5) or (n_batch, n_species, 5).
 
         Returns one array per window, (n_chan,) or (n_batch, n_chan).
         """
-        p, single = self._params(params)
-        q, dlnq = self._partition(p[..., 1], slope=False)
-        out = np.empty((p.shape[0], self.n_channels))
-        _k.spectra_batch(
-            p, self._lines_off, self._freq, self._a_g, self._e_low, q, dlnq, self._edges_lo,
-            self._edges_hi, self._t_bg, self._win_off, self._tb_mode, self._tb_val, self.cmb,
-            self.T_cmb, out,
-        )
+        out, _, single = self._evaluate(params, want_tau=False)
         return self._split(out, single)
 
     def to_physical(self, x) -> np.ndarray:
@@ -298,15 +310,7 @@ class LTEModel:
 
         Returns one array per window, (n_species, n_chan) or (n_batch, n_species, n_chan).
         """
-        p, single = self._params(params)
-        q, dlnq = self._partition(p[..., 1], slope=False)
-        out = np.empty((p.shape[0], self.n_channels))
-        tau = np.empty((p.shape[0], self.n_species, self.n_channels))
-        _k.opacity_batch(
-            p, self._lines_off, self._freq, self._a_g, self._e_low, q, dlnq, self._edges_lo,
-            self._edges_hi, self._t_bg, self._win_off, self._tb_mode, self._tb_val, self.cmb,
-            self.T_cmb, out, tau,
-        )
+        _, tau, single = self._evaluate(params, want_tau=True)
         return self._split(tau, single)
 
     def jacobian_fit(self, x) -> tuple[list[np.ndarray], list[np.ndarray]]:

@@ -333,7 +333,7 @@ class Observation:
         beam_found = beam
         names = []
         for item in items:
-            cube = _load_cube(item)
+            cube = load_cube(item)
             if not (0 <= y < cube.shape[1] and 0 <= x < cube.shape[2]):
                 raise ObservationError(f"pixel ({x}, {y}) outside cube of shape {cube.shape}")
             f, spec, b = _cube_spectrum(cube, x, y)
@@ -429,7 +429,7 @@ class Observation:
                 + f"], beam {beam}, v_LSR {self.v_lsr:g} km/s>")
 
 
-def _load_cube(item):
+def load_cube(item):
     """A SpectralCube from a cube object or a path (FITS or CASA image)."""
     from spectral_cube import SpectralCube
 

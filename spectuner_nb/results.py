@@ -227,6 +227,35 @@ class FitResult:
             figs.append(fig)
         return column(*figs)
 
+    def save_png(self, path: str | Path, components=None, dpi: int = 110) -> None:
+        """A static PNG of :meth:`plot` (matplotlib): observed and model per window."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        n = self.obs.n_windows
+        fig, axes = plt.subplots(n, 1, figsize=(10, 2.8 * n), squeeze=False)
+        for w, ax in enumerate(axes[:, 0]):
+            f = self.obs.rest_freqs[w]
+            ax.step(f, self.obs.intensities[w], where="mid", color="k", lw=0.8, label="observed")
+            for k, comp in enumerate(components or []):
+                ax.plot(f, comp[w], lw=0.8, alpha=0.8,
+                        label=f"{self.species[k]}[{self.component[k]}]")
+            ax.plot(f, self.model[w], color="r", lw=1.2, label=f"model ({self.loss_name})")
+            ax.set_ylabel("T (K)")
+            ax.legend(fontsize=7, loc="upper right")
+        axes[-1, 0].set_xlabel("rest frequency (MHz)")
+        axes[0, 0].set_title(f"{self.obs.name}: {self.init}+{self.optimizer}, "
+                             f"{self.loss_name}={self.loss:.4g}, nfev={self.nfev}", fontsize=9)
+        fig.tight_layout()
+        try:
+            fig.savefig(path, dpi=dpi)
+        except OSError as exc:
+            raise ResultsError(f"cannot write {path}: {exc}") from exc
+        finally:
+            plt.close(fig)
+
     def to_molfit(self, path: str | Path | None = None) -> str:
         """XCLASS molfit text of the result (limits = fit bounds); also written to ``path``."""
         from .xclass import Molfit, MolfitComponent, MolfitEntry, write_molfit, xclass_name

@@ -14,9 +14,14 @@ Gaussian noise. Both paths must recover the parameters:
 
 from __future__ import annotations
 
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
 import numpy as np
 import pytest
-
 from spectuner_nb.casa_tasks import casaenv
 
 pytestmark = [
@@ -32,7 +37,7 @@ NOISE_JY = 0.02  # per visibility and part; ≈ 7 mK per channel after averaging
 
 @pytest.fixture(scope="module")
 def sim_ms(tmp_path_factory):
-    """A 5-antenna ALMA MS, one spw of 200 × 1 MHz channels at 241.7 GHz, CH3OH source."""
+    """A 5-antenna ALMA MS, one spw of 200 × 1 MHz channels from 241.70 GHz (CH3OH 5–4)."""
     from spectuner_nb.casa_tasks import simobs, spectunerpredict
 
     folder = tmp_path_factory.mktemp("casa_ms")
@@ -65,24 +70,59 @@ def test_vector_average_fit_recovers_the_input(sim_ms, tmp_path):
     summary = spectunerfit(vis=str(sim_ms), species=["CH3OH"], beam=BEAM, vlsr=VLSR,
                            datacolumn="data", usepolicy=False, ninit=100, outdir=str(out))
     assert summary["mode"] == "vecavg"
-    assert summary["species"] == ["CH3OH;v=0;"]
-    params = summary["params"]["CH3OH;v=0;"]
+    assert summary["species"] == ["CH3OH;vt=0-2;"]  # the CDMS entry in the starter catalog
+    params = summary["params"]["CH3OH;vt=0-2;"]
     # tolerances: 3 % on θ, T_ex, Δv; 0.03 dex on N_tot; 0.1 km/s on v_off
     _check(params, {"theta": 0.03, "T_ex": 0.03, "N_tot": 0.03, "delta_v": 0.03, "v_off": 0.1})
     assert sorted(p.name for p in out.iterdir()) == ["fit.json", "fit.molfit"]
-    assert "CH3OH;v=0;" in (out / "fit.molfit").read_text()
+    assert "CH3OH;vt=0-2;" in (out / "fit.molfit").read_text()
 
 
-def test_tclean_cube_fit_recovers_the_input(sim_ms, tmp_path):
+def test_default_fit_uses_the_shipped_policy(sim_ms, tmp_path):
     from spectuner_nb.casa_tasks import spectunerfit
 
+    from spectuner_nb.cube.fit import policy_available
+
+    if not policy_available():
+        pytest.skip("no policy checkpoint shipped yet")
+    summary = spectunerfit(vis=str(sim_ms), species="CH3OH", beam=BEAM, vlsr=VLSR,
+                           datacolumn="data", outdir=str(tmp_path / "fit"))  # usepolicy=True
+    result = json.loads((tmp_path / "fit" / "fit.json").read_text())
+    assert result["init"] == "policy" and result["nfev_init"] == 50
+    # policy proposals + SLSQP: same tolerances as the random start above, doubled
+    _check(summary["params"][summary["species"][0]],
+           {"theta": 0.06, "T_ex": 0.06, "N_tot": 0.06, "delta_v": 0.06, "v_off": 0.2})
+
+
+def _watch(folder: Path, seen: set, stop: threading.Event) -> None:
+    """Record every name that appears in ``folder`` until ``stop`` is set."""
+    while not stop.is_set():
+        seen.update(os.listdir(folder))
+        time.sleep(0.01)
+
+
+def test_tclean_cube_fit_recovers_the_input(sim_ms, tmp_path, monkeypatch):
+    from spectuner_nb.casa_tasks import spectunerfit
+
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    seen: set = set()
+    stop = threading.Event()
+    watcher = threading.Thread(target=_watch, args=(cwd, seen, stop))
+    watcher.start()
     out = tmp_path / "fitcube"
-    summary = spectunerfit(vis=str(sim_ms), species="CH3OH", vismode="tclean", imsize=32,
-                           box="16,16,16,16", vlsr=VLSR, datacolumn="data", usepolicy=False,
-                           ninit=100, outdir=str(out))
+    try:
+        summary = spectunerfit(vis=str(sim_ms), species="CH3OH", vismode="tclean", imsize=32,
+                               box="16,16,16,16", vlsr=VLSR, datacolumn="data",
+                               usepolicy=False, ninit=100, outdir=str(out))
+    finally:
+        stop.set()
+        watcher.join()
+    assert seen == set()  # not even tclean's TempLattice scratch files
     assert summary["mode"] == "tclean" and summary["npix"] == 1
     assert (out / "spw0.image").is_dir() and (out / "fit" / "result.json").is_file()
-    params = summary["median"]["CH3OH;v=0;"]
+    params = summary["median"]["CH3OH;vt=0-2;"]
     # tolerances: θ 15 % (beam mismatch, see the module docstring); T_ex, Δv 5 %;
     # N_tot 0.05 dex; v_off 0.2 km/s
     _check(params, {"theta": 0.15, "T_ex": 0.05, "N_tot": 0.05, "delta_v": 0.05, "v_off": 0.2})
@@ -105,3 +145,19 @@ def test_predict_writes_a_casa_image_on_the_ms_grid(sim_ms, tmp_path):
     assert unit == "K"
     assert np.allclose(pixels, summary["spectra"][0], rtol=1e-6)
     assert freqs[-1] == pytest.approx(summary["freqs"][0][0] * 1e6)
+
+
+def test_python_casacore_reads_the_same_vector_average(sim_ms, monkeypatch):
+    pytest.importorskip("casacore.tables")
+    from spectuner_nb.casa_tasks import visibilities
+
+    with_casatools = visibilities.vector_average(sim_ms, 0, 0, "DATA")
+    monkeypatch.setattr(casaenv, "casatools_installed", lambda: False)
+    setup = visibilities.spectral_setup(sim_ms)
+    assert setup.frame == {0: "TOPO"} and setup.fields == ["src"]
+    with_casacore = visibilities.vector_average(sim_ms, 0, 0, "DATA")
+    assert np.allclose(with_casatools, with_casacore, rtol=1e-12, atol=0)
+    from spectuner_nb.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="TOPO frame; converting to LSRK needs casatools"):
+        visibilities.lsrk_frequencies(sim_ms, 0, 0, setup)

@@ -10,9 +10,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
 import spectuner_nb.casa_tasks as casa_tasks
 from spectuner_nb.casa_tasks import casaenv, tasklog
+
 from spectuner_nb.errors import ConfigurationError
 
 NS = {"c": "http://casa.nrao.edu/schema/psetTypes.html"}

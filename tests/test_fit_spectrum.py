@@ -167,3 +167,18 @@ def test_w3h2o_pixel_fit(catalog):
     assert r.has_peak and r.peak_term < 0  # the HC3N 24–23 line is matched
     assert abs(r.params[0, 4]) < 5.0  # near the systemic velocity
     assert 1.0 < r.params[0, 3] < 15.0  # a hot-core line width
+
+
+def test_model_failures_become_infinite_loss(mock, catalog, monkeypatch):
+    problem = FitProblem(mock.obs, mock.species, catalog=catalog, loss="pm")
+    real = problem.model.from_fit
+
+    def fragile(x):
+        if np.any(np.asarray(x)[..., 1] < 2.0):  # a kernel that cannot handle T_ex < 2 K
+            raise ZeroDivisionError("division by zero")
+        return real(x)
+
+    monkeypatch.setattr(problem.model, "from_fit", fragile)
+    z = np.array([[-1.0, 1.0, 15.0, 0.5, 0.0], [-1.0, 100.0, 15.0, 0.5, 0.0]])
+    loss = problem(z)
+    assert loss[0] == np.inf and np.isfinite(loss[1]) and problem.model_failures == 1

@@ -88,8 +88,8 @@ def test_tau_linear_in_column_density_and_opacities_add_within_species():
     model = LTEModel([f], [lines], beam=(1.0, 1.0))
     p = np.array([[[1.0, 50.0, 1e15, 2.0, 0.0]], [[1.0, 50.0, 1e16, 2.0, 0.0]]])
     tau = model.opacity(p)[0]
-    # Linear to 1e-12, down to wings of 1e-10 of the peak (where profiles are truncated).
-    np.testing.assert_allclose(tau[1], 10.0 * tau[0], rtol=1e-12, atol=1e-10 * tau[1].max())
+    # Linear to the quadrature precision (the sub-grid adapts to saturation: < 1e-5 of the peak).
+    np.testing.assert_allclose(tau[1], 10.0 * tau[0], rtol=1e-12, atol=1e-5 * tau[1].max())
     # Opacities add within the species: intensity follows 1 − exp(−Σ τ), not Σ (1 − exp(−τ)).
     single = LTEModel([f], [lines_dict([100000.0], e_low=[10.0])], beam=(1.0, 1.0))
     one = single.opacity(np.array([[1.0, 50.0, 1e16, 2.0, 0.0]]))[0][0]
@@ -108,7 +108,8 @@ def test_intensities_add_across_species():
     both = lte_spectra([f], [a, b], [pa, pb], beam=(1.0, 1.0))[0]
     sa = lte_spectra([f], [a], [pa], beam=(1.0, 1.0))[0]
     sb = lte_spectra([f], [b], [pb], beam=(1.0, 1.0))[0]
-    np.testing.assert_allclose(both, sa + sb, rtol=1e-12, atol=1e-14)
+    # Equal to the quadrature precision (each call adapts its sub-grid to its lines).
+    np.testing.assert_allclose(both, sa + sb, rtol=1e-12, atol=1e-5 * both.max())
 
 
 def test_huge_source_fills_beam_and_single_dish_beam_per_frequency():
@@ -259,8 +260,8 @@ def test_jacobian_matches_finite_differences(beam, t_bg, cmb):
     x = np.array([[-0.4, 35.0, 16.5, 0.4, 1.2], [-1.5, 120.0, 15.0, 0.1, -2.0]])
     spectra, jacs = model.jacobian_fit(x)
     ref = model.from_fit(x)
-    for s, r in zip(spectra, ref, strict=True):
-        np.testing.assert_allclose(s, r, rtol=1e-13, atol=1e-15)
+    for s, r in zip(spectra, ref, strict=True):  # same model; quadrature may differ (< 1e-5)
+        np.testing.assert_allclose(s, r, rtol=0, atol=1e-5 * np.abs(r).max())
     steps = np.array([1e-4, 1e-3, 1e-4, 1e-4, 1e-3])
     for j in range(x.size):
         h = steps[j % 5]

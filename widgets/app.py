@@ -43,7 +43,7 @@ class SpectunerApp:
             from spectuner_nb.catalog import default_cache
 
             catalog = default_cache()
-        self.browser = CubeBrowser(cubes, catalog=catalog, v_lsr=v_lsr)
+        self.browser = CubeBrowser(cubes, catalog=catalog, v_lsr=v_lsr, species=species)
         self.picker = SpeciesPicker(catalog, pixel_observation(self.browser.cubes,
                                                                *self.browser.pixel))
         self.fit_panel = FitPanel(self.browser, self.picker, catalog=catalog, client=client)

@@ -118,8 +118,8 @@ def from_fits_maps(files: Mapping[tuple[str, str], str | Path] | str | Path,
             match = _XCLASS_MAP_NAME.search(path.name)
             if match and match["comp"] == "1":
                 par = XCLASS_PARAMETERS.get(match["par"].lower())
-                if par:
-                    found[(match["mol"], par)] = path
+                if par:  # file names spell the XCLASS name "CH3OH;v=0;" as "CH3OH_v=0"
+                    found[(match["mol"].replace("_", ";") + ";", par)] = path
         if not found:
             raise WidgetInputError(f"no XCLASS parameter maps found in {files}")
         files = found
@@ -216,6 +216,7 @@ class ComparisonView:
             self._mappers.append(mapper)
         n = len(self.maps)
         grid = gridplot([self.figures[:n], self.figures[n:]], toolbar_location="right")
+        self.redraw()  # before wrapping: the first render bundle carries the maps
         self.maps_widget = as_widget(grid)
         self.species_select.observe(lambda _c: self.redraw(), names="value")
         self.parameter_select.observe(lambda _c: self.redraw(), names="value")
@@ -223,7 +224,6 @@ class ComparisonView:
         self.widget = ipw.VBox([ipw.HBox([self.species_select, self.parameter_select]),
                                 self.maps_widget, self.status])
         self.widget.add_class("spectuner-comparison")
-        self.redraw()
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

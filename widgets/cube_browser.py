@@ -136,6 +136,8 @@ class CubeBrowser:
             control.observe(lambda _change: self._redraw_map(), names="value")
         self.axis_buttons.observe(lambda change: self.set_axis(change["new"]), names="value")
 
+        if species:  # before wrapping: the first render bundle carries the lines
+            self.set_species(species)
         from bokeh.layouts import column
 
         self.map_widget = as_widget(self.map_figure)
@@ -147,8 +149,6 @@ class CubeBrowser:
                                                  self.spectra_widget])]),
         ])
         self.widget.add_class("spectuner-cube-browser")
-        if species:
-            self.set_species(species)
 
     # ------------------------------------------------------------------ display
     def _ipython_display_(self) -> None:

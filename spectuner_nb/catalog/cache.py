@@ -41,7 +41,7 @@ from .names import SpeciesName, parse, resolve
 from .partition import PartitionFunction
 
 SCHEMA_VERSION = "1"
-DEFAULT_PRECEDENCE: tuple[str, ...] = ("CDMS", "JPL", "SLAIM", "LAMDA")
+DEFAULT_PRECEDENCE: tuple[str, ...] = ("CDMS", "JPL", "LAMDA", "SLAIM")
 """Catalog order used when one species exists in several catalogs (others follow, A→Z)."""
 
 CACHE_FILENAME = "transitions.sqlite"
@@ -215,19 +215,24 @@ class TransitionCache:
         origin: str = "import",
         meta: dict[str, str] | None = None,
         keep_other_origins: bool = False,
+        replace_origin: bool = False,
     ) -> list[int]:
         """Store several line lists in one transaction (all or nothing).
 
         An existing entry with the same canonical name and catalog is replaced,
         unless ``keep_other_origins`` is set and it came from another origin
         (used by the starter catalog so it never overwrites user data).
-        ``meta`` entries are written in the same transaction. Returns the new
-        species ids (``-1`` for skipped items).
+        ``replace_origin`` first deletes every entry of ``origin`` (a new starter
+        catalog replaces the old one, species it dropped included). ``meta``
+        entries are written in the same transaction. Returns the new species
+        ids (``-1`` for skipped items).
         """
         with self._lock:
             cur = self._con.cursor()
             try:
                 cur.execute("BEGIN IMMEDIATE")
+                if replace_origin:
+                    self._delete(cur, "SELECT id FROM species WHERE origin=?", (origin,))
                 ids = [self._write(cur, it, origin, keep_other_origins) for it in items]
                 for key, value in (meta or {}).items():
                     cur.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, str(value)))
@@ -270,7 +275,13 @@ class TransitionCache:
         from .importers import load_file
 
         ll = load_file(path, species=species, fmt=fmt, intensity=intensity)
-        self.import_linelist(ll, provenance={"file": str(Path(path).resolve())})
+        meta = {"original_name": "", "version": "", "date": ""}
+        if ll.tag is not None and ll.catalog in ("CDMS", "JPL"):
+            from .partfunc import partition_for_tag
+
+            e = partition_for_tag(ll.tag)
+            meta = {"original_name": e.name, "version": e.version, "date": e.date}
+        self.import_linelist(ll, provenance={"file": str(Path(path).resolve())}, **meta)
         return self.entry(ll.species, catalog=ll.catalog)
 
     def fetch(
@@ -306,9 +317,7 @@ class TransitionCache:
         if old is not None:
             if keep and old[1] != origin:
                 return -1
-            cur.execute("DELETE FROM lines WHERE species_id=?", (old[0],))
-            cur.execute("DELETE FROM partition WHERE species_id=?", (old[0],))
-            cur.execute("DELETE FROM species WHERE id=?", (old[0],))
+            self._delete(cur, "SELECT ?", (old[0],))
         freq = np.asarray(ll.freq, dtype=float)
         cur.execute(
             "INSERT INTO species (name, formula, state, catalog, tag, version, date, source, "
@@ -345,6 +354,14 @@ class TransitionCache:
         )
         return sid
 
+    @staticmethod
+    def _delete(cur: sqlite3.Cursor, id_query: str, args: tuple) -> None:
+        """Delete the species whose ids ``id_query`` selects, with their lines and Q(T)."""
+        ids = [(r[0],) for r in cur.execute(id_query, args).fetchall()]
+        for table, col in (("lines", "species_id"), ("partition", "species_id"),
+                           ("species", "id")):
+            cur.executemany(f"DELETE FROM {table} WHERE {col}=?", ids)
+
     def remove(self, species: str | int, catalog: str | None = None) -> None:
         """Delete one species entry (the one :meth:`entry` would return)."""
         e = self.entry(species, catalog=catalog)
@@ -352,9 +369,7 @@ class TransitionCache:
             cur = self._con.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
-                for table, col in (("lines", "species_id"), ("partition", "species_id"),
-                                   ("species", "id")):
-                    cur.execute(f"DELETE FROM {table} WHERE {col}=?", (e.id,))
+                self._delete(cur, "SELECT ?", (e.id,))
                 cur.execute(
                     "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'"
                 )
@@ -460,16 +475,19 @@ class TransitionCache:
         )
         pf = self._query("SELECT temperature, q FROM partition WHERE species_id=?", (sid,))
         cols = list(zip(*rows, strict=True)) if rows else [()] * 6
+        arrays = [np.array(c, dtype=float) for c in cols[:5]] + [np.array(cols[5], dtype=object)]
+        for a in arrays:  # shared by every caller through the memo: keep them read-only
+            a.setflags(write=False)
         t, q = zip(*pf, strict=True) if pf else ((), ())
         return LineList(
             species=name,
-            freq=np.array(cols[0], dtype=float),
-            A_ul=np.array(cols[1], dtype=float),
-            E_low=np.array(cols[2], dtype=float),
-            E_up=np.array(cols[3], dtype=float),
-            g_u=np.array(cols[4], dtype=float),
+            freq=arrays[0],
+            A_ul=arrays[1],
+            E_low=arrays[2],
+            E_up=arrays[3],
+            g_u=arrays[4],
             partition=PartitionFunction.from_table(t, q, name=name),
-            qn=np.array(cols[5], dtype=object),
+            qn=arrays[5],
             tag=tag,
             catalog=catalog,
             source=source or "",
@@ -497,8 +515,14 @@ class TransitionCache:
 
 def _window_mhz(window) -> tuple[float, float]:
     """(fmin, fmax) in MHz from floats (MHz) or astropy Quantities."""
+    try:
+        pair = tuple(window)
+    except TypeError:
+        pair = ()
+    if len(pair) != 2:
+        raise CatalogError(f"a window must be (fmin, fmax) in MHz, got {window!r}")
     out = []
-    for v in window:
+    for v in pair:
         if hasattr(v, "unit"):
             import astropy.units as u
 

@@ -7,8 +7,9 @@ conventions (nuclear-spin weights, K-degeneracy, missing torsional or
 vibrational states) and the column densities would be off by that factor.
 
 Levels are identified by their quantum-number label when the list has
-``"upper - lower"`` labels without ``=`` (as the SPCAT and LAMDA readers write), otherwise by g and energy
-(within 2e-3 cm⁻¹ for energies given to 3 decimals, 3e-4 cm⁻¹ otherwise). A level that appears only as a lower level gets
+``"upper - lower"`` labels without ``=`` (as the SPCAT and LAMDA readers write),
+otherwise by g and energy (within 2e-3 cm⁻¹ for energies given to 3 decimals,
+3e-4 cm⁻¹ otherwise). A level that appears only as a lower level gets
 g = g_u (2J_l+1)/(2J_u+1), J being the first number of each side of the
 label, or g_u × median(g_l/g_u) of the transitions whose lower level is
 known when the label cannot be read; the share of Q_lev coming from such estimated levels is
@@ -74,12 +75,22 @@ def _energy_tolerance(e_low_k: np.ndarray) -> float:
 
 
 def _j_ratio(labels: np.ndarray) -> np.ndarray:
-    """(2J_l+1)/(2J_u+1) from the first number of each side of a label (NaN if unreadable)."""
+    """(2J_l+1)/(2J_u+1) from the first number of each side of a label (NaN if unreadable).
+
+    Sides are split at ``" - "`` (SPCAT/LAMDA labels) or else at the first ``-``
+    after the upper state's first number (Splatalogue: ``"17( 3,14)- 17( 3,15)"``).
+    """
     out = np.full(labels.size, np.nan)
     for i, s in enumerate(labels):
-        m = _J_PAIR.match(str(s))
-        if m:
-            out[i] = (2 * int(m.group(2)) + 1) / (2 * int(m.group(1)) + 1)
+        text = str(s)
+        if " - " in text:
+            up, low = (re.search(r"\d+", part) for part in text.split(" - ", 1))
+            pair = (up.group(0), low.group(0)) if up and low else None
+        else:
+            m = _J_PAIR.match(text)
+            pair = m.groups() if m else None
+        if pair:
+            out[i] = (2 * int(pair[1]) + 1) / (2 * int(pair[0]) + 1)
     return out
 
 

@@ -76,7 +76,9 @@ def read_cdms_partfunc(path: str | Path) -> dict[int, PartitionEntry]:
     out: dict[int, PartitionEntry] = {}
     for lineno, row in enumerate(rows, start=2):
         if len(row) != len(header):
-            raise CatalogFormatError(f"{path}, row {lineno}: {len(row)} columns, expected {len(header)}")
+            raise CatalogFormatError(
+                f"{path}, row {lineno}: {len(row)} columns, expected {len(header)}"
+            )
         tag = int(row[0])
         logq = [_float_or_nan(v) for v in row[3:]]
         n = int(row[2]) if row[2].isdigit() else 0
@@ -139,7 +141,8 @@ def _all_entries() -> dict[int, PartitionEntry]:
     for tag, e in read_cdms_partfunc(files["cdms_partfunc"]).items():
         d = directory.get(tag, {})
         entries[tag] = PartitionEntry(
-            e.tag, e.name, e.catalog, e.partition, e.n_lines, d.get("version", ""), d.get("date", "")
+            e.tag, e.name, e.catalog, e.partition, e.n_lines,
+            d.get("version", ""), d.get("date", ""),
         )
     return entries
 

@@ -178,7 +178,9 @@ def parse_spcat(
         try:
             rows.append(_parse_row(line, cuts))
         except (ValueError, IndexError) as exc:
-            raise CatalogFormatError(f"{source}, line {lineno}: cannot parse {line!r} ({exc})") from exc
+            raise CatalogFormatError(
+                f"{source}, line {lineno}: cannot parse {line!r} ({exc})"
+            ) from exc
         if layout == "cdms_form" and not name:
             name = line[cuts[10] :].strip()
     if not rows:

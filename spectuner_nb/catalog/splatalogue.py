@@ -33,12 +33,15 @@ from .names import resolve
 from .partition import PartitionFunction
 from .spcat import energies_k
 
-LINE_LISTS: dict[int, str] = {10: "CDMS", 11: "LL11", 12: "JPL", 14: "SLAIM", 15: "Recomb", 18: "LL18"}
+LINE_LISTS: dict[int, str] = {
+    10: "CDMS", 11: "LL11", 12: "JPL", 14: "SLAIM", 15: "Recomb", 18: "LL18",
+}
 """Splatalogue ``ll_id`` → catalog name (10/12 checked against CDMS/JPL files; 14 inferred)."""
 
 CSV_COLUMNS: dict[str, tuple[str, ...]] = {
     "freq_mhz": ("freq_MHz", "Freq (MHz)", "Meas Freq (MHz)"),
-    "freq_ghz": ("Freq-GHz(rest frame,redshifted)", "Freq-GHz", "Meas Freq-GHz(rest frame,redshifted)"),
+    "freq_ghz": ("Freq-GHz(rest frame,redshifted)", "Freq-GHz",
+                 "Meas Freq-GHz(rest frame,redshifted)"),
     "linelist": ("linelist", "Linelist"),
     "log10_aij": ("log10_Aij", "Log<sub>10</sub> (A<sub>ij</sub>)", "log10(Aij)"),
     "elo_cm": ("E_low_cm1", "E_L (cm^-1)", "E_L (cm-1)"),

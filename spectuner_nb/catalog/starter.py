@@ -6,7 +6,8 @@ function nodes ``pf_T`` K / ``pf_Q``) and ``manifest.json`` (provenance,
 versions and sha256 of every file), written by
 ``scripts/build_starter_catalog.py``. :func:`default_cache` imports it into
 the user cache on first use, and again whenever the shipped manifest changes;
-it never overwrites entries the user imported or fetched.
+a new version replaces the old starter entries (species it dropped included)
+but never overwrites entries the user imported or fetched.
 """
 
 from __future__ import annotations
@@ -117,7 +118,8 @@ def import_starter(cache: TransitionCache, *, force: bool = False, verify: bool 
         )
     if not force and cache.meta(META_KEY) == digest:  # another process just did it
         return 0
-    cache.import_items(items, origin="starter", meta={META_KEY: digest}, keep_other_origins=True)
+    cache.import_items(items, origin="starter", meta={META_KEY: digest},
+                       keep_other_origins=True, replace_origin=True)
     return len(items)
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CheckpointError, CubeError, FitError, ObservationError, SpectunerError
+from ..errors import CheckpointError, CubeError, ObservationError, SpectunerError
 from ..parameters import N_PARAMS
 from .load import CubeSet, load_cubes
 from .preprocess import PreprocessConfig, Preprocessed, preprocess
@@ -42,6 +42,7 @@ from .store import ResultStore
 INITS: tuple[str, ...] = ("policy", "random", "neighbour")
 STATUS_OK, STATUS_BAD_OBS, STATUS_FIT_FAILED = 0, 1, 2
 _N_NEIGHBOURS = 4
+_PIXEL_ERRORS = (SpectunerError, ArithmeticError, ValueError, np.linalg.LinAlgError)
 _POLICY_CACHE: dict[str, object] = {}
 log = logging.getLogger(__name__)
 
@@ -72,11 +73,17 @@ def pixel_seed(seed: int, flat_index: int, stream: int = 0) -> int:
 
 @contextlib.contextmanager
 def _single_threaded():
-    """Run numba kernels and torch on one thread (one task per worker core)."""
+    """Run numba kernels, BLAS and torch on one thread (one task per worker core).
+
+    Besides avoiding oversubscription, this makes the floating-point results, and
+    hence the fits, the same in this process and in any Dask worker.
+    """
     import numba
+    from threadpoolctl import threadpool_limits
 
     old_numba = numba.get_num_threads()
     numba.set_num_threads(1)
+    blas = threadpool_limits(limits=1)
     try:
         import torch
 
@@ -87,6 +94,7 @@ def _single_threaded():
     try:
         yield
     finally:
+        blas.restore_original_limits()
         numba.set_num_threads(old_numba)
         if torch is not None:
             torch.set_num_threads(old_torch)
@@ -176,12 +184,12 @@ def fit_chunk(task: dict, lines: list) -> dict[str, np.ndarray]:
                                                                        task["pixels"][k]),
                     lines=lines, errors=task["loss"] == "chi2", **task["fit_kwargs"],
                 )
-            except (FitError, SpectunerError, FloatingPointError, ValueError):
+                err = (res.x_err if task["loss"] == "chi2"
+                       else _hessian_errors(o, task["species"], lines, res.x))
+            except _PIXEL_ERRORS:  # one bad pixel must not stop the cube
                 out["status"][k] = STATUS_FIT_FAILED
                 continue
-            out["x"][k] = res.x
-            out["x_err"][k] = (res.x_err if task["loss"] == "chi2"
-                               else _hessian_errors(o, task["species"], lines, res.x))
+            out["x"][k], out["x_err"][k] = res.x, err
             out["loss"][k], out["chi2"][k], out["nfev"][k] = res.loss, res.chi2, res.nfev
             out["at_bound"][k] = res.at_bound
             out["has_peak"][k] = res.has_peak

@@ -55,6 +55,12 @@ class PreprocessConfig:
     sigma_clip: float = 3.0
     seed: int = 0
 
+    def __post_init__(self) -> None:  # 3 and 3.0 must give the same cache key
+        for name, kind in (("n_sigma_global", float), ("n_sigma_local", float), ("n_cut", float),
+                           ("n_sample", int), ("n_bins", int), ("sigma_clip", float),
+                           ("seed", int)):
+            object.__setattr__(self, name, kind(getattr(self, name)))
+
 
 @dataclass
 class Preprocessed:

@@ -52,6 +52,7 @@ class PolicyNetwork(nn.Module):
     def __init__(self, cfg: PolicyConfig, bounds: np.ndarray = TABLE1_BOUNDS):
         super().__init__()
         self.cfg = cfg
+        self._bounds = np.array(bounds, dtype=float)
         d = cfg.dim
         self.trans_embed = nn.Linear(N_TRANSITION_FEATURES, d)
         self.patch_embed = nn.Linear(cfg.patch_len * N_SPECTRUM_FEATURES, d)
@@ -77,9 +78,8 @@ class PolicyNetwork(nn.Module):
         return self.norm(cls)
 
     def bounds(self) -> np.ndarray:
-        """(5, 2) fit-space bounds of the flow."""
-        lower = self.flow.lower.detach().numpy().astype(float)
-        return np.column_stack([lower, lower + self.flow.span.detach().numpy()])
+        """(5, 2) fit-space bounds of the flow (float64, as given)."""
+        return self._bounds.copy()
 
     def log_prob(self, context: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """log p(x | context) for fit-space x (B, n, 5) and context (B, d) → (B, n)."""

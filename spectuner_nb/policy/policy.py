@@ -100,7 +100,9 @@ class Policy:
         gen = torch.Generator().manual_seed(int(seed)) if seed is not None else None
         context = self.network.encode(*as_tensors(inputs))
         x, log_p = self.network.sample(context, n, gen)
-        return x.double().numpy(), log_p.double().numpy()
+        bounds = self.network.bounds()
+        x = np.clip(x.double().numpy(), bounds[:, 0], bounds[:, 1])
+        return x, log_p.double().numpy()
 
     def sample(
         self,

@@ -159,7 +159,7 @@ class Trainer:
 
     def __init__(self, workdir: str | Path, pixels: list[Pixel], catalog,
                  model_config: PolicyConfig | None = None,
-                 train_config: TrainConfig | None = None, cache_size: int = 400):
+                 train_config: TrainConfig | None = None, cache_size: int = 1000):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.pixels = [p for p in pixels if p.species]

@@ -155,3 +155,18 @@ def plot_history(history: History, axes=None, window: int = 25):
         ax.legend(fontsize=7)
     axes[0].figure.tight_layout()
     return axes
+
+
+def save_curves(history: History, path: str | Path, window: int = 25) -> Path:
+    """Write the training curves of :func:`plot_history` to an image file."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(10, 6))
+    plot_history(history, axes, window)
+    path = Path(path)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

@@ -29,9 +29,8 @@ def figure_point(page: Any, figure: str, x: float, y: float) -> tuple[float, flo
     """Page coordinates (px) of data point (x, y) in the Bokeh figure named ``figure``."""
     pos = page.evaluate(
         """([name, x, y]) => {
-        const v = [...Bokeh.index].find(r => r.model.name === name)
-               ?? [...Bokeh.index].flatMap(r => [...r.child_views ?? []])
-                   .find(c => c.model.name === name);
+        const v = [...Bokeh.index.all_views()].find(r => r.model.name === name && r.frame);
+        v.el.scrollIntoView({block: "center"});
         const rect = v.el.getBoundingClientRect();
         return [rect.left + v.frame.x_scale.compute(x), rect.top + v.frame.y_scale.compute(y)];
         }""",

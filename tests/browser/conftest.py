@@ -47,7 +47,11 @@ def page(voila_url):
         pg.on("console", lambda msg: messages.append(msg.text))
         start = time.monotonic()
         pg.goto(voila_url, timeout=LOAD_TIMEOUT_MS)
-        pg.wait_for_selector(".spectuner-ready", timeout=LOAD_TIMEOUT_MS, state="attached")
+        try:
+            pg.wait_for_selector(".spectuner-ready", timeout=LOAD_TIMEOUT_MS, state="attached")
+        except Exception as exc:  # show what the page says (a cell error, usually)
+            text = pg.inner_text("body")[-4000:]
+            raise RuntimeError(f"the widget notebook did not finish rendering:\n{text}") from exc
         pg.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0",
                              timeout=LOAD_TIMEOUT_MS)
         pg.console_messages = messages  # type: ignore[attr-defined]

@@ -1,0 +1,231 @@
+"""Cube benchmark (issue 6): speed, Dask scaling and parameter recovery; W3(H2O) maps.
+
+Part ``synthetic``: a synthetic cube like the paper's G327 cube (METHOD.md §8):
+``--size`` × ``--size`` pixels, the three G327 windows with 8740 channels,
+CH3OH plus blended species (CH3OCHO, H2CO, OCS, HNCO), spatially varying known
+parameters, noise and continuum. CH3OH is fitted on a random subset of the
+selected pixels (``--subset``; the full map is too slow on 2 shared cores):
+
+* ms/pixel on 2 Dask workers for χ² and for peak matching, policy init (random
+  init when no policy checkpoint is shipped; the JSON says which was used),
+  against the paper's 29 and 105 ms/pixel (16 cores + a GPU);
+* the speed-up from 1 to 2 Dask workers (χ²; goal ≥ 1.7), with the serial
+  in-process run as the peer;
+* recovery for pixels with peak S/N > 10: median |Δ log10 N_tot| (goal < 0.1 dex)
+  and median |ΔT_ex|/T_ex (goal < 15 %).
+
+Part ``w3``: CH3OH, H2CO, HC3N and OCS maps of the real W3(H2O) NOEMA cube
+(χ², one species at a time), written as FITS under ``--out`` and as
+docs/images/cube_w3h2o_maps.png.
+
+Usage: python benchmarks/bench_cube.py [synthetic|w3|all] [--size 100] [--subset 48]
+Results: benchmarks/results/bench_cube.json (merged per part).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "bench_cube.json"
+PAPER_MS = {"chi2": 29.0, "pm": 105.0}
+SPECIES = ["CH3OH", "CH3OCHO", "H2CO", "OCS", "HNCO"]
+W3_SPECIES = ["CH3OH", "H2CO", "HC3N", "OCS"]
+
+
+def _client(n: int):
+    from dask.distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                           dashboard_address=":0")
+    return Client(cluster)
+
+
+def _close(client) -> None:
+    cluster = client.cluster
+    client.close()
+    cluster.close()
+
+
+def _timed_fit(cubes, mask, client, workdir, **kw):
+    from spectuner_nb.cube import fit_cube
+
+    t0 = time.perf_counter()
+    res = fit_cube(cubes, "CH3OH", client=client, workdir=workdir, resume=False, mask=mask,
+                   progress=False, **kw)
+    return res, time.perf_counter() - t0
+
+
+def _recovery(res, synth, pixels_mask) -> dict:
+    ok = pixels_mask & (res.flags & 3 == 0) & (synth.peak_snr > 10)
+    true_n = synth.truth[..., 0, 2]
+    true_t = synth.truth[..., 0, 1]
+    dlog = np.abs(np.log10(res.map("CH3OH", "N_tot")) - np.log10(true_n))[ok]
+    dt = (np.abs(res.map("CH3OH", "T_ex") - true_t) / true_t)[ok]
+    return {"n_pixels": int(ok.sum()), "median_abs_dlogN_dex": float(np.median(dlog)),
+            "median_abs_dTex_rel": float(np.median(dt)),
+            "frac_dlogN_below_0.1": float(np.mean(dlog < 0.1)),
+            "goal_met": bool(np.median(dlog) < 0.1 and np.median(dt) < 0.15)}
+
+
+def bench_synthetic(size: int, subset: int, n_init: int, seed: int, workroot: Path) -> dict:
+    from spectuner_nb.cube import PreprocessConfig, make_synthetic_cube, preprocess
+    from spectuner_nb.cube.fit import policy_available
+    from spectuner_nb.cube.synthetic import G327_WINDOWS_MHZ
+
+    t0 = time.perf_counter()
+    n_chan = [2902, 2902, 2936]  # 8740 channels, ~0.59 MHz each
+    synth = make_synthetic_cube(SPECIES, windows_mhz=G327_WINDOWS_MHZ, n_channels=n_chan,
+                                shape=(size, size), pixel_arcsec=0.3 * 16 / size, seed=seed)
+    t_make = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    pre = preprocess(synth.cubes, PreprocessConfig(), cache=False)
+    t_pre = time.perf_counter() - t0
+    print(pre.report())
+    rng = np.random.default_rng(seed)
+    kept = np.flatnonzero(pre.keep.ravel())
+    pick = rng.choice(kept, size=min(subset, kept.size), replace=False)
+    mask = np.zeros(size * size, bool)
+    mask[pick] = True
+    mask = mask.reshape(size, size)
+    init = "policy"
+    init_used = "policy" if policy_available() else "random (no policy checkpoint shipped)"
+    out = {"cube": {"shape": [size, size], "channels": int(sum(n_chan)), "species": SPECIES,
+                    "fitted": "CH3OH", "make_s": t_make, "preprocess_s": t_pre,
+                    "kept_pixels": int(pre.keep.sum()), "subset_pixels": int(mask.sum()),
+                    "subset_snr_gt_10": int((mask & (synth.peak_snr > 10)).sum())},
+           "init": init_used, "n_init": n_init, "runs": {}}
+    common = {"init": init, "n_init": n_init, "seed": seed, "chunk_size": 4}
+    for n_workers in (2, 1):
+        client = _client(n_workers)
+        try:  # warm-up: workers import, load compiled kernels (and the policy)
+            warm = np.zeros_like(mask)
+            warm[np.unravel_index(pick[:n_workers * 2], mask.shape)] = True
+            for loss in ("chi2", "pm") if n_workers == 2 else ("chi2",):
+                _timed_fit(synth.cubes, warm, client, workroot / "warm", loss=loss, **common)
+            losses = ("chi2", "pm") if n_workers == 2 else ("chi2",)
+            for loss in losses:
+                res, wall = _timed_fit(synth.cubes, mask, client,
+                                       workroot / f"{loss}_{n_workers}", loss=loss, **common)
+                fitted = mask & (res.flags & 3 == 0)
+                key = f"{loss}_{n_workers}workers"
+                out["runs"][key] = {
+                    "wall_s": wall, "ms_per_pixel": 1e3 * wall / mask.sum(),
+                    "median_nfev": float(np.median(res.nfev[fitted])) if fitted.any() else None,
+                    "failed_pixels": int((mask & (res.flags & 2 > 0)).sum()),
+                    "recovery": _recovery(res, synth, mask),
+                }
+                print(key, json.dumps(out["runs"][key]))
+        finally:
+            _close(client)
+    res, wall = _timed_fit(synth.cubes, mask, False, workroot / "serial", loss="chi2", **common)
+    out["runs"]["chi2_serial"] = {"wall_s": wall, "ms_per_pixel": 1e3 * wall / mask.sum()}
+    r = out["runs"]
+    out["ratios"] = {
+        "chi2_ms_per_pixel_vs_paper": r["chi2_2workers"]["ms_per_pixel"] / PAPER_MS["chi2"],
+        "pm_ms_per_pixel_vs_paper": r["pm_2workers"]["ms_per_pixel"] / PAPER_MS["pm"],
+        "speedup_1_to_2_workers": r["chi2_1workers"]["wall_s"] / r["chi2_2workers"]["wall_s"],
+        "speedup_serial_to_2_workers": r["chi2_serial"]["wall_s"] / r["chi2_2workers"]["wall_s"],
+    }
+    out["goals"] = {"chi2_ms_per_pixel": 29.0, "pm_ms_per_pixel": 105.0, "speedup": 1.7,
+                    "median_abs_dlogN_dex": 0.1, "median_abs_dTex_rel": 0.15}
+    return out
+
+
+def bench_w3(out_dir: Path, n_init: int, workers: int) -> dict:
+    from spectuner_nb.cube import fit_cube, load_cubes
+    from spectuner_nb.settings import shared_data_dir
+
+    path = shared_data_dir() / "spectra/noema_core_wideX/W3H2O_WideX_ABD_center.fits"
+    cubes = load_cubes(path, v_lsr=-48.5)  # VELO-LSR of the file header
+    cubes.header["OBJECT"] = "W3(H2O)"
+    client = _client(workers)
+    info: dict = {"cube": str(path.name), "species": {}, "loss": "chi2", "init": "random",
+                  "n_init": n_init}
+    results = {}
+    try:
+        for sp in W3_SPECIES:
+            t0 = time.perf_counter()
+            res = fit_cube(cubes, sp, loss="chi2", init="random", n_init=n_init, client=client,
+                           workdir=out_dir / "work" / sp, progress=False, chunk_size=16)
+            wall = time.perf_counter() - t0
+            res.write(out_dir / "maps")
+            fitted = res.flags & 3 == 0
+            info["species"][sp] = {
+                "wall_s": wall, "pixels": int(fitted.sum()),
+                "median_log10_N": float(np.nanmedian(np.log10(res.map(sp, "N_tot")[fitted]))),
+                "median_T_ex": float(np.nanmedian(res.map(sp, "T_ex")[fitted])),
+                "median_v_off": float(np.nanmedian(res.map(sp, "v_off")[fitted])),
+            }
+            results[sp] = res
+            print(sp, json.dumps(info["species"][sp]))
+    finally:
+        _close(client)
+    png = ROOT / "docs" / "images" / "cube_w3h2o_maps.png"
+    _w3_png(results, png)
+    info["png"] = str(png.relative_to(ROOT))
+    info["fits_dir"] = str(out_dir / "maps")
+    return info
+
+
+def _w3_png(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pars = [("N_tot", "log10 N_tot (cm$^{-2}$)", True), ("T_ex", "T_ex (K)", False),
+            ("v_off", "v_off (km/s)", False)]
+    fig, axes = plt.subplots(len(results), len(pars), figsize=(10, 3.0 * len(results)),
+                             constrained_layout=True)
+    for i, (sp, res) in enumerate(results.items()):
+        for j, (par, label, log) in enumerate(pars):
+            data = res.map(sp, par)
+            data = np.log10(data) if log else data
+            lo, hi = np.nanpercentile(data, [2, 98])
+            im = axes[i, j].imshow(data, origin="lower", vmin=lo, vmax=hi, cmap="viridis")
+            axes[i, j].set_title(f"{sp}: {label}", fontsize=9)
+            axes[i, j].set_xticks([])
+            axes[i, j].set_yticks([])
+            fig.colorbar(im, ax=axes[i, j], shrink=0.8)
+    fig.suptitle("W3(H2O), NOEMA WideX 218.2–219.0 GHz, spectuner_nb fit_cube (χ²)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("part", nargs="?", default="all", choices=("synthetic", "w3", "all"))
+    ap.add_argument("--size", type=int, default=100)
+    ap.add_argument("--subset", type=int, default=48)
+    ap.add_argument("--n-init", type=int, default=50)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=ROOT / "work_cube",
+                    help="work and FITS output (default: the git-ignored work_cube/)")
+    args = ap.parse_args()
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    saved["machine"] = {"cpu_count": os.cpu_count(), "note": "2 cores shared with other jobs"}
+    if args.part in ("synthetic", "all"):
+        saved["synthetic"] = bench_synthetic(args.size, args.subset, args.n_init, args.seed,
+                                             args.out / "bench")
+        saved["synthetic"]["command"] = (f"python benchmarks/bench_cube.py synthetic --size "
+                                         f"{args.size} --subset {args.subset}")
+        print(json.dumps(saved["synthetic"]["ratios"], indent=1))
+    if args.part in ("w3", "all"):
+        saved["w3h2o"] = bench_w3(args.out / "w3h2o", args.n_init, args.workers)
+        saved["w3h2o"]["command"] = "python benchmarks/bench_cube.py w3"
+    RESULTS.write_text(json.dumps(saved, indent=1))
+    print(f"saved {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

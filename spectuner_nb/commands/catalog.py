@@ -1,0 +1,144 @@
+"""``spectuner-nb catalog``: inspect and fill the transition cache.
+
+Subcommands: ``list``, ``show SPECIES``, ``lines SPECIES --fmin --fmax``,
+``import FILE``, ``fetch SPECIES``. The user cache (with the shipped starter
+catalog) is used unless ``--cache PATH`` names another database.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+SHOW_TEMPERATURES_K = (9.375, 18.75, 37.5, 75.0, 150.0, 225.0, 300.0, 500.0, 1000.0)
+
+
+def register(subparsers) -> None:
+    """Add the ``catalog`` subcommand and its own subcommands."""
+    p = subparsers.add_parser("catalog", help="list, show, import or fetch spectroscopic data",
+                              description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--cache", default=None, help="SQLite cache file (default: the user cache)")
+    sub = p.add_subparsers(dest="catalog_command", metavar="ACTION", required=True)
+
+    s = sub.add_parser("list", help="species in the cache")
+    s.add_argument("--catalog", default=None, help="only this catalog (CDMS, JPL, SLAIM, …)")
+    s.set_defaults(func=_list)
+
+    s = sub.add_parser("show", help="directory data, Q(T) and provenance of one species")
+    s.add_argument("species")
+    s.add_argument("--catalog", default=None)
+    s.set_defaults(func=_show)
+
+    s = sub.add_parser("lines", help="transitions of one species between two frequencies")
+    s.add_argument("species")
+    s.add_argument("--fmin", type=float, required=True, help="MHz")
+    s.add_argument("--fmax", type=float, required=True, help="MHz")
+    s.add_argument("--pad-kms", type=float, default=0.0,
+                   help="widen the range by this velocity on each side, km/s (default 0)")
+    s.add_argument("--eup-max", type=float, default=None, help="only lines with E_up ≤ this, K")
+    s.add_argument("--catalog", default=None)
+    s.set_defaults(func=_lines)
+
+    s = sub.add_parser("import", help="import a .cat, LAMDA .dat, Splatalogue .csv or .db file")
+    s.add_argument("file")
+    s.add_argument("--species", default=None, help="species name (needed for a .db file)")
+    s.add_argument("--format", default="auto",
+                   choices=["auto", "spcat", "lamda", "splatalogue_csv", "splatalogue_db"])
+    s.add_argument("--intensity", default="auto", choices=["auto", "lgint", "log10_aij"],
+                   help="what the third column of a SPCAT file holds (default: guess)")
+    s.set_defaults(func=_import)
+
+    s = sub.add_parser("fetch", help="download a species from CDMS or JPL (needs network)")
+    s.add_argument("species")
+    s.add_argument("--catalog", default="CDMS", choices=["CDMS", "JPL"])
+    s.set_defaults(func=_fetch)
+
+
+def _cache(args):
+    from ..catalog import TransitionCache, default_cache
+
+    return TransitionCache(args.cache) if args.cache else default_cache()
+
+
+def format_table(headers: list[str], rows: list[list[str]]) -> str:
+    """A plain-text table with right-aligned numeric columns."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(headers)]
+
+    def fmt(cells: list[str]) -> str:
+        out = []
+        for c, w in zip(cells, widths, strict=True):
+            numeric = c.replace(".", "", 1).replace("-", "", 1).replace("e", "", 1).isdigit()
+            out.append(c.rjust(w) if numeric else c.ljust(w))
+        return "  ".join(out).rstrip()
+
+    lines = [fmt(headers), "  ".join("-" * w for w in widths)]
+    lines += [fmt(r) for r in rows]
+    return "\n".join(lines)
+
+
+def _list(args) -> int:
+    cache = _cache(args)
+    rows = [
+        [e.name, e.catalog, str(e.tag or ""), str(e.n_lines),
+         f"{(e.fmin or 0) / 1e3:.1f}", f"{(e.fmax or 0) / 1e3:.1f}", e.origin]
+        for e in cache.entries(catalog=args.catalog)
+    ]
+    print(format_table(["species", "catalog", "tag", "lines", "fmin/GHz", "fmax/GHz", "origin"],
+                       rows))
+    print(f"\n{len(rows)} entries in {cache.path}")
+    return 0
+
+
+def _show(args) -> int:
+    cache = _cache(args)
+    e = cache.entry(args.species, catalog=args.catalog)
+    ll = cache.linelist(args.species, catalog=args.catalog)
+    print(f"{e.name}  ({e.catalog} {e.tag or ''}, {e.n_lines} lines, "
+          f"{(e.fmin or 0) / 1e3:.3f}–{(e.fmax or 0) / 1e3:.3f} GHz)")
+    for key in ("original_name", "version", "date", "source", "origin"):
+        print(f"  {key:14s} {getattr(e, key)}")
+    for key, value in sorted(e.provenance.items()):
+        print(f"  {key:14s} {value}")
+    t = np.array(SHOW_TEMPERATURES_K)
+    q = ll.partition(t)
+    flag = ll.partition.is_extrapolated(t)
+    rows = [[f"{ti:g}", f"{qi:.4g}", f"{np.log10(qi):.4f}", "extrapolated" if fi else ""]
+            for ti, qi, fi in zip(t, q, flag, strict=True)]
+    print("\n" + format_table(["T/K", "Q", "log10 Q", ""], rows))
+    return 0
+
+
+def _lines(args) -> int:
+    cache = _cache(args)
+    ll = cache.lines(args.species, [(args.fmin, args.fmax)], pad_kms=args.pad_kms,
+                     catalog=args.catalog)
+    if args.eup_max is not None:
+        ll = ll.subset(np.asarray(ll.E_up) <= args.eup_max)
+    qn = np.asarray(ll.qn)
+    rows = [
+        [f"{f:.4f}", f"{a:.3e}", f"{el:.2f}", f"{eu:.2f}", f"{g:g}", str(qn[i]) if qn.size else ""]
+        for i, (f, a, el, eu, g) in enumerate(zip(ll.freq, ll.A_ul, ll.E_low, ll.E_up, ll.g_u,
+                                                 strict=True))
+    ]
+    print(f"{ll.species} ({ll.catalog} {ll.tag or ''}): {len(ll)} lines, "
+          f"{args.fmin:g}–{args.fmax:g} MHz")
+    print(format_table(["freq/MHz", "A_ul/s-1", "E_low/K", "E_up/K", "g_u", "QNs"], rows))
+    return 0
+
+
+def _import(args) -> int:
+    cache = _cache(args)
+    e = cache.import_file(args.file, species=args.species, fmt=args.format,
+                          intensity=args.intensity)
+    print(f"imported {e.name} ({e.catalog} {e.tag or ''}): {e.n_lines} lines into {cache.path}")
+    return 0
+
+
+def _fetch(args) -> int:
+    cache = _cache(args)
+    e = cache.fetch(args.species, args.catalog)
+    print(f"fetched {e.name} ({e.catalog} {e.tag}): {e.n_lines} lines into {cache.path}")
+    return 0

@@ -1,0 +1,78 @@
+"""``spectuner-nb fit-cube``: fit species pixel by pixel in one or more cubes (resumable)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    """Add the ``fit-cube`` subcommand."""
+    p = subparsers.add_parser(
+        "fit-cube",
+        help="fit species pixel by pixel in cubes (Dask, resumable), write FITS maps",
+        description="Fit LTE models of SPECIES to every selected pixel of the cubes (one FITS "
+        "file or CASA image per spectral window) and write parameter, uncertainty and "
+        "quality maps as FITS. Rerunning the same command resumes an interrupted run.",
+    )
+    p.add_argument("cubes", nargs="+", metavar="CUBE", help="one cube per spectral window")
+    p.add_argument("--species", nargs="+", required=True, help="species names, e.g. CH3OH H2CO")
+    p.add_argument("--out", required=True, type=Path, help="output directory for the maps")
+    p.add_argument("--continuum", nargs="+", metavar="IMAGE",
+                   help="continuum image per window (Jy/beam or K), same pixel grid")
+    p.add_argument("--vlsr", type=float, default=0.0, help="systemic velocity, km/s (default 0)")
+    p.add_argument("--loss", choices=("chi2", "pm"), default="chi2")
+    p.add_argument("--init", choices=("policy", "random", "neighbour"), default="policy")
+    p.add_argument("--optimizer", default="slsqp")
+    p.add_argument("--n-init", type=int, default=50, help="initial samples per pixel (50)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--chunk-size", type=int, default=32, help="pixels per Dask task (32)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="local Dask worker processes (default: all cores)")
+    p.add_argument("--scheduler", default=None,
+                   help="address of a running Dask scheduler to use instead of a local cluster")
+    p.add_argument("--no-dask", action="store_true", help="fit in this process, without Dask")
+    p.add_argument("--workdir", type=Path, default=None,
+                   help="chunk files for resuming (default OUT/work)")
+    p.add_argument("--restart", action="store_true", help="discard finished chunks, start afresh")
+    p.add_argument("--no-select", action="store_true",
+                   help="fit every pixel (skip the peak-count selection)")
+    p.add_argument("--n-cut", type=float, default=3.0,
+                   help="selection: minimum mean peaks per window (3)")
+    p.add_argument("--plot", action="store_true", help="also write maps.html (Bokeh)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the fit and write the maps; returns the exit code."""
+    from ..cube import PreprocessConfig, fit_cube
+
+    client = None
+    if args.no_dask:
+        client = False
+    elif args.scheduler:
+        from dask.distributed import Client
+
+        client = Client(args.scheduler)
+    result = fit_cube(
+        args.cubes, args.species, continuum=args.continuum, v_lsr=args.vlsr, loss=args.loss,
+        init=args.init, optimizer=args.optimizer, n_init=args.n_init, client=client,
+        workdir=args.workdir or args.out / "work", resume=not args.restart, seed=args.seed,
+        chunk_size=args.chunk_size, n_workers=args.workers,
+        select=False if args.no_select else PreprocessConfig(n_cut=args.n_cut),
+        progress=not args.quiet,
+    )
+    paths = result.write(args.out)
+    if args.plot:
+        from bokeh.embed import file_html
+        from bokeh.resources import INLINE
+
+        html = file_html(result.plot(), INLINE, "fit-cube maps")
+        (args.out / "maps.html").write_text(html)
+    if result.preprocessed is not None:
+        (args.out / "selection_report.txt").write_text(result.preprocessed.report() + "\n")
+    print(result)
+    print(result.summary())
+    print(f"wrote {len(paths)} files to {args.out}")
+    return 0

@@ -1,0 +1,115 @@
+"""``spectuner-nb fit-spectrum``: fit species to one spectrum and save the result.
+
+FILE is a 1-D FITS spectrum, a FITS/CASA cube (one pixel, ``--pixel X Y``;
+default the central pixel) or a two-column text file (frequency in MHz,
+intensity; give ``--beam`` and ``--unit``). The result table is printed;
+``--out PREFIX`` writes PREFIX.json (the full result), PREFIX.html (Bokeh
+plot), PREFIX.png and PREFIX.molfit (XCLASS).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+
+def register(subparsers) -> None:
+    """Add the ``fit-spectrum`` subcommand."""
+    p = subparsers.add_parser("fit-spectrum", help="fit LTE models of species to one spectrum",
+                              description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("file", help="FITS spectrum or cube, CASA image, or two-column text file")
+    p.add_argument("--species", nargs="+", required=True, help="species names (e.g. CH3OH HC3N)")
+    p.add_argument("--pixel", nargs=2, type=int, metavar=("X", "Y"), default=None,
+                   help="pixel of a cube (column, row); default: the central pixel")
+    p.add_argument("--v-lsr", type=float, default=0.0, help="systemic velocity, km/s")
+    p.add_argument("--beam", nargs=2, type=float, metavar=("BMAJ", "BMIN"), default=None,
+                   help="beam FWHM in arcsec (default: from the file)")
+    p.add_argument("--dish", type=float, default=None, help="single-dish diameter in m")
+    p.add_argument("--unit", default="K", help="intensity unit of a text file (K, Jy/beam, …)")
+    p.add_argument("--rms", type=float, default=None, help="noise in K (default: estimated)")
+    p.add_argument("--t-bg", type=float, default=0.0, help="continuum temperature, K")
+    p.add_argument("--loss", choices=["pm", "chi2"], default="pm")
+    p.add_argument("--optimizer", default="slsqp",
+                   choices=["slsqp", "nelder-mead", "l-bfgs-b", "tnc", "cobyla", "cobyqa", "pso"])
+    p.add_argument("--init", choices=["random", "policy"], default="random")
+    p.add_argument("--n-init", type=int, default=50)
+    p.add_argument("--n-components", type=int, default=1, help="velocity components per species")
+    p.add_argument("--shared", nargs="*", default=(), help="parameters shared by all species")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cache", default=None, help="transition cache (default: the user cache)")
+    p.add_argument("--out", default=None, help="output prefix (default: FILE's name + _fit)")
+    p.set_defaults(func=run)
+
+
+def load_observation(args):
+    """The Observation described by the command-line arguments."""
+    from ..errors import ObservationError
+    from ..observation import Observation
+
+    path = Path(args.file)
+    if not path.exists():
+        raise ObservationError(f"{path} not found")
+    beam = args.dish if args.dish is not None else (tuple(args.beam) if args.beam else None)
+    common = {"beam": beam, "rms": args.rms, "T_bg": args.t_bg, "v_lsr": args.v_lsr}
+    if path.suffix.lower() in (".txt", ".dat", ".csv", ".tsv"):
+        data = np.loadtxt(path, delimiter="," if path.suffix.lower() == ".csv" else None)
+        if data.ndim != 2 or data.shape[1] < 2:
+            raise ObservationError(f"{path}: expected two columns (MHz, intensity)")
+        order = np.argsort(data[:, 0])
+        return Observation.from_arrays(data[order, 0], data[order, 1], unit=args.unit,
+                                       name=path.name, **common)
+    if path.is_dir() or _fits_ndim(path) >= 3:
+        if args.pixel is None:
+            from ..observation import load_cube
+
+            ny, nx = load_cube(path).shape[1:]
+            x, y = nx // 2, ny // 2
+        else:
+            x, y = args.pixel
+        return Observation.from_cube_pixel(path, x, y, **common)
+    return Observation.from_fits(path, **common)
+
+
+def _fits_ndim(path: Path) -> int:
+    from astropy.io import fits
+
+    from ..errors import ObservationError
+
+    try:
+        with fits.open(path) as hdul:
+            return max((np.squeeze(h.data).ndim for h in hdul if h.data is not None), default=0)
+    except OSError as exc:
+        raise ObservationError(f"cannot read {path}: {exc}") from exc
+
+
+def run(args) -> int:
+    """Fit, print the table, write JSON/HTML/PNG/molfit."""
+    from bokeh.embed import file_html
+    from bokeh.resources import INLINE
+
+    from ..fit import fit_spectrum
+
+    obs = load_observation(args)
+    catalog = None
+    if args.cache:
+        from ..catalog.cache import TransitionCache
+
+        catalog = TransitionCache(args.cache)
+    result = fit_spectrum(obs, args.species, catalog=catalog, loss=args.loss,
+                          optimizer=args.optimizer, init=args.init, n_init=args.n_init,
+                          seed=args.seed, n_components=args.n_components, shared=args.shared)
+    print(obs)
+    print(result)
+    result.to_table().pprint(max_width=200, max_lines=-1)
+    prefix = Path(args.out) if args.out else Path(Path(args.file).stem + "_fit")
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    result.to_json(prefix.with_suffix(".json"))
+    result.to_molfit(prefix.with_suffix(".molfit"))
+    Path(prefix.with_suffix(".html")).write_text(
+        file_html(result.plot(), INLINE, f"fit {obs.name}"))
+    result.save_png(prefix.with_suffix(".png"))
+    print(f"wrote {prefix}.json, .molfit, .html, .png")
+    return 0

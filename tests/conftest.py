@@ -1,0 +1,14 @@
+"""Fixtures shared across test areas (keep minimal; see docs/notes/progress_issue8.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def small_synthetic_cube():
+    """A 4×4-pixel, one-window (200 channels, 218.15–218.55 GHz) synthetic CH3OH cube,
+    v_LSR = −5 km/s, seed 3 (:func:`spectuner_nb.cube.synthetic.make_synthetic_cube`)."""
+    from spectuner_nb.cube.synthetic import make_synthetic_cube
+
+    return make_synthetic_cube(("CH3OH",), shape=(4, 4), n_channels=200, v_lsr=-5.0, seed=3)

@@ -1,0 +1,120 @@
+"""The shipped starter catalog and default_cache()."""
+
+import json
+
+import numpy as np
+import pytest
+
+from spectuner_nb.catalog import default_cache
+from spectuner_nb.catalog.starter import (
+    MANIFEST,
+    import_starter,
+    read_manifest,
+    sha256_file,
+    starter_dir,
+)
+
+PAPER_SPECIES = ["CH3OH", "CH3OCHO", "CH3OCH3", "C2H5CN", "C2H3CN", "CH3CN", "H2CO", "HC3N",
+                 "OCS", "SO2", "HNCO", "NH2CHO", "CH3CHO", "C2H5OH", "HCOOH", "CH2CO", "CH3CCH",
+                 "CO", "13CO", "C18O", "C17O", "HCN", "HNC", "HCO+", "CS", "SO", "SiO", "H2S"]
+G327 = [(215565.0, 217273.0), (217572.0, 219271.0), (229611.0, 231319.0)]
+
+
+@pytest.fixture(scope="module")
+def starter(tmp_path_factory):
+    import os
+
+    old = os.environ.get("SPECTUNER_NB_CACHE_DIR")
+    os.environ["SPECTUNER_NB_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    try:
+        yield default_cache()
+    finally:
+        if old is None:
+            del os.environ["SPECTUNER_NB_CACHE_DIR"]
+        else:
+            os.environ["SPECTUNER_NB_CACHE_DIR"] = old
+
+
+def test_manifest_checksums_and_size():
+    manifest = read_manifest()
+    total = sum(p.stat().st_size for p in starter_dir().iterdir())
+    assert total <= 15e6
+    for rec in manifest["species"]:
+        assert sha256_file(starter_dir() / rec["file"]) == rec["sha256"], rec["file"]
+        assert rec["provenance"]["lines"] and rec["provenance"]["partition_function"]
+    for src in ("casadata", "linecat", "astroquery"):
+        assert manifest["sources"][src]["version"]
+
+
+def test_all_paper_species_offline(starter):
+    for name in PAPER_SPECIES:
+        ll = starter.linelist(name)
+        assert len(ll) > 0, name
+        f = np.asarray(ll.freq)
+        assert f.min() >= 80e3 and f.max() <= 950e3
+        assert np.all(np.asarray(ll.E_up) <= 2000.0)
+
+
+def test_ch3oh_starter_must_show(starter):
+    ll = starter.lines("CH3OH", G327)
+    assert ll.catalog == "CDMS" and ll.tag == 32504 and len(ll) > 20
+    assert ll.partition(300.0) == pytest.approx(10**4.5685, rel=0.02)
+    sel = starter.lines("CH3OH", [(241700.0, 241900.0)], pad_kms=0.0)
+    assert len(sel) == 16
+    i = int(np.argmin(np.abs(sel.freq - 241791.352)))
+    assert sel.A_ul[i] == pytest.approx(6.045e-5, rel=0.01)
+
+
+def test_partition_consistency_after_fix():
+    """Every shipped species agrees with its own levels within 20 % at 20 K (after the
+    documented fixes)."""
+    for rec in read_manifest()["species"]:
+        ratio = rec["provenance"]["ratio_after_fix"][0]
+        assert abs(ratio - 1.0) <= 0.2, (rec["name"], ratio)
+
+
+def test_starter_import_is_idempotent_and_keeps_user_data(starter):
+    from spectuner_nb.catalog import LineList
+
+    assert import_starter(starter) == 0  # same manifest: nothing to do
+    co = starter.linelist("CO")
+    user = LineList(co.species, co.freq[:2], co.A_ul[:2], co.E_low[:2], co.E_up[:2],
+                    co.g_u[:2], co.partition, tag=co.tag, catalog=co.catalog)
+    starter.import_linelist(user)
+    assert import_starter(starter, force=True) > 0
+    assert len(starter.linelist("CO")) == 2  # the user's entry survives a starter refresh
+    starter.import_linelist(co, origin="starter")
+
+
+def test_manifest_is_json():
+    json.loads((starter_dir() / MANIFEST).read_text())
+
+
+@pytest.mark.parametrize("name,fname", [
+    ("HC3N", "cdms_jpl/c051501.cat"), ("SO2", "cdms_jpl/c064502.cat"),
+    ("34SO2", "cdms_jpl/c066501.cat"), ("OCS", "cdms_jpl/c060503.cat"),
+    ("SiO", "cdms_jpl/c044505.cat"), ("CO", "cdms_jpl/co_pyspeckit.cat"),
+    ("CH3OH", "cdms_jpl/c032504.cat"), ("HCN", "lamda/hcn@hfs.dat"),
+    ("HCO+", "lamda/hco+@xpol.dat"), ("CS", "lamda/cs@lique.dat"),
+    ("13CO", "lamda/13co.dat"), ("C18O", "lamda/c18o.dat"),
+])
+def test_starter_opacities_match_cdms_files(starter, name, fname):
+    """A_ul g_u exp(-E_l/T)/Q(T), summed within 5 MHz of each low-E starter line, agrees with
+    the real CDMS entry (or LAMDA file) within 2 % at 20 K and 100 K, whatever source and
+    partition-function fix the starter used."""
+    from spectuner_nb.catalog.importers import load_file
+    from spectuner_nb.settings import shared_data_dir
+
+    root = shared_data_dir(required=False)
+    if root is None:
+        pytest.skip("shared catalogs not available")
+    ref = load_file(root / "catalogs" / fname)
+    ll = starter.linelist(name)
+    probe = np.asarray(ll.freq)[np.asarray(ll.E_up) < 300.0][:25]
+
+    def strength(x, t):
+        w = np.asarray(x.A_ul) * np.asarray(x.g_u) * np.exp(-np.asarray(x.E_low) / t)
+        return np.array([w[np.abs(x.freq - f) < 5.0].sum() for f in probe]) / x.partition(t)
+
+    for t in (20.0, 100.0):
+        np.testing.assert_allclose(strength(ll, t), strength(ref, t), rtol=0.02)

@@ -1,0 +1,31 @@
+"""The checkpoint shipped inside the package, and fit_spectrum(init="policy")."""
+
+import numpy as np
+
+from spectuner_nb.parameters import TABLE1_BOUNDS
+from spectuner_nb.policy import Policy
+from spectuner_nb.policy.checkpoint import default_checkpoint_dir, read_config
+
+
+def test_shipped_checkpoint_small_safe_and_loadable():
+    folder = default_checkpoint_dir()
+    files = sorted(p.name for p in folder.iterdir())
+    assert files == ["config.json", "weights.safetensors"]
+    assert sum(p.stat().st_size for p in folder.iterdir()) <= 20 * 2**20
+    config = read_config(folder)
+    assert np.allclose(config["bounds"], TABLE1_BOUNDS)
+    policy = Policy.load()
+    assert policy is Policy.load()  # cached
+    assert policy.metadata["step"] > 0
+
+
+def test_fit_spectrum_with_policy_init():
+    from spectuner_nb.fit import fit_spectrum
+    from spectuner_nb.mock import mock_spectrum
+
+    m = mock_spectrum(["CH3OH"], band=6, n_windows=1, n_channels=256, seed=3)
+    res = fit_spectrum(m.obs, "CH3OH", init="policy", n_init=20, loss="pm", errors=False,
+                       maxiter=50)
+    assert res.init == "policy"
+    assert res.nfev_init == 20 and np.isfinite(res.loss)
+    assert np.all(res.x >= TABLE1_BOUNDS[:, 0]) and np.all(res.x <= TABLE1_BOUNDS[:, 1])
