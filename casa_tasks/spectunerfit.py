@@ -44,16 +44,11 @@ def _fit_settings(check: Checker, species, loss, optimizer, ninit, usepolicy, se
     if not isinstance(usepolicy, bool):
         raise check.fail("usepolicy", usepolicy, "must be True or False")
     if usepolicy:
-        from spectuner_nb.policy.checkpoint import (
-            CONFIG_FILE,
-            WEIGHTS_FILE,
-            default_checkpoint_dir,
-        )
+        from spectuner_nb.cube.fit import policy_available
 
-        folder = default_checkpoint_dir()
-        if not ((folder / CONFIG_FILE).is_file() and (folder / WEIGHTS_FILE).is_file()):
-            raise check.fail("usepolicy", usepolicy, f"no trained policy checkpoint in {folder}; "
-                             "set usepolicy=False to draw initial points uniformly")
+        if not policy_available():
+            raise check.fail("usepolicy", usepolicy, "no trained policy checkpoint can be "
+                             "loaded; set usepolicy=False to draw initial points uniformly")
     workers = check.workers("parallel", parallel)
     v_lsr = check.quantity("vlsr", vlsr, "km/s")
     return _FitSettings(names, loss, optimizer, "policy" if usepolicy else "random", n_init,

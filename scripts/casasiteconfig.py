@@ -6,3 +6,5 @@ measurespath = casadata.datapath
 measures_auto_update = False
 data_auto_update = False
 nologfile = True
+# modular casatools 6.7 ignores nologfile and writes casa-<date>.log into the cwd
+logfile = "/dev/null"

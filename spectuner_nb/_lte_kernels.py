@@ -75,6 +75,14 @@ def _planck_temp_dt(freq_mhz, t):
     return x * x * (em + 1.0) / (em * em)
 
 
+@njit(cache=True, inline="always")
+def _planck_temp_dnu(freq_mhz, t):
+    """∂S(ν, T)/∂ν, K per MHz."""
+    x = H_OVER_K_K_PER_MHZ * freq_mhz / t
+    em = math.expm1(x)
+    return H_OVER_K_K_PER_MHZ * (1.0 / em - x * (em + 1.0) / (em * em))
+
+
 @njit(cache=True)
 def _line_setup(freq, a_g, e_low, lo, hi, t_ex, n_tot, q, dlnq_dlnt, dv, v_off, work):
     """Fill ``work`` (n_lines, 7) for one species and return the number of kept lines.
@@ -297,6 +305,8 @@ def _eval_window(
             # ∂θ²/∂log10 η_fit at the reference beam (fit-space chain rule).
             eta_ref = theta_sq / (theta_sq + tb_sq_ref)
             dthsq = tb_sq_ref / (1.0 - eta_ref) ** 2 * eta_ref * LN10
+        k_prev = -1
+        nu_c = diff_c = diff_slope = 0.0
         for i in range(first, last):
             ti = tau[i]
             if ti == 0.0:
@@ -317,9 +327,21 @@ def _eval_window(
                 tau_out[s, k] += w * ti
             tb_sq = tb_sq_val / (nu * nu) if tb_sq_mode == 1 else tb_sq_val
             eta = theta_sq / (theta_sq + tb_sq)
-            diff = _planck_temp(nu, t_ex) - t_bg[k]
-            if cmb:
-                diff -= _planck_temp(nu, t_cmb)
+            if grad:
+                diff = _planck_temp(nu, t_ex) - t_bg[k]
+                if cmb:
+                    diff -= _planck_temp(nu, t_cmb)
+            else:
+                # S(ν, T_ex) − T_bg − S(ν, T_cmb), linear across the channel (error ~ (h/ν)²).
+                if k != k_prev:
+                    k_prev = k
+                    nu_c = 0.5 * (edges_lo[k] + edges_hi[k])
+                    diff_c = _planck_temp(nu_c, t_ex) - t_bg[k]
+                    diff_slope = _planck_temp_dnu(nu_c, t_ex)
+                    if cmb:
+                        diff_c -= _planck_temp(nu_c, t_cmb)
+                        diff_slope -= _planck_temp_dnu(nu_c, t_cmb)
+                diff = diff_c + diff_slope * (nu - nu_c)
             out[k] += w * eta * diff * absorb
             if grad:
                 et = (1.0 + em) * eta * diff
