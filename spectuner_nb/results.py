@@ -235,14 +235,14 @@ class FitResult:
         import matplotlib.pyplot as plt
 
         n = self.obs.n_windows
-        fig, axes = plt.subplots(n, 1, figsize=(10, 2.8 * n), squeeze=False)
+        fig, axes = plt.subplots(n, 1, figsize=(11, 3.6 * n), squeeze=False)
         for w, ax in enumerate(axes[:, 0]):
             f = self.obs.rest_freqs[w]
             ax.step(f, self.obs.intensities[w], where="mid", color="k", lw=0.8, label="observed")
+            ax.plot(f, self.model[w], color="r", lw=2.0, alpha=0.5,
+                    label=f"model ({self.loss_name})")
             for k, comp in enumerate(components or []):
-                ax.plot(f, comp[w], lw=0.8, alpha=0.8,
-                        label=f"{self.species[k]}[{self.component[k]}]")
-            ax.plot(f, self.model[w], color="r", lw=1.2, label=f"model ({self.loss_name})")
+                ax.plot(f, comp[w], lw=0.9, label=f"{self.species[k]}[{self.component[k]}]")
             ax.set_ylabel("T (K)")
             ax.legend(fontsize=7, loc="upper right")
         axes[-1, 0].set_xlabel("rest frequency (MHz)")

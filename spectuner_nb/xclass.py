@@ -21,9 +21,10 @@ XCLASS conventions reproduced by :func:`molfit_spectra`: the filling factor is
 species add in intensity, the background is subtracted as a temperature
 (METHOD.md §2). XCLASS describes an interferometer beam by one FWHM
 ("TelescopeSize" with Inter_Flag) while we use θ_b² = B_maj·B_min: to reproduce
-an XCLASS run made with TelescopeSize T, give the observation ``beam=(T, T)``. Envelope (``e``) components are foreground layers in XCLASS;
-our model has no layered radiative transfer, so computing a spectrum with
-them raises :class:`MolfitError` (reading and writing them is fine).
+an XCLASS run made with TelescopeSize T, give the observation ``beam=(T, T)``.
+Envelope (``e``) components are foreground layers in XCLASS; our model has no
+layered radiative transfer, so computing a spectrum with them raises
+:class:`MolfitError` (reading and writing them is fine).
 """
 
 from __future__ import annotations

@@ -154,8 +154,8 @@ def test_line_just_outside_window_adds_its_wing():
     s_wide = lte_spectra([wide], [lines], p, beam=(1.0, 1.0))[0]
     s_narrow = lte_spectra([narrow], [lines], p, beam=(1.0, 1.0))[0]
     assert s_narrow[-1] > 0.5 * s_wide.max()
-    # Interior channels are identical (edges differ only at the last channel).
-    np.testing.assert_allclose(s_narrow[:-1], s_wide[: narrow.size - 1], rtol=1e-12)
+    # Interior channels agree (edges differ only at the last channel; S(ν) tables to 1e-8).
+    np.testing.assert_allclose(s_narrow[:-1], s_wide[: narrow.size - 1], rtol=1e-7)
 
 
 def test_batch_windows_background_and_linelist_input():

@@ -12,6 +12,7 @@ Environment:
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +87,16 @@ def prepare_data(catalog, *, n_mock_train: int = 300, n_mock_eval: int = 40,
             "train_entries": sum(len(p.species) for p in train)}
 
 
+def prepare_smoke_data(catalog, directory: Path | None = None) -> dict:
+    """The small data set of smoke mode (a few mocks, a thinned W3(H2O) grid)."""
+    return prepare_data(catalog, n_mock_train=6, n_mock_eval=4, w3_step=10, directory=directory)
+
+
+def _ensure_data(catalog, directory: Path) -> None:
+    if smoke_mode() and not (directory / TRAIN_FILE).is_file():
+        prepare_smoke_data(catalog, directory)
+
+
 def smoke_configs() -> tuple[PolicyConfig, TrainConfig]:
     """Architecture and hyper-parameters of the smoke run."""
     return get_config("tiny"), TrainConfig(batch_size=4, n_draw=16, total_steps=3,
@@ -95,17 +106,24 @@ def smoke_configs() -> tuple[PolicyConfig, TrainConfig]:
 def make_trainer(catalog, directory: Path | None = None,
                  model_config: PolicyConfig | None = None,
                  train_config: TrainConfig | None = None) -> Trainer:
-    """A trainer over the saved training pixels (resumes if a state exists)."""
+    """A trainer over the saved training pixels (resumes if a state exists).
+
+    In smoke mode the data are prepared if missing and every run starts afresh.
+    """
     directory = workdir() if directory is None else directory
+    _ensure_data(catalog, directory)
     pixels = load_pixels(directory / TRAIN_FILE)
-    if smoke_mode() and model_config is None:
-        model_config, train_config = smoke_configs()
+    if smoke_mode():
+        shutil.rmtree(directory / "run", ignore_errors=True)
+        if model_config is None:
+            model_config, train_config = smoke_configs()
     return Trainer(directory / "run", pixels, catalog, model_config, train_config)
 
 
-def load_eval_pixels(directory: Path | None = None) -> list[Pixel]:
-    """The saved evaluation pixels."""
+def load_eval_pixels(catalog, directory: Path | None = None) -> list[Pixel]:
+    """The saved evaluation pixels (prepared first in smoke mode if missing)."""
     directory = workdir() if directory is None else directory
+    _ensure_data(catalog, directory)
     return load_pixels(directory / EVAL_FILE)
 
 
