@@ -102,30 +102,36 @@ def bench_synthetic(size: int, subset: int, n_init: int, seed: int, workroot: Pa
                     "subset_snr_gt_10": int((mask & (synth.peak_snr > 10)).sum())},
            "init": init_used, "n_init": n_init, "runs": {}}
     common = {"init": init, "n_init": n_init, "seed": seed, "chunk_size": 4}
-    for n_workers in (2, 1):
-        client = _client(n_workers)
-        try:  # warm-up: workers import, load compiled kernels (and the policy)
-            warm = np.zeros_like(mask)
-            warm[np.unravel_index(pick[:n_workers * 2], mask.shape)] = True
-            for loss in ("chi2", "pm") if n_workers == 2 else ("chi2",):
+    clients = {n: _client(n) for n in (2, 1)}
+    try:
+        warm = np.zeros_like(mask)
+        warm[np.unravel_index(pick[:4], mask.shape)] = True
+        for client in clients.values():  # workers import, load kernels (and the policy)
+            for loss in ("chi2", "pm"):
                 _timed_fit(synth.cubes, warm, client, workroot / "warm", loss=loss, **common)
-            losses = ("chi2", "pm") if n_workers == 2 else ("chi2",)
-            for loss in losses:
-                res, wall = _timed_fit(synth.cubes, mask, client,
-                                       workroot / f"{loss}_{n_workers}", loss=loss, **common)
-                fitted = mask & (res.flags & 3 == 0)
-                key = f"{loss}_{n_workers}workers"
-                out["runs"][key] = {
-                    "wall_s": wall, "ms_per_pixel": 1e3 * wall / mask.sum(),
-                    "median_nfev": float(np.median(res.nfev[fitted])) if fitted.any() else None,
-                    "failed_pixels": int((mask & (res.flags & 2 > 0)).sum()),
-                    "recovery": _recovery(res, synth, mask),
-                }
-                print(key, json.dumps(out["runs"][key]))
-        finally:
+        # interleaved repeats; the best of each is kept (the 2 cores are shared with other jobs)
+        plan = [("chi2", 2), ("chi2", 1), ("pm", 2), ("chi2", 2), ("chi2", 1), ("pm", 2)]
+        for loss, n in plan:
+            res, wall = _timed_fit(synth.cubes, mask, clients[n], workroot / f"{loss}_{n}",
+                                   loss=loss, **common)
+            key = f"{loss}_{n}workers"
+            fitted = mask & (res.flags & 3 == 0)
+            run = {
+                "wall_s": wall, "ms_per_pixel": 1e3 * wall / mask.sum(),
+                "engine_ms_per_pixel_median": 1e3 * res.meta["pixel_s_median"],
+                "median_nfev": float(np.median(res.nfev[fitted])) if fitted.any() else None,
+                "failed_pixels": int((mask & (res.flags & 2 > 0)).sum()),
+                "recovery": _recovery(res, synth, mask),
+            }
+            print(key, json.dumps(run))
+            if key not in out["runs"] or wall < out["runs"][key]["wall_s"]:
+                out["runs"][key] = run
+    finally:
+        for client in clients.values():
             _close(client)
     res, wall = _timed_fit(synth.cubes, mask, False, workroot / "serial", loss="chi2", **common)
-    out["runs"]["chi2_serial"] = {"wall_s": wall, "ms_per_pixel": 1e3 * wall / mask.sum()}
+    out["runs"]["chi2_serial"] = {"wall_s": wall, "ms_per_pixel": 1e3 * wall / mask.sum(),
+                                  "engine_ms_per_pixel_median": 1e3 * res.meta["pixel_s_median"]}
     r = out["runs"]
     out["ratios"] = {
         "chi2_ms_per_pixel_vs_paper": r["chi2_2workers"]["ms_per_pixel"] / PAPER_MS["chi2"],

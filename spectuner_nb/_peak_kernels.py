@@ -214,8 +214,36 @@ def window_peak_term(freq, obs, pred, obs_spans, centres, height, prom, rel_heig
     return total, True
 
 
+@njit(cache=True)
+def _pm_one(b, freq, obs, pred, win_off, obs_spans, span_off, height, prom, rel_height,
+            loss, peak_term, has_peak):
+    """Peak-matching loss of model spectrum ``b`` (all windows)."""
+    n_win = win_off.size - 1
+    mae = 0.0
+    term = 0.0
+    any_peak = False
+    for w in range(n_win):
+        c0, c1 = win_off[w], win_off[w + 1]
+        o = obs[c0:c1]
+        p = pred[b, c0:c1]
+        acc = 0.0
+        for k in range(c1 - c0):
+            acc += abs(o[k] - p[k])
+        mae += acc / (c1 - c0)
+        spans = obs_spans[span_off[w]:span_off[w + 1]]
+        centres = 0.5 * (spans[:, 0] + spans[:, 1])
+        t, found = window_peak_term(
+            freq[c0:c1], o, p, spans, centres, height[w], prom[w], rel_height
+        )
+        term += t
+        any_peak = any_peak or found
+    peak_term[b] = term
+    loss[b] = mae / n_win + term
+    has_peak[b] = any_peak
+
+
 @njit(cache=True, parallel=True)
-def pm_loss_batch(
+def pm_loss_parallel(
     freq, obs, pred, win_off, obs_spans, span_off, height, prom, rel_height,
     loss, peak_term, has_peak,
 ):
@@ -223,28 +251,19 @@ def pm_loss_batch(
 
     Windows are concatenated (``win_off``); observed spans (MHz) of window w are
     rows ``span_off[w]:span_off[w+1]`` of ``obs_spans``. ``height``/``prom`` per window.
+    Parallel over spectra.
     """
-    n_batch = pred.shape[0]
-    n_win = win_off.size - 1
-    for b in prange(n_batch):
-        mae = 0.0
-        term = 0.0
-        any_peak = False
-        for w in range(n_win):
-            c0, c1 = win_off[w], win_off[w + 1]
-            o = obs[c0:c1]
-            p = pred[b, c0:c1]
-            acc = 0.0
-            for k in range(c1 - c0):
-                acc += abs(o[k] - p[k])
-            mae += acc / (c1 - c0)
-            spans = obs_spans[span_off[w]:span_off[w + 1]]
-            centres = 0.5 * (spans[:, 0] + spans[:, 1])
-            t, found = window_peak_term(
-                freq[c0:c1], o, p, spans, centres, height[w], prom[w], rel_height
-            )
-            term += t
-            any_peak = any_peak or found
-        peak_term[b] = term
-        loss[b] = mae / n_win + term
-        has_peak[b] = any_peak
+    for b in prange(pred.shape[0]):
+        _pm_one(b, freq, obs, pred, win_off, obs_spans, span_off, height, prom, rel_height,
+                loss, peak_term, has_peak)
+
+
+@njit(cache=True)
+def pm_loss_serial(
+    freq, obs, pred, win_off, obs_spans, span_off, height, prom, rel_height,
+    loss, peak_term, has_peak,
+):
+    """As :func:`pm_loss_parallel`, on the calling thread (small batches)."""
+    for b in range(pred.shape[0]):
+        _pm_one(b, freq, obs, pred, win_off, obs_spans, span_off, height, prom, rel_height,
+                loss, peak_term, has_peak)

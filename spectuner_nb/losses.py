@@ -26,6 +26,7 @@ import numpy as np
 
 from . import _peak_kernels as _pk
 from .errors import ModelInputError
+from .model import PARALLEL_MIN_BATCH
 
 __all__ = [
     "PEAK_N_SIGMA",
@@ -107,19 +108,23 @@ def chi2(obs, model, rms, weighted: bool = True) -> np.ndarray:
     """
     obs = _windows(obs, "obs")
     sizes = [o.size for o in obs]
-    pred, single = _stack_model(model, sizes)
-    o = np.concatenate(obs)
-    if not np.all(np.isfinite(o)):
-        raise ModelInputError("observed spectra hold NaN or infinite values")
-    resid = pred - o
-    if weighted:
-        sig = np.concatenate(
-            [np.broadcast_to(r, (n,)) for r, n in zip(_rms_per_window(rms, sizes), sizes,
-                                                       strict=True)]
-        )
-        resid = resid / sig
-    out = np.einsum("ij,ij->i", resid, resid)
-    return out[0] if single else out
+    model = _windows(model, "model")
+    if len(model) != len(obs):
+        raise ModelInputError(f"model has {len(model)} windows, observation has {len(obs)}")
+    single = model[0].ndim == 1
+    if len({m.shape[:-1] for m in model}) != 1:
+        raise ModelInputError("model windows hold different batch sizes")
+    rms_w = _rms_per_window(rms, sizes) if weighted else [np.float64(1.0)] * len(obs)
+    total = 0.0
+    for i, (o, m, r) in enumerate(zip(obs, model, rms_w, strict=True)):
+        if m.shape[-1] != o.size or m.ndim != (1 if single else 2) or o.ndim != 1:
+            raise ModelInputError(f"window {i}: model {m.shape} does not match obs {o.shape}")
+        resid = (m - o) / r
+        total = total + np.einsum("...j,...j->...", resid, resid)
+    total = np.asarray(total)
+    if not np.all(np.isfinite(total)):
+        raise ModelInputError("χ² is not finite: NaN or infinite values in obs, model or rms")
+    return total
 
 
 def find_peak_spans(
@@ -225,7 +230,8 @@ class PeakMatchingLoss:
         loss = np.empty(n)
         term = np.empty(n)
         has = np.empty(n, dtype=bool)
-        _pk.pm_loss_batch(
+        kernel = _pk.pm_loss_parallel if n >= PARALLEL_MIN_BATCH else _pk.pm_loss_serial
+        kernel(
             self._freq, self._obs, pred, self._win_off, self._spans, self._span_off, self._thr,
             self._thr, self.rel_height, loss, term, has,
         )

@@ -222,4 +222,8 @@ def test_invalid_inputs_raise(window):
     with pytest.raises(ModelInputError):
         chi2([obs], [obs], [RMS, RMS])
     with pytest.raises(ModelInputError):
+        chi2([obs], [np.full_like(obs, np.nan)], RMS)
+    with pytest.raises(ModelInputError):
+        chi2([obs, obs], [np.ones((2, obs.size)), np.ones((3, obs.size))], RMS)
+    with pytest.raises(ModelInputError):
         find_peak_spans(np.ones((2, 3)), 1.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from spectuner_nb.widgets import CubeBrowser, FitPanel, WidgetInputError
+from spectuner_nb.widgets.fit_panel import parse_pixels
 
 
 @pytest.fixture(scope="module")
@@ -42,3 +43,21 @@ def test_background_cube_fit_fills_map(browser, tmp_path):
     assert np.isfinite(image).all()
     np.testing.assert_allclose(image, result.x[:, :, 0, 2])
     assert panel.progress.value == panel.progress.max == 16
+
+
+def test_parse_pixels():
+    assert parse_pixels("") == []
+    assert parse_pixels("8,14; (9, 14);") == [(8, 14), (9, 14)]
+    with pytest.raises(WidgetInputError):
+        parse_pixels("8")
+
+
+def test_fit_several_pixels_from_text(browser):
+    panel = FitPanel(browser, ["CH3OH"])
+    panel.loss.value, panel.n_init.value = "chi2", 3
+    panel.pixels_text.value = "0, 0; 1, 0"
+    panel._fit_clicked()
+    assert panel.progress.value == 2 and "2 pixel(s)" in panel.status.value
+    panel.pixels_text.value = "nonsense"
+    panel._fit_clicked()
+    assert "cannot read" in panel.status.value

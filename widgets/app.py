@@ -8,11 +8,12 @@ from typing import Any
 from .comparison import ComparisonView
 from .cube_browser import CubeBrowser
 from .cubes import pixel_observation
+from .display import Component
 from .fit_panel import FitPanel
 from .species_picker import SpeciesPicker
 
 
-class SpectunerApp:
+class SpectunerApp(Component):
     """Interactive fitting of a cube in one widget.
 
     The species chosen in the picker are drawn in the browser and fitted by the
@@ -39,10 +40,8 @@ class SpectunerApp:
                  client: Any = None) -> None:
         import ipywidgets as ipw
 
-        if catalog is None:
-            from spectuner_nb.catalog import default_cache
-
-            catalog = default_cache()
+        self.catalog = catalog
+        catalog = self.catalog
         self.browser = CubeBrowser(cubes, catalog=catalog, v_lsr=v_lsr, species=species)
         self.picker = SpeciesPicker(catalog, pixel_observation(self.browser.cubes,
                                                                *self.browser.pixel))
@@ -66,7 +65,3 @@ class SpectunerApp:
     def _pixel_changed(self, x: int, y: int) -> None:
         self.picker.set_observation(pixel_observation(self.browser.cubes, x, y))
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)

@@ -23,7 +23,7 @@ from spectuner_nb.parameters import N_PARAMS, PHYSICAL_NAMES
 
 from .cube_browser import CubeBrowser
 from .cubes import WidgetInputError
-from .display import as_widget, colour_mapper, image_figure
+from .display import Component, as_widget, colour_mapper, image_figure
 
 SHOWN: tuple[tuple[str, str], ...] = (
     ("log10 N_tot (cm⁻²)", "N_tot"), ("T_ex (K)", "T_ex"), ("Δv (km/s)", "delta_v"),
@@ -158,7 +158,7 @@ def as_parameter_maps(source: Any, label: str) -> ParameterMaps:
     raise WidgetInputError(f"{label}: cannot read parameter maps from {type(source).__name__}")
 
 
-class ComparisonView:
+class ComparisonView(Component):
     """Side-by-side maps of 2–3 fits, their differences to the first, and pixel spectra.
 
     Parameters
@@ -180,7 +180,7 @@ class ComparisonView:
         if not 2 <= len(sources) <= 3:
             raise WidgetInputError(f"compare two or three fits, got {len(sources)}")
         self.browser = browser
-        self._catalog = catalog
+        self.catalog = catalog
         self.maps = [as_parameter_maps(src, label) for label, src in sources.items()]
         ny, nx = browser.cubes.shape
         for m in self.maps:
@@ -224,20 +224,6 @@ class ComparisonView:
         self.widget = ipw.VBox([ipw.HBox([self.species_select, self.parameter_select]),
                                 self.maps_widget, self.status])
         self.widget.add_class("spectuner-comparison")
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
-
-    @property
-    def catalog(self) -> Any:
-        """Transition cache for the model spectra (opened on first use)."""
-        if self._catalog is None:
-            from spectuner_nb.catalog import default_cache
-
-            self._catalog = default_cache()
-        return self._catalog
 
     def images(self) -> list[np.ndarray]:
         """The maps on display: one per source, then source k − source 0 for k ≥ 1."""

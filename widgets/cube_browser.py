@@ -15,7 +15,14 @@ import numpy as np
 from spectuner_nb.constants import C_KM_S
 
 from .cubes import WidgetInputError, as_cubeset, moment0_map, peak_map, pixel_spectra, window_name
-from .display import SPECTRUM_COLOURS, as_widget, colour_mapper, image_figure, spectrum_figure
+from .display import (
+    SPECTRUM_COLOURS,
+    Component,
+    as_widget,
+    colour_mapper,
+    image_figure,
+    spectrum_figure,
+)
 
 MAP_KINDS: tuple[str, ...] = ("peak", "moment 0", "channel")
 AXES: tuple[str, ...] = ("frequency", "velocity")
@@ -31,7 +38,7 @@ def radio_velocity(freq_mhz: np.ndarray, ref_mhz: float) -> np.ndarray:
     return C_KM_S * (1.0 - np.asarray(freq_mhz, dtype=float) / ref_mhz)
 
 
-class CubeBrowser:
+class CubeBrowser(Component):
     """Browse one or more spectral windows of a cube.
 
     Parameters
@@ -58,7 +65,7 @@ class CubeBrowser:
         self.windows = self.cubes.windows
         self.names = [window_name(w, i) for i, w in enumerate(self.windows)]
         self.v_lsr = float(self.cubes.v_lsr)
-        self._catalog = catalog
+        self.catalog = catalog
         self._pixel_callbacks: list[Callable[[int, int], None]] = []
         self.species: list[str] = []
         self._line_cache: dict[str, np.ndarray] = {}
@@ -149,22 +156,6 @@ class CubeBrowser:
                                                  self.spectra_widget])]),
         ])
         self.widget.add_class("spectuner-cube-browser")
-
-    # ------------------------------------------------------------------ display
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
-
-    # ------------------------------------------------------------------ catalog
-    @property
-    def catalog(self) -> Any:
-        """The transition cache used for line overlays (opened on first use)."""
-        if self._catalog is None:
-            from spectuner_nb.catalog import default_cache
-
-            self._catalog = default_cache()
-        return self._catalog
 
     # ------------------------------------------------------------------ pixels
     def _brightest_pixel(self) -> tuple[int, int]:

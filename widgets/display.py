@@ -94,3 +94,29 @@ def colour_mapper(values: np.ndarray, palette: str = "Viridis256", symmetric: bo
         high = low + 1.0
     return LinearColorMapper(palette=palette, low=low, high=high, nan_color="rgba(0,0,0,0)")
 
+
+
+class Component:
+    """Base of the widget components: notebook display of ``self.widget`` and the
+    transition cache, opened on first use (:func:`spectuner_nb.catalog.default_cache`)."""
+
+    widget: Any
+    _catalog: Any = None
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    @property
+    def catalog(self) -> Any:
+        """The transition cache the component queries."""
+        if self._catalog is None:
+            from spectuner_nb.catalog import default_cache
+
+            self._catalog = default_cache()
+        return self._catalog
+
+    @catalog.setter
+    def catalog(self, value: Any) -> None:
+        self._catalog = value

@@ -20,7 +20,7 @@ import numpy as np
 
 from .cube_browser import CubeBrowser
 from .cubes import WidgetInputError, pixel_observation
-from .display import as_widget, colour_mapper, image_figure
+from .display import Component, as_widget, colour_mapper, image_figure
 
 LOSSES: tuple[tuple[str, str], ...] = (("peak matching", "pm"), ("χ²", "chi2"))
 OPTIMIZERS: tuple[str, ...] = ("slsqp", "nelder-mead", "l-bfgs-b", "tnc", "cobyla", "cobyqa",
@@ -48,6 +48,19 @@ def result_table_html(result: Any) -> str:
             f"<div class='spectuner-fit-summary'>{summary}</div>")
 
 
+def parse_pixels(text: str) -> list[tuple[int, int]]:
+    """Pixels from text like ``"8,14; 9,14"`` (x, y pairs separated by ``;``)."""
+    pixels = []
+    for item in text.replace("(", "").replace(")", "").split(";"):
+        if not item.strip():
+            continue
+        parts = item.replace(",", " ").split()
+        if len(parts) != 2 or not all(p.lstrip("-").isdigit() for p in parts):
+            raise WidgetInputError(f"cannot read a pixel 'x, y' from {item.strip()!r}")
+        pixels.append((int(parts[0]), int(parts[1])))
+    return pixels
+
+
 def chunk_results(workdir: Path) -> tuple[np.ndarray, np.ndarray]:
     """Finished pixels of a running cube fit: (flat pixel indices, fit-space x (n, n_sp, 5))."""
     pix, xs = [], []
@@ -73,7 +86,7 @@ def total_pixels(workdir: Path) -> int | None:
         return None
 
 
-class FitPanel:
+class FitPanel(Component):
     """Fit controls for the pixel selected in a :class:`CubeBrowser`.
 
     Parameters
@@ -105,6 +118,8 @@ class FitPanel:
         self.optimizer = ipw.Dropdown(options=OPTIMIZERS, value="slsqp", description="optimiser")
         self.init = ipw.Dropdown(options=INITS, value="random", description="init")
         self.n_init = ipw.BoundedIntText(value=20, min=1, max=1000, description="n_init")
+        self.pixels_text = ipw.Text(placeholder="x, y; x, y … (empty: the selected pixel)",
+                                    description="pixels")
         self.fit_button = ipw.Button(description="Fit pixel", button_style="primary",
                                      icon="play")
         self.fit_button.add_class("spectuner-fit-button")
@@ -115,7 +130,7 @@ class FitPanel:
         self.status.add_class("spectuner-fit-status")
         self.table = ipw.HTML("")
         self.table.add_class("spectuner-fit-table")
-        self.fit_button.on_click(lambda _b: self.fit_selected())
+        self.fit_button.on_click(lambda _b: self._fit_clicked())
         self.cube_button.on_click(lambda _b: self.start_cube_fit())
         ny, nx = browser.cubes.shape
         from bokeh.models import ColumnDataSource
@@ -131,16 +146,12 @@ class FitPanel:
         self.widget = ipw.VBox([
             ipw.HBox([self.loss, self.optimizer]),
             ipw.HBox([self.init, self.n_init]),
+            self.pixels_text,
             ipw.HBox([self.fit_button, self.cube_button, self.progress]),
             self.status,
             ipw.HBox([self.table, self.cube_map_widget]),
         ])
         self.widget.add_class("spectuner-fit-panel")
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
 
     @property
     def species(self) -> list[str]:
@@ -154,6 +165,14 @@ class FitPanel:
                 "init": self.init.value, "n_init": int(self.n_init.value)}
 
     # ------------------------------------------------------------------ pixel fits
+    def _fit_clicked(self) -> None:
+        try:
+            pixels = parse_pixels(self.pixels_text.value) or [self.browser.pixel]
+        except WidgetInputError as exc:
+            self.status.value = f"<b>{exc}</b>"
+            return
+        self.fit_pixels(pixels)
+
     def fit_selected(self) -> Any:
         """Fit the browser's selected pixel; returns the FitResult (also in ``result``)."""
         results = self.fit_pixels([self.browser.pixel])

@@ -19,6 +19,8 @@ from spectuner_nb.errors import SpectunerError
 from spectuner_nb.losses import find_peak_spans
 from spectuner_nb.parameters import V_OFF_MAX_KMS
 
+from .display import Component
+
 
 @dataclass(frozen=True)
 class SpeciesSummary:
@@ -103,7 +105,7 @@ def matches(query: str, names: Sequence[str]) -> list[str]:
             if any(w in n.lower() for w in wanted) or n.lower().split(";")[0] in formulas]
 
 
-class SpeciesPicker:
+class SpeciesPicker(Component):
     """Search box + multi-select list of species, annotated for one observation.
 
     Parameters
@@ -118,12 +120,8 @@ class SpeciesPicker:
     def __init__(self, catalog: Any = None, obs: Any = None) -> None:
         import ipywidgets as ipw
 
-        if catalog is None:
-            from spectuner_nb.catalog import default_cache
-
-            catalog = default_cache()
         self.catalog = catalog
-        self.all_species: list[str] = list(catalog.species())
+        self.all_species: list[str] = list(self.catalog.species())
         self.summaries: dict[str, SpeciesSummary] = {}
         self._callbacks: list[Callable[[list[str]], None]] = []
         self.search = ipw.Text(placeholder="name or formula, e.g. CH3OH or C2H5CN",
@@ -139,11 +137,6 @@ class SpeciesPicker:
         self.widget = ipw.VBox([self.search, self.select, self.chosen])
         self.widget.add_class("spectuner-species-picker")
         self.set_observation(obs)
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
 
     @property
     def selected(self) -> list[str]:

@@ -387,6 +387,8 @@ def fit_cube(
             "wall_s_fit": time.perf_counter() - t_fit, "v_lsr": cubes.v_lsr,
             "beam_arcsec": list(cubes.beam_arcsec),
             "mean_freq_mhz": float(np.mean(np.concatenate(rest))),
+            "pixel_s_median": float(np.median(arrays["seconds"])),
+            "pixel_s_sum": float(np.sum(arrays["seconds"])),
             "object": cubes.header.get("OBJECT", "")}
     return CubeFitResult.from_pixels(
         names, cubes.shape, cubes.wcs, store.pixel_order(), arrays, keep, meta=meta,
