@@ -103,10 +103,12 @@ def proposal_cost(args) -> dict:
 
 def _fit_quality_module():
     import importlib.util
+    import sys
 
     spec = importlib.util.spec_from_file_location("fit_quality",
                                                   ROOT / "benchmarks" / "fit_quality.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules["fit_quality"] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 

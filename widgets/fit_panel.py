@@ -118,6 +118,7 @@ class FitPanel(Component):
         self.optimizer = ipw.Dropdown(options=OPTIMIZERS, value="slsqp", description="optimiser")
         self.init = ipw.Dropdown(options=INITS, value="random", description="init")
         self.n_init = ipw.BoundedIntText(value=20, min=1, max=1000, description="n_init")
+        self.seed = ipw.IntText(value=0, description="seed")
         self.pixels_text = ipw.Text(placeholder="x, y; x, y … (empty: the selected pixel)",
                                     description="pixels")
         self.fit_button = ipw.Button(description="Fit pixel", button_style="primary",
@@ -146,7 +147,7 @@ class FitPanel(Component):
         self.widget = ipw.VBox([
             ipw.HBox([self.loss, self.optimizer]),
             ipw.HBox([self.init, self.n_init]),
-            self.pixels_text,
+            ipw.HBox([self.seed, self.pixels_text]),
             ipw.HBox([self.fit_button, self.cube_button, self.progress]),
             self.status,
             ipw.HBox([self.table, self.cube_map_widget]),
@@ -162,7 +163,8 @@ class FitPanel(Component):
 
     def _settings(self) -> dict:
         return {"loss": self.loss.value, "optimizer": self.optimizer.value,
-                "init": self.init.value, "n_init": int(self.n_init.value)}
+                "init": self.init.value, "n_init": int(self.n_init.value),
+                "seed": int(self.seed.value)}
 
     # ------------------------------------------------------------------ pixel fits
     def _fit_clicked(self) -> None:

@@ -23,7 +23,7 @@ from spectuner_nb.widgets import SpectunerApp
 cube_path = shared_data_dir() / "spectra/noema_core_wideX/W3H2O_WideX_ABD_center.fits"
 app = SpectunerApp(cube_path, v_lsr=-48.0)
 app.fit_panel.loss.value = "chi2"
-app.fit_panel.n_init.value = 5
+app.fit_panel.n_init.value = 20
 app""",
     """\
 import tempfile

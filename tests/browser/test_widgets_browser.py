@@ -75,9 +75,11 @@ def test_fit_draws_model_and_fills_table(page, screenshot_dir):
     model = source_column(page, "model_0", "y")
     assert len(model) > 100
     _shot(page, ".spectuner-fit-panel", screenshot_dir / "widgets_fit_panel.png")
-    page.locator(".spectuner-app").first.scroll_into_view_if_needed()
-    page.evaluate("() => window.scrollTo(0, 0)")
-    page.screenshot(path=str(screenshot_dir / "widgets_app.png"), full_page=True)
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": 2000})  # Voilà scrolls inside
+    page.evaluate("() => document.querySelector('.spectuner-app').scrollIntoView()")
+    _shot(page, ".spectuner-app", screenshot_dir / "widgets_app.png")
+    page.set_viewport_size(size)
 
 
 def test_comparison_shows_three_maps(page, screenshot_dir):
