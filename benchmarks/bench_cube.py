@@ -15,7 +15,7 @@ selected pixels (``--subset``; the full map is too slow on 2 shared cores):
   and median |ΔT_ex|/T_ex (goal < 15 %).
 
 Part ``w3``: CH3OH, H2CO, HC3N and OCS maps of the real W3(H2O) NOEMA cube
-(χ², one species at a time), written as FITS under ``--out`` and as
+(χ², policy init, one species at a time), written as FITS under ``--out`` and as
 docs/images/cube_w3h2o_maps.png.
 
 Usage: python benchmarks/bench_cube.py [synthetic|w3|all] [--size 100] [--subset 48]
@@ -152,16 +152,17 @@ def bench_w3(out_dir: Path, n_init: int, workers: int) -> dict:
     cubes = load_cubes(path, v_lsr=-48.5)  # VELO-LSR of the file header
     cubes.header["OBJECT"] = "W3(H2O)"
     client = _client(workers)
-    info: dict = {"cube": str(path.name), "species": {}, "loss": "chi2", "init": "random",
-                  "n_init": n_init}
+    info: dict = {"cube": str(path.name), "species": {}, "loss": "chi2", "n_init": n_init}
     results = {}
     try:
         for sp in W3_SPECIES:
             t0 = time.perf_counter()
-            res = fit_cube(cubes, sp, loss="chi2", init="random", n_init=n_init, client=client,
-                           workdir=out_dir / "work" / sp, progress=False, chunk_size=16)
+            res = fit_cube(cubes, sp, loss="chi2", init="policy", n_init=n_init, client=client,
+                           workdir=out_dir / "work" / sp, resume=False, progress=False,
+                           chunk_size=16)
             wall = time.perf_counter() - t0
-            res.write(out_dir / "maps")
+            info["init"] = res.meta["init"]
+            res.write(out_dir / "maps" / sp)
             fitted = res.flags & 3 == 0
             info["species"][sp] = {
                 "wall_s": wall, "pixels": int(fitted.sum()),
@@ -174,13 +175,13 @@ def bench_w3(out_dir: Path, n_init: int, workers: int) -> dict:
     finally:
         _close(client)
     png = ROOT / "docs" / "images" / "cube_w3h2o_maps.png"
-    _w3_png(results, png)
+    _w3_png(results, png, info.get("init", ""))
     info["png"] = str(png.relative_to(ROOT))
     info["fits_dir"] = str(out_dir / "maps")
     return info
 
 
-def _w3_png(results: dict, path: Path) -> None:
+def _w3_png(results: dict, path: Path, init: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -200,7 +201,7 @@ def _w3_png(results: dict, path: Path) -> None:
             axes[i, j].set_xticks([])
             axes[i, j].set_yticks([])
             fig.colorbar(im, ax=axes[i, j], shrink=0.8)
-    fig.suptitle("W3(H2O), NOEMA WideX 218.2–219.0 GHz, spectuner_nb fit_cube (χ²)")
+    fig.suptitle(f"W3(H2O), NOEMA WideX 218.2–219.0 GHz, spectuner_nb fit_cube (χ², {init} init)")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=80)
     plt.close(fig)

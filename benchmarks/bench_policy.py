@@ -12,7 +12,8 @@ species and for held-out species never trained on. Cases are interleaved
 across groups and the run stops adding cases after ``--budget-min``.
 
     python benchmarks/bench_policy.py cost [--pixels 100] [--samples 50] [--threads 1]
-    nice -n 10 python benchmarks/bench_policy.py fits [--budget-min 30]
+    nice -n 10 python benchmarks/bench_policy.py fits [--budget-min 30] [--w3-per-bin 16]
+                                                    [--mock-spectra 60]
 
 Results: benchmarks/results/bench_policy.json, bench_policy_fits.json and
 docs/images/policy_fit_quality.png.
@@ -123,7 +124,8 @@ def _heldout_pixels(cases: list) -> list:
     return out
 
 
-def fit_groups(fq, catalog, seed: int) -> dict[str, list]:
+def fit_groups(fq, catalog, seed: int, w3_per_bin: int, mock_spectra: int
+               ) -> dict[str, list]:
     """Cases of the four groups, relabelled ``<dataset>/<train|heldout>``."""
     from spectuner_nb.catalog import resolve
     from spectuner_nb.policy.dataset import HELDOUT_SPECIES
@@ -133,15 +135,17 @@ def fit_groups(fq, catalog, seed: int) -> dict[str, list]:
                                "mock/heldout": []}
     if shared_data_dir(required=False) is not None:
         groups["w3h2o/train"] = _heldout_pixels(
-            fq.w3h2o_cases(catalog, n_per_bin=6, max_species=1, seed=seed))
+            fq.w3h2o_cases(catalog, n_per_bin=w3_per_bin, max_species=1, seed=seed))
         default_species = fq.W3_SPECIES
         fq.W3_SPECIES = W3_HELDOUT  # same pixel/peak selection, held-out species
         try:
             groups["w3h2o/heldout"] = _heldout_pixels(
-                fq.w3h2o_cases(catalog, n_per_bin=6, max_species=1, seed=seed + 1))
+                fq.w3h2o_cases(catalog, n_per_bin=w3_per_bin, max_species=1,
+                               seed=seed + 1))
         finally:
             fq.W3_SPECIES = default_species
-    for case in fq.mock_cases(catalog, n_spectra=30, n_channels=400, max_species=2, seed=seed):
+    for case in fq.mock_cases(catalog, n_spectra=mock_spectra, n_channels=400, max_species=2,
+                              seed=seed):
         key = "mock/heldout" if resolve(case.species) in held else "mock/train"
         groups[key].append(case)
     for name, cases in groups.items():
@@ -161,7 +165,7 @@ def fit_comparison(args) -> dict:
     fq = _fit_quality_module()
     fq.register_defaults(with_policy=True)
     catalog = default_cache()
-    groups = fit_groups(fq, catalog, args.seed)
+    groups = fit_groups(fq, catalog, args.seed, args.w3_per_bin, args.mock_spectra)
     print({k: len(v) for k, v in groups.items()})
     order = [c for batch in itertools.zip_longest(*groups.values()) for c in batch
              if c is not None]
@@ -183,12 +187,13 @@ def fit_comparison(args) -> dict:
                 "nfev_fraction_of_pso": by["policy_slsqp"]["nfev_ratio_to_pso_x3"],
                 "eps_random_minus_policy": by["random_slsqp"]["eps_mean"]
                 - by["policy_slsqp"]["eps_mean"],
-                "goal_eps_le_0.02": by["policy_slsqp"]["eps_mean"] <= 0.02,
-                "goal_nfev_le_15pct": by["policy_slsqp"]["nfev_ratio_to_pso_x3"] <= 0.15,
-                "goal_gain_ge_0.1": by["random_slsqp"]["eps_mean"]
-                - by["policy_slsqp"]["eps_mean"] >= 0.1,
+                "goal_eps_le_0.02": bool(by["policy_slsqp"]["eps_mean"] <= 0.02),
+                "goal_nfev_le_15pct": bool(by["policy_slsqp"]["nfev_ratio_to_pso_x3"] <= 0.15),
+                "goal_gain_ge_0.1": bool(by["random_slsqp"]["eps_mean"]
+                                         - by["policy_slsqp"]["eps_mean"] >= 0.1),
             }
-    out = {"seed": args.seed, "budget_min": args.budget_min,
+    out = {"seed": args.seed, "budget_min": args.budget_min, "w3_per_bin": args.w3_per_bin,
+           "mock_spectra": args.mock_spectra,
            "wall_time_s": time.monotonic() - t0, "cases_available": {k: len(v) for k, v in
                                                                        groups.items()},
            "summary": rows, "checks": checks, "records": records}
@@ -209,6 +214,9 @@ def main() -> dict:
     ap.add_argument("--checkpoint", default=None)
     ap.add_argument("--seed", type=int, default=2027)
     ap.add_argument("--budget-min", type=float, default=30.0)
+    ap.add_argument("--w3-per-bin", type=int, default=16,
+                    help="W3(H2O) pixels drawn per peak bin (odd x + y kept)")
+    ap.add_argument("--mock-spectra", type=int, default=60)
     args = ap.parse_args()
     return proposal_cost(args) if args.what == "cost" else fit_comparison(args)
 

@@ -1,6 +1,7 @@
 """The notebook the browser tests serve.
 
-* the whole :class:`SpectunerApp` on the real W3(H2O) NOEMA cube (shared data);
+* the whole :class:`SpectunerApp` on the real W3(H2O) NOEMA cube (shared data; a
+  synthetic cube of the same size when the shared data are absent);
 * a :class:`ComparisonView` of three fits of a small synthetic cube: our
   peak-matching and χ² cube fits, and molfit files read through the XCLASS reader
   (written here from the cube's true parameters, since XCLASS itself cannot run here).
@@ -20,8 +21,15 @@ setup_notebook()""",
 from spectuner_nb.settings import shared_data_dir
 from spectuner_nb.widgets import SpectunerApp
 
-cube_path = shared_data_dir() / "spectra/noema_core_wideX/W3H2O_WideX_ABD_center.fits"
-app = SpectunerApp(cube_path, v_lsr=-48.0)
+shared = shared_data_dir(required=False)
+if shared is not None:
+    cube_path = shared / "spectra/noema_core_wideX/W3H2O_WideX_ABD_center.fits"
+    app = SpectunerApp(cube_path, v_lsr=-48.0)
+else:  # no shared data: a synthetic 30×30 cube with 400 channels keeps the tests' geometry
+    from spectuner_nb.cube.synthetic import make_synthetic_cube
+
+    app = SpectunerApp(make_synthetic_cube(("CH3OH",), shape=(30, 30), n_channels=400,
+                                           windows_mhz=((218180.0, 218960.0),)))
 app.fit_panel.loss.value = "chi2"
 app.fit_panel.n_init.value = 20
 app""",

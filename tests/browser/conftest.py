@@ -16,7 +16,7 @@ from .app_notebook import write_app_notebook
 from .server import CHROMIUM_FLAGS, VoilaServer, chromium_path
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "images"
-LOAD_TIMEOUT_MS = 240_000
+LOAD_TIMEOUT_MS = 420_000  # first run after an engine change recompiles numba kernels
 
 
 @pytest.fixture(scope="session")
