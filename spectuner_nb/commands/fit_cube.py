@@ -55,14 +55,18 @@ def run(args: argparse.Namespace) -> int:
         from dask.distributed import Client
 
         client = Client(args.scheduler)
-    result = fit_cube(
-        args.cubes, args.species, continuum=args.continuum, v_lsr=args.vlsr, loss=args.loss,
-        init=args.init, optimizer=args.optimizer, n_init=args.n_init, client=client,
-        workdir=args.workdir or args.out / "work", resume=not args.restart, seed=args.seed,
-        chunk_size=args.chunk_size, n_workers=args.workers,
-        select=False if args.no_select else PreprocessConfig(n_cut=args.n_cut),
-        progress=not args.quiet,
-    )
+    try:
+        result = fit_cube(
+            args.cubes, args.species, continuum=args.continuum, v_lsr=args.vlsr, loss=args.loss,
+            init=args.init, optimizer=args.optimizer, n_init=args.n_init, client=client,
+            workdir=args.workdir or args.out / "work", resume=not args.restart, seed=args.seed,
+            chunk_size=args.chunk_size, n_workers=args.workers,
+            select=False if args.no_select else PreprocessConfig(n_cut=args.n_cut),
+            progress=not args.quiet,
+        )
+    finally:
+        if client:
+            client.close()
     paths = result.write(args.out)
     if args.plot:
         from bokeh.embed import file_html
