@@ -1,7 +1,8 @@
 """``spectuner-nb example``: the main job end to end on a built-in example.
 
 A small synthetic cube is made from the shipped starter catalog (no network):
-CH3OH and CH3OCHO in a 1 mm window seen with an ALMA-like beam, with
+CH3OH and CH3OCHO in two 1 mm windows (the CH3OH 4(2)–3(1) line at 218.44 GHz
+and the J=5–4 series near 241.8 GHz) seen with an ALMA-like beam, with
 spatially varying known parameters, noise and continuum. It is written as
 FITS, read back like any user cube, fitted pixel by pixel (policy proposals +
 SLSQP, on Dask), and the parameter maps are written as FITS files with a PNG
@@ -17,7 +18,10 @@ from pathlib import Path
 import numpy as np
 
 EXAMPLE_SPECIES: tuple[str, ...] = ("CH3OH", "CH3OCHO")
-EXAMPLE_WINDOW_MHZ: tuple[float, float] = (218150.0, 218550.0)
+EXAMPLE_WINDOWS_MHZ: tuple[tuple[float, float], ...] = ((218150.0, 218550.0),
+                                                        (241650.0, 241950.0))
+EXAMPLE_CHANNELS: tuple[int, ...] = (400, 300)
+EXAMPLE_LOG_N_PEAK: dict[str, float] = {"CH3OH": 17.5, "CH3OCHO": 17.3}
 
 
 def register(subparsers) -> None:
@@ -77,17 +81,19 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     cache = default_cache()
     species = list(EXAMPLE_SPECIES)
+    windows = list(EXAMPLE_WINDOWS_MHZ)
+    span = ", ".join(f"{lo:.0f}–{hi:.0f}" for lo, hi in windows)
     for name in species:
-        lines = cache.lines(name, windows=[EXAMPLE_WINDOW_MHZ], pad_kms=0.0)
-        print(f"catalog: {name}: {len(lines)} lines in {EXAMPLE_WINDOW_MHZ[0]:.0f}–"
-              f"{EXAMPLE_WINDOW_MHZ[1]:.0f} MHz ({lines.catalog} {lines.tag})")
+        lines = cache.lines(name, windows=windows, pad_kms=0.0)
+        print(f"catalog: {name}: {len(lines)} lines in {span} MHz ({lines.catalog} {lines.tag})")
 
     t0 = time.perf_counter()
-    synth = make_synthetic_cube(species, windows_mhz=[EXAMPLE_WINDOW_MHZ], n_channels=400,
-                                shape=(args.size, args.size), seed=args.seed)
+    synth = make_synthetic_cube(species, windows_mhz=windows, n_channels=list(EXAMPLE_CHANNELS),
+                                shape=(args.size, args.size), log_n_peak=EXAMPLE_LOG_N_PEAK,
+                                seed=args.seed)
     files = synth.write(out / "input")
-    print(f"example cube: {args.size}x{args.size} pixels, 400 channels, written to "
-          f"{files['cubes'][0]}")
+    print(f"example cube: {args.size}x{args.size} pixels, {sum(EXAMPLE_CHANNELS)} channels in "
+          f"{len(windows)} windows, written to {out / 'input'}")
 
     cubes = load_cubes(files["cubes"], continuum=files["continuum"])
     result = fit_cube(cubes, species, loss=args.loss, init=args.init, optimizer="slsqp",
