@@ -85,17 +85,29 @@ class AutoregressiveFlow(nn.Module):
     def sample(
         self, context: torch.Tensor, n: int, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Draw ``n`` samples per context (..., dim): (x (..., n, n_params), log p (..., n))."""
+        """Draw ``n`` samples per context (..., dim): (x (..., n, n_params), log p (..., n)).
+
+        Parameters are drawn one at a time; the conditioner keeps the attention
+        keys/values of the earlier tokens (``Block.step``), so step i processes
+        one token per sample instead of re-running the whole causal sequence.
+        """
         ctx = context.unsqueeze(-2).expand(*context.shape[:-1], n, context.shape[-1])
         z = torch.rand(*ctx.shape[:-1], self.n_params, generator=generator,
                        device=context.device, dtype=context.dtype)
-        u = torch.zeros_like(z)
-        logdet = torch.zeros_like(z)
+        caches: list[list[torch.Tensor]] = [[] for _ in self.blocks]
+        u_cols, ld_cols = [], []
+        previous = torch.zeros_like(z[..., :1])
         for i in range(self.n_params):
-            w, h = split_params(self._conditioner(u, ctx)[..., i, :], self.n_bins)
-            ui, ld = quadratic_inverse(z[..., i], w, h)
-            u = u.clone()
-            u[..., i] = ui
-            logdet[..., i] = -ld
-        log_p = logdet.sum(-1) - torch.log(self.span).sum()
+            token = self.param_tokens[i] + ctx
+            if i > 0:
+                token = token + self.value_embed(2.0 * previous - 1.0)
+            for block, cache in zip(self.blocks, caches, strict=True):
+                token = block.step(token, cache)
+            w, h = split_params(self.head(self.norm(token)), self.n_bins)
+            previous, ld = quadratic_inverse(z[..., i], w, h)
+            previous = previous.unsqueeze(-1)
+            u_cols.append(previous)
+            ld_cols.append(-ld)
+        u = torch.cat(u_cols, dim=-1)
+        log_p = torch.stack(ld_cols, dim=-1).sum(-1) - torch.log(self.span).sum()
         return self.from_unit(u), log_p

@@ -63,6 +63,23 @@ class Attention(nn.Module):
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return self.out(y.transpose(-2, -3).reshape(*lead, lq, d))
 
+    def step(self, x: torch.Tensor, cache: list[torch.Tensor]) -> torch.Tensor:
+        """Causal self-attention of one new token ``x`` (..., d) over the earlier ones.
+
+        ``cache`` holds [keys, values] (..., heads, L, d/heads) of the earlier
+        tokens (empty before the first call) and is extended in place, so a
+        sequence of L calls equals :meth:`forward` with a causal mask, at the
+        cost of one token per call (autoregressive sampling).
+        """
+        lead, d, h = x.shape[:-1], x.shape[-1], self.n_heads
+        q = self.q(x).reshape(*lead, h, 1, d // h)
+        k, v = self.kv(x).reshape(*lead, 2, h, 1, d // h).unbind(-4)
+        if cache:
+            k, v = torch.cat([cache[0], k], dim=-2), torch.cat([cache[1], v], dim=-2)
+        cache[:] = [k, v]
+        y = F.scaled_dot_product_attention(q, k, v)
+        return self.out(y.reshape(*lead, d))
+
 
 class Block(nn.Module):
     """Pre-norm block: (cross- or self-) attention then SwiGLU MLP, both residual."""
@@ -85,4 +102,9 @@ class Block(nn.Module):
         q = self.norm_q(x)
         src = q if kv is None else self.norm_kv(kv)
         x = x + self.attn(q, src, mask)
+        return x + self.mlp(self.norm_mlp(x))
+
+    def step(self, x: torch.Tensor, cache: list[torch.Tensor]) -> torch.Tensor:
+        """One new token (..., d) of a causal self-attention sequence (see Attention.step)."""
+        x = x + self.attn.step(self.norm_q(x), cache)
         return x + self.mlp(self.norm_mlp(x))
