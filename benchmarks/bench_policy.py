@@ -13,7 +13,8 @@ across groups and the run stops adding cases after ``--budget-min``.
 
     python benchmarks/bench_policy.py cost [--pixels 100] [--samples 50] [--threads 1]
     nice -n 10 python benchmarks/bench_policy.py fits [--budget-min 30] [--w3-per-bin 16]
-                                                    [--mock-spectra 60]
+                                                    [--mock-spectra 60] [--checkpoint DIR]
+                                                    [--tag NAME]
 
 Results: benchmarks/results/bench_policy.json, bench_policy_fits.json and
 docs/images/policy_fit_quality.png.
@@ -156,10 +157,15 @@ def fit_groups(fq, catalog, seed: int, w3_per_bin: int, mock_spectra: int
 
 def fit_comparison(args) -> dict:
     """PSO ×3 vs random-init and policy-init SLSQP on the four groups, within a time budget."""
+    import os
+
     import numba
 
     from spectuner_nb.catalog import default_cache
+    from spectuner_nb.policy.policy import CHECKPOINT_ENV
 
+    if args.checkpoint:
+        os.environ[CHECKPOINT_ENV] = str(Path(args.checkpoint).resolve())
     numba.set_num_threads(1)
     torch.set_num_threads(1)
     fq = _fit_quality_module()
@@ -193,13 +199,17 @@ def fit_comparison(args) -> dict:
                                          - by["policy_slsqp"]["eps_mean"] >= 0.1),
             }
     out = {"seed": args.seed, "budget_min": args.budget_min, "w3_per_bin": args.w3_per_bin,
+           "checkpoint": str(args.checkpoint or "shipped"),
            "mock_spectra": args.mock_spectra,
            "wall_time_s": time.monotonic() - t0, "cases_available": {k: len(v) for k, v in
                                                                        groups.items()},
            "summary": rows, "checks": checks, "records": records}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "bench_policy_fits.json").write_text(json.dumps(out, indent=1, default=float))
-    fq.plot(rows, ROOT / "docs" / "images" / "policy_fit_quality.png")
+    suffix = f"_{args.tag}" if args.tag else ""
+    (RESULTS / f"bench_policy_fits{suffix}.json").write_text(
+        json.dumps(out, indent=1, default=float))
+    if not args.tag:
+        fq.plot(rows, ROOT / "docs" / "images" / "policy_fit_quality.png")
     print(json.dumps(checks, indent=1))
     return out
 
@@ -217,6 +227,8 @@ def main() -> dict:
     ap.add_argument("--w3-per-bin", type=int, default=16,
                     help="W3(H2O) pixels drawn per peak bin (odd x + y kept)")
     ap.add_argument("--mock-spectra", type=int, default=60)
+    ap.add_argument("--tag", default="",
+                    help="fits: suffix of the result file; no figure (candidate checkpoints)")
     args = ap.parse_args()
     return proposal_cost(args) if args.what == "cost" else fit_comparison(args)
 

@@ -67,7 +67,7 @@ def spectunerprep(
         mask_path = check.output("maskfile", maskfile, overwrite) if maskfile else None
 
         from spectuner_nb.cube.load import load_cubes
-        from spectuner_nb.cube.preprocess import PreprocessConfig, preprocess
+        from spectuner_nb.cube.preprocessing import PreprocessConfig, preprocess
 
         cubes = load_cubes(images, continuum=conts or None, v_lsr=v_lsr)
         config = PreprocessConfig(n_sigma_global=thresholds[0], n_sigma_local=thresholds[1],

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 import pytest
 from astropy.io import fits
 
+import spectuner_nb.cube.preprocessing as pp
 from spectuner_nb.cube.load import CubeSet, CubeWindow, load_cubes
 from spectuner_nb.cube.synthetic import celestial_wcs
 from spectuner_nb.settings import shared_data_dir
-
-pp = importlib.import_module("spectuner_nb.cube.preprocess")  # the package exports the function
 
 
 def _cube(ny=6, nx=5, n_chan=400, rms=0.1, seed=3):

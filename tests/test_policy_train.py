@@ -15,7 +15,7 @@ from spectuner_nb.policy.dataset import (
     save_pixels,
 )
 from spectuner_nb.policy.replay import ReplayBuffer
-from spectuner_nb.policy.train import TrainConfig, Trainer, lr_at, rewards
+from spectuner_nb.policy.train import TrainConfig, Trainer, lr_at, rewards, species_bins
 
 
 def test_rewards_follow_method():
@@ -113,3 +113,25 @@ def test_trainer_runs_resumes_and_exports(tmp_path):
     pol = Policy.load(out)
     assert pol.metadata["step"] == 4
     assert pol.sample(_obs(), _lines(), 5, seed=0).shape == (5, 5)
+
+
+def test_species_balanced_sampling_and_warm_start(tmp_path):
+    pixels = [Pixel(_obs(i), f"p{i}", sp, n) for i, (sp, n) in
+              enumerate([(["X"], 1), (["X"], 2), (["X", "Y"], 10)])]
+    by = species_bins(pixels, peak_bins(pixels))
+    assert sorted(np.concatenate(by["X"]).tolist()) == [0, 1, 2]
+    assert [b.tolist() for b in by["Y"]] == [[2]]
+    cfg = TrainConfig(batch_size=4, n_draw=8, total_steps=2, refresh_factor=1, threads=1)
+    first = Trainer(tmp_path / "a", pixels, _Catalog(), get_config("tiny"), cfg)
+    ck = first.export(tmp_path / "ck")
+    balanced = TrainConfig(batch_size=4, n_draw=8, total_steps=2, refresh_factor=1, threads=1,
+                           species_balanced=True)
+    tr = Trainer(tmp_path / "b", pixels, _Catalog(), train_config=balanced, init_checkpoint=ck)
+    start = first.network.state_dict()
+    assert all(np.array_equal(v, start[k]) for k, v in tr.network.state_dict().items())
+    keys = [tr._fresh_key() for _ in range(200)]
+    share_y = np.mean([k.split("|")[1] == "Y" for k in keys])
+    assert 0.35 < share_y < 0.65  # uniform over species, although Y is in 1 pixel of 3
+    assert all(k.split("|")[0] == "2" for k in keys if k.split("|")[1] == "Y")
+    tr.run()
+    assert tr.step == 2 and np.isfinite(tr.history.rows[-1]["loss"])

@@ -8,7 +8,7 @@
 
 from .fit import fit_cube
 from .load import CubeSet, CubeWindow, load_cubes
-from .preprocess import PreprocessConfig, Preprocessed, preprocess
+from .preprocessing import PreprocessConfig, Preprocessed, preprocess
 from .results import CubeFitResult
 from .synthetic import SyntheticCube, make_synthetic_cube
 

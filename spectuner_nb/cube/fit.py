@@ -1,6 +1,6 @@
 """fit_cube: pixel-by-pixel fitting of a cube on Dask, resumable (METHOD.md §8).
 
-The kept pixels of :func:`~spectuner_nb.cube.preprocess.preprocess` are split
+The kept pixels of :func:`~spectuner_nb.cube.preprocessing.preprocess` are split
 into chunks. Each chunk is one Dask task: it builds one
 :class:`~spectuner_nb.observation.Observation` per pixel, draws the policy's
 proposals for the whole chunk in one batch (``init="policy"``), and runs
@@ -35,7 +35,7 @@ import numpy as np
 from ..errors import CheckpointError, CubeError, ObservationError, SpectunerError
 from ..parameters import N_PARAMS
 from .load import CubeSet, load_cubes
-from .preprocess import PreprocessConfig, Preprocessed, preprocess
+from .preprocessing import PreprocessConfig, Preprocessed, preprocess
 from .results import CubeFitResult
 from .store import ResultStore
 
@@ -421,7 +421,7 @@ def _finite_pixels(cubes: CubeSet) -> np.ndarray:
 def _rms_map(cubes: CubeSet, pre: Preprocessed | None) -> np.ndarray:
     """Noise per window and pixel (n_windows, ny, nx): local rms, else global."""
     if pre is None:
-        from .preprocess import global_rms
+        from .preprocessing import global_rms
 
         rms = global_rms(cubes)
         return np.broadcast_to(rms[:, None, None], (len(rms),) + cubes.shape).copy()

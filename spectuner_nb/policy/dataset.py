@@ -30,6 +30,12 @@ HELDOUT_SPECIES: tuple[str, ...] = (
     "C2H5CN", "C2H3CN", "CH3OCH3", "NH2CHO", "CH3CHO", "C2H5OH", "HCOOH", "CH2CO",
 )
 """Species never used as training targets (generalisation test)."""
+EXTRA_TRAIN_SPECIES: tuple[str, ...] = (
+    "13CH3CN", "13CH3OH", "13CS", "C17O", "CO", "C34S", "H13CN", "H13CO+", "HCO+", "HN13C",
+    "34SO2",
+)
+"""The other species of the starter catalog (isotopologues, ions), training-only
+additions of the continued run; the held-out list is unchanged."""
 W3H2O_FILE: str = "spectra/noema_core_wideX/W3H2O_WideX_ABD_center.fits"
 """The real W3(H2O) cube, relative to the shared data directory."""
 W3H2O_VLSR_KMS: float = -48.5

@@ -34,10 +34,17 @@ class EncoderBlock(nn.Module):
         )
 
     def forward(self, cls, trans, patches, mask):
-        """cls (B, d), trans (B, T, d), patches (B, T, P, d), mask (B, T) True = real."""
+        """cls (B, d), trans (B, T, d), patches (B, T, P, d), mask (B, T) True = real.
+
+        Patch-level layers run on the real transitions only (padding never
+        reaches [CLS]: it is masked out of the sequence-level keys).
+        """
+        real = mask.nonzero(as_tuple=True)
+        t, p = trans[real], patches[real]
         for layer in self.patch_layers:
-            tokens = layer(torch.cat([trans.unsqueeze(-2), patches], dim=-2))
-            trans, patches = tokens[..., 0, :], tokens[..., 1:, :]
+            tokens = layer(torch.cat([t.unsqueeze(-2), p], dim=-2))
+            t, p = tokens[..., 0, :], tokens[..., 1:, :]
+        trans, patches = trans.index_put(real, t), patches.index_put(real, p)
         seq = torch.cat([cls.unsqueeze(-2), trans], dim=-2)
         keep = torch.cat([torch.ones_like(mask[:, :1]), mask], dim=-1)
         attn_mask = keep[:, None, :]

@@ -7,6 +7,7 @@ log10 Δv, v_off] for one or many observations (pixels) in one batch.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -21,6 +22,8 @@ from .features import FeatureNorm, PolicyInput, build_input
 from .network import PolicyNetwork
 
 SpeciesLike = str | LineList
+CHECKPOINT_ENV = "SPECTUNER_NB_POLICY_CHECKPOINT"
+"""Environment variable naming a checkpoint directory to use instead of the shipped one."""
 
 
 @lru_cache(maxsize=4)
@@ -48,12 +51,17 @@ class Policy:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Policy:
-        """Load a checkpoint directory (default: the one shipped with the package).
+        """Load a checkpoint directory.
 
-        Loaded policies are cached by resolved path and file time, so repeated
-        calls (one per fitted pixel) cost nothing.
+        Default: the directory in ``$SPECTUNER_NB_POLICY_CHECKPOINT`` when set
+        (e.g. to benchmark a candidate checkpoint through ``fit_spectrum``),
+        else the one shipped with the package. Loaded policies are cached by
+        resolved path and file time, so repeated calls (one per fitted pixel)
+        cost nothing.
         """
-        directory = (default_checkpoint_dir() if path is None else Path(path)).resolve()
+        if path is None:
+            path = os.environ.get(CHECKPOINT_ENV) or default_checkpoint_dir()
+        directory = Path(path).resolve()
         stamp = (directory / WEIGHTS_FILE).stat().st_mtime_ns if (
             directory / WEIGHTS_FILE).is_file() else 0
         return _load_cached(str(directory), stamp)
@@ -92,7 +100,7 @@ class Policy:
         ]
         return PolicyInput.stack(items)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def sample_inputs(
         self, inputs: PolicyInput, n: int, seed: int | None = None
     ) -> tuple[np.ndarray, np.ndarray]:

@@ -50,6 +50,9 @@ class TrainConfig:
     ``total_steps`` sets the one-cycle schedule: the learning rate rises from
     ``lr_max/100`` to ``lr_max`` over ``warmup_frac`` of the steps (paper:
     4000/35000) and falls along a cosine to ``lr_max·1e-4`` at ``total_steps``.
+    ``species_balanced`` draws fresh entries species first (uniform over the
+    training species, then a peak-number bin and a pixel holding that species)
+    instead of pixel first, so rare species are seen as often as common ones.
     """
 
     batch_size: int = 16
@@ -66,6 +69,7 @@ class TrainConfig:
     checkpoint_every_s: float = 180.0
     seed: int = 0
     threads: int = 2
+    species_balanced: bool = False
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -118,6 +122,16 @@ def fit_feature_norm(pixels: list[Pixel], catalog, species: list[str] | None = N
     return FeatureNorm.fit(np.concatenate(rows))
 
 
+def species_bins(pixels: list[Pixel], bins: list[np.ndarray]) -> dict[str, list[np.ndarray]]:
+    """For each target species, the non-empty peak bins restricted to pixels holding it."""
+    out: dict[str, list[np.ndarray]] = {}
+    for b in bins:
+        for sp in sorted({s for i in b for s in pixels[int(i)].species}):
+            out.setdefault(sp, []).append(
+                np.array([i for i in b if sp in pixels[int(i)].species], dtype=int))
+    return out
+
+
 @dataclass
 class History:
     """Per-step training metrics (appended to ``metrics.jsonl`` in the work directory)."""
@@ -155,11 +169,16 @@ class Trainer:
     model_config, train_config
         Architecture and hyper-parameters (ignored when resuming: the saved
         ones are used).
+    init_checkpoint
+        Checkpoint directory to start a new run from (its architecture,
+        weights and feature normalisation; ``model_config`` is then ignored).
+        Fresh optimizer, replay buffer and schedule (continued training).
     """
 
     def __init__(self, workdir: str | Path, pixels: list[Pixel], catalog,
                  model_config: PolicyConfig | None = None,
-                 train_config: TrainConfig | None = None, cache_size: int = 1000):
+                 train_config: TrainConfig | None = None, cache_size: int = 1000,
+                 init_checkpoint: str | Path | None = None):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.pixels = [p for p in pixels if p.species]
@@ -169,6 +188,7 @@ class Trainer:
             raise FitError("no training pixel has a species with observed peaks")
         self.catalog = catalog
         self.bins = peak_bins(self.pixels)
+        self._species_bins = species_bins(self.pixels, self.bins)
         self._cache: OrderedDict[str, Entry] = OrderedDict()
         self._cache_size = cache_size
         self.history = History.read(self.metrics_path)
@@ -178,8 +198,12 @@ class Trainer:
         else:
             self.cfg = train_config or TrainConfig()
             torch.manual_seed(self.cfg.seed)
-            self.norm = fit_feature_norm(self.pixels, catalog)
-            self.network = PolicyNetwork(model_config or PolicyConfig())
+            if init_checkpoint is not None:
+                self.network, self.norm, _ = load_checkpoint(init_checkpoint)
+                self.network.train()
+            else:
+                self.norm = fit_feature_norm(self.pixels, catalog)
+                self.network = PolicyNetwork(model_config or PolicyConfig())
             self.step = 0
             self.buffer = ReplayBuffer(self.cfg.queue_size)
             self.rng = np.random.default_rng(self.cfg.seed)
@@ -240,10 +264,17 @@ class Trainer:
 
     # ------------------------------------------------------------------ entries
     def _fresh_key(self) -> str:
-        b = self.bins[int(self.rng.integers(len(self.bins)))]
-        pix = int(b[int(self.rng.integers(b.size))])
-        species = self.pixels[pix].species
-        sp = species[int(self.rng.integers(len(species)))]
+        if self.cfg.species_balanced:
+            names = sorted(self._species_bins)
+            sp = names[int(self.rng.integers(len(names)))]
+            bins = self._species_bins[sp]
+            b = bins[int(self.rng.integers(len(bins)))]
+            pix = int(b[int(self.rng.integers(b.size))])
+        else:
+            b = self.bins[int(self.rng.integers(len(self.bins)))]
+            pix = int(b[int(self.rng.integers(b.size))])
+            species = self.pixels[pix].species
+            sp = species[int(self.rng.integers(len(species)))]
         aug = int(self.rng.integers(self.cfg.n_aug))
         return f"{pix}|{sp}|{aug}"
 

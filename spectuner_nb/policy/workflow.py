@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -64,15 +65,18 @@ def known_species(catalog, names) -> list[str]:
 
 
 def prepare_data(catalog, *, n_mock_train: int = 300, n_mock_eval: int = 40,
-                 w3_step: int = 1, directory: Path | None = None) -> dict:
+                 w3_step: int = 1, directory: Path | None = None,
+                 train_species: Sequence[str] = TRAIN_SPECIES) -> dict:
     """Build and save training and evaluation pixels; return counts per set.
 
-    Training: mocks mixing training species only + W3(H2O) pixels with even
+    Training: mocks mixing ``train_species`` only + W3(H2O) pixels with even
     (x + y), targets = training species. Evaluation: mocks mixing all species
     (seed disjoint) + W3(H2O) pixels with odd (x + y), targets = all species.
+    Held-out species (``HELDOUT_SPECIES``) are never training targets.
     """
     directory = workdir() if directory is None else directory
-    train_sp = known_species(catalog, TRAIN_SPECIES)
+    held_names = set(known_species(catalog, HELDOUT_SPECIES))
+    train_sp = [s for s in known_species(catalog, train_species) if s not in held_names]
     held_sp = known_species(catalog, HELDOUT_SPECIES)
     all_sp = train_sp + held_sp
     train = mock_pixels(n_mock_train, train_sp, seed=1, catalog=catalog)
