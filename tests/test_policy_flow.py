@@ -41,8 +41,8 @@ def test_quadratic_maps_unit_interval_onto_itself():
     assert torch.allclose(y1, torch.ones(3, dtype=torch.float64), atol=1e-4)
 
 
-def _random_flow():
-    flow = AutoregressiveFlow(16, 2, 32, 1, TABLE1_BOUNDS, n_bins=8).double()
+def _random_flow(n_blocks=1):
+    flow = AutoregressiveFlow(16, 2, 32, n_blocks, TABLE1_BOUNDS, n_bins=8).double()
     for p in flow.parameters():
         torch.nn.init.normal_(p, std=0.3)
     return flow
@@ -65,6 +65,23 @@ def test_flow_density_normalised_and_autoregressive():
     assert torch.allclose(torch.log(torch.diagonal(jac)).sum()
                           - torch.log(flow.span).sum(),
                           flow.log_prob(flow.from_unit(u), ctx), atol=1e-8)
+
+
+def test_cached_sampler_matches_full_conditioner():
+    """Key/value caching reproduces re-running the whole causal conditioner per step."""
+    from spectuner_nb.policy.transforms import split_params
+
+    flow = _random_flow(n_blocks=2)
+    ctx = torch.randn(3, 16, dtype=torch.float64)
+    x, log_p = flow.sample(ctx, 7, torch.Generator().manual_seed(5))
+    z = torch.rand(3, 7, 5, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    full_ctx = ctx.unsqueeze(-2).expand(3, 7, 16)
+    u = torch.zeros_like(z)
+    for i in range(5):
+        w, h = split_params(flow._conditioner(u, full_ctx)[..., i, :], flow.n_bins)
+        u[..., i] = quadratic_inverse(z[..., i], w, h)[0]
+    assert torch.allclose(x, flow.from_unit(u), atol=1e-9)
+    assert torch.allclose(log_p, flow.log_prob(x, full_ctx), atol=1e-8)
 
 
 @pytest.mark.parametrize("dim", [0, 4])
