@@ -12,3 +12,14 @@ def small_synthetic_cube():
     from spectuner_nb.cube.synthetic import make_synthetic_cube
 
     return make_synthetic_cube(("CH3OH",), shape=(4, 4), n_channels=200, v_lsr=-5.0, seed=3)
+
+
+@pytest.fixture(scope="session")
+def shared_catalogs():
+    """``<shared data>/catalogs`` (real CDMS/JPL/LAMDA/Splatalogue files); skip when absent."""
+    from spectuner_nb.settings import shared_data_dir
+
+    root = shared_data_dir(required=False)
+    if root is None:
+        pytest.skip("shared catalogs not available")
+    return root / "catalogs"

@@ -12,15 +12,11 @@ from spectuner_nb.catalog.partfunc import (
     read_jpl_catdir,
 )
 from spectuner_nb.errors import SpeciesNotFoundError
-from spectuner_nb.settings import shared_data_dir
 
 
 @pytest.fixture(scope="module")
-def pf_dir():
-    root = shared_data_dir(required=False)
-    if root is None:
-        pytest.skip("shared catalogs not available")
-    return root / "catalogs" / "partition_functions"
+def pf_dir(shared_catalogs):
+    return shared_catalogs / "partition_functions"
 
 
 def test_cdms_partfunc(pf_dir):

@@ -15,15 +15,11 @@ from spectuner_nb.catalog.splatalogue import (
     splatalogue_db_path,
 )
 from spectuner_nb.errors import CatalogError, CatalogFormatError
-from spectuner_nb.settings import shared_data_dir
 
 
 @pytest.fixture(scope="module")
-def cat_dir():
-    root = shared_data_dir(required=False)
-    if root is None:
-        pytest.skip("shared catalogs not available")
-    return root / "catalogs"
+def cat_dir(shared_catalogs):
+    return shared_catalogs
 
 
 @pytest.fixture(scope="module")

@@ -6,15 +6,11 @@ import pytest
 from spectuner_nb.catalog.partfunc import partition_for_tag
 from spectuner_nb.catalog.spcat import decode_int, parse_spcat, read_spcat, to_linelist
 from spectuner_nb.errors import CatalogFormatError
-from spectuner_nb.settings import shared_data_dir
 
 
 @pytest.fixture(scope="module")
-def cdms_dir():
-    root = shared_data_dir(required=False)
-    if root is None:
-        pytest.skip("shared catalogs not available")
-    return root / "catalogs" / "cdms_jpl"
+def cdms_dir(shared_catalogs):
+    return shared_catalogs / "cdms_jpl"
 
 
 def _linelist(path):
