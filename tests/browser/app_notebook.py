@@ -62,7 +62,7 @@ comparison""",
 import ipywidgets
 ready = ipywidgets.HTML("ready")
 ready.add_class("spectuner-ready")
-ready""",
+display(ready)""",
 )
 
 

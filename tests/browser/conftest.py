@@ -6,6 +6,7 @@ loaded once and shared by every test in tests/browser (they run in file order).
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -17,23 +18,41 @@ from .server import CHROMIUM_FLAGS, VoilaServer, chromium_path
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "images"
 LOAD_TIMEOUT_MS = 420_000  # first run after an engine change recompiles numba kernels
+WIDGET_RACE = "Error displaying widget: model not found"
+"""Voilà 0.5 / ipywidgets front-end race (seen in ~15 % of page loads): the kernel sends every
+widget state, yet the page sometimes renders an output before its model is restored. The
+page is then reloaded once (reported on stderr); a second failure fails the tests."""
 
 
 @pytest.fixture(scope="session")
-def voila_url(tmp_path_factory):
-    """URL of a Voilà server rendering the widget-test notebook."""
+def voila_server(tmp_path_factory):
+    """A started :class:`VoilaServer` rendering the widget-test notebook."""
     if chromium_path() is None:
         pytest.skip("chromium is not installed (scripts/test.sh installs it)")
     folder = tmp_path_factory.mktemp("voila")
     notebook = write_app_notebook(folder / "widgets_app.ipynb")
     server = VoilaServer(notebook, folder / "voila.log")
     server.start()
-    yield server.url
+    yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
-def page(voila_url):
+def voila_url(voila_server):
+    """URL of the Voilà server rendering the widget-test notebook."""
+    return voila_server.url
+
+
+def _failure_report(pg, messages: list[str], log: Path) -> str:
+    """What the page, the browser console and the Voilà log say when rendering failed."""
+    errors = [m for m in messages if "error" in m.lower() or "not found" in m.lower()]
+    return (f"page text (end):\n{pg.inner_text('body')[-3000:]}\n"
+            f"browser console errors:\n" + "\n".join(errors[-20:]) + "\n"
+            f"voila log (end):\n{log.read_text()[-3000:] if log.exists() else '(none)'}")
+
+
+@pytest.fixture(scope="session")
+def page(voila_server):
     """A chromium page with the rendered app (all widgets present)."""
     from playwright.sync_api import sync_playwright
 
@@ -44,14 +63,26 @@ def page(voila_url):
         )
         pg = context.new_page()
         messages: list[str] = []
-        pg.on("console", lambda msg: messages.append(msg.text))
+        pg.on("console", lambda msg: messages.append(f"{msg.type}: {msg.text}"))
         start = time.monotonic()
-        pg.goto(voila_url, timeout=LOAD_TIMEOUT_MS)
-        try:
-            pg.wait_for_selector(".spectuner-ready", timeout=LOAD_TIMEOUT_MS, state="attached")
-        except Exception as exc:  # show what the page says (a cell error, usually)
-            text = pg.inner_text("body")[-4000:]
-            raise RuntimeError(f"the widget notebook did not finish rendering:\n{text}") from exc
+        for attempt in (1, 2):
+            pg.goto(voila_server.url, timeout=LOAD_TIMEOUT_MS)
+            try:
+                pg.wait_for_function(
+                    "(race) => document.querySelector('.spectuner-ready') !== null"
+                    " || document.body.innerText.includes(race)",
+                    arg=WIDGET_RACE, timeout=LOAD_TIMEOUT_MS)
+            except Exception as exc:  # show what the page, console and server say
+                report = _failure_report(pg, messages, voila_server.log)
+                raise RuntimeError(
+                    f"the widget notebook did not finish rendering:\n{report}") from exc
+            if pg.query_selector(".spectuner-ready") is not None:
+                break
+            if attempt == 2:
+                report = _failure_report(pg, messages, voila_server.log)
+                raise RuntimeError(f"front-end widget race twice in a row:\n{report}")
+            print(f"\nbrowser tests: '{WIDGET_RACE}' on page load; reloading once",
+                  file=sys.stderr)
         pg.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0",
                              timeout=LOAD_TIMEOUT_MS)
         pg.console_messages = messages  # type: ignore[attr-defined]
