@@ -59,7 +59,6 @@ W3_CUBE = "spectra/noema_core_wideX/W3H2O_WideX_ABD_center.fits"
 W3_VLSR_KMS = -48.5
 """Systemic velocity of W3(H2O) (the cube header's VELO-LSR), km/s."""
 W3_SPECIES = ("CH3OH", "H2CO", "HC3N", "OCS", "CH3OCHO")
-PEAK_SIGMA = 4.0
 N_CUT = 3
 N_BINS = 5
 V_WINDOW_KMS = 12.0

@@ -127,6 +127,21 @@ def chi2(obs, model, rms, weighted: bool = True) -> np.ndarray:
     return total
 
 
+def find_peaks_above(spectrum, threshold: float) -> np.ndarray:
+    """Channel indices of the peaks of one spectrum with height and prominence ≥ ``threshold`` (K).
+
+    The one peak rule of METHOD.md §3/§5/§8 (``threshold`` is n_sigma·rms); used by the
+    cube pixel selection and the policy's input features. Empty for a non-positive or
+    non-finite threshold.
+    """
+    from scipy.signal import find_peaks
+
+    t = float(threshold)
+    if not np.isfinite(t) or t <= 0:
+        return np.zeros(0, dtype=np.intp)
+    return find_peaks(np.asarray(spectrum, dtype=float), height=t, prominence=t)[0]
+
+
 def find_peak_spans(
     spectrum, rms: float, *, n_sigma: float = PEAK_N_SIGMA, rel_height: float = PEAK_REL_HEIGHT
 ) -> np.ndarray:

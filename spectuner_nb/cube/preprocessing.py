@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 from astropy.stats import sigma_clip, sigma_clipped_stats
-from scipy.signal import find_peaks
 
 from ..errors import CubeError
+from ..losses import find_peaks_above
 from ..settings import cache_dir
 from .load import CubeSet
 
@@ -160,11 +160,8 @@ def count_peaks(spectra: np.ndarray, threshold: np.ndarray | float) -> np.ndarra
     """Peaks per spectrum with height = prominence = threshold (K); spectra (n, n_chan)."""
     spectra = np.asarray(spectra, float)
     thr = np.broadcast_to(np.asarray(threshold, float), (spectra.shape[0],))
-    out = np.zeros(spectra.shape[0], int)
-    for i, (spec, t) in enumerate(zip(spectra, thr, strict=True)):
-        if np.isfinite(t) and t > 0:
-            out[i] = find_peaks(spec, height=t, prominence=t)[0].size
-    return out
+    return np.array([find_peaks_above(spec, t).size
+                     for spec, t in zip(spectra, thr, strict=True)], dtype=int)
 
 
 def clipped_rms(spectra: np.ndarray, sigma: float = 3.0) -> np.ndarray:

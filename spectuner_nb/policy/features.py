@@ -21,10 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import find_peaks
 
 from ..catalog.linelist import LineList
 from ..constants import C_KM_S
+from ..losses import PEAK_N_SIGMA, find_peaks_above
 from ..observation import Observation
 from ..parameters import V_OFF_MAX_KMS
 from .config import (
@@ -34,8 +34,6 @@ from .config import (
     PolicyConfig,
 )
 
-PEAK_SIGMA: float = 4.0
-"""Peak threshold (height and prominence) in units of the window rms."""
 BEAM_LOG10_RANGE: tuple[float, float] = (-2.0, 1.0)
 """log10 of the beam size (arcsec) mapped onto [0, 1]."""
 STRENGTH_T_K: float = 150.0
@@ -131,8 +129,7 @@ def peak_channels(obs: Observation) -> list[np.ndarray]:
     """Observed peak channel indices per window (height = prominence = 4 rms)."""
     out = []
     for y, rms in zip(obs.intensities, obs.rms, strict=True):
-        thr = PEAK_SIGMA * float(rms)
-        out.append(find_peaks(y, height=thr, prominence=thr)[0])
+        out.append(find_peaks_above(y, PEAK_N_SIGMA * float(rms)))
     return out
 
 
