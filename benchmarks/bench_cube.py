@@ -3,8 +3,9 @@
 Part ``synthetic``: a synthetic cube like the paper's G327 cube (METHOD.md §8):
 ``--size`` × ``--size`` pixels, the three G327 windows with 8740 channels,
 CH3OH plus blended species (CH3OCHO, H2CO, OCS, HNCO), spatially varying known
-parameters, noise and continuum. CH3OH is fitted on a random subset of the
-selected pixels (``--subset``; the full map is too slow on 2 shared cores):
+parameters, noise and continuum. CH3OH is fitted on random subsets of the
+selected pixels (``--subset`` for χ², ``--subset-pm`` for peak matching; chunks of
+``--chunk-size`` pixels, as ``fit_cube`` splits a full map):
 
 * ms/pixel on 2 Dask workers for χ² and for peak matching, policy init (random
   init when no policy checkpoint is shipped; the JSON says which was used),
@@ -18,7 +19,8 @@ Part ``w3``: CH3OH, H2CO, HC3N and OCS maps of the real W3(H2O) NOEMA cube
 (χ², policy init, one species at a time), written as FITS under ``--out`` and as
 docs/images/cube_w3h2o_maps.png.
 
-Usage: python benchmarks/bench_cube.py [synthetic|w3|all] [--size 100] [--subset 48]
+Usage: python benchmarks/bench_cube.py [synthetic|w3|all] [--size 100] [--subset 1024]
+       [--subset-pm 128] [--chunk-size 32]
 Results: benchmarks/results/bench_cube.json (merged per part).
 """
 
@@ -74,7 +76,8 @@ def _recovery(res, synth, pixels_mask) -> dict:
             "goal_met": bool(np.median(dlog) < 0.1 and np.median(dt) < 0.15)}
 
 
-def bench_synthetic(size: int, subset: int, n_init: int, seed: int, workroot: Path) -> dict:
+def bench_synthetic(size: int, subset: int, subset_pm: int, chunk_size: int, n_init: int,
+                    seed: int, workroot: Path) -> dict:
     from spectuner_nb.cube import PreprocessConfig, make_synthetic_cube, preprocess
     from spectuner_nb.cube.fit import policy_available
     from spectuner_nb.cube.synthetic import G327_WINDOWS_MHZ
@@ -90,38 +93,46 @@ def bench_synthetic(size: int, subset: int, n_init: int, seed: int, workroot: Pa
     print(pre.report())
     rng = np.random.default_rng(seed)
     kept = np.flatnonzero(pre.keep.ravel())
-    pick = rng.choice(kept, size=min(subset, kept.size), replace=False)
-    mask = np.zeros(size * size, bool)
-    mask[pick] = True
-    mask = mask.reshape(size, size)
+    pick = rng.choice(kept, size=min(max(subset, subset_pm), kept.size), replace=False)
+    masks = {}
+    for loss, n in (("chi2", subset), ("pm", subset_pm)):
+        m = np.zeros(size * size, bool)
+        m[pick[:n]] = True
+        masks[loss] = m.reshape(size, size)
+    mask = masks["chi2"]
     init = "policy"
     init_used = "policy" if policy_available() else "random (no policy checkpoint shipped)"
     out = {"cube": {"shape": [size, size], "channels": int(sum(n_chan)), "species": SPECIES,
                     "fitted": "CH3OH", "make_s": t_make, "preprocess_s": t_pre,
-                    "kept_pixels": int(pre.keep.sum()), "subset_pixels": int(mask.sum()),
-                    "subset_snr_gt_10": int((mask & (synth.peak_snr > 10)).sum())},
+                    "kept_pixels": int(pre.keep.sum()),
+                    "subset_pixels": {k: int(m.sum()) for k, m in masks.items()},
+                    "subset_snr_gt_10": {k: int((m & (synth.peak_snr > 10)).sum())
+                                         for k, m in masks.items()}},
            "init": init_used, "n_init": n_init, "runs": {}}
-    common = {"init": init, "n_init": n_init, "seed": seed, "chunk_size": 4}
+    common = {"init": init, "n_init": n_init, "seed": seed, "chunk_size": chunk_size}
     clients = {n: _client(n) for n in (2, 1)}
     try:
         warm = np.zeros_like(mask)
         warm[np.unravel_index(pick[:4], mask.shape)] = True
-        for client in clients.values():  # workers import, load kernels (and the policy)
+        for client in clients.values():  # every worker imports, loads kernels and the policy
             for loss in ("chi2", "pm"):
-                _timed_fit(synth.cubes, warm, client, workroot / "warm", loss=loss, **common)
+                _timed_fit(synth.cubes, warm, client, workroot / "warm", loss=loss,
+                           **{**common, "chunk_size": 1})
         # interleaved repeats; the best of each is kept (the 2 cores are shared with other jobs)
-        plan = [("chi2", 2), ("chi2", 1), ("pm", 2), ("chi2", 2), ("chi2", 1), ("pm", 2)]
+        plan = [("chi2", 2), ("chi2", 1), ("pm", 2), ("chi2", 2), ("chi2", 1)]
         for loss, n in plan:
-            res, wall = _timed_fit(synth.cubes, mask, clients[n], workroot / f"{loss}_{n}",
-                                   loss=loss, **common)
+            load = os.getloadavg()[0]
+            res, wall = _timed_fit(synth.cubes, masks[loss], clients[n],
+                                   workroot / f"{loss}_{n}", loss=loss, **common)
             key = f"{loss}_{n}workers"
-            fitted = mask & (res.flags & 3 == 0)
+            fitted = masks[loss] & (res.flags & 3 == 0)
             run = {
-                "wall_s": wall, "ms_per_pixel": 1e3 * wall / mask.sum(),
+                "wall_s": wall, "ms_per_pixel": 1e3 * wall / masks[loss].sum(),
+                "pixels": int(masks[loss].sum()), "load_avg_1min_before": load,
                 "engine_ms_per_pixel_median": 1e3 * res.meta["pixel_s_median"],
                 "median_nfev": float(np.median(res.nfev[fitted])) if fitted.any() else None,
-                "failed_pixels": int((mask & (res.flags & 2 > 0)).sum()),
-                "recovery": _recovery(res, synth, mask),
+                "failed_pixels": int((masks[loss] & (res.flags & 2 > 0)).sum()),
+                "recovery": _recovery(res, synth, masks[loss]),
             }
             print(key, json.dumps(run))
             if key not in out["runs"] or wall < out["runs"][key]["wall_s"]:
@@ -211,7 +222,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("part", nargs="?", default="all", choices=("synthetic", "w3", "all"))
     ap.add_argument("--size", type=int, default=100)
-    ap.add_argument("--subset", type=int, default=48)
+    ap.add_argument("--subset", type=int, default=1024, help="pixels fitted with χ²")
+    ap.add_argument("--subset-pm", type=int, default=128,
+                    help="pixels fitted with peak matching")
+    ap.add_argument("--chunk-size", type=int, default=32)
     ap.add_argument("--n-init", type=int, default=50)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2)
@@ -222,10 +236,12 @@ def main() -> None:
     saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     saved["machine"] = {"cpu_count": os.cpu_count(), "note": "2 cores shared with other jobs"}
     if args.part in ("synthetic", "all"):
-        saved["synthetic"] = bench_synthetic(args.size, args.subset, args.n_init, args.seed,
+        saved["synthetic"] = bench_synthetic(args.size, args.subset, args.subset_pm,
+                                             args.chunk_size, args.n_init, args.seed,
                                              args.out / "bench")
-        saved["synthetic"]["command"] = (f"python benchmarks/bench_cube.py synthetic --size "
-                                         f"{args.size} --subset {args.subset}")
+        saved["synthetic"]["command"] = (
+            f"python benchmarks/bench_cube.py synthetic --size {args.size} --subset "
+            f"{args.subset} --subset-pm {args.subset_pm} --chunk-size {args.chunk_size}")
         print(json.dumps(saved["synthetic"]["ratios"], indent=1))
     if args.part in ("w3", "all"):
         saved["w3h2o"] = bench_w3(args.out / "w3h2o", args.n_init, args.workers)

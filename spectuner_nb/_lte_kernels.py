@@ -80,12 +80,13 @@ def _planck_temp_dt(freq_mhz, t):
 
 
 @njit(cache=True)
-def _source_table(f_lo, f_hi, t_ex, cmb, t_cmb):
+def _source_table(f_lo, f_hi, t_ex, cmb, t_cmb, grad):
     """S(ν, T_ex) − [S(ν, T_cmb)] at equally spaced anchors over [f_lo, f_hi] (MHz).
 
     The spacing keeps linear interpolation within SOURCE_TOL of the value:
-    |S''| Δ²/8 ≤ SOURCE_TOL·S with |S''|/S ≤ (x/ν)², x = hν/kT.
-    Returns (values, first anchor MHz, spacing MHz).
+    |S''| Δ²/8 ≤ SOURCE_TOL·S with |S''|/S ≤ (x/ν)², x = hν/kT. With ``grad``,
+    ∂S(ν, T_ex)/∂T_ex is tabulated at the same anchors (it is as smooth in ν).
+    Returns (values, derivatives (empty without ``grad``), first anchor MHz, spacing MHz).
     """
     t_min = min(t_ex, t_cmb) if cmb else t_ex
     x_max = max(1.0, H_OVER_K_K_PER_MHZ * f_hi / t_min)
@@ -93,12 +94,15 @@ def _source_table(f_lo, f_hi, t_ex, cmb, t_cmb):
     n = int((f_hi - f_lo) / step) + 2
     step = max(f_hi - f_lo, 1e-9) / (n - 1)
     values = np.empty(n)
+    slopes = np.empty(n if grad else 0)
     for j in range(n):
         nu = f_lo + j * step
         values[j] = _planck_temp(nu, t_ex)
         if cmb:
             values[j] -= _planck_temp(nu, t_cmb)
-    return values, f_lo, step
+        if grad:
+            slopes[j] = _planck_temp_dt(nu, t_ex)
+    return values, slopes, f_lo, step
 
 
 @njit(cache=True)
@@ -345,14 +349,12 @@ def _eval_window(
         first, last = _add_opacity(nodes, curv, work[s], n_keep[s], tau, dtau, grad)
         if last <= first:
             continue
-        anchors, a_lo, a_step = np.zeros(2), 0.0, 1.0
-        if grad:
-            # ∂θ²/∂log10 η_fit at the reference beam (fit-space chain rule).
-            eta_ref = theta_sq / (theta_sq + tb_sq_ref)
-            dthsq = tb_sq_ref / (1.0 - eta_ref) ** 2 * eta_ref * LN10
-        else:
-            # S(ν, T_ex) − S(ν, T_cmb) tabulated across the window, linearly interpolated.
-            anchors, a_lo, a_step = _source_table(nodes[first], nodes[last - 1], t_ex, cmb, t_cmb)
+        # S(ν, T_ex) − S(ν, T_cmb) (and ∂S/∂T_ex) tabulated across the window, interpolated.
+        anchors, slopes, a_lo, a_step = _source_table(nodes[first], nodes[last - 1], t_ex, cmb,
+                                                      t_cmb, grad)
+        # ∂θ²/∂log10 η_fit at the reference beam (fit-space chain rule).
+        eta_ref = theta_sq / (theta_sq + tb_sq_ref)
+        dthsq = tb_sq_ref / (1.0 - eta_ref) ** 2 * eta_ref * LN10
         for i in range(first, last):
             ti = tau[i]
             if ti == 0.0:
@@ -373,23 +375,18 @@ def _eval_window(
                 tau_out[s, k] += w * ti
             tb_sq = tb_sq_val / (nu * nu) if tb_sq_mode == 1 else tb_sq_val
             eta = theta_sq / (theta_sq + tb_sq)
-            if grad:
-                diff = _planck_temp(nu, t_ex) - t_bg[k]
-                if cmb:
-                    diff -= _planck_temp(nu, t_cmb)
-            else:
-                pos = (nu - a_lo) / a_step
-                j = min(int(pos), anchors.size - 2)
-                diff = anchors[j] + (pos - j) * (anchors[j + 1] - anchors[j]) - t_bg[k]
+            pos = (nu - a_lo) / a_step
+            j = min(int(pos), anchors.size - 2)
+            frac = pos - j
+            diff = anchors[j] + frac * (anchors[j + 1] - anchors[j]) - t_bg[k]
             out[k] += w * eta * diff * absorb
             if grad:
                 et = (1.0 + em) * eta * diff
                 col = s * 5
                 deta = tb_sq / (theta_sq + tb_sq) ** 2 * dthsq
+                ds_dt = slopes[j] + frac * (slopes[j + 1] - slopes[j])
                 jac[k, col + 0] += w * deta * diff * absorb
-                jac[k, col + 1] += w * (
-                    eta * _planck_temp_dt(nu, t_ex) * absorb + et * dtau[i, _D_T]
-                )
+                jac[k, col + 1] += w * (eta * ds_dt * absorb + et * dtau[i, _D_T])
                 jac[k, col + 2] += w * et * ti * LN10
                 jac[k, col + 3] += w * et * dtau[i, _D_DV]
                 jac[k, col + 4] += w * et * dtau[i, _D_V]

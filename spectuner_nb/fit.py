@@ -156,8 +156,10 @@ class FitProblem:
         self.model_failures = 0
 
         self._obs_y = list(obs.intensities)
+        self._obs_all = np.concatenate(self._obs_y)
         self._weights = np.concatenate([np.full(y.size, 1.0 / r**2)
                                         for y, r in zip(self._obs_y, obs.rms, strict=True)])
+        self._identity_layout = bool(np.array_equal(idx.ravel(), np.arange(self.n_free)))
         self._chi2 = losses.chi2
         self._pm = losses.PeakMatchingLoss(obs.rest_freqs, self._obs_y, obs.rms)
 
@@ -216,24 +218,28 @@ class FitProblem:
                     self.model_failures += 1
             return out
 
-    def jacobian(self, z: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-        """Model spectra per window and the exact Jacobian ∂T/∂z (n_chan_total, n_free)."""
+    def jacobian(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Model spectrum over all windows (n_chan_total,) and the exact Jacobian ∂T/∂z
+        (n_chan_total, n_free), from one kernel pass (:meth:`LTEModel.spectrum_and_jacobian`)."""
         x = np.clip(self.expand(z), self.bounds[..., 0], self.bounds[..., 1])
-        spectra, jacs = self.model.jacobian_fit(x)
-        jac_x = np.concatenate(jacs, axis=0)
+        spectrum, jac_x = self.model.spectrum_and_jacobian(x)
+        if self._identity_layout:
+            return spectrum, jac_x
+        if not self.shared:  # a permutation of the columns
+            jac_z = np.empty_like(jac_x)
+            jac_z[:, self.idx.ravel()] = jac_x
+            return spectrum, jac_z
         jac_z = np.zeros((jac_x.shape[0], self.n_free))
         for col, target in enumerate(self.idx.ravel()):
             jac_z[:, target] += jac_x[:, col]
-        return spectra, jac_z
+        return spectrum, jac_z
 
     def chi2_value_and_grad(self, z: np.ndarray) -> tuple[float, np.ndarray]:
         """Noise-weighted χ² and its exact gradient with respect to z."""
-        spectra, jac = self.jacobian(z)
-        weights = self._weights
-        resid = np.concatenate(self._obs_y) - np.concatenate(spectra)
-        value = float(np.sum(weights * resid**2))
-        grad = -2.0 * (weights * resid) @ jac
-        return value, grad
+        spectrum, jac = self.jacobian(z)
+        wr = self._weights * (self._obs_all - spectrum)
+        value = float(wr @ (self._obs_all - spectrum))
+        return value, -2.0 * (wr @ jac)
 
     def laplace_errors(self, z: np.ndarray, free: np.ndarray | None = None) -> np.ndarray:
         """1σ errors of z from the Gauss-Newton Hessian of χ²: cov = (Jᵀ W J)⁻¹ (n_free,).

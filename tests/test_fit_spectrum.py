@@ -68,8 +68,10 @@ def test_exact_chi2_gradient_and_value(mock, catalog):
     z = mock.params_fit[0] + np.array([0.1, -20.0, 0.2, 0.05, 0.5])
     f, g = problem.chi2_value_and_grad(z)
     spectra = problem.spectra(z[None])
+    # the value comes from the Jacobian's Gauss-Legendre pass, the spectra from the
+    # midpoint-corrected forward pass: the same model to < 1e-5 of the peak
     assert f == pytest.approx(float(losses.chi2(list(mock.obs.intensities), spectra,
-                                                list(mock.obs.rms))[0]), rel=1e-12)
+                                                list(mock.obs.rms))[0]), rel=1e-9)
     box = UnitBox(problem.z_bounds)
     f_fd, g_fd = fd_value_and_grad(CountedObjective(problem, box), box.to_unit(z))
     np.testing.assert_allclose(g * box.span, g_fd, rtol=2e-3, atol=1e-6 * abs(f))

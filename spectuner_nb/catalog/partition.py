@@ -60,18 +60,23 @@ class PartitionFunction:
         """Build from log10 Q values (as CDMS/JPL tabulate them)."""
         return cls.from_table(temperature, 10.0 ** np.asarray(log10_q, dtype=float), name=name)
 
+    def __post_init__(self) -> None:
+        # log10 nodes, computed once (Q is evaluated at every model call)
+        object.__setattr__(self, "_log_t", np.log10(self.temperature))
+        object.__setattr__(self, "_log_q", np.log10(self.q))
+
     def __call__(self, T) -> np.ndarray:
         """Q at temperature(s) ``T`` in K (log-log interpolation, power-law extrapolation)."""
         logt = np.log10(np.asarray(T, dtype=float))
-        lt = np.log10(self.temperature)
-        lq = np.log10(self.q)
+        lt = self._log_t
+        lq = self._log_q
         out = np.interp(logt, lt, lq)
         hi = logt > lt[-1]
         lo = logt < lt[0]
-        if np.any(hi):
+        if hi.any():
             slope = (lq[-1] - lq[-2]) / (lt[-1] - lt[-2])
             out = np.where(hi, lq[-1] + slope * (logt - lt[-1]), out)
-        if np.any(lo):
+        if lo.any():
             slope = (lq[1] - lq[0]) / (lt[1] - lt[0])
             out = np.where(lo, lq[0] + slope * (logt - lt[0]), out)
         return 10.0**out

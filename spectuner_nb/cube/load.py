@@ -18,6 +18,7 @@ turns observed into rest-frame frequencies with it (ν_rest = ν_obs / (1 − v_
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -72,6 +73,27 @@ class CubeWindow:
     bad: np.ndarray
     continuum_k: np.ndarray | None = None
     source: str = ""
+
+    def __post_init__(self) -> None:
+        # The arrays are frozen with the window: the digest below is computed once.
+        for arr in (self.data, self.freq_mhz, self.beams, self.bad, self.continuum_k):
+            if isinstance(arr, np.ndarray):
+                arr.flags.writeable = False
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the window's data, frequencies, beams, mask and continuum (hex)."""
+        cached = self.__dict__.get("_digest")
+        if cached is None:
+            h = hashlib.sha256()
+            for arr in (self.data, self.freq_mhz, self.bad, self.beams, self.continuum_k):
+                if arr is not None:
+                    a = np.ascontiguousarray(arr)
+                    h.update(f"{a.dtype.str}{a.shape}".encode())
+                    h.update(a.reshape(-1).view(np.uint8).data)
+            cached = h.hexdigest()
+            object.__setattr__(self, "_digest", cached)
+        return cached
 
     @property
     def n_chan(self) -> int:
@@ -164,17 +186,13 @@ class CubeSet:
         return np.stack(cols, axis=1)
 
     def fingerprint(self) -> str:
-        """A short hash of the data, frequencies, masks and v_LSR (for caches and resume)."""
-        import hashlib
+        """A short hash of the data, frequencies, masks and v_LSR (for caches and resume).
 
-        h = hashlib.sha256()
-        h.update(np.float64(self.v_lsr).tobytes())
+        The windows' arrays are read-only, so each window is hashed once.
+        """
+        h = hashlib.sha256(np.float64(self.v_lsr).tobytes())
         for w in self.windows:
-            for arr in (w.data, w.freq_mhz, w.bad, w.beams, w.continuum_k):
-                if arr is not None:
-                    a = np.ascontiguousarray(arr)
-                    h.update(str(a.shape).encode())
-                    h.update(a.tobytes())
+            h.update(w.digest.encode())
         return h.hexdigest()[:16]
 
 
