@@ -1,4 +1,4 @@
-"""Numba kernels of the peak-matching loss (private; public API in :mod:`spectuner_nb.losses`).
+"""Numba kernels of the losses (private; public API in :mod:`spectuner_nb.losses`).
 
 Peak finding reproduces ``scipy.signal.find_peaks(x, height=h, prominence=p)``
 followed by ``scipy.signal.peak_widths(x, peaks, rel_height)`` (plateaus,
@@ -267,3 +267,18 @@ def pm_loss_serial(
     for b in range(pred.shape[0]):
         _pm_one(b, freq, obs, pred, win_off, obs_spans, span_off, height, prom, rel_height,
                 loss, peak_term, has_peak)
+
+
+@njit(cache=True)
+def chi2_value_grad(obs, weights, model, jac):
+    """Σ w (y − m)² and its gradient −2 Σ w (y − m) ∂m/∂z in one pass over the channels."""
+    n_chan, n_par = jac.shape
+    grad = np.zeros(n_par)
+    value = 0.0
+    for k in range(n_chan):
+        d = obs[k] - model[k]
+        wd = weights[k] * d
+        value += wd * d
+        for j in range(n_par):
+            grad[j] -= 2.0 * wd * jac[k, j]
+    return value, grad

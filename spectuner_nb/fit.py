@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from . import losses
 from .catalog.names import resolve
 from .errors import CatalogError, CheckpointError, FitError
 from .observation import Observation
@@ -90,7 +91,6 @@ class FitProblem:
     def __init__(self, obs: Observation, species: Sequence[str], *, catalog=None,
                  loss: str = "pm", n_components: int | Sequence[int] = 1,
                  shared: Sequence[str] = (), bounds=None, lines=None) -> None:
-        from . import losses
         from .model import LTEModel
 
         if not isinstance(obs, Observation):
@@ -237,9 +237,7 @@ class FitProblem:
     def chi2_value_and_grad(self, z: np.ndarray) -> tuple[float, np.ndarray]:
         """Noise-weighted χ² and its exact gradient with respect to z."""
         spectrum, jac = self.jacobian(z)
-        wr = self._weights * (self._obs_all - spectrum)
-        value = float(wr @ (self._obs_all - spectrum))
-        return value, -2.0 * (wr @ jac)
+        return losses.chi2_and_gradient(self._obs_all, self._weights, spectrum, jac)
 
     def laplace_errors(self, z: np.ndarray, free: np.ndarray | None = None) -> np.ndarray:
         """1σ errors of z from the Gauss-Newton Hessian of χ²: cov = (Jᵀ W J)⁻¹ (n_free,).
@@ -423,7 +421,7 @@ def fit_spectrum(
                          and gradient != "3-point")
             res = minimize_local(problem, z0[i0], problem.z_bounds, optimizer,
                                  value_and_grad=problem.chi2_value_and_grad if use_exact else None,
-                                 maxiter=maxiter)
+                                 maxiter=maxiter, f0=f_best)
             if res.fun <= f_best:
                 z_best, f_best = res.x, res.fun
             nfev_local, njev = res.nfev, res.njev

@@ -1,7 +1,8 @@
 """Losses between observed and model spectra (METHOD.md §3).
 
 * :func:`chi2` — Σ ((T_obs − T_model)/σ_rms)² over all channels of all windows
-  (``weighted=False``: the reference's unweighted Σ (T_obs − T_model)²).
+  (``weighted=False``: the reference's unweighted Σ (T_obs − T_model)²);
+  :func:`chi2_and_gradient` — the same with its gradient from a model Jacobian.
 * :class:`PeakMatchingLoss` — ℓ_PM = ℓ_MAE + ℓ_peak of Qiu et al. (2025):
   observed peaks found once, model peaks at every evaluation, matched spans
   rewarded with their Dice overlap, false peaks penalised with a weight that
@@ -34,6 +35,7 @@ __all__ = [
     "PeakMatchResult",
     "PeakMatchingLoss",
     "chi2",
+    "chi2_and_gradient",
     "find_peak_spans",
     "relative_loss",
 ]
@@ -125,6 +127,18 @@ def chi2(obs, model, rms, weighted: bool = True) -> np.ndarray:
     if not np.all(np.isfinite(total)):
         raise ModelInputError("χ² is not finite: NaN or infinite values in obs, model or rms")
     return total
+
+
+def chi2_and_gradient(obs: np.ndarray, weights: np.ndarray, model: np.ndarray,
+                      jacobian: np.ndarray) -> tuple[float, np.ndarray]:
+    """χ² = Σ w (T_obs − T_model)² and its gradient, over concatenated channels.
+
+    ``obs``, ``weights`` (1/σ², K⁻²) and ``model`` are (n_chan,); ``jacobian`` is
+    ∂T_model/∂z (n_chan, n_par). Returns (χ², ∂χ²/∂z (n_par,)). One compiled pass,
+    for optimisers that call it at every step.
+    """
+    value, grad = _pk.chi2_value_grad(obs, weights, model, np.ascontiguousarray(jacobian))
+    return float(value), grad
 
 
 def find_peaks_above(spectrum, threshold: float) -> np.ndarray:

@@ -215,6 +215,7 @@ def minimize_local(
     value_and_grad: ValueAndGrad | None = None,
     maxiter: int = 1000,
     tol: float | None = None,
+    f0: float | None = None,
 ) -> OptimizeResult:
     """Minimise ``fun`` from ``x0`` within ``bounds`` with a scipy local optimiser.
 
@@ -233,6 +234,9 @@ def minimize_local(
         methods instead of 3-point finite differences.
     maxiter, tol
         Passed to scipy.
+    f0
+        The objective at ``x0`` when the caller has it already (saves one evaluation;
+        it is not counted again in ``nfev``).
 
     Returns
     -------
@@ -255,7 +259,11 @@ def minimize_local(
     if method in GRADIENT_METHODS:
         # scipy's gradient methods stall on objectives of order 1e5 (e.g. χ² with many
         # channels): divide by the starting value, so that the loss starts near 1.
-        scale = 1.0 / max(abs(obj(u0)), 1.0)
+        if f0 is None or not np.isfinite(f0):
+            f0 = obj(u0)
+        else:
+            obj._record(u0[None, :], np.array([f0], dtype=float))
+        scale = 1.0 / max(abs(f0), 1.0)
         if value_and_grad is not None:
             def exact(u: np.ndarray) -> tuple[float, np.ndarray]:
                 f, g = value_and_grad(box.from_unit(np.clip(u, 0.0, 1.0)))

@@ -7,7 +7,13 @@ import pytest
 from scipy import signal
 
 from spectuner_nb.errors import ModelInputError
-from spectuner_nb.losses import PeakMatchingLoss, chi2, find_peak_spans, relative_loss
+from spectuner_nb.losses import (
+    PeakMatchingLoss,
+    chi2,
+    chi2_and_gradient,
+    find_peak_spans,
+    relative_loss,
+)
 
 RMS = 0.5
 THR = 4 * RMS
@@ -199,6 +205,15 @@ def test_chi2_weighted_and_unweighted():
     np.testing.assert_allclose(chi2(obs, model, [0.5, 2.0]), [0.0, 14 / 0.25 + 1 / 4.0])
     np.testing.assert_allclose(chi2(obs, model, 1.0, weighted=False), [0.0, 15.0])
     assert chi2(obs, [m[1] for m in model], [0.5, 2.0]).shape == ()
+
+
+def test_chi2_and_gradient_match_numpy():
+    rng = np.random.default_rng(3)
+    obs, model, w = rng.normal(size=50), rng.normal(size=50), rng.uniform(1, 4, 50)
+    jac = rng.normal(size=(50, 3))
+    value, grad = chi2_and_gradient(obs, w, model, jac)
+    assert value == pytest.approx(np.sum(w * (obs - model) ** 2), rel=1e-12)
+    np.testing.assert_allclose(grad, -2.0 * (w * (obs - model)) @ jac, rtol=1e-12)
 
 
 def test_relative_loss():
