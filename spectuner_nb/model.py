@@ -38,8 +38,6 @@ from .parameters import N_PARAMS, BeamSpec, beam_size_sq, fit_to_physical, refer
 
 __all__ = ["LTEModel", "lte_spectra", "channel_edges"]
 
-_DLNT_STEP = 1e-6  # relative temperature step for d ln Q / d ln T (Q is piecewise power law)
-_DLNT_UP = float(np.exp(_DLNT_STEP))
 
 PARALLEL_MIN_BATCH: int = 8
 """Batches at least this large run on all cores; smaller ones on the calling thread
@@ -259,15 +257,10 @@ class LTEModel:
         """Q(T_ex) and d ln Q / d ln T, shape (n_batch, n_species)."""
         q = np.empty_like(t_ex)
         dlnq = np.zeros_like(t_ex)
-        n = t_ex.shape[0]
         for s, ll in enumerate(self.lines):
-            if not slope:
-                q[:, s] = ll.partition(t_ex[:, s])
-                continue
-            t = t_ex[:, s]
-            values = ll.partition(np.concatenate([t, t * _DLNT_UP, t / _DLNT_UP]))
-            q[:, s] = values[:n]
-            dlnq[:, s] = np.log(values[n:2 * n] / values[2 * n:]) / (2.0 * _DLNT_STEP)
+            q[:, s] = ll.partition(t_ex[:, s])
+            if slope:
+                dlnq[:, s] = ll.partition.log_slope(t_ex[:, s])
         return q, dlnq
 
     def _split(self, out: np.ndarray, single: bool) -> list[np.ndarray]:

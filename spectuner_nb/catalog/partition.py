@@ -81,6 +81,14 @@ class PartitionFunction:
             out = np.where(lo, lq[0] + slope * (logt - lt[0]), out)
         return 10.0**out
 
+    def log_slope(self, T) -> np.ndarray:
+        """d ln Q / d ln T at temperature(s) ``T`` in K: the slope of the log-log segment
+        holding T (of the outermost segment beyond the table), exact for this interpolant."""
+        logt = np.log10(np.asarray(T, dtype=float))
+        lt = self._log_t
+        seg = np.clip(np.searchsorted(lt, logt, side="right") - 1, 0, lt.size - 2)
+        return (self._log_q[seg + 1] - self._log_q[seg]) / (lt[seg + 1] - lt[seg])
+
     def is_extrapolated(self, T) -> np.ndarray:
         """True where ``T`` (K) lies outside the tabulated range."""
         t = np.asarray(T, dtype=float)
