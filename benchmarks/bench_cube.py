@@ -15,11 +15,15 @@ selected pixels (``--subset`` for χ², ``--subset-pm`` for peak matching; chunk
 * recovery for pixels with peak S/N > 10: median |Δ log10 N_tot| (goal < 0.1 dex)
   and median |ΔT_ex|/T_ex (goal < 15 %).
 
+Part ``full``: every selected pixel of the same cube fitted with χ² on
+``--workers`` Dask workers, timed as the paper times its map (4.9 min for
+100 × 100 pixels, i.e. 29 ms per cube pixel), with recovery over the whole map.
+
 Part ``w3``: CH3OH, H2CO, HC3N and OCS maps of the real W3(H2O) NOEMA cube
 (χ², policy init, one species at a time), written as FITS under ``--out`` and as
 docs/images/cube_w3h2o_maps.png.
 
-Usage: python benchmarks/bench_cube.py [synthetic|w3|all] [--size 100] [--subset 1024]
+Usage: python benchmarks/bench_cube.py [synthetic|full|w3|all] [--size 100] [--subset 1024]
        [--subset-pm 128] [--chunk-size 32]
 Results: benchmarks/results/bench_cube.json (merged per part).
 """
