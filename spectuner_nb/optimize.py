@@ -33,6 +33,8 @@ ValueAndGrad = Callable[[np.ndarray], tuple[float, np.ndarray]]
 
 NM_STEP: float = 0.1
 """Edge of the initial Nelder-Mead simplex in unit-box coordinates."""
+_NON_FINITE: float = 1e300
+"""What a scalar objective returns instead of a non-finite value (scipy needs finite ones)."""
 FD_STEP: float = 1e-6
 """Finite-difference step in unit-cube coordinates (about (machine ε)^(1/3) · range/100)."""
 
@@ -135,20 +137,21 @@ class CountedObjective:
         return f
 
     def __call__(self, u: np.ndarray) -> float:
-        """Objective of one unit-cube point."""
+        """Objective of one unit-cube point (non-finite values become a huge finite one)."""
         value = float(self.batch(u[None, :])[0])
-        return value if np.isfinite(value) else 1e300
+        return value if np.isfinite(value) else _NON_FINITE
 
 
-def fd_value_and_grad(obj: CountedObjective, u: np.ndarray, step: float = FD_STEP
-                      ) -> tuple[float, np.ndarray]:
+def fd_value_and_grad(obj: CountedObjective, u: np.ndarray, step: float = FD_STEP,
+                      f0: float | None = None) -> tuple[float, np.ndarray]:
     """Value and 3-point finite-difference gradient in unit coordinates (one batched call).
 
     Central differences, switched to one-sided 3-point stencils
-    (f(u), f(u±h), f(u±2h)) at the bounds; 2·n_dim + 1 evaluations.
+    (f(u), f(u±h), f(u±2h)) at the bounds; 2·n_dim + 1 evaluations, or 2·n_dim
+    when the value ``f0`` at ``u`` is given.
     """
     n = u.size
-    points = [u]
+    points = [] if f0 is not None else [u]
     signs = np.where(u + step > 1.0, -1.0, np.where(u - step < 0.0, 1.0, 0.0))
     for i in range(n):
         e = np.zeros(n)
@@ -159,14 +162,35 @@ def fd_value_and_grad(obj: CountedObjective, u: np.ndarray, step: float = FD_STE
             e[i] = signs[i] * step
             points += [u + e, u + 2.0 * e]
     f = obj.batch(np.asarray(points))
-    f0 = f[0]
-    pairs = f[1:].reshape(n, 2)
+    if f0 is None:
+        f0, f = f[0], f[1:]
+    if not np.isfinite(f0) or f0 >= _NON_FINITE:
+        return _NON_FINITE, np.zeros(n)
+    pairs = f.reshape(n, 2)
     central = (pairs[:, 0] - pairs[:, 1]) / (2.0 * step)
     one_sided = (-3.0 * f0 + 4.0 * pairs[:, 0] - pairs[:, 1]) / (2.0 * step * signs + (signs == 0))
     grad = np.where(signs == 0.0, central, one_sided)
-    if not np.isfinite(f0):
-        return 1e300, np.zeros(n)
     return float(f0), np.where(np.isfinite(grad), grad, 0.0)
+
+
+class _LazyFDGrad:
+    """The value wherever the optimiser asks for one; the finite-difference gradient only
+    where it asks for a gradient (SLSQP's line search evaluates ≈ 2 trial points per
+    accepted one: computing a stencil at each would cost 2·n_dim extra evaluations there)."""
+
+    def __init__(self, obj: CountedObjective) -> None:
+        self.obj = obj
+        self.u: np.ndarray | None = None
+        self.value = 0.0
+
+    def fun(self, u: np.ndarray) -> float:
+        if self.u is None or not np.array_equal(u, self.u):
+            self.value = self.obj(np.array(u, dtype=float))
+            self.u = np.array(u, dtype=float)
+        return self.value
+
+    def jac(self, u: np.ndarray) -> np.ndarray:
+        return fd_value_and_grad(self.obj, np.array(u, dtype=float), f0=self.fun(u))[1]
 
 
 class _GradCache:
@@ -271,12 +295,12 @@ def minimize_local(
                 obj.njev += 1
                 obj._record(u[None, :], np.asarray([f], dtype=float))
                 if not np.isfinite(f):
-                    return 1e300, np.zeros(u.size)
+                    return _NON_FINITE, np.zeros(u.size)
                 return float(f), np.asarray(g, dtype=float) * box.span
 
             cache = _GradCache(exact)
         else:
-            cache = _GradCache(lambda u: fd_value_and_grad(obj, u))
+            cache = _LazyFDGrad(obj)
         if method == "tnc":
             options = {"maxfun": maxiter}
         res = minimize(lambda u: cache.fun(u) * scale, u0, jac=lambda u: cache.jac(u) * scale,
