@@ -326,8 +326,9 @@ class LTEModel:
                 f"the Jacobian takes one parameter set of shape ({self.n_species}, {N_PARAMS}), "
                 f"got {x.shape}"
             )
-        if not (np.all(np.isfinite(x)) and np.all(x[:, 1] > 0.0)):
-            raise ModelInputError("fit-space parameters must be finite with T_ex > 0")
+        if not (np.all(np.isfinite(x)) and np.all(x[:, 0] < 0.0) and np.all(x[:, 1] > 0.0)):
+            raise ModelInputError("fit-space parameters must be finite, with log10 η < 0 "
+                                  "and T_ex > 0")
         p = fit_to_physical(x, self.theta_b_sq_ref)
         q, dlnq = self._partition(p[None, :, 1], slope=True)
         out = np.empty(self.n_channels)

@@ -241,6 +241,8 @@ def test_invalid_shapes_and_inputs_raise():
         model.from_fit([[0.0, 40.0, 15.0, 0.3, 0.0]])  # η = 1 has no finite size
     with pytest.raises(ModelInputError):
         model.jacobian_fit(np.zeros((2, 5)))
+    with pytest.raises(ModelInputError):
+        model.spectrum_and_jacobian(np.array([[0.0, 40.0, 15.0, 0.3, 0.0]]))  # η = 1
 
 
 def test_from_fit_uses_parameters_conversion():
