@@ -225,10 +225,6 @@ class FitProblem:
         spectrum, jac_x = self.model.spectrum_and_jacobian(x)
         if self._identity_layout:
             return spectrum, jac_x
-        if not self.shared:  # a permutation of the columns
-            jac_z = np.empty_like(jac_x)
-            jac_z[:, self.idx.ravel()] = jac_x
-            return spectrum, jac_z
         jac_z = np.zeros((jac_x.shape[0], self.n_free))
         for col, target in enumerate(self.idx.ravel()):
             jac_z[:, target] += jac_x[:, col]

@@ -164,7 +164,7 @@ def fd_value_and_grad(obj: CountedObjective, u: np.ndarray, step: float = FD_STE
     f = obj.batch(np.asarray(points))
     if f0 is None:
         f0, f = f[0], f[1:]
-    if not np.isfinite(f0) or f0 >= _NON_FINITE:
+    if f0 >= _NON_FINITE:  # the objective maps non-finite values to +inf or _NON_FINITE
         return _NON_FINITE, np.zeros(n)
     pairs = f.reshape(n, 2)
     central = (pairs[:, 0] - pairs[:, 1]) / (2.0 * step)

@@ -76,9 +76,12 @@ class CubeWindow:
 
     def __post_init__(self) -> None:
         # The arrays are frozen with the window: the digest below is computed once.
-        for arr in (self.data, self.freq_mhz, self.beams, self.bad, self.continuum_k):
-            if isinstance(arr, np.ndarray):
-                arr.flags.writeable = False
+        for arr in self._arrays():
+            arr.flags.writeable = False
+
+    def _arrays(self) -> list[np.ndarray]:
+        return [a for a in (self.data, self.freq_mhz, self.bad, self.beams, self.continuum_k)
+                if isinstance(a, np.ndarray)]
 
     @property
     def digest(self) -> str:
@@ -86,11 +89,10 @@ class CubeWindow:
         cached = self.__dict__.get("_digest")
         if cached is None:
             h = hashlib.sha256()
-            for arr in (self.data, self.freq_mhz, self.bad, self.beams, self.continuum_k):
-                if arr is not None:
-                    a = np.ascontiguousarray(arr)
-                    h.update(f"{a.dtype.str}{a.shape}".encode())
-                    h.update(a.reshape(-1).view(np.uint8).data)
+            for arr in self._arrays():
+                a = np.ascontiguousarray(arr)
+                h.update(f"{a.dtype.str}{a.shape}".encode())
+                h.update(a.reshape(-1).view(np.uint8).data)
             cached = h.hexdigest()
             object.__setattr__(self, "_digest", cached)
         return cached
