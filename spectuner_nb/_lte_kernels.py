@@ -466,3 +466,37 @@ def spectra_jacobian(
             t_bg[c0:c1], tb_sq_mode, tb_sq_val, tb_sq_ref, cmb, t_cmb, out[c0:c1],
             jac[c0:c1], dummy_tau, True, False,
         )
+
+
+@njit(cache=True)
+def params_problem(p, c_km_s):
+    """First problem found in physical parameter sets p (n_batch, n_species, 5), as a code:
+    0 none, 1 non-finite value, 2 θ or N_tot < 0, 3 T_ex or Δv ≤ 0, 4 |v_off| ≥ c."""
+    for b in range(p.shape[0]):
+        for s in range(p.shape[1]):
+            for j in range(p.shape[2]):
+                if not math.isfinite(p[b, s, j]):
+                    return 1
+            if p[b, s, 0] < 0.0 or p[b, s, 2] < 0.0:
+                return 2
+            if p[b, s, 1] <= 0.0 or p[b, s, 3] <= 0.0:
+                return 3
+            if abs(p[b, s, 4]) >= c_km_s:
+                return 4
+    return 0
+
+
+@njit(cache=True)
+def linear_rows(spectrum, jac, dz):
+    """Rows spectrum + jac·dz[r] (n_rows, n_chan): a model linearised with its Jacobian
+    jac (n_chan, n_par), for parameter offsets dz (n_rows, n_par); zero offsets are skipped."""
+    n_rows, n_par = dz.shape
+    out = np.empty((n_rows, spectrum.size))
+    for r in range(n_rows):
+        out[r] = spectrum
+        for j in range(n_par):
+            d = dz[r, j]
+            if d != 0.0:
+                for k in range(spectrum.size):
+                    out[r, k] += d * jac[k, j]
+    return out

@@ -18,12 +18,11 @@ from . import _jit  # noqa: F401  (compile cache outside site-packages, before a
 
 
 @njit(cache=True)
-def find_spans(x, height, prominence, rel_height):
-    """Merged peak spans (n, 2) of ``x`` in fractional channel positions, sorted."""
+def _peaks_above(x, height):
+    """Local maxima of ``x`` (plateau mid-points, as scipy) with x ≥ ``height``, ascending."""
     n = x.size
-    lefts = np.empty(n // 2 + 1)
-    rights = np.empty(n // 2 + 1)
-    n_found = 0
+    peaks = np.empty(n // 2 + 1, dtype=np.int64)
+    m = 0
     i = 1
     i_max = n - 1
     while i < i_max:
@@ -33,45 +32,98 @@ def find_spans(x, height, prominence, rel_height):
                 i_ahead += 1
             if x[i_ahead] < x[i]:
                 peak = (i + i_ahead - 1) // 2
-                xp = x[peak]
+                if x[peak] >= height:
+                    peaks[m] = peak
+                    m += 1
                 i = i_ahead
-                if xp >= height:
-                    # Prominence and its bases (no window length).
-                    left_min = xp
-                    left_base = peak
-                    j = peak
-                    while j >= 0 and x[j] <= xp:
-                        if x[j] < left_min:
-                            left_min = x[j]
-                            left_base = j
-                        j -= 1
-                    right_min = xp
-                    right_base = peak
-                    j = peak
-                    while j <= n - 1 and x[j] <= xp:
-                        if x[j] < right_min:
-                            right_min = x[j]
-                            right_base = j
-                        j += 1
-                    prom = xp - max(left_min, right_min)
-                    if prom >= prominence:
-                        level = xp - prom * rel_height
-                        j = peak
-                        while left_base < j and level < x[j]:
-                            j -= 1
-                        left_ip = float(j)
-                        if x[j] < level:
-                            left_ip += (level - x[j]) / (x[j + 1] - x[j])
-                        j = peak
-                        while j < right_base and level < x[j]:
-                            j += 1
-                        right_ip = float(j)
-                        if x[j] < level:
-                            right_ip -= (level - x[j]) / (x[j - 1] - x[j])
-                        lefts[n_found] = left_ip
-                        rights[n_found] = right_ip
-                        n_found += 1
         i += 1
+    return peaks[:m]
+
+
+@njit(cache=True)
+def _prominence_bases(x, peaks, step, base_min, base_idx):
+    """Prominence bases of ``peaks`` on one side (step −1: left, +1: right), as scipy's
+    peak_prominences without a window length: walk away from each peak while
+    x ≤ x[peak], keeping the lowest point (the one nearest the peak among equals).
+
+    A walk that reaches an already handled peak no higher than its own takes over that
+    peak's result and jumps to where its walk stopped, so the total work stays near
+    O(n) even for a line forest with long zero stretches between the lines.
+    """
+    n = x.size
+    m = peaks.size
+    stop = np.empty(m, dtype=np.int64)
+    nxt = np.empty(m, dtype=np.int64)  # the next handled peak beyond ``stop``
+    for t in range(m):
+        k = m - 1 - t if step > 0 else t
+        p = peaks[k]
+        xp = x[p]
+        low = xp
+        low_i = p
+        j = p + step
+        q = k + step
+        while 0 <= j < n:
+            if 0 <= q < m and j == peaks[q]:
+                if x[j] > xp:
+                    break
+                if base_min[q] < low:
+                    low = base_min[q]
+                    low_i = base_idx[q]
+                j = stop[q]
+                q = nxt[q]
+                continue
+            if x[j] > xp:
+                break
+            if x[j] < low:
+                low = x[j]
+                low_i = j
+            j += step
+        stop[k] = j
+        nxt[k] = q
+        base_min[k] = low
+        base_idx[k] = low_i
+
+
+@njit(cache=True)
+def find_spans(x, height, prominence, rel_height):
+    """Merged peak spans (n, 2) of ``x`` in fractional channel positions, sorted.
+
+    Same peaks, prominences and interpolated widths as ``scipy.signal.find_peaks``
+    (height, prominence) and ``peak_widths`` (``rel_height``).
+    """
+    peaks = _peaks_above(x, height)
+    m = peaks.size
+    left_min = np.empty(m)
+    left_base = np.empty(m, dtype=np.int64)
+    right_min = np.empty(m)
+    right_base = np.empty(m, dtype=np.int64)
+    _prominence_bases(x, peaks, -1, left_min, left_base)
+    _prominence_bases(x, peaks, 1, right_min, right_base)
+    lefts = np.empty(m)
+    rights = np.empty(m)
+    n_found = 0
+    for k in range(m):
+        peak = peaks[k]
+        xp = x[peak]
+        prom = xp - max(left_min[k], right_min[k])
+        if prom < prominence:
+            continue
+        level = xp - prom * rel_height
+        j = peak
+        while left_base[k] < j and level < x[j]:
+            j -= 1
+        left_ip = float(j)
+        if x[j] < level:
+            left_ip += (level - x[j]) / (x[j + 1] - x[j])
+        j = peak
+        while j < right_base[k] and level < x[j]:
+            j += 1
+        right_ip = float(j)
+        if x[j] < level:
+            right_ip -= (level - x[j]) / (x[j - 1] - x[j])
+        lefts[n_found] = left_ip
+        rights[n_found] = right_ip
+        n_found += 1
     order = np.argsort(lefts[:n_found], kind="mergesort")
     spans = np.empty((n_found, 2))
     m = 0

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from . import losses
+from ._lte_kernels import linear_rows
 from .catalog.names import resolve
 from .errors import CatalogError, CheckpointError, FitError
 from .observation import Observation
@@ -31,6 +32,8 @@ from .pso import pso_trials
 from .results import FitResult
 
 LOSSES: tuple[str, ...] = ("pm", "chi2")
+GRADIENTS: tuple[str, ...] = ("auto", "exact", "jacobian", "3-point")
+"""Accepted ``gradient`` values of :func:`fit_spectrum`."""
 OPTIMIZERS: tuple[str, ...] = LOCAL_METHODS + ("pso", "none")
 """Accepted ``optimizer`` values; "none" returns the best initial sample (e.g. the policy alone)."""
 _SHARED_ALIASES = {"eta": "log10_eta", "theta": "log10_eta", "N_tot": "log10_N_tot",
@@ -187,17 +190,24 @@ class FitProblem:
         return lo + rng.random((n, self.n_free)) * (hi - lo)
 
     # ------------------------------------------------------------------ objective
+    def _entries(self, z: np.ndarray) -> np.ndarray:
+        """Free parameters → fit-space entries clipped into each entry's bounds."""
+        return np.clip(self.expand(z), self.bounds[..., 0], self.bounds[..., 1])
+
     def spectra(self, z: np.ndarray) -> list[np.ndarray]:
         """Model spectra per window (n_batch, n_chan) for free parameters (n_batch, n_free)."""
-        x = self.expand(np.atleast_2d(z))
-        x = np.clip(x, self.bounds[..., 0], self.bounds[..., 1])
-        return self.model.from_fit(x)
+        return self.model.from_fit(self._entries(np.atleast_2d(z)))
 
-    def loss_of_spectra(self, spectra: list[np.ndarray]) -> np.ndarray:
-        """The chosen loss for a batch of model spectra (n_batch,)."""
+    def loss_of_stacked(self, pred: np.ndarray) -> np.ndarray:
+        """The chosen loss of model spectra with the windows concatenated,
+        (n_batch, n_chan_total) in K → (n_batch,)."""
         if self.loss_name == "chi2":
-            return np.asarray(self._chi2(self._obs_y, spectra, self.obs.rms), dtype=float)
-        return np.asarray(self._pm(spectra).loss, dtype=float)
+            resid = pred - self._obs_all
+            return np.einsum("ij,ij,j->i", resid, resid, self._weights)
+        return self._pm.stacked(pred).loss
+
+    def _stacked_spectra(self, z: np.ndarray) -> np.ndarray:
+        return self.model.stacked_from_fit(self._entries(z))
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
         """Loss of free-parameter vectors (n_batch, n_free) → (n_batch,).
@@ -208,21 +218,36 @@ class FitProblem:
         """
         z = np.atleast_2d(z)
         try:
-            return self.loss_of_spectra(self.spectra(z))
+            return self.loss_of_stacked(self._stacked_spectra(z))
         except (ArithmeticError, SystemError):
             out = np.full(z.shape[0], np.inf)
             for i, row in enumerate(z):
                 try:
-                    out[i] = self.loss_of_spectra(self.spectra(row[None]))[0]
+                    out[i] = self.loss_of_stacked(self._stacked_spectra(row[None]))[0]
                 except (ArithmeticError, SystemError):
                     self.model_failures += 1
             return out
 
+    def linearised(self, z: np.ndarray):
+        """The loss of the model linearised at ``z`` with its exact Jacobian:
+        ``f(Z) = loss(T(z) + (Z − z) Jᵀ)`` for free-parameter rows Z (n_batch, n_free).
+
+        Agrees with the loss to second order in Z − z at the cost of one Jacobian pass,
+        so 3-point differences of it give the loss gradient without 2·n_free model
+        evaluations (:func:`~spectuner_nb.optimize.minimize_local`'s ``local_model``).
+        None where the Jacobian is unavailable (a numerical failure of the kernel).
+        """
+        z = np.asarray(z, dtype=float)
+        try:
+            spectrum, jac = self.jacobian(z)
+        except (ArithmeticError, SystemError):
+            return None
+        return lambda zs: self.loss_of_stacked(linear_rows(spectrum, jac, np.atleast_2d(zs) - z))
+
     def jacobian(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Model spectrum over all windows (n_chan_total,) and the exact Jacobian ∂T/∂z
         (n_chan_total, n_free), from one kernel pass (:meth:`LTEModel.spectrum_and_jacobian`)."""
-        x = np.clip(self.expand(z), self.bounds[..., 0], self.bounds[..., 1])
-        spectrum, jac_x = self.model.spectrum_and_jacobian(x)
+        spectrum, jac_x = self.model.spectrum_and_jacobian(self._entries(z))
         if self._identity_layout:
             return spectrum, jac_x
         jac_z = np.zeros((jac_x.shape[0], self.n_free))
@@ -306,6 +331,13 @@ def _policy_samples(problem: FitProblem, obs: Observation, n_init: int,
                     axis=1)
 
 
+def _gradient_kind(gradient: str, loss: str) -> str:
+    """The gradient a gradient optimiser gets: "exact", "jacobian" or "3-point"."""
+    if gradient == "auto":
+        return "exact" if loss == "chi2" else "jacobian"
+    return gradient
+
+
 def fit_spectrum(
     obs: Observation,
     species: str | Sequence[str],
@@ -356,8 +388,11 @@ def fit_spectrum(
     shared
         Fit parameters that take one value for all entries, e.g. ``("v_off",)``.
     gradient
-        For L-BFGS-B/TNC/SLSQP: "auto" (exact for χ², 3-point otherwise),
-        "exact" (χ² only) or "3-point" (finite differences, as the paper).
+        For L-BFGS-B/TNC/SLSQP: "auto" (exact for χ², "jacobian" for peak matching),
+        "exact" (χ² only), "jacobian" (3-point differences of the loss of the model
+        linearised with its exact Jacobian: one Jacobian pass per gradient instead of
+        2·n_free model evaluations, see :meth:`FitProblem.linearised`) or "3-point"
+        (finite differences of the model itself, as the paper).
     n_trial
         PSO trials (``optimizer="pso"``).
     maxiter
@@ -375,8 +410,8 @@ def fit_spectrum(
     optimizer = optimizer.lower()
     if optimizer not in OPTIMIZERS:
         raise FitError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
-    if gradient not in ("auto", "exact", "3-point"):
-        raise FitError(f"gradient must be 'auto', 'exact' or '3-point', got {gradient!r}")
+    if gradient not in GRADIENTS:
+        raise FitError(f"gradient must be one of {GRADIENTS}, got {gradient!r}")
     if gradient == "exact" and loss != "chi2":
         raise FitError("an exact gradient exists for loss='chi2' only")
     if int(n_init) < 1:
@@ -413,17 +448,18 @@ def fit_spectrum(
         nfev_local, njev = 0, 0
         meta.update(best_init_loss=f_best, gradient="none", message="best initial sample")
         if optimizer != "none":
-            use_exact = (optimizer in GRADIENT_METHODS and loss == "chi2"
-                         and gradient != "3-point")
-            res = minimize_local(problem, z0[i0], problem.z_bounds, optimizer,
-                                 value_and_grad=problem.chi2_value_and_grad if use_exact else None,
-                                 maxiter=maxiter, f0=f_best)
+            grad_kind = _gradient_kind(gradient, loss)
+            res = minimize_local(
+                problem, z0[i0], problem.z_bounds, optimizer,
+                value_and_grad=problem.chi2_value_and_grad if grad_kind == "exact" else None,
+                local_model=problem.linearised if grad_kind == "jacobian" else None,
+                maxiter=maxiter, f0=f_best)
             if res.fun <= f_best:
                 z_best, f_best = res.x, res.fun
             nfev_local, njev = res.nfev, res.njev
             meta.update(message=res.message, success=res.success, nit=res.nit)
             if optimizer in GRADIENT_METHODS:
-                meta["gradient"] = "exact" if use_exact else "3-point"
+                meta["gradient"] = grad_kind
         timings["local"] = time.perf_counter() - t2
 
     t3 = time.perf_counter()

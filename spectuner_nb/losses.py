@@ -255,6 +255,21 @@ class PeakMatchingLoss:
     def __call__(self, model) -> PeakMatchResult:
         """Loss of model spectra per window, (n_chan,) or (n_batch, n_chan) each."""
         pred, single = _stack_model(model, self.sizes)
+        result = self.stacked(pred)
+        if single:
+            return PeakMatchResult(result.loss[0], result.peak_term[0], result.has_peak[0])
+        return result
+
+    def stacked(self, pred: np.ndarray) -> PeakMatchResult:
+        """Loss of model spectra with the windows concatenated, (n_batch, n_chan_total) in K.
+
+        The optimisers' fast path: no per-window split. Non-finite model values give a
+        non-finite loss.
+        """
+        pred = np.ascontiguousarray(pred, dtype=float)
+        if pred.ndim != 2 or pred.shape[1] != self._win_off[-1]:
+            raise ModelInputError(f"expected (n_batch, {int(self._win_off[-1])}) model spectra, "
+                                  f"got {pred.shape}")
         n = pred.shape[0]
         loss = np.empty(n)
         term = np.empty(n)
@@ -264,8 +279,6 @@ class PeakMatchingLoss:
             self._freq, self._obs, pred, self._win_off, self._spans, self._span_off, self._thr,
             self._thr, self.rel_height, loss, term, has,
         )
-        if single:
-            return PeakMatchResult(loss[0], term[0], has[0])
         return PeakMatchResult(loss, term, has)
 
 

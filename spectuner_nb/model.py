@@ -39,6 +39,14 @@ from .parameters import N_PARAMS, BeamSpec, beam_size_sq, fit_to_physical, refer
 __all__ = ["LTEModel", "lte_spectra", "channel_edges"]
 
 
+_PARAM_PROBLEMS = {
+    1: "params hold NaN or infinite values",
+    2: "source size θ and column density N_tot must be ≥ 0",
+    3: "T_ex and the line width Δv must be > 0",
+    4: "|v_off| must be below the speed of light",
+}
+"""Messages for the codes of :func:`_lte_kernels.params_problem`."""
+
 PARALLEL_MIN_BATCH: int = 8
 """Batches at least this large run on all cores; smaller ones on the calling thread
 (starting threads costs more than it saves for one spectrum, a lot more on a busy machine)."""
@@ -243,14 +251,9 @@ class LTEModel:
                 f"(n_batch, {self.n_species}, {N_PARAMS}), got {p.shape}"
             )
         p = np.ascontiguousarray(p.reshape(-1, self.n_species, N_PARAMS))
-        if not np.all(np.isfinite(p)):
-            raise ModelInputError("params hold NaN or infinite values")
-        if np.any(p[..., 0] < 0) or np.any(p[..., 2] < 0):
-            raise ModelInputError("source size θ and column density N_tot must be ≥ 0")
-        if np.any(p[..., 1] <= 0) or np.any(p[..., 3] <= 0):
-            raise ModelInputError("T_ex and the line width Δv must be > 0")
-        if np.any(np.abs(p[..., 4]) >= C_KM_S):
-            raise ModelInputError("|v_off| must be below the speed of light")
+        problem = _k.params_problem(p, C_KM_S)
+        if problem:
+            raise ModelInputError(_PARAM_PROBLEMS[problem])
         return p, single
 
     def _partition(self, t_ex: np.ndarray, slope: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -301,6 +304,15 @@ class LTEModel:
         """Spectra for fit-space ``x`` (…, n_species, 5): log10 η, T_ex, log10 N, log10 Δv, v_off.
         """
         return self(self.to_physical(x))
+
+    def stacked_from_fit(self, x) -> np.ndarray:
+        """As :meth:`from_fit` for a batch (n_batch, n_species, 5), with the windows
+        concatenated: (n_batch, n_chan_total) in K (what the optimisers' losses take)."""
+        x = np.asarray(x, dtype=float)
+        if x.ndim != 3:
+            raise ModelInputError(f"expected a batch (n_batch, {self.n_species}, {N_PARAMS}), "
+                                  f"got {x.shape}")
+        return self._evaluate(self.to_physical(x), want_tau=False)[0]
 
     def opacity(self, params) -> list[np.ndarray]:
         """Channel-averaged optical depth per species and window.

@@ -7,10 +7,12 @@ optimisers see parameters of comparable scale (T_ex spans 1–1000 K while
 log10 η spans 3 dex). :class:`CountedObjective` counts forward-model
 evaluations (nfev, one per row of ``X``): the paper's cost axis.
 
-Gradients for L-BFGS-B, TNC and SLSQP are either the 3-point finite
-differences of the paper (2·n_dim + 1 model evaluations per gradient, issued
-as one batched call) or an exact ``value_and_grad(x) -> (f, g)`` supplied by
-the caller (counted as one evaluation in ``nfev`` and in ``njev``).
+Gradients for L-BFGS-B, TNC and SLSQP are the 3-point finite differences of
+the paper (2·n_dim model evaluations per gradient, issued as one batched
+call), an exact ``value_and_grad(x) -> (f, g)`` supplied by the caller, or the
+same 3-point differences taken on a ``local_model(x)`` the caller builds once per
+gradient (e.g. the loss of the model linearised with its exact Jacobian). The
+last two are counted as one evaluation in ``nfev`` and in ``njev``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ GRADIENT_METHODS: frozenset[str] = frozenset({"l-bfgs-b", "tnc", "slsqp"})
 
 BatchObjective = Callable[[np.ndarray], np.ndarray]
 ValueAndGrad = Callable[[np.ndarray], tuple[float, np.ndarray]]
+LocalModel = Callable[[np.ndarray], BatchObjective | None]
 
 NM_STEP: float = 0.1
 """Edge of the initial Nelder-Mead simplex in unit-box coordinates."""
@@ -142,10 +145,11 @@ class CountedObjective:
         return value if np.isfinite(value) else _NON_FINITE
 
 
-def fd_value_and_grad(obj: CountedObjective, u: np.ndarray, step: float = FD_STEP,
+def fd_value_and_grad(batch: BatchObjective, u: np.ndarray, step: float = FD_STEP,
                       f0: float | None = None) -> tuple[float, np.ndarray]:
     """Value and 3-point finite-difference gradient in unit coordinates (one batched call).
 
+    ``batch(U) -> f`` evaluates unit-cube points (e.g. :meth:`CountedObjective.batch`).
     Central differences, switched to one-sided 3-point stencils
     (f(u), f(u±h), f(u±2h)) at the bounds; 2·n_dim + 1 evaluations, or 2·n_dim
     when the value ``f0`` at ``u`` is given.
@@ -161,7 +165,7 @@ def fd_value_and_grad(obj: CountedObjective, u: np.ndarray, step: float = FD_STE
         else:
             e[i] = signs[i] * step
             points += [u + e, u + 2.0 * e]
-    f = obj.batch(np.asarray(points))
+    f = np.asarray(batch(np.asarray(points)), dtype=float)
     if f0 is None:
         f0, f = f[0], f[1:]
     if f0 >= _NON_FINITE:  # the objective maps non-finite values to +inf or _NON_FINITE
@@ -176,10 +180,15 @@ def fd_value_and_grad(obj: CountedObjective, u: np.ndarray, step: float = FD_STE
 class _LazyFDGrad:
     """The value wherever the optimiser asks for one; the finite-difference gradient only
     where it asks for a gradient (SLSQP's line search evaluates ≈ 2 trial points per
-    accepted one: computing a stencil at each would cost 2·n_dim extra evaluations there)."""
+    accepted one: computing a stencil at each would cost 2·n_dim extra evaluations there).
 
-    def __init__(self, obj: CountedObjective) -> None:
+    With ``local_model``, the stencil is evaluated on ``local_model(x)`` (one counted
+    evaluation) instead of the objective itself; when it returns None, on the objective.
+    """
+
+    def __init__(self, obj: CountedObjective, local_model: LocalModel | None = None) -> None:
         self.obj = obj
+        self.local_model = local_model
         self.u: np.ndarray | None = None
         self.value = 0.0
 
@@ -190,7 +199,18 @@ class _LazyFDGrad:
         return self.value
 
     def jac(self, u: np.ndarray) -> np.ndarray:
-        return fd_value_and_grad(self.obj, np.array(u, dtype=float), f0=self.fun(u))[1]
+        u = np.array(u, dtype=float)
+        f0 = self.fun(u)
+        if f0 >= _NON_FINITE or self.local_model is None:
+            return fd_value_and_grad(self.obj.batch, u, f0=f0)[1]
+        box = self.obj.box
+        approx = self.local_model(box.from_unit(np.clip(u, 0.0, 1.0)))
+        if approx is None:
+            return fd_value_and_grad(self.obj.batch, u, f0=f0)[1]
+        self.obj.nfev += 1
+        self.obj.njev += 1
+        # the stencil's own centre value: differences of one consistent surrogate
+        return fd_value_and_grad(lambda pts: approx(box.from_unit(np.clip(pts, 0.0, 1.0))), u)[1]
 
 
 class _GradCache:
@@ -237,6 +257,7 @@ def minimize_local(
     method: str = "slsqp",
     *,
     value_and_grad: ValueAndGrad | None = None,
+    local_model: LocalModel | None = None,
     maxiter: int = 1000,
     tol: float | None = None,
     f0: float | None = None,
@@ -256,6 +277,11 @@ def minimize_local(
     value_and_grad
         Exact ``(f, ∂f/∂x)`` at one point (caller units); used by the gradient
         methods instead of 3-point finite differences.
+    local_model
+        ``local_model(x)`` (caller units) returns a batched objective that agrees with
+        ``fun`` near x to second order, or None; the gradient methods take their 3-point
+        differences on it (one call per gradient, counted as one evaluation) instead of
+        on ``fun``. The optimiser's steps and the result still use ``fun``.
     maxiter, tol
         Passed to scipy.
     f0
@@ -300,7 +326,7 @@ def minimize_local(
 
             cache = _GradCache(exact)
         else:
-            cache = _LazyFDGrad(obj)
+            cache = _LazyFDGrad(obj, local_model)
         if method == "tnc":
             options = {"maxfun": maxiter}
         res = minimize(lambda u: cache.fun(u) * scale, u0, jac=lambda u: cache.jac(u) * scale,

@@ -73,7 +73,7 @@ def test_exact_chi2_gradient_and_value(mock, catalog):
     assert f == pytest.approx(float(losses.chi2(list(mock.obs.intensities), spectra,
                                                 list(mock.obs.rms))[0]), rel=1e-9)
     box = UnitBox(problem.z_bounds)
-    f_fd, g_fd = fd_value_and_grad(CountedObjective(problem, box), box.to_unit(z))
+    f_fd, g_fd = fd_value_and_grad(CountedObjective(problem, box).batch, box.to_unit(z))
     np.testing.assert_allclose(g * box.span, g_fd, rtol=2e-3, atol=1e-6 * abs(f))
 
 
@@ -85,6 +85,35 @@ def test_exact_gradient_saves_model_calls(mock, catalog):
     assert fd.meta["gradient"] == "3-point" and fd.njev == 0
     assert exact.nfev * 3 < fd.nfev
     assert exact.chi2 <= fd.chi2 * 1.01
+
+
+def test_linearised_pm_gives_the_finite_difference_gradient(mock, catalog):
+    """3-point differences of the linearised model's loss = those of the model itself."""
+    problem = FitProblem(mock.obs, mock.species, catalog=catalog, loss="pm")
+    z = mock.params_fit[0] + np.array([0.05, -10.0, 0.1, 0.02, 0.3])
+    box = UnitBox(problem.z_bounds)
+    local = problem.linearised(z)
+    assert local(z[None])[0] == pytest.approx(problem(z[None])[0], rel=1e-5)
+    u = box.to_unit(z)
+    _, g_model = fd_value_and_grad(CountedObjective(problem, box).batch, u)
+    _, g_lin = fd_value_and_grad(lambda pts: local(box.from_unit(pts)), u)
+    assert np.any(g_model != 0)
+    np.testing.assert_allclose(g_lin, g_model, rtol=1e-3, atol=1e-3 * np.abs(g_model).max())
+    # second order: a step of 1e-3 of each range moves the loss like the model does
+    dz = 1e-3 * box.span
+    assert local((z + dz)[None])[0] == pytest.approx(problem((z + dz)[None])[0], rel=1e-3)
+
+
+def test_jacobian_gradient_for_peak_matching(mock, catalog):
+    start = mock.params_fit + np.array([0.15, 30.0, 0.3, 0.1, 0.8])
+    auto = fit_spectrum(mock.obs, mock.species, catalog=catalog, loss="pm", init=start)
+    fd = fit_spectrum(mock.obs, mock.species, catalog=catalog, loss="pm", init=start,
+                      gradient="3-point")
+    assert auto.meta["gradient"] == "jacobian" and auto.njev > 0
+    assert fd.meta["gradient"] == "3-point" and fd.njev == 0
+    assert auto.nfev * 2 < fd.nfev
+    assert auto.loss <= fd.loss + 1e-2 * abs(fd.loss)  # a flat valley: both end in it
+    assert auto.x[0, 4] == pytest.approx(mock.params_fit[0, 4], abs=0.1)
 
 
 def test_pso_reference_fit(catalog):
@@ -149,6 +178,7 @@ def test_policy_init_is_clear_when_unavailable(mock, catalog):
         ({"loss": "l2"}, "loss"),
         ({"optimizer": "adam"}, "optimizer"),
         ({"gradient": "exact", "loss": "pm"}, "exact gradient"),
+        ({"gradient": "analytic"}, "gradient must be one of"),
         ({"bounds": np.zeros((3, 2))}, "bounds"),
         ({"bounds": {"v_off": (5, -5)}}, "lower < upper"),
         ({"bounds": {"speed": (0, 1)}}, "unknown bound"),
@@ -173,14 +203,14 @@ def test_w3h2o_pixel_fit(catalog):
 
 def test_model_failures_become_infinite_loss(mock, catalog, monkeypatch):
     problem = FitProblem(mock.obs, mock.species, catalog=catalog, loss="pm")
-    real = problem.model.from_fit
+    real = problem.model.stacked_from_fit
 
     def fragile(x):
         if np.any(np.asarray(x)[..., 1] < 2.0):  # a kernel that cannot handle T_ex < 2 K
             raise ZeroDivisionError("division by zero")
         return real(x)
 
-    monkeypatch.setattr(problem.model, "from_fit", fragile)
+    monkeypatch.setattr(problem.model, "stacked_from_fit", fragile)
     z = np.array([[-1.0, 1.0, 15.0, 0.5, 0.0], [-1.0, 100.0, 15.0, 0.5, 0.0]])
     loss = problem(z)
     assert loss[0] == np.inf and np.isfinite(loss[1]) and problem.model_failures == 1

@@ -103,6 +103,21 @@ def test_find_peak_spans_matches_scipy_including_plateaus():
         np.testing.assert_allclose(find_peak_spans(x, 1.0), scipy_spans(x, 4.0), rtol=1e-12)
 
 
+def test_find_peak_spans_matches_scipy_on_line_forests_with_zero_gaps():
+    """Model-like spectra: many lines, exact zeros between them, equal heights and
+    plateaus (the prominence walks reuse earlier peaks' walks here)."""
+    rng = np.random.default_rng(3)
+    for t in range(300):
+        n = int(rng.integers(50, 1500))
+        x = np.zeros(n)
+        for _ in range(int(rng.integers(1, 40))):
+            x += gauss(np.arange(n), rng.uniform(0, n), rng.uniform(2, 30), rng.uniform(0.5, 4))
+        x = np.where(x < 0.5, 0.0, x)
+        if t % 2:
+            x = np.round(x)  # equal heights and flat tops
+        np.testing.assert_allclose(find_peak_spans(x, 1.0), scipy_spans(x, 4.0), rtol=1e-12)
+
+
 def test_perfect_model_gets_minus_the_peak_means(window):
     freq, obs = window
     loss = PeakMatchingLoss([freq], [obs], RMS)

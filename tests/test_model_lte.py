@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from spectuner_nb._lte_kernels import linear_rows
 from spectuner_nb.catalog import LineList, PartitionFunction
 from spectuner_nb.errors import ModelInputError
 from spectuner_nb.model import LTEModel, channel_edges, lte_spectra
@@ -251,6 +252,21 @@ def test_from_fit_uses_parameters_conversion():
     p = np.array([[1.3, 40.0, 1e15, 2.0, 0.5]])
     x = physical_to_fit(p, model.theta_b_sq_ref)
     np.testing.assert_allclose(model.from_fit(x)[0], model(p)[0], rtol=1e-12)
+
+
+def test_stacked_spectra_and_linearised_rows():
+    la = lines_dict([100000.0, 100004.0], a_ul=[2e-5, 5e-5], e_low=[5.0, 120.0])
+    windows = [grid(99990, 100003, 0.15), grid(100003.1, 100012, 0.3)]
+    model = LTEModel(windows, [la], beam=(0.9, 0.7))
+    x = np.array([[[-0.4, 35.0, 16.5, 0.4, 1.2]], [[-1.0, 80.0, 15.5, 0.2, -1.0]]])
+    stacked = model.stacked_from_fit(x)
+    np.testing.assert_array_equal(stacked, np.concatenate(model.from_fit(x), axis=1))
+    with pytest.raises(ModelInputError, match="batch"):
+        model.stacked_from_fit(x[0])
+    spectrum, jac = model.spectrum_and_jacobian(x[0])
+    dz = np.array([[0.0] * 5, [1e-3, 0.0, 0.0, 0.0, 0.0], [0.0, 2.0, 0.1, 0.0, 0.3]])
+    np.testing.assert_allclose(linear_rows(spectrum, jac, dz), spectrum + dz @ jac.T,
+                               rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("beam,t_bg,cmb", [((0.9, 0.7), 2.0, True), (12.0, 0.0, False)])

@@ -72,7 +72,7 @@ def test_fd_gradient_is_one_batch_of_2n_plus_1_and_accurate():
     obj = CountedObjective(fun, box)
     for u in (np.array([0.5, 0.5, 0.5]), np.array([0.0, 1.0, 0.3])):  # interior and at bounds
         fun.batches.clear()
-        f, g = fd_value_and_grad(obj, u)
+        f, g = fd_value_and_grad(obj.batch, u)
         assert fun.batches == [7]
         _, g_exact = Quadratic.value_and_grad(box.from_unit(u))
         np.testing.assert_allclose(g, g_exact * box.span, rtol=1e-5, atol=1e-8)
