@@ -17,6 +17,10 @@ from spectuner_nb.catalog.starter import (
 PAPER_SPECIES = ["CH3OH", "CH3OCHO", "CH3OCH3", "C2H5CN", "C2H3CN", "CH3CN", "H2CO", "HC3N",
                  "OCS", "SO2", "HNCO", "NH2CHO", "CH3CHO", "C2H5OH", "HCOOH", "CH2CO", "CH3CCH",
                  "CO", "13CO", "C18O", "C17O", "HCN", "HNC", "HCO+", "CS", "SO", "SiO", "H2S"]
+HOTCORE_ADDED = ["c-C3H2", "HCOCH2OH", "CH3SH", "NH2CN", "CH2NH", "CH3NC", "CH3C15N", "HDCO",
+                 "H213CO", "HOCN", "HNCS a-type", "HCCNC", "HC7N", "H13CCCN", "HC13CCN",
+                 "HCC13CN", "HDO", "PN", "NS", "33SO2", "33SO", "34SO", "CCH", "CN", "O13CS",
+                 "OC34S", "HCS+", "SO+", "HC15N", "DNC"]
 G327 = [(215565.0, 217273.0), (217572.0, 219271.0), (229611.0, 231319.0)]
 
 
@@ -47,7 +51,7 @@ def test_manifest_checksums_and_size():
 
 
 def test_all_paper_species_offline(starter):
-    for name in PAPER_SPECIES:
+    for name in PAPER_SPECIES + HOTCORE_ADDED:
         ll = starter.linelist(name)
         assert len(ll) > 0, name
         f = np.asarray(ll.freq)
@@ -97,6 +101,10 @@ def test_manifest_is_json():
     ("CH3OH", "cdms_jpl/c032504.cat"), ("HCN", "lamda/hcn@hfs.dat"),
     ("HCO+", "lamda/hco+@xpol.dat"), ("CS", "lamda/cs@lique.dat"),
     ("13CO", "lamda/13co.dat"), ("C18O", "lamda/c18o.dat"),
+    ("H213CO", "cdms_jpl/c031503.cat"), ("H13CCCN", "cdms_jpl/c052509.cat"),
+    ("HC13CCN", "cdms_jpl/c052510.cat"), ("HCC13CN", "cdms_jpl/c052511.cat"),
+    ("O13CS", "cdms_jpl/c061502.cat"), ("OC34S", "cdms_jpl/c062505.cat"),
+    ("34SO", "cdms_jpl/c050501.cat"),
 ])
 def test_starter_opacities_match_cdms_files(starter, name, fname):
     """A_ul g_u exp(-E_l/T)/Q(T), summed within 5 MHz of each low-E starter line, agrees with
