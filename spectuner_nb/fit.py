@@ -17,7 +17,7 @@ one value for all species and components (e.g. ``shared=("v_off",)``).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -228,7 +228,7 @@ class FitProblem:
                     self.model_failures += 1
             return out
 
-    def linearised(self, z: np.ndarray):
+    def linearised(self, z: np.ndarray) -> Callable[[np.ndarray], np.ndarray] | None:
         """The loss of the model linearised at ``z`` with its exact Jacobian:
         ``f(Z) = loss(T(z) + (Z − z) Jᵀ)`` for free-parameter rows Z (n_batch, n_free).
 

@@ -201,10 +201,10 @@ class _LazyFDGrad:
     def jac(self, u: np.ndarray) -> np.ndarray:
         u = np.array(u, dtype=float)
         f0 = self.fun(u)
-        if f0 >= _NON_FINITE or self.local_model is None:
-            return fd_value_and_grad(self.obj.batch, u, f0=f0)[1]
         box = self.obj.box
-        approx = self.local_model(box.from_unit(np.clip(u, 0.0, 1.0)))
+        approx = None
+        if f0 < _NON_FINITE and self.local_model is not None:
+            approx = self.local_model(box.from_unit(np.clip(u, 0.0, 1.0)))
         if approx is None:
             return fd_value_and_grad(self.obj.batch, u, f0=f0)[1]
         self.obj.nfev += 1
