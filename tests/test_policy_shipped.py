@@ -29,3 +29,13 @@ def test_fit_spectrum_with_policy_init():
     assert res.init == "policy"
     assert res.nfev_init == 20 and np.isfinite(res.loss)
     assert np.all(res.x >= TABLE1_BOUNDS[:, 0]) and np.all(res.x <= TABLE1_BOUNDS[:, 1])
+
+
+def test_shipped_checkpoint_never_trained_on_heldout_species():
+    from spectuner_nb.catalog.names import resolve
+    from spectuner_nb.policy.dataset import HELDOUT_SPECIES
+
+    meta = Policy.load().metadata
+    held = {resolve(s) for s in HELDOUT_SPECIES}
+    assert {resolve(s) for s in meta["heldout_species"]} == held
+    assert held.isdisjoint(resolve(s) for s in meta["train_species"])

@@ -36,6 +36,14 @@ EXTRA_TRAIN_SPECIES: tuple[str, ...] = (
 )
 """The other species of the starter catalog (isotopologues, ions), training-only
 additions of the continued run; the held-out list is unchanged."""
+HOTCORE_TRAIN_SPECIES: tuple[str, ...] = (
+    "c-C3H2", "HCOCH2OH", "CH3SH", "NH2CN", "CH2NH", "CH3NC", "CH3C15N", "HDCO", "H213CO",
+    "HOCN", "HNCS a-type", "HCCNC", "HC7N", "H13CCCN", "HC13CCN", "HCC13CN", "HDO", "PN", "NS",
+    "33SO2", "33SO", "34SO", "CCH", "CN", "O13CS", "OC34S", "HCS+", "SO+", "HC15N", "DNC",
+)
+"""The 30 hot-core species added to the starter catalog on 2026-11-22: training-only
+additions of the shipped checkpoint (step 3317, with TRAIN_SPECIES and
+EXTRA_TRAIN_SPECIES); the held-out list is unchanged."""
 W3H2O_FILE: str = "spectra/noema_core_wideX/W3H2O_WideX_ABD_center.fits"
 """The real W3(H2O) cube, relative to the shared data directory."""
 W3H2O_VLSR_KMS: float = -48.5
