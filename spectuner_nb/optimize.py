@@ -209,8 +209,9 @@ class _LazyFDGrad:
             return fd_value_and_grad(self.obj.batch, u, f0=f0)[1]
         self.obj.nfev += 1
         self.obj.njev += 1
-        # the stencil's own centre value: differences of one consistent surrogate
-        return fd_value_and_grad(lambda pts: approx(box.from_unit(np.clip(pts, 0.0, 1.0))), u)[1]
+        # the surrogate equals the objective at u (T(z) + J·0), so f0 is its centre value
+        return fd_value_and_grad(lambda pts: approx(box.from_unit(np.clip(pts, 0.0, 1.0))), u,
+                                 f0=f0)[1]
 
 
 class _GradCache:
