@@ -17,7 +17,10 @@ that agrees best); :mod:`spectuner_nb.catalog.consistency` compares it with
 the line list's own levels at 20–150 K. If the 20 K ratio is off by more than
 20 % (a degeneracy-convention mismatch) the table is divided by that ratio
 (rounded to a whole factor or its inverse when within 5 %); the result is
-recorded in the manifest and in docs/catalog_consistency.md.
+recorded in the manifest and in docs/catalog_consistency.md. A species whose
+table name does not resolve to it (CDMS "Ethylene oxide", "aGg' glycol" …) names
+its table's tag in ``PARTITION_TAGS``. Existing ``.npz`` files whose arrays are
+unchanged are kept as they are, so their sha256 stays the same across rebuilds.
 
 Usage::
 
@@ -40,7 +43,12 @@ import numpy as np
 from spectuner_nb.catalog.consistency import TOLERANCE, check_partition
 from spectuner_nb.catalog.linelist import LineList
 from spectuner_nb.catalog.names import resolve
-from spectuner_nb.catalog.partfunc import PartitionEntry, astroquery_data_files, entries_for
+from spectuner_nb.catalog.partfunc import (
+    PartitionEntry,
+    astroquery_data_files,
+    entries_for,
+    partition_for_tag,
+)
 from spectuner_nb.catalog.partition import PartitionFunction
 from spectuner_nb.catalog.spcat import read_spcat
 from spectuner_nb.catalog.spcat import to_linelist as spcat_linelist
@@ -51,7 +59,13 @@ from spectuner_nb.catalog.splatalogue import (
     splatalogue_db_path,
 )
 from spectuner_nb.catalog.splatalogue import to_linelist as splat_linelist
-from spectuner_nb.catalog.starter import MANIFEST, save_species, sha256_file, starter_dir
+from spectuner_nb.catalog.starter import (
+    MANIFEST,
+    save_species,
+    sha256_file,
+    species_arrays,
+    starter_dir,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTER_VERSION = "1"
@@ -133,6 +147,22 @@ SPECIES: dict[str, tuple[str, ...]] = {
     "SO+": ("SO+",),
     "HC15N": ("HC(15)N v=0",),
     "DNC": ("DNC",),
+    # complex organics whose CDMS partfunc.cat names the resolver cannot read: PARTITION_TAGS
+    "c-C2H4O": ("c-H2COCH2",),
+    "aGg'-(CH2OH)2": ("gGa-(CH2OH)2",),
+    "s-H2CCHOH": ("s-H2CCHOH",),
+    "a-H2CCHOH": ("a-H2CCHOH",),
+    "H2NCH2COOH": ("H2NCH2COOH - I v=0",),  # glycine, conformer I (the lowest)
+}
+
+PARTITION_TAGS: dict[str, int] = {
+    # name: CDMS/JPL tag of the partition function, used instead of a search by name when the
+    # table's name does not resolve to the species (checked: same molecule and line count)
+    "c-C2H4O": 44504,  # CDMS "Ethylene oxide"
+    "aGg'-(CH2OH)2": 62503,  # CDMS "aGg' glycol" (33126 lines = Splatalogue "gGa-(CH2OH)2")
+    "s-H2CCHOH": 44506,  # CDMS "s-H2C=CHOH" (syn-vinyl alcohol)
+    "a-H2CCHOH": 44507,  # CDMS "a-H2C=CHOH" (anti-vinyl alcohol)
+    "H2NCH2COOH": 75511,  # CDMS "Glycine, conf. I"
 }
 
 
@@ -150,6 +180,14 @@ def nice_factor(r: float) -> float:
         if cand > 0 and abs(r / cand - 1.0) <= 0.05:
             return float(cand)
     return float(r)
+
+
+def partition_tables(name: str) -> list[PartitionEntry]:
+    """CDMS/JPL partition-function entries of ``name``: the one of its explicit
+    :data:`PARTITION_TAGS` tag, otherwise every entry whose name resolves to ``name``."""
+    if name in PARTITION_TAGS:
+        return [partition_for_tag(PARTITION_TAGS[name])]
+    return entries_for(name)
 
 
 def merge_rows(parts: list[SplatRows], name: str) -> SplatRows:
@@ -229,7 +267,7 @@ def from_splatalogue(
     sel = drop_redundant_hfs(rows.select(rows.catalog == catalog))
     if not np.any((sel.freq >= fmin) & (sel.freq <= fmax)):
         return None
-    tables = entries_for(name)
+    tables = partition_tables(name)
     if not tables:
         raise SystemExit(f"no CDMS/JPL partition function for {name}")
     ll = splat_linelist(sel, tables[0].partition, species=resolve(name), catalog=catalog)
@@ -290,7 +328,7 @@ def build(args: argparse.Namespace) -> list[Built]:
             print(f"  {name}: no source in band, skipped", file=sys.stderr)
             continue
         full, src = got
-        choice = choose_partition(full, entries_for(name), catalog)
+        choice = choose_partition(full, partition_tables(name), catalog)
         full = LineList(full.species, full.freq, full.A_ul, full.E_low, full.E_up, full.g_u,
                         choice["partition"], full.qn, choice["entry"].tag, catalog, full.source)
         ll = band_cut(full, args.fmin, args.fmax, args.eup_max)
@@ -331,17 +369,31 @@ def safe_filename(name: str, catalog: str) -> str:
     return re.sub(r"[^A-Za-z0-9+\-]+", "_", name).strip("_") + f"_{catalog}.npz"
 
 
+def same_content(path: Path, linelist: LineList) -> bool:
+    """True if the starter file ``path`` exists and holds exactly ``linelist`` (all arrays
+    equal). Such files are kept as they are, so a rebuild changes the bytes (and sha256)
+    only of species whose data changed (``np.savez_compressed`` stamps the time)."""
+    if not path.exists():
+        return False
+    new = species_arrays(linelist)
+    with np.load(path, allow_pickle=False) as z:
+        return set(z.files) == set(new) and all(np.array_equal(z[k], v) for k, v in new.items())
+
+
 def write(built: list[Built], args: argparse.Namespace) -> dict:
     """Write the .npz files and manifest.json; return the manifest."""
     folder = starter_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("*.npz"):
-        old.unlink()
     records = []
     for b in built:
         fname = safe_filename(b.record["name"], b.record["catalog"])
-        save_species(folder / fname, b.linelist)
+        if not same_content(folder / fname, b.linelist):
+            save_species(folder / fname, b.linelist)
         records.append({**b.record, "file": fname, "sha256": sha256_file(folder / fname)})
+    kept = {r["file"] for r in records}
+    for old in folder.glob("*.npz"):
+        if old.name not in kept:
+            old.unlink()
     files = astroquery_data_files()
     manifest = {
         "starter_catalog_version": STARTER_VERSION,

@@ -21,6 +21,9 @@ HOTCORE_ADDED = ["c-C3H2", "HCOCH2OH", "CH3SH", "NH2CN", "CH2NH", "CH3NC", "CH3C
                  "H213CO", "HOCN", "HNCS a-type", "HCCNC", "HC7N", "H13CCCN", "HC13CCN",
                  "HCC13CN", "HDO", "PN", "NS", "33SO2", "33SO", "34SO", "CCH", "CN", "O13CS",
                  "OC34S", "HCS+", "SO+", "HC15N", "DNC"]
+COMPLEX_ADDED = {"c-C2H4O": 44504, "aGg'-(CH2OH)2": 62503, "s-H2CCHOH": 44506,
+                 "a-H2CCHOH": 44507, "H2NCH2COOH": 75511}
+"""Complex organics added with an explicit CDMS partition-function tag (name → tag)."""
 G327 = [(215565.0, 217273.0), (217572.0, 219271.0), (229611.0, 231319.0)]
 
 
@@ -41,8 +44,8 @@ def starter(tmp_path_factory):
 
 def test_manifest_checksums_and_size():
     manifest = read_manifest()
-    total = sum(p.stat().st_size for p in starter_dir().iterdir())
-    assert total <= 15e6
+    sizes = [p.stat().st_size for p in starter_dir().iterdir()]
+    assert sum(sizes) <= 9e6 and max(sizes) <= 1.9 * 2**20
     for rec in manifest["species"]:
         assert sha256_file(starter_dir() / rec["file"]) == rec["sha256"], rec["file"]
         assert rec["provenance"]["lines"] and rec["provenance"]["partition_function"]
@@ -51,12 +54,48 @@ def test_manifest_checksums_and_size():
 
 
 def test_all_paper_species_offline(starter):
-    for name in PAPER_SPECIES + HOTCORE_ADDED:
+    for name in PAPER_SPECIES + HOTCORE_ADDED + list(COMPLEX_ADDED):
         ll = starter.linelist(name)
         assert len(ll) > 0, name
         f = np.asarray(ll.freq)
         assert f.min() >= 80e3 and f.max() <= 950e3
         assert np.all(np.asarray(ll.E_up) <= 2000.0)
+
+
+def _build_script():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "build_starter_catalog.py"
+    spec = importlib.util.spec_from_file_location("build_starter_catalog", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_explicit_partition_tags_give_the_cdms_tables(starter):
+    """Species whose CDMS partfunc.cat name does not resolve ("Ethylene oxide", "aGg' glycol",
+    "s-H2C=CHOH" …) get their table by explicit tag, in the build and in the shipped files."""
+    from spectuner_nb.catalog import resolve
+    from spectuner_nb.catalog.partfunc import entries_for, partition_for_tag
+
+    build = _build_script()
+    records = {r["name"]: r for r in read_manifest()["species"]}
+    for name, tag in COMPLEX_ADDED.items():
+        assert not entries_for(name)  # the name search alone finds nothing
+        assert [e.tag for e in build.partition_tables(name)] == [tag]
+        rec = records[resolve(name)]
+        assert rec["tag"] == tag and f"CDMS {tag} " in rec["provenance"]["partition_function"]
+        table = partition_for_tag(tag).partition
+        shipped = starter.linelist(name)
+        assert shipped.tag == tag
+        for t in (9.375, 37.5, 150.0, 300.0):
+            assert shipped.partition(t) == pytest.approx(
+                table(t) * rec["provenance"]["partition_scale"], rel=1e-9)
+    assert len(starter.linelist("c-H2COCH2")) == records["c-C2H4O;v=0;"]["n_lines"]
+    assert len(build.partition_tables("CH3OH")) > 1  # other species: search by name
 
 
 def test_ch3oh_starter_must_show(starter):

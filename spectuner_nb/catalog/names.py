@@ -48,6 +48,9 @@ ALIASES: dict[str, str] = {
     "HCOp": "HCO+",
     "HCO(+)": "HCO+",
     "C3H4": "CH3CCH",
+    "c-H2COCH2": "c-C2H4O",  # ethylene oxide (Splatalogue spelling)
+    "c-CH2OCH2": "c-C2H4O",
+    "gGa-(CH2OH)2": "aGg'-(CH2OH)2",  # Splatalogue's label of the CDMS aGg' glycol entry
 }
 """Alternative formula spellings → preferred formula (applied after isotope normalisation)."""
 

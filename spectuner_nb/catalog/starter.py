@@ -55,19 +55,24 @@ def read_manifest(folder: Path | None = None) -> dict:
         ) from exc
 
 
+def species_arrays(linelist: LineList) -> dict[str, np.ndarray]:
+    """The arrays a starter ``.npz`` file holds for ``linelist`` (MHz, s⁻¹, K, K, -, QNs,
+    partition table T in K and Q)."""
+    return {
+        "freq": np.asarray(linelist.freq, dtype=float),
+        "A_ul": np.asarray(linelist.A_ul, dtype=float),
+        "E_low": np.asarray(linelist.E_low, dtype=float),
+        "E_up": np.asarray(linelist.E_up, dtype=float),
+        "g_u": np.asarray(linelist.g_u, dtype=float),
+        "qn": np.asarray(linelist.qn, dtype=str),
+        "pf_T": linelist.partition.temperature,
+        "pf_Q": linelist.partition.q,
+    }
+
+
 def save_species(path: Path, linelist: LineList) -> None:
     """Write one line list as a compressed ``.npz`` starter file."""
-    np.savez_compressed(
-        path,
-        freq=np.asarray(linelist.freq, dtype=float),
-        A_ul=np.asarray(linelist.A_ul, dtype=float),
-        E_low=np.asarray(linelist.E_low, dtype=float),
-        E_up=np.asarray(linelist.E_up, dtype=float),
-        g_u=np.asarray(linelist.g_u, dtype=float),
-        qn=np.asarray(linelist.qn, dtype=str),
-        pf_T=linelist.partition.temperature,
-        pf_Q=linelist.partition.q,
-    )
+    np.savez_compressed(path, **species_arrays(linelist))
 
 
 def load_species(path: Path, record: dict) -> LineList:

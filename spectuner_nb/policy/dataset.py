@@ -44,6 +44,12 @@ HOTCORE_TRAIN_SPECIES: tuple[str, ...] = (
 """The 30 hot-core species added to the starter catalog on 2026-11-22: training-only
 additions of the shipped checkpoint (step 3317, with TRAIN_SPECIES and
 EXTRA_TRAIN_SPECIES); the held-out list is unchanged."""
+ORGANIC_TRAIN_SPECIES: tuple[str, ...] = (
+    "c-C2H4O", "aGg'-(CH2OH)2", "s-H2CCHOH", "a-H2CCHOH", "H2NCH2COOH",
+)
+"""Five complex organics added to the starter catalog on 2026-11-22 (ethylene oxide,
+aGg'-ethylene glycol, syn- and anti-vinyl alcohol, glycine I): training-only, to widen the
+set of large asymmetric rotors the policy learns from; the held-out list is unchanged."""
 W3H2O_FILE: str = "spectra/noema_core_wideX/W3H2O_WideX_ABD_center.fits"
 """The real W3(H2O) cube, relative to the shared data directory."""
 W3H2O_VLSR_KMS: float = -48.5
