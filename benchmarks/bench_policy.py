@@ -14,7 +14,13 @@ across groups and the run stops adding cases after ``--budget-min``.
     python benchmarks/bench_policy.py cost [--pixels 100] [--samples 50] [--threads 1]
     nice -n 10 python benchmarks/bench_policy.py fits [--budget-min 30] [--w3-per-bin 16]
                                                     [--mock-spectra 60] [--checkpoint DIR]
-                                                    [--tag NAME]
+                                                    [--tag NAME] [--reference FILE]
+
+``--reference FILE`` (a previous ``fits`` result with the same seed and case counts, e.g.
+of the shipped checkpoint) takes PSO ×3 and random-init SLSQP from that file instead of
+running them again (they do not depend on the checkpoint: same cases, same seeds) and
+computes ε of the policy methods against its PSO ×3 losses: a candidate checkpoint costs
+about a quarter of a full run.
 
 Results: benchmarks/results/bench_policy.json, bench_policy_fits.json and
 docs/images/policy_fit_quality.png.
@@ -45,6 +51,8 @@ GOAL_MS = 20.0
 W3_HELDOUT = ("C2H5CN", "C2H3CN", "CH3OCH3", "NH2CHO", "C2H5OH")
 """Held-out species with lines in the W3(H2O) window."""
 FIT_METHODS = ("pso_x3", "random_slsqp", "policy_slsqp", "policy_only")
+CHECKPOINT_FREE_METHODS = ("pso_x3", "random_slsqp")
+"""Methods whose results do not depend on the policy (reusable with ``--reference``)."""
 
 
 def pixels(n: int) -> tuple[list[Observation], str]:
@@ -155,6 +163,38 @@ def fit_groups(fq, catalog, seed: int, w3_per_bin: int, mock_spectra: int
     return groups
 
 
+def _reference_records(path: str, args) -> dict[tuple, dict]:
+    """Checkpoint-free records of a previous run, keyed by (dataset, case, species, method)."""
+    ref = json.loads(Path(path).read_text())
+    for key in ("seed", "w3_per_bin", "mock_spectra"):
+        if ref.get(key) != getattr(args, key):
+            raise SystemExit(f"--reference {path}: {key} is {ref.get(key)!r}, this run has "
+                             f"{getattr(args, key)!r}; the cases would differ")
+    return {(r["dataset"], r["case"], r["species"], r["method"]): r for r in ref["records"]
+            if r["method"] in CHECKPOINT_FREE_METHODS and "failed" not in r}
+
+
+def _run_case(fq, case, seed: int, reuse: dict[tuple, dict] | None) -> list[dict]:
+    """Records of one case: every method, or only the policy methods with ``reuse``
+    (ε against the reused PSO ×3 loss; [] when the reference lacks the case)."""
+    from spectuner_nb.losses import relative_loss
+
+    if reuse is None:
+        return fq.run_cases([case], list(FIT_METHODS), seed)
+    old = [reuse.get((case.dataset, case.name, case.species, m))
+           for m in CHECKPOINT_FREE_METHODS]
+    if any(r is None for r in old):
+        print(f"{case.dataset} {case.name} {case.species}: not in the reference, skipped")
+        return []
+    new = fq.run_cases([case], [m for m in FIT_METHODS if m not in CHECKPOINT_FREE_METHODS],
+                       seed)
+    ref_loss = old[0]["loss"]
+    for r in new:
+        if "loss" in r:
+            r["ref_loss"], r["eps"] = ref_loss, float(relative_loss(r["loss"], ref_loss))
+    return old + new
+
+
 def fit_comparison(args) -> dict:
     """PSO ×3 vs random-init and policy-init SLSQP on the four groups, within a time budget."""
     import os
@@ -173,6 +213,7 @@ def fit_comparison(args) -> dict:
     catalog = default_cache()
     groups = fit_groups(fq, catalog, args.seed, args.w3_per_bin, args.mock_spectra)
     print({k: len(v) for k, v in groups.items()})
+    reuse = _reference_records(args.reference, args) if args.reference else None
     order = [c for batch in itertools.zip_longest(*groups.values()) for c in batch
              if c is not None]
     t0 = time.monotonic()
@@ -181,7 +222,7 @@ def fit_comparison(args) -> dict:
         if time.monotonic() - t0 > 60.0 * args.budget_min:
             print(f"time budget reached after {i} cases")
             break
-        records += fq.run_cases([case], list(FIT_METHODS), args.seed + i)
+        records += _run_case(fq, case, args.seed + i, reuse)
     rows = fq.summarize(records)
     fq.print_table(rows)
     checks = {}
@@ -199,7 +240,7 @@ def fit_comparison(args) -> dict:
                                          - by["policy_slsqp"]["eps_mean"] >= 0.1),
             }
     out = {"seed": args.seed, "budget_min": args.budget_min, "w3_per_bin": args.w3_per_bin,
-           "checkpoint": str(args.checkpoint or "shipped"),
+           "checkpoint": str(args.checkpoint or "shipped"), "reference": args.reference,
            "mock_spectra": args.mock_spectra,
            "wall_time_s": time.monotonic() - t0, "cases_available": {k: len(v) for k, v in
                                                                        groups.items()},
@@ -229,6 +270,8 @@ def main() -> dict:
     ap.add_argument("--mock-spectra", type=int, default=60)
     ap.add_argument("--tag", default="",
                     help="fits: suffix of the result file; no figure (candidate checkpoints)")
+    ap.add_argument("--reference", default=None,
+                    help="fits: reuse PSO ×3 and random-init SLSQP from this earlier result")
     args = ap.parse_args()
     return proposal_cost(args) if args.what == "cost" else fit_comparison(args)
 
