@@ -153,6 +153,25 @@ SPECIES: dict[str, tuple[str, ...]] = {
     "s-H2CCHOH": ("s-H2CCHOH",),
     "a-H2CCHOH": ("a-H2CCHOH",),
     "H2NCH2COOH": ("H2NCH2COOH - I v=0",),  # glycine, conformer I (the lowest)
+    # more training species: rings, chains, radicals and isotopologues (docs/catalog.md)
+    "c-H2C3O": ("c-H2C3O",),  # cyclopropenone
+    "c-HCCCD": ("c-HCCCD",),
+    "CH2DCCH": ("CH2DCCH",),
+    "D2CO": ("D2CO",),
+    "CH3C5N": ("CH3C5N",),
+    "CH3C6H": ("CH3C6H",),
+    "HSCN a-type": ("HSCN a-type",),
+    "H2CN": ("H2CN",),
+    "HNO": ("HNO",),
+    "HCO": ("HCO",),
+    "NO": ("NO",),
+    "N34S": ("N(34)S",),
+    "D2O": ("D2O",),
+    "DNCO": ("DNCO",),
+    "HN13CO": ("HN(13)CO",),
+    "HNC18O": ("HNC(18)O",),
+    "Si13CC": ("Si(13)CC",),
+    "c-C3H": ("c-C3H",),
 }
 
 PARTITION_TAGS: dict[str, int] = {
@@ -163,6 +182,9 @@ PARTITION_TAGS: dict[str, int] = {
     "s-H2CCHOH": 44506,  # CDMS "s-H2C=CHOH" (syn-vinyl alcohol)
     "a-H2CCHOH": 44507,  # CDMS "a-H2C=CHOH" (anti-vinyl alcohol)
     "H2NCH2COOH": 75511,  # CDMS "Glycine, conf. I"
+    "c-H2C3O": 54504,  # CDMS "Cyclopropenone"
+    "c-HCCCD": 39003,  # JPL "c-C3HD" (the line list is JPL's)
+    "HSCN a-type": 59505,  # CDMS "HSCN"
 }
 
 

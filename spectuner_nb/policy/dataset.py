@@ -50,6 +50,13 @@ ORGANIC_TRAIN_SPECIES: tuple[str, ...] = (
 """Five complex organics added to the starter catalog on 2026-11-22 (ethylene oxide,
 aGg'-ethylene glycol, syn- and anti-vinyl alcohol, glycine I): training-only, to widen the
 set of large asymmetric rotors the policy learns from; the held-out list is unchanged."""
+SNAPSHOT_TRAIN_SPECIES: tuple[str, ...] = (
+    "c-H2C3O", "c-HCCCD", "CH2DCCH", "D2CO", "CH3C5N", "CH3C6H", "HSCN;a-type;", "H2CN", "HNO",
+    "HCO", "NO", "NS-34", "D2O", "DNCO", "HNC-13-O", "HNCO-18", "SiC-13-C", "c-C3H",
+)
+"""18 more species of the Splatalogue snapshot added to the starter catalog on 2026-11-22
+(cyclopropenone, isotopologues, radicals, long carbon chains): training-only; the held-out
+list is unchanged."""
 W3H2O_FILE: str = "spectra/noema_core_wideX/W3H2O_WideX_ABD_center.fits"
 """The real W3(H2O) cube, relative to the shared data directory."""
 W3H2O_VLSR_KMS: float = -48.5
