@@ -79,6 +79,33 @@ def test_augmentations_reproducible_and_bounded():
     assert shifted.rest_freqs[0][0] != obs.rest_freqs[0][0]
 
 
+def test_degeneracy_augmentation_changes_features_not_spectra():
+    """g_u and Q × k: the LTE spectrum is unchanged; only log10 g_u and asinh Q move."""
+    from spectuner_nb.model import lte_spectra
+    from spectuner_nb.policy.features import raw_transition_features
+
+    base = Augmentation.for_key("k", 2)
+    scaled = Augmentation.for_key("k", 2, degeneracy_log10=1.5)
+    assert Augmentation.for_key("k", 2, degeneracy_log10=0.0) == base
+    assert scaled.v_shift_kms == base.v_shift_kms and scaled.beam_factor == base.beam_factor
+    assert base.degeneracy_scale == 1.0 and 10 ** -1.5 <= scaled.degeneracy_scale <= 10 ** 1.5
+    k = 18.0
+    ll = _lines()
+    t = np.array([9.375, 37.5, 150.0, 300.0])
+    ll_k = LineList.from_mapping("X", {"freq": ll.freq, "A_ul": ll.A_ul, "E_low": ll.E_low,
+                                       "g_u": k * ll.g_u, "Q_T": (t, k * ll.partition(t))})
+    obs = _obs()
+    params = np.array([[0.5, 120.0, 1e16, 3.0, 0.0]])
+    a = lte_spectra(obs.rest_freqs, [ll], params, beam=obs.beam, T_bg=list(obs.T_bg))
+    b = lte_spectra(obs.rest_freqs, [ll_k], params, beam=obs.beam, T_bg=list(obs.T_bg))
+    assert np.max(np.abs(a[0])) > 0.1
+    np.testing.assert_allclose(b[0], a[0], rtol=1e-9, atol=1e-12)
+    f1, fk = raw_transition_features(ll), raw_transition_features(ll, k)
+    np.testing.assert_allclose(fk, raw_transition_features(ll_k), rtol=1e-9)
+    np.testing.assert_allclose(fk[:, 1] - f1[:, 1], np.log10(k))
+    np.testing.assert_array_equal(fk[:, [0, 2, 3]], f1[:, [0, 2, 3]])
+
+
 def test_peak_selection_and_bins(tmp_path):
     obs = _obs()
     assert has_peak_near_lines(obs, _lines())

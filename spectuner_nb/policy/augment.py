@@ -5,6 +5,14 @@ top-hat smoothing over 2, 4 or 8 channels (rms / √K); continuum × U(0.5, 2);
 beam × U(0.5, 2). Augmentation 0 is the identity; augmentation ``k > 0`` of an
 entry draws its factors from a seed derived from the entry key, so the same
 entry always sees the same augmented observation.
+
+Optional sixth augmentation (not in the paper; off unless ``degeneracy_log10`` > 0):
+the degeneracy convention. Catalogs differ in how they count spin-statistical and
+symmetry weights (CDMS, JPL and SLAIM entries of one molecule can differ in g_u and
+Q(T) by the same whole factor, e.g. 18 for SLAIM CH3OCH3). The LTE model depends on
+g_u/Q only, so scaling both by k = 10^U(−d, d) leaves every spectrum and reward
+unchanged and shifts only the policy's transition features (log10 g_u and asinh Q):
+the network learns that only the ratio carries information.
 """
 
 from __future__ import annotations
@@ -38,25 +46,32 @@ class Augmentation:
     smooth: int = 1
     continuum_factor: float = 1.0
     beam_factor: float = 1.0
+    degeneracy_scale: float = 1.0
 
     @classmethod
-    def draw(cls, rng: np.random.Generator) -> Augmentation:
-        """Random factors from the METHOD.md §6 distributions."""
+    def draw(cls, rng: np.random.Generator, degeneracy_log10: float = 0.0) -> Augmentation:
+        """Random factors from the METHOD.md §6 distributions; with ``degeneracy_log10``
+        > 0 also a degeneracy-convention factor 10^U(−d, d) (drawn last, so the other
+        factors of a key do not depend on it)."""
         smooth = int(rng.choice(SMOOTH_WIDTHS)) if rng.random() < SMOOTH_PROB else 1
-        return cls(
-            v_shift_kms=float(rng.uniform(-VELOCITY_SHIFT_KMS, VELOCITY_SHIFT_KMS)),
-            rms_factor=float(rng.uniform(*RMS_FACTOR)),
-            smooth=smooth,
-            continuum_factor=float(rng.uniform(*CONTINUUM_FACTOR)),
-            beam_factor=float(rng.uniform(*BEAM_FACTOR)),
-        )
+        factors = {
+            "v_shift_kms": float(rng.uniform(-VELOCITY_SHIFT_KMS, VELOCITY_SHIFT_KMS)),
+            "rms_factor": float(rng.uniform(*RMS_FACTOR)),
+            "smooth": smooth,
+            "continuum_factor": float(rng.uniform(*CONTINUUM_FACTOR)),
+            "beam_factor": float(rng.uniform(*BEAM_FACTOR)),
+        }
+        if degeneracy_log10 > 0.0:
+            factors["degeneracy_scale"] = float(
+                10.0 ** rng.uniform(-degeneracy_log10, degeneracy_log10))
+        return cls(**factors)
 
     @classmethod
-    def for_key(cls, key: str, index: int) -> Augmentation:
+    def for_key(cls, key: str, index: int, degeneracy_log10: float = 0.0) -> Augmentation:
         """Augmentation ``index`` of an entry (0 = identity), seeded by the key."""
         if index == 0:
             return cls()
-        return cls.draw(np.random.default_rng(hash_seed(f"{key}#{index}")))
+        return cls.draw(np.random.default_rng(hash_seed(f"{key}#{index}")), degeneracy_log10)
 
     def apply(self, obs: Observation) -> Observation:
         """The augmented observation.

@@ -70,6 +70,9 @@ class TrainConfig:
     seed: int = 0
     threads: int = 2
     species_balanced: bool = False
+    degeneracy_log10: float = 0.0
+    """Half-width d of the degeneracy-convention augmentation, g_u and Q × 10^U(−d, d)
+    (:mod:`.augment`; 0 = off, the paper's five augmentations only)."""
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -285,10 +288,13 @@ class Trainer:
             return self._cache[key]
         pix, sp, aug = key.split("|")
         pixel = self.pixels[int(pix)]
-        obs = Augmentation.for_key(f"{pixel.name}|{sp}", int(aug)).apply(pixel.obs)
+        augmentation = Augmentation.for_key(f"{pixel.name}|{sp}", int(aug),
+                                            self.cfg.degeneracy_log10)
+        obs = augmentation.apply(pixel.obs)
         lines = self.catalog.lines(sp, obs.windows)
         seed = hash_seed(key)
-        inputs = build_input(obs, lines, self.network.cfg, self.norm, seed=seed)
+        inputs = build_input(obs, lines, self.network.cfg, self.norm, seed=seed,
+                             degeneracy_scale=augmentation.degeneracy_scale)
         model = LTEModel(obs.rest_freqs, [lines], beam=obs.beam, T_bg=obs.T_bg)
         loss = PeakMatchingLoss(obs.rest_freqs, obs.intensities, obs.rms)
         entry = Entry(key, inputs, model, loss)
