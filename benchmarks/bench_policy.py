@@ -22,6 +22,21 @@ running them again (they do not depend on the checkpoint: same cases, same seeds
 computes ε of the policy methods against its PSO ×3 losses: a candidate checkpoint costs
 about a quarter of a full run.
 
+``compare A.json B.json``: paired per-case differences of ε(policy + SLSQP), B − A, per
+group (mean ± standard error; cases matched by group, case and species): two checkpoints
+on the same cases.
+
+    python benchmarks/bench_policy.py compare benchmarks/results/bench_policy_fits_big_3317.json \
+                                              benchmarks/results/bench_policy_fits_big_run8.json
+
+``convention``: sensitivity of the policy's proposals to the catalog's degeneracy
+convention. For W3(H2O) held-out pixels of one species (the cases of a ``fits`` result),
+the best of 50 policy draws (ℓ_PM, K) with g_u and Q(T) of the line list both × k: the
+LTE spectra are the same for every k, so an invariant policy gives the same losses.
+
+    python benchmarks/bench_policy.py convention --species CH3OCH3 --factors 1,18,0.05 \
+        [--checkpoint DIR] [--pixels 12]
+
 Results: benchmarks/results/bench_policy.json, bench_policy_fits.json and
 docs/images/policy_fit_quality.png.
 """
@@ -255,9 +270,75 @@ def fit_comparison(args) -> dict:
     return out
 
 
+def compare(args) -> dict:
+    """Paired differences of ε(policy + SLSQP) between two ``fits`` results, per group."""
+    first, second = (json.loads(Path(f).read_text()) for f in args.files)
+
+    def eps(d: dict) -> dict[tuple, float]:
+        return {(r["dataset"], r["case"], r["species"]): r["eps"] for r in d["records"]
+                if r["method"] == "policy_slsqp" and "eps" in r}
+
+    a, b = eps(first), eps(second)
+    out = {}
+    for group in sorted({k[0] for k in a.keys() & b.keys()}):
+        diff = np.array([b[k] - a[k] for k in a.keys() & b.keys() if k[0] == group])
+        se = float(diff.std(ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else float("nan")
+        out[group] = {"n": int(diff.size), "mean_diff": float(diff.mean()), "std_error": se,
+                      "better": int(np.sum(diff < -1e-3)), "worse": int(np.sum(diff > 1e-3))}
+        print(f"{group:15s} n={diff.size:3d}  ε(B) − ε(A) = {diff.mean():+.3f} ± {se:.3f}  "
+              f"better {out[group]['better']}, worse {out[group]['worse']}")
+    return out
+
+
+def convention(args) -> dict:
+    """Median best-of-50 ℓ_PM of the policy alone with g_u and Q scaled by each factor."""
+    import os
+    from dataclasses import replace
+
+    from spectral_cube import SpectralCube
+
+    from spectuner_nb.catalog.partition import PartitionFunction
+    from spectuner_nb.fit import fit_spectrum
+    from spectuner_nb.policy.policy import CHECKPOINT_ENV
+
+    if args.checkpoint:
+        os.environ[CHECKPOINT_ENV] = str(Path(args.checkpoint).resolve())
+    torch.set_num_threads(args.threads)
+    factors = [float(k) for k in args.factors.split(",")]
+    source = json.loads(Path(args.cases_from).read_text())
+    names = sorted({r["case"] for r in source["records"] if r["dataset"] == "w3h2o/heldout"
+                    and r["species"].split(";")[0] == args.species})[:args.pixels]
+    if not names:
+        raise SystemExit(f"no W3(H2O) held-out case of {args.species} in {args.cases_from}")
+    cube = SpectralCube.read(str(shared_data_dir() / W3H2O_FILE)).with_spectral_unit(
+        "MHz", velocity_convention="radio")
+    catalog = default_cache()
+    losses: dict[float, list[float]] = {k: [] for k in factors}
+    for name in names:
+        x, y = (int(v) for v in name.split("(")[1].rstrip(")").split(","))
+        obs = Observation.from_cube_pixel(cube, x, y, v_lsr=W3H2O_VLSR_KMS)
+        lines = catalog.lines(args.species, obs.windows)
+        t = lines.partition.temperature
+        for k in factors:
+            scaled = replace(lines, g_u=lines.g_u * k,
+                             partition=PartitionFunction.from_table(t, lines.partition.q * k))
+            fit = fit_spectrum(obs, args.species, lines=[scaled], init="policy",
+                               optimizer="none", seed=0)
+            losses[k].append(fit.loss)
+    out = {"species": args.species, "pixels": names,
+           "checkpoint": str(args.checkpoint or "shipped"),
+           "median_best_of_50_loss_K": {str(k): float(np.median(v)) for k, v in losses.items()}}
+    print(json.dumps(out["median_best_of_50_loss_K"]))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    suffix = f"_{args.tag}" if args.tag else ""
+    (RESULTS / f"bench_policy_convention{suffix}.json").write_text(json.dumps(out, indent=1))
+    return out
+
+
 def main() -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=("cost", "fits"))
+    ap.add_argument("what", choices=("cost", "fits", "compare", "convention"))
+    ap.add_argument("files", nargs="*", help="compare: two fits result files A B")
     ap.add_argument("--pixels", type=int, default=100)
     ap.add_argument("--samples", type=int, default=50)
     ap.add_argument("--species", default="CH3OH")
@@ -272,7 +353,17 @@ def main() -> dict:
                     help="fits: suffix of the result file; no figure (candidate checkpoints)")
     ap.add_argument("--reference", default=None,
                     help="fits: reuse PSO ×3 and random-init SLSQP from this earlier result")
+    ap.add_argument("--factors", default="1,18,0.05",
+                    help="convention: factors k applied to g_u and Q")
+    ap.add_argument("--cases-from", default=str(RESULTS / "bench_policy_fits_big_3317.json"),
+                    help="convention: fits result whose W3(H2O) held-out cases are used")
     args = ap.parse_args()
+    if args.what == "compare":
+        if len(args.files) != 2:
+            ap.error("compare needs two result files")
+        return compare(args)
+    if args.what == "convention":
+        return convention(args)
     return proposal_cost(args) if args.what == "cost" else fit_comparison(args)
 
 
