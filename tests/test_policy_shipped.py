@@ -39,3 +39,20 @@ def test_shipped_checkpoint_never_trained_on_heldout_species():
     held = {resolve(s) for s in HELDOUT_SPECIES}
     assert {resolve(s) for s in meta["heldout_species"]} == held
     assert held.isdisjoint(resolve(s) for s in meta["train_species"])
+
+
+def test_shipped_checkpoint_trained_on_every_other_starter_species():
+    from spectuner_nb.catalog import default_cache
+    from spectuner_nb.catalog.names import resolve
+    from spectuner_nb.catalog.starter import read_manifest
+    from spectuner_nb.policy.dataset import HELDOUT_SPECIES, SHIPPED_TRAIN_SPECIES
+    from spectuner_nb.policy.workflow import known_species
+
+    trained = set(Policy.load().metadata["train_species"])
+    assert trained == set(known_species(default_cache(), SHIPPED_TRAIN_SPECIES))
+    def molecule(name: str) -> str:  # "CH3OH;vt=0-2;" and "CH3OH;v=0;" are one molecule
+        return resolve(name).split(";")[0]
+
+    held = {molecule(s) for s in HELDOUT_SPECIES}
+    starter = {molecule(r["name"]) for r in read_manifest()["species"]}
+    assert {molecule(s) for s in trained} == starter - held

@@ -57,6 +57,12 @@ SNAPSHOT_TRAIN_SPECIES: tuple[str, ...] = (
 """18 more species of the Splatalogue snapshot added to the starter catalog on 2026-11-22
 (cyclopropenone, isotopologues, radicals, long carbon chains): training-only; the held-out
 list is unchanged."""
+SHIPPED_TRAIN_SPECIES: tuple[str, ...] = (
+    TRAIN_SPECIES + EXTRA_TRAIN_SPECIES + HOTCORE_TRAIN_SPECIES + ORGANIC_TRAIN_SPECIES
+    + SNAPSHOT_TRAIN_SPECIES
+)
+"""The 79 training species of the shipped checkpoint (step 6917): every species of the
+starter catalog except the held-out ones."""
 W3H2O_FILE: str = "spectra/noema_core_wideX/W3H2O_WideX_ABD_center.fits"
 """The real W3(H2O) cube, relative to the shared data directory."""
 W3H2O_VLSR_KMS: float = -48.5
