@@ -57,7 +57,7 @@ from spectuner_nb.losses import PeakMatchingLoss
 from spectuner_nb.model import LTEModel
 from spectuner_nb.observation import Observation
 from spectuner_nb.policy import Policy
-from spectuner_nb.policy.dataset import W3H2O_FILE, W3H2O_VLSR_KMS
+from spectuner_nb.policy.dataset import W3H2O_VLSR_KMS, w3h2o_cube
 from spectuner_nb.settings import shared_data_dir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,12 +72,8 @@ CHECKPOINT_FREE_METHODS = ("pso_x3", "random_slsqp")
 
 def pixels(n: int) -> tuple[list[Observation], str]:
     """``n`` observations: W3(H2O) cube pixels (cycled) or mocks."""
-    root = shared_data_dir(required=False)
-    if root is not None:
-        from spectral_cube import SpectralCube
-
-        cube = SpectralCube.read(str(root / W3H2O_FILE)).with_spectral_unit(
-            "MHz", velocity_convention="radio")
+    if shared_data_dir(required=False) is not None:
+        cube = w3h2o_cube()
         coords = [(x, y) for y in range(cube.shape[1]) for x in range(cube.shape[2])][:n]
         return [Observation.from_cube_pixel(cube, x, y, v_lsr=W3H2O_VLSR_KMS)
                 for x, y in coords], "W3(H2O) pixels"
@@ -138,14 +134,15 @@ def _fit_quality_module():
     return module
 
 
+def _pixel_xy(name: str) -> tuple[int, int]:
+    """(x, y) of a W3(H2O) case named "pixel (x,y)"."""
+    x, y = (int(v) for v in name.split("(")[1].rstrip(")").split(","))
+    return x, y
+
+
 def _heldout_pixels(cases: list) -> list:
     """Cases on W3(H2O) pixels with odd x + y (the policy trained on even ones only)."""
-    out = []
-    for case in cases:
-        x, y = (int(v) for v in case.name.split("(")[1].rstrip(")").split(","))
-        if (x + y) % 2 == 1:
-            out.append(case)
-    return out
+    return [case for case in cases if sum(_pixel_xy(case.name)) % 2 == 1]
 
 
 def fit_groups(fq, catalog, seed: int, w3_per_bin: int, mock_spectra: int
@@ -295,8 +292,6 @@ def convention(args) -> dict:
     import os
     from dataclasses import replace
 
-    from spectral_cube import SpectralCube
-
     from spectuner_nb.catalog.partition import PartitionFunction
     from spectuner_nb.fit import fit_spectrum
     from spectuner_nb.policy.policy import CHECKPOINT_ENV
@@ -310,12 +305,11 @@ def convention(args) -> dict:
                     and r["species"].split(";")[0] == args.species})[:args.pixels]
     if not names:
         raise SystemExit(f"no W3(H2O) held-out case of {args.species} in {args.cases_from}")
-    cube = SpectralCube.read(str(shared_data_dir() / W3H2O_FILE)).with_spectral_unit(
-        "MHz", velocity_convention="radio")
+    cube = w3h2o_cube()
     catalog = default_cache()
     losses: dict[float, list[float]] = {k: [] for k in factors}
     for name in names:
-        x, y = (int(v) for v in name.split("(")[1].rstrip(")").split(","))
+        x, y = _pixel_xy(name)
         obs = Observation.from_cube_pixel(cube, x, y, v_lsr=W3H2O_VLSR_KMS)
         lines = catalog.lines(args.species, obs.windows)
         t = lines.partition.temperature

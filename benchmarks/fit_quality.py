@@ -54,12 +54,12 @@ import numpy as np
 from spectuner_nb.fit import fit_spectrum
 from spectuner_nb.losses import find_peak_spans, relative_loss
 from spectuner_nb.observation import Observation, jy_per_beam_to_k
+from spectuner_nb.policy.dataset import W3H2O_FILE as W3_CUBE
+from spectuner_nb.policy.dataset import W3H2O_VLSR_KMS as W3_VLSR_KMS
+from spectuner_nb.policy.dataset import w3h2o_cube
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-W3_CUBE = "spectra/noema_core_wideX/W3H2O_WideX_ABD_center.fits"
-W3_VLSR_KMS = -48.5
-"""Systemic velocity of W3(H2O) (the cube header's VELO-LSR), km/s."""
 W3_SPECIES = ("CH3OH", "H2CO", "HC3N", "OCS", "CH3OCHO")
 N_CUT = 3
 N_BINS = 5
@@ -141,12 +141,8 @@ def w3h2o_cases(catalog, *, n_per_bin: int, max_species: int, seed: int) -> list
     """Pixels of the W3(H2O) cube, binned by peak number, with the species that have peaks."""
     import astropy.units as u
     from astropy.stats import sigma_clipped_stats
-    from spectral_cube import SpectralCube
 
-    from spectuner_nb.settings import shared_data_dir
-
-    path = shared_data_dir() / W3_CUBE
-    cube = SpectralCube.read(str(path)).with_spectral_unit(u.MHz, velocity_convention="radio")
+    cube = w3h2o_cube()
     freq = cube.spectral_axis.to_value(u.MHz)
     beam = (cube.beam.major.to_value(u.arcsec), cube.beam.minor.to_value(u.arcsec))
     data = np.asarray(cube.unmasked_data[:].value, dtype=float)

@@ -150,6 +150,16 @@ def mock_pixels(n: int, species_pool: Sequence[str], *, seed: int, catalog,
     return out
 
 
+def w3h2o_cube():
+    """The real W3(H2O) cube from the shared data (spectral axis in MHz, radio convention)."""
+    from spectral_cube import SpectralCube
+
+    from ..settings import shared_data_dir
+
+    return SpectralCube.read(str(shared_data_dir() / W3H2O_FILE)).with_spectral_unit(
+        "MHz", velocity_convention="radio")
+
+
 def w3h2o_pixels(species: Sequence[str], catalog, *, parity: int | None = 0,
                  step: int = 1) -> list[Pixel]:
     """Pixels of the real W3(H2O) cube (read from the shared data at run time).
@@ -157,12 +167,7 @@ def w3h2o_pixels(species: Sequence[str], catalog, *, parity: int | None = 0,
     ``parity`` 0 or 1 keeps pixels with (x + y) % 2 == parity (training vs
     held-out pixels), None keeps all; ``step`` thins the grid.
     """
-    from spectral_cube import SpectralCube
-
-    from ..settings import shared_data_dir
-
-    cube = SpectralCube.read(str(shared_data_dir() / W3H2O_FILE))
-    cube = cube.with_spectral_unit("MHz", velocity_convention="radio")
+    cube = w3h2o_cube()
     out = []
     for y in range(0, cube.shape[1], step):
         for x in range(0, cube.shape[2], step):
