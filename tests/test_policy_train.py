@@ -106,6 +106,41 @@ def test_degeneracy_augmentation_changes_features_not_spectra():
     np.testing.assert_array_equal(fk[:, [0, 2, 3]], f1[:, [0, 2, 3]])
 
 
+def test_strength_augmentation_is_a_column_density_shift():
+    """A_ul × k in the features, log10 N_tot + log10 k in the rewards: the same losses as
+    the catalog's spectra with A_ul × k, because A_ul and N_tot enter only as a product."""
+    from spectuner_nb.losses import PeakMatchingLoss
+    from spectuner_nb.model import LTEModel
+    from spectuner_nb.policy.features import raw_transition_features
+    from spectuner_nb.policy.train import Entry
+
+    base = Augmentation.for_key("k", 2, degeneracy_log10=1.5)
+    scaled = Augmentation.for_key("k", 2, degeneracy_log10=1.5, strength_log10=1.0)
+    assert scaled.degeneracy_scale == base.degeneracy_scale
+    assert base.strength_scale == 1.0 and 0.1 <= scaled.strength_scale <= 10.0
+    k = 7.0
+    ll = _lines()
+    ll_k = LineList.from_mapping("X", {"freq": ll.freq, "A_ul": k * ll.A_ul, "E_low": ll.E_low,
+                                       "g_u": ll.g_u,
+                                       "Q_T": ([9.375, 37.5, 150.0, 300.0],
+                                               [10.0, 60.0, 500.0, 1400.0])})
+    obs = _obs()
+    loss = PeakMatchingLoss(obs.rest_freqs, obs.intensities, obs.rms)
+    model = LTEModel(obs.rest_freqs, [ll], beam=obs.beam, T_bg=obs.T_bg)
+    model_k = LTEModel(obs.rest_freqs, [ll_k], beam=obs.beam, T_bg=obs.T_bg)
+    x = np.array([[-0.3, 120.0, 15.0, 0.5, 0.0], [-1.0, 40.0, 17.5, 0.2, 2.0],
+                  [-0.1, 300.0, 19.0, 0.8, -1.0]])
+    shifted = Entry("k", None, model, loss, float(np.log10(k))).evaluate(x)
+    direct = Entry("k", None, model_k, loss).evaluate(x)
+    unshifted = Entry("k", None, model, loss).evaluate(x)
+    np.testing.assert_allclose(shifted[0], direct[0], rtol=1e-7, atol=1e-9)
+    np.testing.assert_array_equal(shifted[1], direct[1])
+    assert np.max(np.abs(shifted[0] - unshifted[0])) > 0.1
+    f1, fk = raw_transition_features(ll), raw_transition_features(ll, strength_scale=k)
+    np.testing.assert_allclose(fk, raw_transition_features(ll_k), rtol=1e-9)
+    np.testing.assert_allclose(fk[:, 0] - f1[:, 0], np.log10(k))
+
+
 def test_peak_selection_and_bins(tmp_path):
     obs = _obs()
     assert has_peak_near_lines(obs, _lines())

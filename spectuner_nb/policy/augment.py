@@ -13,6 +13,15 @@ Q(T) by the same whole factor, e.g. 18 for SLAIM CH3OCH3). The LTE model depends
 g_u/Q only, so scaling both by k = 10^U(−d, d) leaves every spectrum and reward
 unchanged and shifts only the policy's transition features (log10 g_u and asinh Q):
 the network learns that only the ratio carries information.
+
+Optional seventh augmentation (not in the paper; off unless ``strength_log10`` > 0):
+the line strength. A_ul and N_tot enter the LTE opacity only as their product, so
+scaling every A_ul of the entry's line list by k = 10^U(−s, s) is exactly a shift of
+the optimal log10 N_tot by −log10 k. The transition features carry log10(k A_ul) and
+the rewards are computed at log10 N_tot + log10 k: the species' spectra stay those of
+the catalog, but the column density that reproduces them moves with the features, so
+the network cannot learn a species' typical brightness by heart and has to read it
+from the line strengths (what it needs for species it never saw).
 """
 
 from __future__ import annotations
@@ -47,12 +56,15 @@ class Augmentation:
     continuum_factor: float = 1.0
     beam_factor: float = 1.0
     degeneracy_scale: float = 1.0
+    strength_scale: float = 1.0
 
     @classmethod
-    def draw(cls, rng: np.random.Generator, degeneracy_log10: float = 0.0) -> Augmentation:
+    def draw(cls, rng: np.random.Generator, degeneracy_log10: float = 0.0,
+             strength_log10: float = 0.0) -> Augmentation:
         """Random factors from the METHOD.md §6 distributions; with ``degeneracy_log10``
-        > 0 also a degeneracy-convention factor 10^U(−d, d) (drawn last, so the other
-        factors of a key do not depend on it)."""
+        > 0 also a degeneracy-convention factor 10^U(−d, d), then with ``strength_log10``
+        > 0 a line-strength factor 10^U(−s, s) (drawn last, so the other factors of a key
+        do not depend on them)."""
         smooth = int(rng.choice(SMOOTH_WIDTHS)) if rng.random() < SMOOTH_PROB else 1
         factors = {
             "v_shift_kms": float(rng.uniform(-VELOCITY_SHIFT_KMS, VELOCITY_SHIFT_KMS)),
@@ -64,14 +76,19 @@ class Augmentation:
         if degeneracy_log10 > 0.0:
             factors["degeneracy_scale"] = float(
                 10.0 ** rng.uniform(-degeneracy_log10, degeneracy_log10))
+        if strength_log10 > 0.0:
+            factors["strength_scale"] = float(
+                10.0 ** rng.uniform(-strength_log10, strength_log10))
         return cls(**factors)
 
     @classmethod
-    def for_key(cls, key: str, index: int, degeneracy_log10: float = 0.0) -> Augmentation:
+    def for_key(cls, key: str, index: int, degeneracy_log10: float = 0.0,
+                strength_log10: float = 0.0) -> Augmentation:
         """Augmentation ``index`` of an entry (0 = identity), seeded by the key."""
         if index == 0:
             return cls()
-        return cls.draw(np.random.default_rng(hash_seed(f"{key}#{index}")), degeneracy_log10)
+        return cls.draw(np.random.default_rng(hash_seed(f"{key}#{index}")), degeneracy_log10,
+                        strength_log10)
 
     def apply(self, obs: Observation) -> Observation:
         """The augmented observation.

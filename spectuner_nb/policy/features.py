@@ -95,17 +95,19 @@ def transitions_in_view(lines: LineList, obs: Observation) -> LineList:
     return lines.in_windows(obs.windows, pad_kms=V_OFF_MAX_KMS)
 
 
-def raw_transition_features(lines: LineList, degeneracy_scale: float = 1.0) -> np.ndarray:
+def raw_transition_features(lines: LineList, degeneracy_scale: float = 1.0,
+                            strength_scale: float = 1.0) -> np.ndarray:
     """Un-normalised transition features (n_lines, N_TRANSITION_FEATURES).
 
     ``degeneracy_scale`` multiplies g_u and Q(T) (a degeneracy convention that leaves
-    the LTE spectrum unchanged; training augmentation, see :mod:`.augment`).
+    the LTE spectrum unchanged), ``strength_scale`` multiplies A_ul (the rewards then
+    shift log10 N_tot to match); training augmentations, see :mod:`.augment`.
     """
     q = np.arcsinh(degeneracy_scale * lines.partition(np.asarray(PARTITION_TEMPERATURES_K)))
     n = len(lines)
     return np.column_stack(
         [
-            np.log10(np.asarray(lines.A_ul, float)),
+            np.log10(strength_scale * np.asarray(lines.A_ul, float)),
             np.log10(degeneracy_scale * np.asarray(lines.g_u, float)),
             np.arcsinh(np.asarray(lines.E_low, float)),
             np.arcsinh(np.asarray(lines.E_up, float)),
@@ -184,11 +186,12 @@ def spectrum_grids(
 
 def build_input(
     obs: Observation, lines: LineList, cfg: PolicyConfig, norm: FeatureNorm, seed: int = 0,
-    degeneracy_scale: float = 1.0,
+    degeneracy_scale: float = 1.0, strength_scale: float = 1.0,
 ) -> PolicyInput:
     """Inputs for one (observation, species) pair, padded to ``cfg.max_transitions``.
 
-    ``degeneracy_scale``: see :func:`raw_transition_features` (1 at inference).
+    ``degeneracy_scale``, ``strength_scale``: see :func:`raw_transition_features` (1 at
+    inference).
 
     A species with no transition in view gets an all-padding row except one
     zero token (the network needs at least one key); ``mask`` marks it.
@@ -201,7 +204,8 @@ def build_input(
     mask = np.zeros((1, t), dtype=bool)
     n = len(sel)
     if n:
-        trans[0, :n] = (raw_transition_features(sel, degeneracy_scale) - norm.mean) / norm.std
+        trans[0, :n] = (raw_transition_features(sel, degeneracy_scale, strength_scale)
+                        - norm.mean) / norm.std
         spec[0, :n] = spectrum_grids(obs, np.asarray(sel.freq), cfg)
         mask[0, :n] = True
     else:

@@ -30,6 +30,7 @@ from safetensors.torch import load_file, save_file
 
 from ..losses import PeakMatchingLoss
 from ..model import LTEModel
+from ..parameters import FIT_NAMES
 from .augment import Augmentation, hash_seed
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import PolicyConfig
@@ -41,6 +42,8 @@ from .replay import ReplayBuffer
 
 NO_PEAK_REWARD: float = -0.5
 """Reward of an action whose model spectrum has no peak."""
+LOG_N_INDEX: int = FIT_NAMES.index("log10_N_tot")
+"""Position of log10 N_tot (cm⁻²) in a fit-space action."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,9 @@ class TrainConfig:
     degeneracy_log10: float = 0.0
     """Half-width d of the degeneracy-convention augmentation, g_u and Q × 10^U(−d, d)
     (:mod:`.augment`; 0 = off, the paper's five augmentations only)."""
+    strength_log10: float = 0.0
+    """Half-width s of the line-strength augmentation, A_ul × 10^U(−s, s) in the features
+    and log10 N_tot + log10 of the same factor in the rewards (:mod:`.augment`; 0 = off)."""
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -100,10 +106,15 @@ class Entry:
     inputs: PolicyInput
     model: LTEModel
     loss: PeakMatchingLoss
+    log_n_shift: float = 0.0
+    """Added to log10 N_tot of every action before the model (line-strength augmentation:
+    log10 of the A_ul factor of the features)."""
 
     def evaluate(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Peak-matching loss and has-peak flag of fit-space actions (n, 5)."""
-        spectra = self.model.from_fit(np.asarray(x, float)[:, None, :])
+        x = np.array(x, dtype=float)
+        x[:, LOG_N_INDEX] += self.log_n_shift
+        spectra = self.model.from_fit(x[:, None, :])
         res = self.loss(spectra)
         return np.asarray(res.loss, float), np.asarray(res.has_peak, bool)
 
@@ -289,15 +300,16 @@ class Trainer:
         pix, sp, aug = key.split("|")
         pixel = self.pixels[int(pix)]
         augmentation = Augmentation.for_key(f"{pixel.name}|{sp}", int(aug),
-                                            self.cfg.degeneracy_log10)
+                                            self.cfg.degeneracy_log10, self.cfg.strength_log10)
         obs = augmentation.apply(pixel.obs)
         lines = self.catalog.lines(sp, obs.windows)
         seed = hash_seed(key)
         inputs = build_input(obs, lines, self.network.cfg, self.norm, seed=seed,
-                             degeneracy_scale=augmentation.degeneracy_scale)
+                             degeneracy_scale=augmentation.degeneracy_scale,
+                             strength_scale=augmentation.strength_scale)
         model = LTEModel(obs.rest_freqs, [lines], beam=obs.beam, T_bg=obs.T_bg)
         loss = PeakMatchingLoss(obs.rest_freqs, obs.intensities, obs.rms)
-        entry = Entry(key, inputs, model, loss)
+        entry = Entry(key, inputs, model, loss, float(np.log10(augmentation.strength_scale)))
         self._cache[key] = entry
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
