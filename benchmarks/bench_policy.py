@@ -37,6 +37,14 @@ LTE spectra are the same for every k, so an invariant policy gives the same loss
     python benchmarks/bench_policy.py convention --species CH3OCH3 --factors 1,18,0.05 \
         [--checkpoint DIR] [--pixels 12]
 
+``brightness``: how bright the policy's proposals are on W3(H2O) pixels. Per case
+of a ``fits`` result (its PSO ×3 optimum), the median over 50 policy draws of the model
+brightness at the channel where the PSO ×3 model peaks (± 2 channels), divided by that
+peak: 1 is right, above 1 too bright. Median of the ratios per species (default: the
+held-out species; training species of the cases, e.g. ``--species CH3OH,OCS``, for contrast).
+
+    python benchmarks/bench_policy.py brightness [--species NH2CHO,C2H5OH] [--checkpoint DIR]
+
 Results: benchmarks/results/bench_policy.json, bench_policy_fits.json and
 docs/images/policy_fit_quality.png.
 """
@@ -329,13 +337,53 @@ def convention(args) -> dict:
     return out
 
 
+def brightness(args) -> dict:
+    """Median ratio of the proposals' brightness to the PSO ×3 fit's, per species."""
+    from spectuner_nb.parameters import fit_to_physical
+
+    torch.set_num_threads(args.threads)
+    policy = Policy.load(args.checkpoint)
+    species = args.species.split(",") if args.species else list(W3_HELDOUT)
+    source = json.loads(Path(args.cases_from).read_text())
+    cube = w3h2o_cube()
+    catalog = default_cache()
+    out: dict = {"checkpoint": str(args.checkpoint or "shipped"), "cases_from": args.cases_from,
+                 "median_ratio": {}, "n_cases": {}}
+    for sp in species:
+        ratios = []
+        for r in source["records"]:
+            if (not r["dataset"].startswith("w3h2o/") or r["method"] != "pso_x3"
+                    or r["species"].split(";")[0] != sp):
+                continue
+            x, y = _pixel_xy(r["case"])
+            obs = Observation.from_cube_pixel(cube, x, y, v_lsr=W3H2O_VLSR_KMS)
+            model = LTEModel(obs.rest_freqs, [catalog.lines(sp, obs.windows)], beam=obs.beam,
+                             T_bg=obs.T_bg)
+            draws = np.asarray(policy.sample(obs, sp, args.samples, catalog=catalog, seed=0))
+            best = model(fit_to_physical(np.asarray(r["x"])[None], model.theta_b_sq_ref))[0]
+            j = int(np.argmax(best))
+            spectra = model(fit_to_physical(draws[:, None, :], model.theta_b_sq_ref))[0]
+            near = spectra[:, max(j - 2, 0): j + 3].max(axis=1)
+            ratios.append(float(np.median(near) / best[j]))
+        out["median_ratio"][sp] = float(np.median(ratios)) if ratios else float("nan")
+        out["n_cases"][sp] = len(ratios)
+        print(f"{sp:10s} n={len(ratios):3d}  median brightness ratio draws / PSO ×3: "
+              f"{out['median_ratio'][sp]:.2f}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    suffix = f"_{args.tag}" if args.tag else ""
+    (RESULTS / f"bench_policy_brightness{suffix}.json").write_text(json.dumps(out, indent=1))
+    return out
+
+
 def main() -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=("cost", "fits", "compare", "convention"))
+    ap.add_argument("what", choices=("cost", "fits", "compare", "convention", "brightness"))
     ap.add_argument("files", nargs="*", help="compare: two fits result files A B")
     ap.add_argument("--pixels", type=int, default=100)
     ap.add_argument("--samples", type=int, default=50)
-    ap.add_argument("--species", default="CH3OH")
+    ap.add_argument("--species", default=None,
+                    help="cost: species (CH3OH); convention: one species (required); "
+                    "brightness: comma-separated (all W3(H2O) held-out species)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--checkpoint", default=None)
     ap.add_argument("--seed", type=int, default=2027)
@@ -350,15 +398,23 @@ def main() -> dict:
     ap.add_argument("--factors", default="1,18,0.05",
                     help="convention: factors k applied to g_u and Q")
     ap.add_argument("--cases-from", default=str(RESULTS / "bench_policy_fits_big_3317.json"),
-                    help="convention: fits result whose W3(H2O) held-out cases are used")
+                    help="convention, brightness: fits result whose W3(H2O) held-out cases "
+                    "are used")
     args = ap.parse_args()
     if args.what == "compare":
         if len(args.files) != 2:
             ap.error("compare needs two result files")
         return compare(args)
     if args.what == "convention":
+        if not args.species:
+            ap.error("convention needs --species")
         return convention(args)
-    return proposal_cost(args) if args.what == "cost" else fit_comparison(args)
+    if args.what == "brightness":
+        return brightness(args)
+    if args.what == "cost":
+        args.species = args.species or "CH3OH"
+        return proposal_cost(args)
+    return fit_comparison(args)
 
 
 if __name__ == "__main__":
