@@ -197,3 +197,27 @@ def test_species_balanced_sampling_and_warm_start(tmp_path):
     assert all(k.split("|")[0] == "2" for k in keys if k.split("|")[1] == "Y")
     tr.run()
     assert tr.step == 2 and np.isfinite(tr.history.rows[-1]["loss"])
+
+
+def test_layout_mock_pixels_follow_the_layout():
+    """W3(H2O)-like mocks: one 400-channel window of 1.953 MHz in band 6, targets from the
+    pool, reproducible by seed; the line-rich species count can be overridden."""
+    from spectuner_nb.catalog import default_cache
+    from spectuner_nb.mock import BANDS
+    from spectuner_nb.policy.dataset import layout_mock_pixels
+
+    cat = default_cache()
+    pool = ["CH3OH", "H2CO", "HC3N", "OCS", "SO2", "CH3CN", "HNCO", "CS", "SO", "CH3CCH"]
+    pixels = layout_mock_pixels(4, pool, seed=5, catalog=cat)
+    assert [p.name for p in pixels] == [f"w3like5:{i}" for i in range(4)]
+    lo, hi = BANDS[6]["range_mhz"]
+    for p in pixels:
+        (f,) = p.obs.freqs
+        assert f.size == 400 and np.allclose(np.diff(f), 1.953)
+        assert lo - 500 < f[0] < hi + 500
+        assert set(p.species) <= set(p.truth) and p.species
+    again = layout_mock_pixels(4, pool, seed=5, catalog=cat)
+    assert [p.to_dict() for p in again] == [p.to_dict() for p in pixels]
+    dense = layout_mock_pixels(2, pool, seed=5, catalog=cat, line_rich_species=(8, 9),
+                               prefix="hot")
+    assert dense[0].name == "hot:0" and len(dense[0].truth) >= 8

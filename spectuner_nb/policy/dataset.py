@@ -150,6 +150,49 @@ def mock_pixels(n: int, species_pool: Sequence[str], *, seed: int, catalog,
     return out
 
 
+W3LIKE_LAYOUT: dict = {"band": 6, "n_windows": 1, "n_channels": 400, "channel_mhz": 1.953}
+"""Window layout of the W3(H2O) NOEMA cube (one 400-channel window of 1.953 MHz near
+218.5 GHz) for :func:`layout_mock_pixels`."""
+
+
+def layout_mock_pixels(n: int, species_pool: Sequence[str], *, seed: int, catalog,
+                       layout: dict | None = None, prefix: str | None = None,
+                       line_rich_species: tuple[int, int] | None = None) -> list[Pixel]:
+    """``n`` mock pixels with one fixed window ``layout`` (default :data:`W3LIKE_LAYOUT`).
+
+    Line-rich and line-poor mocks alternate; the mixtures are drawn from
+    ``species_pool`` (``line_rich_species`` = (min, max) species per line-rich mock
+    overrides the regime's count, e.g. (8, 16) for a hot core). Every species of a
+    mock with an observed peak is a target. Pixels are named ``<prefix>:<i>`` (default
+    prefix ``w3like<seed>``; the name seeds the training augmentations of the pixel).
+    """
+    from ..errors import SpectunerError
+    from ..mock import REGIMES, mock_spectrum
+
+    layout = dict(W3LIKE_LAYOUT if layout is None else layout)
+    rng = np.random.default_rng(seed)
+    out: list[Pixel] = []
+    i = 0
+    while len(out) < n and i < 5 * n:
+        regime = ("line-rich", "line-poor")[i % 2]
+        lo, hi = REGIMES[regime]["n_species"]
+        if regime == "line-rich" and line_rich_species is not None:
+            lo, hi = line_rich_species
+        mix = list(rng.choice(list(species_pool), size=int(rng.integers(lo, hi + 1)),
+                              replace=False))
+        try:
+            m = mock_spectrum(mix, regime=regime, catalog=catalog, seed=seed * 100003 + i,
+                              **layout)
+        except SpectunerError:
+            i += 1
+            continue
+        i += 1
+        truth = {s: m.params_fit[j].tolist() for j, s in enumerate(m.species)}
+        out.append(make_pixel(m.obs, f"{prefix or f'w3like{seed}'}:{i - 1}", list(m.species),
+                              catalog, truth))
+    return out
+
+
 def w3h2o_cube():
     """The real W3(H2O) cube from the shared data (spectral axis in MHz, radio convention)."""
     from spectral_cube import SpectralCube
