@@ -61,7 +61,7 @@ SHIPPED_TRAIN_SPECIES: tuple[str, ...] = (
     TRAIN_SPECIES + EXTRA_TRAIN_SPECIES + HOTCORE_TRAIN_SPECIES + ORGANIC_TRAIN_SPECIES
     + SNAPSHOT_TRAIN_SPECIES
 )
-"""The 79 training species of the shipped checkpoint (steps 5117–8717): every species of the
+"""The 79 training species of the shipped checkpoint (steps 5117–10817): every species of the
 starter catalog except the held-out ones."""
 W3H2O_FILE: str = "spectra/noema_core_wideX/W3H2O_WideX_ABD_center.fits"
 """The real W3(H2O) cube, relative to the shared data directory."""
@@ -144,10 +144,16 @@ def mock_pixels(n: int, species_pool: Sequence[str], *, seed: int, catalog,
             i += 1
             continue
         i += 1
-        truth = {s: m.params_fit[j].tolist() for j, s in enumerate(m.species)}
-        cands = [s for s in m.species if s in targets]
-        out.append(make_pixel(m.obs, f"mock{seed}:{i - 1}", cands, catalog, truth))
+        out.append(pixel_from_mock(m, f"mock{seed}:{i - 1}", targets, catalog))
     return out
+
+
+def pixel_from_mock(mock, name: str, targets: Sequence[str], catalog) -> Pixel:
+    """The :class:`Pixel` of a :class:`~spectuner_nb.mock.MockSpectrum`: its species among
+    ``targets`` with observed peaks, and the true fit-space parameters of all of them."""
+    truth = {s: mock.params_fit[j].tolist() for j, s in enumerate(mock.species)}
+    cands = [s for s in mock.species if s in targets]
+    return make_pixel(mock.obs, name, cands, catalog, truth)
 
 
 W3LIKE_LAYOUT: dict = {"band": 6, "n_windows": 1, "n_channels": 400, "channel_mhz": 1.953}
@@ -187,9 +193,8 @@ def layout_mock_pixels(n: int, species_pool: Sequence[str], *, seed: int, catalo
             i += 1
             continue
         i += 1
-        truth = {s: m.params_fit[j].tolist() for j, s in enumerate(m.species)}
-        out.append(make_pixel(m.obs, f"{prefix or f'w3like{seed}'}:{i - 1}", list(m.species),
-                              catalog, truth))
+        out.append(pixel_from_mock(m, f"{prefix or f'w3like{seed}'}:{i - 1}", m.species,
+                                   catalog))
     return out
 
 
