@@ -61,7 +61,7 @@ SHIPPED_TRAIN_SPECIES: tuple[str, ...] = (
     TRAIN_SPECIES + EXTRA_TRAIN_SPECIES + HOTCORE_TRAIN_SPECIES + ORGANIC_TRAIN_SPECIES
     + SNAPSHOT_TRAIN_SPECIES
 )
-"""The 79 training species of the shipped checkpoint (steps 5117–12817): every species of the
+"""The 79 training species of the shipped checkpoint (steps 5117–14517): every species of the
 starter catalog except the held-out ones."""
 W3H2O_FILE: str = "spectra/noema_core_wideX/W3H2O_WideX_ABD_center.fits"
 """The real W3(H2O) cube, relative to the shared data directory."""
