@@ -124,8 +124,7 @@ def proposal_cost(args) -> dict:
         "goal_ms_per_pixel": GOAL_MS, "goal_met": bool(per_pixel_ms <= GOAL_MS),
         "finite": bool(np.all(np.isfinite(x))),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "bench_policy.json").write_text(json.dumps(result, indent=1))
+    _write_result("bench_policy", "", result)
     print(json.dumps(result, indent=1))
     return result
 
@@ -146,6 +145,20 @@ def _pixel_xy(name: str) -> tuple[int, int]:
     """(x, y) of a W3(H2O) case named "pixel (x,y)"."""
     x, y = (int(v) for v in name.split("(")[1].rstrip(")").split(","))
     return x, y
+
+
+def _w3h2o_observation(cube, name: str) -> Observation:
+    """The observation of the W3(H2O) case named "pixel (x,y)"."""
+    x, y = _pixel_xy(name)
+    return Observation.from_cube_pixel(cube, x, y, v_lsr=W3H2O_VLSR_KMS)
+
+
+def _write_result(stem: str, tag: str, out: dict) -> Path:
+    """Write ``out`` to benchmarks/results/<stem>[_<tag>].json."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{stem}{f'_{tag}' if tag else ''}.json"
+    path.write_text(json.dumps(out, indent=1, default=float))
+    return path
 
 
 def _heldout_pixels(cases: list) -> list:
@@ -265,10 +278,7 @@ def fit_comparison(args) -> dict:
            "wall_time_s": time.monotonic() - t0, "cases_available": {k: len(v) for k, v in
                                                                        groups.items()},
            "summary": rows, "checks": checks, "records": records}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    suffix = f"_{args.tag}" if args.tag else ""
-    (RESULTS / f"bench_policy_fits{suffix}.json").write_text(
-        json.dumps(out, indent=1, default=float))
+    _write_result("bench_policy_fits", args.tag, out)
     if not args.tag:
         fq.plot(rows, ROOT / "docs" / "images" / "policy_fit_quality.png")
     print(json.dumps(checks, indent=1))
@@ -317,8 +327,7 @@ def convention(args) -> dict:
     catalog = default_cache()
     losses: dict[float, list[float]] = {k: [] for k in factors}
     for name in names:
-        x, y = _pixel_xy(name)
-        obs = Observation.from_cube_pixel(cube, x, y, v_lsr=W3H2O_VLSR_KMS)
+        obs = _w3h2o_observation(cube, name)
         lines = catalog.lines(args.species, obs.windows)
         t = lines.partition.temperature
         for k in factors:
@@ -331,16 +340,12 @@ def convention(args) -> dict:
            "checkpoint": str(args.checkpoint or "shipped"),
            "median_best_of_50_loss_K": {str(k): float(np.median(v)) for k, v in losses.items()}}
     print(json.dumps(out["median_best_of_50_loss_K"]))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    suffix = f"_{args.tag}" if args.tag else ""
-    (RESULTS / f"bench_policy_convention{suffix}.json").write_text(json.dumps(out, indent=1))
+    _write_result("bench_policy_convention", args.tag, out)
     return out
 
 
 def brightness(args) -> dict:
     """Median ratio of the proposals' brightness to the PSO ×3 fit's, per species."""
-    from spectuner_nb.parameters import fit_to_physical
-
     torch.set_num_threads(args.threads)
     policy = Policy.load(args.checkpoint)
     species = args.species.split(",") if args.species else list(W3_HELDOUT)
@@ -355,23 +360,20 @@ def brightness(args) -> dict:
             if (not r["dataset"].startswith("w3h2o/") or r["method"] != "pso_x3"
                     or r["species"].split(";")[0] != sp):
                 continue
-            x, y = _pixel_xy(r["case"])
-            obs = Observation.from_cube_pixel(cube, x, y, v_lsr=W3H2O_VLSR_KMS)
+            obs = _w3h2o_observation(cube, r["case"])
             model = LTEModel(obs.rest_freqs, [catalog.lines(sp, obs.windows)], beam=obs.beam,
                              T_bg=obs.T_bg)
             draws = np.asarray(policy.sample(obs, sp, args.samples, catalog=catalog, seed=0))
-            best = model(fit_to_physical(np.asarray(r["x"])[None], model.theta_b_sq_ref))[0]
+            best = model.from_fit(np.asarray(r["x"])[None])[0]
             j = int(np.argmax(best))
-            spectra = model(fit_to_physical(draws[:, None, :], model.theta_b_sq_ref))[0]
+            spectra = model.from_fit(draws[:, None, :])[0]
             near = spectra[:, max(j - 2, 0): j + 3].max(axis=1)
             ratios.append(float(np.median(near) / best[j]))
         out["median_ratio"][sp] = float(np.median(ratios)) if ratios else float("nan")
         out["n_cases"][sp] = len(ratios)
         print(f"{sp:10s} n={len(ratios):3d}  median brightness ratio draws / PSO ×3: "
               f"{out['median_ratio'][sp]:.2f}")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    suffix = f"_{args.tag}" if args.tag else ""
-    (RESULTS / f"bench_policy_brightness{suffix}.json").write_text(json.dumps(out, indent=1))
+    _write_result("bench_policy_brightness", args.tag, out)
     return out
 
 
