@@ -22,6 +22,12 @@ running them again (they do not depend on the checkpoint: same cases, same seeds
 computes ε of the policy methods against its PSO ×3 losses: a candidate checkpoint costs
 about a quarter of a full run.
 
+Diagnostics beyond the issue's groups: ``--w3-train-species A,B,...`` fits other training
+species in the W3(H2O) training group (e.g. training species the cube barely shows, as a
+control for the held-out group), ``--groups`` runs only the named groups, ``--n-init N``
+gives random-init and policy-init SLSQP N start points instead of METHOD.md's 50 (PSO ×3
+still reused from ``--reference``, the other methods run again).
+
 ``compare A.json B.json``: paired per-case differences of ε(policy + SLSQP), B − A, per
 group (mean ± standard error; cases matched by group, case and species): two checkpoints
 on the same cases.
@@ -44,6 +50,15 @@ peak: 1 is right, above 1 too bright. Median of the ratios per species (default:
 held-out species; training species of the cases, e.g. ``--species CH3OH,OCS``, for contrast).
 
     python benchmarks/bench_policy.py brightness [--species NH2CHO,C2H5OH] [--checkpoint DIR]
+
+``strata A.json [B.json ...]``: where ε comes from. Per group of each ``fits`` result, the
+cases split by the PSO ×3 reference loss ℓ_ref (K) into strong (ℓ_ref < −3), moderate
+(−3 ≤ ℓ_ref < −1) and faint (ℓ_ref ≥ −1) contributions of the species to the pixel:
+count, share of the summed ε(policy + SLSQP), and mean ε of policy + SLSQP and of
+random-init SLSQP. With ℓ_ref near 0 the relative loss (paper Eq. 16) is near ±1 for
+any miss, so faint cases weigh most.
+
+    python benchmarks/bench_policy.py strata benchmarks/results/bench_policy_fits_big_run14G.json
 
 Results: benchmarks/results/bench_policy.json, bench_policy_fits.json and
 docs/images/policy_fit_quality.png.
@@ -74,6 +89,8 @@ GOAL_MS = 20.0
 W3_HELDOUT = ("C2H5CN", "C2H3CN", "CH3OCH3", "NH2CHO", "C2H5OH")
 """Held-out species with lines in the W3(H2O) window."""
 FIT_METHODS = ("pso_x3", "random_slsqp", "policy_slsqp", "policy_only")
+N_INIT = 50
+"""Start points of random-init and policy-init SLSQP (METHOD.md §7)."""
 CHECKPOINT_FREE_METHODS = ("pso_x3", "random_slsqp")
 """Methods whose results do not depend on the policy (reusable with ``--reference``)."""
 
@@ -166,9 +183,13 @@ def _heldout_pixels(cases: list) -> list:
     return [case for case in cases if sum(_pixel_xy(case.name)) % 2 == 1]
 
 
-def fit_groups(fq, catalog, seed: int, w3_per_bin: int, mock_spectra: int
-               ) -> dict[str, list]:
-    """Cases of the four groups, relabelled ``<dataset>/<train|heldout>``."""
+def fit_groups(fq, catalog, seed: int, w3_per_bin: int, mock_spectra: int,
+               w3_train_species: tuple[str, ...] | None = None) -> dict[str, list]:
+    """Cases of the four groups, relabelled ``<dataset>/<train|heldout>``.
+
+    ``w3_train_species`` replaces the W3(H2O) training-species group's species (default
+    fit_quality's ``W3_SPECIES``, the species W3(H2O) is known to show).
+    """
     from spectuner_nb.catalog import resolve
     from spectuner_nb.policy.dataset import HELDOUT_SPECIES
 
@@ -177,15 +198,11 @@ def fit_groups(fq, catalog, seed: int, w3_per_bin: int, mock_spectra: int
                                "mock/heldout": []}
     if shared_data_dir(required=False) is not None:
         groups["w3h2o/train"] = _heldout_pixels(
-            fq.w3h2o_cases(catalog, n_per_bin=w3_per_bin, max_species=1, seed=seed))
-        default_species = fq.W3_SPECIES
-        fq.W3_SPECIES = W3_HELDOUT  # same pixel/peak selection, held-out species
-        try:
-            groups["w3h2o/heldout"] = _heldout_pixels(
-                fq.w3h2o_cases(catalog, n_per_bin=w3_per_bin, max_species=1,
-                               seed=seed + 1))
-        finally:
-            fq.W3_SPECIES = default_species
+            fq.w3h2o_cases(catalog, n_per_bin=w3_per_bin, max_species=1, seed=seed,
+                           species=w3_train_species or fq.W3_SPECIES))
+        groups["w3h2o/heldout"] = _heldout_pixels(  # same pixel/peak selection
+            fq.w3h2o_cases(catalog, n_per_bin=w3_per_bin, max_species=1, seed=seed + 1,
+                           species=W3_HELDOUT))
     for case in fq.mock_cases(catalog, n_spectra=mock_spectra, n_channels=400, max_species=2,
                               seed=seed):
         key = "mock/heldout" if resolve(case.species) in held else "mock/train"
@@ -199,28 +216,30 @@ def fit_groups(fq, catalog, seed: int, w3_per_bin: int, mock_spectra: int
 def _reference_records(path: str, args) -> dict[tuple, dict]:
     """Checkpoint-free records of a previous run, keyed by (dataset, case, species, method)."""
     ref = json.loads(Path(path).read_text())
-    for key in ("seed", "w3_per_bin", "mock_spectra"):
+    for key in ("seed", "w3_per_bin", "mock_spectra", "w3_train_species"):
         if ref.get(key) != getattr(args, key):
             raise SystemExit(f"--reference {path}: {key} is {ref.get(key)!r}, this run has "
                              f"{getattr(args, key)!r}; the cases would differ")
+    if ref.get("n_init", N_INIT) != N_INIT:
+        raise SystemExit(f"--reference {path}: made with --n-init {ref['n_init']}; use a run "
+                         f"with the default {N_INIT}")
     return {(r["dataset"], r["case"], r["species"], r["method"]): r for r in ref["records"]
             if r["method"] in CHECKPOINT_FREE_METHODS and "failed" not in r}
 
 
-def _run_case(fq, case, seed: int, reuse: dict[tuple, dict] | None) -> list[dict]:
-    """Records of one case: every method, or only the policy methods with ``reuse``
+def _run_case(fq, case, seed: int, reuse: dict[tuple, dict] | None,
+              reused_methods: tuple[str, ...] = CHECKPOINT_FREE_METHODS) -> list[dict]:
+    """Records of one case: every method, or all but ``reused_methods`` with ``reuse``
     (ε against the reused PSO ×3 loss; [] when the reference lacks the case)."""
     from spectuner_nb.losses import relative_loss
 
     if reuse is None:
         return fq.run_cases([case], list(FIT_METHODS), seed)
-    old = [reuse.get((case.dataset, case.name, case.species, m))
-           for m in CHECKPOINT_FREE_METHODS]
+    old = [reuse.get((case.dataset, case.name, case.species, m)) for m in reused_methods]
     if any(r is None for r in old):
         print(f"{case.dataset} {case.name} {case.species}: not in the reference, skipped")
         return []
-    new = fq.run_cases([case], [m for m in FIT_METHODS if m not in CHECKPOINT_FREE_METHODS],
-                       seed)
+    new = fq.run_cases([case], [m for m in FIT_METHODS if m not in reused_methods], seed)
     ref_loss = old[0]["loss"]
     for r in new:
         if "loss" in r:
@@ -243,8 +262,19 @@ def fit_comparison(args) -> dict:
     torch.set_num_threads(1)
     fq = _fit_quality_module()
     fq.register_defaults(with_policy=True)
+    reused = CHECKPOINT_FREE_METHODS
+    if args.n_init != N_INIT:  # a diagnostic beyond METHOD.md §7: every start-point method
+        for name, init, optimizer in (("random_slsqp", "random", "slsqp"),
+                                      ("policy_slsqp", "policy", "slsqp"),
+                                      ("policy_only", "policy", "none")):
+            fq.register_method(name, fq.fit_method(optimizer=optimizer, init=init,
+                                                   n_init=args.n_init))
+        reused = (fq.REFERENCE,)
     catalog = default_cache()
-    groups = fit_groups(fq, catalog, args.seed, args.w3_per_bin, args.mock_spectra)
+    w3_train = tuple(args.w3_train_species.split(",")) if args.w3_train_species else None
+    groups = fit_groups(fq, catalog, args.seed, args.w3_per_bin, args.mock_spectra, w3_train)
+    if args.groups:
+        groups = {k: v for k, v in groups.items() if k in args.groups.split(",")}
     print({k: len(v) for k, v in groups.items()})
     reuse = _reference_records(args.reference, args) if args.reference else None
     order = [c for batch in itertools.zip_longest(*groups.values()) for c in batch
@@ -255,7 +285,7 @@ def fit_comparison(args) -> dict:
         if time.monotonic() - t0 > 60.0 * args.budget_min:
             print(f"time budget reached after {i} cases")
             break
-        records += _run_case(fq, case, args.seed + i, reuse)
+        records += _run_case(fq, case, args.seed + i, reuse, reused)
     rows = fq.summarize(records)
     fq.print_table(rows)
     checks = {}
@@ -274,7 +304,8 @@ def fit_comparison(args) -> dict:
             }
     out = {"seed": args.seed, "budget_min": args.budget_min, "w3_per_bin": args.w3_per_bin,
            "checkpoint": str(args.checkpoint or "shipped"), "reference": args.reference,
-           "mock_spectra": args.mock_spectra,
+           "mock_spectra": args.mock_spectra, "w3_train_species": args.w3_train_species,
+           "n_init": args.n_init,
            "wall_time_s": time.monotonic() - t0, "cases_available": {k: len(v) for k, v in
                                                                        groups.items()},
            "summary": rows, "checks": checks, "records": records}
@@ -302,6 +333,39 @@ def compare(args) -> dict:
                       "better": int(np.sum(diff < -1e-3)), "worse": int(np.sum(diff > 1e-3))}
         print(f"{group:15s} n={diff.size:3d}  ε(B) − ε(A) = {diff.mean():+.3f} ± {se:.3f}  "
               f"better {out[group]['better']}, worse {out[group]['worse']}")
+    return out
+
+
+STRATA_K = (("strong", -np.inf, -3.0), ("moderate", -3.0, -1.0), ("faint", -1.0, np.inf))
+
+
+def strata(args) -> dict:
+    """Mean ε per group and reference-loss band (:data:`STRATA_K`) of ``fits`` results."""
+    out = {}
+    for name in args.files:
+        cases: dict[tuple, dict[str, dict]] = {}
+        for r in json.loads(Path(name).read_text())["records"]:
+            cases.setdefault((r["dataset"], r["case"], r["species"]), {})[r["method"]] = r
+        out[name] = {}
+        print(name)
+        for group in sorted({k[0] for k in cases}):
+            rows = [c for k, c in cases.items() if k[0] == group
+                    and {"pso_x3", "policy_slsqp", "random_slsqp"} <= c.keys()]
+            ref = np.array([c["pso_x3"]["loss"] for c in rows])
+            pol = np.array([c["policy_slsqp"]["eps"] for c in rows])
+            rnd = np.array([c["random_slsqp"]["eps"] for c in rows])
+            out[name][group] = {}
+            for band, lo, hi in STRATA_K:
+                m = (ref >= lo) & (ref < hi)
+                row = {"n": int(m.sum()),
+                       "share_of_eps_sum": float(pol[m].sum() / pol.sum()) if pol.sum() else 0.0,
+                       "eps_policy_slsqp": float(pol[m].mean()) if m.any() else float("nan"),
+                       "eps_random_slsqp": float(rnd[m].mean()) if m.any() else float("nan")}
+                out[name][group][band] = row
+                print(f"  {group:15s} {band:8s} n={row['n']:3d}"
+                      f"  share {row['share_of_eps_sum']:5.2f}"
+                      f"  ε policy+SLSQP {row['eps_policy_slsqp']:+.3f}"
+                      f"  random+SLSQP {row['eps_random_slsqp']:+.3f}")
     return out
 
 
@@ -379,8 +443,10 @@ def brightness(args) -> dict:
 
 def main() -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=("cost", "fits", "compare", "convention", "brightness"))
-    ap.add_argument("files", nargs="*", help="compare: two fits result files A B")
+    ap.add_argument("what", choices=("cost", "fits", "compare", "convention", "brightness",
+                                     "strata"))
+    ap.add_argument("files", nargs="*",
+                    help="compare: two fits result files A B; strata: fits result files")
     ap.add_argument("--pixels", type=int, default=100)
     ap.add_argument("--samples", type=int, default=50)
     ap.add_argument("--species", default=None,
@@ -393,6 +459,14 @@ def main() -> dict:
     ap.add_argument("--w3-per-bin", type=int, default=16,
                     help="W3(H2O) pixels drawn per peak bin (odd x + y kept)")
     ap.add_argument("--mock-spectra", type=int, default=60)
+    ap.add_argument("--w3-train-species", default=None,
+                    help="fits: comma-separated training species of the W3(H2O) training "
+                    "group (default: the species W3(H2O) shows, fit_quality.W3_SPECIES)")
+    ap.add_argument("--n-init", type=int, default=N_INIT,
+                    help="fits: start points of random-init and policy-init SLSQP (METHOD.md "
+                    "§7: 50; other values are a diagnostic, PSO ×3 reused with --reference)")
+    ap.add_argument("--groups", default=None,
+                    help="fits: comma-separated groups to run (default: all four)")
     ap.add_argument("--tag", default="",
                     help="fits: suffix of the result file; no figure (candidate checkpoints)")
     ap.add_argument("--reference", default=None,
@@ -407,6 +481,10 @@ def main() -> dict:
         if len(args.files) != 2:
             ap.error("compare needs two result files")
         return compare(args)
+    if args.what == "strata":
+        if not args.files:
+            ap.error("strata needs fits result files")
+        return strata(args)
     if args.what == "convention":
         if not args.species:
             ap.error("convention needs --species")

@@ -137,8 +137,10 @@ def policy_available() -> bool:
 
 
 # ---------------------------------------------------------------------------- datasets
-def w3h2o_cases(catalog, *, n_per_bin: int, max_species: int, seed: int) -> list[Case]:
-    """Pixels of the W3(H2O) cube, binned by peak number, with the species that have peaks."""
+def w3h2o_cases(catalog, *, n_per_bin: int, max_species: int, seed: int,
+                species: tuple[str, ...] = W3_SPECIES) -> list[Case]:
+    """Pixels of the W3(H2O) cube, binned by peak number, with those of ``species`` that
+    have peaks."""
     import astropy.units as u
     from astropy.stats import sigma_clipped_stats
 
@@ -158,7 +160,7 @@ def w3h2o_cases(catalog, *, n_per_bin: int, max_species: int, seed: int) -> list
     rng = np.random.default_rng(seed)
     rest = freq / (1.0 - W3_VLSR_KMS / 299792.458)
     windows = [(float(rest[0]), float(rest[-1]))]
-    species_lines = {s: catalog.lines(s, windows) for s in W3_SPECIES}
+    species_lines = {s: catalog.lines(s, windows) for s in species}
     cases = []
     for b in range(N_BINS):
         in_bin = [tuple(p) for p in keep
