@@ -20,7 +20,9 @@ across groups and the run stops adding cases after ``--budget-min``.
 of the shipped checkpoint) takes PSO ×3 and random-init SLSQP from that file instead of
 running them again (they do not depend on the checkpoint: same cases, same seeds) and
 computes ε of the policy methods against its PSO ×3 losses: a candidate checkpoint costs
-about a quarter of a full run.
+about a quarter of a full run. SLSQP's end points follow last-digit differences of BLAS
+products, so compare runs made with the same BLAS thread count (recorded as
+``blas_threads``; the shipped results use numpy's default, i.e. OMP_NUM_THREADS unset).
 
 Diagnostics beyond the issue's groups: ``--w3-train-species A,B,...`` fits other training
 species in the W3(H2O) training group (e.g. training species the cube barely shows, as a
@@ -213,9 +215,24 @@ def fit_groups(fq, catalog, seed: int, w3_per_bin: int, mock_spectra: int,
     return groups
 
 
+def blas_threads() -> int:
+    """Threads of the BLAS numpy uses (OMP_NUM_THREADS and friends set it at start-up).
+
+    SLSQP's trajectories follow last-digit differences of the BLAS products in its
+    gradients, so runs to be compared case by case need the same count.
+    """
+    from threadpoolctl import threadpool_info
+
+    return max((int(i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"),
+               default=1)
+
+
 def _reference_records(path: str, args) -> dict[tuple, dict]:
     """Checkpoint-free records of a previous run, keyed by (dataset, case, species, method)."""
     ref = json.loads(Path(path).read_text())
+    if ref.get("blas_threads", blas_threads()) != blas_threads():
+        raise SystemExit(f"--reference {path}: made with {ref['blas_threads']} BLAS threads, "
+                         f"this run has {blas_threads()} (set OMP_NUM_THREADS to match)")
     for key in ("seed", "w3_per_bin", "mock_spectra", "w3_train_species"):
         if ref.get(key) != getattr(args, key):
             raise SystemExit(f"--reference {path}: {key} is {ref.get(key)!r}, this run has "
@@ -305,7 +322,7 @@ def fit_comparison(args) -> dict:
     out = {"seed": args.seed, "budget_min": args.budget_min, "w3_per_bin": args.w3_per_bin,
            "checkpoint": str(args.checkpoint or "shipped"), "reference": args.reference,
            "mock_spectra": args.mock_spectra, "w3_train_species": args.w3_train_species,
-           "n_init": args.n_init,
+           "n_init": args.n_init, "blas_threads": blas_threads(),
            "wall_time_s": time.monotonic() - t0, "cases_available": {k: len(v) for k, v in
                                                                        groups.items()},
            "summary": rows, "checks": checks, "records": records}
