@@ -91,6 +91,8 @@ GOAL_MS = 20.0
 W3_HELDOUT = ("C2H5CN", "C2H3CN", "CH3OCH3", "NH2CHO", "C2H5OH")
 """Held-out species with lines in the W3(H2O) window."""
 FIT_METHODS = ("pso_x3", "random_slsqp", "policy_slsqp", "policy_only")
+GROUPS = ("w3h2o/train", "w3h2o/heldout", "mock/train", "mock/heldout")
+"""The issue's four groups of cases: dataset / training or held-out species."""
 N_INIT = 50
 """Start points of random-init and policy-init SLSQP (METHOD.md §7)."""
 CHECKPOINT_FREE_METHODS = ("pso_x3", "random_slsqp")
@@ -196,8 +198,7 @@ def fit_groups(fq, catalog, seed: int, w3_per_bin: int, mock_spectra: int,
     from spectuner_nb.policy.dataset import HELDOUT_SPECIES
 
     held = {resolve(s) for s in HELDOUT_SPECIES}
-    groups: dict[str, list] = {"w3h2o/train": [], "w3h2o/heldout": [], "mock/train": [],
-                               "mock/heldout": []}
+    groups: dict[str, list] = {name: [] for name in GROUPS}
     if shared_data_dir(required=False) is not None:
         groups["w3h2o/train"] = _heldout_pixels(
             fq.w3h2o_cases(catalog, n_per_bin=w3_per_bin, max_species=1, seed=seed,
@@ -273,6 +274,9 @@ def fit_comparison(args) -> dict:
     from spectuner_nb.catalog import default_cache
     from spectuner_nb.policy.policy import CHECKPOINT_ENV
 
+    unknown = set(args.groups.split(",")) - set(GROUPS) if args.groups else set()
+    if unknown:
+        raise SystemExit(f"--groups: unknown {sorted(unknown)}; choose from {list(GROUPS)}")
     if args.checkpoint:
         os.environ[CHECKPOINT_ENV] = str(Path(args.checkpoint).resolve())
     numba.set_num_threads(1)
@@ -354,6 +358,7 @@ def compare(args) -> dict:
 
 
 STRATA_K = (("strong", -np.inf, -3.0), ("moderate", -3.0, -1.0), ("faint", -1.0, np.inf))
+"""Bands of the PSO ×3 reference loss ℓ_ref (K): name, lower bound, upper bound."""
 
 
 def strata(args) -> dict:
