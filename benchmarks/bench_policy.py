@@ -93,8 +93,6 @@ W3_HELDOUT = ("C2H5CN", "C2H3CN", "CH3OCH3", "NH2CHO", "C2H5OH")
 FIT_METHODS = ("pso_x3", "random_slsqp", "policy_slsqp", "policy_only")
 GROUPS = ("w3h2o/train", "w3h2o/heldout", "mock/train", "mock/heldout")
 """The issue's four groups of cases: dataset / training or held-out species."""
-N_INIT = 50
-"""Start points of random-init and policy-init SLSQP (METHOD.md §7)."""
 CHECKPOINT_FREE_METHODS = ("pso_x3", "random_slsqp")
 """Methods whose results do not depend on the policy (reusable with ``--reference``)."""
 
@@ -228,8 +226,9 @@ def blas_threads() -> int:
                default=1)
 
 
-def _reference_records(path: str, args) -> dict[tuple, dict]:
-    """Checkpoint-free records of a previous run, keyed by (dataset, case, species, method)."""
+def _reference_records(path: str, args, n_init: int) -> dict[tuple, dict]:
+    """Checkpoint-free records of a previous run, keyed by (dataset, case, species, method);
+    the run must have used ``n_init`` start points (METHOD.md's)."""
     ref = json.loads(Path(path).read_text())
     if ref.get("blas_threads", blas_threads()) != blas_threads():
         raise SystemExit(f"--reference {path}: made with {ref['blas_threads']} BLAS threads, "
@@ -238,9 +237,9 @@ def _reference_records(path: str, args) -> dict[tuple, dict]:
         if ref.get(key) != getattr(args, key):
             raise SystemExit(f"--reference {path}: {key} is {ref.get(key)!r}, this run has "
                              f"{getattr(args, key)!r}; the cases would differ")
-    if ref.get("n_init", N_INIT) != N_INIT:
+    if ref.get("n_init", n_init) != n_init:
         raise SystemExit(f"--reference {path}: made with --n-init {ref['n_init']}; use a run "
-                         f"with the default {N_INIT}")
+                         f"with the default {n_init}")
     return {(r["dataset"], r["case"], r["species"], r["method"]): r for r in ref["records"]
             if r["method"] in CHECKPOINT_FREE_METHODS and "failed" not in r}
 
@@ -274,7 +273,8 @@ def fit_comparison(args) -> dict:
     from spectuner_nb.catalog import default_cache
     from spectuner_nb.policy.policy import CHECKPOINT_ENV
 
-    unknown = set(args.groups.split(",")) - set(GROUPS) if args.groups else set()
+    wanted = set(args.groups.split(",")) if args.groups else set(GROUPS)
+    unknown = wanted - set(GROUPS)
     if unknown:
         raise SystemExit(f"--groups: unknown {sorted(unknown)}; choose from {list(GROUPS)}")
     if args.checkpoint:
@@ -282,22 +282,16 @@ def fit_comparison(args) -> dict:
     numba.set_num_threads(1)
     torch.set_num_threads(1)
     fq = _fit_quality_module()
-    fq.register_defaults(with_policy=True)
-    reused = CHECKPOINT_FREE_METHODS
-    if args.n_init != N_INIT:  # a diagnostic beyond METHOD.md §7: every start-point method
-        for name, init, optimizer in (("random_slsqp", "random", "slsqp"),
-                                      ("policy_slsqp", "policy", "slsqp"),
-                                      ("policy_only", "policy", "none")):
-            fq.register_method(name, fq.fit_method(optimizer=optimizer, init=init,
-                                                   n_init=args.n_init))
-        reused = (fq.REFERENCE,)
+    n_init = args.n_init or fq.N_INIT
+    fq.register_defaults(with_policy=True, n_init=n_init)
+    # another n_init (a diagnostic beyond METHOD.md §7) changes random-init SLSQP too
+    reused = CHECKPOINT_FREE_METHODS if n_init == fq.N_INIT else (fq.REFERENCE,)
     catalog = default_cache()
     w3_train = tuple(args.w3_train_species.split(",")) if args.w3_train_species else None
     groups = fit_groups(fq, catalog, args.seed, args.w3_per_bin, args.mock_spectra, w3_train)
-    if args.groups:
-        groups = {k: v for k, v in groups.items() if k in args.groups.split(",")}
+    groups = {k: v for k, v in groups.items() if k in wanted}
     print({k: len(v) for k, v in groups.items()})
-    reuse = _reference_records(args.reference, args) if args.reference else None
+    reuse = _reference_records(args.reference, args, fq.N_INIT) if args.reference else None
     order = [c for batch in itertools.zip_longest(*groups.values()) for c in batch
              if c is not None]
     t0 = time.monotonic()
@@ -326,7 +320,7 @@ def fit_comparison(args) -> dict:
     out = {"seed": args.seed, "budget_min": args.budget_min, "w3_per_bin": args.w3_per_bin,
            "checkpoint": str(args.checkpoint or "shipped"), "reference": args.reference,
            "mock_spectra": args.mock_spectra, "w3_train_species": args.w3_train_species,
-           "n_init": args.n_init, "blas_threads": blas_threads(),
+           "n_init": n_init, "blas_threads": blas_threads(),
            "wall_time_s": time.monotonic() - t0, "cases_available": {k: len(v) for k, v in
                                                                        groups.items()},
            "summary": rows, "checks": checks, "records": records}
@@ -337,15 +331,18 @@ def fit_comparison(args) -> dict:
     return out
 
 
+def _fits_cases(path: str) -> dict[tuple, dict[str, dict]]:
+    """Records of a ``fits`` result by (group, case, species), then by method."""
+    cases: dict[tuple, dict[str, dict]] = {}
+    for r in json.loads(Path(path).read_text())["records"]:
+        cases.setdefault((r["dataset"], r["case"], r["species"]), {})[r["method"]] = r
+    return cases
+
+
 def compare(args) -> dict:
     """Paired differences of ε(policy + SLSQP) between two ``fits`` results, per group."""
-    first, second = (json.loads(Path(f).read_text()) for f in args.files)
-
-    def eps(d: dict) -> dict[tuple, float]:
-        return {(r["dataset"], r["case"], r["species"]): r["eps"] for r in d["records"]
-                if r["method"] == "policy_slsqp" and "eps" in r}
-
-    a, b = eps(first), eps(second)
+    a, b = ({k: c["policy_slsqp"]["eps"] for k, c in _fits_cases(f).items()
+             if "eps" in c.get("policy_slsqp", {})} for f in args.files)
     out = {}
     for group in sorted({k[0] for k in a.keys() & b.keys()}):
         diff = np.array([b[k] - a[k] for k in a.keys() & b.keys() if k[0] == group])
@@ -365,9 +362,7 @@ def strata(args) -> dict:
     """Mean ε per group and reference-loss band (:data:`STRATA_K`) of ``fits`` results."""
     out = {}
     for name in args.files:
-        cases: dict[tuple, dict[str, dict]] = {}
-        for r in json.loads(Path(name).read_text())["records"]:
-            cases.setdefault((r["dataset"], r["case"], r["species"]), {})[r["method"]] = r
+        cases = _fits_cases(name)
         out[name] = {}
         print(name)
         for group in sorted({k[0] for k in cases}):
@@ -484,11 +479,12 @@ def main() -> dict:
     ap.add_argument("--w3-train-species", default=None,
                     help="fits: comma-separated training species of the W3(H2O) training "
                     "group (default: the species W3(H2O) shows, fit_quality.W3_SPECIES)")
-    ap.add_argument("--n-init", type=int, default=N_INIT,
+    ap.add_argument("--n-init", type=int, default=None,
                     help="fits: start points of random-init and policy-init SLSQP (METHOD.md "
                     "§7: 50; other values are a diagnostic, PSO ×3 reused with --reference)")
     ap.add_argument("--groups", default=None,
-                    help="fits: comma-separated groups to run (default: all four)")
+                    help="fits: comma-separated groups to run (default: all four; a case's "
+                    "seed is its position in the run, so it differs from a full run's)")
     ap.add_argument("--tag", default="",
                     help="fits: suffix of the result file; no figure (candidate checkpoints)")
     ap.add_argument("--reference", default=None,

@@ -65,6 +65,8 @@ N_CUT = 3
 N_BINS = 5
 V_WINDOW_KMS = 12.0
 REFERENCE = "pso_x3"
+N_INIT = 50
+"""Start points of the random-init and policy-init methods (METHOD.md §7)."""
 
 
 @dataclass
@@ -110,19 +112,25 @@ def fit_method(**fit_kwargs) -> Method:
     return run
 
 
-def register_defaults(with_policy: bool | None = None) -> None:
-    """PSO ×3, random-init Nelder-Mead and SLSQP, and the policy methods when available."""
+def register_defaults(with_policy: bool | None = None, n_init: int = N_INIT) -> None:
+    """PSO ×3, random-init Nelder-Mead and SLSQP, and the policy methods when available.
+
+    ``n_init``: start points of the random-init and policy-init methods (METHOD.md §7: 50).
+    """
     register_method(REFERENCE, fit_method(optimizer="pso", n_trial=3))
     register_method("random_nelder-mead", fit_method(optimizer="nelder-mead", init="random",
-                                                     n_init=50))
-    register_method("random_slsqp", fit_method(optimizer="slsqp", init="random", n_init=50))
+                                                     n_init=n_init))
+    register_method("random_slsqp", fit_method(optimizer="slsqp", init="random",
+                                               n_init=n_init))
     if with_policy is None:
         with_policy = policy_available()
     if with_policy:
         register_method("policy_nelder-mead", fit_method(optimizer="nelder-mead", init="policy",
-                                                         n_init=50))
-        register_method("policy_slsqp", fit_method(optimizer="slsqp", init="policy", n_init=50))
-        register_method("policy_only", fit_method(optimizer="none", init="policy", n_init=50))
+                                                         n_init=n_init))
+        register_method("policy_slsqp", fit_method(optimizer="slsqp", init="policy",
+                                                   n_init=n_init))
+        register_method("policy_only", fit_method(optimizer="none", init="policy",
+                                                  n_init=n_init))
 
 
 def policy_available() -> bool:
