@@ -9,7 +9,7 @@ directory outside the repository (real data are never copied into the repo).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,35 +117,51 @@ def make_pixel(obs: Observation, name: str, candidates: Sequence[str], catalog,
     return Pixel(obs, name, species, count_peaks(obs), truth or {})
 
 
+def _mock_draws(n: int, species_pool: Sequence[str], *, seed: int, catalog,
+                setup: Callable[[int], tuple[str, tuple[int, int], dict]]):
+    """Yield ``(i, mock)`` until ``n`` mocks are made (at most ``5 n`` tries).
+
+    ``setup(i)`` gives try ``i``'s regime, (min, max) species count and further
+    :func:`~spectuner_nb.mock.mock_spectrum` keywords; the mixture is drawn from
+    ``species_pool`` with the ``seed`` generator, the mock seeded by ``seed``·100003 + i.
+    Mixtures the mock generator rejects are skipped.
+    """
+    from ..errors import SpectunerError
+    from ..mock import mock_spectrum
+
+    rng = np.random.default_rng(seed)
+    pool = list(species_pool)
+    made = 0
+    for i in range(5 * n):
+        if made == n:
+            return
+        regime, (lo, hi), kwargs = setup(i)
+        k = min(int(rng.integers(lo, hi + 1)), len(pool))
+        mix = list(rng.choice(pool, size=k, replace=False))
+        try:
+            m = mock_spectrum(mix, regime=regime, catalog=catalog, seed=seed * 100003 + i,
+                              **kwargs)
+        except SpectunerError:
+            continue
+        made += 1
+        yield i, m
+
+
 def mock_pixels(n: int, species_pool: Sequence[str], *, seed: int, catalog,
                 targets: Sequence[str] | None = None) -> list[Pixel]:
     """``n`` mock pixels (bands 3/6/7, line-rich and line-poor) mixing ``species_pool``.
 
     Target candidates are ``targets`` (default: the pool) present in each mock.
     """
-    from ..errors import SpectunerError
-    from ..mock import REGIMES, mock_spectrum
+    from ..mock import REGIMES
 
-    rng = np.random.default_rng(seed)
-    pool = list(species_pool)
-    targets = pool if targets is None else list(targets)
-    out = []
-    i = 0
-    while len(out) < n and i < 5 * n:
-        band = (3, 6, 7)[i % 3]
+    def setup(i: int) -> tuple[str, tuple[int, int], dict]:
         regime = ("line-rich", "line-poor")[(i // 3) % 2]
-        lo, hi = REGIMES[regime]["n_species"]
-        k = min(int(rng.integers(lo, hi + 1)), len(pool))
-        mix = list(rng.choice(pool, size=k, replace=False))
-        try:
-            m = mock_spectrum(mix, band=band, regime=regime, catalog=catalog,
-                              seed=seed * 100003 + i)
-        except SpectunerError:
-            i += 1
-            continue
-        i += 1
-        out.append(pixel_from_mock(m, f"mock{seed}:{i - 1}", targets, catalog))
-    return out
+        return regime, REGIMES[regime]["n_species"], {"band": (3, 6, 7)[i % 3]}
+
+    targets = list(species_pool if targets is None else targets)
+    return [pixel_from_mock(m, f"mock{seed}:{i}", targets, catalog)
+            for i, m in _mock_draws(n, species_pool, seed=seed, catalog=catalog, setup=setup)]
 
 
 def pixel_from_mock(mock, name: str, targets: Sequence[str], catalog) -> Pixel:
@@ -172,30 +188,19 @@ def layout_mock_pixels(n: int, species_pool: Sequence[str], *, seed: int, catalo
     mock with an observed peak is a target. Pixels are named ``<prefix>:<i>`` (default
     prefix ``w3like<seed>``; the name seeds the training augmentations of the pixel).
     """
-    from ..errors import SpectunerError
-    from ..mock import REGIMES, mock_spectrum
+    from ..mock import REGIMES
 
     layout = dict(W3LIKE_LAYOUT if layout is None else layout)
-    rng = np.random.default_rng(seed)
-    out: list[Pixel] = []
-    i = 0
-    while len(out) < n and i < 5 * n:
+
+    def setup(i: int) -> tuple[str, tuple[int, int], dict]:
         regime = ("line-rich", "line-poor")[i % 2]
-        lo, hi = REGIMES[regime]["n_species"]
         if regime == "line-rich" and line_rich_species is not None:
-            lo, hi = line_rich_species
-        mix = list(rng.choice(list(species_pool), size=int(rng.integers(lo, hi + 1)),
-                              replace=False))
-        try:
-            m = mock_spectrum(mix, regime=regime, catalog=catalog, seed=seed * 100003 + i,
-                              **layout)
-        except SpectunerError:
-            i += 1
-            continue
-        i += 1
-        out.append(pixel_from_mock(m, f"{prefix or f'w3like{seed}'}:{i - 1}", m.species,
-                                   catalog))
-    return out
+            return regime, line_rich_species, layout
+        return regime, REGIMES[regime]["n_species"], layout
+
+    name = prefix or f"w3like{seed}"
+    return [pixel_from_mock(m, f"{name}:{i}", m.species, catalog)
+            for i, m in _mock_draws(n, species_pool, seed=seed, catalog=catalog, setup=setup)]
 
 
 def w3h2o_cube():
