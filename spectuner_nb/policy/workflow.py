@@ -64,25 +64,42 @@ def known_species(catalog, names) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def training_species(catalog, train_species: Sequence[str] = TRAIN_SPECIES) -> list[str]:
+    """Canonical names of ``train_species`` in the catalog, held-out species removed."""
+    held = set(known_species(catalog, HELDOUT_SPECIES))
+    return [s for s in known_species(catalog, train_species) if s not in held]
+
+
+def training_pixels(catalog, train_species: Sequence[str], *, n_mock: int,
+                    w3_step: int = 1) -> list[Pixel]:
+    """Training pixels: ``n_mock`` mocks (seed 1) mixing ``train_species`` only, then the
+    W3(H2O) pixels with even (x + y) when the shared data are present.
+
+    ``train_species`` must already be canonical (:func:`training_species`).
+    """
+    pixels = mock_pixels(n_mock, train_species, seed=1, catalog=catalog)
+    if shared_data_dir(required=False) is not None:
+        pixels += w3h2o_pixels(train_species, catalog, parity=0, step=w3_step)
+    return pixels
+
+
 def prepare_data(catalog, *, n_mock_train: int = 300, n_mock_eval: int = 40,
                  w3_step: int = 1, directory: Path | None = None,
                  train_species: Sequence[str] = TRAIN_SPECIES) -> dict:
     """Build and save training and evaluation pixels; return counts per set.
 
-    Training: mocks mixing ``train_species`` only + W3(H2O) pixels with even
-    (x + y), targets = training species. Evaluation: mocks mixing all species
-    (seed disjoint) + W3(H2O) pixels with odd (x + y), targets = all species.
+    Training: :func:`training_pixels` (mocks mixing ``train_species`` only + W3(H2O)
+    pixels with even (x + y)), targets = training species. Evaluation: mocks mixing all
+    species (seed disjoint) + W3(H2O) pixels with odd (x + y), targets = all species.
     Held-out species (``HELDOUT_SPECIES``) are never training targets.
     """
     directory = workdir() if directory is None else directory
-    held_names = set(known_species(catalog, HELDOUT_SPECIES))
-    train_sp = [s for s in known_species(catalog, train_species) if s not in held_names]
+    train_sp = training_species(catalog, train_species)
     held_sp = known_species(catalog, HELDOUT_SPECIES)
     all_sp = train_sp + held_sp
-    train = mock_pixels(n_mock_train, train_sp, seed=1, catalog=catalog)
+    train = training_pixels(catalog, train_sp, n_mock=n_mock_train, w3_step=w3_step)
     evals = mock_pixels(n_mock_eval, all_sp, seed=2, catalog=catalog)
     if shared_data_dir(required=False) is not None:
-        train += w3h2o_pixels(train_sp, catalog, parity=0, step=w3_step)
         evals += w3h2o_pixels(all_sp, catalog, parity=1, step=w3_step)
     save_pixels(train, directory / TRAIN_FILE)
     save_pixels(evals, directory / EVAL_FILE)
