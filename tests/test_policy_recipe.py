@@ -14,6 +14,7 @@ from spectuner_nb.policy.recipe import (
     SMOKE_W3_STEP,
     run_stages,
     smoke_stages,
+    stage_summary,
     start_after,
 )
 from spectuner_nb.policy.workflow import known_species, smoke_configs, training_species
@@ -30,6 +31,9 @@ def test_shipped_stages_describe_the_shipped_checkpoint():
     for stage in SHIPPED_STAGES:
         assert not held & set(training_species(catalog, stage.species))
     assert [s.name for s in SHIPPED_STAGES] == list(dict.fromkeys(s.name for s in SHIPPED_STAGES))
+    rows = stage_summary(SHIPPED_STAGES, catalog)
+    assert [r["species"] for r in rows] == [17, 56, 61, 79, 79, 79, 79, 79]
+    assert [r["w3like_mocks"] for r in rows][-3:] == [1500, 3000, 4500]
 
 
 def _weights(folder):

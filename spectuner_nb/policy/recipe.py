@@ -44,7 +44,7 @@ from .dataset import (
     load_pixels,
     save_pixels,
 )
-from .train import TrainConfig, Trainer
+from .train import History, TrainConfig, Trainer
 from .workflow import known_species, smoke_configs, training_pixels, training_species
 
 EXPORT_DIR = "exported"
@@ -268,3 +268,23 @@ def run_stages(workdir: str | Path, catalog, stages: Sequence[Stage] = SHIPPED_S
         trainer.export(exported, meta)
         previous = exported
     return previous
+
+
+def stage_summary(stages: Sequence[Stage], catalog) -> list[dict]:
+    """One row per stage (name, training species, mocks, steps, schedule, augmentations)."""
+    rows = []
+    for stage in stages:
+        cfg = stage.train
+        rows.append({
+            "stage": stage.name, "species": len(training_species(catalog, stage.species)),
+            "mocks": stage.n_mock, "w3like_mocks": sum(b.n for b in stage.layout_batches),
+            "steps": stage.steps, "batch": cfg.batch_size, "lr_max": cfg.lr_max,
+            "seed": cfg.seed, "degeneracy_log10": cfg.degeneracy_log10,
+            "strength_log10": cfg.strength_log10, "note": stage.note,
+        })
+    return rows
+
+
+def stage_history(workdir: str | Path, stage: str) -> History:
+    """The metrics of ``stage`` so far (empty before it starts)."""
+    return History.read(Path(workdir) / stage / "run" / "metrics.jsonl")
