@@ -8,7 +8,7 @@ from spectuner_nb.catalog import default_cache
 from spectuner_nb.cli import main
 from spectuner_nb.errors import CheckpointError, ConfigurationError
 from spectuner_nb.policy import Policy
-from spectuner_nb.policy.dataset import HELDOUT_SPECIES
+from spectuner_nb.policy.dataset import HELDOUT_SPECIES, load_pixels
 from spectuner_nb.policy.recipe import (
     SHIPPED_STAGES,
     SMOKE_W3_STEP,
@@ -60,6 +60,8 @@ def test_smoke_recipe_resumes_stage_by_stage(tmp_path, shared_catalogs):
     assert meta["recipe_stage"] == "smoke2" and meta["train_config"]["seed"] == 1
     assert not set(meta["heldout_species"]) & set(meta["train_species"])
     assert meta["data"]["n_w3like_mock"] == 4 and meta["data"]["w3_step"] == SMOKE_W3_STEP
+    pixels = load_pixels(tmp_path / "b" / "smoke2" / "train_pixels.json")
+    assert meta["data"]["train_pixels"] == len(pixels)
 
     started = start_after(tmp_path / "c", "smoke1", tmp_path / "a" / "smoke1" / "exported",
                           stages)

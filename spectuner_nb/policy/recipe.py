@@ -157,9 +157,12 @@ def stage_pixels(stage: Stage, catalog, *, w3_step: int = 1) -> list[Pixel]:
     return pixels
 
 
-def _stage_metadata(stage: Stage, trainer: Trainer, catalog, previous: dict | None,
-                    w3_step: int) -> dict:
-    """Checkpoint metadata of a finished stage, cumulative over the stages before it."""
+def _stage_metadata(stage: Stage, trainer: Trainer, pixels: list[Pixel], catalog,
+                    previous: dict | None, w3_step: int) -> dict:
+    """Checkpoint metadata of a finished stage, cumulative over the stages before it.
+
+    Wall times are the summed step times (s) of the stages' metrics.
+    """
     wall = float((trainer.history.column("t_step") + trainer.history.column("t_refresh")).sum())
     start = previous["step"] if previous else 0
     meta = {
@@ -170,8 +173,8 @@ def _stage_metadata(stage: Stage, trainer: Trainer, catalog, previous: dict | No
         "continued_wall_time_s": wall,
         "data": {"n_mock_train": stage.n_mock,
                  "n_w3like_mock": sum(b.n for b in stage.layout_batches),
-                 "w3_step": w3_step, "train_pixels": len(trainer.pixels),
-                 "train_entries": sum(len(p.species) for p in trainer.pixels)},
+                 "w3_step": w3_step, "train_pixels": len(pixels),
+                 "train_entries": sum(len(p.species) for p in pixels)},
         "train_species": training_species(catalog, stage.species),
         "heldout_species": known_species(catalog, HELDOUT_SPECIES),
     }
@@ -263,7 +266,7 @@ def run_stages(workdir: str | Path, catalog, stages: Sequence[Stage] = SHIPPED_S
                     callback=None if callback is None else (lambda row, s=stage: callback(s, row)))
         if trainer.step < stage.steps:
             return None
-        meta = _stage_metadata(stage, trainer, catalog,
+        meta = _stage_metadata(stage, trainer, pixels, catalog,
                                _read_metadata(previous) if previous else None, w3_step)
         trainer.export(exported, meta)
         previous = exported
