@@ -98,3 +98,11 @@ def test_recipe_needs_the_shared_data(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigurationError, match="shared data"):
         run_stages(tmp_path / "w", catalog, smoke_stages())
+
+
+def test_stage_steps_must_fit_the_schedule():
+    from dataclasses import replace
+
+    with pytest.raises(ConfigurationError, match="n_steps 3000"):
+        replace(SHIPPED_STAGES[1], n_steps=3000)
+    assert replace(SHIPPED_STAGES[1], n_steps=20).steps == 20

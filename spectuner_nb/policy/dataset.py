@@ -235,7 +235,9 @@ def save_pixels(pixels: Sequence[Pixel], path: str | Path) -> Path:
     """Write pixels to a JSON file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps([p.to_dict() for p in pixels]))
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps([p.to_dict() for p in pixels]))
+    partial.replace(path)  # a stopped write never leaves a truncated file behind
     return path
 
 

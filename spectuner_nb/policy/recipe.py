@@ -25,10 +25,13 @@ every later stage's data are those of the original run.
 
 from __future__ import annotations
 
+import shutil
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ..errors import CheckpointError, ConfigurationError
 from ..settings import shared_data_dir
 from .checkpoint import CONFIG_FILE, WEIGHTS_FILE, read_config
 from .config import PolicyConfig, get_config
@@ -83,6 +86,11 @@ class Stage:
     layout_batches: tuple[LayoutBatch, ...] = ()
     n_steps: int | None = None
     note: str = field(default="", compare=False)
+
+    def __post_init__(self):
+        if self.n_steps is not None and not 0 < self.n_steps <= self.train.total_steps:
+            raise ConfigurationError(f"stage {self.name}: n_steps {self.n_steps} is not within "
+                                     f"1..total_steps ({self.train.total_steps})")
 
     @property
     def steps(self) -> int:
@@ -163,13 +171,14 @@ def _stage_metadata(stage: Stage, trainer: Trainer, pixels: list[Pixel], catalog
 
     Wall times are the summed step times (s) of the stages' metrics.
     """
+    previous = previous or {}
     wall = float((trainer.history.column("t_step") + trainer.history.column("t_refresh")).sum())
-    start = previous["step"] if previous else 0
+    start = int(previous.get("step", 0))
     meta = {
         "note": f"spectuner_nb.policy.recipe stage {stage.name}: {stage.note}",
         "recipe_stage": stage.name,
         "step": start + trainer.step,
-        "train_wall_time_s": (previous["train_wall_time_s"] if previous else 0.0) + wall,
+        "train_wall_time_s": float(previous.get("train_wall_time_s", 0.0)) + wall,
         "continued_wall_time_s": wall,
         "data": {"n_mock_train": stage.n_mock,
                  "n_w3like_mock": sum(b.n for b in stage.layout_batches),
@@ -194,10 +203,6 @@ def start_after(workdir: str | Path, stage: str, checkpoint: str | Path,
     E.g. the step-1000 checkpoint of git history as ``run1``'s export rebuilds the shipped
     weights from stage ``run4`` on. Refuses to replace an existing export.
     """
-    import shutil
-
-    from ..errors import CheckpointError, ConfigurationError
-
     if stage not in [s.name for s in stages]:
         raise ConfigurationError(f"no stage {stage!r} in the recipe "
                                  f"(stages: {', '.join(s.name for s in stages)})")
@@ -238,8 +243,6 @@ def run_stages(workdir: str | Path, catalog, stages: Sequence[Stage] = SHIPPED_S
     callback
         Called after every step with the stage and the step's metrics row.
     """
-    import time
-
     shared_data_dir()  # the W3(H2O) pixels are part of every stage: fail early and clearly
     workdir = Path(workdir)
     t_start = time.monotonic()
