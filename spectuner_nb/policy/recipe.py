@@ -18,9 +18,9 @@ deterministic: a stage replayed from its original starting checkpoint repeats th
 original run step for step (``benchmarks/check_policy_recipe.py``). The W3(H2O) pixels are
 read from the shared data (``SPECTUNER_NB_SHARED_DATA``).
 
-Stage ``run1`` cannot repeat the original first run exactly: the starter catalog and the
-mock generator changed after it, so its 300 mocks differ (the W3(H2O) pixels do not);
-every later stage's data are those of the original run.
+Stage ``run1`` cannot repeat the original first run exactly: the starter catalog changed
+after it (its CH3OH entry, for one), so the 300 mocks drawn from it differ (the W3(H2O)
+pixels do not); every later stage's data are those of the original run.
 """
 
 from __future__ import annotations
