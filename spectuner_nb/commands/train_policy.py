@@ -12,7 +12,7 @@ def register(subparsers) -> None:
         "train-policy",
         help="replay the training stages of the shipped policy checkpoint (resumable)",
         description="Train the policy through the stages of spectuner_nb.policy.recipe "
-        "(the eight runs of the shipped checkpoint, about 4.6 h on one CPU thread) in "
+        "(the eight runs of the shipped checkpoint, about 4 h on one CPU thread) in "
         "WORKDIR. Rerunning the command continues a stopped rebuild. Needs the shared data "
         "(W3(H2O) pixels; SPECTUNER_NB_SHARED_DATA).",
     )
