@@ -36,7 +36,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 REFERENCE = RESULTS / "policy_recipe_reference.json"
-CHECKPOINT_FILES = ("weights.safetensors", "config.json")
 
 
 def _sha256(path: Path) -> str:
@@ -59,16 +58,15 @@ def check_data(reference: dict) -> dict:
     catalog = default_cache()
     out = {}
     with tempfile.TemporaryDirectory(prefix="recipe_data_") as tmp:
-        scratch = Path(tmp)
         for stage in SHIPPED_STAGES:
             t0 = time.perf_counter()
-            path = save_pixels(stage_pixels(stage, catalog), scratch / f"{stage.name}.json")
+            pixels = stage_pixels(stage, catalog)
+            path = save_pixels(pixels, Path(tmp) / f"{stage.name}.json")
             ref = reference["stages"][stage.name]
-            pixels = json.loads(path.read_text())
             out[stage.name] = {
                 "identical": _sha256(path) == ref["pixels_sha256"],
                 "train_pixels": [len(pixels), ref["train_pixels"]],
-                "train_entries": [sum(len(p["species"]) for p in pixels), ref["train_entries"]],
+                "train_entries": [sum(len(p.species) for p in pixels), ref["train_entries"]],
                 "seconds": round(time.perf_counter() - t0, 1),
             }
             print(stage.name, out[stage.name], flush=True)
@@ -77,15 +75,16 @@ def check_data(reference: dict) -> dict:
 
 def _place_start(workdir: Path, previous: str, commit: str | None) -> None:
     """Make the stage's starting checkpoint ``previous``'s export in ``workdir``."""
-    from spectuner_nb.policy.recipe import EXPORT_DIR, start_after
+    from spectuner_nb.policy.checkpoint import CONFIG_FILE, WEIGHTS_FILE
+    from spectuner_nb.policy.recipe import stage_done, start_after
 
-    if (workdir / previous / EXPORT_DIR / "config.json").is_file():
+    if stage_done(workdir, previous):
         return
     if commit is None:
         sys.exit(f"the checkpoint after stage {previous} was never committed: run that stage "
                  f"first with --workdir {workdir}")
     with tempfile.TemporaryDirectory(prefix="recipe_start_") as tmp:
-        for name in CHECKPOINT_FILES:
+        for name in (WEIGHTS_FILE, CONFIG_FILE):
             blob = subprocess.run(["git", "show", f"{commit}:spectuner_nb/data/policy/{name}"],
                                   cwd=ROOT, check=True, capture_output=True).stdout
             (Path(tmp) / name).write_bytes(blob)
@@ -95,7 +94,8 @@ def _place_start(workdir: Path, previous: str, commit: str | None) -> None:
 def check_replay(reference: dict, stage_name: str, steps: int | None, workdir: Path) -> dict:
     """Replay ``steps`` steps of a stage and compare them with the original run."""
     from spectuner_nb.catalog import default_cache
-    from spectuner_nb.policy.recipe import SHIPPED_STAGES, run_stages
+    from spectuner_nb.policy.checkpoint import WEIGHTS_FILE
+    from spectuner_nb.policy.recipe import PIXELS_FILE, SHIPPED_STAGES, run_stages, stage_history
 
     names = [s.name for s in SHIPPED_STAGES]
     index = names.index(stage_name)
@@ -110,9 +110,8 @@ def check_replay(reference: dict, stage_name: str, steps: int | None, workdir: P
     t0 = time.perf_counter()
     exported = run_stages(run_dir, default_cache(), stages)
     wall = time.perf_counter() - t0
-    lines = (run_dir / stage_name / "run" / "metrics.jsonl").read_text().splitlines()[:steps]
-    rows = [{k: v for k, v in json.loads(line).items() if not k.startswith("t_")}
-            for line in lines]
+    rows = [{k: v for k, v in row.items() if not k.startswith("t_")}
+            for row in stage_history(run_dir, stage_name).rows[:steps]]
     head = ref["metrics_head"]
     compared = min(len(rows), len(head))
     same = [rows[i] == head[i] for i in range(compared)]
@@ -120,12 +119,11 @@ def check_replay(reference: dict, stage_name: str, steps: int | None, workdir: P
         "stage": stage_name, "steps": steps, "wall_s": round(wall, 1),
         "rows_compared": compared, "rows_identical": sum(same),
         "first_difference": None if all(same) else same.index(False) + 1,
-        "pixels_identical": _sha256(run_dir / stage_name / "train_pixels.json")
+        "pixels_identical": _sha256(run_dir / stage_name / PIXELS_FILE)
         == ref["pixels_sha256"],
     }
     if full:
-        result["weights_identical"] = _sha256(exported / "weights.safetensors") == \
-            ref["weights_sha256"]
+        result["weights_identical"] = _sha256(exported / WEIGHTS_FILE) == ref["weights_sha256"]
     return result
 
 

@@ -54,6 +54,8 @@ EXPORT_DIR = "exported"
 """Sub-folder of a stage holding its exported checkpoint."""
 PIXELS_FILE = "train_pixels.json"
 """File of a stage's training pixels."""
+RUN_DIR = "run"
+"""Sub-folder of a stage holding its trainer state and metrics."""
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,11 @@ def start_after(workdir: str | Path, stage: str, checkpoint: str | Path,
     return target
 
 
+def stage_done(workdir: str | Path, stage: str) -> bool:
+    """True when ``stage`` has an exported checkpoint in ``workdir``."""
+    return (Path(workdir) / stage / EXPORT_DIR / CONFIG_FILE).is_file()
+
+
 def run_stages(workdir: str | Path, catalog, stages: Sequence[Stage] = SHIPPED_STAGES, *,
                model_config: PolicyConfig | None = None, w3_step: int = 1,
                time_budget_s: float | None = None,
@@ -246,8 +253,7 @@ def run_stages(workdir: str | Path, catalog, stages: Sequence[Stage] = SHIPPED_S
     shared_data_dir()  # the W3(H2O) pixels are part of every stage: fail early and clearly
     workdir = Path(workdir)
     t_start = time.monotonic()
-    done = [i for i, s in enumerate(stages)
-            if (workdir / s.name / EXPORT_DIR / CONFIG_FILE).is_file()]
+    done = [i for i, s in enumerate(stages) if stage_done(workdir, s.name)]
     first = done[-1] + 1 if done else 0
     previous = workdir / stages[first - 1].name / EXPORT_DIR if first else None
     for stage in stages[first:]:
@@ -258,7 +264,7 @@ def run_stages(workdir: str | Path, catalog, stages: Sequence[Stage] = SHIPPED_S
         else:
             pixels = stage_pixels(stage, catalog, w3_step=w3_step)
             save_pixels(pixels, folder / PIXELS_FILE)
-        trainer = Trainer(folder / "run", pixels, catalog,
+        trainer = Trainer(folder / RUN_DIR, pixels, catalog,
                           model_config=(model_config or get_config("small")) if previous is None
                           else None,
                           train_config=stage.train, init_checkpoint=previous)
@@ -293,4 +299,4 @@ def stage_summary(stages: Sequence[Stage], catalog) -> list[dict]:
 
 def stage_history(workdir: str | Path, stage: str) -> History:
     """The metrics of ``stage`` so far (empty before it starts)."""
-    return History.read(Path(workdir) / stage / "run" / "metrics.jsonl")
+    return History.read(Path(workdir) / stage / RUN_DIR / "metrics.jsonl")
