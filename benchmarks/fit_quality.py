@@ -118,17 +118,14 @@ def register_defaults(with_policy: bool | None = None, n_init: int = N_INIT) -> 
     ``n_init``: start points of the random-init and policy-init methods (METHOD.md §7: 50).
     """
     register_method(REFERENCE, fit_method(optimizer="pso", n_trial=3))
-    register_method("random_nelder-mead", fit_method(optimizer="nelder-mead", init="random",
-                                                     n_init=n_init))
-    register_method("random_slsqp", fit_method(optimizer="slsqp", init="random",
-                                               n_init=n_init))
     if with_policy is None:
         with_policy = policy_available()
+    inits = ("random", "policy") if with_policy else ("random",)
+    for init in inits:
+        for optimizer in ("nelder-mead", "slsqp"):
+            register_method(f"{init}_{optimizer}", fit_method(optimizer=optimizer, init=init,
+                                                              n_init=n_init))
     if with_policy:
-        register_method("policy_nelder-mead", fit_method(optimizer="nelder-mead", init="policy",
-                                                         n_init=n_init))
-        register_method("policy_slsqp", fit_method(optimizer="slsqp", init="policy",
-                                                   n_init=n_init))
         register_method("policy_only", fit_method(optimizer="none", init="policy",
                                                   n_init=n_init))
 
