@@ -53,6 +53,13 @@ held-out species; training species of the cases, e.g. ``--species CH3OH,OCS``, f
 
     python benchmarks/bench_policy.py brightness [--species NH2CHO,C2H5OH] [--checkpoint DIR]
 
+``coverage PIXELS.json RUN_DIR``: how many of a training run's replay entries (pixel,
+species, augmentation) were ever drawn, per kind of pixel (real W3(H2O), W3-like mock,
+standard mock), from the run's saved state (e.g. a recipe stage's ``train_pixels.json``
+and ``run/``).
+
+    python benchmarks/bench_policy.py coverage W/run14G/train_pixels.json W/run14G/run --tag run14G
+
 ``strata A.json [B.json ...]``: where ε comes from. Per group of each ``fits`` result, the
 cases split by the PSO ×3 reference loss ℓ_ref (K) into strong (ℓ_ref < −3), moderate
 (−3 ≤ ℓ_ref < −1) and faint (ℓ_ref ≥ −1) contributions of the species to the pixel:
@@ -180,17 +187,23 @@ def _write_result(stem: str, tag: str, out: dict) -> Path:
     return path
 
 
-def _heldout_pixels(cases: list) -> list:
-    """Cases on W3(H2O) pixels with odd x + y (the policy trained on even ones only)."""
-    return [case for case in cases if sum(_pixel_xy(case.name)) % 2 == 1]
+W3_PIXEL_PARITY = {"odd": 1, "even": 0}
+"""W3(H2O) pixels by parity of x + y: the policy trained on the even ones only."""
+
+
+def _pixels_of_parity(cases: list, parity: str = "odd") -> list:
+    """Cases on W3(H2O) pixels whose x + y is odd (held out) or even (trained on)."""
+    return [case for case in cases if sum(_pixel_xy(case.name)) % 2 == W3_PIXEL_PARITY[parity]]
 
 
 def fit_groups(fq, catalog, seed: int, w3_per_bin: int, mock_spectra: int,
-               w3_train_species: tuple[str, ...] | None = None) -> dict[str, list]:
+               w3_train_species: tuple[str, ...] | None = None,
+               w3_pixels: str = "odd") -> dict[str, list]:
     """Cases of the four groups, relabelled ``<dataset>/<train|heldout>``.
 
     ``w3_train_species`` replaces the W3(H2O) training-species group's species (default
-    fit_quality's ``W3_SPECIES``, the species W3(H2O) is known to show).
+    fit_quality's ``W3_SPECIES``, the species W3(H2O) is known to show). ``w3_pixels``:
+    "odd" (x + y odd, never trained on) or "even" (the training pixels, a diagnostic).
     """
     from spectuner_nb.catalog import resolve
     from spectuner_nb.policy.dataset import HELDOUT_SPECIES
@@ -198,12 +211,12 @@ def fit_groups(fq, catalog, seed: int, w3_per_bin: int, mock_spectra: int,
     held = {resolve(s) for s in HELDOUT_SPECIES}
     groups: dict[str, list] = {name: [] for name in GROUPS}
     if shared_data_dir(required=False) is not None:
-        groups["w3h2o/train"] = _heldout_pixels(
+        groups["w3h2o/train"] = _pixels_of_parity(
             fq.w3h2o_cases(catalog, n_per_bin=w3_per_bin, max_species=1, seed=seed,
-                           species=w3_train_species or fq.W3_SPECIES))
-        groups["w3h2o/heldout"] = _heldout_pixels(  # same pixel/peak selection
+                           species=w3_train_species or fq.W3_SPECIES), w3_pixels)
+        groups["w3h2o/heldout"] = _pixels_of_parity(  # same pixel/peak selection
             fq.w3h2o_cases(catalog, n_per_bin=w3_per_bin, max_species=1, seed=seed + 1,
-                           species=W3_HELDOUT))
+                           species=W3_HELDOUT), w3_pixels)
     for case in fq.mock_cases(catalog, n_spectra=mock_spectra, n_channels=400, max_species=2,
                               seed=seed):
         key = "mock/heldout" if resolve(case.species) in held else "mock/train"
@@ -233,8 +246,8 @@ def _reference_records(path: str, args, n_init: int) -> dict[tuple, dict]:
     if ref.get("blas_threads", blas_threads()) != blas_threads():
         raise SystemExit(f"--reference {path}: made with {ref['blas_threads']} BLAS threads, "
                          f"this run has {blas_threads()} (set OMP_NUM_THREADS to match)")
-    for key in ("seed", "w3_per_bin", "mock_spectra", "w3_train_species"):
-        if ref.get(key) != getattr(args, key):
+    for key in ("seed", "w3_per_bin", "mock_spectra", "w3_train_species", "w3_pixels"):
+        if ref.get(key, "odd" if key == "w3_pixels" else None) != getattr(args, key):
             raise SystemExit(f"--reference {path}: {key} is {ref.get(key)!r}, this run has "
                              f"{getattr(args, key)!r}; the cases would differ")
     if ref.get("n_init", n_init) != n_init:
@@ -288,7 +301,8 @@ def fit_comparison(args) -> dict:
     reused = CHECKPOINT_FREE_METHODS if n_init == fq.N_INIT else (fq.REFERENCE,)
     catalog = default_cache()
     w3_train = tuple(args.w3_train_species.split(",")) if args.w3_train_species else None
-    groups = fit_groups(fq, catalog, args.seed, args.w3_per_bin, args.mock_spectra, w3_train)
+    groups = fit_groups(fq, catalog, args.seed, args.w3_per_bin, args.mock_spectra, w3_train,
+                        args.w3_pixels)
     groups = {k: v for k, v in groups.items() if k in wanted}
     print({k: len(v) for k, v in groups.items()})
     reuse = _reference_records(args.reference, args, fq.N_INIT) if args.reference else None
@@ -320,6 +334,7 @@ def fit_comparison(args) -> dict:
     out = {"seed": args.seed, "budget_min": args.budget_min, "w3_per_bin": args.w3_per_bin,
            "checkpoint": str(args.checkpoint or "shipped"), "reference": args.reference,
            "mock_spectra": args.mock_spectra, "w3_train_species": args.w3_train_species,
+           "w3_pixels": args.w3_pixels,
            "n_init": n_init, "blas_threads": blas_threads(),
            "wall_time_s": time.monotonic() - t0, "cases_available": {k: len(v) for k, v in
                                                                        groups.items()},
@@ -458,12 +473,54 @@ def brightness(args) -> dict:
     return out
 
 
+def _pixel_kind(name: str) -> str:
+    """Kind of a training pixel from its name: real W3(H2O), W3-like mock or standard mock."""
+    if name.startswith("w3h2o:"):
+        return "w3h2o"
+    return "w3like" if name.startswith("w3like") else "mock"
+
+
+def coverage(args) -> dict:
+    """Share of a run's replay entries (pixel, species, augmentation) ever drawn, by pixel kind.
+
+    An entry enters the buffer the first time it is drawn fresh; the replay refreshes then
+    revisit only entries already there. Reads the run's pixels and its saved state.
+    """
+    from spectuner_nb.policy.dataset import load_pixels
+    from spectuner_nb.policy.replay import ReplayBuffer
+
+    pixels_file, run_dir = Path(args.files[0]), Path(args.files[1])
+    pixels = load_pixels(pixels_file)
+    state = run_dir / "state"
+    cfg = json.loads((state / "trainer.json").read_text())
+    n_aug = int(cfg["train_config"]["n_aug"])
+    buffer = ReplayBuffer.load(state / "replay")
+    rows: dict[str, dict] = {}
+    for p in pixels:
+        row = rows.setdefault(_pixel_kind(p.name), {"pixels": 0, "targets": 0, "entries": 0,
+                                                   "in_buffer": 0})
+        row["pixels"] += 1
+        row["targets"] += len(p.species)
+        row["entries"] += n_aug * len(p.species)
+    for key in buffer.keys():
+        rows[_pixel_kind(pixels[int(key.split("|")[0])].name)]["in_buffer"] += 1
+    print(f"{run_dir} (step {cfg['step']}, {len(buffer)} entries in the buffer)")
+    for kind, row in rows.items():
+        row["fraction"] = row["in_buffer"] / row["entries"]
+        print(f"{kind:8s} pixels {row['pixels']:6d}  targets {row['targets']:6d}  entries "
+              f"{row['entries']:6d}  drawn {row['in_buffer']:6d} ({100 * row['fraction']:.1f} %)")
+    out = {"pixels": str(pixels_file), "run": str(run_dir), "step": cfg["step"], "kinds": rows}
+    _write_result("bench_policy_coverage", args.tag, out)
+    return out
+
+
 def main() -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("what", choices=("cost", "fits", "compare", "convention", "brightness",
-                                     "strata"))
+                                     "strata", "coverage"))
     ap.add_argument("files", nargs="*",
-                    help="compare: two fits result files A B; strata: fits result files")
+                    help="compare: two fits result files A B; strata: fits result files; "
+                    "coverage: a run's train_pixels.json and its run folder")
     ap.add_argument("--pixels", type=int, default=100)
     ap.add_argument("--samples", type=int, default=50)
     ap.add_argument("--species", default=None,
@@ -479,6 +536,9 @@ def main() -> dict:
     ap.add_argument("--w3-train-species", default=None,
                     help="fits: comma-separated training species of the W3(H2O) training "
                     "group (default: the species W3(H2O) shows, fit_quality.W3_SPECIES)")
+    ap.add_argument("--w3-pixels", choices=tuple(W3_PIXEL_PARITY), default="odd",
+                    help="fits: W3(H2O) pixels with odd x + y (held out, default) or even "
+                    "(the policy's training pixels, a diagnostic)")
     ap.add_argument("--n-init", type=int, default=None,
                     help="fits: start points of random-init and policy-init SLSQP (METHOD.md "
                     "§7: 50; other values are a diagnostic, PSO ×3 reused with --reference)")
@@ -503,6 +563,10 @@ def main() -> dict:
         if not args.files:
             ap.error("strata needs fits result files")
         return strata(args)
+    if args.what == "coverage":
+        if len(args.files) != 2:
+            ap.error("coverage needs a pixels file and a run folder")
+        return coverage(args)
     if args.what == "convention":
         if not args.species:
             ap.error("convention needs --species")
