@@ -28,7 +28,8 @@ Diagnostics beyond the issue's groups: ``--w3-train-species A,B,...`` fits other
 species in the W3(H2O) training group (e.g. training species the cube barely shows, as a
 control for the held-out group), ``--groups`` runs only the named groups, ``--n-init N``
 gives random-init and policy-init SLSQP N start points instead of METHOD.md's 50 (PSO ×3
-still reused from ``--reference``, the other methods run again).
+still reused from ``--reference``, the other methods run again), ``--w3-pixels even`` fits
+the W3(H2O) pixels with even x + y, which the policy trained on, instead of the odd ones.
 
 ``compare A.json B.json``: paired per-case differences of ε(policy + SLSQP), B − A, per
 group (mean ± standard error; cases matched by group, case and species): two checkpoints
