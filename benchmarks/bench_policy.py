@@ -247,9 +247,11 @@ def _reference_records(path: str, args, n_init: int) -> dict[tuple, dict]:
     if ref.get("blas_threads", blas_threads()) != blas_threads():
         raise SystemExit(f"--reference {path}: made with {ref['blas_threads']} BLAS threads, "
                          f"this run has {blas_threads()} (set OMP_NUM_THREADS to match)")
+    older = {"w3_pixels": "odd"}  # what files from before an option was added used
     for key in ("seed", "w3_per_bin", "mock_spectra", "w3_train_species", "w3_pixels"):
-        if ref.get(key, "odd" if key == "w3_pixels" else None) != getattr(args, key):
-            raise SystemExit(f"--reference {path}: {key} is {ref.get(key)!r}, this run has "
+        value = ref.get(key, older.get(key))
+        if value != getattr(args, key):
+            raise SystemExit(f"--reference {path}: {key} is {value!r}, this run has "
                              f"{getattr(args, key)!r}; the cases would differ")
     if ref.get("n_init", n_init) != n_init:
         raise SystemExit(f"--reference {path}: made with --n-init {ref['n_init']}; use a run "
@@ -476,9 +478,11 @@ def brightness(args) -> dict:
 
 def _pixel_kind(name: str) -> str:
     """Kind of a training pixel from its name: real W3(H2O), W3-like mock or standard mock."""
-    if name.startswith("w3h2o:"):
-        return "w3h2o"
-    return "w3like" if name.startswith("w3like") else "mock"
+    from spectuner_nb.policy.dataset import W3H2O_PIXEL_PREFIX, W3LIKE_PIXEL_PREFIX
+
+    if name.startswith(f"{W3H2O_PIXEL_PREFIX}:"):
+        return W3H2O_PIXEL_PREFIX
+    return W3LIKE_PIXEL_PREFIX if name.startswith(W3LIKE_PIXEL_PREFIX) else "mock"
 
 
 def coverage(args) -> dict:
@@ -488,14 +492,12 @@ def coverage(args) -> dict:
     revisit only entries already there. Reads the run's pixels and its saved state.
     """
     from spectuner_nb.policy.dataset import load_pixels
-    from spectuner_nb.policy.replay import ReplayBuffer
+    from spectuner_nb.policy.train import read_saved_state
 
     pixels_file, run_dir = Path(args.files[0]), Path(args.files[1])
     pixels = load_pixels(pixels_file)
-    state = run_dir / "state"
-    cfg = json.loads((state / "trainer.json").read_text())
+    cfg, buffer = read_saved_state(run_dir)
     n_aug = int(cfg["train_config"]["n_aug"])
-    buffer = ReplayBuffer.load(state / "replay")
     rows: dict[str, dict] = {}
     for p in pixels:
         row = rows.setdefault(_pixel_kind(p.name), {"pixels": 0, "targets": 0, "entries": 0,

@@ -177,6 +177,12 @@ W3LIKE_LAYOUT: dict = {"band": 6, "n_windows": 1, "n_channels": 400, "channel_mh
 218.5 GHz) for :func:`layout_mock_pixels`."""
 
 
+W3H2O_PIXEL_PREFIX = "w3h2o"
+"""Name prefix of real W3(H2O) pixels (``w3h2o:<x>,<y>``)."""
+W3LIKE_PIXEL_PREFIX = "w3like"
+"""Default name prefix of W3-like mock pixels (``w3like<seed>:<i>``)."""
+
+
 def layout_mock_pixels(n: int, species_pool: Sequence[str], *, seed: int, catalog,
                        layout: dict | None = None, prefix: str | None = None,
                        line_rich_species: tuple[int, int] | None = None) -> list[Pixel]:
@@ -198,7 +204,7 @@ def layout_mock_pixels(n: int, species_pool: Sequence[str], *, seed: int, catalo
             return regime, line_rich_species, layout
         return regime, REGIMES[regime]["n_species"], layout
 
-    name = prefix or f"w3like{seed}"
+    name = prefix or f"{W3LIKE_PIXEL_PREFIX}{seed}"
     return [pixel_from_mock(m, f"{name}:{i}", m.species, catalog)
             for i, m in _mock_draws(n, species_pool, seed=seed, catalog=catalog, setup=setup)]
 
@@ -227,7 +233,7 @@ def w3h2o_pixels(species: Sequence[str], catalog, *, parity: int | None = 0,
             if parity is not None and (x + y) % 2 != parity:
                 continue
             obs = Observation.from_cube_pixel(cube, x, y, v_lsr=W3H2O_VLSR_KMS)
-            out.append(make_pixel(obs, f"w3h2o:{x},{y}", species, catalog))
+            out.append(make_pixel(obs, f"{W3H2O_PIXEL_PREFIX}:{x},{y}", species, catalog))
     return out
 
 

@@ -47,7 +47,7 @@ from .dataset import (
     load_pixels,
     save_pixels,
 )
-from .train import History, TrainConfig, Trainer
+from .train import METRICS_FILE, History, TrainConfig, Trainer
 from .workflow import known_species, smoke_configs, training_pixels, training_species
 
 EXPORT_DIR = "exported"
@@ -299,4 +299,4 @@ def stage_summary(stages: Sequence[Stage], catalog) -> list[dict]:
 
 def stage_history(workdir: str | Path, stage: str) -> History:
     """The metrics of ``stage`` so far (empty before it starts)."""
-    return History.read(Path(workdir) / stage / RUN_DIR / "metrics.jsonl")
+    return History.read(Path(workdir) / stage / RUN_DIR / METRICS_FILE)

@@ -169,6 +169,20 @@ class History:
         return np.array([r.get(name, np.nan) for r in self.rows], dtype=float)
 
 
+STATE_DIR = "state"
+"""Sub-folder of a run's work directory holding its resumable state."""
+METRICS_FILE = "metrics.jsonl"
+"""File of a run's per-step metrics in its work directory."""
+
+
+def read_saved_state(workdir: str | Path) -> tuple[dict, ReplayBuffer]:
+    """The saved trainer metadata (``train_config``, ``step``, ``rng``) and replay buffer of
+    the run in ``workdir`` (as written by :meth:`Trainer.save_state`)."""
+    state = Path(workdir) / STATE_DIR
+    meta = json.loads((state / "trainer.json").read_text())
+    return meta, ReplayBuffer.load(state / "replay")
+
+
 class Trainer:
     """A resumable training run in ``workdir`` over ``pixels``.
 
@@ -206,7 +220,7 @@ class Trainer:
         self._cache: OrderedDict[str, Entry] = OrderedDict()
         self._cache_size = cache_size
         self.history = History.read(self.metrics_path)
-        state = self.workdir / "state"
+        state = self.workdir / STATE_DIR
         if (state / "checkpoint" / "config.json").is_file():
             self._resume(state)
         else:
@@ -228,7 +242,7 @@ class Trainer:
     # ------------------------------------------------------------------ state
     @property
     def metrics_path(self) -> Path:
-        return self.workdir / "metrics.jsonl"
+        return self.workdir / METRICS_FILE
 
     def _make_optimizer(self) -> torch.optim.AdamW:
         return torch.optim.AdamW(self.network.parameters(), lr=lr_at(0, self.cfg),
@@ -236,7 +250,7 @@ class Trainer:
 
     def save_state(self) -> Path:
         """Write weights, optimizer moments, replay buffer, step and RNG to ``state/``."""
-        state = self.workdir / "state"
+        state = self.workdir / STATE_DIR
         meta = {"train_config": asdict(self.cfg), "step": self.step,
                 "rng": self.rng.bit_generator.state}
         save_checkpoint(state / "checkpoint", self.network, self.norm,
@@ -257,14 +271,13 @@ class Trainer:
         return state
 
     def _resume(self, state: Path) -> None:
-        meta = json.loads((state / "trainer.json").read_text())
+        meta, self.buffer = read_saved_state(self.workdir)
         self.cfg = TrainConfig(**meta["train_config"])
         self.network, self.norm, _ = load_checkpoint(state / "checkpoint")
         self.network.train()
         self.step = int(meta["step"])
         self.rng = np.random.default_rng()
         self.rng.bit_generator.state = meta["rng"]
-        self.buffer = ReplayBuffer.load(state / "replay")
         self.optimizer = self._make_optimizer()
         opt_file = state / "optimizer.safetensors"
         if opt_file.is_file():
