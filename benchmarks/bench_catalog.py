@@ -1,4 +1,4 @@
-"""Query speed of the transition cache: 5 species over the three G327 windows (METHOD.md §8).
+"""Query speed of the transition cache: 5 species over the three G327 windows (docs/method.md §8).
 
 Measured in the same run:
 - ``warm``: ``cache.lines(species, windows)`` on an open cache (line lists memoised);

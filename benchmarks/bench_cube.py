@@ -1,6 +1,6 @@
 """Cube benchmark (issue 6): speed, Dask scaling and parameter recovery; W3(H2O) maps.
 
-Part ``synthetic``: a synthetic cube like the paper's G327 cube (METHOD.md §8):
+Part ``synthetic``: a synthetic cube like the paper's G327 cube (docs/method.md §8):
 ``--size`` × ``--size`` pixels, the three G327 windows with 8740 channels,
 CH3OH plus blended species (CH3OCHO, H2CO, OCS, HNCO), spatially varying known
 parameters, noise and continuum. CH3OH is fitted on random subsets of the

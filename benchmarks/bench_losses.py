@@ -7,7 +7,7 @@ get identical arrays; spectuner is called once per spectrum (it has no batch
 mode), ours once per spectrum and once for the whole batch.
 
 Agreement: the loss values differ by design where spectuner drops the last
-channel inside a span from its trapezoid (METHOD.md §3); the table reports the
+channel inside a span from its trapezoid (docs/method.md §3); the table reports the
 spread of |ours − spectuner| and how many values agree to 1e-9.
 
 Usage (after ``bash benchmarks/setup_peers.sh``)::

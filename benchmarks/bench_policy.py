@@ -27,7 +27,7 @@ products, so compare runs made with the same BLAS thread count (recorded as
 Diagnostics beyond the issue's groups: ``--w3-train-species A,B,...`` fits other training
 species in the W3(H2O) training group (e.g. training species the cube barely shows, as a
 control for the held-out group), ``--groups`` runs only the named groups, ``--n-init N``
-gives random-init and policy-init SLSQP N start points instead of METHOD.md's 50 (PSO ×3
+gives random-init and policy-init SLSQP N start points instead of docs/method.md's 50 (PSO ×3
 still reused from ``--reference``, the other methods run again), ``--w3-pixels even`` fits
 the W3(H2O) pixels with even x + y, which the policy trained on, instead of the odd ones.
 
@@ -242,7 +242,7 @@ def blas_threads() -> int:
 
 def _reference_records(path: str, args, n_init: int) -> dict[tuple, dict]:
     """Checkpoint-free records of a previous run, keyed by (dataset, case, species, method);
-    the run must have used ``n_init`` start points (METHOD.md's)."""
+    the run must have used ``n_init`` start points (docs/method.md's)."""
     ref = json.loads(Path(path).read_text())
     if ref.get("blas_threads", blas_threads()) != blas_threads():
         raise SystemExit(f"--reference {path}: made with {ref['blas_threads']} BLAS threads, "
@@ -300,7 +300,7 @@ def fit_comparison(args) -> dict:
     fq = _fit_quality_module()
     n_init = args.n_init or fq.N_INIT
     fq.register_defaults(with_policy=True, n_init=n_init)
-    # another n_init (a diagnostic beyond METHOD.md §7) changes random-init SLSQP too
+    # another n_init (a diagnostic beyond docs/method.md §7) changes random-init SLSQP too
     reused = CHECKPOINT_FREE_METHODS if n_init == fq.N_INIT else (fq.REFERENCE,)
     catalog = default_cache()
     w3_train = tuple(args.w3_train_species.split(",")) if args.w3_train_species else None
@@ -543,7 +543,7 @@ def main() -> dict:
                     help="fits: W3(H2O) pixels with odd x + y (held out, default) or even "
                     "(the policy's training pixels, a diagnostic)")
     ap.add_argument("--n-init", type=int, default=None,
-                    help="fits: start points of random-init and policy-init SLSQP (METHOD.md "
+                    help="fits: start points of random-init and policy-init SLSQP (docs/method.md "
                     "§7: 50; other values are a diagnostic, PSO ×3 reused with --reference)")
     ap.add_argument("--groups", default=None,
                     help="fits: comma-separated groups to run (default: all four; a case's "

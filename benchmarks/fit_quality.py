@@ -1,4 +1,4 @@
-"""Fit-quality harness: the paper's Figure 3 on our data (METHOD.md §3, §4, §7).
+"""Fit-quality harness: the paper's Figure 3 on our data (docs/method.md §3, §4, §7).
 
 For a set of (spectrum, species) cases, every registered method fits the
 species with the peak-matching loss; each fit's final loss is compared with
@@ -11,7 +11,7 @@ and its ratio to PSO ×3's, and mean wall time.
 
 Datasets
   w3h2o  pixels of the real W3(H2O) NOEMA cube in the shared data, binned by
-         number of peaks (4 σ_global, 5 even bins, METHOD.md §8), with the
+         number of peaks (4 σ_global, 5 even bins, docs/method.md §8), with the
          species that have an observed peak within ±12 km/s of one of their lines.
   mock   spectra from :mod:`spectuner_nb.mock` (bands 3/6/7, line-rich and
          line-poor, noise, continuum, beams), fitting the species whose own
@@ -66,7 +66,7 @@ N_BINS = 5
 V_WINDOW_KMS = 12.0
 REFERENCE = "pso_x3"
 N_INIT = 50
-"""Start points of the random-init and policy-init methods (METHOD.md §7)."""
+"""Start points of the random-init and policy-init methods (docs/method.md §7)."""
 
 
 @dataclass
@@ -115,7 +115,7 @@ def fit_method(**fit_kwargs) -> Method:
 def register_defaults(with_policy: bool | None = None, n_init: int = N_INIT) -> None:
     """PSO ×3, random-init Nelder-Mead and SLSQP, and the policy methods when available.
 
-    ``n_init``: start points of the random-init and policy-init methods (METHOD.md §7: 50).
+    ``n_init``: start points of the random-init and policy-init methods (docs/method.md §7: 50).
     """
     register_method(REFERENCE, fit_method(optimizer="pso", n_trial=3))
     if with_policy is None:

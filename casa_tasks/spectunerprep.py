@@ -23,7 +23,7 @@ def spectunerprep(
     maskfile: str = "",
     overwrite: bool = False,
 ) -> dict:
-    """Select the pixels worth fitting in one or more spectral-window cubes (METHOD.md §8).
+    """Select the pixels worth fitting in one or more spectral-window cubes (docs/method.md §8).
 
     Parameters
     ----------

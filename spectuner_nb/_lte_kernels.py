@@ -3,7 +3,7 @@
 Units inside: frequencies MHz, temperatures K, velocities km/s, θ² arcsec²,
 integrated opacities τ̂ in MHz (so that τ(ν) = Σ τ̂ φ(ν) with φ in MHz⁻¹).
 
-Channel averages (METHOD.md §2, paper Eq. 9) are computed by splitting each
+Channel averages (docs/method.md §2, paper Eq. 9) are computed by splitting each
 channel reached by a line into ``n_sub`` equal sub-intervals with 3-point
 Gauss-Legendre nodes each. ``n_sub`` is chosen per channel (and per parameter
 set) so that a sub-interval is no wider than ``SUB_PER_SIGMA`` times the

@@ -3,7 +3,7 @@
 Peak finding reproduces ``scipy.signal.find_peaks(x, height=h, prominence=p)``
 followed by ``scipy.signal.peak_widths(x, peaks, rel_height)`` (plateaus,
 prominence bases without a window length, interpolated width positions), then
-merges overlapping spans (METHOD.md §3). Spans are fractional channel
+merges overlapping spans (docs/method.md §3). Spans are fractional channel
 positions; the loss terms work in frequency (MHz) like the reference.
 """
 
@@ -203,7 +203,7 @@ def _span_averages(freq, obs, pred, a, b, prom, res):
 
 @njit(cache=True)
 def _fp_weight(m, centres, f_lo, f_hi):
-    """False-peak weight w(m) ∈ [0, 1] (METHOD.md §3 step 4)."""
+    """False-peak weight w(m) ∈ [0, 1] (docs/method.md §3 step 4)."""
     n = centres.size
     if n == 0:
         return max(m - f_lo, f_hi - m) / (f_hi - f_lo)

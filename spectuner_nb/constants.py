@@ -21,7 +21,7 @@ H_OVER_K_K_PER_MHZ: float = H_J_S * 1e6 / K_B_J_K
 """h/k in K per MHz: hν/k = H_OVER_K_K_PER_MHZ * ν[MHz]."""
 
 C2_CM_K: float = 1.438777
-"""Second radiation constant hc/k in cm K (METHOD.md §1 value)."""
+"""Second radiation constant hc/k in cm K (docs/method.md §1 value)."""
 
 MHZ_PER_CM1: float = 29979.2458
 """1 cm⁻¹ in MHz."""
@@ -30,7 +30,7 @@ T_CMB_K: float = 2.726
 """Cosmic microwave background temperature, K (XCLASS/spectuner convention)."""
 
 LGINT_TO_A_FACTOR: float = 2.7964e-16
-"""Factor in the LGINT → A_ul relation of METHOD.md §1 (ν in MHz)."""
+"""Factor in the LGINT → A_ul relation of docs/method.md §1 (ν in MHz)."""
 
 T0_CATALOG_K: float = 300.0
 """Reference temperature of CDMS/JPL LGINT values, K."""

@@ -1,6 +1,6 @@
 """fit_spectrum: fit LTE models of one or more species to one observation.
 
-The inference of METHOD.md §7: draw ``n_init`` initial parameter sets (from the
+The inference of docs/method.md §7: draw ``n_init`` initial parameter sets (from the
 policy, uniformly within the bounds, or given by the caller), evaluate the loss
 of all of them in one batched model call, start the local optimiser from the
 best, and return the better of the optimum and the best sample, with nfev
@@ -368,7 +368,7 @@ def fit_spectrum(
     catalog
         Transition cache; default :func:`spectuner_nb.catalog.default_cache`.
     loss
-        "pm" (peak matching, METHOD.md §3) or "chi2" (noise-weighted χ²).
+        "pm" (peak matching, docs/method.md §3) or "chi2" (noise-weighted χ²).
     optimizer
         "slsqp" (default), "nelder-mead", "l-bfgs-b", "tnc", "cobyla", "cobyqa", "pso", or
         "none" (no optimiser: the best of the initial samples, e.g. the policy alone).

@@ -1,4 +1,4 @@
-"""Losses between observed and model spectra (METHOD.md §3).
+"""Losses between observed and model spectra (docs/method.md §3).
 
 * :func:`chi2` — Σ ((T_obs − T_model)/σ_rms)² over all channels of all windows
   (``weighted=False``: the reference's unweighted Σ (T_obs − T_model)²);
@@ -144,7 +144,7 @@ def chi2_and_gradient(obs: np.ndarray, weights: np.ndarray, model: np.ndarray,
 def find_peaks_above(spectrum, threshold: float) -> np.ndarray:
     """Channel indices of the peaks of one spectrum with height and prominence ≥ ``threshold`` (K).
 
-    The one peak rule of METHOD.md §3/§5/§8 (``threshold`` is n_sigma·rms); used by the
+    The one peak rule of docs/method.md §3/§5/§8 (``threshold`` is n_sigma·rms); used by the
     cube pixel selection and the policy's input features. Empty for a non-positive or
     non-finite threshold.
     """
@@ -197,7 +197,7 @@ class PeakMatchResult:
 
 
 class PeakMatchingLoss:
-    """The peak-matching loss against one observed spectrum (METHOD.md §3).
+    """The peak-matching loss against one observed spectrum (docs/method.md §3).
 
     Parameters
     ----------

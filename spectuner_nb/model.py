@@ -1,4 +1,4 @@
-"""The LTE model of line spectra (METHOD.md §2, paper Eqs. 1–9, XCLASS conventions).
+"""The LTE model of line spectra (docs/method.md §2, paper Eqs. 1–9, XCLASS conventions).
 
 Two ways in:
 

@@ -1,4 +1,4 @@
-"""Bounded optimisers with forward-model accounting (METHOD.md §4).
+"""Bounded optimisers with forward-model accounting (docs/method.md §4).
 
 Every optimiser here minimises a *batched* objective ``fun(X) -> f`` with
 ``X`` of shape (n_batch, n_dim) and ``f`` of shape (n_batch,), inside box

@@ -1,4 +1,4 @@
-"""Particle swarm optimisation, the paper's global reference optimiser (METHOD.md §4).
+"""Particle swarm optimisation, the paper's global reference optimiser (docs/method.md §4).
 
 Settings of the paper: 28 particles, at least 100 iterations, stop after 15
 iterations without improvement of the swarm's best, 3 independent trials for

@@ -19,7 +19,7 @@ read back are bit-identical.
 XCLASS conventions reproduced by :func:`molfit_spectra`: the filling factor is
 η = θ²/(θ² + θ_b²) with the beam of the observation, core components of every
 species add in intensity, the background is subtracted as a temperature
-(METHOD.md §2). XCLASS describes an interferometer beam by one FWHM
+(docs/method.md §2). XCLASS describes an interferometer beam by one FWHM
 ("TelescopeSize" with Inter_Flag) while we use θ_b² = B_maj·B_min: to reproduce
 an XCLASS run made with TelescopeSize T, give the observation ``beam=(T, T)``.
 Envelope (``e``) components are foreground layers in XCLASS; our model has no

@@ -26,7 +26,7 @@ def test_letter_codes(field, value):
 
 
 def test_co_must_show(cdms_dir):
-    """CO J=1-0: A_ul = 7.20e-8 s-1, g_u = 3, E_u = 5.53 K (METHOD.md §1), within 0.5 %."""
+    """CO J=1-0: A_ul = 7.20e-8 s-1, g_u = 3, E_u = 5.53 K (docs/method.md §1), within 0.5 %."""
     ll = _linelist(cdms_dir / "co_pyspeckit.cat")
     i = int(np.argmin(np.abs(ll.freq - 115271.2018)))
     assert ll.A_ul[i] == pytest.approx(7.20e-8, rel=5e-3)

@@ -1,4 +1,4 @@
-"""Pixel selection of METHOD.md §8: global rms, peak cuts, local rms, bins, report, cache."""
+"""Pixel selection of docs/method.md §8: global rms, peak cuts, local rms, bins, report, cache."""
 
 from __future__ import annotations
 

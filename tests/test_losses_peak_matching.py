@@ -1,4 +1,4 @@
-"""Losses: χ², peak finding, the peak-matching loss (METHOD.md §3) and ε."""
+"""Losses: χ², peak finding, the peak-matching loss (docs/method.md §3) and ε."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def span_mean(freq, y, a, b, fn=None):
 
 
 def reference_pm(freq, obs, pred, thr):
-    """Straightforward per-window peak-matching loss written from METHOD.md §3 (no numba)."""
+    """Straightforward per-window peak-matching loss written from docs/method.md §3 (no numba)."""
     to_f = lambda s: np.interp(s.ravel(), np.arange(freq.size), freq).reshape(-1, 2)  # noqa: E731
     so, sp = to_f(scipy_spans(obs, thr)), to_f(scipy_spans(pred, thr))
     total, matched = 0.0, set()

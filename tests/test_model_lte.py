@@ -1,4 +1,4 @@
-"""LTE model: analytic limits, conventions, inputs and the exact Jacobian (METHOD.md §2)."""
+"""LTE model: analytic limits, conventions, inputs and the exact Jacobian (docs/method.md §2)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def lines_dict(freq, a_ul=None, e_low=None, g_u=None):
 
 
 def tau_hat(lines, t_ex, n_tot):
-    """Integrated opacity (MHz) with METHOD.md's numerical constant, written independently."""
+    """Integrated opacity (MHz) with docs/method.md's numerical constant, written independently."""
     nu = lines["freq"]
     q = 0.5 * t_ex**1.5
     return (

@@ -2,7 +2,7 @@
 
 For every species the picker lists how many of its catalog lines fall inside
 the observed windows and how many observed peaks (engine peak finder,
-METHOD.md §3) have a line within reach of the velocity-offset bound of
+docs/method.md §3) have a line within reach of the velocity-offset bound of
 Table 1, so the likely carriers of the emission come first.
 """
 

@@ -504,7 +504,7 @@ class TransitionCache:
         """Transitions of ``species`` inside ``windows`` [(fmin, fmax) in MHz, …].
 
         Each window is widened by ``pad_kms`` (default: the v_off bound plus
-        five maximal line widths, METHOD.md §1) via :meth:`LineList.in_windows`.
+        five maximal line widths, docs/method.md §1) via :meth:`LineList.in_windows`.
         Frequencies may be astropy Quantities. ``windows=None`` returns every line.
         """
         ll = self.linelist(species, catalog=catalog)

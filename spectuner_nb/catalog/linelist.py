@@ -13,7 +13,7 @@ from ..parameters import DELTA_V_MAX_KMS, V_OFF_MAX_KMS
 from .partition import PartitionFunction
 
 WING_WIDTHS: float = 5.0
-"""Line wings kept beyond a window edge, in units of the largest Δv (METHOD.md §1)."""
+"""Line wings kept beyond a window edge, in units of the largest Δv (docs/method.md §1)."""
 
 
 def default_pad_kms() -> float:
@@ -99,7 +99,7 @@ class LineList:
         """Lines inside any window (fmin, fmax) in MHz, widened by ``pad_kms`` on each side.
 
         The default padding is the v_off bound plus five maximal line widths
-        (METHOD.md §1), so lines just outside a window still add their wings.
+        (docs/method.md §1), so lines just outside a window still add their wings.
         """
         pad = default_pad_kms() if pad_kms is None else float(pad_kms)
         f = np.asarray(self.freq)

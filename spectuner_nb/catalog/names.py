@@ -1,4 +1,4 @@
-"""The one species-name resolver (METHOD.md §1), used by every reader and query.
+"""The one species-name resolver (docs/method.md §1), used by every reader and query.
 
 A canonical name has the XCLASS/spectuner shape ``"FORMULA;STATE;"``, for
 example ``"CH3OH;v=0;"``, ``"CH3OH;vt=0-2;"``, ``"C-13-O;v=0;"``,

@@ -1,4 +1,4 @@
-"""Readers for the CDMS and JPL partition-function tables (METHOD.md §1).
+"""Readers for the CDMS and JPL partition-function tables (docs/method.md §1).
 
 - CDMS ``partfunc.cat``: a ``|``-separated table of log10 Q at 1000 … 2.725 K
   per tag; ``nan`` and ``---`` are gaps.

@@ -1,6 +1,6 @@
 """Partition functions Q(T): a tabulated function with log-log interpolation.
 
-METHOD.md §1: interpolate log10 Q against log10 T; beyond the table, extrapolate
+docs/method.md §1: interpolate log10 Q against log10 T; beyond the table, extrapolate
 with the power law through the two outermost nodes and flag it. Missing table
 values (NaN, ``---``) are gaps and are dropped, never taken as zeros.
 """

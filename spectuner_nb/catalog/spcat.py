@@ -1,4 +1,4 @@
-"""Reader for SPCAT ``.cat`` line catalogs (CDMS and JPL), METHOD.md §1.
+"""Reader for SPCAT ``.cat`` line catalogs (CDMS and JPL), docs/method.md §1.
 
 Two layouts are understood:
 
@@ -216,7 +216,7 @@ def read_spcat(path: str | Path, *, intensity: str = "auto", layout: str = "auto
 def lgint_to_aul(
     lgint: np.ndarray, freq_mhz: np.ndarray, elo_cm: np.ndarray, gup: np.ndarray, q300: float
 ) -> np.ndarray:
-    """A_ul (s⁻¹) from LGINT at 300 K (METHOD.md §1).
+    """A_ul (s⁻¹) from LGINT at 300 K (docs/method.md §1).
 
     ``A = 2.7964e-16 · 10^LGINT · ν² · Q(300) / g_u / (exp(−E_l c2/T0) − exp(−E_u c2/T0))``
     with ν in MHz, energies in cm⁻¹ and E_u = E_l + ν/29979.2458.

@@ -1,7 +1,7 @@
 """Cubes: loading, preprocessing and pixel-by-pixel fitting on Dask.
 
 * :func:`load_cubes` — spectral windows (FITS/CASA images) in K on one sky grid;
-* :func:`preprocess` — the pixel selection of METHOD.md §8 (cached);
+* :func:`preprocess` — the pixel selection of docs/method.md §8 (cached);
 * :func:`fit_cube` — resumable pixel-by-pixel fits on Dask → :class:`CubeFitResult`;
 * :func:`make_synthetic_cube` — a cube with known, spatially varying parameters.
 """

@@ -1,4 +1,4 @@
-"""fit_cube: pixel-by-pixel fitting of a cube on Dask, resumable (METHOD.md §8).
+"""fit_cube: pixel-by-pixel fitting of a cube on Dask, resumable (docs/method.md §8).
 
 The kept pixels of :func:`~spectuner_nb.cube.preprocessing.preprocess` are split
 into chunks. Each chunk is one Dask task: it builds one
@@ -318,7 +318,7 @@ def fit_cube(
     chunk_size
         Pixels per task.
     select
-        Pixel selection of METHOD.md §8: True (defaults), a :class:`PreprocessConfig`,
+        Pixel selection of docs/method.md §8: True (defaults), a :class:`PreprocessConfig`,
         or False to fit every pixel with finite data.
     mask
         Optional boolean map (ny, nx) restricting the pixels further.

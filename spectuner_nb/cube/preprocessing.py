@@ -1,4 +1,4 @@
-"""Select the pixels worth fitting (METHOD.md §8), with a report and a mask image.
+"""Select the pixels worth fitting (docs/method.md §8), with a report and a mask image.
 
 Steps, per window w of a :class:`~spectuner_nb.cube.load.CubeSet`:
 
@@ -45,7 +45,7 @@ _BLOCK = 2048  # pixels per block for vectorised sigma clipping
 
 @dataclass(frozen=True)
 class PreprocessConfig:
-    """Settings of the pixel selection (METHOD.md §8 defaults)."""
+    """Settings of the pixel selection (docs/method.md §8 defaults)."""
 
     n_sigma_global: float = 4.0
     n_sigma_local: float = 6.0
@@ -199,7 +199,7 @@ def preprocess(
     *,
     cache: bool | str | Path = True,
 ) -> Preprocessed:
-    """Run the pixel selection of METHOD.md §8 on ``cubes`` (cached).
+    """Run the pixel selection of docs/method.md §8 on ``cubes`` (cached).
 
     Parameters
     ----------

@@ -39,7 +39,7 @@ G327_WINDOWS_MHZ: tuple[tuple[float, float], ...] = (
     (217572.0, 219271.0),
     (229611.0, 231319.0),
 )
-"""The three G327 windows of the paper's cube benchmark (METHOD.md §8), MHz."""
+"""The three G327 windows of the paper's cube benchmark (docs/method.md §8), MHz."""
 G327_N_CHANNELS: int = 8740
 """Total channels of the paper's G327 cube over the three windows."""
 

@@ -1,4 +1,4 @@
-"""The five training augmentations of METHOD.md §6, reproducible per entry.
+"""The five training augmentations of docs/method.md §6, reproducible per entry.
 
 Velocity shift U(−5, 5) km/s; global rms × U(0.85, 1.25); with p = 0.2 a
 top-hat smoothing over 2, 4 or 8 channels (rms / √K); continuum × U(0.5, 2);
@@ -61,7 +61,7 @@ class Augmentation:
     @classmethod
     def draw(cls, rng: np.random.Generator, degeneracy_log10: float = 0.0,
              strength_log10: float = 0.0) -> Augmentation:
-        """Random factors from the METHOD.md §6 distributions; with ``degeneracy_log10``
+        """Random factors from the docs/method.md §6 distributions; with ``degeneracy_log10``
         > 0 also a degeneracy-convention factor 10^U(−d, d), then with ``strength_log10``
         > 0 a line-strength factor 10^U(−s, s) (drawn last, so the other factors of a key
         do not depend on them)."""

@@ -2,7 +2,7 @@
 
 A :class:`Pixel` is one observation with its candidate target species: those
 with at least one observed peak (4 rms) within the Table-1 velocity bounds of
-one of their transitions (METHOD.md §6). Pixels are saved as JSON in a work
+one of their transitions (docs/method.md §6). Pixels are saved as JSON in a work
 directory outside the repository (real data are never copied into the repo).
 """
 

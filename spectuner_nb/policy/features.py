@@ -1,4 +1,4 @@
-"""Policy inputs of METHOD.md §5: transition features and per-transition spectrum grids.
+"""Policy inputs of docs/method.md §5: transition features and per-transition spectrum grids.
 
 For one (observation, species) pair:
 

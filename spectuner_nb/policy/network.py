@@ -1,6 +1,6 @@
 """The policy network: a set encoder over transitions and spectrum patches, and a flow decoder.
 
-Encoder (METHOD.md §5): each transition is a token (embedded features); the
+Encoder (docs/method.md §5): each transition is a token (embedded features); the
 observed spectrum around it, on a fixed velocity grid, is cut into patches
 (ViT patching) that, within each transition, attend together with the
 transition token ("patch-level" attention queried by that token). Then the

@@ -1,4 +1,4 @@
-"""Policy: the trained network as a source of initial parameters (METHOD.md §7).
+"""Policy: the trained network as a source of initial parameters (docs/method.md §7).
 
 ``Policy.load()`` reads the checkpoint shipped in the package;
 ``sample``/``propose`` draw fit-space parameters [log10 η, T_ex, log10 N_tot,
@@ -150,6 +150,6 @@ class Policy:
     ) -> np.ndarray:
         """``n_init`` initial points for the local optimiser (same shapes as :meth:`sample`).
 
-        The caller evaluates the loss of each and starts from the best (METHOD.md §7).
+        The caller evaluates the loss of each and starts from the best (docs/method.md §7).
         """
         return self.sample(obs, species, n_init, catalog=catalog, seed=seed)

@@ -1,4 +1,4 @@
-"""Prioritised replay buffer of METHOD.md §6: one priority queue per entry.
+"""Prioritised replay buffer of docs/method.md §6: one priority queue per entry.
 
 An entry is (dataset, pixel, species, augmentation), named by a string key.
 Its queue keeps the ``capacity`` best actions seen so far (fit-space

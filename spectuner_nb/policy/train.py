@@ -1,4 +1,4 @@
-"""Single-step reinforcement learning of the policy (METHOD.md §6), resumable.
+"""Single-step reinforcement learning of the policy (docs/method.md §6), resumable.
 
 Each step takes a batch of entries (pixel, species, augmentation): half fresh
 (pixel chosen by peak-number bin, species with observed peaks), half from the
