@@ -177,7 +177,8 @@ def identify(
     t1 = time.perf_counter()
     bar = _progress(len(cands), progress)
     try:
-        fits = run_fits(obs, cands, starts, fit_settings, store, client, on_done=lambda: bar.update())
+        fits = run_fits(obs, cands, starts, fit_settings, store, client,
+                        on_done=lambda: bar.update())
     finally:
         bar.close()
     timings["individual"] = time.perf_counter() - t1

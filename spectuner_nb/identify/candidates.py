@@ -37,6 +37,8 @@ MIN_STRONG_COVER: float = 0.5
 """Fraction of the strong lines that must fall on observed peaks for one v_off."""
 N_VELOCITY_GRID: int = 121
 """Velocity offsets tried across the v_off bounds."""
+EDGE_CHANNELS: int = 2
+"""Channels at each window edge where a line cannot make an observed peak."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,11 @@ def _temperatures(bounds: np.ndarray) -> np.ndarray:
 
 def _peak_cover(ll: LineList, obs: Observation, peaks: ObservedPeaks,
                 bounds: np.ndarray) -> bool:
-    """True when the strongest lines of ``ll`` can sit on observed peaks (module docstring)."""
+    """True when the strongest lines of ``ll`` can sit on observed peaks (module docstring).
+
+    For every v_off of the grid only the lines that land inside a window (away from its
+    edge channels, where no peak can be found) count.
+    """
     v_lo, v_hi = float(bounds[4, 0]), float(bounds[4, 1])
     seen = ll.in_windows(obs.windows, pad_kms=max(abs(v_lo), abs(v_hi)))
     if len(seen) == 0 or len(peaks) == 0:
@@ -81,12 +87,18 @@ def _peak_cover(ll: LineList, obs: Observation, peaks: ObservedPeaks,
     pad = freq[:, None] * half_step / C_KM_S
     k = np.searchsorted(lo_mhz, shifted + pad, side="right") - 1
     inside = (k >= 0) & (shifted - pad <= hi_mhz[np.clip(k, 0, None)])
+    visible = np.zeros_like(inside)
+    for f in obs.rest_freqs:
+        lo, hi = np.sort([f[EDGE_CHANNELS], f[-1 - EDGE_CHANNELS]])
+        visible |= (shifted >= lo) & (shifted <= hi)
     for t_ex in _temperatures(bounds):
-        strength = line_strength(seen, t_ex)
-        top = int(np.argmax(strength))
-        strong = strength >= STRONG_FRACTION * strength[top]
-        cover = inside[strong].mean(axis=0)
-        if np.any(inside[top] & (cover >= MIN_STRONG_COVER)):
+        strength = np.where(visible, line_strength(seen, t_ex)[:, None], 0.0)
+        top = np.argmax(strength, axis=0)
+        top_value = strength[top, np.arange(v_grid.size)]
+        strong = strength >= STRONG_FRACTION * top_value
+        cover = np.sum(inside & strong, axis=0) / np.maximum(np.sum(strong, axis=0), 1)
+        ok = (top_value > 0) & inside[top, np.arange(v_grid.size)] & (cover >= MIN_STRONG_COVER)
+        if ok.any():
             return True
     return False
 

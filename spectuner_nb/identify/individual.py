@@ -79,7 +79,8 @@ def fit_candidate(obs: Observation, name: str, lines, starts, settings: dict
     init = starts if isinstance(starts, str) else np.asarray(starts)[:, None, :]
     res = fit_spectrum(obs, [name], lines=[lines], loss=settings["loss"], init=init,
                        n_init=settings["n_init"], bounds=np.asarray(settings["bounds"]),
-                       seed=settings["seed"] + zlib.crc32(name.encode()), errors=False, maxiter=FIT_MAXITER)
+                       seed=settings["seed"] + zlib.crc32(name.encode()), errors=False,
+                       maxiter=FIT_MAXITER)
     return res.x[0], float(res.loss), int(res.nfev)
 
 
