@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..catalog.families import is_rare
 from ..errors import IdentificationError, ModelInputError
 from ..observation import Observation
 from ..parameters import N_PARAMS, bounds_preset, choose_preset
@@ -198,7 +199,8 @@ def identify(
         else:
             rejected[c.name] = (f"score {m.score:g}: {m.n_matched} matched, {m.n_false} false "
                                 "peak(s)")
-    ranked.sort(key=lambda c: (-scores[c.name]["score"], scores[c.name]["loss"]))
+    # best score first; at equal score main isotopologues in their ground state first
+    ranked.sort(key=lambda c: (-scores[c.name]["score"], is_rare(c.name), scores[c.name]["loss"]))
     comb = combine(obs, peaks, ranked, {n: f[0] for n, f in fits.items()}, models, settings,
                    include=include, families=families)
     rejected.update(comb.rejected)

@@ -31,9 +31,9 @@ from .matching import ObservedPeaks
 
 T_EX_GRID: tuple[float, ...] = (5.0, 10.0, 20.0, 40.0, 80.0, 150.0, 300.0, 600.0)
 """Excitation temperatures (K) at which line strengths are ranked (those inside the bounds)."""
-STRONG_FRACTION: float = 0.3
+STRONG_FRACTION: float = 0.5
 """Lines at least this fraction of the strongest line's strength are "strong"."""
-MIN_STRONG_COVER: float = 0.5
+MIN_STRONG_COVER: float = 0.3
 """Fraction of the strong lines that must fall on observed peaks for one v_off."""
 N_VELOCITY_GRID: int = 121
 """Velocity offsets tried across the v_off bounds."""
@@ -43,7 +43,9 @@ EDGE_CHANNELS: int = 2
 
 @dataclass(frozen=True)
 class Candidate:
-    """A species to fit: canonical name, its lines in the windows and its family parent."""
+    """A species to fit: canonical name, its lines in the windows and its family parent
+    (``parent == name`` for a species that heads its family, or whose parent has no line
+    in the windows)."""
 
     name: str
     lines: LineList
@@ -182,5 +184,8 @@ def select_candidates(
         if name not in forced and not _peak_cover(lines, obs, peaks, bounds):
             rejected[name] = "strongest lines fall where no peak is observed"
             continue
-        out.append(Candidate(name, lines, parent_species(name, known)))
+        parent = parent_species(name, known)
+        if parent != name and len(catalog.lines(parent, obs.windows)) == 0:
+            parent = name  # a parent with no line in the windows cannot be required
+        out.append(Candidate(name, lines, parent))
     return out, rejected
