@@ -32,7 +32,7 @@ from .individual import (
     random_starts,
     run_fits,
 )
-from .matching import ObservedPeaks, match_model
+from .matching import MIN_SCORE, ObservedPeaks, match_model
 from .result import IdentificationResult
 from .store import FitStore, run_identity
 
@@ -201,7 +201,7 @@ def identify(
         m = match_model(obs, peaks, models(c.name, fits[c.name][0]))
         scores[c.name] = {"score": m.score, "n_matched": m.n_matched, "n_false": m.n_false,
                           "loss": fits[c.name][1]}
-        if c.name in include or (m.n_matched > 0 and m.score > 0):
+        if c.name in include or (m.n_matched > 0 and m.score >= MIN_SCORE):
             ranked.append(c)
         elif m.n_matched == 0:
             rejected[c.name] = "its individual fit matches no observed peak"
