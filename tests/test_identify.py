@@ -150,6 +150,8 @@ def test_typed_errors(mixture):
         identify(mixture.obs, exclude=["XyZ9"], progress=False)
     with pytest.raises(IdentificationError, match="preset"):
         identify(mixture.obs, bounds="warm_core", progress=False)
+    with pytest.raises(IdentificationError, match="init"):
+        identify(mixture.obs, init="neural", progress=False)
     with pytest.raises(IdentificationError, match="Observation"):
         identify(mixture.obs.intensities, progress=False)
 

@@ -25,6 +25,7 @@ from .assign import assignment_table
 from .candidates import select_candidates
 from .combine import SpeciesModels, combine, refine
 from .individual import (
+    INITS,
     N_ANCHORED_WITH_POLICY,
     init_method,
     load_policy,
@@ -139,6 +140,8 @@ def identify(
         raise IdentificationError(f"loss must be 'pm' or 'chi2', got {loss!r}")
     if int(n_init) < 1:
         raise IdentificationError("n_init must be at least 1")
+    if init not in INITS:
+        raise IdentificationError(f"init must be one of {INITS}, got {init!r}")
     if catalog is None:
         from ..catalog import default_cache
 
