@@ -53,11 +53,10 @@ def _bounds_array(bounds, n_entries: int) -> np.ndarray:
     base = np.array(TABLE1_BOUNDS, dtype=float)
     if isinstance(bounds, str):
         try:
-            base = bounds_preset(bounds)
+            base, bounds = bounds_preset(bounds), None
         except ModelInputError as exc:
             raise FitError(str(exc)) from exc
-        out = np.broadcast_to(base, (n_entries, N_PARAMS, 2)).copy()
-    elif bounds is None:
+    if bounds is None:
         out = np.broadcast_to(base, (n_entries, N_PARAMS, 2)).copy()
     elif isinstance(bounds, Mapping):
         for key, (lo, hi) in bounds.items():
