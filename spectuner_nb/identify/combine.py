@@ -26,6 +26,7 @@ import numpy as np
 from ..model import LTEModel
 from ..observation import Observation
 from .candidates import Candidate
+from .individual import FIT_MAXITER
 from .matching import MIN_SHARE, ObservedPeaks, PeakMatch, match_model
 
 MIN_NEW_PEAKS: int = 1
@@ -138,7 +139,7 @@ def combine(obs: Observation, peaks: ObservedPeaks, ranked: Sequence[Candidate],
             starts = np.vstack([x[None], lo + rng.random((N_REFIT_STARTS, 5)) * (hi - lo)])
             res = fit_spectrum(obs, [c.name], lines=[c.lines], loss=settings["loss"],
                                init=starts[:, None, :], bounds=np.asarray(settings["bounds"]),
-                               base=base, errors=False, maxiter=settings.get("maxiter", 200))
+                               base=base, errors=False, maxiter=FIT_MAXITER)
             x = res.x[0]
             alone = models(c.name, x)
             after = match_model(obs, peaks, [b + s for b, s in zip(base, alone, strict=True)])
