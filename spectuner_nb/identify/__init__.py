@@ -182,10 +182,10 @@ def identify(
     t1 = time.perf_counter()
     if method == "policy":
         draws = policy_starts(policy, obs, todo, int(n_init), int(seed)) if todo else []
-        starts = {c.name: np.vstack([d, random_starts(c, bnds, N_ANCHORED_WITH_POLICY, seed)])
+        starts = {c.name: np.vstack([d, random_starts(c, bnds, N_ANCHORED_WITH_POLICY, seed, obs)])
                   for c, d in zip(todo, draws, strict=True)}
     else:
-        starts = {c.name: random_starts(c, bnds, int(n_init), seed) for c in todo}
+        starts = {c.name: random_starts(c, bnds, int(n_init), seed, obs) for c in todo}
     timings["policy"] = time.perf_counter() - t1
     t1 = time.perf_counter()
     bar = _progress(len(cands), progress)

@@ -136,7 +136,7 @@ def combine(obs: Observation, peaks: ObservedPeaks, ranked: Sequence[Candidate],
         new, reason = _verdict(before, after, match_model(obs, peaks, alone))
         if reason:
             starts = np.vstack([x[None], random_starts(c, np.asarray(settings["bounds"]),
-                                                       N_REFIT_STARTS, settings["seed"])])
+                                                       N_REFIT_STARTS, settings["seed"], obs)])
             res = fit_spectrum(obs, [c.name], lines=[c.lines], loss=settings["loss"],
                                init=starts[:, None, :], bounds=np.asarray(settings["bounds"]),
                                base=base, errors=False, maxiter=FIT_MAXITER)
