@@ -30,10 +30,17 @@ from .constants import C_KM_S, FWHM_TO_SIGMA, H_OVER_K_K_PER_MHZ
 WING_TOL: float = 1e-8
 """A line's wing is dropped where its opacity falls below WING_TOL·min(1, peak τ),
 i.e. where its intensity is below 1e-8 of its own peak."""
-SUB_PER_SIGMA: float = 1.0
-"""Largest 3-point sub-interval width, in units of the local line scale."""
-TWO_POINT_MAX: float = 0.25
-"""Channels narrower than this many local line scales use one 2-point Gauss-Legendre rule."""
+SUB_PER_SIGMA: float = 1.5
+"""Largest 5-point Gauss-Legendre sub-interval of the Jacobian's grid, in local line scales."""
+TWO_POINT_MAX: float = 0.1
+THREE_POINT_MAX: float = 0.4
+"""Channels narrower than these many local line scales use one 2-point (3-point)
+Gauss-Legendre rule in the Jacobian's grid (errors below 1e-7 of the peak, like the 5-point
+sub-intervals)."""
+MIDPOINT_MAX: float = 0.8
+"""Largest sub-interval integrated by one corrected midpoint value (Taylor terms to h⁶),
+in local line scales: the channel averages are then within 2e-7 of the peak of exact
+ones for thin and saturated lines alike."""
 EDGE_TAU_HI: float = 30.0
 EDGE_TAU_LO: float = 1e-6
 """Saturated lines (peak τ > e^0.5) have steep flanks where EDGE_TAU_LO < τ < EDGE_TAU_HI;
@@ -51,9 +58,11 @@ TAU_HAT_FACTOR: float = (C_KM_S * 1e3) ** 2 / (8.0 * math.pi) * 1e4 / 1e12 / 1e6
 """c²/(8π) (≈ 35.76) in units such that τ̂[MHz] = factor · N[cm⁻²] · A[s⁻¹] · g / (Q ν²[MHz²])."""
 
 LN10: float = math.log(10.0)
-_GL_X = np.array([-math.sqrt(0.6), 0.0, math.sqrt(0.6)])  # 3-point nodes on [-1, 1]
-_GL_W = np.array([5.0 / 18.0, 8.0 / 18.0, 5.0 / 18.0])  # their weights on [0, 1], sum 1
-_GL2_X = 1.0 / math.sqrt(3.0)  # 2-point nodes ±1/√3 on [-1, 1], weights 1/2
+# Gauss-Legendre nodes on [-1, 1] and weights normalised to sum 1 (2, 3 and 5 points).
+_GL_X2, _GL_W2 = np.polynomial.legendre.leggauss(2)
+_GL_X3, _GL_W3 = np.polynomial.legendre.leggauss(3)
+_GL_X5, _GL_W5 = np.polynomial.legendre.leggauss(5)
+_GL_W2, _GL_W3, _GL_W5 = _GL_W2 / 2.0, _GL_W3 / 2.0, _GL_W5 / 2.0
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 
 # Column layout of the per-line work array built by _line_setup.
@@ -179,87 +188,125 @@ def _resolution(edges_lo, edges_hi, work, n_keep, req):
 
 
 @njit(cache=True)
-def _node_grid(edges_lo, edges_hi, req, midpoint):
-    """Sub-grid of one window: node frequencies (MHz), averaging weights, channel of each node
-    and the curvature weight h²/24 (MHz²) of corrected midpoint nodes (0 elsewhere).
-
-    A channel with local scale ``req`` (MHz; inf = no line) narrower than
-    TWO_POINT_MAX·req gets one node: with ``midpoint``, its centre, whose value
-    is corrected by h²/24 times the second derivative (Euler-Maclaurin);
-    otherwise a 2-point Gauss-Legendre rule. Wider channels get
-    ceil(width / (SUB_PER_SIGMA · req)) sub-intervals of 3-point rules.
-    """
+def _sub_counts(edges_lo, edges_hi, req, max_width):
+    """Sub-intervals per channel, ceil(width / (max_width · req)) capped at MAX_SUB
+    (0 where no line reaches, req = inf), and their total."""
     n_chan = edges_lo.size
-    n_sub = np.zeros(n_chan, dtype=np.int64)  # > 0: 3-point sub-intervals; -1: one 2-point rule
+    n_sub = np.zeros(n_chan, dtype=np.int64)
     total = 0
     for k in range(n_chan):
-        if np.isfinite(req[k]):
-            ratio = (edges_hi[k] - edges_lo[k]) / req[k]
-            if ratio <= TWO_POINT_MAX:
-                n_sub[k] = -1
-                total += 1 if midpoint else 2
-            else:
-                n_sub[k] = int(min(MAX_SUB, math.ceil(ratio / SUB_PER_SIGMA)))
-                total += 3 * n_sub[k]
-    nodes = np.empty(total)
-    weights = np.empty(total)
-    chan = np.empty(total, dtype=np.int64)
-    curv = np.zeros(total)
-    i = 0
-    for k in range(n_chan):
-        m = n_sub[k]
-        if m == 0:
-            continue
-        if m < 0:
-            half = 0.5 * (edges_hi[k] - edges_lo[k])
-            mid = edges_lo[k] + half
-            if midpoint:
-                nodes[i] = mid
-                weights[i] = 1.0
-                chan[i] = k
-                curv[i] = half * half / 6.0  # h²/24 with h = 2·half
-                i += 1
-                continue
-            for sgn in (-1.0, 1.0):
-                nodes[i] = mid + sgn * half * _GL2_X
-                weights[i] = 0.5
-                chan[i] = k
-                i += 1
-            continue
-        h = (edges_hi[k] - edges_lo[k]) / m
-        for j in range(m):
-            base = edges_lo[k] + (j + 0.5) * h
-            for g in range(3):
-                nodes[i] = base + 0.5 * h * _GL_X[g]
-                weights[i] = _GL_W[g] / m
-                chan[i] = k
-                i += 1
-    return nodes, weights, chan, curv
-
-
-@njit(cache=True, inline="always")
-def _deposit(i, z, val, inv_sig, line, cen, curv, tau, dtau, grad):
-    """Add one line's opacity ``val`` at node ``i`` (z = (ν − ν_c)/σ) and its derivatives."""
-    tau[i] += val
-    if grad:
-        dtau[i, _D_T] += val * line[_L_DLNT]
-        dtau[i, _D_DV] += val * (z * z - 1.0) * LN10
-        # ν_c = ν_t (1 − v/c) and σ ∝ ν_c: ∂/∂v of both.
-        dcen = line[_L_DCEN]
-        dtau[i, _D_V] += val * (z * inv_sig * dcen + (z * z - 1.0) * dcen / cen)
-    elif curv[i] > 0.0:
-        dtau[i, 0] -= val * z * inv_sig
-        dtau[i, 1] += val * (z * z - 1.0) * inv_sig * inv_sig
+        if req[k] < np.inf:
+            ratio = (edges_hi[k] - edges_lo[k]) / (max_width * req[k])
+            n_sub[k] = max(1, int(min(MAX_SUB, math.ceil(ratio))))
+            total += n_sub[k]
+    return n_sub, total
 
 
 @njit(cache=True)
-def _add_opacity(nodes, curv, work, n_keep, tau, dtau, grad):
+def _midpoint_grid(edges_lo, edges_hi, req):
+    """Sub-grid of one window for intensities: the centres (MHz) of equal sub-intervals,
+    the channel of each, and the number of sub-intervals per channel (0: no line reaches).
+
+    A channel of local line scale ``req`` (MHz) gets ceil(width / (MIDPOINT_MAX · req))
+    sub-intervals, each integrated by its corrected midpoint value (:func:`_transfer`).
+    """
+    n_sub, total = _sub_counts(edges_lo, edges_hi, req, MIDPOINT_MAX)
+    nodes = np.empty(total)
+    chan = np.empty(total, dtype=np.int64)
+    i = 0
+    for k in range(edges_lo.size):
+        m = n_sub[k]
+        if m == 0:
+            continue
+        h = (edges_hi[k] - edges_lo[k]) / m
+        for j in range(m):
+            nodes[i] = edges_lo[k] + (j + 0.5) * h
+            chan[i] = k
+            i += 1
+    return nodes, chan, n_sub
+
+
+@njit(cache=True)
+def _gauss_grid(edges_lo, edges_hi, req):
+    """Sub-grid of one window for the Jacobian: Gauss-Legendre nodes (MHz), their
+    averaging weights and the channel of each.
+
+    With ρ = channel width / local line scale ``req`` (MHz): one 2-point rule for
+    ρ ≤ TWO_POINT_MAX, one 3-point rule for ρ ≤ THREE_POINT_MAX, otherwise
+    ceil(ρ / SUB_PER_SIGMA) sub-intervals of 5-point rules.
+    """
+    n_sub, _ = _sub_counts(edges_lo, edges_hi, req, SUB_PER_SIGMA)
+    n_pts = np.zeros(edges_lo.size, dtype=np.int64)
+    total = 0
+    for k in range(edges_lo.size):
+        if n_sub[k] == 0:
+            continue
+        rho = (edges_hi[k] - edges_lo[k]) / req[k]
+        if rho <= THREE_POINT_MAX:
+            n_sub[k] = 1
+            n_pts[k] = 2 if rho <= TWO_POINT_MAX else 3
+        else:
+            n_pts[k] = 5
+        total += n_pts[k] * n_sub[k]
+    nodes = np.empty(total)
+    weights = np.empty(total)
+    chan = np.empty(total, dtype=np.int64)
+    i = 0
+    for k in range(edges_lo.size):
+        m = n_sub[k]
+        if m == 0:
+            continue
+        x, w = _GL_X5, _GL_W5
+        if n_pts[k] == 2:
+            x, w = _GL_X2, _GL_W2
+        elif n_pts[k] == 3:
+            x, w = _GL_X3, _GL_W3
+        h = (edges_hi[k] - edges_lo[k]) / m
+        for j in range(m):
+            base = edges_lo[k] + (j + 0.5) * h
+            for g in range(x.size):
+                nodes[i] = base + 0.5 * h * x[g]
+                weights[i] = w[g] / m
+                chan[i] = k
+                i += 1
+    return nodes, weights, chan
+
+
+@njit(cache=True, inline="always")
+def _deposit(i, z, val, inv_sig, line, cen, tau, dtau, grad):
+    """Add one line's opacity ``val`` at node ``i`` (z = (ν − ν_c)/σ) and its derivatives:
+    with ``grad`` ∂τ/∂T_ex, ∂τ/∂log10 Δv and ∂τ/∂v_off, otherwise dⁿτ/dνⁿ for n = 1…6
+    (dⁿg/dνⁿ = (−1)ⁿ Heₙ(z)·g/σⁿ, Hermite polynomials He₁…He₆)."""
+    tau[i] += val
+    z2 = z * z
+    if grad:
+        dtau[i, _D_T] += val * line[_L_DLNT]
+        dtau[i, _D_DV] += val * (z2 - 1.0) * LN10
+        # ν_c = ν_t (1 − v/c) and σ ∝ ν_c: ∂/∂v of both.
+        dcen = line[_L_DCEN]
+        dtau[i, _D_V] += val * (z * inv_sig * dcen + (z2 - 1.0) * dcen / cen)
+    else:
+        v1 = val * inv_sig
+        v2 = v1 * inv_sig
+        v3 = v2 * inv_sig
+        v4 = v3 * inv_sig
+        v5 = v4 * inv_sig
+        z4 = z2 * z2
+        dtau[i, 0] -= v1 * z
+        dtau[i, 1] += v2 * (z2 - 1.0)
+        dtau[i, 2] -= v3 * z * (z2 - 3.0)
+        dtau[i, 3] += v4 * (z4 - 6.0 * z2 + 3.0)
+        dtau[i, 4] -= v5 * z * (z4 - 10.0 * z2 + 15.0)
+        dtau[i, 5] += v5 * inv_sig * (z4 * (z2 - 15.0) + 45.0 * z2 - 15.0)
+
+
+@njit(cache=True)
+def _add_opacity(nodes, work, n_keep, tau, dtau, grad):
     """Add the Gaussian opacity profiles of the kept lines onto ``tau`` at ``nodes``.
 
-    With ``grad``, also accumulate ∂τ/∂T_ex, ∂τ/∂log10 Δv and ∂τ/∂v_off in ``dtau``;
-    otherwise dτ/dν and d²τ/dν² at corrected midpoint nodes (``curv`` > 0) in
-    ``dtau[:, 0]`` and ``dtau[:, 1]``. Along runs of equally spaced nodes the
-    Gaussian is advanced by the exact two-factor recurrence
+    With ``grad``, also accumulate ∂τ/∂T_ex, ∂τ/∂log10 Δv and ∂τ/∂v_off in ``dtau``,
+    otherwise the first six frequency derivatives of τ (:func:`_deposit`). Along runs
+    of equally spaced nodes the Gaussian is advanced by the exact two-factor recurrence
     g(z + δ) = g(z)·r, r ← r·exp(−δ²), one multiplication per node instead of exp.
     Returns the first and one-past-last node index touched.
     """
@@ -280,7 +327,7 @@ def _add_opacity(nodes, curv, work, n_keep, tau, dtau, grad):
         while i < i1:
             z = (nodes[i] - cen) * inv_sig
             g = math.exp(-0.5 * z * z)
-            _deposit(i, z, norm * g, inv_sig, line, cen, curv, tau, dtau, grad)
+            _deposit(i, z, norm * g, inv_sig, line, cen, tau, dtau, grad)
             i += 1
             if i + 1 >= i1:
                 continue
@@ -294,9 +341,177 @@ def _add_opacity(nodes, curv, work, n_keep, tau, dtau, grad):
                 g *= r
                 r *= c
                 z = (nodes[i] - cen) * inv_sig
-                _deposit(i, z, norm * g, inv_sig, line, cen, curv, tau, dtau, grad)
+                _deposit(i, z, norm * g, inv_sig, line, cen, tau, dtau, grad)
                 i += 1
     return first, last
+
+
+@njit(cache=True, inline="always")
+def _absorption(t):
+    """1 − e^−τ: its Taylor series below τ = 0.02 (remainder < 1e-15 relative), else exp."""
+    if t < 0.02:
+        return t * (1.0 - t / 2.0 * (1.0 - t / 3.0 * (1.0 - t / 4.0 * (1.0 - t / 5.0 * (
+            1.0 - t / 6.0)))))
+    return 1.0 - math.exp(-t)
+
+
+@njit(cache=True, inline="always")
+def _interp(table, a_lo, inv_step, nu):
+    """Linear interpolation of ``table`` (anchors a_lo + j/inv_step, MHz) at ν (MHz):
+    (value, segment j, fraction within it)."""
+    pos = (nu - a_lo) * inv_step
+    j = min(max(int(pos), 0), table.size - 2)
+    frac = pos - j
+    return table[j] + frac * (table[j + 1] - table[j]), j, frac
+
+
+@njit(cache=True, inline="always")
+def _beam_sq(tb_sq_mode, tb_sq_val, nu):
+    """θ_b² (arcsec²) at ν (MHz): value/ν² for a dish (mode 1), value for an interferometer."""
+    return tb_sq_val / (nu * nu) if tb_sq_mode == 1 else tb_sq_val
+
+
+@njit(cache=True, inline="always")
+def _factor(nu, k, anchors, a_lo, inv_step, t_bg, eta0, theta_sq, tb_sq_mode, tb_sq_val):
+    """F(ν) = η(ν)·(S(ν, T_ex) − S(ν, T_cmb) − T_bg of channel k), K; η0 ≥ 0 is a
+    frequency-independent η (interferometer), otherwise η = θ²/(θ² + θ_b²(ν))."""
+    eta = eta0
+    if eta0 < 0.0:
+        eta = theta_sq / (theta_sq + _beam_sq(tb_sq_mode, tb_sq_val, nu))
+    return eta * (_interp(anchors, a_lo, inv_step, nu)[0] - t_bg[k])
+
+
+@njit(cache=True, inline="always")
+def _midpoint_correction(d, c2, c4, c6):
+    """(mean of f over a sub-interval − f(centre)) / e^−τ for f = 1 − e^−τ, from the
+    derivatives d = (τ', …, τ⁽⁶⁾) at the centre and c2 = h²/24, c4 = h⁴/1920, c6 = h⁶/322560.
+
+    f⁽ⁿ⁾ = −e^−τ·Bₙ(−τ', …, −τ⁽ⁿ⁾) with the complete Bell polynomials B₂, B₄, B₆.
+    """
+    x1, x2, x3, x4 = -d[0], -d[1], -d[2], -d[3]
+    x1_sq = x1 * x1
+    b2 = x1_sq + x2
+    b4 = x1_sq * (x1_sq + 6.0 * x2) + 4.0 * x1 * x3 + 3.0 * x2 * x2 + x4
+    b6 = (x1_sq * x1_sq * (x1_sq + 15.0 * x2) + 20.0 * x1_sq * x1 * x3
+          + 45.0 * x1_sq * x2 * x2 + 15.0 * x2 * x2 * x2 + 60.0 * x1 * x2 * x3
+          + 15.0 * x1_sq * x4 + 10.0 * x3 * x3 + 15.0 * x2 * x4 - 6.0 * x1 * d[4] - d[5])
+    return -(c2 * b2 + c4 * b4 + c6 * b6)
+
+
+@njit(cache=True)
+def _transfer(
+    nodes, chan, n_sub, tau, dtau, first, last, anchors, a_lo, a_step, edges_lo, edges_hi,
+    t_bg, theta_sq, tb_sq_mode, tb_sq_val, s, out, tau_out, want_tau,
+):
+    """Add one species' channel-averaged intensity η(S − S_cmb − T_bg)(1 − e^−τ) to ``out``.
+
+    Each sub-interval of width h is integrated by its midpoint value of f = 1 − e^−τ
+    plus the Taylor corrections h²/24·f⁽²⁾ + h⁴/1920·f⁽⁴⁾ + h⁶/322560·f⁽⁶⁾
+    (:func:`_midpoint_correction`). A channel of one sub-interval takes the factor
+    F(ν) = η(ν)·(S(ν) − T_bg) at its centre; in a channel of several, F is linear to
+    far below 1e-8 of itself (it varies on scales of ν, not of the channel) and is
+    evaluated at the two edges only. Resets ``tau`` and ``dtau`` to 0 for the next species.
+    """
+    inv_step = 1.0 / a_step
+    eta0 = -1.0 if tb_sq_mode == 1 else theta_sq / (theta_sq + tb_sq_val)
+    k = -1
+    m = 0
+    c2 = 0.0
+    c4 = 0.0
+    c6 = 0.0
+    s0 = 0.0
+    s1 = 0.0
+    lo = 0.0
+    inv_w = 0.0
+    for i in range(first, last):
+        ti = tau[i]
+        if ti == 0.0:
+            continue
+        if chan[i] != k:
+            if m > 1:
+                out[k] += _edge_average(k, s0, s1, m, anchors, a_lo, inv_step, edges_lo,
+                                        edges_hi, t_bg, eta0, theta_sq, tb_sq_mode, tb_sq_val)
+            k = chan[i]
+            m = n_sub[k]
+            lo = edges_lo[k]
+            inv_w = 1.0 / (edges_hi[k] - lo)
+            h_sq = (edges_hi[k] - lo) * (edges_hi[k] - lo) / (m * m)
+            c2 = h_sq / 24.0
+            c4 = h_sq * h_sq / 1920.0
+            c6 = h_sq * h_sq * h_sq / 322560.0
+            s0 = 0.0
+            s1 = 0.0
+        d = dtau[i]
+        absorb = _absorption(ti)
+        absorb += (1.0 - absorb) * _midpoint_correction(d, c2, c4, c6)
+        if want_tau:
+            tau_out[s, k] += (ti + c2 * d[1] + c4 * d[3] + c6 * d[5]) / m
+        for j in range(6):
+            d[j] = 0.0
+        tau[i] = 0.0
+        if m == 1:
+            out[k] += absorb * _factor(nodes[i], k, anchors, a_lo, inv_step, t_bg, eta0,
+                                       theta_sq, tb_sq_mode, tb_sq_val)
+        else:
+            s0 += absorb
+            s1 += absorb * (nodes[i] - lo) * inv_w
+    if m > 1:
+        out[k] += _edge_average(k, s0, s1, m, anchors, a_lo, inv_step, edges_lo, edges_hi,
+                                t_bg, eta0, theta_sq, tb_sq_mode, tb_sq_val)
+
+
+@njit(cache=True, inline="always")
+def _edge_average(k, s0, s1, m, anchors, a_lo, inv_step, edges_lo, edges_hi, t_bg, eta0,
+                  theta_sq, tb_sq_mode, tb_sq_val):
+    """Average of F·(1 − e^−τ) over channel k of ``m`` sub-intervals, from
+    s0 = Σ(1 − e^−τ) and s1 = Σ(1 − e^−τ)·u (u = relative position in the channel),
+    F linear between its values at the channel edges."""
+    f_lo = _factor(edges_lo[k], k, anchors, a_lo, inv_step, t_bg, eta0, theta_sq, tb_sq_mode,
+                   tb_sq_val)
+    f_hi = _factor(edges_hi[k], k, anchors, a_lo, inv_step, t_bg, eta0, theta_sq, tb_sq_mode,
+                   tb_sq_val)
+    return (f_lo * (s0 - s1) + f_hi * s1) / m
+
+
+@njit(cache=True)
+def _transfer_grad(
+    nodes, weights, chan, tau, dtau, first, last, anchors, slopes, a_lo, a_step, t_bg,
+    theta_sq, tb_sq_mode, tb_sq_val, tb_sq_ref, s, out, jac,
+):
+    """Add one species' intensity to ``out`` and its derivatives to ``jac``, node by node.
+
+    ∂θ²/∂log10 η_fit is taken at the reference beam (fit-space chain rule).
+    Resets ``tau`` and ``dtau`` to 0 for the next species.
+    """
+    inv_step = 1.0 / a_step
+    eta_ref = theta_sq / (theta_sq + tb_sq_ref)
+    dthsq = tb_sq_ref / (1.0 - eta_ref) ** 2 * eta_ref * LN10
+    col = s * 5
+    for i in range(first, last):
+        ti = tau[i]
+        if ti == 0.0:
+            continue
+        nu = nodes[i]
+        k = chan[i]
+        w = weights[i]
+        absorb = _absorption(ti)
+        tb_sq = _beam_sq(tb_sq_mode, tb_sq_val, nu)
+        eta = theta_sq / (theta_sq + tb_sq)
+        value, j, frac = _interp(anchors, a_lo, inv_step, nu)
+        diff = value - t_bg[k]
+        out[k] += w * eta * diff * absorb
+        et = (1.0 - absorb) * eta * diff
+        deta = tb_sq / (theta_sq + tb_sq) ** 2 * dthsq
+        ds_dt = slopes[j] + frac * (slopes[j + 1] - slopes[j])
+        jac[k, col + 0] += w * deta * diff * absorb
+        jac[k, col + 1] += w * (eta * ds_dt * absorb + et * dtau[i, _D_T])
+        jac[k, col + 2] += w * et * ti * LN10
+        jac[k, col + 3] += w * et * dtau[i, _D_DV]
+        jac[k, col + 4] += w * et * dtau[i, _D_V]
+        dtau[i, 0] = 0.0
+        dtau[i, 1] = 0.0
+        dtau[i, 2] = 0.0
+        tau[i] = 0.0
 
 
 @njit(cache=True)
@@ -307,8 +522,9 @@ def _eval_window(
     """Channel-averaged spectrum of one parameter set in one window.
 
     params: (n_species, 5) physical. ``out`` (n_chan,) receives the intensity (K);
-    with ``grad``, ``jac`` (n_chan, n_species*5) receives ∂out/∂(fit parameters);
-    with ``want_tau``, ``tau_out`` (n_species, n_chan) receives channel-averaged τ.
+    with ``grad``, ``jac`` (n_chan, n_species*5) receives ∂out/∂(fit parameters)
+    (on the Gauss-Legendre grid); with ``want_tau``, ``tau_out`` (n_species, n_chan)
+    receives channel-averaged τ.
     """
     n_species = params.shape[0]
     n_chan = edges_lo.size
@@ -335,65 +551,38 @@ def _eval_window(
             dlnq[s], params[s, 3], params[s, 4], work[s],
         )
         _resolution(edges_lo, edges_hi, work[s], n_keep[s], req)
-    nodes, weights, chan, curv = _node_grid(edges_lo, edges_hi, req, not grad)
+    if grad:
+        nodes, weights, chan = _gauss_grid(edges_lo, edges_hi, req)
+        n_sub = np.zeros(0, dtype=np.int64)
+    else:
+        nodes, chan, n_sub = _midpoint_grid(edges_lo, edges_hi, req)
+        weights = np.zeros(0)
     n_nodes = nodes.size
     if n_nodes == 0:
         return
     tau = np.zeros(n_nodes)
-    dtau = np.zeros((n_nodes, 3))
+    dtau = np.zeros((n_nodes, 3 if grad else 6))
     for s in range(n_species):
         if n_keep[s] == 0:
             continue
-        theta_sq = params[s, 0] * params[s, 0]
-        t_ex = params[s, 1]
-        first, last = _add_opacity(nodes, curv, work[s], n_keep[s], tau, dtau, grad)
+        first, last = _add_opacity(nodes, work[s], n_keep[s], tau, dtau, grad)
         if last <= first:
             continue
-        # S(ν, T_ex) − S(ν, T_cmb) (and ∂S/∂T_ex) tabulated across the window, interpolated.
-        anchors, slopes, a_lo, a_step = _source_table(nodes[first], nodes[last - 1], t_ex, cmb,
-                                                      t_cmb, grad)
-        # ∂θ²/∂log10 η_fit at the reference beam (fit-space chain rule).
-        eta_ref = theta_sq / (theta_sq + tb_sq_ref)
-        dthsq = tb_sq_ref / (1.0 - eta_ref) ** 2 * eta_ref * LN10
-        for i in range(first, last):
-            ti = tau[i]
-            if ti == 0.0:
-                continue
-            nu = nodes[i]
-            k = chan[i]
-            w = weights[i]
-            em = math.expm1(-ti)
-            absorb = -em
-            if curv[i] > 0.0:  # midpoint value + h²/24 · second derivative
-                d1 = dtau[i, 0]
-                d2 = dtau[i, 1]
-                absorb += curv[i] * (1.0 + em) * (d2 - d1 * d1)
-                ti += curv[i] * d2
-                dtau[i, 0] = 0.0
-                dtau[i, 1] = 0.0
-            if want_tau:
-                tau_out[s, k] += w * ti
-            tb_sq = tb_sq_val / (nu * nu) if tb_sq_mode == 1 else tb_sq_val
-            eta = theta_sq / (theta_sq + tb_sq)
-            pos = (nu - a_lo) / a_step
-            j = min(int(pos), anchors.size - 2)
-            frac = pos - j
-            diff = anchors[j] + frac * (anchors[j + 1] - anchors[j]) - t_bg[k]
-            out[k] += w * eta * diff * absorb
-            if grad:
-                et = (1.0 + em) * eta * diff
-                col = s * 5
-                deta = tb_sq / (theta_sq + tb_sq) ** 2 * dthsq
-                ds_dt = slopes[j] + frac * (slopes[j + 1] - slopes[j])
-                jac[k, col + 0] += w * deta * diff * absorb
-                jac[k, col + 1] += w * (eta * ds_dt * absorb + et * dtau[i, _D_T])
-                jac[k, col + 2] += w * et * ti * LN10
-                jac[k, col + 3] += w * et * dtau[i, _D_DV]
-                jac[k, col + 4] += w * et * dtau[i, _D_V]
-                dtau[i, 0] = 0.0
-                dtau[i, 1] = 0.0
-                dtau[i, 2] = 0.0
-            tau[i] = 0.0
+        theta_sq = params[s, 0] * params[s, 0]
+        # S(ν, T_ex) − S(ν, T_cmb) (and ∂S/∂T_ex) tabulated over the channels touched.
+        anchors, slopes, a_lo, a_step = _source_table(
+            edges_lo[chan[first]], edges_hi[chan[last - 1]], params[s, 1], cmb, t_cmb, grad
+        )
+        if grad:
+            _transfer_grad(
+                nodes, weights, chan, tau, dtau, first, last, anchors, slopes, a_lo, a_step,
+                t_bg, theta_sq, tb_sq_mode, tb_sq_val, tb_sq_ref, s, out, jac,
+            )
+        else:
+            _transfer(
+                nodes, chan, n_sub, tau, dtau, first, last, anchors, a_lo, a_step, edges_lo,
+                edges_hi, t_bg, theta_sq, tb_sq_mode, tb_sq_val, s, out, tau_out, want_tau,
+            )
 
 
 @njit(cache=True)
@@ -426,7 +615,8 @@ def batch_parallel(
     of ``edges_lo``, ``edges_hi``, ``t_bg`` and of ``out`` (n_batch, n_chan_total).
     With ``want_tau``, ``tau_out`` (n_batch, n_species, n_chan_total) receives the
     channel-averaged opacities (otherwise pass a (1, n_species, n_chan_total) dummy).
-    Parallel over (parameter set, window) pairs.
+    Parallel over (parameter set, window) pairs (the caller may set Numba's parallel
+    chunk size so that they are handed out as threads become free).
     """
     n_tasks = params.shape[0] * (win_off.size - 1)
     for task in prange(n_tasks):
