@@ -179,52 +179,67 @@ def _lower(req, edges_lo, edges_hi, f0, f1, scale):
 
 
 @njit(cache=True)
-def _resolution(edges_lo, edges_hi, work, n_keep, req):
+def _resolution(edges_lo, edges_hi, work, n_keep, req, cover, broad):
     """Lower ``req`` (per channel, MHz) to the local scale of every kept line.
 
     σ over the whole evaluated range; for saturated lines, σ/√(2 ln τ_peak)
-    on the flanks where EDGE_TAU_LO < τ < EDGE_TAU_HI.
+    on the flanks where EDGE_TAU_LO < τ < EDGE_TAU_HI. A scale ≥ ``broad`` (MHz)
+    cannot refine any channel of the window, so such a range is only marked as
+    reached, in O(1): ``cover`` (n_chan + 1) gets +1 at its first channel and −1
+    one past its last (running sums > 0 are reached).
     """
     for li in range(n_keep):
         cen = work[li, _L_CEN]
         sig = work[li, _L_SIG]
-        widest = _lower(req, edges_lo, edges_hi, cen - work[li, _L_CUT], cen + work[li, _L_CUT],
-                        sig)
-        work[li, _L_SIX] = 1.0 if widest > SIXTH_ORDER_MIN * sig else 0.0
+        cut = work[li, _L_CUT]
+        if sig >= broad:
+            cover[np.searchsorted(edges_hi, cen - cut)] += 1
+            cover[np.searchsorted(edges_lo, cen + cut, "right")] -= 1
+            work[li, _L_SIX] = 0.0
+        else:
+            widest = _lower(req, edges_lo, edges_hi, cen - cut, cen + cut, sig)
+            work[li, _L_SIX] = 1.0 if widest > SIXTH_ORDER_MIN * sig else 0.0
         ln_peak = math.log(work[li, _L_PEAK])
         if ln_peak <= 0.5:
             continue
+        fine = sig / math.sqrt(2.0 * ln_peak)
+        if fine >= broad:
+            continue
         z_lo = sig * math.sqrt(max(0.0, 2.0 * (ln_peak - math.log(EDGE_TAU_HI))))
         z_hi = sig * math.sqrt(2.0 * (ln_peak - math.log(EDGE_TAU_LO)))
-        fine = sig / math.sqrt(2.0 * ln_peak)
         _lower(req, edges_lo, edges_hi, cen - z_hi, cen - z_lo, fine)
         _lower(req, edges_lo, edges_hi, cen + z_lo, cen + z_hi, fine)
 
 
 @njit(cache=True)
-def _sub_counts(edges_lo, edges_hi, req, max_width):
-    """Sub-intervals per channel, ceil(width / (max_width · req)) capped at MAX_SUB
-    (0 where no line reaches, req = inf), and their total."""
+def _sub_counts(edges_lo, edges_hi, req, cover, max_width):
+    """Sub-intervals per channel, ceil(width / (max_width · req)) capped at MAX_SUB, 1 where
+    only broad lines reach (``cover``, :func:`_resolution`), 0 where none; and their total."""
     n_chan = edges_lo.size
     n_sub = np.zeros(n_chan, dtype=np.int64)
     total = 0
+    reached = 0
     for k in range(n_chan):
+        reached += cover[k]
         if req[k] < np.inf:
             ratio = (edges_hi[k] - edges_lo[k]) / (max_width * req[k])
             n_sub[k] = max(1, int(min(MAX_SUB, math.ceil(ratio))))
-            total += n_sub[k]
+        elif reached > 0:
+            n_sub[k] = 1
+        total += n_sub[k]
     return n_sub, total
 
 
 @njit(cache=True)
-def _midpoint_grid(edges_lo, edges_hi, req):
+def _midpoint_grid(edges_lo, edges_hi, req, cover):
     """Sub-grid of one window for intensities: the centres (MHz) of equal sub-intervals,
     the channel of each, and the number of sub-intervals per channel (0: no line reaches).
 
     A channel of local line scale ``req`` (MHz) gets ceil(width / (MIDPOINT_MAX · req))
-    sub-intervals, each integrated by its corrected midpoint value (:func:`_transfer`).
+    sub-intervals, one if only broad lines reach it (``cover``), each integrated by its
+    corrected midpoint value (:func:`_transfer`).
     """
-    n_sub, total = _sub_counts(edges_lo, edges_hi, req, MIDPOINT_MAX)
+    n_sub, total = _sub_counts(edges_lo, edges_hi, req, cover, MIDPOINT_MAX)
     nodes = np.empty(total)
     chan = np.empty(total, dtype=np.int64)
     i = 0
@@ -241,7 +256,7 @@ def _midpoint_grid(edges_lo, edges_hi, req):
 
 
 @njit(cache=True)
-def _gauss_grid(edges_lo, edges_hi, req):
+def _gauss_grid(edges_lo, edges_hi, req, cover):
     """Sub-grid of one window for the Jacobian: Gauss-Legendre nodes (MHz), their
     averaging weights and the channel of each.
 
@@ -249,7 +264,7 @@ def _gauss_grid(edges_lo, edges_hi, req):
     ρ ≤ TWO_POINT_MAX, one 3-point rule for ρ ≤ THREE_POINT_MAX, otherwise
     ceil(ρ / SUB_PER_SIGMA) sub-intervals of 5-point rules.
     """
-    n_sub, _ = _sub_counts(edges_lo, edges_hi, req, SUB_PER_SIGMA)
+    n_sub, _ = _sub_counts(edges_lo, edges_hi, req, cover, SUB_PER_SIGMA)
     n_pts = np.zeros(edges_lo.size, dtype=np.int64)
     total = 0
     for k in range(edges_lo.size):
@@ -539,10 +554,10 @@ def _transfer_grad(
 
 @njit(cache=True)
 def _eval_window(
-    params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo, edges_hi, t_bg, tb_sq_mode,
+    params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo, edges_hi, t_bg, w_max, tb_sq_mode,
     tb_sq_val, tb_sq_ref, cmb, t_cmb, out, jac, tau_out, grad, want_tau,
 ):
-    """Channel-averaged spectrum of one parameter set in one window.
+    """Channel-averaged spectrum of one parameter set in one window (widest channel w_max, MHz).
 
     params: (n_species, 5) physical. ``out`` (n_chan,) receives the intensity (K);
     with ``grad``, ``jac`` (n_chan, n_species*5) receives ∂out/∂(fit parameters)
@@ -565,6 +580,9 @@ def _eval_window(
     work = np.empty((n_species, max(max_lines, 1), _N_LCOL))
     n_keep = np.zeros(n_species, dtype=np.int64)
     req = np.full(n_chan, np.inf)
+    cover = np.zeros(n_chan + 1, dtype=np.int64)
+    # Lines broader than this refine no channel (intensity grid: no h⁶ term either).
+    broad = np.inf if grad else w_max / SIXTH_ORDER_MIN
     for s in range(n_species):
         if params[s, 0] <= 0.0 or params[s, 2] <= 0.0:
             continue  # no source or no molecules: no emission
@@ -573,12 +591,12 @@ def _eval_window(
             freq[a:b], a_g[a:b], e_low[a:b], lo, hi, params[s, 1], params[s, 2], q[s],
             dlnq[s], params[s, 3], params[s, 4], work[s],
         )
-        _resolution(edges_lo, edges_hi, work[s], n_keep[s], req)
+        _resolution(edges_lo, edges_hi, work[s], n_keep[s], req, cover, broad)
     if grad:
-        nodes, weights, chan = _gauss_grid(edges_lo, edges_hi, req)
+        nodes, weights, chan = _gauss_grid(edges_lo, edges_hi, req, cover)
         n_sub = np.zeros(0, dtype=np.int64)
     else:
-        nodes, chan, n_sub = _midpoint_grid(edges_lo, edges_hi, req)
+        nodes, chan, n_sub = _midpoint_grid(edges_lo, edges_hi, req, cover)
         weights = np.zeros(0)
     n_nodes = nodes.size
     if n_nodes == 0:
@@ -611,7 +629,7 @@ def _eval_window(
 @njit(cache=True)
 def _batch_task(
     task, params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo, edges_hi, t_bg, win_off,
-    tb_sq_mode, tb_sq_val, cmb, t_cmb, out, tau_out, want_tau,
+    win_wmax, tb_sq_mode, tb_sq_val, cmb, t_cmb, out, tau_out, want_tau,
 ):
     """Evaluate task = (parameter set b, window w) of a batch."""
     n_win = win_off.size - 1
@@ -620,7 +638,7 @@ def _batch_task(
     c0, c1 = win_off[w], win_off[w + 1]
     _eval_window(
         params[b], lines_off, freq, a_g, e_low, q[b], dlnq[b], edges_lo[c0:c1],
-        edges_hi[c0:c1], t_bg[c0:c1], tb_sq_mode, tb_sq_val, 1.0, cmb, t_cmb,
+        edges_hi[c0:c1], t_bg[c0:c1], win_wmax[w], tb_sq_mode, tb_sq_val, 1.0, cmb, t_cmb,
         out[b, c0:c1], np.zeros((1, 1)), tau_out[b if want_tau else 0, :, c0:c1], False,
         want_tau,
     )
@@ -628,14 +646,15 @@ def _batch_task(
 
 @njit(cache=True, parallel=True)
 def batch_parallel(
-    params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo, edges_hi, t_bg, win_off,
+    params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo, edges_hi, t_bg, win_off, win_wmax,
     tb_sq_mode, tb_sq_val, cmb, t_cmb, out, tau_out, want_tau,
 ):
     """Intensities for a batch of physical params (n_batch, n_species, 5), in parallel.
 
     ``q`` and ``dlnq`` (n_batch, n_species) hold Q(T_ex) and d ln Q/d ln T.
     Windows are concatenated: channel k of window w is index ``win_off[w] + k``
-    of ``edges_lo``, ``edges_hi``, ``t_bg`` and of ``out`` (n_batch, n_chan_total).
+    of ``edges_lo``, ``edges_hi``, ``t_bg`` and of ``out`` (n_batch, n_chan_total);
+    ``win_wmax`` holds the widest channel of each window (MHz).
     With ``want_tau``, ``tau_out`` (n_batch, n_species, n_chan_total) receives the
     channel-averaged opacities (otherwise pass a (1, n_species, n_chan_total) dummy).
     Parallel over (parameter set, window) pairs (the caller may set Numba's parallel
@@ -645,13 +664,13 @@ def batch_parallel(
     for task in prange(n_tasks):
         _batch_task(
             task, params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo, edges_hi, t_bg,
-            win_off, tb_sq_mode, tb_sq_val, cmb, t_cmb, out, tau_out, want_tau,
+            win_off, win_wmax, tb_sq_mode, tb_sq_val, cmb, t_cmb, out, tau_out, want_tau,
         )
 
 
 @njit(cache=True)
 def batch_serial(
-    params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo, edges_hi, t_bg, win_off,
+    params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo, edges_hi, t_bg, win_off, win_wmax,
     tb_sq_mode, tb_sq_val, cmb, t_cmb, out, tau_out, want_tau,
 ):
     """As :func:`batch_parallel` on the calling thread (no thread start-up: small batches)."""
@@ -659,7 +678,7 @@ def batch_serial(
     for task in range(n_tasks):
         _batch_task(
             task, params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo, edges_hi, t_bg,
-            win_off, tb_sq_mode, tb_sq_val, cmb, t_cmb, out, tau_out, want_tau,
+            win_off, win_wmax, tb_sq_mode, tb_sq_val, cmb, t_cmb, out, tau_out, want_tau,
         )
 
 
@@ -676,7 +695,7 @@ def spectra_jacobian(
         c0, c1 = win_off[w], win_off[w + 1]
         _eval_window(
             params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo[c0:c1], edges_hi[c0:c1],
-            t_bg[c0:c1], tb_sq_mode, tb_sq_val, tb_sq_ref, cmb, t_cmb, out[c0:c1],
+            t_bg[c0:c1], np.inf, tb_sq_mode, tb_sq_val, tb_sq_ref, cmb, t_cmb, out[c0:c1],
             jac[c0:c1], dummy_tau, True, False,
         )
 

@@ -211,6 +211,7 @@ class LTEModel:
         edges = [channel_edges(f) for f in freqs]
         self._edges_lo = np.concatenate([e[0] for e in edges])
         self._edges_hi = np.concatenate([e[1] for e in edges])
+        self._win_wmax = np.array([float(np.max(hi - lo)) for lo, hi in edges])
         self._t_bg = _background(T_bg, sizes)
 
         if isinstance(species_lines, (LineList, Mapping)):
@@ -286,8 +287,8 @@ class LTEModel:
         out = np.empty((n, self.n_channels))
         tau = np.empty((n if want_tau else 1, self.n_species, self.n_channels if want_tau else 1))
         args = (p, self._lines_off, self._freq, self._a_g, self._e_low, q, dlnq, self._edges_lo,
-                self._edges_hi, self._t_bg, self._win_off, self._tb_mode, self._tb_val, self.cmb,
-                self.T_cmb, out, tau, want_tau)
+                self._edges_hi, self._t_bg, self._win_off, self._win_wmax, self._tb_mode,
+                self._tb_val, self.cmb, self.T_cmb, out, tau, want_tau)
         if n >= PARALLEL_MIN_BATCH:
             with parallel_chunksize(PARALLEL_CHUNK):
                 _k.batch_parallel(*args)
