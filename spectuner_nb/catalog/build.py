@@ -79,6 +79,8 @@ FLAGS: dict[str, str] = {
     "q_extrapolated_above_300K": "the Q table ends at 300 K (JPL): higher T is extrapolated",
     "q_rescaled_to_lgint": "the Q table was rescaled to the Q(300 K) implied by the source's "
                            "own LGINT intensities",
+    "q_of_ground_state": "an excited state without a table of its own uses its ground "
+                         "state's Q (too small once the vibrational levels are populated)",
     "a_ul_vs_smu2": "g_u·A_ul disagrees with the dipole formula from the source's Sμ² (> 2 %)",
 }
 """Quality flags a catalog entry may carry (``provenance["flags"]``)."""
@@ -163,15 +165,24 @@ def _partition_index() -> dict[str, list[tuple[str, PartitionEntry]]]:
 
 
 _RANGE = re.compile(r"^(v\w*)=(\d+)-(\d+)$")
+_LIST = re.compile(r"^(v\w*)=(\d+(?:,\d+)+)$")
+_ONE = re.compile(r"^(v\w*)=(\d+)$")
 
 
 def _covers(table_state: str, state: str) -> bool:
-    """True if a table's state range covers ``state`` (``vt=0-2`` covers ``vt=1``)."""
-    m, s = _RANGE.match(table_state), re.match(r"^(v\w*)=(\d+)$", state)
+    """True if a table's state range or list covers ``state`` (``vt=0-2`` and ``vt=0,1``
+    cover ``vt=1``)."""
     if state == "v=0":
         return SpeciesName("X", table_state).includes_ground
-    return bool(m and s and m.group(1) == s.group(1)
-                and int(m.group(2)) <= int(s.group(2)) <= int(m.group(3)))
+    one = _ONE.match(state)
+    if not one:
+        return False
+    k = int(one.group(2))
+    if m := _RANGE.match(table_state):
+        return m.group(1) == one.group(1) and int(m.group(2)) <= k <= int(m.group(3))
+    if m := _LIST.match(table_state):
+        return m.group(1) == one.group(1) and str(k) in m.group(2).split(",")
+    return False
 
 
 def partition_tables(name: str) -> list[PartitionEntry]:
@@ -184,6 +195,14 @@ def partition_tables(name: str) -> list[PartitionEntry]:
     found = [(s != sn.state, e) for s, e in _partition_index().get(sn.formula, [])
              if s == sn.state or _covers(s, sn.state)]
     return [e for _, e in sorted(found, key=lambda x: (x[1].catalog != "CDMS", x[0], x[1].tag))]
+
+
+def ground_state_tables(name: str) -> list[PartitionEntry]:
+    """Tables of the ground state of an excited-state species (fallback when the state has
+    none of its own: right while the vibrational energy is well above T, flag
+    ``q_of_ground_state``)."""
+    sn = parse(name)
+    return [] if sn.includes_ground else partition_tables(str(SpeciesName(sn.formula)))
 
 
 @dataclass(frozen=True)
@@ -208,7 +227,7 @@ def nice_factor(r: float) -> float:
 def _level_ratio(full: LineList, part: PartitionFunction) -> np.ndarray | None:
     """Q_table/Q_levels at :data:`LEVEL_TEMPERATURES_K`, or None when the list lacks its
     lowest levels (an excited state: its levels lie far above the temperatures)."""
-    if not len(full) or float(np.min(full.E_low)) > 10.0:
+    if not len(full) or float(np.min(full.E_low)) > 10.0 or family(full.species).excited:
         return None
     with np.errstate(all="ignore"):
         res = check_partition(full, part, LEVEL_TEMPERATURES_K)
@@ -310,6 +329,8 @@ def build_species(sp: SnapshotSpecies, canonical: str, casadata_version: str) ->
         raise CatalogError("no CDMS, JPL or SLAIM lines between 30 and 950 GHz")
     raw = sp.rows[catalog]
     tables = partition_tables(canonical)
+    fallback = not tables
+    tables = tables or ground_state_tables(canonical)
     if not tables:
         raise CatalogError("no CDMS/JPL partition function matches its name or state")
     rows = drop_redundant_hfs(_rows_to_splat(sp.name, [r[:6] for r in raw], ""))
@@ -322,7 +343,7 @@ def build_species(sp: SnapshotSpecies, canonical: str, casadata_version: str) ->
     q300 = (float(np.median(lgint_q300(freq[ok], 10 ** aij[ok], g[ok], elo[ok], lgint[ok])))
             if ok.sum() >= 3 else None)
     choice = choose_partition(full, tables, catalog, q300)
-    flags = list(choice.flags)
+    flags = list(choice.flags) + (["q_of_ground_state"] if fallback else [])
     good = np.isfinite(smu2) & (smu2 > 0) & np.isfinite(aij) & (g > 0)
     checks = dict(choice.checks)
     if good.any():
@@ -359,6 +380,17 @@ def build_species(sp: SnapshotSpecies, canonical: str, casadata_version: str) ->
                       date=entry.date, provenance=provenance)
 
 
+def _covering(canonical: str, names: set[str]) -> str | None:
+    """A name of ``names`` with the same formula whose state range covers ``canonical``'s."""
+    sn = parse(canonical)
+    for name in names:
+        if name.startswith(sn.formula + ";"):
+            state = name[len(sn.formula) + 1:].rstrip(";")
+            if _covers(state, sn.state):
+                return name
+    return None
+
+
 def build_catalog(
     *, db: Path | None = None, species_ids: Iterable[int] | None = None,
     exclude: Iterable[str] = (), progress: bool = False,
@@ -384,6 +416,10 @@ def build_catalog(
             skipped[sp.name] = "name cannot be read as a formula"
             continue
         if canonical in excluded:
+            continue
+        holder = _covering(canonical, excluded)
+        if holder:
+            skipped[sp.name] = f"covered by the curated entry {holder}"
             continue
         try:
             item = build_species(sp, canonical, version)

@@ -54,6 +54,8 @@ ALIASES: dict[str, str] = {
     "c-HCCCH": "c-C3H2",  # Splatalogue/JPL spelling of cyclopropenylidene
     "cis-CH2OHCHO": "HCOCH2OH",  # glycolaldehyde (Splatalogue spelling)
     "CH2OHCHO": "HCOCH2OH",
+    "(CH3)2CO": "CH3COCH3",  # acetone
+    "CCCN": "C3N",
 }
 """Alternative formula spellings → preferred formula (applied after isotope normalisation)."""
 
@@ -122,7 +124,7 @@ def normalize_formula(formula: str) -> str:
 
     f = _BARE_ISO.sub(bare, f)
     f = re.sub(r"-{2,}", "-", f)
-    f = f.rstrip("-") if re.search(r"-\d+-$", f) else f
+    f = re.sub(r"(-\d+)-(?=[+\-]?$)", r"\1", f)  # "CO-18-" → "CO-18", "HCO-18-+" → "HCO-18+"
     if f in ALIASES:
         return ALIASES[f]
     prefix = _CONFORMER.match(f)  # t-, g-, c-, l-, aGg'- … keep the prefix, alias the rest
@@ -165,7 +167,7 @@ def resolve(name: str) -> str:
     return str(parse(name))
 
 
-_ISO_MARKER = re.compile(r"(Si|Cl|C|N|O|S)-(\d{1,2})(?:-|$)")
+_ISO_MARKER = re.compile(r"(Si|Cl|C|N|O|S)-(\d{1,2})(?:-|(?=[+\-]?$))")
 _H_RUN = re.compile(r"H(\d*)H(\d*)")
 
 
