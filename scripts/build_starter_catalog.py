@@ -197,12 +197,13 @@ def merge_rows(parts: list[SplatRows], name: str) -> SplatRows:
                      cat("catalog"), cat("qn"), " + ".join(p.source for p in parts))
 
 
-def choose_partition(full: LineList, tables: list[PartitionEntry], catalog: str) -> dict:
+def choose_partition(full: LineList, tables: list[PartitionEntry], catalog: str,
+                     q300_lgint: float | None = None) -> dict:
     """The table for ``full`` (:func:`spectuner_nb.catalog.build.choose_partition`), with the
     Q-table/level-sum ratios before and after, for the manifest and the consistency page."""
     if not tables:
         raise SystemExit(f"no CDMS/JPL partition function for {full.species}")
-    choice = catalog_build.choose_partition(full, tables, catalog)
+    choice = catalog_build.choose_partition(full, tables, catalog, q300_lgint)
     before = check_partition(full, choice.entry.partition)
     after = check_partition(full, choice.partition)
     flags = [f for f in choice.flags if f != "q_extrapolated_above_300K"]
@@ -221,6 +222,7 @@ def choose_partition(full: LineList, tables: list[PartitionEntry], catalog: str)
         "after": after,
         "verdict": verdict,
         "flags": flags,
+        "choice": choice,
     }
 
 
@@ -263,7 +265,18 @@ def from_splatalogue(
     if not tables:
         raise SystemExit(f"no CDMS/JPL partition function for {name}")
     ll = splat_linelist(sel, tables[0].partition, species=resolve(name), catalog=catalog)
+    sids = [int(p.source.rsplit("=", 1)[1]) for p in parts]
+    raw = [r for sp in catalog_build.read_snapshot(db, sids).values()
+           for r in sp.rows.get(catalog, [])]
+    flags: list[str] = []
+    checks: dict = {}
+    if catalog in ("CDMS", "JPL"):
+        ll = catalog_build.restore_g_u(ll, flags, checks)
+    a_ul, lgint = catalog_build.repair_a_ul(ll, raw, flags, checks)
+    ll = LineList(ll.species, ll.freq, a_ul, ll.E_low, ll.E_up, ll.g_u, ll.partition, ll.qn,
+                  None, catalog, ll.source)  # g_u as restored
     return ll, {
+            "lgint": lgint, "flags": flags, "checks": checks,
             "source": f"casadata {metadata.version('casadata')}: splatalogue.db, "
                       f"species {', '.join(p.name for p in parts)}, line list {catalog}",
             "original_name": " + ".join(p.name for p in parts),
@@ -320,8 +333,16 @@ def build(args: argparse.Namespace) -> list[Built]:
             print(f"  {name}: no source in band, skipped", file=sys.stderr)
             continue
         full, src = got
-        choice = choose_partition(full, partition_tables(name), catalog)
-        full = LineList(full.species, full.freq, full.A_ul, full.E_low, full.E_up, full.g_u,
+        lgint = src.get("lgint", np.full(len(full), np.nan))
+        choice = choose_partition(full, partition_tables(name), catalog,
+                                  catalog_build.implied_q300(full, lgint))
+        flags = src.get("flags", []) + choice["flags"]
+        checks = {**src.get("checks", {})}
+        q300 = catalog_build.implied_q300(full, lgint)
+        a_ul = (full.A_ul if q300 is None else catalog_build.a_ul_from_lgint(
+            full, lgint, catalog_build.lgint_reference_q300(choice["choice"], q300), flags,
+            checks))
+        full = LineList(full.species, full.freq, a_ul, full.E_low, full.E_up, full.g_u,
                         choice["partition"], full.qn, choice["entry"].tag, catalog, full.source)
         ll = band_cut(full, args.fmin, args.fmax, args.eup_max)
         entry = choice["entry"]
@@ -346,7 +367,8 @@ def build(args: argparse.Namespace) -> list[Built]:
                 "ratio_after_fix": np.round(after.ratio, 4).tolist(),
                 "estimated_level_share": np.round(after.estimated_share, 4).tolist(),
                 "verdict": choice["verdict"],
-                "flags": choice["flags"],
+                "flags": flags,
+                "checks": checks,
                 "cuts": {"fmin_MHz": args.fmin, "fmax_MHz": args.fmax, "eup_max_K": args.eup_max},
             },
         }

@@ -34,9 +34,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..constants import C2_CM_K
 from ..errors import CatalogError, SpeciesNotFoundError
 from .cache import ImportItem, TransitionCache
 from .consistency import (
+    SMU2_TO_GA,
     WEIGHTED_A_SPREAD,
     check_partition,
     lgint_q300,
@@ -47,6 +49,7 @@ from .linelist import LineList
 from .names import SpeciesName, family, parse, spellings
 from .partfunc import PartitionEntry, _all_entries, partition_for_tag
 from .partition import PartitionFunction
+from .spcat import lgint_to_aul
 from .splatalogue import LINE_LISTS, _rows_to_splat, drop_redundant_hfs, splatalogue_db_path
 from .splatalogue import to_linelist as splat_linelist
 
@@ -79,9 +82,17 @@ FLAGS: dict[str, str] = {
     "q_extrapolated_above_300K": "the Q table ends at 300 K (JPL): higher T is extrapolated",
     "q_rescaled_to_lgint": "the Q table was rescaled to the Q(300 K) implied by the source's "
                            "own LGINT intensities",
+    "q_differs_from_lgint": "the Q table differs by > 5 % from the Q(300 K) the source's LGINT "
+                            "imply but agrees with the level sum at low T: table kept",
     "q_of_ground_state": "an excited state without a table of its own uses its ground "
                          "state's Q (too small once the vibrational levels are populated)",
     "a_ul_vs_smu2": "g_u·A_ul disagrees with the dipole formula from the source's Sμ² (> 2 %)",
+    "a_ul_from_smu2": "SLAIM A_ul off by one constant factor from the dipole formula with its "
+                      "Sμ²: A_ul recomputed from Sμ² (HCN isotopologues: 3 times too small)",
+    "g_u_restored": "the snapshot lost the hundreds digit of g_u ≥ 100 (101 listed as 1); "
+                    "restored from 2J+1, A_ul rescaled to keep g_u·A_ul",
+    "a_ul_from_lgint": "some of the snapshot's A_ul differ by > 1 % from the catalogue's LGINT "
+                       "(all CDMS/JPL A_ul are taken from LGINT and Q(300 K))",
 }
 """Quality flags a catalog entry may carry (``provenance["flags"]``)."""
 
@@ -263,13 +274,21 @@ def choose_partition(
     flags: list[str] = []
     scale = 1.0
     before = _level_ratio(full, entry.partition)
+    lgint_scale = None
     if q300_lgint is not None and np.isfinite(q300_lgint):
         ratio = float(entry.partition(300.0)) / q300_lgint
         checks["q300_table_over_lgint"] = round(ratio, 4)
         if abs(ratio - 1.0) > LGINT_TOLERANCE:
-            scale = 1.0 / ratio
-            flags.append("q_rescaled_to_lgint")
-    elif before is not None and np.isfinite(before[:2]).any():
+            lgint_scale = 1.0 / ratio
+    low_ok = before is not None and np.isfinite(before[:2]).any()
+    if lgint_scale is not None and (
+            not low_ok or abs(np.log(np.nanmedian(before[:2]) * lgint_scale))
+            < abs(np.log(np.nanmedian(before[:2])))):
+        scale = lgint_scale  # the table differs from the catalogue's own convention
+        flags.append("q_rescaled_to_lgint")
+    elif lgint_scale is not None:
+        flags.append("q_differs_from_lgint")  # newer table (e.g. with vibrational states)
+    elif low_ok and q300_lgint is None:  # LGINT that agree with the table settle it
         low = float(np.nanmedian(before[:2]))
         if abs(low - 1.0) > LEVEL_TOLERANCE:
             spread = symmetry_a_spread(full)
@@ -314,17 +333,128 @@ class BuildReport:
     skipped: dict[str, str]
 
 
+def _aligned(full: LineList, raw: list[tuple], col: int) -> np.ndarray:
+    """Column ``col`` of the raw snapshot rows, aligned to the lines of ``full`` by frequency
+    and quantum numbers (NaN where absent)."""
+    values = {(round(float(r[0]), 4), " ".join(str(r[5] or "").split())): r[col] for r in raw
+              if r[0] is not None}
+    return _num(values.get((round(float(f), 4), str(q)), None)
+                for f, q in zip(full.freq, full.qn, strict=True))
+
+
+_FIRST_NUMBER = re.compile(r"\d+")
+
+
+def restore_g_u(full: LineList, flags: list[str], checks: dict) -> LineList:
+    """Undo the snapshot's lost hundreds digit of g_u (CDMS/JPL rows with g_u ≥ 100 list
+    101 as 1): where g_u < 2J_u+1 (J_u the label's first number), the g_u + 100·m whose
+    ratio to 2J_u+1 is closest to a ratio the untouched lines show is taken; A_ul is scaled
+    so g_u·A_ul (what the snapshot derived from LGINT) is unchanged. Flag ``g_u_restored``."""
+    labels = [(_FIRST_NUMBER.search(str(q)) or None) for q in full.qn]
+    two_j1 = np.array([2 * int(m.group(0)) + 1 if m else np.nan for m in labels], dtype=float)
+    g = np.asarray(full.g_u, dtype=float)
+    intact = np.isfinite(two_j1) & (two_j1 < 90)
+    broken = np.isfinite(two_j1) & (two_j1 >= 99) & (g < two_j1) & (g < 100)
+    if not broken.any() or not intact.any():
+        return full
+    ratios = np.unique(np.round(g[intact] / two_j1[intact], 3))
+    new_g = g.copy()
+    for i in np.flatnonzero(broken):
+        cands = g[i] + 100.0 * np.arange(1, 100)
+        rel = np.abs(cands[:, None] / two_j1[i] / ratios[None, :] - 1.0).min(axis=1)
+        if rel.min() <= 0.02:
+            new_g[i] = cands[int(np.argmin(rel))]
+    fixed = int(np.sum(new_g != g))
+    if not fixed:
+        return full
+    flags.append("g_u_restored")
+    checks["lines_g_u_restored"] = fixed
+    a_ul = np.asarray(full.A_ul, dtype=float) * g / new_g
+    return LineList(full.species, full.freq, a_ul, full.E_low, full.E_up, new_g, full.partition,
+                    full.qn, full.tag, full.catalog, full.source)
+
+
+def repair_a_ul(
+    full: LineList, raw: list[tuple], flags: list[str], checks: dict,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Check the A_ul of ``full`` against the Sμ² of its snapshot rows ``raw``; for a SLAIM
+    list off by one constant factor, recompute them from Sμ² (flags ``a_ul_vs_smu2``,
+    ``a_ul_from_smu2``). Returns (A_ul in s⁻¹, LGINT aligned to the lines, NaN if none)."""
+    smu2, lgint = _aligned(full, raw, 6), _aligned(full, raw, 7)
+    a_ul = np.asarray(full.A_ul, dtype=float)
+    good = np.isfinite(smu2) & (smu2 > 0)
+    if good.any():
+        r = strength_ratio(full.freq[good], a_ul[good], full.g_u[good], smu2[good])
+        pct = np.percentile(r, [5, 50, 95])
+        checks["ga_over_smu2_p5_p50_p95"] = np.round(pct, 4).tolist()
+        if np.any(np.abs(pct - 1.0) > STRENGTH_TOLERANCE):
+            flags.append("a_ul_vs_smu2")
+            if full.catalog == "SLAIM" and pct[2] / pct[0] - 1.0 <= STRENGTH_TOLERANCE:
+                a_ul = np.where(good, SMU2_TO_GA * full.freq**3 * smu2 / full.g_u, a_ul)
+                flags.append("a_ul_from_smu2")
+    return a_ul, lgint
+
+
+def implied_q300(full: LineList, lgint: np.ndarray) -> float | None:
+    """Median Q(300 K) the catalogue's LGINT imply for the lines of ``full`` (None without)."""
+    has = np.isfinite(lgint)
+    if has.sum() < 3:
+        return None
+    elo_cm = np.asarray(full.E_low, dtype=float)[has] / C2_CM_K
+    return float(np.median(lgint_q300(full.freq[has], np.asarray(full.A_ul)[has],
+                                      full.g_u[has], elo_cm, lgint[has])))
+
+
+def lgint_reference_q300(choice: PartitionChoice, q300_lgint: float) -> float:
+    """Q(300 K) to turn the catalogue's LGINT into A_ul: the chosen Q (the catalogue's current
+    table, or the table rescaled to the LGINT), unless the table was kept although it
+    differs from what the LGINT imply (then the implied value)."""
+    if "q_differs_from_lgint" in choice.flags:
+        return q300_lgint
+    return float(choice.partition(300.0))
+
+
+def a_ul_from_lgint(
+    full: LineList, lgint: np.ndarray, q300: float, flags: list[str], checks: dict,
+) -> np.ndarray:
+    """A_ul (s⁻¹) of ``full`` with those of lines that have a catalogue LGINT recomputed from
+    it and ``q300`` (:func:`lgint_reference_q300`; the catalogue's own definition,
+    docs/method.md §1: lines whose snapshot A_ul disagree are repaired); flag
+    ``a_ul_from_lgint`` when some differed by more than 1 %."""
+    a_ul = np.array(full.A_ul, dtype=float)
+    has = np.isfinite(lgint)
+    if not has.any():
+        return a_ul
+    elo_cm = np.asarray(full.E_low, dtype=float)[has] / C2_CM_K
+    a_lg = lgint_to_aul(lgint[has], full.freq[has], elo_cm, full.g_u[has], q300)
+    off = np.abs(a_lg / a_ul[has] - 1.0) > 0.01
+    checks["lines_a_ul_off_lgint"] = int(off.sum())
+    if off.any():
+        flags.append("a_ul_from_lgint")
+    a_ul[has] = a_lg
+    return a_ul
+
+
 def _band(ll: LineList) -> LineList:
     f, e = np.asarray(ll.freq), np.asarray(ll.E_up)
     return ll.subset((f >= FMIN_MHZ) & (f <= FMAX_MHZ) & (e <= EUP_MAX_K))
 
 
+def _resolves_to(name: str, canonical: str) -> bool:
+    try:
+        return str(parse(name)) == canonical
+    except SpeciesNotFoundError:
+        return False
+
+
 def build_species(sp: SnapshotSpecies, canonical: str, casadata_version: str) -> ImportItem:
     """One catalog entry from a snapshot species (raises :class:`CatalogError` with the reason
     when it cannot be built)."""
-    catalog = next((c for c in LINE_LIST_ORDER if c in sp.rows
-                    and any(FMIN_MHZ <= float(r[0]) <= FMAX_MHZ for r in sp.rows[c]
-                            if r[0] is not None)), None)
+    in_band = {c: sum(1 for r in sp.rows.get(c, ()) if r[0] is not None
+                      and FMIN_MHZ <= float(r[0]) <= FMAX_MHZ) for c in LINE_LIST_ORDER}
+    most = max(in_band.values())
+    catalog = next((c for c in LINE_LIST_ORDER if in_band[c] and in_band[c] >= 0.5 * most),
+                   None)  # the first list holding at least half the lines of the fullest
     if catalog is None:
         raise CatalogError("no CDMS, JPL or SLAIM lines between 30 and 950 GHz")
     raw = sp.rows[catalog]
@@ -337,23 +467,21 @@ def build_species(sp: SnapshotSpecies, canonical: str, casadata_version: str) ->
     full = splat_linelist(rows, tables[0].partition, species=canonical, catalog=catalog)
     if len(full) == 0:
         raise CatalogError("no complete rows (frequency, A_ul, E_low, g_u)")
-    freq, aij, elo, g = (_num(r[i] for r in raw) for i in range(4))
-    smu2, lgint = _num(r[6] for r in raw), _num(r[7] for r in raw)
-    ok = np.isfinite(lgint) & np.isfinite(aij) & np.isfinite(elo) & (g > 0) & (freq > 0)
-    q300 = (float(np.median(lgint_q300(freq[ok], 10 ** aij[ok], g[ok], elo[ok], lgint[ok])))
-            if ok.sum() >= 3 else None)
+    flags: list[str] = ["q_of_ground_state"] if fallback else []
+    checks: dict = {}
+    if catalog in ("CDMS", "JPL"):
+        full = restore_g_u(full, flags, checks)
+    a_ul, lgint = repair_a_ul(full, raw, flags, checks)
+    full = LineList(canonical, full.freq, a_ul, full.E_low, full.E_up, full.g_u,
+                    full.partition, full.qn, None, catalog, full.source)
+    q300 = implied_q300(full, lgint)
     choice = choose_partition(full, tables, catalog, q300)
-    flags = list(choice.flags) + (["q_of_ground_state"] if fallback else [])
-    good = np.isfinite(smu2) & (smu2 > 0) & np.isfinite(aij) & (g > 0)
-    checks = dict(choice.checks)
-    if good.any():
-        r = strength_ratio(freq[good], 10 ** aij[good], g[good], smu2[good])
-        checks["ga_over_smu2_median"] = round(float(np.median(r)), 4)
-        checks["ga_over_smu2_p5_p95"] = np.round(np.percentile(r, [5, 95]), 4).tolist()
-        if np.any(np.abs(np.percentile(r, [5, 50, 95]) - 1.0) > STRENGTH_TOLERANCE):
-            flags.append("a_ul_vs_smu2")
+    flags += choice.flags
+    checks.update(choice.checks)
+    if q300 is not None:
+        a_ul = a_ul_from_lgint(full, lgint, lgint_reference_q300(choice, q300), flags, checks)
     entry = choice.entry
-    ll = _band(LineList(canonical, full.freq, full.A_ul, full.E_low, full.E_up, full.g_u,
+    ll = _band(LineList(canonical, full.freq, a_ul, full.E_low, full.E_up, full.g_u,
                         choice.partition, full.qn, entry.tag, catalog,
                         f"casadata {casadata_version}: splatalogue.db species_id={sp.sid}"))
     if len(ll) == 0:
@@ -370,7 +498,8 @@ def build_species(sp: SnapshotSpecies, canonical: str, casadata_version: str) ->
         "checks": checks,
         "ism": {k: v for k, v in sp.ism.items() if v},
         "spellings": {**spellings(canonical), "Splatalogue_snapshot": sp.name,
-                      f"{entry.catalog}_table": entry.name},
+                      **({f"{entry.catalog}_table": entry.name}
+                         if _resolves_to(entry.name, canonical) else {})},
         "family": {"parent": fam.parent, "isotopologue": fam.isotopologue,
                    "excited": fam.excited, "state": fam.state},
         "cuts": {"fmin_MHz": FMIN_MHZ, "fmax_MHz": FMAX_MHZ, "eup_max_K": EUP_MAX_K},
