@@ -4,6 +4,8 @@ Fast tests build a few species into a temporary cache; the ``slow`` ones use the
 user cache (built once per machine, about half a minute, then reused).
 """
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -209,3 +211,56 @@ def test_spot_check_against_cdms_files(full, path):
         factor = KNOWN_FACTORS.get(path.name, 1.0)
         np.testing.assert_allclose(mine, factor * ref, rtol=0.02,
                                    err_msg=f"{e.name} {e.catalog}")
+
+
+def test_cli_list_filters_and_counts(subset, capsys):
+    """``catalog list`` filters by formula, tag, states, isotopologues, ISM marks and flags,
+    and prints the counts."""
+    from spectuner_nb.cli import main
+
+    cache, _ = subset
+    db = str(cache.path)
+
+    def run(*extra):
+        assert main(["catalog", "--cache", db, "list", *extra]) == 0
+        return capsys.readouterr().out
+
+    out = run()
+    assert "5 entries" in out and "excited states 3, isotopologues 1" in out
+    assert "HC3N;v7=1;" in run("--states") and "C-13-O;v=0;" not in run("--states")
+    assert "1 entries" in run("--isotopologues") and "C-13-O;v=0;" in run("--isotopologues")
+    assert "CS;v=0;" in run("--main") and "HC3N;v7=1;" not in run("--main")
+    assert "1 entries" in run("--formula", "CH3CN") and "CH3CN;v8=1;" in run("--tag", "41010")
+    assert "C-13-O;v=0;" in run("--parent", "CO") and "1 entries" in run("--parent", "CO")
+    ism = run("--ism", "--counts")
+    assert "detected in space (snapshot)" in ism and "species " not in ism
+    assert "CH3CN;v8=1;" in run("--flag", "q_rescaled_to_lgint")
+
+
+def test_cdms_fetch_of_recorded_hc7n_answer(monkeypatch, tmp_path):
+    """cache.fetch on astroquery's recorded CDMS answer for HC7N (tag 99501), HTTP mocked."""
+    import astroquery
+    import requests
+
+    from spectuner_nb.catalog import fetch as fetch_mod
+
+    recorded = Path(astroquery.__file__).parent / "linelists" / "cdms" / "tests" / "data"
+    monkeypatch.setattr(fetch_mod, "reachable", lambda host, timeout=1.0: True)
+
+    def request(session, method, url, data=None, **kwargs):
+        if method == "POST":
+            assert data["Molecules"] == "099501 HC7N, v=0"
+            text = (recorded / "post_response.html").read_text().format(replace=data["Molecules"])
+        else:
+            text = (recorded / "099501 HC7N, v=0.data").read_text()
+        resp = requests.Response()
+        resp.status_code, resp._content, resp.url = 200, text.encode(), url
+        resp.encoding = "latin-1"
+        return resp
+
+    monkeypatch.setattr(requests.Session, "request", request)
+    cache = TransitionCache(tmp_path / "h.sqlite")
+    e = cache.fetch("HC7N", "CDMS")
+    assert e.tag == 99501 and e.origin == "fetch" and e.n_lines > 10
+    ll = cache.linelist("HC7N")
+    assert np.all(np.diff(ll.freq) >= 0) and np.all(ll.A_ul > 0)
