@@ -12,10 +12,12 @@ import pytest
 from spectuner_nb.catalog import TransitionCache, default_cache, family, resolve, spellings
 from spectuner_nb.catalog.build import (
     FLAGS,
+    LEFT_OUT,
     ORIGIN,
     build_catalog,
     partition_tables,
     read_snapshot,
+    skipped_species,
 )
 from spectuner_nb.catalog.names import SpeciesName, parse
 from spectuner_nb.catalog.partfunc import _all_entries, partition_for_tag
@@ -147,14 +149,6 @@ def test_every_species_resolves_from_all_spellings(full):
         assert family(e.name).parent == resolve(family(e.name).parent)
 
 
-KNOWN_FACTORS = {
-    # file: our/CDMS line strength. SLAIM's HN13C A_ul are 22 % below CDMS c028515; the
-    # snapshot has no CDMS/JPL HN13C rows below 783 GHz to correct them from (flagged here so
-    # a better source shows up as a failure to update)
-    "c028515.cat": 0.783,
-}
-
-
 def _cdms_files():
     from spectuner_nb.settings import shared_data_dir
 
@@ -173,6 +167,9 @@ def test_spot_check_against_cdms_files(full, path):
     entry_q = partition_for_tag(table.main_tag)
     sn = parse(entry_q.name)
     found = full.candidates(entry_q.name) or full.candidates(str(SpeciesName(sn.formula)))
+    if str(sn) in LEFT_OUT:  # known wrong in the snapshot: left out, with the reason listed
+        assert not found and LEFT_OUT[str(sn)] in skipped_species(full).values()
+        return
     assert found, f"{entry_q.name} (tag {table.main_tag}) is not in the offline catalog"
     ours = full.linelist(found[0].name, catalog=found[0].catalog)
     e = found[0]
@@ -208,9 +205,7 @@ def test_spot_check_against_cdms_files(full, path):
         mine = strength(ours.freq, ours.A_ul, ours.g_u, ours.E_low, ours.E_up,
                         ours.partition(t), t)
         ref = strength(table.freq, a_file, table.gup, el_file, eu_file, entry_q.partition(t), t)
-        factor = KNOWN_FACTORS.get(path.name, 1.0)
-        np.testing.assert_allclose(mine, factor * ref, rtol=0.02,
-                                   err_msg=f"{e.name} {e.catalog}")
+        np.testing.assert_allclose(mine, ref, rtol=0.02, err_msg=f"{e.name} {e.catalog}")
 
 
 def test_cli_list_filters_and_counts(subset, capsys):
