@@ -310,6 +310,7 @@ def from_lamda(name: str) -> tuple[LineList, dict]:
 def build(args: argparse.Namespace) -> list[Built]:
     """Build every species of :data:`SPECIES`."""
     db = splatalogue_db_path()
+    marks = catalog_build.ism_marks(db)
     forced = dict(s.split("=", 1) for s in args.source)
     out = []
     for name in SPECIES:
@@ -369,6 +370,7 @@ def build(args: argparse.Namespace) -> list[Built]:
                 "verdict": choice["verdict"],
                 "flags": flags,
                 "checks": checks,
+                "ism": marks.get(ll.species, {}),
                 "cuts": {"fmin_MHz": args.fmin, "fmax_MHz": args.fmax, "eup_max_K": args.eup_max},
             },
         }

@@ -167,6 +167,27 @@ def read_snapshot(db: Path, species_ids: Iterable[int] | None = None) -> dict[in
     return {sid: species[sid] for sid in ids}
 
 
+def ism_marks(db: Path | None = None) -> dict[str, dict[str, int]]:
+    """Canonical name → the snapshot's detected-in-space marks that are set (merged over the
+    snapshot species resolving to that name)."""
+    out: dict[str, dict[str, int]] = {}
+    con = sqlite3.connect(f"file:{db or splatalogue_db_path()}?mode=ro", uri=True)
+    try:
+        rows = con.execute(f"SELECT s_name, {', '.join(ISM_COLUMNS)} FROM species").fetchall()
+    finally:
+        con.close()
+    for name, *marks in rows:
+        try:
+            canonical = str(parse(name))
+        except SpeciesNotFoundError:
+            continue
+        got = out.setdefault(canonical, {})
+        for col, v in zip(ISM_COLUMNS, marks, strict=True):
+            if int(v or 0):
+                got[col] = 1
+    return out
+
+
 @functools.lru_cache(maxsize=1)
 def _partition_index() -> dict[str, list[tuple[str, PartitionEntry]]]:
     """formula → [(state, entry)] of every CDMS/JPL table with a usable Q."""
