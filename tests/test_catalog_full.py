@@ -259,3 +259,20 @@ def test_cdms_fetch_of_recorded_hc7n_answer(monkeypatch, tmp_path):
     assert e.tag == 99501 and e.origin == "fetch" and e.n_lines > 10
     ll = cache.linelist("HC7N")
     assert np.all(np.diff(ll.freq) >= 0) and np.all(ll.A_ul > 0)
+
+
+def test_on_miss_hook_runs_once_then_lookups_see_its_entries(subset, tmp_path):
+    """What default_cache() relies on to build the full catalog on the first unknown name."""
+    _, report = subset
+    cache = TransitionCache(tmp_path / "m.sqlite")
+    calls = []
+
+    def hook(c):
+        calls.append(1)
+        c.import_items(report.items, origin=ORIGIN)
+
+    cache.on_miss = hook
+    assert cache.entry("HC3N v7=1").tag == 51502 and calls == [1]
+    with pytest.raises(SpeciesNotFoundError):
+        cache.entry("NOT-A-SPECIES")
+    assert calls == [1] and cache.on_miss is None
