@@ -108,6 +108,14 @@ PARTITION_TAGS: dict[str, int] = {
     "c-H2C3O;v=0;": 54504,  # CDMS "Cyclopropenone"
     "c-HCCCD;v=0;": 39003,  # JPL "c-C3HD"
     "HSCN;a-type;": 59505,  # CDMS "HSCN"
+    "l-C3H;v=0;": 37002,  # JPL "C3H" (linear)
+    "l-C5H;v=0;": 61505,  # CDMS "C5H" (linear)
+    "t-DCOOH;v=0;": 47003,  # JPL "DCOOH"
+    "t-HCOOD;v=0;": 47004,  # JPL "HCOOD"
+    "N2H+;v=0;": 29506,  # CDMS "N2H+, v=0; recommended"
+    "H3O+;v2=0,1;": 19004,  # JPL "H3O+"
+    "t-CH2CHCHO;v=0;": 56519,  # CDMS "trans-propenal, v=0"
+    "C-13-CS;v=0;": 57001,  # JPL "C-13CS"
 }
 
 
