@@ -615,7 +615,9 @@ def ensure_full_catalog(cache: TransitionCache, *, progress: bool = True) -> int
         db = splatalogue_db_path()
     except CatalogError:
         return 0
-    key = snapshot_key(db)
+    from .starter import META_KEY as STARTER_KEY
+
+    key = f"{snapshot_key(db)}; starter {cache.meta(STARTER_KEY)}"  # rebuilt when either changes
     if cache.meta(META_KEY) == key:
         return 0
     kept = [e for e in cache.entries() if e.origin != ORIGIN]
