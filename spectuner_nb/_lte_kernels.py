@@ -63,7 +63,8 @@ TAU_HAT_FACTOR: float = (C_KM_S * 1e3) ** 2 / (8.0 * math.pi) * 1e4 / 1e12 / 1e6
 """c²/(8π) (≈ 35.76) in units such that τ̂[MHz] = factor · N[cm⁻²] · A[s⁻¹] · g / (Q ν²[MHz²])."""
 
 LN10: float = math.log(10.0)
-# Gauss-Legendre nodes on [-1, 1] and weights normalised to sum 1 (2, 3 and 5 points).
+# Gauss-Legendre nodes on [-1, 1] and weights normalised to sum 1 (1, 2, 3 and 5 points).
+_GL_X1, _GL_W1 = np.zeros(1), np.ones(1)
 _GL_X2, _GL_W2 = np.polynomial.legendre.leggauss(2)
 _GL_X3, _GL_W3 = np.polynomial.legendre.leggauss(3)
 _GL_X5, _GL_W5 = np.polynomial.legendre.leggauss(5)
@@ -231,51 +232,31 @@ def _sub_counts(edges_lo, edges_hi, req, cover, max_width):
 
 
 @njit(cache=True)
-def _midpoint_grid(edges_lo, edges_hi, req, cover):
-    """Sub-grid of one window for intensities: the centres (MHz) of equal sub-intervals,
-    the channel of each, and the number of sub-intervals per channel (0: no line reaches).
+def _sub_grid(edges_lo, edges_hi, req, cover, midpoint):
+    """Sub-grid of one window: node frequencies (MHz), their averaging weights, the channel
+    of each and the number of sub-intervals per channel (0: no line reaches).
 
-    A channel of local line scale ``req`` (MHz) gets ceil(width / (MIDPOINT_MAX · req))
-    sub-intervals, one if only broad lines reach it (``cover``), each integrated by its
-    corrected midpoint value (:func:`_transfer`).
+    ``req`` is the local line scale per channel (MHz), ρ = width / req. With ``midpoint``
+    (intensities) a channel gets ceil(ρ / MIDPOINT_MAX) equal sub-intervals (one if only
+    broad lines reach it, ``cover``), each represented by its centre and integrated by
+    the corrected midpoint rule (:func:`_transfer`). Otherwise (Jacobian) Gauss-Legendre
+    rules: one 2-point rule for ρ ≤ TWO_POINT_MAX, one 3-point rule for
+    ρ ≤ THREE_POINT_MAX, else ceil(ρ / SUB_PER_SIGMA) sub-intervals of 5-point rules.
     """
-    n_sub, total = _sub_counts(edges_lo, edges_hi, req, cover, MIDPOINT_MAX)
-    nodes = np.empty(total)
-    chan = np.empty(total, dtype=np.int64)
-    i = 0
-    for k in range(edges_lo.size):
-        m = n_sub[k]
-        if m == 0:
-            continue
-        h = (edges_hi[k] - edges_lo[k]) / m
-        for j in range(m):
-            nodes[i] = edges_lo[k] + (j + 0.5) * h
-            chan[i] = k
-            i += 1
-    return nodes, chan, n_sub
-
-
-@njit(cache=True)
-def _gauss_grid(edges_lo, edges_hi, req, cover):
-    """Sub-grid of one window for the Jacobian: Gauss-Legendre nodes (MHz), their
-    averaging weights and the channel of each.
-
-    With ρ = channel width / local line scale ``req`` (MHz): one 2-point rule for
-    ρ ≤ TWO_POINT_MAX, one 3-point rule for ρ ≤ THREE_POINT_MAX, otherwise
-    ceil(ρ / SUB_PER_SIGMA) sub-intervals of 5-point rules.
-    """
-    n_sub, _ = _sub_counts(edges_lo, edges_hi, req, cover, SUB_PER_SIGMA)
-    n_pts = np.zeros(edges_lo.size, dtype=np.int64)
+    n_sub, _ = _sub_counts(edges_lo, edges_hi, req, cover,
+                           MIDPOINT_MAX if midpoint else SUB_PER_SIGMA)
+    n_pts = np.ones(edges_lo.size, dtype=np.int64)
     total = 0
     for k in range(edges_lo.size):
         if n_sub[k] == 0:
             continue
-        rho = (edges_hi[k] - edges_lo[k]) / req[k]
-        if rho <= THREE_POINT_MAX:
-            n_sub[k] = 1
-            n_pts[k] = 2 if rho <= TWO_POINT_MAX else 3
-        else:
-            n_pts[k] = 5
+        if not midpoint:
+            rho = (edges_hi[k] - edges_lo[k]) / req[k]
+            if rho <= THREE_POINT_MAX:
+                n_sub[k] = 1
+                n_pts[k] = 2 if rho <= TWO_POINT_MAX else 3
+            else:
+                n_pts[k] = 5
         total += n_pts[k] * n_sub[k]
     nodes = np.empty(total)
     weights = np.empty(total)
@@ -285,11 +266,13 @@ def _gauss_grid(edges_lo, edges_hi, req, cover):
         m = n_sub[k]
         if m == 0:
             continue
-        x, w = _GL_X5, _GL_W5
+        x, w = _GL_X1, _GL_W1
         if n_pts[k] == 2:
             x, w = _GL_X2, _GL_W2
         elif n_pts[k] == 3:
             x, w = _GL_X3, _GL_W3
+        elif n_pts[k] == 5:
+            x, w = _GL_X5, _GL_W5
         h = (edges_hi[k] - edges_lo[k]) / m
         for j in range(m):
             base = edges_lo[k] + (j + 0.5) * h
@@ -298,7 +281,7 @@ def _gauss_grid(edges_lo, edges_hi, req, cover):
                 weights[i] = w[g] / m
                 chan[i] = k
                 i += 1
-    return nodes, weights, chan
+    return nodes, weights, chan, n_sub
 
 
 @njit(cache=True, inline="always")
@@ -592,12 +575,7 @@ def _eval_window(
             dlnq[s], params[s, 3], params[s, 4], work[s],
         )
         _resolution(edges_lo, edges_hi, work[s], n_keep[s], req, cover, broad)
-    if grad:
-        nodes, weights, chan = _gauss_grid(edges_lo, edges_hi, req, cover)
-        n_sub = np.zeros(0, dtype=np.int64)
-    else:
-        nodes, chan, n_sub = _midpoint_grid(edges_lo, edges_hi, req, cover)
-        weights = np.zeros(0)
+    nodes, weights, chan, n_sub = _sub_grid(edges_lo, edges_hi, req, cover, not grad)
     n_nodes = nodes.size
     if n_nodes == 0:
         return
