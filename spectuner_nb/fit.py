@@ -271,18 +271,19 @@ class FitProblem:
         Only free parameters enter the Hessian: those where boolean ``free`` is True
         (default: not at a bound), less those pinned by their bounds — a parameter
         whose bound range is narrower than its own 1σ error is fixed by the bounds,
-        not by the data, and is held fixed (docs/method.md §7). The others, and any
-        with a non-positive variance, get NaN.
+        not by the data: the one with the largest error/range ratio is held fixed and
+        the others recomputed, until none is (docs/method.md §7). The fixed ones, and
+        any with a non-positive variance, get NaN.
         """
         _, jac = self.jacobian(z)
         free = (~at_bound(z, self.z_bounds) if free is None else np.asarray(free, bool)).copy()
         span = self.z_bounds[:, 1] - self.z_bounds[:, 0]
         while True:
             out = self._gauss_newton_errors(jac, free)
-            pinned = free & ~(out < span)
-            if not pinned.any():
+            ratio = np.where(free, np.nan_to_num(out / span, nan=np.inf), 0.0)
+            if not np.any(ratio >= 1.0):
                 return out
-            free &= ~pinned
+            free[int(np.argmax(ratio))] = False
 
     def _gauss_newton_errors(self, jac: np.ndarray, free: np.ndarray) -> np.ndarray:
         out = np.full(self.n_free, np.nan)
