@@ -12,6 +12,9 @@ from .errors import ConfigurationError, SpectunerError
 
 SEED_MAX: int = 2**63 - 1
 """Largest accepted random seed (NumPy seeds are non-negative integers)."""
+N_INIT_MAX: int = 10_000
+"""Largest accepted number of initial samples per fit: they are evaluated in one batched
+model call whose work arrays grow as n_init × channels."""
 
 
 def as_count(value, name: str, *, minimum: int = 1, maximum: int | None = None,

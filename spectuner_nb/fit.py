@@ -24,10 +24,10 @@ import numpy as np
 from . import losses
 from ._lte_kernels import linear_rows
 from .catalog.names import resolve
-from .checks import as_count, as_seed
+from .checks import N_INIT_MAX, as_count, as_seed
 from .errors import CatalogError, CheckpointError, FitError
 from .observation import Observation
-from .optimize import GRADIENT_METHODS, LOCAL_METHODS, minimize_local
+from .optimize import GRADIENT_METHODS, OPTIMIZERS, minimize_local
 from .parameters import FIT_NAMES, N_PARAMS, TABLE1_BOUNDS, at_bound
 from .pso import pso_trials
 from .results import FitResult
@@ -36,11 +36,6 @@ from .sanity import check_fittable
 LOSSES: tuple[str, ...] = ("pm", "chi2")
 GRADIENTS: tuple[str, ...] = ("auto", "exact", "jacobian", "3-point")
 """Accepted ``gradient`` values of :func:`fit_spectrum`."""
-OPTIMIZERS: tuple[str, ...] = LOCAL_METHODS + ("pso", "none")
-"""Accepted ``optimizer`` values; "none" returns the best initial sample (e.g. the policy alone)."""
-N_INIT_MAX: int = 10_000
-"""Largest accepted ``n_init``: the initial samples are evaluated in one batched model
-call whose work arrays grow as n_init × channels."""
 _SHARED_ALIASES = {"eta": "log10_eta", "theta": "log10_eta", "N_tot": "log10_N_tot",
                    "delta_v": "log10_delta_v"}
 

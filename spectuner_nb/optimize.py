@@ -29,6 +29,9 @@ LOCAL_METHODS: tuple[str, ...] = ("nelder-mead", "cobyla", "cobyqa", "l-bfgs-b",
 """Local optimisers accepted by :func:`minimize_local` (lower case)."""
 GRADIENT_METHODS: frozenset[str] = frozenset({"l-bfgs-b", "tnc", "slsqp"})
 """Local optimisers that use a gradient."""
+OPTIMIZERS: tuple[str, ...] = LOCAL_METHODS + ("pso", "none")
+"""Accepted ``optimizer`` values of :func:`~spectuner_nb.fit.fit_spectrum`; "none" returns the
+best initial sample (e.g. the policy alone)."""
 
 BatchObjective = Callable[[np.ndarray], np.ndarray]
 ValueAndGrad = Callable[[np.ndarray], tuple[float, np.ndarray]]
