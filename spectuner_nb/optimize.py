@@ -291,8 +291,10 @@ def _gradient_passes(obj: CountedObjective, cache, u0: np.ndarray, f0: float, me
         u, f_start = obj.best_x, f_end
     res.success = bool(res.success) and not stale
     if not res.success:
-        why = "loss scale stale after the last pass" if stale else "stopped before converging"
-        res.message = f"{res.message} ({why}, {n_pass} pass(es), {nit} iterations)"
+        why = ("the loss still fell by over 2× in the last pass" if stale and nit < maxiter
+               else "the iteration limit" if nit >= maxiter else "the optimiser's own report")
+        res.message = (f"{res.message} (stopped before converging: {why}; {n_pass} pass(es), "
+                       f"{nit} iterations)")
     return res, nit
 
 
