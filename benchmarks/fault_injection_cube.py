@@ -1,0 +1,127 @@
+"""Fault injection: kill -9 ``spectuner-nb fit-cube`` at random moments, resume, compare.
+
+A small synthetic cube is fitted once without interruption (the reference). Then the
+same command is started again and again on a fresh output folder and killed with
+SIGKILL (its whole process group, Dask workers included) after a random delay, until
+``--kills`` kills have landed; a last run is let finish. After every kill the output
+folder is read with :meth:`CubeFitResult.read`: it must either refuse (no complete
+result yet, or a write was interrupted) or return maps bit-identical to the
+reference. The final maps must be bit-identical to the reference.
+
+Usage::
+
+    python benchmarks/fault_injection_cube.py --kills 24 --seed 1
+
+Writes ``benchmarks/results/fault_injection_cube.json`` (counts, timings, command).
+Exit status 0 only if no read returned other maps and the final maps are identical.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from spectuner_nb.cube import CubeFitResult, make_synthetic_cube
+from spectuner_nb.errors import ResultsError
+
+COMPARED = ("x", "x_err", "x_spread", "loss", "chi2", "nfev", "flags", "status", "reasons")
+RESULT = Path(__file__).parent / "results" / "fault_injection_cube.json"
+
+
+def fit_command(cube: Path, out: Path, dask: bool) -> list[str]:
+    """The fit-cube command line of every run (resumes by default)."""
+    cmd = [sys.executable, "-m", "spectuner_nb.cli", "fit-cube", str(cube), "--species",
+           "CH3OH", "--out", str(out), "--init", "random", "--n-init", "8", "--loss", "chi2",
+           "--chunk-size", "2", "--n-cut", "1", "--quiet"]
+    return cmd + (["--workers", "2"] if dask else ["--no-dask"])
+
+
+def identical(a: CubeFitResult, b: CubeFitResult) -> bool:
+    """True when every map of ``a`` and ``b`` is bit-identical (NaNs at the same places)."""
+    return all(np.array_equal(getattr(a, k), getattr(b, k), equal_nan=getattr(a, k).dtype.kind
+                              == "f") for k in COMPARED)
+
+
+def run(kills: int, seed: int, folder: Path) -> dict:
+    """Run the experiment in ``folder``; returns the counts."""
+    rng = np.random.default_rng(seed)
+    env = dict(os.environ, SPECTUNER_NB_CACHE_DIR=str(folder / "cache"))
+    synth = make_synthetic_cube(["CH3OH"], shape=(6, 6), n_channels=200, v_lsr=-5.0, seed=3)
+    cube = synth.write(folder / "data")["cubes"][0]
+
+    t0 = time.perf_counter()
+    subprocess.run(fit_command(cube, folder / "reference", False), env=env, check=True,
+                   capture_output=True)
+    t_ref = time.perf_counter() - t0
+    reference = CubeFitResult.read(folder / "reference")
+
+    out = folder / "killed"
+    counts = {"kills": 0, "runs": 0, "finished_before_kill": 0, "read_refused": 0,
+              "read_identical": 0, "read_different": 0, "chunks_at_kill": [],
+              "partial_write_folders_seen": 0, "dask_runs": 0}
+    while counts["kills"] < kills:
+        dask = counts["runs"] % 4 == 3
+        counts["runs"] += 1
+        counts["dask_runs"] += dask
+        proc = subprocess.Popen(fit_command(cube, out, dask), env=env, start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        delay = rng.uniform(0.3, t_ref * (1.6 if dask else 1.1))
+        try:
+            proc.wait(timeout=delay)
+            counts["finished_before_kill"] += 1
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            counts["kills"] += 1
+            chunks = out / "work" / "chunks"
+            counts["chunks_at_kill"].append(len(list(chunks.glob("c*.npz")))
+                                            if chunks.exists() else 0)
+            counts["partial_write_folders_seen"] += bool(list(out.glob(".partial-*")))
+        try:
+            got = CubeFitResult.read(out)
+        except ResultsError:
+            counts["read_refused"] += 1
+        else:
+            counts["read_identical" if identical(got, reference) else "read_different"] += 1
+    final = subprocess.run(fit_command(cube, out, False), env=env, capture_output=True,
+                           text=True)
+    counts["final_exit_code"] = final.returncode
+    counts["final_identical"] = bool(final.returncode == 0 and
+                                     identical(CubeFitResult.read(out), reference))
+    counts["n_chunks"] = len(list((folder / "reference" / "work" / "chunks").glob("c*.npz")))
+    counts["reference_wall_s"] = round(t_ref, 2)
+    return counts
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--kills", type=int, default=24, help="kills to land (default 24)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the kill delays")
+    parser.add_argument("--keep", type=Path, default=None, help="run in this folder (kept)")
+    args = parser.parse_args()
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        counts = run(args.kills, args.seed, args.keep)
+    else:
+        with tempfile.TemporaryDirectory(prefix="fault_cube_") as tmp:
+            counts = run(args.kills, args.seed, Path(tmp))
+    counts["command"] = f"python benchmarks/fault_injection_cube.py --kills {args.kills} " \
+                        f"--seed {args.seed}"
+    RESULT.parent.mkdir(parents=True, exist_ok=True)
+    RESULT.write_text(json.dumps(counts, indent=1) + "\n")
+    print(json.dumps(counts, indent=1))
+    ok = counts["read_different"] == 0 and counts["final_identical"]
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
