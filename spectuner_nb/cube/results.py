@@ -23,7 +23,6 @@ Per pixel, ``status`` says why a pixel has no fit (:data:`STATUS_REASONS`) and
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -36,6 +35,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS
 
+from ..catalog.starter import sha256_file
 from ..errors import ResultsError
 from ..parameters import PHYSICAL_NAMES, PHYSICAL_UNITS, fit_to_physical, reference_beam_sq
 from ..results import physical_errors
@@ -68,14 +68,6 @@ REASON_CHARS: int = 200
 """Longest per-pixel failure message kept."""
 _ARRAYS = ("x", "x_err", "x_spread", "loss", "chi2", "nfev", "flags", "status", "reasons")
 RESULT_FILE = "result.json"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _safe(name: str) -> str:
@@ -328,7 +320,7 @@ class CubeFitResult:
                 (folder / name).unlink(missing_ok=True)
             info = {"species": self.species, "theta_b_sq": self.theta_b_sq, "meta": self.meta,
                     "wcs": self.wcs.to_header_string(),
-                    "files": {name: _sha256(folder / name) for name in names}}
+                    "files": {name: sha256_file(folder / name) for name in names}}
             atomic_write(folder / RESULT_FILE, lambda fh: fh.write(
                 json.dumps(info, indent=1, default=str).encode()))
         finally:
@@ -348,7 +340,7 @@ class CubeFitResult:
                 f"{folder} does not hold a complete cube fit result ({exc}); an interrupted "
                 "write leaves no result.json: write the maps again") from exc
         changed = [name for name, digest in files.items()
-                   if not (folder / name).is_file() or _sha256(folder / name) != digest]
+                   if not (folder / name).is_file() or sha256_file(folder / name) != digest]
         if changed:
             raise ResultsError(
                 f"{folder} holds a partial or mixed result: {', '.join(sorted(changed))} "
