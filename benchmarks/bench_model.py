@@ -140,7 +140,7 @@ def run_peer(script: str, case: Path) -> dict | None:
     if proc.returncode != 0:
         print(f"{script} failed:\n{proc.stderr[-2000:]}")
         return None
-    with np.load(out) as res:
+    with np.load(out, allow_pickle=False) as res:
         return {k: res[k] for k in res.files}
 
 
