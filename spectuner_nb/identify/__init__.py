@@ -21,6 +21,7 @@ from ..catalog.families import is_rare
 from ..errors import IdentificationError, ModelInputError
 from ..observation import Observation
 from ..parameters import N_PARAMS, bounds_preset, choose_preset
+from ..sanity import check_fittable
 from .assign import assignment_table
 from .candidates import select_candidates
 from .combine import SpeciesModels, combine, refine
@@ -147,6 +148,7 @@ def identify(
 
         catalog = default_cache()
     bnds, preset = _bounds(bounds, obs)
+    check_fittable(obs, [], [], t_ex_max=float(bnds[1, 1]))  # wrong units fail here, once
     peaks = ObservedPeaks.from_observation(obs)
     cands, rejected = select_candidates(obs, peaks, catalog, bnds, candidates=candidates,
                                         include=include, exclude=exclude)
