@@ -128,6 +128,10 @@ def test_store_identity_and_atomic_fits(tmp_path):
     np.testing.assert_array_equal(x, np.arange(5.0))
     assert (loss, nfev) == (-1.5, 42)
     assert not list((tmp_path / "fits").glob(".*tmp*"))
+    damaged = next((tmp_path / "fits").glob("*.npz"))
+    damaged.write_bytes(damaged.read_bytes()[:40])  # a truncated file is not a finished fit
+    assert not store.has("CH3OH;vt=0-2;") and not damaged.exists()
+    store.write("CH3OH;vt=0-2;", np.arange(5.0), -1.5, 42)
     with pytest.raises(IdentificationError, match="another identification"):
         FitStore(tmp_path, "0" * 64, {})
     assert not FitStore(tmp_path, "0" * 64, {}, resume=False).has("CH3OH;vt=0-2;")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cube.store import _atomic_write
+from ..cube.store import UNREADABLE, atomic_write
 from ..errors import IdentificationError
 from ..observation import Observation
 
@@ -94,7 +94,7 @@ class FitStore:
             self.workdir.mkdir(parents=True, exist_ok=True)
             text = json.dumps({"identity": identity, "details": details}, indent=1,
                               default=str)
-            _atomic_write(path, lambda fh: fh.write(text.encode()))
+            atomic_write(path, lambda fh: fh.write(text.encode()))
         self.fit_dir.mkdir(parents=True, exist_ok=True)
         for leftover in self.fit_dir.glob(".*.tmp*"):
             leftover.unlink(missing_ok=True)
@@ -103,12 +103,21 @@ class FitStore:
         return self.fit_dir / f"{fit_key(name)}.npz"
 
     def has(self, name: str) -> bool:
-        """True when the fit of ``name`` is on disk."""
-        return self._path(name).exists()
+        """True when the fit of ``name`` is on disk and readable (a damaged file is removed,
+        so the fit is done again)."""
+        path = self._path(name)
+        if not path.exists():
+            return False
+        try:
+            self.read(name)
+        except IdentificationError:
+            path.unlink(missing_ok=True)
+            return False
+        return True
 
     def write(self, name: str, x: np.ndarray, loss: float, nfev: int) -> None:
         """Store one finished fit atomically (x: fit space (5,))."""
-        _atomic_write(self._path(name), lambda fh: np.savez(
+        atomic_write(self._path(name), lambda fh: np.savez(
             fh, species=np.array(name), x=np.asarray(x, float), loss=np.float64(loss),
             nfev=np.int64(nfev)))
 
@@ -120,5 +129,5 @@ class FitStore:
                 if str(z["species"]) != name:
                     raise IdentificationError(f"{path} holds the fit of {z['species']}")
                 return np.array(z["x"], float), float(z["loss"]), int(z["nfev"])
-        except (OSError, KeyError, ValueError) as exc:
+        except UNREADABLE as exc:
             raise IdentificationError(f"cannot read {path}: {exc}") from exc
