@@ -35,8 +35,8 @@ the W3(H2O) pixels with even x + y, which the policy trained on, instead of the 
 group (mean ± standard error; cases matched by group, case and species): two checkpoints
 on the same cases.
 
-    python benchmarks/bench_policy.py compare benchmarks/results/bench_policy_fits_big_3317.json \
-                                              benchmarks/results/bench_policy_fits_big_run8.json
+    python benchmarks/bench_policy.py compare benchmarks/results/bench_policy_fits_big.json \
+                                              benchmarks/results/bench_policy_fits_big_candidate.json
 
 ``convention``: sensitivity of the policy's proposals to the catalog's degeneracy
 convention. For W3(H2O) held-out pixels of one species (the cases of a ``fits`` result),
@@ -68,10 +68,11 @@ count, share of the summed ε(policy + SLSQP), and mean ε of policy + SLSQP and
 random-init SLSQP. With ℓ_ref near 0 the relative loss (paper Eq. 16) is near ±1 for
 any miss, so faint cases weigh most.
 
-    python benchmarks/bench_policy.py strata benchmarks/results/bench_policy_fits_big_run14G.json
+    python benchmarks/bench_policy.py strata benchmarks/results/bench_policy_fits_big.json
 
-Results: benchmarks/results/bench_policy.json, bench_policy_fits.json and
-docs/images/policy_fit_quality.png.
+Results: benchmarks/results/bench_policy.json (cost), bench_policy_fits.json (the standard
+159 cases) with docs/images/policy_fit_quality.png, and bench_policy_fits_big.json (438 cases,
+``--w3-per-bin 40 --mock-spectra 150 --tag big``).
 """
 
 from __future__ import annotations
@@ -554,7 +555,7 @@ def main() -> dict:
                     help="fits: reuse PSO ×3 and random-init SLSQP from this earlier result")
     ap.add_argument("--factors", default="1,18,0.05",
                     help="convention: factors k applied to g_u and Q")
-    ap.add_argument("--cases-from", default=str(RESULTS / "bench_policy_fits_big_3317.json"),
+    ap.add_argument("--cases-from", default=str(RESULTS / "bench_policy_fits_big.json"),
                     help="convention, brightness: fits result whose W3(H2O) held-out cases "
                     "are used")
     args = ap.parse_args()

@@ -18,7 +18,8 @@ stage, also compare the exported weights with the original run's, byte for byte.
     NUMBA_NUM_THREADS=1 python benchmarks/check_policy_recipe.py replay --stage run14G \
         --steps 20 [--workdir DIR]
 
-Results are printed and saved as ``benchmarks/results/check_policy_recipe_*.json``.
+Results are printed and saved as ``benchmarks/results/check_policy_recipe_data.json`` and
+``benchmarks/results/check_policy_recipe_replay.json`` (the last replay; its stage is in the file).
 """
 
 from __future__ import annotations
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     result = check_replay(reference, args.stage, args.steps or None, args.workdir)
-    _save(result, f"check_policy_recipe_{args.stage}_{result['steps']}")
+    _save(result, "check_policy_recipe_replay")
     return 0
 
 
