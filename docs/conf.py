@@ -53,7 +53,7 @@ source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb"}
 root_doc = "index"
 exclude_patterns = [
     "_build/html", "_build/doctrees", "_build/jupyter_execute", "_build/.doctrees",
-    "notes", "**/.ipynb_checkpoints",
+    "**/.ipynb_checkpoints",
 ]
 
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]

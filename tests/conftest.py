@@ -1,4 +1,4 @@
-"""Fixtures shared across test areas (keep minimal; see docs/notes/progress_issue8.md)."""
+"""Fixtures shared across test areas (keep minimal)."""
 
 from __future__ import annotations
 
