@@ -91,7 +91,7 @@ from spectuner_nb.losses import PeakMatchingLoss
 from spectuner_nb.model import LTEModel
 from spectuner_nb.observation import Observation
 from spectuner_nb.policy import Policy
-from spectuner_nb.policy.dataset import W3H2O_VLSR_KMS, w3h2o_cube
+from spectuner_nb.policy.training.dataset import W3H2O_VLSR_KMS, w3h2o_cube
 from spectuner_nb.settings import shared_data_dir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -208,7 +208,7 @@ def fit_groups(fq, catalog, seed: int, w3_per_bin: int, mock_spectra: int,
     "odd" (x + y odd, never trained on) or "even" (the training pixels, a diagnostic).
     """
     from spectuner_nb.catalog import resolve
-    from spectuner_nb.policy.dataset import HELDOUT_SPECIES
+    from spectuner_nb.policy.training.dataset import HELDOUT_SPECIES
 
     held = {resolve(s) for s in HELDOUT_SPECIES}
     groups: dict[str, list] = {name: [] for name in GROUPS}
@@ -479,7 +479,7 @@ def brightness(args) -> dict:
 
 def _pixel_kind(name: str) -> str:
     """Kind of a training pixel from its name: real W3(H2O), W3-like mock or standard mock."""
-    from spectuner_nb.policy.dataset import W3H2O_PIXEL_PREFIX, W3LIKE_PIXEL_PREFIX
+    from spectuner_nb.policy.training.dataset import W3H2O_PIXEL_PREFIX, W3LIKE_PIXEL_PREFIX
 
     if name.startswith(f"{W3H2O_PIXEL_PREFIX}:"):
         return W3H2O_PIXEL_PREFIX
@@ -492,8 +492,8 @@ def coverage(args) -> dict:
     An entry enters the buffer the first time it is drawn fresh; the replay refreshes then
     revisit only entries already there. Reads the run's pixels and its saved state.
     """
-    from spectuner_nb.policy.dataset import load_pixels
-    from spectuner_nb.policy.train import read_saved_state
+    from spectuner_nb.policy.training.dataset import load_pixels
+    from spectuner_nb.policy.training.train import read_saved_state
 
     pixels_file, run_dir = Path(args.files[0]), Path(args.files[1])
     pixels = load_pixels(pixels_file)

@@ -1,4 +1,4 @@
-"""Does ``spectuner_nb.policy.recipe`` rebuild the shipped policy checkpoint?
+"""Does ``spectuner_nb.policy.training.recipe`` rebuild the shipped policy checkpoint?
 
 Checks the recipe's stages against the original training runs, recorded in
 ``benchmarks/results/policy_recipe_reference.json`` (their training data's SHA-256, their
@@ -53,8 +53,8 @@ def _save(result: dict, stem: str) -> Path:
 def check_data(reference: dict) -> dict:
     """Build every stage's pixels; compare their hashes with the original runs'."""
     from spectuner_nb.catalog import default_cache
-    from spectuner_nb.policy.dataset import save_pixels
-    from spectuner_nb.policy.recipe import SHIPPED_STAGES, stage_pixels
+    from spectuner_nb.policy.training.dataset import save_pixels
+    from spectuner_nb.policy.training.recipe import SHIPPED_STAGES, stage_pixels
 
     catalog = default_cache()
     out = {}
@@ -77,7 +77,7 @@ def check_data(reference: dict) -> dict:
 def _place_start(workdir: Path, previous: str, commit: str | None) -> None:
     """Make the stage's starting checkpoint ``previous``'s export in ``workdir``."""
     from spectuner_nb.policy.checkpoint import CONFIG_FILE, WEIGHTS_FILE
-    from spectuner_nb.policy.recipe import stage_done, start_after
+    from spectuner_nb.policy.training.recipe import stage_done, start_after
 
     if stage_done(workdir, previous):
         return
@@ -96,7 +96,12 @@ def check_replay(reference: dict, stage_name: str, steps: int | None, workdir: P
     """Replay ``steps`` steps of a stage and compare them with the original run."""
     from spectuner_nb.catalog import default_cache
     from spectuner_nb.policy.checkpoint import WEIGHTS_FILE
-    from spectuner_nb.policy.recipe import PIXELS_FILE, SHIPPED_STAGES, run_stages, stage_history
+    from spectuner_nb.policy.training.recipe import (
+        PIXELS_FILE,
+        SHIPPED_STAGES,
+        run_stages,
+        stage_history,
+    )
 
     names = [s.name for s in SHIPPED_STAGES]
     index = names.index(stage_name)

@@ -39,7 +39,7 @@ copyright = "2026, the spectuner_nb developers"
 try:
     from spectuner_nb import __version__ as release
 except ImportError:  # building the docs without the package installed
-    release = "0.1.0"
+    release = "unknown"
 version = release
 
 extensions = [

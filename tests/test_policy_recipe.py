@@ -8,8 +8,8 @@ from spectuner_nb.catalog import default_cache
 from spectuner_nb.cli import main
 from spectuner_nb.errors import CheckpointError, ConfigurationError
 from spectuner_nb.policy import Policy
-from spectuner_nb.policy.dataset import HELDOUT_SPECIES, load_pixels
-from spectuner_nb.policy.recipe import (
+from spectuner_nb.policy.training.dataset import HELDOUT_SPECIES, load_pixels
+from spectuner_nb.policy.training.recipe import (
     SHIPPED_STAGES,
     SMOKE_W3_STEP,
     run_stages,
@@ -17,7 +17,7 @@ from spectuner_nb.policy.recipe import (
     stage_summary,
     start_after,
 )
-from spectuner_nb.policy.workflow import known_species, smoke_configs, training_species
+from spectuner_nb.policy.training.workflow import known_species, smoke_configs, training_species
 
 
 def test_shipped_stages_describe_the_shipped_checkpoint():
