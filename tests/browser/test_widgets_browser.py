@@ -1,7 +1,8 @@
 """Real-browser tests of the widgets: Voilà + Debian chromium driven by Playwright.
 
 One server start and one page load for the session; the tests run in file order
-on the same page and save screenshots into docs/images/widgets_*.png.
+on the same page and save screenshots (into docs/images/widgets_*.png only with
+``SPECTUNER_NB_REFRESH_DOCS_IMAGES=1``; a temporary folder otherwise).
 """
 
 from __future__ import annotations
