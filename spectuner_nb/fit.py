@@ -31,6 +31,8 @@ from .parameters import FIT_NAMES, N_PARAMS, TABLE1_BOUNDS, at_bound
 from .pso import pso_trials
 from .results import FitResult
 
+__all__ = ["LOSSES", "GRADIENTS", "OPTIMIZERS", "FitProblem", "fit_spectrum"]
+
 LOSSES: tuple[str, ...] = ("pm", "chi2")
 GRADIENTS: tuple[str, ...] = ("auto", "exact", "jacobian", "3-point")
 """Accepted ``gradient`` values of :func:`fit_spectrum`."""

@@ -1,1 +1,3 @@
 """Subcommands of the ``spectuner-nb`` command line, one module each (see cli.py)."""
+
+__all__: list[str] = []

@@ -17,6 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
+__all__ = [
+    "EXAMPLE_SPECIES", "EXAMPLE_WINDOWS_MHZ", "EXAMPLE_CHANNELS", "EXAMPLE_LOG_N_PEAK", "register",
+    "run",
+]
+
 EXAMPLE_SPECIES: tuple[str, ...] = ("CH3OH", "CH3OCHO")
 EXAMPLE_WINDOWS_MHZ: tuple[tuple[float, float], ...] = ((218150.0, 218550.0),
                                                         (241650.0, 241950.0))

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+__all__ = ["register", "load_observation", "run"]
+
 
 def register(subparsers) -> None:
     """Add the ``fit-spectrum`` subcommand."""

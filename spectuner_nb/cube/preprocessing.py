@@ -32,6 +32,11 @@ from ..losses import find_peaks_above
 from ..settings import cache_dir
 from .load import CubeSet
 
+__all__ = [
+    "REASONS", "PreprocessConfig", "Preprocessed", "count_peaks", "clipped_rms", "global_rms",
+    "preprocess",
+]
+
 KEPT, INVALID, FEW_PEAKS_GLOBAL, FEW_PEAKS_LOCAL = 0, 1, 2, 3
 REASONS: dict[int, str] = {
     KEPT: "kept",

@@ -25,6 +25,8 @@ import numpy as np
 
 from ..errors import CubeError, ResultsError
 
+__all__ = ["MANIFEST", "ResultStore"]
+
 MANIFEST = "manifest.json"
 _PIXEL_KEY = "pixel"
 

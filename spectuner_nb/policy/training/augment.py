@@ -33,6 +33,11 @@ import numpy as np
 
 from ...observation import Observation
 
+__all__ = [
+    "VELOCITY_SHIFT_KMS", "RMS_FACTOR", "SMOOTH_PROB", "SMOOTH_WIDTHS", "CONTINUUM_FACTOR",
+    "BEAM_FACTOR", "hash_seed", "Augmentation",
+]
+
 VELOCITY_SHIFT_KMS: float = 5.0
 RMS_FACTOR: tuple[float, float] = (0.85, 1.25)
 SMOOTH_PROB: float = 0.2

@@ -21,6 +21,14 @@ from ...observation import Observation
 from ...parameters import V_OFF_MAX_KMS
 from ..features import count_peaks, peak_channels, transitions_in_view
 
+__all__ = [
+    "TRAIN_SPECIES", "HELDOUT_SPECIES", "EXTRA_TRAIN_SPECIES", "HOTCORE_TRAIN_SPECIES",
+    "ORGANIC_TRAIN_SPECIES", "SNAPSHOT_TRAIN_SPECIES", "SHIPPED_TRAIN_SPECIES", "W3H2O_FILE",
+    "W3H2O_VLSR_KMS", "Pixel", "has_peak_near_lines", "make_pixel", "mock_pixels",
+    "pixel_from_mock", "W3LIKE_LAYOUT", "W3H2O_PIXEL_PREFIX", "W3LIKE_PIXEL_PREFIX",
+    "layout_mock_pixels", "w3h2o_cube", "w3h2o_pixels", "save_pixels", "load_pixels", "peak_bins",
+]
+
 TRAIN_SPECIES: tuple[str, ...] = (
     "CH3OH", "H2CO", "HC3N", "OCS", "SO2", "CH3CN", "HNCO", "CS", "SO", "SiO", "HCN",
     "HNC", "13CO", "C18O", "H2S", "CH3CCH", "CH3OCHO",

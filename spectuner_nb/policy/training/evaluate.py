@@ -18,6 +18,8 @@ from ...parameters import TABLE1_BOUNDS
 from ..policy import Policy
 from .dataset import Pixel
 
+__all__ = ["proposal_quality", "summarize"]
+
 
 def proposal_quality(policy: Policy, pixels: Sequence[Pixel], catalog, *, n: int = 50,
                      seed: int = 0) -> list[dict]:

@@ -50,6 +50,12 @@ from .dataset import (
 from .train import METRICS_FILE, History, TrainConfig, Trainer
 from .workflow import known_species, smoke_configs, training_pixels, training_species
 
+__all__ = [
+    "EXPORT_DIR", "PIXELS_FILE", "RUN_DIR", "LayoutBatch", "Stage", "SHIPPED_STAGES",
+    "SMOKE_W3_STEP", "smoke_stages", "stage_pixels", "start_after", "stage_done", "run_stages",
+    "stage_summary", "stage_history",
+]
+
 EXPORT_DIR = "exported"
 """Sub-folder of a stage holding its exported checkpoint."""
 PIXELS_FILE = "train_pixels.json"

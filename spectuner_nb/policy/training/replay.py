@@ -16,6 +16,8 @@ from safetensors.numpy import load_file, save_file
 
 from ...errors import CheckpointError
 
+__all__ = ["QUEUE_SIZE", "ReplayBuffer"]
+
 QUEUE_SIZE: int = 32
 """Actions kept per entry (paper)."""
 

@@ -40,6 +40,12 @@ from .augment import Augmentation, hash_seed
 from .dataset import Pixel, peak_bins
 from .replay import ReplayBuffer
 
+__all__ = [
+    "NO_PEAK_REWARD", "LOG_N_INDEX", "TrainConfig", "lr_at", "rewards", "Entry",
+    "fit_feature_norm", "species_bins", "History", "STATE_DIR", "METRICS_FILE", "read_saved_state",
+    "Trainer",
+]
+
 NO_PEAK_REWARD: float = -0.5
 """Reward of an action whose model spectrum has no peak."""
 LOG_N_INDEX: int = FIT_NAMES.index("log10_N_tot")

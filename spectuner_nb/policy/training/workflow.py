@@ -30,6 +30,12 @@ from .dataset import (
 )
 from .train import History, TrainConfig, Trainer
 
+__all__ = [
+    "TRAIN_FILE", "EVAL_FILE", "workdir", "known_species", "training_species", "training_pixels",
+    "prepare_data", "prepare_smoke_data", "smoke_configs", "make_trainer", "load_eval_pixels",
+    "split_by_species", "smooth", "plot_history", "save_curves",
+]
+
 TRAIN_FILE = "train_pixels.json"
 EVAL_FILE = "eval_pixels.json"
 
