@@ -40,6 +40,7 @@ def _weights(folder):
     return (folder / "weights.safetensors").read_bytes()
 
 
+@pytest.mark.slow
 def test_smoke_recipe_resumes_stage_by_stage(tmp_path, shared_catalogs):
     stages = smoke_stages()
     opts = {"model_config": smoke_configs()[0], "w3_step": SMOKE_W3_STEP}
