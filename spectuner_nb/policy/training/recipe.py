@@ -183,7 +183,7 @@ def _stage_metadata(stage: Stage, trainer: Trainer, pixels: list[Pixel], catalog
     wall = float((trainer.history.column("t_step") + trainer.history.column("t_refresh")).sum())
     start = int(previous.get("step", 0))
     meta = {
-        "note": f"spectuner_nb.policy.recipe stage {stage.name}: {stage.note}",
+        "note": f"spectuner_nb.policy.training.recipe stage {stage.name}: {stage.note}",
         "recipe_stage": stage.name,
         "step": start + trainer.step,
         "train_wall_time_s": float(previous.get("train_wall_time_s", 0.0)) + wall,
