@@ -46,10 +46,12 @@ def test_top_level_names_are_the_engine_objects():
         spectuner_nb.no_such_name  # noqa: B018
 
 
-def test_importing_the_package_is_cheap():
-    out = _run("import sys, spectuner_nb; "
-               "print(sorted(m for m in ('numba', 'torch', 'dask', 'scipy') if m in sys.modules))")
-    assert out.strip() == "[]"
+def test_importing_is_cheap_and_inference_does_not_import_training():
+    out = _run("import sys, spectuner_nb\n"
+               "print(sorted(m for m in ('numba', 'torch', 'dask', 'scipy') if m in sys.modules))\n"
+               "from spectuner_nb.policy import Policy\n"
+               "print(any(m.startswith('spectuner_nb.policy.training') for m in sys.modules))")
+    assert out.split() == ["[]", "False"]
 
 
 def _module_files():
@@ -94,12 +96,6 @@ def test_every_public_module_declares_all():
                     if isinstance(e, ast.Constant) and e.value not in defined]
     assert not missing, f"modules without __all__: {missing}"
     assert not unknown, f"__all__ names not defined: {unknown}"
-
-
-def test_policy_inference_does_not_import_training():
-    out = _run("import sys; from spectuner_nb.policy import Policy; "
-               "print(any(m.startswith('spectuner_nb.policy.training') for m in sys.modules))")
-    assert out.strip() == "False"
 
 
 @pytest.mark.parametrize("name", MOVED)

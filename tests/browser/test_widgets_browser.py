@@ -11,7 +11,7 @@ import pytest
 
 from .bokeh_js import canvas_count, figure_point, source_column
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a Voilà server and chromium
 
 STATUS = ".spectuner-cube-browser .spectuner-pixel-status"
 
