@@ -7,7 +7,7 @@ Measured in the same run:
   with no in-memory copy (the peer a bare SQLite store would give);
 - ``parse_cat``: reading and converting the CDMS CH3OH .cat file (no cache at all, 1 species).
 
-Target: warm < 20 ms. Writes benchmarks/results/bench_catalog.json.
+Target (issue 2): warm < 20 ms. Writes benchmarks/results/bench_catalog.json.
 
     python benchmarks/bench_catalog.py [--repeat 200]
 """
