@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-__all__ = ["register", "run"]
 
 
 def register(subparsers) -> None:
@@ -82,3 +81,5 @@ def run(args: argparse.Namespace) -> int:
     print(result.summary())
     print(f"wrote {len(paths)} files to {args.out}")
     return 0
+
+__all__ = ["register", "run"]

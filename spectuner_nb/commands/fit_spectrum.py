@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["register", "load_observation", "run"]
 
 
 def register(subparsers) -> None:
@@ -115,3 +114,5 @@ def run(args) -> int:
     result.save_png(prefix.with_suffix(".png"))
     print(f"wrote {prefix}.json, .molfit, .html, .png")
     return 0
+
+__all__ = ["register", "load_observation", "run"]
