@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 EXAMPLE_SPECIES: tuple[str, ...] = ("CH3OH", "CH3OCHO")
 EXAMPLE_WINDOWS_MHZ: tuple[tuple[float, float], ...] = ((218150.0, 218550.0),
                                                         (241650.0, 241950.0))
@@ -114,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"init: {result.meta.get('init')}; {len(maps)} FITS maps in {out / 'maps'}; "
           f"plot {png}; total {elapsed:.1f} s")
     return 0
+
 
 __all__ = [
     "EXAMPLE_SPECIES", "EXAMPLE_WINDOWS_MHZ", "EXAMPLE_CHANNELS", "EXAMPLE_LOG_N_PEAK", "register",

@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 
-
 def register(subparsers) -> None:
     """Add the ``fit-cube`` subcommand."""
     p = subparsers.add_parser(
@@ -81,5 +80,6 @@ def run(args: argparse.Namespace) -> int:
     print(result.summary())
     print(f"wrote {len(paths)} files to {args.out}")
     return 0
+
 
 __all__ = ["register", "run"]

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 
 
-
 def register(subparsers) -> None:
     """Add the ``fit-spectrum`` subcommand."""
     p = subparsers.add_parser("fit-spectrum", help="fit LTE models of species to one spectrum",
@@ -114,5 +113,6 @@ def run(args) -> int:
     result.save_png(prefix.with_suffix(".png"))
     print(f"wrote {prefix}.json, .molfit, .html, .png")
     return 0
+
 
 __all__ = ["register", "load_observation", "run"]

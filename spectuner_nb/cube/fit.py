@@ -39,7 +39,6 @@ from .preprocessing import PreprocessConfig, Preprocessed, preprocess
 from .results import CubeFitResult
 from .store import ResultStore
 
-
 INITS: tuple[str, ...] = ("policy", "random", "neighbour")
 STATUS_OK, STATUS_BAD_OBS, STATUS_FIT_FAILED = 0, 1, 2
 _N_NEIGHBOURS = 4
@@ -491,5 +490,6 @@ def _run(store, cubes, rms_map, base, chunk_ids, init, neighbours, lines, client
         fut.release()
         if queue:
             submit()
+
 
 __all__ = ["INITS", "WORKER_CONFIG", "policy_available", "pixel_seed", "fit_chunk", "fit_cube"]
