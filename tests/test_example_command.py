@@ -3,13 +3,11 @@
 import re
 
 import numpy as np
-import pytest
 from astropy.io import fits
 
 from spectuner_nb.cli import main
 
 
-@pytest.mark.slow
 def test_example_writes_maps_and_recovers_ch3oh(tmp_path, capsys):
     out = tmp_path / "example"
     assert main(["example", "--out", str(out), "--size", "3", "--workers", "1"]) == 0

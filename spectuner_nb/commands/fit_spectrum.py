@@ -73,6 +73,9 @@ def load_observation(args):
     return Observation.from_fits(path, **common)
 
 
+__all__ = ["register", "load_observation", "run"]
+
+
 def _fits_ndim(path: Path) -> int:
     from astropy.io import fits
 
@@ -113,6 +116,3 @@ def run(args) -> int:
     result.save_png(prefix.with_suffix(".png"))
     print(f"wrote {prefix}.json, .molfit, .html, .png")
     return 0
-
-
-__all__ = ["register", "load_observation", "run"]
