@@ -23,3 +23,10 @@ def shared_catalogs():
     if root is None:
         pytest.skip("shared catalogs not available")
     return root / "catalogs"
+
+
+def pytest_collection_modifyitems(items):
+    """Browser tests (a Voilà server and chromium) belong to the slow tier too."""
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.slow)

@@ -1,8 +1,7 @@
 """Real-browser tests of the widgets: Voilà + Debian chromium driven by Playwright.
 
 One server start and one page load for the session; the tests run in file order
-on the same page and save screenshots (into docs/images/widgets_*.png only with
-``SPECTUNER_NB_REFRESH_DOCS_IMAGES=1``; a temporary folder otherwise).
+on the same page and save screenshots into docs/images/widgets_*.png.
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ import pytest
 
 from .bokeh_js import canvas_count, figure_point, source_column
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a Voilà server and chromium
+pytestmark = pytest.mark.browser
 
 STATUS = ".spectuner-cube-browser .spectuner-pixel-status"
 
