@@ -29,7 +29,7 @@ import datetime as _dt
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +37,7 @@ import numpy as np
 
 from ..errors import CacheCorruptError, CatalogError, SpeciesNotFoundError
 from .linelist import LineList
-from .names import SpeciesName, parse, resolve
+from .names import Family, SpeciesName, family, parse, resolve
 from .partition import PartitionFunction
 
 __all__ = [
@@ -89,6 +89,23 @@ class SpeciesEntry:
     fmin: float
     fmax: float
 
+    @property
+    def flags(self) -> tuple[str, ...]:
+        """Quality flags of the entry (see :data:`spectuner_nb.catalog.build.FLAGS`)."""
+        return tuple(self.provenance.get("flags", ()))
+
+    @property
+    def family(self) -> Family:
+        """Parent species (main isotopologue, ground state), isotopologue and state data,
+        for grouping the lines of one molecule."""
+        return family(self.name)
+
+    @property
+    def ism(self) -> dict[str, int]:
+        """Splatalogue's detected-in-space marks (``known_ast_molecules``, ``ism_hotcore`` …)
+        of the species, when the snapshot gives them."""
+        return dict(self.provenance.get("ism", {}))
+
 
 @dataclass(frozen=True)
 class ImportItem:
@@ -133,6 +150,10 @@ class TransitionCache:
         self._memo: dict[int, LineList] = {}
         self._lookup: dict[tuple, int] = {}
         self._generation: str | None = None
+        self.on_miss: Callable[[TransitionCache], object] | None = None
+        """Called once (then cleared) when a species is not found, before giving up;
+        :func:`~spectuner_nb.catalog.starter.default_cache` sets it to build the full
+        offline catalog (:func:`~spectuner_nb.catalog.build.ensure_full_catalog`)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._con = sqlite3.connect(
@@ -440,6 +461,10 @@ class TransitionCache:
     def entry(self, species: str | int, catalog: str | None = None) -> SpeciesEntry:
         """The preferred entry for ``species`` (raises :class:`SpeciesNotFoundError`)."""
         found = self.candidates(species, catalog)
+        if not found and self.on_miss is not None:
+            hook, self.on_miss = self.on_miss, None
+            hook(self)
+            found = self.candidates(species, catalog)
         if not found:
             where = f" in catalog {catalog}" if catalog else ""
             label = species if isinstance(species, int) else f"{species!r} ({resolve(species)})"
