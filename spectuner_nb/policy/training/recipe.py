@@ -51,9 +51,9 @@ from .train import METRICS_FILE, History, TrainConfig, Trainer
 from .workflow import known_species, smoke_configs, training_pixels, training_species
 
 __all__ = [
-    "EXPORT_DIR", "PIXELS_FILE", "RUN_DIR", "LayoutBatch", "Stage", "SHIPPED_STAGES",
-    "SMOKE_W3_STEP", "smoke_stages", "stage_pixels", "start_after", "stage_done", "run_stages",
-    "stage_summary", "stage_history",
+    "EXPORT_DIR", "PIXELS_FILE", "RUN_DIR", "CATALOG_ORIGIN", "LayoutBatch", "Stage",
+    "SHIPPED_STAGES", "SMOKE_W3_STEP", "smoke_stages", "stage_pixels", "start_after",
+    "stage_done", "run_stages", "stage_summary", "stage_history",
 ]
 
 EXPORT_DIR = "exported"
@@ -62,6 +62,9 @@ PIXELS_FILE = "train_pixels.json"
 """File of a stage's training pixels."""
 RUN_DIR = "run"
 """Sub-folder of a stage holding its trainer state and metrics."""
+CATALOG_ORIGIN = "starter"
+"""Catalog entries the stages draw their species from: the starter catalog's, as in the
+original runs (species of a full offline catalog built later are left out)."""
 
 
 @dataclass(frozen=True)
@@ -164,7 +167,7 @@ def smoke_stages() -> tuple[Stage, ...]:
 
 def stage_pixels(stage: Stage, catalog, *, w3_step: int = 1) -> list[Pixel]:
     """The training pixels of ``stage`` (mocks, even W3(H2O) pixels, layout batches)."""
-    species = training_species(catalog, stage.species)
+    species = training_species(catalog, stage.species, origin=CATALOG_ORIGIN)
     pixels = training_pixels(catalog, species, n_mock=stage.n_mock, w3_step=w3_step)
     for batch in stage.layout_batches:
         pixels += layout_mock_pixels(batch.n, species, seed=batch.seed, catalog=catalog,
@@ -192,8 +195,8 @@ def _stage_metadata(stage: Stage, trainer: Trainer, pixels: list[Pixel], catalog
                  "n_w3like_mock": sum(b.n for b in stage.layout_batches),
                  "w3_step": w3_step, "train_pixels": len(pixels),
                  "train_entries": sum(len(p.species) for p in pixels)},
-        "train_species": training_species(catalog, stage.species),
-        "heldout_species": known_species(catalog, HELDOUT_SPECIES),
+        "train_species": training_species(catalog, stage.species, origin=CATALOG_ORIGIN),
+        "heldout_species": known_species(catalog, HELDOUT_SPECIES, origin=CATALOG_ORIGIN),
     }
     if previous:
         meta["continued_from_step"] = start
@@ -294,7 +297,8 @@ def stage_summary(stages: Sequence[Stage], catalog) -> list[dict]:
     for stage in stages:
         cfg = stage.train
         rows.append({
-            "stage": stage.name, "species": len(training_species(catalog, stage.species)),
+            "stage": stage.name,
+            "species": len(training_species(catalog, stage.species, origin=CATALOG_ORIGIN)),
             "mocks": stage.n_mock, "w3like_mocks": sum(b.n for b in stage.layout_batches),
             "steps": stage.steps, "batch": cfg.batch_size, "lr_max": cfg.lr_max,
             "seed": cfg.seed, "degeneracy_log10": cfg.degeneracy_log10,

@@ -49,25 +49,29 @@ def workdir(*, smoke: bool = False) -> Path:
     return path
 
 
-def known_species(catalog, names) -> list[str]:
-    """Canonical names of ``names`` that the catalog holds (resolver spelling)."""
+def known_species(catalog, names, *, origin: str | None = None) -> list[str]:
+    """Canonical names of ``names`` that the catalog holds (resolver spelling); with
+    ``origin`` (e.g. ``"starter"``), only those whose catalog entry has that origin."""
     from ...catalog import resolve
     from ...errors import CatalogError
 
     out = []
     for n in names:
         try:
-            catalog.entry(n)
+            entry = catalog.entry(n)
         except CatalogError:
             continue
-        out.append(resolve(n))
+        if origin is None or entry.origin == origin:
+            out.append(resolve(n))
     return list(dict.fromkeys(out))
 
 
-def training_species(catalog, train_species: Sequence[str] = TRAIN_SPECIES) -> list[str]:
-    """Canonical names of ``train_species`` in the catalog, held-out species removed."""
-    held = set(known_species(catalog, HELDOUT_SPECIES))
-    return [s for s in known_species(catalog, train_species) if s not in held]
+def training_species(catalog, train_species: Sequence[str] = TRAIN_SPECIES, *,
+                     origin: str | None = None) -> list[str]:
+    """Canonical names of ``train_species`` in the catalog (of ``origin`` when given, see
+    :func:`known_species`), held-out species removed."""
+    held = set(known_species(catalog, HELDOUT_SPECIES, origin=origin))
+    return [s for s in known_species(catalog, train_species, origin=origin) if s not in held]
 
 
 def training_pixels(catalog, train_species: Sequence[str], *, n_mock: int,
