@@ -35,7 +35,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CacheCorruptError, CatalogError, SpeciesNotFoundError
+from ..errors import (
+    CacheAccessError,
+    CacheBusyError,
+    CacheCorruptError,
+    CacheReadOnlyError,
+    CatalogError,
+    SpeciesNotFoundError,
+)
 from .linelist import LineList
 from .names import Family, SpeciesName, family, parse, resolve
 from .partition import PartitionFunction
@@ -125,20 +132,48 @@ def _rebuild_hint(path: Path) -> str:
     )
 
 
+_BUSY_TIMEOUT_S = 60.0
+
+
+def _cache_error(path: Path, exc: sqlite3.Error, doing: str) -> CatalogError:
+    """The typed error for an SQLite failure: busy, read-only, unopenable or corrupt."""
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return CacheBusyError(
+            f"transition cache {path} is busy: another process held its write lock for over "
+            f"{_BUSY_TIMEOUT_S:.0f} s while {doing} ({exc}); try again when it has finished")
+    if "readonly" in text or "read-only" in text:
+        return CacheReadOnlyError(
+            f"transition cache {path} is read-only (write-protected file or read-only file "
+            f"system) while {doing}: it can be read but not written; import into a cache of "
+            "your own (--cache, or SPECTUNER_NB_CACHE_DIR)")
+    if "unable to open" in text:
+        return CacheAccessError(f"cannot open transition cache {path} ({exc}): check that it "
+                                "and its folder exist and are readable")
+    return CacheCorruptError(f"transition cache {path} is unreadable while {doing} ({exc}): "
+                             f"{_rebuild_hint(path)}")
+
+
 class TransitionCache:
     """SQLite transition cache at ``path`` (default: ``settings.cache_dir()/transitions.sqlite``).
 
     Parameters
     ----------
     path
-        Database file; created with its parent folder if missing.
+        Database file; created with its parent folder if missing (unless ``create`` is
+        False: then a missing file is a :class:`CacheAccessError`, not a new empty cache).
     precedence
         Catalog names in order of preference for species found in several
         catalogs (default :data:`DEFAULT_PRECEDENCE`).
+    readonly
+        Open for reading only (a shared cache). A cache that cannot be written
+        (write-protected file, read-only file system) is opened so automatically;
+        writing to it raises :class:`CacheReadOnlyError`.
     """
 
     def __init__(
-        self, path: str | Path | None = None, *, precedence: Sequence[str] = DEFAULT_PRECEDENCE
+        self, path: str | Path | None = None, *, precedence: Sequence[str] = DEFAULT_PRECEDENCE,
+        readonly: bool = False, create: bool = True,
     ) -> None:
         if path is None:
             from ..settings import cache_dir
@@ -154,21 +189,56 @@ class TransitionCache:
         """Called once (then cleared) when a species is not found, before giving up;
         :func:`~spectuner_nb.catalog.starter.default_cache` sets it to build the full
         offline catalog (:func:`~spectuner_nb.catalog.build.ensure_full_catalog`)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists() and (readonly or not create):
+            raise CacheAccessError(f"no transition cache at {self.path} (check the path; a new "
+                                   "cache is created only where one is written)")
+        self.readonly = readonly or (self.path.exists() and not _writable(self.path))
+        if not self.readonly:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise CacheAccessError(f"cannot create the folder of {self.path}: {exc}") from exc
         try:
-            self._con = sqlite3.connect(
-                self.path, timeout=60.0, isolation_level=None, check_same_thread=False
-            )
-            self._con.execute("PRAGMA journal_mode=WAL")
-            self._con.execute("PRAGMA synchronous=NORMAL")
+            self._con = self._connect()
             self._init_schema()
-        except sqlite3.DatabaseError as exc:
-            raise CacheCorruptError(
-                f"transition cache {self.path} is unreadable ({exc}): {_rebuild_hint(self.path)}"
-            ) from exc
+        except sqlite3.Error as exc:
+            raise _cache_error(self.path, exc, "opening it") from exc
 
     # -- housekeeping -------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        if self.readonly:
+            con = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                  timeout=_BUSY_TIMEOUT_S, isolation_level=None,
+                                  check_same_thread=False)
+        else:
+            con = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None,
+                                  check_same_thread=False)
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=NORMAL")
+        return con
+
+    def _schema_version(self) -> str | None:
+        """The stored schema version; None for a new (empty) database."""
+        try:
+            row = self._con.execute("SELECT value FROM meta WHERE key='schema_version'"
+                                    ).fetchone()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return None
+            raise
+        return None if row is None else row[0]
+
     def _init_schema(self) -> None:
+        version = self._schema_version()
+        if version is not None and version != SCHEMA_VERSION:
+            raise CacheCorruptError(
+                f"transition cache {self.path} has schema {version}, expected "
+                f"{SCHEMA_VERSION}: {_rebuild_hint(self.path)}")
+        if version is not None:  # nothing to create: no write lock taken
+            return
+        if self.readonly:
+            raise CacheCorruptError(f"transition cache {self.path} holds no cache tables: "
+                                    f"{_rebuild_hint(self.path)}")
         cur = self._con.cursor()
         cur.execute("BEGIN IMMEDIATE")
         try:
@@ -192,10 +262,8 @@ class TransitionCache:
     def _query(self, sql: str, args: Iterable = ()) -> list[tuple]:
         try:
             return self._con.execute(sql, tuple(args)).fetchall()
-        except sqlite3.DatabaseError as exc:
-            raise CacheCorruptError(
-                f"transition cache {self.path}: {exc}: {_rebuild_hint(self.path)}"
-            ) from exc
+        except sqlite3.Error as exc:
+            raise _cache_error(self.path, exc, "reading it") from exc
 
     def _refresh(self) -> None:
         """Drop in-memory copies if another writer changed the database."""
@@ -219,6 +287,13 @@ class TransitionCache:
                 f"transition cache {self.path} failed its integrity check "
                 f"({rows[:3]}): {_rebuild_hint(self.path)}"
             )
+
+    def _check_writable(self) -> None:
+        if self.readonly:
+            raise CacheReadOnlyError(
+                f"transition cache {self.path} is open read-only (shared, write-protected or "
+                "on a read-only file system): import into a cache of your own (--cache, or "
+                "SPECTUNER_NB_CACHE_DIR)")
 
     def close(self) -> None:
         """Close the database connection."""
@@ -253,6 +328,7 @@ class TransitionCache:
         entries are written in the same transaction. Returns the new species
         ids (``-1`` for skipped items).
         """
+        self._check_writable()
         with self._lock:
             cur = self._con.cursor()
             try:
@@ -266,13 +342,10 @@ class TransitionCache:
                     "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'"
                 )
                 cur.execute("COMMIT")
-            except sqlite3.DatabaseError as exc:
+            except sqlite3.Error as exc:
                 if self._con.in_transaction:
                     cur.execute("ROLLBACK")
-                raise CacheCorruptError(
-                    f"transition cache {self.path}: import failed ({exc}): "
-                    f"{_rebuild_hint(self.path)}"
-                ) from exc
+                raise _cache_error(self.path, exc, "importing") from exc
             except BaseException:
                 if self._con.in_transaction:
                     cur.execute("ROLLBACK")
@@ -391,6 +464,7 @@ class TransitionCache:
     def remove(self, species: str | int, catalog: str | None = None) -> None:
         """Delete one species entry (the one :meth:`entry` would return)."""
         e = self.entry(species, catalog=catalog)
+        self._check_writable()
         with self._lock:
             cur = self._con.cursor()
             cur.execute("BEGIN IMMEDIATE")
@@ -541,6 +615,13 @@ class TransitionCache:
         if windows is None:
             return ll
         return ll.in_windows([_window_mhz(w) for w in windows], pad_kms=pad_kms)
+
+
+def _writable(path: Path) -> bool:
+    """True when ``path`` and its folder (for the WAL files) can be written."""
+    import os
+
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
 
 
 def _window_mhz(window) -> tuple[float, float]:
