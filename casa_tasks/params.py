@@ -16,6 +16,8 @@ import numpy as np
 
 from spectuner_nb.errors import SpeciesNotFoundError, TaskParameterError
 
+__all__ = ["Checker"]
+
 
 class Checker:
     """Parameter checks of one task; messages start with the task name."""

@@ -15,6 +15,8 @@ from .params import Checker
 from .runner import clear_output, task_context
 from .visibilities import DATA_COLUMNS
 
+__all__ = ["TASK", "VISMODES", "spectunerfit"]
+
 TASK = "spectunerfit"
 VISMODES = ("vecavg", "tclean")
 

@@ -13,6 +13,8 @@ from . import casaenv
 from .params import Checker
 from .runner import clear_output, task_context
 
+__all__ = ["TASK", "OUTUNITS", "spectunerpredict"]
+
 TASK = "spectunerpredict"
 OUTUNITS = ("k", "jy/beam")
 

@@ -7,6 +7,13 @@ file, species or value at fault.
 
 from __future__ import annotations
 
+__all__ = [
+    "SpectunerError", "ConfigurationError", "CatalogError", "CatalogFormatError",
+    "SpeciesNotFoundError", "CacheCorruptError", "OfflineError", "ModelInputError",
+    "ObservationError", "FitError", "CheckpointError", "CubeError", "ResultsError", "MolfitError",
+    "TaskParameterError",
+]
+
 
 class SpectunerError(Exception):
     """Base class of every error raised by spectuner_nb."""

@@ -40,6 +40,8 @@ from .pso import pso_trials
 from .results import FitResult
 from .sanity import check_fittable
 
+__all__ = ["LOSSES", "GRADIENTS", "OPTIMIZERS", "FitProblem", "fit_spectrum"]
+
 LOSSES: tuple[str, ...] = ("pm", "chi2")
 GRADIENTS: tuple[str, ...] = ("auto", "exact", "jacobian", "3-point")
 """Accepted ``gradient`` values of :func:`fit_spectrum`."""

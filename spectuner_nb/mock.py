@@ -24,6 +24,11 @@ from .errors import CatalogError, FitError
 from .observation import Observation
 from .parameters import TABLE1_BOUNDS, fit_to_physical, physical_to_fit
 
+__all__ = [
+    "BANDS", "DEFAULT_SPECIES", "REGIMES", "MAX_DRAWS", "DELTA_V_RANGE", "V_OFF_RANGE",
+    "MockSpectrum", "available_species", "mock_spectrum", "mock_dataset",
+]
+
 BANDS: dict[int, dict] = {
     3: {"range_mhz": (84_000.0, 116_000.0), "channel_mhz": 0.244, "beam_arcsec": (0.5, 3.0)},
     6: {"range_mhz": (211_000.0, 275_000.0), "channel_mhz": 0.488, "beam_arcsec": (0.2, 1.5)},

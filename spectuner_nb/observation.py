@@ -25,6 +25,8 @@ from .constants import C_KM_S, C_M_S, K_B_J_K
 from .errors import ObservationError
 from .parameters import BeamSpec, beam_size_sq, is_single_dish, reference_beam_sq
 
+__all__ = ["MIN_CHANNELS", "robust_rms", "jy_per_beam_to_k", "Observation", "load_cube"]
+
 MIN_CHANNELS: int = 4
 """Smallest number of finite channels a stored window may have."""
 FREQ_RANGE_MHZ: tuple[float, float] = (10.0, 1.0e7)

@@ -18,6 +18,12 @@ import numpy as np
 from .constants import C_M_S
 from .errors import ModelInputError
 
+__all__ = [
+    "PHYSICAL_NAMES", "PHYSICAL_UNITS", "FIT_NAMES", "N_PARAMS", "TABLE1_BOUNDS", "V_OFF_MAX_KMS",
+    "DELTA_V_MAX_KMS", "is_single_dish", "beam_size_sq", "eta_from_theta", "theta_from_eta",
+    "reference_beam_sq", "fit_to_physical", "physical_to_fit", "clip_to_bounds", "at_bound",
+]
+
 PHYSICAL_NAMES: tuple[str, ...] = ("theta", "T_ex", "N_tot", "delta_v", "v_off")
 PHYSICAL_UNITS: tuple[str, ...] = ("arcsec", "K", "cm-2", "km/s", "km/s")
 FIT_NAMES: tuple[str, ...] = ("log10_eta", "T_ex", "log10_N_tot", "log10_delta_v", "v_off")

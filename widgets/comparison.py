@@ -25,6 +25,11 @@ from .cube_browser import CubeBrowser
 from .cubes import WidgetInputError
 from .display import Component, as_widget, colour_mapper, image_figure
 
+__all__ = [
+    "SHOWN", "XCLASS_PARAMETERS", "ParameterMaps", "from_cube_result", "from_molfits",
+    "from_fits_maps", "as_parameter_maps", "ComparisonView",
+]
+
 SHOWN: tuple[tuple[str, str], ...] = (
     ("log10 N_tot (cm⁻²)", "N_tot"), ("T_ex (K)", "T_ex"), ("Δv (km/s)", "delta_v"),
     ("v_off (km/s)", "v_off"), ("θ (arcsec)", "theta"),

@@ -24,6 +24,8 @@ from .display import (
     spectrum_figure,
 )
 
+__all__ = ["MAP_KINDS", "AXES", "observed_frequency", "radio_velocity", "CubeBrowser"]
+
 MAP_KINDS: tuple[str, ...] = ("peak", "moment 0", "channel")
 AXES: tuple[str, ...] = ("frequency", "velocity")
 

@@ -16,6 +16,11 @@ from spectuner_nb.constants import C_KM_S
 from spectuner_nb.cube.load import CubeSet, CubeWindow, load_cubes
 from spectuner_nb.errors import SpectunerError
 
+__all__ = [
+    "WidgetInputError", "as_cubeset", "window_name", "peak_map", "moment0_map", "pixel_spectra",
+    "pixel_observation",
+]
+
 
 class WidgetInputError(SpectunerError, ValueError):
     """A widget was given something it cannot display (names the object at fault)."""

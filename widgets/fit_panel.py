@@ -22,6 +22,11 @@ from .cube_browser import CubeBrowser
 from .cubes import WidgetInputError, pixel_observation
 from .display import Component, as_widget, colour_mapper, image_figure
 
+__all__ = [
+    "LOSSES", "OPTIMIZERS", "INITS", "MAP_COLUMN", "result_table_html", "parse_pixels",
+    "chunk_results", "total_pixels", "FitPanel",
+]
+
 LOSSES: tuple[tuple[str, str], ...] = (("peak matching", "pm"), ("χ²", "chi2"))
 OPTIMIZERS: tuple[str, ...] = ("slsqp", "nelder-mead", "l-bfgs-b", "tnc", "cobyla", "cobyqa",
                                "pso")

@@ -21,6 +21,11 @@ from spectuner_nb.parameters import V_OFF_MAX_KMS
 
 from .display import Component
 
+__all__ = [
+    "SpeciesSummary", "observed_peak_ranges", "explained_peaks", "summarise", "matches",
+    "SpeciesPicker",
+]
+
 
 @dataclass(frozen=True)
 class SpeciesSummary:

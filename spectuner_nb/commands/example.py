@@ -117,3 +117,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"init: {result.meta.get('init')}; {len(maps)} FITS maps in {out / 'maps'}; "
           f"plot {png}; total {elapsed:.1f} s")
     return 0
+
+
+__all__ = [
+    "EXAMPLE_SPECIES", "EXAMPLE_WINDOWS_MHZ", "EXAMPLE_CHANNELS", "EXAMPLE_LOG_N_PEAK", "register",
+    "run",
+]

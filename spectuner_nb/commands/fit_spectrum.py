@@ -85,6 +85,9 @@ def load_observation(args):
     return Observation.from_fits(path, **common)
 
 
+__all__ = ["register", "load_observation", "run"]
+
+
 def _fits_ndim(path: Path) -> int:
     from astropy.io import fits
 

@@ -31,6 +31,8 @@ from astropy.wcs import WCS
 from ..errors import CubeError
 from ..observation import check_v_lsr, jy_per_beam_to_k
 
+__all__ = ["kelvin_per_jy_beam", "CubeWindow", "CubeSet", "read_window", "load_cubes"]
+
 PathLike = str | os.PathLike
 BadChannels = np.ndarray | Sequence[tuple[int, int]] | None
 """Bad channels of one window: a boolean mask (n_chan,) or (first, last) index pairs,

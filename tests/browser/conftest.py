@@ -6,6 +6,7 @@ loaded once and shared by every test in tests/browser (they run in file order).
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
@@ -16,7 +17,9 @@ import pytest
 from .app_notebook import write_app_notebook
 from .server import CHROMIUM_FLAGS, VoilaServer, chromium_path
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "images"
+DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+REFRESH_ENV = "SPECTUNER_NB_REFRESH_DOCS_IMAGES"
+"""Set to 1 to write the screenshots over docs/images/widgets_*.png (tracked files)."""
 LOAD_TIMEOUT_MS = 420_000  # first run after an engine change recompiles numba kernels
 WIDGET_RACE = "Error displaying widget: model not found"
 """Voilà 0.5 / ipywidgets front-end race (seen in ~15 % of page loads): the kernel sends every
@@ -92,7 +95,9 @@ def page(voila_server):
 
 
 @pytest.fixture(scope="session")
-def screenshot_dir():
-    """docs/images, where the widget screenshots go."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS
+def screenshot_dir(tmp_path_factory):
+    """Where the widget screenshots go: a temporary folder, or docs/images when
+    ``SPECTUNER_NB_REFRESH_DOCS_IMAGES=1`` asks to refresh the documentation's images."""
+    if os.environ.get(REFRESH_ENV) == "1":
+        return DOCS_IMAGES
+    return tmp_path_factory.mktemp("screenshots")
