@@ -16,6 +16,13 @@ from collections.abc import Iterable
 
 from .names import SpeciesName, normalize_formula, parse
 
+__all__ = [
+    "composition",
+    "is_rare",
+    "main_formula",
+    "parent_species",
+]
+
 _ISO_MARK = re.compile(r"(Si|Cl|C|N|O|S)-\d+-?")
 _TOKEN = re.compile(r"([A-Z][a-z]?)(\d*)")
 _CONFORMER = re.compile(r"^([a-z][A-Za-z']{0,3}-)")

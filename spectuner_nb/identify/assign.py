@@ -19,6 +19,14 @@ from ..constants import C_KM_S, FWHM_TO_SIGMA
 from .candidates import line_strength
 from .matching import ObservedPeaks, PeakMatch
 
+__all__ = [
+    "ASSIGN_FRACTION",
+    "SEPARATOR",
+    "assignment_table",
+    "split_cell",
+    "strongest_transition",
+]
+
 ASSIGN_FRACTION: float = 0.1
 """Smallest fraction of an observed peak's mean intensity a species must supply to be
 assigned to it."""

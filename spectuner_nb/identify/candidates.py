@@ -29,6 +29,19 @@ from ..errors import CatalogError, IdentificationError
 from ..observation import Observation
 from .matching import ObservedPeaks
 
+__all__ = [
+    "Candidate",
+    "EDGE_CHANNELS",
+    "MIN_STRONG_COVER",
+    "N_VELOCITY_GRID",
+    "STRONG_FRACTION",
+    "T_EX_GRID",
+    "line_strength",
+    "peak_anchors",
+    "resolve_names",
+    "select_candidates",
+]
+
 T_EX_GRID: tuple[float, ...] = (5.0, 10.0, 20.0, 40.0, 80.0, 150.0, 300.0, 600.0)
 """Excitation temperatures (K) at which line strengths are ranked (those inside the bounds)."""
 STRONG_FRACTION: float = 0.5

@@ -29,6 +29,17 @@ from .candidates import Candidate
 from .individual import FIT_MAXITER, random_starts
 from .matching import MIN_SHARE, ObservedPeaks, PeakMatch, match_model
 
+__all__ = [
+    "Combination",
+    "FALSE_PER_NEW_PEAK",
+    "JOINT_MAXITER",
+    "MIN_NEW_PEAKS",
+    "N_REFIT_STARTS",
+    "SpeciesModels",
+    "combine",
+    "refine",
+]
+
 MIN_NEW_PEAKS: int = 1
 """Observed peaks a candidate must newly explain to be accepted."""
 FALSE_PER_NEW_PEAK: float = 0.5

@@ -26,6 +26,19 @@ from ..parameters import within_bounds
 from .candidates import Candidate
 from .store import FitStore
 
+__all__ = [
+    "ANCHORED_FRACTION",
+    "FIT_MAXITER",
+    "INITS",
+    "N_ANCHORED_WITH_POLICY",
+    "fit_candidate",
+    "init_method",
+    "load_policy",
+    "policy_starts",
+    "random_starts",
+    "run_fits",
+]
+
 INITS: tuple[str, ...] = ("auto", "policy", "random")
 FIT_MAXITER: int = 200
 """SLSQP iteration limit of one individual fit."""

@@ -33,6 +33,19 @@ import numpy as np
 from ..losses import PEAK_N_SIGMA, find_peak_spans
 from ..observation import Observation
 
+__all__ = [
+    "EXPLAINED_SHARE",
+    "FALSE_PEAK_SIGMA",
+    "FALSE_PENALTY",
+    "MIN_SCORE",
+    "MIN_SHARE",
+    "OVERSHOOT_FRACTION",
+    "OVERSHOOT_SIGMA",
+    "ObservedPeaks",
+    "PeakMatch",
+    "match_model",
+]
+
 MIN_SHARE: float = 0.2
 """Smallest share of an observed peak's mean intensity a species must supply to match it."""
 EXPLAINED_SHARE: float = 0.6

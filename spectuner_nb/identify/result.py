@@ -27,6 +27,11 @@ from ..errors import ResultsError
 from ..observation import Observation
 from ..results import FitResult, _json_default
 
+__all__ = [
+    "IdentificationResult",
+    "SUMMARY_FILE",
+]
+
 SUMMARY_FILE = "summary.json"
 
 

@@ -28,6 +28,14 @@ from ..cube.store import UNREADABLE, atomic_write
 from ..errors import IdentificationError
 from ..observation import Observation
 
+__all__ = [
+    "FITS_DIR",
+    "FitStore",
+    "IDENTITY_FILE",
+    "fit_key",
+    "run_identity",
+]
+
 IDENTITY_FILE = "identity.json"
 FITS_DIR = "fits"
 
