@@ -348,18 +348,18 @@ def bench_w3(catalog, client, workdir: Path, n_init: int) -> dict:
     rms = float(np.max(obs.rms))
     strong = _column(lines, "T_peak") > 5.0 * rms
     assigned = np.array([bool(str(s).strip()) for s in lines["species"]])
-    flags = [str(f) for f in table["flags"]] if len(table) else []
+    at_edge = {} if res.fit is None else dict(zip(
+        res.fit.species, np.asarray(res.fit.at_bound, bool).reshape(len(res.fit.species), -1)
+        .any(axis=1).tolist(), strict=True))
     out = {"pixel": [x, y], "v_lsr_kms": cubes.v_lsr, "rms_k": rms, "identify_s": t_id,
            "identified": list(res.species), "n_peaks": int(res.n_peaks),
            "n_unknown": len(res.unknown),
            "unknown_mhz": [float(f) for f in _column(res.unknown, "freq")],
            "frac_peaks_5sigma_assigned": float(assigned[strong].mean()) if strong.any() else None,
            "n_peaks_5sigma": int(strong.sum()),
-           "species_at_bound": [s for s, f in zip(res.species, flags, strict=False)
-                                if "bound" in f],
+           "species_at_bound": [s for s, hit in at_edge.items() if hit],
            "table": {str(r["species"]): {"T_ex": float(_column(table, "T_ex")[k]),
-                                         "log10_N": float(np.log10(_column(table, "N_tot")[k])),
-                                         "flags": flags[k]}
+                                         "log10_N": float(np.log10(_column(table, "N_tot")[k]))}
                      for k, r in enumerate(table)}}
     print(json.dumps({k: v for k, v in out.items() if k != "table"}, indent=1), flush=True)
     if not res.species:

@@ -346,6 +346,35 @@ class Observation:
             name=f"{', '.join(names)} pixel ({x}, {y})",
         )
 
+    @classmethod
+    def from_cube_region(
+        cls, cubes, x: tuple[int, int], y: tuple[int, int], *, beam=None, rms=None, T_bg=0.0,
+        v_lsr=0.0,
+    ) -> Observation:
+        """The mean spectrum of the pixels x0…x1, y0…y1 (inclusive) of one cube per window.
+
+        ``cubes`` as in :meth:`from_cube_pixel`; channels masked in every pixel of the
+        region are masked. The rms is estimated from the averaged spectrum unless given.
+        """
+        (x0, x1), (y0, y1) = (sorted(map(int, x)), sorted(map(int, y)))
+        items = cubes if isinstance(cubes, list | tuple) else [cubes]
+        freqs, data, names = [], [], []
+        beam_found = beam
+        for item in items:
+            cube = load_cube(item)
+            if not (0 <= y0 and y1 < cube.shape[1] and 0 <= x0 and x1 < cube.shape[2]):
+                raise ObservationError(
+                    f"region x {x0}…{x1}, y {y0}…{y1} outside cube of shape {cube.shape}")
+            f, spec, b = _cube_spectrum(cube, slice(x0, x1 + 1), slice(y0, y1 + 1))
+            freqs.append(f)
+            data.append(spec)
+            beam_found = beam_found if beam_found is not None else b
+            names.append(Path(str(item)).name if isinstance(item, str | Path) else "cube")
+        return cls.from_arrays(
+            freqs, data, beam=beam_found, rms=rms, T_bg=T_bg, v_lsr=v_lsr,
+            name=f"{', '.join(names)} mean of x {x0}–{x1}, y {y0}–{y1}",
+        )
+
     # ------------------------------------------------------------------ derived views
     @property
     def n_windows(self) -> int:
@@ -446,8 +475,9 @@ def load_cube(item):
     return cube
 
 
-def _cube_spectrum(cube, x: int, y: int):
-    """(freq MHz ascending, intensity Quantity, beam) of one pixel of a SpectralCube."""
+def _cube_spectrum(cube, x: int | slice, y: int | slice):
+    """(freq MHz ascending, intensity Quantity, beam) of one pixel of a SpectralCube, or
+    the mean over the pixels of slices ``x``, ``y`` (masked values left out)."""
     import astropy.units as u
 
     try:
@@ -462,6 +492,10 @@ def _cube_spectrum(cube, x: int, y: int):
     values = np.asarray(spec.value, dtype=float)
     mask = fcube.mask.include(view=(slice(None), y, x))
     values = np.where(mask, values, np.nan)
+    if values.ndim == 3:
+        finite = np.isfinite(values).sum(axis=(1, 2))
+        values = np.where(finite > 0, np.nansum(values, axis=(1, 2)) / np.maximum(finite, 1),
+                          np.nan)
     beam = getattr(cube, "beam", None)
     if beam is None and hasattr(cube, "beams"):
         beam = cube.beams.common_beam() if len(cube.beams) else None
