@@ -79,9 +79,8 @@ def _summary_of_fit(result, outdir: Path, files: list[str]) -> dict:
     }
 
 
-def _fit_visibility_spectrum(vis, spws, field, column, beam, fs: _FitSettings, outdir, log):
-    """Vector-average each spw, convert with the stated beam, fit one spectrum."""
-    from spectuner_nb.fit import fit_spectrum
+def visibility_observation(vis, spws, field, column, beam, v_lsr: float, log):
+    """The vector-averaged spectrum of each spw (LSRK), in K with the stated beam."""
     from spectuner_nb.observation import Observation
 
     from .visibilities import lsrk_frequencies, spectral_setup, vector_average
@@ -96,9 +95,17 @@ def _fit_visibility_spectrum(vis, spws, field, column, beam, fs: _FitSettings, o
         fluxes.append(s_jy[order])
         log.info(f"spw {spw}: {f_mhz.size} channels {f_mhz.min():.3f}-{f_mhz.max():.3f} MHz "
                  f"(LSRK), peak {np.nanmax(s_jy):.4g} Jy")
-    obs = Observation.from_arrays(freqs, fluxes, beam=beam, unit="Jy/beam", v_lsr=fs.v_lsr,
+    obs = Observation.from_arrays(freqs, fluxes, beam=beam, unit="Jy/beam", v_lsr=v_lsr,
                                   name=f"{vis.name} field {field} vector average")
     log.info(f"rms per window (K): {', '.join(f'{r:.4g}' for r in obs.rms)}")
+    return obs
+
+
+def _fit_visibility_spectrum(vis, spws, field, column, beam, fs: _FitSettings, outdir, log):
+    """Vector-average each spw, convert with the stated beam, fit one spectrum."""
+    from spectuner_nb.fit import fit_spectrum
+
+    obs = visibility_observation(vis, spws, field, column, beam, fs.v_lsr, log)
     result = fit_spectrum(obs, fs.species, loss=fs.loss, optimizer=fs.optimizer, init=fs.init,
                           n_init=fs.n_init, seed=fs.seed)
     outdir.mkdir(parents=True)
