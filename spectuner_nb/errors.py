@@ -51,6 +51,10 @@ class FitError(SpectunerError):
     """A fit could not be set up or run."""
 
 
+class IdentificationError(SpectunerError):
+    """A line identification cannot run: no candidates, unknown names, a foreign workdir."""
+
+
 class CheckpointError(SpectunerError):
     """A policy checkpoint is missing, malformed or incompatible."""
 
