@@ -56,7 +56,7 @@ def test_identify_a_box_of_the_cube_and_map_it(cube_fits, tmp_path):
     assert IdentificationResult.read(out).species == summary["species"]
     assert summary["npix"] > 0 and any(f.endswith(".fits") for f in summary["mapfiles"])
     p = summary["params"]["CH3OH;vt=0-2;"]
-    assert 1e16 < p["N_tot"] < 1e19 and p["T_ex"] > 0
+    assert 1e15 < p["N_tot"] < 1e21 and p["T_ex"] > 0  # log N_peak = 17.5 at the centre
 
 
 @pytest.mark.casa
