@@ -274,25 +274,23 @@ def _mixture(i: int, seed: int, catalog):
                         seed=seed * 100003 + i)
 
 
-def _g327_observation():
+def _g327_observation(workdir: Path):
+    """The central pixel of the synthetic G327 cube (written to ``workdir``, read back)."""
     from spectuner_nb.cube import make_synthetic_cube
     from spectuner_nb.cube.synthetic import G327_WINDOWS_MHZ
     from spectuner_nb.observation import Observation
 
     synth = make_synthetic_cube(list(G327_SPECIES), windows_mhz=G327_WINDOWS_MHZ,
                                 n_channels=list(G327_CHANNELS), shape=(5, 5), seed=0)
-    cubes = synth.cubes
-    spectra = cubes.spectra(2, 2)
-    return Observation.from_arrays([w.freq_mhz for w in cubes.windows],
-                                   [s[0] for s in spectra], beam=cubes.beam_arcsec,
-                                   T_bg=cubes.t_background(2, 2)[0], v_lsr=cubes.v_lsr,
-                                   name="synthetic G327 centre"), synth
+    files = synth.write(workdir / "g327")
+    return Observation.from_cube_pixel([str(f) for f in files["cubes"]], 2, 2,
+                                       T_bg=synth.cubes.t_background(2, 2)[0])
 
 
 def bench_catalog(catalog, client, workdir: Path) -> dict:
     from spectuner_nb.identify import identify
 
-    obs, synth = _g327_observation()
+    obs = _g327_observation(workdir)
     times, results = [], []
     for run in ("cold", "warm"):
         t0 = time.perf_counter()
@@ -315,30 +313,21 @@ def _w3_cubes():
     from spectuner_nb.policy.dataset import W3H2O_FILE, W3H2O_VLSR_KMS
     from spectuner_nb.settings import shared_data_dir
 
-    cubes = load_cubes(shared_data_dir() / W3H2O_FILE, v_lsr=W3H2O_VLSR_KMS)
+    path = shared_data_dir() / W3H2O_FILE
+    cubes = load_cubes(path, v_lsr=W3H2O_VLSR_KMS)
     cubes.header["OBJECT"] = "W3(H2O)"
-    return cubes
-
-
-def _peak_pixel(cubes) -> tuple[int, int]:
-    """(x, y) of the brightest good channel of the cube."""
-    peak = np.max([np.nanmax(w.data[w.good], axis=0) for w in cubes.windows], axis=0)
-    iy, ix = np.unravel_index(int(np.nanargmax(peak)), peak.shape)
-    return int(ix), int(iy)
+    return path, cubes
 
 
 def bench_w3(catalog, client, workdir: Path, n_init: int) -> dict:
     from spectuner_nb.cube import fit_cube
     from spectuner_nb.identify import identify
     from spectuner_nb.observation import Observation
-    from spectuner_nb.parameters import at_bound, bounds_preset, choose_preset
+    from spectuner_nb.parameters import at_bound
 
-    cubes = _w3_cubes()
-    x, y = _peak_pixel(cubes)
-    spectra = cubes.spectra(y, x)
-    obs = Observation.from_arrays([w.freq_mhz[w.good] for w in cubes.windows],
-                                  [s[0] for s in spectra], beam=cubes.beam_arcsec,
-                                  v_lsr=cubes.v_lsr, name=f"W3(H2O) pixel ({x}, {y})")
+    path, cubes = _w3_cubes()
+    x, y = cubes.peak_pixel()
+    obs = Observation.from_cube_pixel(path, x, y, v_lsr=cubes.v_lsr)
     t0 = time.perf_counter()
     res = identify(obs, None, catalog=catalog, client=client, workdir=workdir / "identify",
                    resume=False, progress=False)
@@ -364,12 +353,12 @@ def bench_w3(catalog, client, workdir: Path, n_init: int) -> dict:
     print(json.dumps({k: v for k, v in out.items() if k != "table"}, indent=1), flush=True)
     if not res.species:
         return out
-    preset = choose_preset(obs)
+    preset, bnds = res.settings["preset"], np.asarray(res.settings["bounds"])
     t0 = time.perf_counter()
     maps = fit_cube(cubes, list(res.species), loss="chi2", init="policy", n_init=n_init,
                     client=client if client is not None else False,
                     workdir=workdir / "fit_cube", resume=True, progress=False,
-                    fit_kwargs={"bounds": preset})
+                    fit_kwargs={"bounds": bnds})
     out["fit_cube_s"] = time.perf_counter() - t0
     fitted = (maps.flags & 3) == 0
     ny, nx = cubes.shape
@@ -378,7 +367,6 @@ def bench_w3(catalog, client, workdir: Path, n_init: int) -> dict:
                   axis=0).reshape(ny, nx)
     snr = peak / _rms_map(cubes)
     bright = fitted & (snr > 10)
-    bnds = bounds_preset(preset)
     frac = {}
     for k, name in enumerate(maps.species):
         hit = at_bound(maps.x[..., k, :], bnds).any(axis=-1)

@@ -146,11 +146,12 @@ def spectunerid(
             out = check.output("outdir", outdir or Path(images[0].name.rstrip("/"))
                                .with_suffix(".spectunerid"), overwrite)
         clear_output(out)
-        summary = _identify(obs, cands, incl, excl, bounds, n_init, usepolicy, int(seed),
-                            workers, out, log)
-        if domap and summary["species"]:
-            summary.update(_map(images, obs, summary["species"], bounds, n_init, int(seed),
-                                workers, out / "maps", log))
+        result = _identify(obs, cands, incl, excl, bounds, n_init, usepolicy, int(seed),
+                           workers, out, log)
+        summary = _summary(result, out)
+        if domap and result.species:
+            summary.update(_map(images, obs, result, n_init, int(seed), workers, out / "maps",
+                                log))
         summary.update(mode="vecavg" if vis else "image", time=time.perf_counter() - start)
         return summary
 
@@ -181,7 +182,7 @@ def _vis_input(check, vis, field, spw, datacolumn, beam, box, domap, outdir, ove
     return obs, [], out
 
 
-def _identify(obs, cands, incl, excl, bounds, n_init, usepolicy, seed, workers, out, log) -> dict:
+def _identify(obs, cands, incl, excl, bounds, n_init, usepolicy, seed, workers, out, log):
     from spectuner_nb.identify import identify
 
     client = None
@@ -203,18 +204,18 @@ def _identify(obs, cands, incl, excl, bounds, n_init, usepolicy, seed, workers, 
         log.info(line)
     log.info(f"{len(result.unknown)} unknown lines of {result.n_peaks} peaks; "
              f"written to {out}")
-    return _summary(result, out)
+    return result
 
 
-def _map(images, obs, species, bounds, n_init, seed, workers, mapdir, log) -> dict:
+def _map(images, obs, ident, n_init, seed, workers, mapdir, log) -> dict:
+    """Fit the cubes with the identified species as one joint model (χ², the same bounds)."""
     from spectuner_nb.cube import fit_cube
-    from spectuner_nb.parameters import choose_preset
 
-    preset = choose_preset(obs) if bounds == "auto" else bounds
+    preset = ident.settings["preset"]
     parallel = {"client": False} if workers == 1 else {"n_workers": workers}
-    result = fit_cube(images, species, v_lsr=obs.v_lsr, loss="chi2", n_init=n_init, seed=seed,
-                      workdir=mapdir / "work", progress=False, fit_kwargs={"bounds": preset},
-                      **parallel)
+    result = fit_cube(images, list(ident.species), v_lsr=obs.v_lsr, loss="chi2", n_init=n_init,
+                      seed=seed, workdir=mapdir / "work", progress=False,
+                      fit_kwargs={"bounds": np.asarray(ident.settings["bounds"])}, **parallel)
     files = [str(p) for p in result.write(mapdir)]
     for line in result.summary().splitlines():
         log.info(line)

@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+
 from .fit_spectrum import _fits_ndim, load_observation
 
 
@@ -91,7 +93,6 @@ def run(args) -> int:
     from bokeh.resources import INLINE
 
     from ..identify import identify
-    from ..parameters import choose_preset
 
     if args.map and not _is_cube(Path(args.file)):
         from ..errors import ObservationError
@@ -126,15 +127,15 @@ def run(args) -> int:
         if args.map and result.species:
             from ..cube import fit_cube
 
-            preset = choose_preset(obs) if args.preset == "auto" else args.preset
             maps = fit_cube(args.file, list(result.species), v_lsr=args.v_lsr, loss="chi2",
                             n_init=args.n_init, seed=args.seed,
                             client=False if args.no_dask else client, n_workers=args.workers,
                             workdir=out / "map_work", catalog=catalog, progress=not args.quiet,
-                            fit_kwargs={"bounds": preset})
+                            fit_kwargs={"bounds": np.asarray(result.settings["bounds"])})
             maps.write(out / "maps")
             print(maps.summary())
-            print(f"wrote the joint-model maps ({preset} bounds) to {out / 'maps'}")
+            print(f"wrote the joint-model maps ({result.settings['preset']} bounds) to "
+                  f"{out / 'maps'}")
     finally:
         if client:
             client.close()
