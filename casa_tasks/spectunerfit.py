@@ -259,9 +259,8 @@ def _box(check: Checker, box, image: Path):
     return check.box("box", box, window.data.shape[1:])
 
 
-def _run_vis(check, vis, field, spw, datacolumn, vismode, beam, imsize, cell, niter, restfreq,
-             contimage, box, outdir, overwrite, fs, log) -> dict:
-    from .imaging import default_cell_arcsec, image_cube
+def ms_selection(check: Checker, vis, field, spw, datacolumn):
+    """The checked MeasurementSet selection: (path, spectral setup, field id, spw ids, column)."""
     from .visibilities import spectral_setup
 
     ms = check.measurement_set("vis", vis)
@@ -271,6 +270,14 @@ def _run_vis(check, vis, field, spw, datacolumn, vismode, beam, imsize, cell, ni
     column = DATA_COLUMNS[check.choice("datacolumn", datacolumn, tuple(DATA_COLUMNS))]
     if column not in setup.columns:
         raise check.fail("datacolumn", datacolumn, f"the MeasurementSet has no {column} column")
+    return ms, setup, field_id, spws, column
+
+
+def _run_vis(check, vis, field, spw, datacolumn, vismode, beam, imsize, cell, niter, restfreq,
+             contimage, box, outdir, overwrite, fs, log) -> dict:
+    from .imaging import default_cell_arcsec, image_cube
+
+    ms, setup, field_id, spws, column = ms_selection(check, vis, field, spw, datacolumn)
     mode = check.choice("vismode", vismode, VISMODES)
     if contimage:
         raise check.fail("contimage", contimage, "continuum images go with imagename, not vis")

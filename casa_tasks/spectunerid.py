@@ -11,7 +11,6 @@ from spectuner_nb.parameters import PHYSICAL_NAMES
 
 from .params import Checker
 from .runner import clear_output, task_context
-from .visibilities import DATA_COLUMNS
 
 TASK = "spectunerid"
 PRESETS = ("auto", "hot_core", "cold_core")
@@ -158,16 +157,9 @@ def spectunerid(
 
 def _vis_input(check, vis, field, spw, datacolumn, beam, box, domap, outdir, overwrite, v_lsr,
                log):
-    from .spectunerfit import visibility_observation
-    from .visibilities import spectral_setup
+    from .spectunerfit import ms_selection, visibility_observation
 
-    ms = check.measurement_set("vis", vis)
-    setup = spectral_setup(ms)
-    field_id = check.field("field", field, setup.fields)
-    spws = check.spw("spw", spw, setup.chan_freq)
-    column = DATA_COLUMNS[check.choice("datacolumn", datacolumn, tuple(DATA_COLUMNS))]
-    if column not in setup.columns:
-        raise check.fail("datacolumn", datacolumn, f"the MeasurementSet has no {column} column")
+    ms, _, field_id, spws, column = ms_selection(check, vis, field, spw, datacolumn)
     if box:
         raise check.fail("box", box, "only for image cubes (imagename)")
     if domap:

@@ -328,23 +328,8 @@ class Observation:
         The beam is read from the cube (the median beam for per-channel beams)
         unless given; Jy/beam is converted to K.
         """
-        items = cubes if isinstance(cubes, list | tuple) else [cubes]
-        freqs, data = [], []
-        beam_found = beam
-        names = []
-        for item in items:
-            cube = load_cube(item)
-            if not (0 <= y < cube.shape[1] and 0 <= x < cube.shape[2]):
-                raise ObservationError(f"pixel ({x}, {y}) outside cube of shape {cube.shape}")
-            f, spec, b = _cube_spectrum(cube, x, y)
-            freqs.append(f)
-            data.append(spec)
-            beam_found = beam_found if beam_found is not None else b
-            names.append(Path(str(item)).name if isinstance(item, str | Path) else "cube")
-        return cls.from_arrays(
-            freqs, data, beam=beam_found, rms=rms, T_bg=T_bg, v_lsr=v_lsr,
-            name=f"{', '.join(names)} pixel ({x}, {y})",
-        )
+        return cls._from_cubes(cubes, (x, x), (y, y), f"pixel ({x}, {y})", beam=beam, rms=rms,
+                               T_bg=T_bg, v_lsr=v_lsr)
 
     @classmethod
     def from_cube_region(
@@ -357,22 +342,30 @@ class Observation:
         region are masked. The rms is estimated from the averaged spectrum unless given.
         """
         (x0, x1), (y0, y1) = (sorted(map(int, x)), sorted(map(int, y)))
+        return cls._from_cubes(cubes, (x0, x1), (y0, y1), f"mean of x {x0}–{x1}, y {y0}–{y1}",
+                               beam=beam, rms=rms, T_bg=T_bg, v_lsr=v_lsr)
+
+    @classmethod
+    def _from_cubes(cls, cubes, x: tuple[int, int], y: tuple[int, int], label: str, *, beam,
+                    rms, T_bg, v_lsr) -> Observation:
+        """Pixel x0…x1, y0…y1 of each cube: the pixel itself, or the mean of a region."""
         items = cubes if isinstance(cubes, list | tuple) else [cubes]
+        (x0, x1), (y0, y1) = x, y
         freqs, data, names = [], [], []
         beam_found = beam
         for item in items:
             cube = load_cube(item)
             if not (0 <= y0 and y1 < cube.shape[1] and 0 <= x0 and x1 < cube.shape[2]):
-                raise ObservationError(
-                    f"region x {x0}…{x1}, y {y0}…{y1} outside cube of shape {cube.shape}")
-            f, spec, b = _cube_spectrum(cube, slice(x0, x1 + 1), slice(y0, y1 + 1))
+                raise ObservationError(f"{label} outside cube of shape {cube.shape}")
+            px, py = (x0, y0) if (x0, y0) == (x1, y1) else (slice(x0, x1 + 1), slice(y0, y1 + 1))
+            f, spec, b = _cube_spectrum(cube, px, py)
             freqs.append(f)
             data.append(spec)
             beam_found = beam_found if beam_found is not None else b
             names.append(Path(str(item)).name if isinstance(item, str | Path) else "cube")
         return cls.from_arrays(
             freqs, data, beam=beam_found, rms=rms, T_bg=T_bg, v_lsr=v_lsr,
-            name=f"{', '.join(names)} mean of x {x0}–{x1}, y {y0}–{y1}",
+            name=f"{', '.join(names)} {label}",
         )
 
     # ------------------------------------------------------------------ derived views

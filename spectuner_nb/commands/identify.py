@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .fit_spectrum import _fits_ndim, load_observation
+from .fit_spectrum import _fits_ndim, add_observation_arguments, load_observation
 
 
 def register(subparsers) -> None:
@@ -40,13 +40,7 @@ def register(subparsers) -> None:
     p.add_argument("--exclude", nargs="+", default=(), help="species never considered")
     p.add_argument("--preset", default="auto", choices=["auto", *sorted(BOUND_PRESETS)],
                    help="parameter bounds (default: chosen from the observed line widths)")
-    p.add_argument("--v-lsr", type=float, default=0.0, help="systemic velocity, km/s")
-    p.add_argument("--beam", nargs=2, type=float, metavar=("BMAJ", "BMIN"), default=None,
-                   help="beam FWHM in arcsec (default: from the file)")
-    p.add_argument("--dish", type=float, default=None, help="single-dish diameter in m")
-    p.add_argument("--unit", default="K", help="intensity unit of a text file (K, Jy/beam, …)")
-    p.add_argument("--rms", type=float, default=None, help="noise in K (default: estimated)")
-    p.add_argument("--t-bg", type=float, default=0.0, help="continuum temperature, K")
+    add_observation_arguments(p)
     p.add_argument("--init", choices=["auto", "policy", "random"], default="auto")
     p.add_argument("--n-init", type=int, default=50)
     p.add_argument("--seed", type=int, default=0)
