@@ -112,6 +112,12 @@ class Checker:
             raise self.fail(param, value, f"{kind} does not exist")
         return path
 
+    def one_source(self, vis, imagename, images: str = "image cubes") -> None:
+        """Exactly one of ``vis`` (a MeasurementSet) and ``imagename`` (``images``) is given."""
+        if bool(vis) == bool(imagename):
+            raise self.fail("vis", vis, f"give either vis (a MeasurementSet) or imagename "
+                            f"({images}), not both and not neither")
+
     def measurement_set(self, param: str, value) -> Path:
         """An existing MeasurementSet directory (a table with a SPECTRAL_WINDOW subtable)."""
         path = self.existing(param, value, kind="MeasurementSet")

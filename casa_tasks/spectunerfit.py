@@ -218,9 +218,7 @@ def spectunerfit(
     with task_context(TASK, dict(locals())) as log:
         start = time.perf_counter()
         check = Checker(TASK)
-        if bool(vis) == bool(imagename):
-            raise check.fail("vis", vis, "give either vis (a MeasurementSet) or imagename "
-                             "(image cubes), not both and not neither")
+        check.one_source(vis, imagename)
         fs = _fit_settings(check, species, loss, optimizer, ninit, usepolicy, seed, parallel,
                            vlsr)
         if vis:

@@ -119,9 +119,7 @@ def spectunerid(
     with task_context(TASK, dict(locals())) as log:
         start = time.perf_counter()
         check = Checker(TASK)
-        if bool(vis) == bool(imagename):
-            raise check.fail("vis", vis, "give either vis (a MeasurementSet) or imagename "
-                             "(image cubes), not both and not neither")
+        check.one_source(vis, imagename)
         cands = _names(check, "candidates", candidates) or None
         incl = _names(check, "include", include)
         excl = _names(check, "exclude", exclude)
