@@ -4,15 +4,19 @@ them with the joint model."""
 import re
 
 import numpy as np
+import pytest
 from astropy.io import fits
 
 from spectuner_nb.cli import main
 from spectuner_nb.identify import IdentificationResult
 
 
+@pytest.mark.slow
 def test_example_identifies_and_maps(tmp_path, capsys):
     out = tmp_path / "example"
-    assert main(["example", "--out", str(out), "--size", "3", "--workers", "1"]) == 0
+    candidates = ["CH3OH", "CH3OCHO", "H2CO", "HC3N", "OCS", "SO2", "CH3OCH3", "C2H5OH"]
+    assert main(["example", "--out", str(out), "--size", "3", "--workers", "1",
+                 "--candidates", *candidates]) == 0
     text = capsys.readouterr().out
     ident = IdentificationResult.read(out / "identify")
     assert {"CH3OH;vt=0-2;", "CH3OCHO;v=0;"} <= set(ident.species)

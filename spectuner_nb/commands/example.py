@@ -43,7 +43,8 @@ def register(subparsers) -> None:
                    help="output folder (default: %(default)s)")
     p.add_argument("--size", type=int, default=8, help="map size in pixels per side (default: 8)")
     p.add_argument("--candidates", nargs="+", default=None,
-                   help="species to consider (default: the whole catalog, less C2H5CN)")
+                   help="species to consider (default: the whole catalog); C2H5CN is "
+                        "always left out")
     p.add_argument("--init", default="policy", choices=["policy", "random"],
                    help="initial guesses of the maps: the shipped policy or random draws "
                         "(default: policy)")
@@ -116,8 +117,7 @@ def run(args: argparse.Namespace) -> int:
     x, y = cubes.peak_pixel()
     obs = Observation.from_cube_pixel([str(f) for f in files["cubes"]], x, y,
                                       T_bg=cubes.t_background(y, x)[0], v_lsr=cubes.v_lsr)
-    exclude = [] if args.candidates else [EXAMPLE_INTERLOPER]
-    ident = identify(obs, args.candidates, catalog=cache, exclude=exclude,
+    ident = identify(obs, args.candidates, catalog=cache, exclude=[EXAMPLE_INTERLOPER],
                      workdir=out / "identify" / "work", seed=args.seed)
     ident.write(out / "identify")
     (out / "identify" / "identify.html").write_text(
