@@ -84,3 +84,9 @@ def parent_species(name: str, known: Iterable[str] | None = None) -> str:
              if p.includes_ground and composition(p.formula) == target
              and p.formula == main_formula(p.formula)]
     return alike[0] if len(alike) == 1 else str(sn)
+
+
+def is_rare(name: str) -> bool:
+    """True for a rare isotopologue or a state that excludes the ground state."""
+    sn = parse(name)
+    return sn.formula != main_formula(sn.formula) or not sn.includes_ground

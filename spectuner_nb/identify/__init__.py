@@ -17,13 +17,21 @@ from pathlib import Path
 
 import numpy as np
 
+from ..catalog.families import is_rare
 from ..errors import IdentificationError, ModelInputError
 from ..observation import Observation
 from ..parameters import N_PARAMS, bounds_preset, choose_preset
 from .assign import assignment_table
 from .candidates import select_candidates
 from .combine import SpeciesModels, combine, refine
-from .individual import init_method, load_policy, policy_starts, run_fits
+from .individual import (
+    N_ANCHORED_WITH_POLICY,
+    init_method,
+    load_policy,
+    policy_starts,
+    random_starts,
+    run_fits,
+)
 from .matching import ObservedPeaks, match_model
 from .result import IdentificationResult
 from .store import FitStore, run_identity
@@ -168,16 +176,19 @@ def identify(
         store = FitStore(workdir, identity, {**settings, "candidates": [c.name for c in cands]},
                          resume=resume)
     todo = [c for c in cands if store is None or not store.has(c.name)]
-    starts: dict[str, object] = {c.name: "random" for c in cands}
     t1 = time.perf_counter()
-    if method == "policy" and todo:
-        draws = policy_starts(policy, obs, todo, int(n_init), int(seed))
-        starts.update({c.name: d for c, d in zip(todo, draws, strict=True)})
+    if method == "policy":
+        draws = policy_starts(policy, obs, todo, int(n_init), int(seed)) if todo else []
+        starts = {c.name: np.vstack([d, random_starts(c, bnds, N_ANCHORED_WITH_POLICY, seed)])
+                  for c, d in zip(todo, draws, strict=True)}
+    else:
+        starts = {c.name: random_starts(c, bnds, int(n_init), seed) for c in todo}
     timings["policy"] = time.perf_counter() - t1
     t1 = time.perf_counter()
     bar = _progress(len(cands), progress)
     try:
-        fits = run_fits(obs, cands, starts, fit_settings, store, client, on_done=lambda: bar.update())
+        fits = run_fits(obs, cands, starts, fit_settings, store, client,
+                        on_done=lambda: bar.update())
     finally:
         bar.close()
     timings["individual"] = time.perf_counter() - t1
@@ -197,7 +208,8 @@ def identify(
         else:
             rejected[c.name] = (f"score {m.score:g}: {m.n_matched} matched, {m.n_false} false "
                                 "peak(s)")
-    ranked.sort(key=lambda c: (-scores[c.name]["score"], scores[c.name]["loss"]))
+    # best score first; at equal score main isotopologues in their ground state first
+    ranked.sort(key=lambda c: (-scores[c.name]["score"], is_rare(c.name), scores[c.name]["loss"]))
     comb = combine(obs, peaks, ranked, {n: f[0] for n, f in fits.items()}, models, settings,
                    include=include, families=families)
     rejected.update(comb.rejected)

@@ -22,6 +22,14 @@ from .matching import ObservedPeaks, PeakMatch
 ASSIGN_FRACTION: float = 0.1
 """Smallest fraction of an observed peak's mean intensity a species must supply to be
 assigned to it."""
+SEPARATOR: str = " | "
+"""Separator of the species, fractions and quantum numbers of one peak in the line table
+(canonical species names contain ";", quantum numbers contain spaces)."""
+
+
+def split_cell(cell: str) -> list[str]:
+    """The items of a species / fractions / qn cell of the line table ([] when empty)."""
+    return str(cell).split(SEPARATOR) if str(cell) else []
 
 
 def strongest_transition(lines: LineList, x: np.ndarray, freq_mhz: float) -> int:
@@ -55,9 +63,10 @@ def assignment_table(peaks: ObservedPeaks, joint: PeakMatch, names: Sequence[str
     for k in range(len(peaks)):
         order = [i for i in np.argsort(-shares[:, k]) if shares[i, k] >= ASSIGN_FRACTION]
         best = [strongest_transition(lines[i], x[i], peaks.freq[k]) for i in order]
-        cols["species"].append(";".join(names[i] for i in order))
-        cols["fractions"].append(";".join(f"{shares[i, k]:.2f}" for i in order))
-        cols["qn"].append(";".join(_qn(lines[i], j) for i, j in zip(order, best, strict=True)))
+        cols["species"].append(SEPARATOR.join(names[i] for i in order))
+        cols["fractions"].append(SEPARATOR.join(f"{shares[i, k]:.2f}" for i in order))
+        cols["qn"].append(SEPARATOR.join(_qn(lines[i], j)
+                                         for i, j in zip(order, best, strict=True)))
         first = (order[0], best[0]) if order and best[0] >= 0 else None
         cols["line_freq"].append(float(lines[first[0]].freq[first[1]]) if first else np.nan)
         cols["E_up"].append(float(lines[first[0]].E_up[first[1]]) if first else np.nan)
@@ -78,7 +87,8 @@ def assignment_table(peaks: ObservedPeaks, joint: PeakMatch, names: Sequence[str
     table.meta["description"] = (
         "observed peaks (4 rms): species supplying >= "
         f"{ASSIGN_FRACTION:g} of the peak, fractions of the observed intensity, the "
-        "strongest transition of each (qn ';'-joined), line_freq/E_up/A_ul of the first")
+        f"strongest transition of each, items joined by '{SEPARATOR}'; line_freq/E_up/A_ul of "
+        "the first")
     return table
 
 

@@ -31,21 +31,27 @@ from .matching import ObservedPeaks
 
 T_EX_GRID: tuple[float, ...] = (5.0, 10.0, 20.0, 40.0, 80.0, 150.0, 300.0, 600.0)
 """Excitation temperatures (K) at which line strengths are ranked (those inside the bounds)."""
-STRONG_FRACTION: float = 0.3
+STRONG_FRACTION: float = 0.5
 """Lines at least this fraction of the strongest line's strength are "strong"."""
-MIN_STRONG_COVER: float = 0.5
+MIN_STRONG_COVER: float = 0.3
 """Fraction of the strong lines that must fall on observed peaks for one v_off."""
 N_VELOCITY_GRID: int = 121
 """Velocity offsets tried across the v_off bounds."""
+EDGE_CHANNELS: int = 2
+"""Channels at each window edge where a line cannot make an observed peak."""
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """A species to fit: canonical name, its lines in the windows and its family parent."""
+    """A species to fit: canonical name, its lines in the windows, its family parent
+    (``parent == name`` for a species that heads its family, or whose parent has no line
+    in the windows) and the (T_ex K, v_off km/s) pairs that put its strongest line on an
+    observed peak (:func:`peak_anchors`; empty for an included species that has none)."""
 
     name: str
     lines: LineList
     parent: str
+    anchors: np.ndarray
 
 
 def line_strength(lines: LineList, t_ex: float) -> np.ndarray:
@@ -64,31 +70,46 @@ def _temperatures(bounds: np.ndarray) -> np.ndarray:
     return grid if grid.size else np.array([0.5 * (lo + hi)])
 
 
-def _peak_cover(ll: LineList, obs: Observation, peaks: ObservedPeaks,
-                bounds: np.ndarray) -> bool:
-    """True when the strongest lines of ``ll`` can sit on observed peaks (module docstring)."""
+def peak_anchors(ll: LineList, obs: Observation, peaks: ObservedPeaks,
+                 bounds: np.ndarray) -> np.ndarray:
+    """(T_ex, v_off) pairs at which the strongest lines of ``ll`` sit on observed peaks
+    (module docstring), (n, 2) in K and km/s; empty when there is none.
+
+    For every v_off of the grid only the lines that land inside a window (away from its
+    edge channels, where no peak can be found) count. Each pair's v_off puts the strongest
+    line exactly on the brightest channel of its observed peak.
+    """
     v_lo, v_hi = float(bounds[4, 0]), float(bounds[4, 1])
     seen = ll.in_windows(obs.windows, pad_kms=max(abs(v_lo), abs(v_hi)))
     if len(seen) == 0 or len(peaks) == 0:
-        return False
+        return np.zeros((0, 2))
     freq = np.asarray(seen.freq, dtype=float)
     v_grid = np.linspace(v_lo, v_hi, N_VELOCITY_GRID)
     half_step = 0.5 * (v_grid[1] - v_grid[0]) if v_grid.size > 1 else 0.0
     lo_mhz, hi_mhz = _peak_spans_mhz(obs, peaks)
     order = np.argsort(lo_mhz)
-    lo_mhz, hi_mhz = lo_mhz[order], hi_mhz[order]
+    lo_mhz, hi_mhz, top_mhz = lo_mhz[order], hi_mhz[order], peaks.freq[order]
     shifted = freq[:, None] * (1.0 - v_grid[None, :] / C_KM_S)  # (n_lines, n_v)
     pad = freq[:, None] * half_step / C_KM_S
     k = np.searchsorted(lo_mhz, shifted + pad, side="right") - 1
     inside = (k >= 0) & (shifted - pad <= hi_mhz[np.clip(k, 0, None)])
+    visible = np.zeros_like(inside)
+    for f in obs.rest_freqs:
+        lo, hi = np.sort([f[EDGE_CHANNELS], f[-1 - EDGE_CHANNELS]])
+        visible |= (shifted >= lo) & (shifted <= hi)
+    cols = np.arange(v_grid.size)
+    anchors = []
     for t_ex in _temperatures(bounds):
-        strength = line_strength(seen, t_ex)
-        top = int(np.argmax(strength))
-        strong = strength >= STRONG_FRACTION * strength[top]
-        cover = inside[strong].mean(axis=0)
-        if np.any(inside[top] & (cover >= MIN_STRONG_COVER)):
-            return True
-    return False
+        strength = np.where(visible, line_strength(seen, t_ex)[:, None], 0.0)
+        top = np.argmax(strength, axis=0)
+        top_value = strength[top, cols]
+        strong = strength >= STRONG_FRACTION * top_value
+        cover = np.sum(inside & strong, axis=0) / np.maximum(np.sum(strong, axis=0), 1)
+        ok = (top_value > 0) & inside[top, cols] & (cover >= MIN_STRONG_COVER)
+        for j in np.flatnonzero(ok):
+            v = C_KM_S * (1.0 - top_mhz[k[top[j], j]] / freq[top[j]])
+            anchors.append((t_ex, float(np.clip(v, v_lo, v_hi))))
+    return np.unique(np.round(np.asarray(anchors, float).reshape(-1, 2), 3), axis=0)
 
 
 def _peak_spans_mhz(obs: Observation, peaks: ObservedPeaks) -> tuple[np.ndarray, np.ndarray]:
@@ -167,8 +188,12 @@ def select_candidates(
             if candidates is not None or name in forced:
                 rejected[name] = "no lines in the windows"
             continue
-        if name not in forced and not _peak_cover(lines, obs, peaks, bounds):
+        anchors = peak_anchors(lines, obs, peaks, bounds)
+        if name not in forced and len(anchors) == 0:
             rejected[name] = "strongest lines fall where no peak is observed"
             continue
-        out.append(Candidate(name, lines, parent_species(name, known)))
+        parent = parent_species(name, known)
+        if parent != name and len(catalog.lines(parent, obs.windows)) == 0:
+            parent = name  # a parent with no line in the windows cannot be required
+        out.append(Candidate(name, lines, parent, anchors))
     return out, rejected

@@ -28,6 +28,10 @@ from .store import FitStore
 INITS: tuple[str, ...] = ("auto", "policy", "random")
 FIT_MAXITER: int = 200
 """SLSQP iteration limit of one individual fit."""
+ANCHORED_FRACTION: float = 0.5
+"""Fraction of the random starts placed on the candidate's anchors (T_ex, v_off)."""
+N_ANCHORED_WITH_POLICY: int = 10
+"""Anchored random starts added to the policy's proposals."""
 
 
 def load_policy():
@@ -69,17 +73,30 @@ def policy_starts(policy, obs: Observation, candidates: Sequence[Candidate], n_i
     return draws.reshape(n_init, len(candidates), 5).transpose(1, 0, 2)
 
 
-def fit_candidate(obs: Observation, name: str, lines, starts, settings: dict
+def random_starts(candidate: Candidate, bounds: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """``n`` fit-space starts (n, 5) drawn uniformly within ``bounds``; the first
+    :data:`ANCHORED_FRACTION` of them take (T_ex, v_off) from the candidate's anchors (its
+    strongest line on an observed peak), so that narrow lines are not missed."""
+    rng = np.random.default_rng([int(seed), zlib.crc32(candidate.name.encode())])
+    lo, hi = bounds[:, 0], bounds[:, 1]
+    x = lo + rng.random((n, 5)) * (hi - lo)
+    n_anchor = min(int(round(ANCHORED_FRACTION * n)), n) if len(candidate.anchors) else 0
+    if n_anchor:
+        pick = candidate.anchors[rng.integers(0, len(candidate.anchors), n_anchor)]
+        x[:n_anchor, 1] = pick[:, 0]
+        x[:n_anchor, 4] = pick[:, 1]
+    return x
+
+
+def fit_candidate(obs: Observation, name: str, lines, starts: np.ndarray, settings: dict
                   ) -> tuple[np.ndarray, float, int]:
-    """One individual fit: (best fit-space x (5,), loss, nfev). ``starts`` is "random" or
-    (n_init, 5) fit-space proposals; the random draws are seeded by ``settings["seed"]``
-    and the species name."""
+    """One individual fit from fit-space ``starts`` (n, 5): (best x (5,), loss, nfev)."""
     from ..fit import fit_spectrum
 
-    init = starts if isinstance(starts, str) else np.asarray(starts)[:, None, :]
-    res = fit_spectrum(obs, [name], lines=[lines], loss=settings["loss"], init=init,
-                       n_init=settings["n_init"], bounds=np.asarray(settings["bounds"]),
-                       seed=settings["seed"] + zlib.crc32(name.encode()), errors=False, maxiter=FIT_MAXITER)
+    res = fit_spectrum(obs, [name], lines=[lines], loss=settings["loss"],
+                       init=np.asarray(starts)[:, None, :],
+                       bounds=np.asarray(settings["bounds"]), errors=False,
+                       maxiter=FIT_MAXITER)
     return res.x[0], float(res.loss), int(res.nfev)
 
 
@@ -96,7 +113,7 @@ def run_fits(obs: Observation, candidates: Sequence[Candidate], starts: dict, se
              on_done: Callable[[], None] | None = None) -> dict[str, tuple]:
     """Fit every candidate not yet in ``store``; returns {name: (x, loss, nfev)} for all.
 
-    ``starts``: {name: "random" or (n_init, 5) array}; ``client``: a Dask client or None.
+    ``starts``: {name: (n, 5) fit-space starts}; ``client``: a Dask client or None.
     """
     out: dict[str, tuple] = {}
     todo = []

@@ -25,10 +25,9 @@ import numpy as np
 
 from ..errors import ResultsError
 from ..observation import Observation
-from ..results import FitResult
+from ..results import FitResult, _json_default
 
 SUMMARY_FILE = "summary.json"
-_TABLES = ("species", "lines", "rejected")
 
 
 @dataclass
@@ -197,7 +196,7 @@ class IdentificationResult:
                        "n_peaks": self.n_peaks, "n_unknown": len(self.unknown),
                        "scores": self.scores, "settings": self.settings,
                        "timings": self.timings, "observation": self.obs.to_dict()}
-            (folder / SUMMARY_FILE).write_text(json.dumps(summary, indent=1, default=_plain))
+            (folder / SUMMARY_FILE).write_text(json.dumps(summary, indent=1, default=_json_default))
         except OSError as exc:
             raise ResultsError(f"cannot write {folder}: {exc}") from exc
         return folder
@@ -226,10 +225,3 @@ class IdentificationResult:
                    message=summary["message"], settings=summary["settings"],
                    timings=summary["timings"])
 
-
-def _plain(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"not JSON serialisable: {type(obj)}")
