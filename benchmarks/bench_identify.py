@@ -502,12 +502,14 @@ def main() -> None:
             saved[part]["command"] = cmd
             saved[part]["part_wall_s"] = time.perf_counter() - t0
             RESULTS.parent.mkdir(parents=True, exist_ok=True)
+            latest = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+            saved = {**latest, "machine": saved["machine"], part: saved[part]}  # other runs' parts
             RESULTS.write_text(json.dumps(saved, indent=1))
             summary = {k: v for k, v in saved[part].items() if k != "records"}
             print(part, json.dumps(summary, indent=1), flush=True)
     finally:
         _close(client)
-    plot(saved, PNG)
+    plot(json.loads(RESULTS.read_text()) if RESULTS.exists() else saved, PNG)
     print(f"saved {RESULTS} and {PNG}")
 
 
