@@ -422,8 +422,8 @@ def plot(saved: dict, path: Path) -> None:
     bars = []
     mocks = saved.get("mocks", {})
     for label, rates in (("mocks", mocks.get("ours")),
-                         ("peer mocks: ours", (mocks.get("peer") or {}).get("ours_same_mocks")),
-                         ("peer mocks: spectuner 2.0",
+                         ("ours,\npeer set", (mocks.get("peer") or {}).get("ours_same_mocks")),
+                         ("spectuner 2.0,\npeer set",
                           (mocks.get("peer") or {}).get("spectuner_2.0")),
                          ("cold core", saved.get("cold", {}).get("ours"))):
         if rates and rates.get("precision") is not None:
@@ -446,7 +446,8 @@ def plot(saved: dict, path: Path) -> None:
     ax.axvline(-0.1, color="k", lw=0.8, ls="--")
     ax.axvline(0.1, color="k", lw=0.8, ls="--")
     ax.set_xlabel("Δ log10 N_tot of correct species (dex, clipped at ±1)")
-    ax.set_title(f"median |Δ| = {mocks.get('median_abs_dlogN_dex')}")
+    med = mocks.get("median_abs_dlogN_dex")
+    ax.set_title("median |Δ| = " + ("n/a" if med is None else f"{med:.3f} dex"))
     ax = axes[2]
     frac = saved.get("w3", {}).get("frac_snr10_at_bound") or {}
     if frac:
