@@ -52,6 +52,18 @@ class Checker:
             raise self.fail(param, value, "must be a positive integer")
         return int(value)
 
+    def seed(self, param: str, value) -> int:
+        """A non-negative integer (bools refused)."""
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+            raise self.fail(param, value, "must be a non-negative integer")
+        return int(value)
+
+    def flag(self, param: str, value) -> bool:
+        """True or False (nothing else)."""
+        if not isinstance(value, bool):
+            raise self.fail(param, value, "must be True or False")
+        return value
+
     def positive_float(self, param: str, value) -> float:
         """A positive finite number (bools refused)."""
         if isinstance(value, bool) or not isinstance(value, int | float | np.number):

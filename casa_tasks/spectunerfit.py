@@ -39,11 +39,8 @@ def _fit_settings(check: Checker, species, loss, optimizer, ninit, usepolicy, se
     loss = check.choice("loss", loss, LOSSES)
     optimizer = check.choice("optimizer", optimizer, OPTIMIZERS)
     n_init = check.positive_int("ninit", ninit)
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise check.fail("seed", seed, "must be a non-negative integer")
-    if not isinstance(usepolicy, bool):
-        raise check.fail("usepolicy", usepolicy, "must be True or False")
-    if usepolicy:
+    seed = check.seed("seed", seed)
+    if check.flag("usepolicy", usepolicy):
         from spectuner_nb.cube.fit import policy_available
 
         if not policy_available():

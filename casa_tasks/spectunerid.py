@@ -125,12 +125,9 @@ def spectunerid(
         excl = _names(check, "exclude", exclude)
         bounds = check.choice("preset", preset, PRESETS)
         n_init = check.positive_int("ninit", ninit)
-        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-            raise check.fail("seed", seed, "must be a non-negative integer")
-        if not isinstance(usepolicy, bool):
-            raise check.fail("usepolicy", usepolicy, "must be True or False")
-        if not isinstance(domap, bool):
-            raise check.fail("domap", domap, "must be True or False")
+        seed = check.seed("seed", seed)
+        check.flag("usepolicy", usepolicy)
+        check.flag("domap", domap)
         workers = check.workers("parallel", parallel)
         v_lsr = check.quantity("vlsr", vlsr, "km/s")
         if vis:
@@ -143,11 +140,11 @@ def spectunerid(
             out = check.output("outdir", outdir or Path(images[0].name.rstrip("/"))
                                .with_suffix(".spectunerid"), overwrite)
         clear_output(out)
-        result = _identify(obs, cands, incl, excl, bounds, n_init, usepolicy, int(seed),
+        result = _identify(obs, cands, incl, excl, bounds, n_init, usepolicy, seed,
                            workers, out, log)
         summary = _summary(result, out)
         if domap and result.species:
-            summary.update(_map(images, obs, result, n_init, int(seed), workers, out / "maps",
+            summary.update(_map(images, obs, result, n_init, seed, workers, out / "maps",
                                 log))
         summary.update(mode="vecavg" if vis else "image", time=time.perf_counter() - start)
         return summary
