@@ -215,13 +215,15 @@ def run_peer(mix, catalog, workdir: Path, n_process: int) -> dict:
 
 # ---------------------------------------------------------------- parts
 def bench_mocks(args, catalog, client, workdir: Path) -> dict:
+    from spectuner_nb.mock import mixture_case
+
     store = Store(workdir, "mocks", {"seed": args.seed})
     ours, peer = [], []
     for i in range(args.n_mocks):
         mix = None
         rec = store.get(f"ours{i}")
         if rec is None or (i < args.n_peer and store.get(f"peer{i}") is None):
-            mix = _mixture(i, args.seed, catalog)
+            mix = mixture_case(i, seed=args.seed, catalog=catalog)
         if rec is None:
             rec = {"id": f"ours{i}", "band": mix.mock.band, "n_species": len(mix.mock.species),
                    "n_candidates": len(mix.candidates), "interloper": mix.interloper,
@@ -264,14 +266,6 @@ def bench_mocks(args, catalog, client, workdir: Path) -> dict:
                                 "time_ratio_peer_over_ours": t_peer / t_ours})
     out["records"] = {"ours": ours, "peer": peer}
     return out
-
-
-def _mixture(i: int, seed: int, catalog):
-    """Mixture ``i`` of the seeded dataset (made alone, same as ``mixture_dataset``)."""
-    from spectuner_nb.mock import mock_mixture
-
-    return mock_mixture(band=(3, 6, 7)[i % 3], interloper=i % 3 == 2, catalog=catalog,
-                        seed=seed * 100003 + i)
 
 
 def _g327_observation(workdir: Path):
@@ -388,15 +382,14 @@ def _rms_map(cubes) -> np.ndarray:
 
 
 def bench_cold(args, catalog, client, workdir: Path) -> dict:
-    from spectuner_nb.mock import mock_mixture
+    from spectuner_nb.mock import mixture_case
 
     store = Store(workdir, "cold", {"seed": args.seed})
     recs = []
     for i in range(args.n_cold):
         rec = store.get(f"cold{i}")
         if rec is None:
-            mix = mock_mixture(regime="cold-core", interloper=i % 3 == 2, catalog=catalog,
-                               seed=args.seed * 100003 + i)
+            mix = mixture_case(i, seed=args.seed, regime="cold-core", catalog=catalog)
             rec = {"id": f"cold{i}", "n_species": len(mix.mock.species),
                    "interloper": mix.interloper, "n_detectable": len(mix.detectable),
                    **run_ours(mix, catalog, client, "cold_core", workdir / f"cold{i}")}

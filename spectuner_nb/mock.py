@@ -450,24 +450,26 @@ def mock_mixture(
     return MockMixture(mock, candidates, left_out, decoys, n_lines)
 
 
-def mixture_dataset(
-    n: int,
+def mixture_case(
+    i: int,
     *,
     seed: int = 0,
     regime: str = "mixture",
     interloper_every: int = 3,
     catalog=None,
     **kwargs,
-) -> list[MockMixture]:
-    """``n`` mixtures, seeded reproducibly: mixture ``i`` uses seed ``seed * 100003 + i``,
-    band ``(3, 6, 7)[i % 3]`` (cold core: 3) and has an interloper when
+) -> MockMixture:
+    """Mixture ``i`` of the seeded series: seed ``seed * 100003 + i``, band
+    ``(3, 6, 7)[i % 3]`` (cold core: 3), an interloper when
     ``i % interloper_every == interloper_every - 1`` (0: never). Extra keyword arguments
     go to :func:`mock_mixture`."""
+    band = 3 if regime == "cold-core" else (3, 6, 7)[i % 3]
+    with_interloper = interloper_every > 0 and i % interloper_every == interloper_every - 1
+    return mock_mixture(regime=regime, band=band, interloper=with_interloper,
+                        catalog=_catalog(catalog), seed=seed * 100003 + i, **kwargs)
+
+
+def mixture_dataset(n: int, *, catalog=None, **kwargs) -> list[MockMixture]:
+    """Mixtures 0 … n−1 of :func:`mixture_case` (same keyword arguments)."""
     catalog = _catalog(catalog)
-    out = []
-    for i in range(n):
-        band = 3 if regime == "cold-core" else (3, 6, 7)[i % 3]
-        with_interloper = interloper_every > 0 and i % interloper_every == interloper_every - 1
-        out.append(mock_mixture(regime=regime, band=band, interloper=with_interloper,
-                                catalog=catalog, seed=seed * 100003 + i, **kwargs))
-    return out
+    return [mixture_case(i, catalog=catalog, **kwargs) for i in range(n)]
