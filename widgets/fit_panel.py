@@ -66,7 +66,7 @@ def chunk_results(workdir: Path) -> tuple[np.ndarray, np.ndarray]:
     pix, xs = [], []
     for path in sorted((Path(workdir) / "chunks").glob("c*.npz")):
         try:
-            with np.load(path) as z:
+            with np.load(path, allow_pickle=False) as z:
                 pix.append(z["pixel"])
                 xs.append(z["x"])
         except (OSError, ValueError, KeyError):

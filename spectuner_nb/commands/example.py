@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import count
+
 EXAMPLE_SPECIES: tuple[str, ...] = ("CH3OH", "CH3OCHO", "H2CO", "HC3N", "C2H5CN")
 EXAMPLE_INTERLOPER: str = "C2H5CN"
 """In the cube but left out of the candidates: its lines should stay unknown."""
@@ -41,15 +43,17 @@ def register(subparsers) -> None:
     )
     p.add_argument("--out", default="spectuner_nb_example",
                    help="output folder (default: %(default)s)")
-    p.add_argument("--size", type=int, default=8, help="map size in pixels per side (default: 8)")
+    p.add_argument("--size", type=count(1), default=8,
+                   help="map size in pixels per side (default: 8)")
     p.add_argument("--candidates", nargs="+", default=None,
                    help="species to consider (default: the whole catalog); C2H5CN is "
                         "always left out")
     p.add_argument("--init", default="policy", choices=["policy", "random"],
                    help="initial guesses of the maps: the shipped policy or random draws "
                         "(default: policy)")
-    p.add_argument("--workers", type=int, default=None, help="Dask workers (default: all cores)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--workers", type=count(1), default=None,
+                   help="Dask workers (default: all cores)")
+    p.add_argument("--seed", type=count(0), default=0, help="random seed (default: 0)")
     p.set_defaults(func=run)
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..checks import N_INIT_MAX
+from . import count
 from .fit_spectrum import _fits_ndim, add_observation_arguments, load_observation
 
 
@@ -42,12 +44,12 @@ def register(subparsers) -> None:
                    help="parameter bounds (default: chosen from the observed line widths)")
     add_observation_arguments(p)
     p.add_argument("--init", choices=["auto", "policy", "random"], default="auto")
-    p.add_argument("--n-init", type=int, default=50)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-init", type=count(1, N_INIT_MAX), default=50)
+    p.add_argument("--seed", type=count(0), default=0)
     p.add_argument("--cache", default=None, help="transition cache (default: the user cache)")
     p.add_argument("--scheduler", default=None,
                    help="address of a running Dask scheduler (default: in this process)")
-    p.add_argument("--workers", type=int, default=None,
+    p.add_argument("--workers", type=count(1), default=None,
                    help="--map: local Dask worker processes (default: all cores)")
     p.add_argument("--map", action="store_true",
                    help="then map the cube with the identified species as one joint model")

@@ -21,10 +21,12 @@ from ..catalog.families import is_rare
 from ..errors import IdentificationError, ModelInputError
 from ..observation import Observation
 from ..parameters import N_PARAMS, bounds_preset, choose_preset
+from ..sanity import check_fittable
 from .assign import assignment_table
 from .candidates import select_candidates
 from .combine import SpeciesModels, combine, refine
 from .individual import (
+    INITS,
     N_ANCHORED_WITH_POLICY,
     init_method,
     load_policy,
@@ -32,7 +34,7 @@ from .individual import (
     random_starts,
     run_fits,
 )
-from .matching import ObservedPeaks, match_model
+from .matching import MIN_SCORE, ObservedPeaks, match_model
 from .result import IdentificationResult
 from .store import FitStore, run_identity
 
@@ -139,11 +141,14 @@ def identify(
         raise IdentificationError(f"loss must be 'pm' or 'chi2', got {loss!r}")
     if int(n_init) < 1:
         raise IdentificationError("n_init must be at least 1")
+    if init not in INITS:
+        raise IdentificationError(f"init must be one of {INITS}, got {init!r}")
     if catalog is None:
         from ..catalog import default_cache
 
         catalog = default_cache()
     bnds, preset = _bounds(bounds, obs)
+    check_fittable(obs, [], [], t_ex_max=float(bnds[1, 1]))  # wrong units fail here, once
     peaks = ObservedPeaks.from_observation(obs)
     cands, rejected = select_candidates(obs, peaks, catalog, bnds, candidates=candidates,
                                         include=include, exclude=exclude)
@@ -179,10 +184,10 @@ def identify(
     t1 = time.perf_counter()
     if method == "policy":
         draws = policy_starts(policy, obs, todo, int(n_init), int(seed)) if todo else []
-        starts = {c.name: np.vstack([d, random_starts(c, bnds, N_ANCHORED_WITH_POLICY, seed)])
+        starts = {c.name: np.vstack([d, random_starts(c, bnds, N_ANCHORED_WITH_POLICY, seed, obs)])
                   for c, d in zip(todo, draws, strict=True)}
     else:
-        starts = {c.name: random_starts(c, bnds, int(n_init), seed) for c in todo}
+        starts = {c.name: random_starts(c, bnds, int(n_init), seed, obs) for c in todo}
     timings["policy"] = time.perf_counter() - t1
     t1 = time.perf_counter()
     bar = _progress(len(cands), progress)
@@ -201,7 +206,7 @@ def identify(
         m = match_model(obs, peaks, models(c.name, fits[c.name][0]))
         scores[c.name] = {"score": m.score, "n_matched": m.n_matched, "n_false": m.n_false,
                           "loss": fits[c.name][1]}
-        if c.name in include or (m.n_matched > 0 and m.score > 0):
+        if c.name in include or (m.n_matched > 0 and m.score >= MIN_SCORE):
             ranked.append(c)
         elif m.n_matched == 0:
             rejected[c.name] = "its individual fit matches no observed peak"

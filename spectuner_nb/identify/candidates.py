@@ -46,7 +46,8 @@ class Candidate:
     """A species to fit: canonical name, its lines in the windows, its family parent
     (``parent == name`` for a species that heads its family, or whose parent has no line
     in the windows) and the (T_ex K, v_off km/s) pairs that put its strongest line on an
-    observed peak (:func:`peak_anchors`; empty for an included species that has none)."""
+    observed peak, with that peak's height (K) (:func:`peak_anchors`; empty for an
+    included species that has none)."""
 
     name: str
     lines: LineList
@@ -72,23 +73,25 @@ def _temperatures(bounds: np.ndarray) -> np.ndarray:
 
 def peak_anchors(ll: LineList, obs: Observation, peaks: ObservedPeaks,
                  bounds: np.ndarray) -> np.ndarray:
-    """(T_ex, v_off) pairs at which the strongest lines of ``ll`` sit on observed peaks
-    (module docstring), (n, 2) in K and km/s; empty when there is none.
+    """(T_ex, v_off, peak height) at which the strongest lines of ``ll`` sit on observed
+    peaks (module docstring), (n, 3) in K, km/s and K; empty when there is none.
 
     For every v_off of the grid only the lines that land inside a window (away from its
     edge channels, where no peak can be found) count. Each pair's v_off puts the strongest
-    line exactly on the brightest channel of its observed peak.
+    line exactly on the brightest channel of its observed peak, whose intensity is the
+    height.
     """
     v_lo, v_hi = float(bounds[4, 0]), float(bounds[4, 1])
     seen = ll.in_windows(obs.windows, pad_kms=max(abs(v_lo), abs(v_hi)))
     if len(seen) == 0 or len(peaks) == 0:
-        return np.zeros((0, 2))
+        return np.zeros((0, 3))
     freq = np.asarray(seen.freq, dtype=float)
     v_grid = np.linspace(v_lo, v_hi, N_VELOCITY_GRID)
     half_step = 0.5 * (v_grid[1] - v_grid[0]) if v_grid.size > 1 else 0.0
     lo_mhz, hi_mhz = _peak_spans_mhz(obs, peaks)
     order = np.argsort(lo_mhz)
     lo_mhz, hi_mhz, top_mhz = lo_mhz[order], hi_mhz[order], peaks.freq[order]
+    top_k = peaks.height[order]
     shifted = freq[:, None] * (1.0 - v_grid[None, :] / C_KM_S)  # (n_lines, n_v)
     pad = freq[:, None] * half_step / C_KM_S
     k = np.searchsorted(lo_mhz, shifted + pad, side="right") - 1
@@ -107,9 +110,10 @@ def peak_anchors(ll: LineList, obs: Observation, peaks: ObservedPeaks,
         cover = np.sum(inside & strong, axis=0) / np.maximum(np.sum(strong, axis=0), 1)
         ok = (top_value > 0) & inside[top, cols] & (cover >= MIN_STRONG_COVER)
         for j in np.flatnonzero(ok):
-            v = C_KM_S * (1.0 - top_mhz[k[top[j], j]] / freq[top[j]])
-            anchors.append((t_ex, float(np.clip(v, v_lo, v_hi))))
-    return np.unique(np.round(np.asarray(anchors, float).reshape(-1, 2), 3), axis=0)
+            span = k[top[j], j]
+            v = C_KM_S * (1.0 - top_mhz[span] / freq[top[j]])
+            anchors.append((t_ex, float(np.clip(v, v_lo, v_hi)), float(top_k[span])))
+    return np.unique(np.round(np.asarray(anchors, float).reshape(-1, 3), 3), axis=0)
 
 
 def _peak_spans_mhz(obs: Observation, peaks: ObservedPeaks) -> tuple[np.ndarray, np.ndarray]:

@@ -26,6 +26,7 @@ import numpy as np
 from ..model import LTEModel
 from ..observation import Observation
 from .candidates import Candidate
+from .individual import FIT_MAXITER, random_starts
 from .matching import MIN_SHARE, ObservedPeaks, PeakMatch, match_model
 
 MIN_NEW_PEAKS: int = 1
@@ -35,7 +36,8 @@ FALSE_PER_NEW_PEAK: float = 0.5
 (real spectra are not exactly LTE: a species explaining several strong peaks may
 overpredict one weak line)."""
 N_REFIT_STARTS: int = 20
-"""Random starts added to the individual solution when refitting on top of the base."""
+"""Random starts (half of them anchored on observed peaks) added to the individual solution
+when refitting on top of the base."""
 JOINT_MAXITER: int = 300
 """SLSQP iteration limit of the joint refinements."""
 
@@ -119,7 +121,6 @@ def combine(obs: Observation, peaks: ObservedPeaks, ranked: Sequence[Candidate],
     zero = [np.zeros(f.size) for f in obs.rest_freqs]
     base = [z.copy() for z in zero]
     forced = [c for c in ranked if c.name in include]
-    rng = np.random.default_rng(settings["seed"])
     for c in forced:
         out.accepted.append(c.name)
         out.x[c.name] = individual[c.name]
@@ -134,11 +135,11 @@ def combine(obs: Observation, peaks: ObservedPeaks, ranked: Sequence[Candidate],
         after = match_model(obs, peaks, [b + s for b, s in zip(base, alone, strict=True)])
         new, reason = _verdict(before, after, match_model(obs, peaks, alone))
         if reason:
-            lo, hi = np.asarray(settings["bounds"])[:, 0], np.asarray(settings["bounds"])[:, 1]
-            starts = np.vstack([x[None], lo + rng.random((N_REFIT_STARTS, 5)) * (hi - lo)])
+            starts = np.vstack([x[None], random_starts(c, np.asarray(settings["bounds"]),
+                                                       N_REFIT_STARTS, settings["seed"], obs)])
             res = fit_spectrum(obs, [c.name], lines=[c.lines], loss=settings["loss"],
                                init=starts[:, None, :], bounds=np.asarray(settings["bounds"]),
-                               base=base, errors=False, maxiter=settings.get("maxiter", 200))
+                               base=base, errors=False, maxiter=FIT_MAXITER)
             x = res.x[0]
             alone = models(c.name, x)
             after = match_model(obs, peaks, [b + s for b, s in zip(base, alone, strict=True)])

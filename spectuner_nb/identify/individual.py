@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CheckpointError, IdentificationError
+from ..model import LTEModel
 from ..observation import Observation
 from ..parameters import within_bounds
 from .candidates import Candidate
@@ -73,10 +74,15 @@ def policy_starts(policy, obs: Observation, candidates: Sequence[Candidate], n_i
     return draws.reshape(n_init, len(candidates), 5).transpose(1, 0, 2)
 
 
-def random_starts(candidate: Candidate, bounds: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """``n`` fit-space starts (n, 5) drawn uniformly within ``bounds``; the first
-    :data:`ANCHORED_FRACTION` of them take (T_ex, v_off) from the candidate's anchors (its
-    strongest line on an observed peak), so that narrow lines are not missed."""
+def random_starts(candidate: Candidate, bounds: np.ndarray, n: int, seed: int,
+                  obs: Observation | None = None) -> np.ndarray:
+    """``n`` fit-space starts (n, 5) drawn uniformly within ``bounds``.
+
+    The first :data:`ANCHORED_FRACTION` of them take (T_ex, v_off) from the candidate's
+    anchors (its strongest line on an observed peak), so that narrow lines are not
+    missed; with ``obs`` their column density is then scaled (optically thin, N ∝ peak)
+    so that the model's brightest channel has the anchor's observed peak height.
+    """
     rng = np.random.default_rng([int(seed), zlib.crc32(candidate.name.encode())])
     lo, hi = bounds[:, 0], bounds[:, 1]
     x = lo + rng.random((n, 5)) * (hi - lo)
@@ -85,6 +91,12 @@ def random_starts(candidate: Candidate, bounds: np.ndarray, n: int, seed: int) -
         pick = candidate.anchors[rng.integers(0, len(candidate.anchors), n_anchor)]
         x[:n_anchor, 1] = pick[:, 0]
         x[:n_anchor, 4] = pick[:, 1]
+        if obs is not None:
+            model = LTEModel(obs.rest_freqs, [candidate.lines], beam=obs.beam,
+                             T_bg=list(obs.T_bg))
+            peak = np.max(model.stacked_from_fit(x[:n_anchor, None, :]), axis=1)
+            scale = np.log10(pick[:, 2] / np.where(peak > 0, peak, np.nan))
+            x[:n_anchor, 2] = np.clip(x[:n_anchor, 2] + np.nan_to_num(scale), lo[2], hi[2])
     return x
 
 

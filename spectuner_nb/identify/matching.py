@@ -47,6 +47,11 @@ FALSE_PEAK_SIGMA: float = 3.0
 span by more than this many rms on average."""
 FALSE_PENALTY: float = 1.0
 """Weight of each false or overshooting peak in a species' score (matched peaks count 1)."""
+MIN_SCORE: float = -np.inf
+"""Smallest individual score (with at least one matched peak) for a candidate to enter the
+greedy combination, where it is refitted on top of the accepted species. No limit by
+default: in a line-rich spectrum an individual peak-matching fit may overshoot (false
+peaks weigh little next to observed ones) and the refit on the joint model repairs it."""
 
 
 def _span_channels(lo: float, hi: float, n: int) -> np.ndarray:
