@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cube.store import _atomic_write
+from ..cube.store import atomic_write
 from ..errors import IdentificationError
 from ..observation import Observation
 
@@ -94,7 +94,7 @@ class FitStore:
             self.workdir.mkdir(parents=True, exist_ok=True)
             text = json.dumps({"identity": identity, "details": details}, indent=1,
                               default=str)
-            _atomic_write(path, lambda fh: fh.write(text.encode()))
+            atomic_write(path, lambda fh: fh.write(text.encode()))
         self.fit_dir.mkdir(parents=True, exist_ok=True)
         for leftover in self.fit_dir.glob(".*.tmp*"):
             leftover.unlink(missing_ok=True)
@@ -108,7 +108,7 @@ class FitStore:
 
     def write(self, name: str, x: np.ndarray, loss: float, nfev: int) -> None:
         """Store one finished fit atomically (x: fit space (5,))."""
-        _atomic_write(self._path(name), lambda fh: np.savez(
+        atomic_write(self._path(name), lambda fh: np.savez(
             fh, species=np.array(name), x=np.asarray(x, float), loss=np.float64(loss),
             nfev=np.int64(nfev)))
 
