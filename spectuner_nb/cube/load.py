@@ -179,6 +179,15 @@ class CubeSet:
             out.append(spec)
         return out
 
+    def peak_pixel(self) -> tuple[int, int]:
+        """(x, y) of the pixel holding the brightest good channel (K) of any window."""
+        peak = np.fmax.reduce([np.fmax.reduce(np.asarray(w.data[w.good], dtype=float), axis=0)
+                               for w in self.windows], axis=0)
+        if not np.isfinite(peak).any():
+            raise CubeError("the cube holds no finite value")
+        iy, ix = np.unravel_index(int(np.nanargmax(peak)), peak.shape)
+        return int(ix), int(iy)
+
     def t_background(self, iy: np.ndarray, ix: np.ndarray) -> np.ndarray:
         """Continuum temperature (K) per pixel and window, shape (n_pix, n_windows); 0 if none."""
         iy = np.atleast_1d(np.asarray(iy, int))
