@@ -21,7 +21,6 @@ from ..checks import N_INIT_MAX
 from . import count
 from .fit_spectrum import _fits_ndim, add_observation_arguments, load_observation
 
-
 __all__ = ["register", "run"]
 
 
