@@ -34,6 +34,7 @@ Usage: python benchmarks/bench_identify.py [mocks|catalog|w3|cold|all] [--n-mock
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sqlite3
@@ -64,10 +65,23 @@ G327_SPECIES = ("CH3OH", "CH3OCHO", "H2CO", "OCS", "HNCO")
 
 
 # ---------------------------------------------------------------- bookkeeping
+def engine_digest() -> str:
+    """SHA-256 (12 hex digits) of the engine's source: records of another engine are not reused."""
+    digest = hashlib.sha256()
+    for path in sorted((HERE.parent / "spectuner_nb").rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 class Store:
-    """Per-mock records of one part, appended as JSON lines (the resumable state)."""
+    """Per-mock records of one part, appended as JSON lines (the resumable state).
+
+    The file name carries ``key`` and :func:`engine_digest`, so a resumed run never mixes
+    records of two settings or two versions of the engine.
+    """
 
     def __init__(self, workdir: Path, part: str, key: dict) -> None:
+        key = {**key, "engine": engine_digest()}
         tag = "_".join(f"{k}{v}" for k, v in sorted(key.items()))
         self.path = workdir / f"{part}_{tag}.jsonl"
         self.path.parent.mkdir(parents=True, exist_ok=True)
