@@ -398,7 +398,7 @@ def fit_spectrum(
     maxiter
         Iteration limit of the local optimiser; PSO iteration cap.
     errors
-        Estimate Laplace errors for χ² fits.
+        Estimate Laplace errors (curvature of χ² at the optimum, for either loss).
     lines
         Pre-fetched line lists, one per species (e.g. reused across cube pixels).
 
@@ -469,7 +469,7 @@ def fit_spectrum(
     pm = problem._pm(spectra)
     chi2 = float(problem._chi2(problem._obs_y, spectra, obs.rms)[0])
     x_err = np.full_like(x_best, np.nan)
-    if errors and loss == "chi2":
+    if errors:  # curvature of χ² at the optimum of either loss
         z_free = ~at_bound(z_best, problem.z_bounds)
         x_err = problem.laplace_errors(z_best, z_free)[problem.idx]
     timings["errors"] = time.perf_counter() - t3

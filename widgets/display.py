@@ -34,10 +34,37 @@ def setup_notebook() -> None:
 
 
 def as_widget(layout: Any) -> Any:
-    """Wrap a Bokeh layout (figure, row, column) as an ipywidget."""
+    """Wrap a Bokeh layout (figure, row, column) as an ipywidget that survives a page reload.
+
+    :class:`jupyter_bokeh.BokehModel` sends later changes as patches but keeps the
+    document of its first drawing as its widget state; a reloaded page (JupyterLab
+    asks the kernel for every widget's state) would show that first drawing. The
+    state is therefore rebuilt from the current document whenever it is requested.
+    """
     from jupyter_bokeh import BokehModel
 
-    return BokehModel(layout)
+    class CurrentBokehModel(BokehModel):
+        def get_state(self, key: Any = None, drop_defaults: bool = False) -> dict:
+            if key is None:  # a full state request: a (re)connecting page; no change event
+                self._trait_values["render_bundle"] = self._model_to_traits(self._model)
+            return super().get_state(key=key, drop_defaults=drop_defaults)
+
+    return CurrentBokehModel(layout)
+
+
+def download_link(path: Any, label: str | None = None) -> str:
+    """HTML link that downloads the file at ``path`` from the page (data URI; works in
+    JupyterLab and Voilà, where the kernel's files are not served)."""
+    import base64
+    import mimetypes
+    from html import escape
+    from pathlib import Path
+
+    path = Path(path)
+    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    data = base64.b64encode(path.read_bytes()).decode()
+    return (f"<a class='spectuner-download' download='{escape(path.name)}' "
+            f"href='data:{mime};base64,{data}'>{escape(label or path.name)}</a>")
 
 
 def image_figure(ny: int, nx: int, *, title: str = "", size: int = 320, **kwargs: Any) -> Any:
@@ -59,6 +86,48 @@ def image_figure(ny: int, nx: int, *, title: str = "", size: int = 320, **kwargs
     fig.yaxis.axis_label = "y (pixel)"
     fig.grid.visible = False
     return fig
+
+
+def sky_axes(fig: Any, wcs: Any, ny: int, nx: int, n_ticks: int = 4) -> None:
+    """Label the pixel axes of ``fig`` with right ascension and declination (astropy WCS).
+
+    Ticks sit at pixel positions along the central row (RA) and column (Dec) of a
+    grid whose axes are aligned with RA and Dec (the usual interferometer image).
+    """
+    from astropy.wcs.utils import pixel_to_skycoord
+    from bokeh.models import FixedTicker
+
+    if wcs is None or not getattr(wcs, "has_celestial", False):
+        return
+    xs = np.linspace(0, nx - 1, n_ticks).round().astype(int)
+    ys = np.linspace(0, ny - 1, n_ticks).round().astype(int)
+    ra = pixel_to_skycoord(xs, np.full(xs.size, (ny - 1) / 2), wcs).icrs.ra
+    dec = pixel_to_skycoord(np.full(ys.size, (nx - 1) / 2), ys, wcs).icrs.dec
+    fig.xaxis.ticker = FixedTicker(ticks=[float(v) for v in xs])
+    fig.yaxis.ticker = FixedTicker(ticks=[float(v) for v in ys])
+    fig.xaxis.major_label_overrides = {
+        float(x): a.to_string(unit="hourangle", sep=":", precision=2, pad=True)
+        for x, a in zip(xs, ra, strict=True)}
+    fig.yaxis.major_label_overrides = {
+        float(y): d.to_string(unit="deg", sep=":", precision=1, alwayssign=True, pad=True)
+        for y, d in zip(ys, dec, strict=True)}
+    fig.xaxis.axis_label, fig.yaxis.axis_label = "RA (ICRS)", "Dec (ICRS)"
+    fig.xaxis.major_label_orientation = 0.35
+
+
+def draw_beam(fig: Any, wcs: Any, beam: tuple[float, float, float], ny: int, nx: int) -> None:
+    """Draw the beam ellipse (B_maj, B_min arcsec, PA deg east of north) in the lower left corner
+    of a map with celestial ``wcs`` (north up, east left)."""
+    from astropy.wcs.utils import proj_plane_pixel_scales
+
+    if wcs is None or not getattr(wcs, "has_celestial", False):
+        return
+    scale = float(np.mean(proj_plane_pixel_scales(wcs.celestial))) * 3600.0  # arcsec / pixel
+    bmaj, bmin, pa = (float(v) for v in beam)
+    w, h = bmaj / scale, bmin / scale
+    fig.ellipse(x=0.1 * nx + w / 2, y=0.1 * ny + w / 2, width=w, height=h,
+                angle=np.deg2rad(90.0 + pa), fill_color=None, line_color="white", line_width=2,
+                name="beam_ellipse")
 
 
 def spectrum_figure(*, title: str = "", x_label: str = "frequency (MHz)",
