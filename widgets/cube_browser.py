@@ -141,7 +141,7 @@ class CubeBrowser(Component):
         for i in range(len(self.windows)):
             fig = spectrum_figure(title=self.names[i], x_range=self._x_ranges[i],
                                   y_range=self._y_range)
-            src = ColumnDataSource({"x": [], "y": []}, name=f"spectrum_{i}")
+            src = ColumnDataSource({"x": [], "y": [], "freq": []}, name=f"spectrum_{i}")
             fig.step("x", "y", source=src, mode="center", color="black", line_width=1.2,
                      legend_label="data")
             model = ColumnDataSource({"x": [], "y": [], "freq": []}, name=f"model_{i}")
@@ -360,7 +360,8 @@ class CubeBrowser(Component):
         for i, win in enumerate(self.windows):
             freq = win.freq_mhz
             self.spectrum_sources[i].data = {"x": self._axis_values(i, freq),
-                                             "y": self._in_unit(i, freq, self._spectra[i])}
+                                             "y": self._in_unit(i, freq, self._spectra[i]),
+                                             "freq": freq}
             fig = self.spectrum_figures[i]
             fig.yaxis.axis_label = "T_B (K)" if self.unit == "K" else "I (Jy/beam)"
             if self.axis == "velocity":

@@ -77,8 +77,14 @@ def parse_pixels(text: str) -> list[tuple[int, int]]:
 
 def _fit_cube_process(cubes: Any, species: list[str], kwargs: dict, scheduler: str | None,
                       out: str) -> None:
-    """Body of the cube-fit process: fit_cube, then the result written to ``out``."""
+    """Body of the cube-fit process: fit_cube, then the result written to ``out``. The process
+    leads its own process group, so that cancelling stops its Dask workers too."""
+    import os
+
     from spectuner_nb.cube.fit import fit_cube
+
+    if hasattr(os, "setsid"):
+        os.setsid()
 
     if scheduler is not None:
         from dask.distributed import Client
@@ -325,9 +331,15 @@ class FitPanel(Component):
 
     def cancel_cube_fit(self) -> None:
         """Stop a running cube fit; finished chunks stay in the work directory (resumable)."""
+        import os
+        import signal
+
         if self._process is not None and self._process.is_alive():
             self._cancelled = True
-            self._process.terminate()
+            try:
+                os.killpg(self._process.pid, signal.SIGTERM)
+            except (AttributeError, OSError):  # no process groups, or not yet its own group
+                self._process.terminate()
             self._process.join(10)
 
     def _watch(self, poll_s: float) -> None:

@@ -46,3 +46,25 @@ def canvas_count(page: Any) -> int:
         { if (el.tagName === 'CANVAS') n++; if (el.shadowRoot) walk(el.shadowRoot); } };
         walk(document); return n; }"""
     )
+
+
+def axis_labels(page: Any) -> list[str]:
+    """The axis labels of every Bokeh axis on the page."""
+    return page.evaluate(
+        """() => { const out = [];
+        for (const d of Bokeh.documents) for (const m of d.all_models)
+        { if (m.axis_label !== undefined && m.major_label_overrides !== undefined
+              && m.axis_label) out.push(String(m.axis_label)); }
+        return out; }"""
+    )
+
+
+def wait_source(page: Any, name: str, column: str, condition: str, timeout_ms: int = 30_000
+                ) -> None:
+    """Wait until JavaScript ``condition`` (an expression of the array ``v``) holds for the
+    column ``column`` of the ColumnDataSource ``name``."""
+    page.wait_for_function(
+        f"""([name, col]) => {{ const m = ({_FIND_MODEL})(name); if (m === null) return false;
+        const raw = m.data instanceof Map ? m.data.get(col) : m.data[col];
+        const v = Array.from(raw ?? []); return ({condition}); }}""",
+        arg=[name, column], timeout=timeout_ms)
