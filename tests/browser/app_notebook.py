@@ -33,7 +33,6 @@ else:  # no shared data: a synthetic 30×30 cube with 400 channels keeps the tes
     app = SpectunerApp(make_synthetic_cube(("CH3OH",), shape=(30, 30), n_channels=400,
                                            windows_mhz=((218180.0, 218960.0),)),
                        species=["H2CO"])
-app.fit_panel.loss.value = "chi2"
 app.fit_panel.n_init.value = 20
 app""",
     """\
@@ -69,12 +68,12 @@ display(ready)""",
 )
 
 
-def write_app_notebook(path: Path) -> Path:
-    """Write the test notebook to ``path`` (returns it)."""
+def write_app_notebook(path: Path, cells: tuple[str, ...] = CELLS) -> Path:
+    """Write the test notebook (or other ``cells``) to ``path``; returns it."""
     import nbformat
 
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
     nbformat.write(nb, str(path))

@@ -152,14 +152,16 @@ def test_fit_table_names_its_pixel_and_goes_stale_never(page, screenshot_dir):
 
 
 def test_fit_at_a_bound_is_flagged(page):
-    """Bug 5: a fit ending at a bound (a noise pixel) carries a red warning."""
-    _click_pixel(page, 1, 28)
+    """Bug 5: a fit the data do not constrain (CH3OH at the map corner) carries a warning."""
+    _click_pixel(page, 29, 29)
     page.locator(".spectuner-fit-button").first.click()
     page.wait_for_function(
-        "() => document.querySelector('.spectuner-fit-table').innerText"
-        ".includes('fit of pixel (1, 28)')", timeout=300_000)
+        "() => { const t = document.querySelector('.spectuner-fit-table');"
+        " return t.querySelector('table') !== null && t.innerText.includes('(29, 29)'); }",
+        timeout=300_000)
     html = page.inner_html(".spectuner-fit-table")
-    assert "spectuner-fit-warnings" in html and "bound" in html
+    assert "spectuner-fit-warnings" in html and "unconstrained" in html
+    assert "spectuner-suspect" in html
 
 
 def test_box_region_and_units(page):
