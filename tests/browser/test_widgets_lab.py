@@ -41,6 +41,7 @@ def lab_page(tmp_path_factory):
                 tempfile.mkdtemp(prefix="chromium-"), executable_path=chromium_path(),
                 args=list(CHROMIUM_FLAGS), headless=True, viewport=BROWSER_SIZE)
             page = context.new_page()
+            page.on("dialog", lambda dialog: dialog.accept())  # "leave the page?" on reload
             page.goto(server.notebook_url("spectuner-test"), timeout=120_000)
             page.wait_for_selector("text=Kernel status: Idle", state="attached",
                                    timeout=180_000)
