@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
+
+PIXEL_STATUS = ".spectuner-cube-browser .spectuner-pixel-status"
+"""The cube browser's status line, which names the selected pixel."""
 
 _FIND_MODEL = """
 (name) => {
@@ -68,3 +72,15 @@ def wait_source(page: Any, name: str, column: str, condition: str, timeout_ms: i
         const raw = m.data instanceof Map ? m.data.get(col) : m.data[col];
         const v = Array.from(raw ?? []); return ({condition}); }}""",
         arg=[name, column], timeout=timeout_ms)
+
+
+def click_pixel(page: Any, x: int, y: int) -> float:
+    """Click pixel (x, y) of the cube map; returns the seconds until the browser's status line
+    names it (the spectrum is drawn in the same kernel update)."""
+    px, py = figure_point(page, "cube_map", x, y)
+    start = time.perf_counter()
+    page.mouse.click(px, py)
+    page.wait_for_function(
+        f"() => document.querySelector('{PIXEL_STATUS}').innerText.includes('({x}, {y})')",
+        timeout=30_000)
+    return time.perf_counter() - start

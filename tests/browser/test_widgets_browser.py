@@ -8,33 +8,28 @@ test_voila_kernels.py.
 
 from __future__ import annotations
 
-import time
 from urllib.parse import urlparse
 
 import numpy as np
 import pytest
 
-from .bokeh_js import axis_labels, canvas_count, figure_point, source_column, wait_source
+from .bokeh_js import (
+    PIXEL_STATUS,
+    axis_labels,
+    canvas_count,
+    click_pixel,
+    figure_point,
+    source_column,
+    wait_source,
+)
 
 pytestmark = pytest.mark.browser
 
-STATUS = ".spectuner-cube-browser .spectuner-pixel-status"
 C_KM_S = 299792.458
 
 
 def _shot(page, selector: str, path) -> None:
     page.locator(selector).first.screenshot(path=str(path))
-
-
-def _click_pixel(page, x: int, y: int) -> float:
-    """Click pixel (x, y) of the cube map; returns the seconds until its spectrum is drawn."""
-    px, py = figure_point(page, "cube_map", x, y)
-    start = time.perf_counter()
-    page.mouse.click(px, py)
-    page.wait_for_function(
-        f"() => document.querySelector('{STATUS}').innerText.includes('({x}, {y})')",
-        timeout=30_000)
-    return time.perf_counter() - start
 
 
 def _toggle(page, css_class: str, label: str) -> None:
@@ -64,11 +59,11 @@ def test_short_species_name_selected(page):
 
 def test_click_pixel_changes_spectrum_fast(page):
     before = source_column(page, "spectrum_0", "y")
-    _click_pixel(page, 22, 5)  # cold
+    click_pixel(page, 22, 5)  # cold
     after = source_column(page, "spectrum_0", "y")
     assert len(after) == len(before) == 400 and after != before
     assert source_column(page, "map_marker", "x") == [22]
-    warm = [_click_pixel(page, x, 6) for x in (20, 21, 22)]
+    warm = [click_pixel(page, x, 6) for x in (20, 21, 22)]
     print(f"\nVoilà pixel click → spectrum (warm): {', '.join(f'{t:.2f}' for t in warm)} s")
     assert np.median(warm) <= 0.5
 
@@ -132,7 +127,7 @@ def test_search_with_selection_logs_no_state_error(page):
 def test_fit_table_names_its_pixel_and_goes_stale_never(page, screenshot_dir):
     """Bugs 5 and 6: a peak-matching fit shows errors; the table names its pixel and is replaced
     when another pixel is chosen."""
-    _click_pixel(page, 15, 15)
+    click_pixel(page, 15, 15)
     page.locator(".spectuner-fit-button").first.click()
     page.wait_for_selector(".spectuner-fit-table table", timeout=300_000)
     table = page.inner_text(".spectuner-fit-table")
@@ -140,12 +135,12 @@ def test_fit_table_names_its_pixel_and_goes_stale_never(page, screenshot_dir):
     assert "±" in table and "n/a" not in table.split("nfev")[0]
     assert len(source_column(page, "model_0", "y")) > 100
     _shot(page, ".spectuner-fit-panel", screenshot_dir / "fit_panel.png")
-    _click_pixel(page, 3, 3)
+    click_pixel(page, 3, 3)
     page.wait_for_function(
         "() => document.querySelector('.spectuner-fit-table').innerText"
         ".includes('no fit of pixel (3, 3)')", timeout=30_000)
     assert source_column(page, "model_0", "y") == []
-    _click_pixel(page, 15, 15)
+    click_pixel(page, 15, 15)
     page.wait_for_function(
         "() => document.querySelector('.spectuner-fit-table').innerText"
         ".includes('fit of pixel (15, 15)')", timeout=30_000)
@@ -153,7 +148,7 @@ def test_fit_table_names_its_pixel_and_goes_stale_never(page, screenshot_dir):
 
 def test_fit_at_a_bound_is_flagged(page):
     """Bug 5: a fit the data do not constrain (CH3OH at the map corner) carries a warning."""
-    _click_pixel(page, 29, 29)
+    click_pixel(page, 29, 29)
     page.locator(".spectuner-fit-button").first.click()
     page.wait_for_function(
         "() => { const t = document.querySelector('.spectuner-fit-table');"
@@ -168,8 +163,8 @@ def test_box_region_and_units(page):
     page.locator(".spectuner-box input").first.fill("12:16, 12:16")
     page.locator(".spectuner-box input").first.press("Enter")
     page.wait_for_function(
-        f"() => document.querySelector('{STATUS}').innerText.includes('box x 12–16, y 12–16')",
-        timeout=30_000)
+        f"() => document.querySelector('{PIXEL_STATUS}').innerText"
+        ".includes('box x 12–16, y 12–16')", timeout=30_000)
     assert source_column(page, "map_box", "left") == [11.5]
     kelvin = np.array(source_column(page, "spectrum_0", "y"), dtype=float)
     _toggle(page, "spectuner-unit", "Jy/beam")
