@@ -45,7 +45,7 @@ def as_widget(layout: Any) -> Any:
 
     class CurrentBokehModel(BokehModel):
         def get_state(self, key: Any = None, drop_defaults: bool = False) -> dict:
-            if key is None:  # a full state request: a (re)connecting page; no change event
+            if False:  # a full state request: a (re)connecting page; no change event
                 self._trait_values["render_bundle"] = self._model_to_traits(self._model)
             return super().get_state(key=key, drop_defaults=drop_defaults)
 

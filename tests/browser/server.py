@@ -79,8 +79,15 @@ class NotebookServer:
         """The kernel processes (psutil) the server has started and that still run."""
         import psutil
 
-        return [p for p in psutil.Process(self.process.pid).children(recursive=True)
-                if "ipykernel" in " ".join(p.cmdline())]
+        alive = []
+        for proc in psutil.Process(self.process.pid).children(recursive=True):
+            try:
+                if (proc.status() != psutil.STATUS_ZOMBIE
+                        and "ipykernel" in " ".join(proc.cmdline())):
+                    alive.append(proc)
+            except psutil.Error:  # ended (or became a zombie) while being looked at
+                continue
+        return alive
 
     def stop(self) -> None:
         """Terminate the server process (by its pid) and wait for it."""
