@@ -87,7 +87,15 @@ def main() -> int:
         server = subprocess.Popen(voila_command("shots.ipynb", port=port), cwd=folder,
                                   env=voila_environment(), stdout=log, stderr=subprocess.STDOUT)
         try:
-            time.sleep(5)
+            deadline = time.monotonic() + 120
+            while True:  # a TCP connection only: a GET would execute the notebook
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=2):
+                        break
+                except OSError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        sys.exit(f"voila did not start; see {folder / 'voila.log'}")
+                    time.sleep(0.5)
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=chromium, headless=True, args=[
                     "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])

@@ -29,7 +29,7 @@ from spectuner_nb.xclass import (
 
 from .cube_browser import CubeBrowser
 from .cubes import WidgetInputError
-from .display import Component, as_widget, colour_mapper, image_figure
+from .display import Component, as_widget, colour_mapper, image_figure, sky_axes
 
 SHOWN: tuple[tuple[str, str], ...] = (
     ("log10 N_tot (cm⁻²)", "N_tot"), ("T_ex (K)", "T_ex"), ("Δv (km/s)", "delta_v"),
@@ -112,6 +112,7 @@ class ComparisonView(Component):
             from bokeh.models import ColorBar
 
             fig.add_layout(ColorBar(color_mapper=mapper, width=8), "right")
+            sky_axes(fig, browser.cubes.wcs, ny, nx)
             fig.on_event(Tap, self._on_tap)
             self.sources.append(src)
             self.figures.append(fig)

@@ -97,8 +97,7 @@ class CubeBrowser(Component):
         self._setting_options = False
         self.axis = "frequency"
         self.unit = "K"
-        self.rest_mhz = [float(np.mean(w.freq_range_mhz)) / (1.0 - self.v_lsr / C_KM_S)
-                         for w in self.windows]
+        self.rest_mhz = [self._centre_rest(i) for i in range(len(self.windows))]
         ny, nx = self.cubes.shape
         self.pixel: tuple[int, int] = self._brightest_pixel()
         self._spectra = self._selected_spectra()
@@ -154,7 +153,8 @@ class CubeBrowser(Component):
                                       "freq": [], "rest": [], "qn": [], "E_up": [],
                                       "A_ul": []}, name=f"lines_{i}")
             segments = fig.segment(x0="x", x1="x", y0="y0", y1="y1", source=lines,
-                                   color="colour", line_width=1.5, line_dash="dashed")
+                                   color="colour", line_width=1.5, line_dash="dashed",
+                                   legend_field="label")
             fig.add_tools(HoverTool(renderers=[segments], tooltips=[
                 ("species", "@label"), ("transition", "@qn"), ("rest freq", "@rest{0.000} MHz"),
                 ("E_up", "@E_up{0.0} K"), ("A_ul", "@A_ul{0.00e} s⁻¹")]))
@@ -181,9 +181,10 @@ class CubeBrowser(Component):
         self.channel_slider = ipw.IntSlider(value=n_chan // 2, min=0, max=n_chan - 1,
                                             description="channel", continuous_update=False)
         self.channel_slider.add_class("spectuner-channel-slider")
-        self.velocity_range = ipw.FloatRangeSlider(description="mom0 v (km/s)", step=0.5,
-                                                   continuous_update=False,
-                                                   readout_format=".1f")
+        self.velocity_range = ipw.FloatRangeSlider(
+            description="moment-0 v (km/s)", step=0.5, continuous_update=False,
+            readout_format=".1f", style={"description_width": "initial"},
+            layout=ipw.Layout(width="520px"))
         self.velocity_range.add_class("spectuner-velocity-range")
         self.axis_buttons = ipw.ToggleButtons(options=AXES, value="frequency",
                                               description="axis")
@@ -450,9 +451,14 @@ class CubeBrowser(Component):
         if change["new"] is not None and not self._setting_options:
             self.set_reference(self.window_select.value, change["new"])
 
+    def _centre_rest(self, index: int) -> float:
+        """Rest frequency (MHz, to 1 kHz) of window ``index``'s centre at the source velocity."""
+        centre = float(np.mean(self.windows[index].freq_range_mhz))
+        return round(centre / (1.0 - self.v_lsr / C_KM_S), 3)
+
     def _reference_options(self, index: int) -> list[tuple[str, float]]:
         win = self.windows[index]
-        centre = float(np.mean(win.freq_range_mhz)) / (1.0 - self.v_lsr / C_KM_S)
+        centre = self._centre_rest(index)
         options = [(f"window centre ({centre:.3f} MHz)", centre)]
         for name, lines in self._lines.items():
             sky = sky_frequency(lines.freq, self.v_lsr)

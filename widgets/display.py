@@ -7,6 +7,7 @@ sit in ipywidgets layouts and talk back to the kernel.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -33,23 +34,49 @@ def setup_notebook() -> None:
     _setup_done = True
 
 
-def as_widget(layout: Any) -> Any:
-    """Wrap a Bokeh layout (figure, row, column) as an ipywidget that survives a page reload.
-
-    :class:`jupyter_bokeh.BokehModel` sends later changes as patches but keeps the
-    document of its first drawing as its widget state; a reloaded page (JupyterLab
-    asks the kernel for every widget's state) would show that first drawing. The
-    state is therefore rebuilt from the current document whenever it is requested.
-    """
+@functools.cache
+def _bokeh_widget_class() -> type:
     from jupyter_bokeh import BokehModel
 
     class CurrentBokehModel(BokehModel):
+        """BokehModel whose widget state is the current document, not the first drawing."""
+
+        def refresh(self) -> None:
+            """Send the current document as the widget state (views made from now on show it)."""
+            self.render_bundle = self._model_to_traits(self._model)
+
         def get_state(self, key: Any = None, drop_defaults: bool = False) -> dict:
-            if False:  # a full state request: a (re)connecting page; no change event
+            if key is None:  # a full state request: a (re)connecting page; no change event
                 self._trait_values["render_bundle"] = self._model_to_traits(self._model)
             return super().get_state(key=key, drop_defaults=drop_defaults)
 
-    return CurrentBokehModel(layout)
+        def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+            self.refresh()
+            return super()._repr_mimebundle_(**kwargs)
+
+    return CurrentBokehModel
+
+
+def as_widget(layout: Any) -> Any:
+    """Wrap a Bokeh layout (figure, row, column) as an ipywidget that shows its current state.
+
+    :class:`jupyter_bokeh.BokehModel` keeps the document of its first drawing as its
+    widget state and sends later changes as patches that only views already on the page
+    receive. Changes made before the widget is shown (in the cell that builds it) and
+    pages that connect later (a reload) would get the first drawing. The state is
+    therefore rebuilt whenever it is requested in full and when the widget is displayed
+    (:func:`refresh_plots`).
+    """
+    return _bokeh_widget_class()(layout)
+
+
+def refresh_plots(widget: Any) -> None:
+    """Refresh the state of every Bokeh plot inside an ipywidgets layout (before display)."""
+    cls = _bokeh_widget_class()
+    if isinstance(widget, cls):
+        widget.refresh()
+    for child in getattr(widget, "children", ()):
+        refresh_plots(child)
 
 
 def download_link(path: Any, label: str | None = None) -> str:
@@ -74,8 +101,8 @@ def image_figure(ny: int, nx: int, *, title: str = "", size: int = 320, **kwargs
     scale = size / max(nx, ny)
     fig = figure(
         title=title,
-        width=int(nx * scale) + 60,
-        height=int(ny * scale) + 40,
+        frame_width=int(nx * scale),  # square pixels whatever the axes and colour bar take
+        frame_height=int(ny * scale),
         x_range=kwargs.pop("x_range", (-0.5, nx - 0.5)),
         y_range=kwargs.pop("y_range", (-0.5, ny - 0.5)),
         tools="tap,pan,wheel_zoom,box_zoom,reset,save",
@@ -175,6 +202,7 @@ class Component:
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
+        refresh_plots(self.widget)
         display(self.widget)
 
     @property

@@ -23,7 +23,14 @@ import numpy as np
 
 from .cube_browser import CubeBrowser
 from .cubes import WidgetInputError, pixel_observation
-from .display import Component, as_widget, colour_mapper, download_link, image_figure
+from .display import (
+    Component,
+    as_widget,
+    colour_mapper,
+    download_link,
+    image_figure,
+    sky_axes,
+)
 
 LOSSES: tuple[tuple[str, str], ...] = (("peak matching", "pm"), ("χ²", "chi2"))
 OPTIMIZERS: tuple[str, ...] = ("slsqp", "nelder-mead", "l-bfgs-b", "tnc", "cobyla", "cobyqa",
@@ -136,15 +143,17 @@ class FitPanel(Component):
                                     description="pixels")
         self.fit_button = ipw.Button(description="Fit selection", button_style="primary")
         self.fit_button.add_class("spectuner-fit-button")
-        self.cube_button = ipw.Button(description="Fit cube (background)")
+        self.cube_button = ipw.Button(description="Fit cube (background)",
+                                      layout=ipw.Layout(width="auto"))
         self.cube_button.add_class("spectuner-cube-button")
         self.cancel_button = ipw.Button(description="Cancel cube fit", button_style="warning",
                                         disabled=True)
         self.cancel_button.add_class("spectuner-cancel-button")
-        self.export_button = ipw.Button(description="Export fit (molfit, ECSV)")
+        wide = ipw.Layout(width="auto")
+        self.export_button = ipw.Button(description="Export fit (molfit, ECSV)", layout=wide)
         self.export_button.add_class("spectuner-export-fit")
         self.export_maps_button = ipw.Button(description="Export cube maps (FITS)",
-                                             disabled=True)
+                                             disabled=True, layout=wide)
         self.export_maps_button.add_class("spectuner-export-maps")
         self.progress = ipw.IntProgress(value=0, min=0, max=1, description="progress")
         self.status = ipw.HTML("")
@@ -169,6 +178,7 @@ class FitPanel(Component):
                                    source=self.cube_map_source, color_mapper=self._cube_mapper)
         self.cube_map_figure.add_layout(ColorBar(color_mapper=self._cube_mapper, width=8,
                                                  name="cube_fit_colour_bar"), "right")
+        sky_axes(self.cube_map_figure, browser.cubes.wcs, ny, nx)
         self.cube_map_widget = as_widget(self.cube_map_figure)
         self.widget = ipw.VBox([
             ipw.HBox([self.loss, self.optimizer]),
