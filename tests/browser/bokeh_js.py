@@ -74,13 +74,20 @@ def wait_source(page: Any, name: str, column: str, condition: str, timeout_ms: i
         arg=[name, column], timeout=timeout_ms)
 
 
-def click_pixel(page: Any, x: int, y: int) -> float:
+def click_pixel(page: Any, x: int, y: int, attempts: int = 3) -> float:
     """Click pixel (x, y) of the cube map; returns the seconds until the browser's status line
-    names it (the spectrum is drawn in the same kernel update)."""
-    px, py = figure_point(page, "cube_map", x, y)
-    start = time.perf_counter()
-    page.mouse.click(px, py)
-    page.wait_for_function(
-        f"() => document.querySelector('{PIXEL_STATUS}').innerText.includes('({x}, {y})')",
-        timeout=30_000)
-    return time.perf_counter() - start
+    names it (the spectrum is drawn in the same kernel update). A click the page dropped (no
+    answer in 20 s, seen on a loaded machine right after rendering) is repeated."""
+    for attempt in range(attempts):
+        px, py = figure_point(page, "cube_map", x, y)
+        start = time.perf_counter()
+        page.mouse.click(px, py)
+        try:
+            page.wait_for_function(
+                f"() => document.querySelector('{PIXEL_STATUS}').innerText"
+                f".includes('({x}, {y})')", timeout=20_000)
+            return time.perf_counter() - start
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
