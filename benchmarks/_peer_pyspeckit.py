@@ -19,7 +19,7 @@ def main(case_path: str, out_path: str) -> None:
     import astropy.units as u
     from pyspeckit.spectrum.models.lte_molecule import generate_model
 
-    case = np.load(case_path)
+    case = np.load(case_path, allow_pickle=False)
     n_win = int(case["n_win"])
     xarr = [case[f"freq_{w}"] * 1e6 * u.Hz for w in range(n_win)]
     k_b = 1.380649e-16  # erg/K

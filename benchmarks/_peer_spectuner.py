@@ -24,7 +24,7 @@ def main(case_path: str, out_path: str) -> None:
         create_spectral_line_model_state,
     )
 
-    case = np.load(case_path)
+    case = np.load(case_path, allow_pickle=False)
     n_win = int(case["n_win"])
     freqs = [case[f"freq_{w}"] for w in range(n_win)]
     beam_deg = tuple(float(b) / 3600.0 for b in case["beam_arcsec"])

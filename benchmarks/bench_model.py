@@ -6,10 +6,13 @@ Setup (paper, G327): three windows 215565–217273, 217572–219271 and
 placed at random frequencies inside the windows). 1000 parameter sets drawn
 uniformly from Table 1 in fit space (seeded).
 
-Timings, per spectrum: ours one spectrum per call; ours batched (1000 sets in
-one call) on 1 core and on all cores (2 on the CI machine); spectuner one call
-per spectrum (it has no batch mode; single process); pyspeckit
-``lte_molecule.generate_model`` one call per window and species.
+Timings, wall clock per spectrum: ours one spectrum per call; ours batched (1000
+sets in one call, all cores: 2 on the CI machine); spectuner one call per
+spectrum (it has no batch mode; single process). Ours and spectuner are timed in
+``--repeats`` alternating runs (ours, then spectuner, on the same cores; the load
+average is recorded before each run) and the ratios of each run and their medians
+are reported. CPU times are kept beside them. pyspeckit
+``lte_molecule.generate_model`` is timed once, one call per window and species.
 
 Agreement: max |ours − peer| / max |peer| per spectrum over the peer's sets.
 spectuner and we share η, the CMB term and channel averaging; pyspeckit samples
@@ -20,7 +23,7 @@ truncation), which tells whose numerics cause a disagreement.
 
 Usage (after ``bash benchmarks/setup_peers.sh``)::
 
-    python benchmarks/bench_model.py [--n-peer 100] [--n-pyspeckit 20]
+    python benchmarks/bench_model.py [--n-peer 100] [--n-pyspeckit 20] [--repeats 3]
 
 Prints a ratio table and writes benchmarks/results/bench_model.json.
 """
@@ -137,7 +140,7 @@ def run_peer(script: str, case: Path) -> dict | None:
     if proc.returncode != 0:
         print(f"{script} failed:\n{proc.stderr[-2000:]}")
         return None
-    with np.load(out) as res:
+    with np.load(out, allow_pickle=False) as res:
         return {k: res[k] for k in res.files}
 
 
@@ -191,6 +194,35 @@ def agreement(ours: np.ndarray, peer: np.ndarray, mask=None) -> dict:
     return {"n": int(frac.size), "max": float(frac.max()), "median": float(np.median(frac))}
 
 
+def time_ours(model: LTEModel, params: np.ndarray, n_single: int) -> dict:
+    """Our wall and CPU ms per spectrum: one spectrum per call (``n_single`` calls) and the
+    whole batch in one call (median of three calls)."""
+    it = iter(range(10**9))
+    wall_1, cpu_1 = timed(lambda: model(params[next(it) % len(params)]), n_single)
+    batch = [timed(lambda: model(params)) for _ in range(3)]
+    wall_b, cpu_b = (float(np.median([b[i] for b in batch])) / len(params) for i in (0, 1))
+    return {"ours_single_ms": 1e3 * wall_1, "ours_single_cpu_ms": 1e3 * cpu_1,
+            "ours_batch_ms": 1e3 * wall_b, "ours_batch_cpu_ms": 1e3 * cpu_b}
+
+
+def alternating_runs(model: LTEModel, params: np.ndarray, case: Path, repeats: int) -> list[dict]:
+    """``repeats`` runs, each timing ours and then spectuner (same machine state, same cores);
+    every run records the 1-minute load average before it starts."""
+    runs = []
+    for _ in range(repeats):
+        run = {"load_1min": os.getloadavg()[0], **time_ours(model, params, n_single=300)}
+        peer = run_peer("_peer_spectuner.py", case)
+        if peer is not None:
+            run["spectuner_ms"] = 1e3 * float(peer["t_model"])
+            run["spectuner_cpu_ms"] = 1e3 * float(peer["cpu_model"])
+            run["speedup_single_wall"] = run["spectuner_ms"] / run["ours_single_ms"]
+            run["speedup_batch_wall"] = run["spectuner_ms"] / run["ours_batch_ms"]
+            run["speedup_single_cpu"] = run["spectuner_cpu_ms"] / run["ours_single_cpu_ms"]
+            run["spectra"] = peer["spectra"]
+        runs.append(run)
+    return runs
+
+
 def bench_case(name: str, lines: LineList, args, tmp: Path) -> dict:
     windows = g327_windows()
     model = LTEModel(windows, [lines], beam=BEAM)
@@ -200,34 +232,25 @@ def bench_case(name: str, lines: LineList, args, tmp: Path) -> dict:
     model(params[0])
     model(params[:16])
     first_call = time.perf_counter() - t0
-    n_single = 300
-    it = iter(range(10**9))
-    wall_1, cpu_1 = timed(lambda: model(params[next(it) % N_SETS]), n_single)
-    n_threads = numba.get_num_threads()
-    wall_b, cpu_b = (t / N_SETS for t in timed(lambda: model(params)))
     ours = np.concatenate(model(params[: args.n_peer]), axis=1)
     row = {"case": name, "n_lines": len(lines), "n_channels": int(sum(f.size for f in windows)),
-           "threads": n_threads, "first_call_s": first_call,
-           "ours_single_ms": 1e3 * wall_1, "ours_single_cpu_ms": 1e3 * cpu_1,
-           "ours_batch_ms": 1e3 * wall_b, "ours_batch_cpu_ms": 1e3 * cpu_b,
-           "ours_batch_per_core_ms": 1e3 * cpu_b / n_threads}
+           "threads": numba.get_num_threads(), "first_call_s": first_call}
+
+    case = tmp / f"{name}.npz"
+    write_case(case, windows, [lines], params[: args.n_peer], n_time=args.n_peer)
+    runs = alternating_runs(model, params, case, args.repeats)
+    spec = runs[-1].pop("spectra", None)
+    for run in runs:
+        run.pop("spectra", None)
+    row["runs"] = runs
+    for key in runs[0]:  # medians over the alternating runs
+        row[key] = float(np.median([r[key] for r in runs]))
 
     # Independent brute-force reference on the first spectra (thin/thick, narrow/wide alike).
     n_truth = min(args.n_truth, args.n_peer)
     truth = np.array([brute_force(windows, lines, params[i, 0]) for i in range(n_truth)])
     row["accuracy_ours"] = agreement(ours[:n_truth], truth)
-
-    case = tmp / f"{name}.npz"
-    write_case(case, windows, [lines], params[: args.n_peer], n_time=args.n_peer)
-    peer = run_peer("_peer_spectuner.py", case)
-    if peer is not None:
-        row["spectuner_ms"] = 1e3 * float(peer["t_model"])
-        row["spectuner_cpu_ms"] = 1e3 * float(peer["cpu_model"])
-        row["speedup_single_cpu"] = row["spectuner_cpu_ms"] / row["ours_single_cpu_ms"]
-        row["speedup_batch_cpu"] = row["spectuner_cpu_ms"] / row["ours_batch_per_core_ms"]
-        row["speedup_single_wall"] = row["spectuner_ms"] / row["ours_single_ms"]
-        row["speedup_batch_wall"] = row["spectuner_ms"] / row["ours_batch_ms"]
-        spec = peer["spectra"]
+    if spec is not None:
         thin = (np.concatenate(model.opacity(params[: args.n_peer]), axis=-1).max(axis=(1, 2)) < 1)
         resolved = params[: args.n_peer, 0, 3] >= 1.0
         row["agreement_spectuner"] = agreement(ours, spec)
@@ -257,21 +280,26 @@ def _fmt(row: dict, key: str, spec: str = ".2f") -> str:
 
 
 def print_table(rows: list[dict]) -> None:
-    print(f"\nLTE model, G327 windows (8740 channels), {N_SETS} parameter sets; ms per spectrum")
-    print("CPU ms (robust on a shared machine) / wall ms; batch per core = batch CPU / threads")
-    head = ("case", "lines", "ours 1", "ours batch/core", "spectuner", "pyspeckit",
-            "x single", "x batch")
-    print("{:<10}{:>6}{:>15}{:>17}{:>15}{:>15}{:>10}{:>9}".format(*head))
+    print(f"\nLTE model, G327 windows (8740 channels), {N_SETS} parameter sets; ms per spectrum,"
+          " wall (CPU)")
+    head = ("case", "run", "load", "ours 1", "ours batch", "spectuner", "x single", "x batch")
+    print("{:<10}{:>7}{:>6}{:>17}{:>17}{:>17}{:>10}{:>9}".format(*head))
     for r in rows:
-        print("{:<10}{:>6}{:>15}{:>17}{:>15}{:>15}{:>10}{:>9}".format(
-            r["case"], r["n_lines"],
-            f"{r['ours_single_cpu_ms']:.3f}/{r['ours_single_ms']:.3f}",
-            f"{r['ours_batch_per_core_ms']:.3f}/{r['ours_batch_ms']:.3f}",
-            f"{_fmt(r, 'spectuner_cpu_ms')}/{_fmt(r, 'spectuner_ms')}",
-            f"{_fmt(r, 'pyspeckit_cpu_ms')}/{_fmt(r, 'pyspeckit_ms')}",
-            _fmt(r, "speedup_single_cpu", ".1f"), _fmt(r, "speedup_batch_cpu", ".1f")))
-    print("(x single = spectuner CPU / ours CPU per spectrum; x batch = spectuner CPU / ours batch"
-          " CPU per core)")
+        for i, run in enumerate(r["runs"] + [r]):
+            label = "median" if i == len(r["runs"]) else str(i + 1)
+            load = "" if label == "median" else f"{run['load_1min']:.1f}"
+            print("{:<10}{:>7}{:>6}{:>17}{:>17}{:>17}{:>10}{:>9}".format(
+                r["case"], label, load,
+                f"{run['ours_single_ms']:.3f} ({run['ours_single_cpu_ms']:.3f})",
+                f"{run['ours_batch_ms']:.3f} ({run['ours_batch_cpu_ms']:.3f})",
+                f"{_fmt(run, 'spectuner_ms')} ({_fmt(run, 'spectuner_cpu_ms')})",
+                _fmt(run, "speedup_single_wall", ".1f"), _fmt(run, "speedup_batch_wall", ".1f")))
+    print("(x = spectuner wall / ours wall per spectrum, each run timing ours then spectuner;"
+          " load = 1-min load average before the run)")
+    for r in rows:
+        if "pyspeckit_cpu_ms" in r:
+            print(f"  {r['case']:<10}pyspeckit {r['pyspeckit_cpu_ms']:.2f} ms CPU per spectrum "
+                  f"(x{r['speedup_vs_pyspeckit_cpu']:.1f} vs ours single)")
     print("\nagreement: max |a − b| / max |b| per spectrum (max, median over spectra)")
     keys = ("accuracy_ours", "accuracy_spectuner", "agreement_spectuner",
             "agreement_spectuner_thin_resolved", "agreement_pyspeckit",
@@ -290,6 +318,8 @@ def main() -> None:
     parser.add_argument("--n-pyspeckit", type=int, default=20, help="sets run by pyspeckit")
     parser.add_argument("--n-truth", type=int, default=20,
                         help="spectra also computed by the brute-force numpy reference")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="alternating runs (ours, then spectuner); medians are reported")
     args = parser.parse_args()
     full = ch3oh_full()
     cases = [("CH3OH", ch3oh_in_windows(full)), ("300lines", lines_300(full))]

@@ -12,19 +12,17 @@ requirements: ``pip install spectuner_nb[build-catalog]``.
 Precedence when a species exists in several sources (``--precedence``,
 default ``linecat,CDMS,JPL,LAMDA,SLAIM``): the first source with lines in the
 band wins. ``--source NAME=SOURCE`` forces one species' source. The partition
-function comes from the CDMS/JPL table of the same catalog (otherwise the one
-that agrees best); :mod:`spectuner_nb.catalog.consistency` compares it with
-the line list's own levels at 20–150 K. If the 20 K ratio is off by more than
-20 % (a degeneracy-convention mismatch) the table is divided by that ratio
-(rounded to a whole factor or its inverse when within 5 %); the result is
-recorded in the manifest and in docs/catalog_consistency.md. A species whose
-table name does not resolve to it (CDMS "Ethylene oxide", "aGg' glycol" …) names
-its table's tag in ``PARTITION_TAGS``. Existing ``.npz`` files whose arrays are
-unchanged are kept as they are, so their sha256 stays the same across rebuilds.
+function comes from the CDMS/JPL table of the same catalog, chosen and if needed
+rescaled by :func:`spectuner_nb.catalog.build.choose_partition` (level sum at
+9.375–18.75 K, unless the A_ul carry the spin weights g_u lacks, as for CH3OCH3);
+the result is recorded in the manifest and in docs/catalog_consistency.md. Tables
+whose names do not resolve are named by tag in ``build.PARTITION_TAGS``. Existing
+``.npz`` files whose arrays are unchanged are kept as they are, so their sha256
+stays the same across rebuilds.
 
 Usage::
 
-    python scripts/build_starter_catalog.py [--eup-max 2000] [--fmin 80000 --fmax 950000]
+    python scripts/build_starter_catalog.py [--eup-max 2000] [--fmin 30000 --fmax 950000]
 """
 
 from __future__ import annotations
@@ -40,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spectuner_nb.catalog import build as catalog_build
 from spectuner_nb.catalog.consistency import TOLERANCE, check_partition
 from spectuner_nb.catalog.linelist import LineList
 from spectuner_nb.catalog.names import resolve
@@ -47,9 +46,7 @@ from spectuner_nb.catalog.partfunc import (
     PartitionEntry,
     astroquery_data_files,
     entries_for,
-    partition_for_tag,
 )
-from spectuner_nb.catalog.partition import PartitionFunction
 from spectuner_nb.catalog.spcat import read_spcat
 from spectuner_nb.catalog.spcat import to_linelist as spcat_linelist
 from spectuner_nb.catalog.splatalogue import (
@@ -174,20 +171,6 @@ SPECIES: dict[str, tuple[str, ...]] = {
     "c-C3H": ("c-C3H",),
 }
 
-PARTITION_TAGS: dict[str, int] = {
-    # name: CDMS/JPL tag of the partition function, used instead of a search by name when the
-    # table's name does not resolve to the species (checked: same molecule and line count)
-    "c-C2H4O": 44504,  # CDMS "Ethylene oxide"
-    "aGg'-(CH2OH)2": 62503,  # CDMS "aGg' glycol" (33126 lines = Splatalogue "gGa-(CH2OH)2")
-    "s-H2CCHOH": 44506,  # CDMS "s-H2C=CHOH" (syn-vinyl alcohol)
-    "a-H2CCHOH": 44507,  # CDMS "a-H2C=CHOH" (anti-vinyl alcohol)
-    "H2NCH2COOH": 75511,  # CDMS "Glycine, conf. I"
-    "c-H2C3O": 54504,  # CDMS "Cyclopropenone"
-    "c-HCCCD": 39003,  # JPL "c-C3HD" (the line list is JPL's)
-    "HSCN a-type": 59505,  # CDMS "HSCN"
-}
-
-
 @dataclass
 class Built:
     """One species ready to ship."""
@@ -196,20 +179,10 @@ class Built:
     record: dict
 
 
-def nice_factor(r: float) -> float:
-    """``r`` rounded to a whole number or its inverse when within 5 %, else ``r``."""
-    for cand in (round(r), 1.0 / max(round(1.0 / r), 1)):
-        if cand > 0 and abs(r / cand - 1.0) <= 0.05:
-            return float(cand)
-    return float(r)
-
-
 def partition_tables(name: str) -> list[PartitionEntry]:
-    """CDMS/JPL partition-function entries of ``name``: the one of its explicit
-    :data:`PARTITION_TAGS` tag, otherwise every entry whose name resolves to ``name``."""
-    if name in PARTITION_TAGS:
-        return [partition_for_tag(PARTITION_TAGS[name])]
-    return entries_for(name)
+    """CDMS/JPL partition tables of ``name`` (:func:`spectuner_nb.catalog.build.partition_tables`,
+    with its explicit tags for tables whose names do not resolve)."""
+    return catalog_build.partition_tables(resolve(name))
 
 
 def merge_rows(parts: list[SplatRows], name: str) -> SplatRows:
@@ -224,33 +197,32 @@ def merge_rows(parts: list[SplatRows], name: str) -> SplatRows:
                      cat("catalog"), cat("qn"), " + ".join(p.source for p in parts))
 
 
-def choose_partition(full: LineList, tables: list[PartitionEntry], catalog: str) -> dict:
-    """Pick and, if needed, fix the partition function for ``full`` (see module docstring)."""
+def choose_partition(full: LineList, tables: list[PartitionEntry], catalog: str,
+                     q300_lgint: float | None = None) -> dict:
+    """The table for ``full`` (:func:`spectuner_nb.catalog.build.choose_partition`), with the
+    Q-table/level-sum ratios before and after, for the manifest and the consistency page."""
     if not tables:
         raise SystemExit(f"no CDMS/JPL partition function for {full.species}")
-    ordered = sorted(tables, key=lambda t: t.catalog != catalog)  # same catalog first (stable)
-    trials = [(entry, check_partition(full, entry.partition)) for entry in ordered]
-    good = [er for er in trials if abs(er[1].ratio[0] - 1.0) <= TOLERANCE]
-    entry, res = good[0] if good else min(trials, key=lambda er: abs(np.log(er[1].ratio[0])))
-    factor = 1.0
-    part = entry.partition
-    if abs(res.ratio[0] - 1.0) > TOLERANCE:
-        factor = nice_factor(float(res.ratio[0]))
-        part = PartitionFunction.from_table(part.temperature, part.q / factor, name=full.species)
-    after = check_partition(full, part)
-    high_t_flag = not after.ok()
+    choice = catalog_build.choose_partition(full, tables, catalog, q300_lgint)
+    before = check_partition(full, choice.entry.partition)
+    after = check_partition(full, choice.partition)
+    flags = [f for f in choice.flags if f != "q_extrapolated_above_300K"]
     verdict = "ok"
-    if factor != 1.0:
-        verdict = f"fixed: table / {factor:.4g}"
-    if high_t_flag:
-        verdict += "; flag: differs > 20 % above 20 K (levels or states absent from the list)"
+    if choice.scale != 1.0:
+        verdict = f"fixed: table / {1.0 / choice.scale:.4g}"
+    if "a_ul_carries_weights" in flags:
+        verdict = "kept: A_ul carry the spin weights g_u lacks (table Q is right)"
+    elif not after.ok():
+        verdict += f"; flag: differs > {TOLERANCE:.0%} (levels or states absent from the list)"
     return {
-        "partition": part,
-        "entry": entry,
-        "factor": factor,
-        "before": res,
+        "partition": choice.partition,
+        "entry": choice.entry,
+        "factor": 1.0 / choice.scale,
+        "before": before,
         "after": after,
         "verdict": verdict,
+        "flags": flags,
+        "choice": choice,
     }
 
 
@@ -293,7 +265,18 @@ def from_splatalogue(
     if not tables:
         raise SystemExit(f"no CDMS/JPL partition function for {name}")
     ll = splat_linelist(sel, tables[0].partition, species=resolve(name), catalog=catalog)
+    sids = [int(p.source.rsplit("=", 1)[1]) for p in parts]
+    raw = [r for sp in catalog_build.read_snapshot(db, sids).values()
+           for r in sp.rows.get(catalog, [])]
+    flags: list[str] = []
+    checks: dict = {}
+    if catalog in ("CDMS", "JPL"):
+        ll = catalog_build.restore_g_u(ll, flags, checks)
+    a_ul, lgint = catalog_build.repair_a_ul(ll, raw, flags, checks)
+    ll = LineList(ll.species, ll.freq, a_ul, ll.E_low, ll.E_up, ll.g_u, ll.partition, ll.qn,
+                  None, catalog, ll.source)  # g_u as restored
     return ll, {
+            "lgint": lgint, "flags": flags, "checks": checks,
             "source": f"casadata {metadata.version('casadata')}: splatalogue.db, "
                       f"species {', '.join(p.name for p in parts)}, line list {catalog}",
             "original_name": " + ".join(p.name for p in parts),
@@ -327,6 +310,7 @@ def from_lamda(name: str) -> tuple[LineList, dict]:
 def build(args: argparse.Namespace) -> list[Built]:
     """Build every species of :data:`SPECIES`."""
     db = splatalogue_db_path()
+    marks = catalog_build.ism_marks(db)
     forced = dict(s.split("=", 1) for s in args.source)
     out = []
     for name in SPECIES:
@@ -350,8 +334,16 @@ def build(args: argparse.Namespace) -> list[Built]:
             print(f"  {name}: no source in band, skipped", file=sys.stderr)
             continue
         full, src = got
-        choice = choose_partition(full, partition_tables(name), catalog)
-        full = LineList(full.species, full.freq, full.A_ul, full.E_low, full.E_up, full.g_u,
+        lgint = src.get("lgint", np.full(len(full), np.nan))
+        choice = choose_partition(full, partition_tables(name), catalog,
+                                  catalog_build.implied_q300(full, lgint))
+        flags = src.get("flags", []) + choice["flags"]
+        checks = {**src.get("checks", {})}
+        q300 = catalog_build.implied_q300(full, lgint)
+        a_ul = (full.A_ul if q300 is None else catalog_build.a_ul_from_lgint(
+            full, lgint, catalog_build.lgint_reference_q300(choice["choice"], q300), flags,
+            checks))
+        full = LineList(full.species, full.freq, a_ul, full.E_low, full.E_up, full.g_u,
                         choice["partition"], full.qn, choice["entry"].tag, catalog, full.source)
         ll = band_cut(full, args.fmin, args.fmax, args.eup_max)
         entry = choice["entry"]
@@ -376,6 +368,9 @@ def build(args: argparse.Namespace) -> list[Built]:
                 "ratio_after_fix": np.round(after.ratio, 4).tolist(),
                 "estimated_level_share": np.round(after.estimated_share, 4).tolist(),
                 "verdict": choice["verdict"],
+                "flags": flags,
+                "checks": checks,
+                "ism": marks.get(ll.species, {}),
                 "cuts": {"fmin_MHz": args.fmin, "fmax_MHz": args.fmax, "eup_max_K": args.eup_max},
             },
         }
@@ -483,7 +478,8 @@ and E_up cuts), Q_lev(T) = Σ g exp(−E/T), at T = {temps} K
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--fmin", type=float, default=80_000.0, help="lowest frequency kept, MHz")
+    p.add_argument("--fmin", type=float, default=catalog_build.FMIN_MHZ,
+                   help="lowest frequency kept, MHz")
     p.add_argument("--fmax", type=float, default=950_000.0, help="highest frequency kept, MHz")
     p.add_argument("--eup-max", type=float, default=2000.0, help="highest E_up kept, K")
     p.add_argument("--precedence", type=lambda s: s.split(","),

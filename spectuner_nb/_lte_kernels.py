@@ -3,15 +3,17 @@
 Units inside: frequencies MHz, temperatures K, velocities km/s, θ² arcsec²,
 integrated opacities τ̂ in MHz (so that τ(ν) = Σ τ̂ φ(ν) with φ in MHz⁻¹).
 
-Channel averages (docs/method.md §2, paper Eq. 9) are computed by splitting each
-channel reached by a line into ``n_sub`` equal sub-intervals with 3-point
-Gauss-Legendre nodes each. ``n_sub`` is chosen per channel (and per parameter
-set) so that a sub-interval is no wider than ``SUB_PER_SIGMA`` times the
-narrowest effective scale of the lines reaching that channel (σ, shrunk for
-saturated lines whose flat tops have steep edges). Lines are evaluated out to
-where their intensity falls below ``WING_TOL`` of their own peak; channels no
-line reaches hold exactly 0. Channels much narrower than the local scale use a
-2-point rule.
+Channel averages (docs/method.md §2, paper Eq. 9). Each channel reached by a
+line is split into equal sub-intervals no wider than ``MIDPOINT_MAX`` times the
+narrowest local line scale there (σ, shrunk on the steep flanks of saturated
+lines). Each sub-interval is integrated by the value of 1 − e^−τ at its centre
+plus the Taylor terms in h², h⁴ and h⁶ of its mean, from the frequency
+derivatives of τ (sums of Hermite-weighted Gaussians, no extra exponentials);
+the smooth factor η(S − S_cmb − T_bg) is applied per channel. Lines are
+evaluated out to where their intensity falls below ``WING_TOL`` of their own
+peak; channels no line reaches hold exactly 0. The Jacobian uses a
+Gauss-Legendre sub-grid (2, 3 or 5 points) of the same accuracy, so the two
+paths agree to < 1e-6 of the peak.
 
 Compilation is cached on disk (``cache=True``) in the directory chosen by
 :mod:`spectuner_nb._jit` (outside site-packages).
@@ -30,10 +32,20 @@ from .constants import C_KM_S, FWHM_TO_SIGMA, H_OVER_K_K_PER_MHZ
 WING_TOL: float = 1e-8
 """A line's wing is dropped where its opacity falls below WING_TOL·min(1, peak τ),
 i.e. where its intensity is below 1e-8 of its own peak."""
-SUB_PER_SIGMA: float = 1.0
-"""Largest 3-point sub-interval width, in units of the local line scale."""
-TWO_POINT_MAX: float = 0.25
-"""Channels narrower than this many local line scales use one 2-point Gauss-Legendre rule."""
+SUB_PER_SIGMA: float = 1.5
+"""Largest 5-point Gauss-Legendre sub-interval of the Jacobian's grid, in local line scales."""
+TWO_POINT_MAX: float = 0.1
+THREE_POINT_MAX: float = 0.4
+"""Channels narrower than these many local line scales use one 2-point (3-point)
+Gauss-Legendre rule in the Jacobian's grid (errors below 1e-7 of the peak, like the 5-point
+sub-intervals)."""
+SIXTH_ORDER_MIN: float = 0.3
+"""Sub-intervals narrower than this many local line scales drop the h⁶ correction (it is
+below 4e-8 of the value there); lines reaching only such channels skip τ⁽⁵⁾ and τ⁽⁶⁾."""
+MIDPOINT_MAX: float = 0.8
+"""Largest sub-interval integrated by one corrected midpoint value (Taylor terms to h⁶),
+in local line scales: the channel averages are then within 2e-7 of the peak of exact
+ones for thin and saturated lines alike."""
 EDGE_TAU_HI: float = 30.0
 EDGE_TAU_LO: float = 1e-6
 """Saturated lines (peak τ > e^0.5) have steep flanks where EDGE_TAU_LO < τ < EDGE_TAU_HI;
@@ -51,14 +63,20 @@ TAU_HAT_FACTOR: float = (C_KM_S * 1e3) ** 2 / (8.0 * math.pi) * 1e4 / 1e12 / 1e6
 """c²/(8π) (≈ 35.76) in units such that τ̂[MHz] = factor · N[cm⁻²] · A[s⁻¹] · g / (Q ν²[MHz²])."""
 
 LN10: float = math.log(10.0)
-_GL_X = np.array([-math.sqrt(0.6), 0.0, math.sqrt(0.6)])  # 3-point nodes on [-1, 1]
-_GL_W = np.array([5.0 / 18.0, 8.0 / 18.0, 5.0 / 18.0])  # their weights on [0, 1], sum 1
-_GL2_X = 1.0 / math.sqrt(3.0)  # 2-point nodes ±1/√3 on [-1, 1], weights 1/2
+# Gauss-Legendre nodes on [-1, 1] and weights normalised to sum 1 (1, 2, 3 and 5 points).
+_GL_X1, _GL_W1 = np.zeros(1), np.ones(1)
+_GL_X2, _GL_W2 = np.polynomial.legendre.leggauss(2)
+_GL_X3, _GL_W3 = np.polynomial.legendre.leggauss(3)
+_GL_X5, _GL_W5 = np.polynomial.legendre.leggauss(5)
+_GL_W2, _GL_W3, _GL_W5 = _GL_W2 / 2.0, _GL_W3 / 2.0, _GL_W5 / 2.0
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
+_INV_FACT = np.array([1.0 / math.factorial(n) for n in range(8)])  # 1/n!
+# Midpoint rule: mean of f over [−h/2, h/2] = Σ f⁽²ⁿ⁾(0)·h²ⁿ/(4ⁿ (2n+1)!), n = 1, 2, 3.
+_MID_C2, _MID_C4, _MID_C6 = 1.0 / 24.0, 1.0 / 1920.0, 1.0 / 322560.0
 
 # Column layout of the per-line work array built by _line_setup.
-_L_CEN, _L_SIG, _L_AMP, _L_CUT, _L_DLNT, _L_DCEN, _L_PEAK = 0, 1, 2, 3, 4, 5, 6
-_N_LCOL = 7
+_L_CEN, _L_SIG, _L_AMP, _L_CUT, _L_DLNT, _L_DCEN, _L_PEAK, _L_SIX = 0, 1, 2, 3, 4, 5, 6, 7
+_N_LCOL = 8
 # Derivative columns of the per-node opacity work array (forward mode).
 _D_T, _D_DV, _D_V = 0, 1, 2
 
@@ -149,117 +167,160 @@ def _line_setup(freq, a_g, e_low, lo, hi, t_ex, n_tot, q, dlnq_dlnt, dv, v_off, 
 
 @njit(cache=True, inline="always")
 def _lower(req, edges_lo, edges_hi, f0, f1, scale):
-    """req[k] = min(req[k], scale) for the channels overlapping [f0, f1] (MHz)."""
+    """req[k] = min(req[k], scale) for the channels overlapping [f0, f1] (MHz); returns
+    the widest of those channels (MHz)."""
     k0 = np.searchsorted(edges_hi, f0)
     k1 = np.searchsorted(edges_lo, f1, "right")
+    widest = 0.0
     for k in range(k0, k1):
         if scale < req[k]:
             req[k] = scale
+        widest = max(widest, edges_hi[k] - edges_lo[k])
+    return widest
 
 
 @njit(cache=True)
-def _resolution(edges_lo, edges_hi, work, n_keep, req):
+def _resolution(edges_lo, edges_hi, work, n_keep, req, cover, broad):
     """Lower ``req`` (per channel, MHz) to the local scale of every kept line.
 
     σ over the whole evaluated range; for saturated lines, σ/√(2 ln τ_peak)
-    on the flanks where EDGE_TAU_LO < τ < EDGE_TAU_HI.
+    on the flanks where EDGE_TAU_LO < τ < EDGE_TAU_HI. A scale ≥ ``broad`` (MHz)
+    cannot refine any channel of the window, so such a range is only marked as
+    reached, in O(1): ``cover`` (n_chan + 1) gets +1 at its first channel and −1
+    one past its last (running sums > 0 are reached).
     """
     for li in range(n_keep):
         cen = work[li, _L_CEN]
         sig = work[li, _L_SIG]
-        _lower(req, edges_lo, edges_hi, cen - work[li, _L_CUT], cen + work[li, _L_CUT], sig)
+        cut = work[li, _L_CUT]
+        if sig >= broad:
+            cover[np.searchsorted(edges_hi, cen - cut)] += 1
+            cover[np.searchsorted(edges_lo, cen + cut, "right")] -= 1
+            work[li, _L_SIX] = 0.0
+        else:
+            widest = _lower(req, edges_lo, edges_hi, cen - cut, cen + cut, sig)
+            work[li, _L_SIX] = 1.0 if widest > SIXTH_ORDER_MIN * sig else 0.0
         ln_peak = math.log(work[li, _L_PEAK])
         if ln_peak <= 0.5:
             continue
+        fine = sig / math.sqrt(2.0 * ln_peak)
+        if fine >= broad:
+            continue
         z_lo = sig * math.sqrt(max(0.0, 2.0 * (ln_peak - math.log(EDGE_TAU_HI))))
         z_hi = sig * math.sqrt(2.0 * (ln_peak - math.log(EDGE_TAU_LO)))
-        fine = sig / math.sqrt(2.0 * ln_peak)
         _lower(req, edges_lo, edges_hi, cen - z_hi, cen - z_lo, fine)
         _lower(req, edges_lo, edges_hi, cen + z_lo, cen + z_hi, fine)
 
 
 @njit(cache=True)
-def _node_grid(edges_lo, edges_hi, req, midpoint):
-    """Sub-grid of one window: node frequencies (MHz), averaging weights, channel of each node
-    and the curvature weight h²/24 (MHz²) of corrected midpoint nodes (0 elsewhere).
-
-    A channel with local scale ``req`` (MHz; inf = no line) narrower than
-    TWO_POINT_MAX·req gets one node: with ``midpoint``, its centre, whose value
-    is corrected by h²/24 times the second derivative (Euler-Maclaurin);
-    otherwise a 2-point Gauss-Legendre rule. Wider channels get
-    ceil(width / (SUB_PER_SIGMA · req)) sub-intervals of 3-point rules.
-    """
+def _sub_counts(edges_lo, edges_hi, req, cover, max_width):
+    """Sub-intervals per channel, ceil(width / (max_width · req)) capped at MAX_SUB, 1 where
+    only broad lines reach (``cover``, :func:`_resolution`), 0 where none; and their total."""
     n_chan = edges_lo.size
-    n_sub = np.zeros(n_chan, dtype=np.int64)  # > 0: 3-point sub-intervals; -1: one 2-point rule
+    n_sub = np.zeros(n_chan, dtype=np.int64)
     total = 0
+    reached = 0
     for k in range(n_chan):
-        if np.isfinite(req[k]):
-            ratio = (edges_hi[k] - edges_lo[k]) / req[k]
-            if ratio <= TWO_POINT_MAX:
-                n_sub[k] = -1
-                total += 1 if midpoint else 2
-            else:
-                n_sub[k] = int(min(MAX_SUB, math.ceil(ratio / SUB_PER_SIGMA)))
-                total += 3 * n_sub[k]
-    nodes = np.empty(total)
-    weights = np.empty(total)
-    chan = np.empty(total, dtype=np.int64)
-    curv = np.zeros(total)
-    i = 0
-    for k in range(n_chan):
-        m = n_sub[k]
-        if m == 0:
-            continue
-        if m < 0:
-            half = 0.5 * (edges_hi[k] - edges_lo[k])
-            mid = edges_lo[k] + half
-            if midpoint:
-                nodes[i] = mid
-                weights[i] = 1.0
-                chan[i] = k
-                curv[i] = half * half / 6.0  # h²/24 with h = 2·half
-                i += 1
-                continue
-            for sgn in (-1.0, 1.0):
-                nodes[i] = mid + sgn * half * _GL2_X
-                weights[i] = 0.5
-                chan[i] = k
-                i += 1
-            continue
-        h = (edges_hi[k] - edges_lo[k]) / m
-        for j in range(m):
-            base = edges_lo[k] + (j + 0.5) * h
-            for g in range(3):
-                nodes[i] = base + 0.5 * h * _GL_X[g]
-                weights[i] = _GL_W[g] / m
-                chan[i] = k
-                i += 1
-    return nodes, weights, chan, curv
-
-
-@njit(cache=True, inline="always")
-def _deposit(i, z, val, inv_sig, line, cen, curv, tau, dtau, grad):
-    """Add one line's opacity ``val`` at node ``i`` (z = (ν − ν_c)/σ) and its derivatives."""
-    tau[i] += val
-    if grad:
-        dtau[i, _D_T] += val * line[_L_DLNT]
-        dtau[i, _D_DV] += val * (z * z - 1.0) * LN10
-        # ν_c = ν_t (1 − v/c) and σ ∝ ν_c: ∂/∂v of both.
-        dcen = line[_L_DCEN]
-        dtau[i, _D_V] += val * (z * inv_sig * dcen + (z * z - 1.0) * dcen / cen)
-    elif curv[i] > 0.0:
-        dtau[i, 0] -= val * z * inv_sig
-        dtau[i, 1] += val * (z * z - 1.0) * inv_sig * inv_sig
+        reached += cover[k]
+        if req[k] < np.inf:
+            ratio = (edges_hi[k] - edges_lo[k]) / (max_width * req[k])
+            n_sub[k] = max(1, int(min(MAX_SUB, math.ceil(ratio))))
+        elif reached > 0:
+            n_sub[k] = 1
+        total += n_sub[k]
+    return n_sub, total
 
 
 @njit(cache=True)
-def _add_opacity(nodes, curv, work, n_keep, tau, dtau, grad):
+def _sub_grid(edges_lo, edges_hi, req, cover, midpoint):
+    """Sub-grid of one window: node frequencies (MHz), their averaging weights, the channel
+    of each and the number of sub-intervals per channel (0: no line reaches).
+
+    ``req`` is the local line scale per channel (MHz), ρ = width / req. With ``midpoint``
+    (intensities) a channel gets ceil(ρ / MIDPOINT_MAX) equal sub-intervals (one if only
+    broad lines reach it, ``cover``), each represented by its centre and integrated by
+    the corrected midpoint rule (:func:`_transfer`). Otherwise (Jacobian) Gauss-Legendre
+    rules: one 2-point rule for ρ ≤ TWO_POINT_MAX, one 3-point rule for
+    ρ ≤ THREE_POINT_MAX, else ceil(ρ / SUB_PER_SIGMA) sub-intervals of 5-point rules.
+    """
+    n_sub, _ = _sub_counts(edges_lo, edges_hi, req, cover,
+                           MIDPOINT_MAX if midpoint else SUB_PER_SIGMA)
+    n_pts = np.ones(edges_lo.size, dtype=np.int64)
+    total = 0
+    for k in range(edges_lo.size):
+        if n_sub[k] == 0:
+            continue
+        if not midpoint:
+            rho = (edges_hi[k] - edges_lo[k]) / req[k]
+            if rho <= THREE_POINT_MAX:
+                n_sub[k] = 1
+                n_pts[k] = 2 if rho <= TWO_POINT_MAX else 3
+            else:
+                n_pts[k] = 5
+        total += n_pts[k] * n_sub[k]
+    nodes = np.empty(total)
+    weights = np.empty(total)
+    chan = np.empty(total, dtype=np.int64)
+    i = 0
+    for k in range(edges_lo.size):
+        m = n_sub[k]
+        if m == 0:
+            continue
+        x, w = _GL_X1, _GL_W1
+        if n_pts[k] == 2:
+            x, w = _GL_X2, _GL_W2
+        elif n_pts[k] == 3:
+            x, w = _GL_X3, _GL_W3
+        elif n_pts[k] == 5:
+            x, w = _GL_X5, _GL_W5
+        h = (edges_hi[k] - edges_lo[k]) / m
+        for j in range(m):
+            base = edges_lo[k] + (j + 0.5) * h
+            for g in range(x.size):
+                nodes[i] = base + 0.5 * h * x[g]
+                weights[i] = w[g] / m
+                chan[i] = k
+                i += 1
+    return nodes, weights, chan, n_sub
+
+
+@njit(cache=True, inline="always")
+def _deposit(i, z, val, inv_sig, line, cen, tau, dtau, grad):
+    """Add one line's opacity ``val`` at node ``i`` (z = (ν − ν_c)/σ) and its derivatives:
+    with ``grad`` ∂τ/∂T_ex, ∂τ/∂log10 Δv and ∂τ/∂v_off, otherwise dⁿτ/dνⁿ for n = 1…4,
+    and 5, 6 for lines that reach sub-intervals wider than SIXTH_ORDER_MIN·σ
+    (dⁿg/dνⁿ = (−1)ⁿ Heₙ(z)·g/σⁿ, Hermite polynomials He₁…He₆)."""
+    tau[i] += val
+    z2 = z * z
+    if grad:
+        dtau[i, _D_T] += val * line[_L_DLNT]
+        dtau[i, _D_DV] += val * (z2 - 1.0) * LN10
+        # ν_c = ν_t (1 − v/c) and σ ∝ ν_c: ∂/∂v of both.
+        dcen = line[_L_DCEN]
+        dtau[i, _D_V] += val * (z * inv_sig * dcen + (z2 - 1.0) * dcen / cen)
+    else:
+        v1 = val * inv_sig
+        v2 = v1 * inv_sig
+        v3 = v2 * inv_sig
+        v4 = v3 * inv_sig
+        z4 = z2 * z2
+        dtau[i, 0] -= v1 * z
+        dtau[i, 1] += v2 * (z2 - 1.0)
+        dtau[i, 2] -= v3 * z * (z2 - 3.0)
+        dtau[i, 3] += v4 * (z4 - 6.0 * z2 + 3.0)
+        if line[_L_SIX] > 0.0:
+            v5 = v4 * inv_sig
+            dtau[i, 4] -= v5 * z * (z4 - 10.0 * z2 + 15.0)
+            dtau[i, 5] += v5 * inv_sig * (z4 * (z2 - 15.0) + 45.0 * z2 - 15.0)
+
+
+@njit(cache=True)
+def _add_opacity(nodes, work, n_keep, tau, dtau, grad):
     """Add the Gaussian opacity profiles of the kept lines onto ``tau`` at ``nodes``.
 
-    With ``grad``, also accumulate ∂τ/∂T_ex, ∂τ/∂log10 Δv and ∂τ/∂v_off in ``dtau``;
-    otherwise dτ/dν and d²τ/dν² at corrected midpoint nodes (``curv`` > 0) in
-    ``dtau[:, 0]`` and ``dtau[:, 1]``. Along runs of equally spaced nodes the
-    Gaussian is advanced by the exact two-factor recurrence
+    With ``grad``, also accumulate ∂τ/∂T_ex, ∂τ/∂log10 Δv and ∂τ/∂v_off in ``dtau``,
+    otherwise the first six frequency derivatives of τ (:func:`_deposit`). Along runs
+    of equally spaced nodes the Gaussian is advanced by the exact two-factor recurrence
     g(z + δ) = g(z)·r, r ← r·exp(−δ²), one multiplication per node instead of exp.
     Returns the first and one-past-last node index touched.
     """
@@ -280,7 +341,7 @@ def _add_opacity(nodes, curv, work, n_keep, tau, dtau, grad):
         while i < i1:
             z = (nodes[i] - cen) * inv_sig
             g = math.exp(-0.5 * z * z)
-            _deposit(i, z, norm * g, inv_sig, line, cen, curv, tau, dtau, grad)
+            _deposit(i, z, norm * g, inv_sig, line, cen, tau, dtau, grad)
             i += 1
             if i + 1 >= i1:
                 continue
@@ -294,21 +355,197 @@ def _add_opacity(nodes, curv, work, n_keep, tau, dtau, grad):
                 g *= r
                 r *= c
                 z = (nodes[i] - cen) * inv_sig
-                _deposit(i, z, norm * g, inv_sig, line, cen, curv, tau, dtau, grad)
+                _deposit(i, z, norm * g, inv_sig, line, cen, tau, dtau, grad)
                 i += 1
     return first, last
 
 
+@njit(cache=True, inline="always")
+def _absorption(t):
+    """1 − e^−τ: its Taylor series (Horner, multiplications only) below τ = 0.02
+    (remainder < 1e-16 relative), else exp."""
+    if t < 0.02:
+        return t * (1.0 - t * (0.5 - t * (_INV_FACT[3] - t * (_INV_FACT[4] - t * (
+            _INV_FACT[5] - t * (_INV_FACT[6] - t * _INV_FACT[7]))))))
+    return 1.0 - math.exp(-t)
+
+
+@njit(cache=True, inline="always")
+def _interp(table, a_lo, inv_step, nu):
+    """Linear interpolation of ``table`` (anchors a_lo + j/inv_step, MHz) at ν (MHz):
+    (value, segment j, fraction within it)."""
+    pos = (nu - a_lo) * inv_step
+    j = min(max(int(pos), 0), table.size - 2)
+    frac = pos - j
+    return table[j] + frac * (table[j + 1] - table[j]), j, frac
+
+
+@njit(cache=True, inline="always")
+def _beam_sq(tb_sq_mode, tb_sq_val, nu):
+    """θ_b² (arcsec²) at ν (MHz): value/ν² for a dish (mode 1), value for an interferometer."""
+    return tb_sq_val / (nu * nu) if tb_sq_mode == 1 else tb_sq_val
+
+
+@njit(cache=True, inline="always")
+def _factor(nu, k, anchors, a_lo, inv_step, t_bg, eta0, theta_sq, tb_sq_mode, tb_sq_val):
+    """F(ν) = η(ν)·(S(ν, T_ex) − S(ν, T_cmb) − T_bg of channel k), K; η0 ≥ 0 is a
+    frequency-independent η (interferometer), otherwise η = θ²/(θ² + θ_b²(ν))."""
+    eta = eta0
+    if eta0 < 0.0:
+        eta = theta_sq / (theta_sq + _beam_sq(tb_sq_mode, tb_sq_val, nu))
+    return eta * (_interp(anchors, a_lo, inv_step, nu)[0] - t_bg[k])
+
+
+@njit(cache=True, inline="always")
+def _midpoint_correction(d, c2, c4, c6):
+    """(mean of f over a sub-interval − f(centre)) / e^−τ for f = 1 − e^−τ, from the
+    derivatives d = (τ', …, τ⁽⁶⁾) at the centre and c2 = h²/24, c4 = h⁴/1920, c6 = h⁶/322560.
+
+    f⁽ⁿ⁾ = −e^−τ·Bₙ(−τ', …, −τ⁽ⁿ⁾) with the complete Bell polynomials B₂, B₄, B₆.
+    """
+    x1, x2, x3, x4 = -d[0], -d[1], -d[2], -d[3]
+    x1_sq = x1 * x1
+    b2 = x1_sq + x2
+    b4 = x1_sq * (x1_sq + 6.0 * x2) + 4.0 * x1 * x3 + 3.0 * x2 * x2 + x4
+    if c6 == 0.0:
+        return -(c2 * b2 + c4 * b4)
+    b6 = (x1_sq * x1_sq * (x1_sq + 15.0 * x2) + 20.0 * x1_sq * x1 * x3
+          + 45.0 * x1_sq * x2 * x2 + 15.0 * x2 * x2 * x2 + 60.0 * x1 * x2 * x3
+          + 15.0 * x1_sq * x4 + 10.0 * x3 * x3 + 15.0 * x2 * x4 - 6.0 * x1 * d[4] - d[5])
+    return -(c2 * b2 + c4 * b4 + c6 * b6)
+
+
+@njit(cache=True)
+def _transfer(
+    nodes, chan, n_sub, req, tau, dtau, first, last, anchors, a_lo, a_step, edges_lo, edges_hi,
+    t_bg, theta_sq, tb_sq_mode, tb_sq_val, s, out, tau_out, want_tau,
+):
+    """Add one species' channel-averaged intensity η(S − S_cmb − T_bg)(1 − e^−τ) to ``out``.
+
+    Each sub-interval of width h is integrated by its midpoint value of f = 1 − e^−τ
+    plus the Taylor corrections h²/24·f⁽²⁾ + h⁴/1920·f⁽⁴⁾ + h⁶/322560·f⁽⁶⁾
+    (:func:`_midpoint_correction`). A channel of one sub-interval takes the factor
+    F(ν) = η(ν)·(S(ν) − T_bg) at its centre; in a channel of several, F is linear to
+    far below 1e-8 of itself (it varies on scales of ν, not of the channel) and is
+    evaluated at the two edges only. Resets ``tau`` and ``dtau`` to 0 for the next species.
+    """
+    inv_step = 1.0 / a_step
+    eta0 = -1.0 if tb_sq_mode == 1 else theta_sq / (theta_sq + tb_sq_val)
+    k = -1
+    m = 0
+    c2 = 0.0
+    c4 = 0.0
+    c6 = 0.0
+    s0 = 0.0
+    s1 = 0.0
+    lo = 0.0
+    inv_w = 0.0
+    for i in range(first, last):
+        ti = tau[i]
+        if ti == 0.0:
+            continue
+        if chan[i] != k:
+            if m > 1:
+                out[k] += _edge_average(k, s0, s1, m, anchors, a_lo, inv_step, edges_lo,
+                                        edges_hi, t_bg, eta0, theta_sq, tb_sq_mode, tb_sq_val)
+            k = chan[i]
+            m = n_sub[k]
+            lo = edges_lo[k]
+            inv_w = 1.0 / (edges_hi[k] - lo)
+            h = edges_hi[k] - lo
+            if m > 1:
+                h /= m
+            h_sq = h * h
+            c2 = h_sq * _MID_C2
+            c4 = h_sq * h_sq * _MID_C4
+            # The h⁶ term only where a sub-interval is wider than SIXTH_ORDER_MIN line scales.
+            c6 = h_sq * h_sq * h_sq * _MID_C6 if h > SIXTH_ORDER_MIN * req[k] else 0.0
+            s0 = 0.0
+            s1 = 0.0
+        d = dtau[i]
+        absorb = _absorption(ti)
+        absorb += (1.0 - absorb) * _midpoint_correction(d, c2, c4, c6)
+        if want_tau:
+            tau_out[s, k] += (ti + c2 * d[1] + c4 * d[3] + c6 * d[5]) / m
+        for j in range(6):
+            d[j] = 0.0
+        tau[i] = 0.0
+        if m == 1:
+            out[k] += absorb * _factor(nodes[i], k, anchors, a_lo, inv_step, t_bg, eta0,
+                                       theta_sq, tb_sq_mode, tb_sq_val)
+        else:
+            s0 += absorb
+            s1 += absorb * (nodes[i] - lo) * inv_w
+    if m > 1:
+        out[k] += _edge_average(k, s0, s1, m, anchors, a_lo, inv_step, edges_lo, edges_hi,
+                                t_bg, eta0, theta_sq, tb_sq_mode, tb_sq_val)
+
+
+@njit(cache=True, inline="always")
+def _edge_average(k, s0, s1, m, anchors, a_lo, inv_step, edges_lo, edges_hi, t_bg, eta0,
+                  theta_sq, tb_sq_mode, tb_sq_val):
+    """Average of F·(1 − e^−τ) over channel k of ``m`` sub-intervals, from
+    s0 = Σ(1 − e^−τ) and s1 = Σ(1 − e^−τ)·u (u = relative position in the channel),
+    F linear between its values at the channel edges."""
+    f_lo = _factor(edges_lo[k], k, anchors, a_lo, inv_step, t_bg, eta0, theta_sq, tb_sq_mode,
+                   tb_sq_val)
+    f_hi = _factor(edges_hi[k], k, anchors, a_lo, inv_step, t_bg, eta0, theta_sq, tb_sq_mode,
+                   tb_sq_val)
+    return (f_lo * (s0 - s1) + f_hi * s1) / m
+
+
+@njit(cache=True)
+def _transfer_grad(
+    nodes, weights, chan, tau, dtau, first, last, anchors, slopes, a_lo, a_step, t_bg,
+    theta_sq, tb_sq_mode, tb_sq_val, tb_sq_ref, s, out, jac,
+):
+    """Add one species' intensity to ``out`` and its derivatives to ``jac``, node by node.
+
+    ∂θ²/∂log10 η_fit is taken at the reference beam (fit-space chain rule).
+    Resets ``tau`` and ``dtau`` to 0 for the next species.
+    """
+    inv_step = 1.0 / a_step
+    eta_ref = theta_sq / (theta_sq + tb_sq_ref)
+    dthsq = tb_sq_ref / (1.0 - eta_ref) ** 2 * eta_ref * LN10
+    col = s * 5
+    for i in range(first, last):
+        ti = tau[i]
+        if ti == 0.0:
+            continue
+        nu = nodes[i]
+        k = chan[i]
+        w = weights[i]
+        absorb = _absorption(ti)
+        tb_sq = _beam_sq(tb_sq_mode, tb_sq_val, nu)
+        eta = theta_sq / (theta_sq + tb_sq)
+        value, j, frac = _interp(anchors, a_lo, inv_step, nu)
+        diff = value - t_bg[k]
+        out[k] += w * eta * diff * absorb
+        et = (1.0 - absorb) * eta * diff
+        deta = tb_sq / (theta_sq + tb_sq) ** 2 * dthsq
+        ds_dt = slopes[j] + frac * (slopes[j + 1] - slopes[j])
+        jac[k, col + 0] += w * deta * diff * absorb
+        jac[k, col + 1] += w * (eta * ds_dt * absorb + et * dtau[i, _D_T])
+        jac[k, col + 2] += w * et * ti * LN10
+        jac[k, col + 3] += w * et * dtau[i, _D_DV]
+        jac[k, col + 4] += w * et * dtau[i, _D_V]
+        dtau[i, 0] = 0.0
+        dtau[i, 1] = 0.0
+        dtau[i, 2] = 0.0
+        tau[i] = 0.0
+
+
 @njit(cache=True)
 def _eval_window(
-    params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo, edges_hi, t_bg, tb_sq_mode,
+    params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo, edges_hi, t_bg, w_max, tb_sq_mode,
     tb_sq_val, tb_sq_ref, cmb, t_cmb, out, jac, tau_out, grad, want_tau,
 ):
-    """Channel-averaged spectrum of one parameter set in one window.
+    """Channel-averaged spectrum of one parameter set in one window (widest channel w_max, MHz).
 
     params: (n_species, 5) physical. ``out`` (n_chan,) receives the intensity (K);
-    with ``grad``, ``jac`` (n_chan, n_species*5) receives ∂out/∂(fit parameters);
-    with ``want_tau``, ``tau_out`` (n_species, n_chan) receives channel-averaged τ.
+    with ``grad``, ``jac`` (n_chan, n_species*5) receives ∂out/∂(fit parameters)
+    (on the Gauss-Legendre grid); with ``want_tau``, ``tau_out`` (n_species, n_chan)
+    receives channel-averaged τ.
     """
     n_species = params.shape[0]
     n_chan = edges_lo.size
@@ -326,6 +563,9 @@ def _eval_window(
     work = np.empty((n_species, max(max_lines, 1), _N_LCOL))
     n_keep = np.zeros(n_species, dtype=np.int64)
     req = np.full(n_chan, np.inf)
+    cover = np.zeros(n_chan + 1, dtype=np.int64)
+    # Lines broader than this refine no channel (intensity grid: no h⁶ term either).
+    broad = np.inf if grad else w_max / SIXTH_ORDER_MIN
     for s in range(n_species):
         if params[s, 0] <= 0.0 or params[s, 2] <= 0.0:
             continue  # no source or no molecules: no emission
@@ -334,72 +574,40 @@ def _eval_window(
             freq[a:b], a_g[a:b], e_low[a:b], lo, hi, params[s, 1], params[s, 2], q[s],
             dlnq[s], params[s, 3], params[s, 4], work[s],
         )
-        _resolution(edges_lo, edges_hi, work[s], n_keep[s], req)
-    nodes, weights, chan, curv = _node_grid(edges_lo, edges_hi, req, not grad)
+        _resolution(edges_lo, edges_hi, work[s], n_keep[s], req, cover, broad)
+    nodes, weights, chan, n_sub = _sub_grid(edges_lo, edges_hi, req, cover, not grad)
     n_nodes = nodes.size
     if n_nodes == 0:
         return
     tau = np.zeros(n_nodes)
-    dtau = np.zeros((n_nodes, 3))
+    dtau = np.zeros((n_nodes, 3 if grad else 6))
     for s in range(n_species):
         if n_keep[s] == 0:
             continue
-        theta_sq = params[s, 0] * params[s, 0]
-        t_ex = params[s, 1]
-        first, last = _add_opacity(nodes, curv, work[s], n_keep[s], tau, dtau, grad)
+        first, last = _add_opacity(nodes, work[s], n_keep[s], tau, dtau, grad)
         if last <= first:
             continue
-        # S(ν, T_ex) − S(ν, T_cmb) (and ∂S/∂T_ex) tabulated across the window, interpolated.
-        anchors, slopes, a_lo, a_step = _source_table(nodes[first], nodes[last - 1], t_ex, cmb,
-                                                      t_cmb, grad)
-        # ∂θ²/∂log10 η_fit at the reference beam (fit-space chain rule).
-        eta_ref = theta_sq / (theta_sq + tb_sq_ref)
-        dthsq = tb_sq_ref / (1.0 - eta_ref) ** 2 * eta_ref * LN10
-        for i in range(first, last):
-            ti = tau[i]
-            if ti == 0.0:
-                continue
-            nu = nodes[i]
-            k = chan[i]
-            w = weights[i]
-            em = math.expm1(-ti)
-            absorb = -em
-            if curv[i] > 0.0:  # midpoint value + h²/24 · second derivative
-                d1 = dtau[i, 0]
-                d2 = dtau[i, 1]
-                absorb += curv[i] * (1.0 + em) * (d2 - d1 * d1)
-                ti += curv[i] * d2
-                dtau[i, 0] = 0.0
-                dtau[i, 1] = 0.0
-            if want_tau:
-                tau_out[s, k] += w * ti
-            tb_sq = tb_sq_val / (nu * nu) if tb_sq_mode == 1 else tb_sq_val
-            eta = theta_sq / (theta_sq + tb_sq)
-            pos = (nu - a_lo) / a_step
-            j = min(int(pos), anchors.size - 2)
-            frac = pos - j
-            diff = anchors[j] + frac * (anchors[j + 1] - anchors[j]) - t_bg[k]
-            out[k] += w * eta * diff * absorb
-            if grad:
-                et = (1.0 + em) * eta * diff
-                col = s * 5
-                deta = tb_sq / (theta_sq + tb_sq) ** 2 * dthsq
-                ds_dt = slopes[j] + frac * (slopes[j + 1] - slopes[j])
-                jac[k, col + 0] += w * deta * diff * absorb
-                jac[k, col + 1] += w * (eta * ds_dt * absorb + et * dtau[i, _D_T])
-                jac[k, col + 2] += w * et * ti * LN10
-                jac[k, col + 3] += w * et * dtau[i, _D_DV]
-                jac[k, col + 4] += w * et * dtau[i, _D_V]
-                dtau[i, 0] = 0.0
-                dtau[i, 1] = 0.0
-                dtau[i, 2] = 0.0
-            tau[i] = 0.0
+        theta_sq = params[s, 0] * params[s, 0]
+        # S(ν, T_ex) − S(ν, T_cmb) (and ∂S/∂T_ex) tabulated over the channels touched.
+        anchors, slopes, a_lo, a_step = _source_table(
+            edges_lo[chan[first]], edges_hi[chan[last - 1]], params[s, 1], cmb, t_cmb, grad
+        )
+        if grad:
+            _transfer_grad(
+                nodes, weights, chan, tau, dtau, first, last, anchors, slopes, a_lo, a_step,
+                t_bg, theta_sq, tb_sq_mode, tb_sq_val, tb_sq_ref, s, out, jac,
+            )
+        else:
+            _transfer(
+                nodes, chan, n_sub, req, tau, dtau, first, last, anchors, a_lo, a_step, edges_lo,
+                edges_hi, t_bg, theta_sq, tb_sq_mode, tb_sq_val, s, out, tau_out, want_tau,
+            )
 
 
 @njit(cache=True)
 def _batch_task(
     task, params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo, edges_hi, t_bg, win_off,
-    tb_sq_mode, tb_sq_val, cmb, t_cmb, out, tau_out, want_tau,
+    win_wmax, tb_sq_mode, tb_sq_val, cmb, t_cmb, out, tau_out, want_tau,
 ):
     """Evaluate task = (parameter set b, window w) of a batch."""
     n_win = win_off.size - 1
@@ -408,7 +616,7 @@ def _batch_task(
     c0, c1 = win_off[w], win_off[w + 1]
     _eval_window(
         params[b], lines_off, freq, a_g, e_low, q[b], dlnq[b], edges_lo[c0:c1],
-        edges_hi[c0:c1], t_bg[c0:c1], tb_sq_mode, tb_sq_val, 1.0, cmb, t_cmb,
+        edges_hi[c0:c1], t_bg[c0:c1], win_wmax[w], tb_sq_mode, tb_sq_val, 1.0, cmb, t_cmb,
         out[b, c0:c1], np.zeros((1, 1)), tau_out[b if want_tau else 0, :, c0:c1], False,
         want_tau,
     )
@@ -416,29 +624,31 @@ def _batch_task(
 
 @njit(cache=True, parallel=True)
 def batch_parallel(
-    params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo, edges_hi, t_bg, win_off,
+    params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo, edges_hi, t_bg, win_off, win_wmax,
     tb_sq_mode, tb_sq_val, cmb, t_cmb, out, tau_out, want_tau,
 ):
     """Intensities for a batch of physical params (n_batch, n_species, 5), in parallel.
 
     ``q`` and ``dlnq`` (n_batch, n_species) hold Q(T_ex) and d ln Q/d ln T.
     Windows are concatenated: channel k of window w is index ``win_off[w] + k``
-    of ``edges_lo``, ``edges_hi``, ``t_bg`` and of ``out`` (n_batch, n_chan_total).
+    of ``edges_lo``, ``edges_hi``, ``t_bg`` and of ``out`` (n_batch, n_chan_total);
+    ``win_wmax`` holds the widest channel of each window (MHz).
     With ``want_tau``, ``tau_out`` (n_batch, n_species, n_chan_total) receives the
     channel-averaged opacities (otherwise pass a (1, n_species, n_chan_total) dummy).
-    Parallel over (parameter set, window) pairs.
+    Parallel over (parameter set, window) pairs (the caller may set Numba's parallel
+    chunk size so that they are handed out as threads become free).
     """
     n_tasks = params.shape[0] * (win_off.size - 1)
     for task in prange(n_tasks):
         _batch_task(
             task, params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo, edges_hi, t_bg,
-            win_off, tb_sq_mode, tb_sq_val, cmb, t_cmb, out, tau_out, want_tau,
+            win_off, win_wmax, tb_sq_mode, tb_sq_val, cmb, t_cmb, out, tau_out, want_tau,
         )
 
 
 @njit(cache=True)
 def batch_serial(
-    params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo, edges_hi, t_bg, win_off,
+    params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo, edges_hi, t_bg, win_off, win_wmax,
     tb_sq_mode, tb_sq_val, cmb, t_cmb, out, tau_out, want_tau,
 ):
     """As :func:`batch_parallel` on the calling thread (no thread start-up: small batches)."""
@@ -446,7 +656,7 @@ def batch_serial(
     for task in range(n_tasks):
         _batch_task(
             task, params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo, edges_hi, t_bg,
-            win_off, tb_sq_mode, tb_sq_val, cmb, t_cmb, out, tau_out, want_tau,
+            win_off, win_wmax, tb_sq_mode, tb_sq_val, cmb, t_cmb, out, tau_out, want_tau,
         )
 
 
@@ -463,7 +673,7 @@ def spectra_jacobian(
         c0, c1 = win_off[w], win_off[w + 1]
         _eval_window(
             params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo[c0:c1], edges_hi[c0:c1],
-            t_bg[c0:c1], tb_sq_mode, tb_sq_val, tb_sq_ref, cmb, t_cmb, out[c0:c1],
+            t_bg[c0:c1], np.inf, tb_sq_mode, tb_sq_val, tb_sq_ref, cmb, t_cmb, out[c0:c1],
             jac[c0:c1], dummy_tau, True, False,
         )
 

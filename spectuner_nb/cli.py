@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 
@@ -31,7 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: parse ``argv`` and run the chosen subcommand."""
+    """Entry point: parse ``argv`` and run the chosen subcommand.
+
+    Exit codes: 0 success, 1 a refused input or failed run (one line on stderr, no
+    traceback), 2 bad arguments, 130 interrupted (Ctrl-C), 141 output pipe closed.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -42,6 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     except SpectunerError as exc:
         print(f"spectuner-nb {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"spectuner-nb {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -35,6 +35,18 @@ class CacheCorruptError(CatalogError):
     """The SQLite transition cache is unreadable; the message says how to rebuild it."""
 
 
+class CacheAccessError(CatalogError):
+    """The SQLite transition cache is intact but cannot be used as asked (see subclasses)."""
+
+
+class CacheReadOnlyError(CacheAccessError):
+    """The transition cache cannot be written (write-protected file or read-only file system)."""
+
+
+class CacheBusyError(CacheAccessError):
+    """Another process held the transition cache's write lock for longer than the timeout."""
+
+
 class OfflineError(CatalogError):
     """A network service could not be reached; the message names offline options."""
 
@@ -51,12 +63,21 @@ class FitError(SpectunerError):
     """A fit could not be set up or run."""
 
 
+class NothingToFitError(FitError):
+    """The data leave a fit nothing to fit: no line of the species in the windows,
+    intensities no LTE model within the bounds can reach, absorption without continuum."""
+
+
 class CheckpointError(SpectunerError):
     """A policy checkpoint is missing, malformed or incompatible."""
 
 
 class CubeError(SpectunerError):
     """Problem loading, preprocessing or fitting a cube."""
+
+
+class WorkdirBusyError(CubeError):
+    """A cube-fit work directory is locked by another running fit."""
 
 
 class ResultsError(SpectunerError):

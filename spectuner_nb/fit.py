@@ -24,18 +24,18 @@ import numpy as np
 from . import losses
 from ._lte_kernels import linear_rows
 from .catalog.names import resolve
+from .checks import N_INIT_MAX, as_count, as_seed
 from .errors import CatalogError, CheckpointError, FitError
 from .observation import Observation
-from .optimize import GRADIENT_METHODS, LOCAL_METHODS, minimize_local
+from .optimize import GRADIENT_METHODS, OPTIMIZERS, minimize_local
 from .parameters import FIT_NAMES, N_PARAMS, TABLE1_BOUNDS, at_bound
 from .pso import pso_trials
 from .results import FitResult
+from .sanity import check_fittable
 
 LOSSES: tuple[str, ...] = ("pm", "chi2")
 GRADIENTS: tuple[str, ...] = ("auto", "exact", "jacobian", "3-point")
 """Accepted ``gradient`` values of :func:`fit_spectrum`."""
-OPTIMIZERS: tuple[str, ...] = LOCAL_METHODS + ("pso", "none")
-"""Accepted ``optimizer`` values; "none" returns the best initial sample (e.g. the policy alone)."""
 _SHARED_ALIASES = {"eta": "log10_eta", "theta": "log10_eta", "N_tot": "log10_N_tot",
                    "delta_v": "log10_delta_v"}
 
@@ -263,12 +263,24 @@ class FitProblem:
     def laplace_errors(self, z: np.ndarray, free: np.ndarray | None = None) -> np.ndarray:
         """1σ errors of z from the Gauss-Newton Hessian of χ²: cov = (Jᵀ W J)⁻¹ (n_free,).
 
-        Only the parameters where boolean ``free`` is True enter the Hessian (those
-        at a bound are held fixed); the others, and any with a non-positive
-        variance, get NaN.
+        Only free parameters enter the Hessian: those where boolean ``free`` is True
+        (default: not at a bound), less those pinned by their bounds — a parameter
+        whose bound range is narrower than its own 1σ error is fixed by the bounds,
+        not by the data: the one with the largest error/range ratio is held fixed and
+        the others recomputed, until none is (docs/method.md §7). The fixed ones, and
+        any with a non-positive variance, get NaN.
         """
         _, jac = self.jacobian(z)
-        free = np.ones(self.n_free, dtype=bool) if free is None else np.asarray(free, bool)
+        free = (~at_bound(z, self.z_bounds) if free is None else np.asarray(free, bool)).copy()
+        span = self.z_bounds[:, 1] - self.z_bounds[:, 0]
+        while True:
+            out = self._gauss_newton_errors(jac, free)
+            ratio = np.where(free, np.nan_to_num(out / span, nan=np.inf), 0.0)
+            if not np.any(ratio >= 1.0):
+                return out
+            free[int(np.argmax(ratio))] = False
+
+    def _gauss_newton_errors(self, jac: np.ndarray, free: np.ndarray) -> np.ndarray:
         out = np.full(self.n_free, np.nan)
         if not free.any():
             return out
@@ -336,6 +348,26 @@ def _gradient_kind(gradient: str, loss: str) -> str:
     if gradient == "auto":
         return "exact" if loss == "chi2" else "jacobian"
     return gradient
+
+
+def check_fit_settings(*, loss: str, optimizer: str, n_init, gradient: str = "auto",
+                       seed=None, maxiter=1000, n_trial=3) -> str:
+    """Validate the plain settings of :func:`fit_spectrum` (raises :class:`FitError` naming
+    the setting); returns the optimizer name in lower case."""
+    if loss not in LOSSES:
+        raise FitError(f"loss must be one of {LOSSES}, got {loss!r}")
+    name = optimizer.lower() if isinstance(optimizer, str) else optimizer
+    if name not in OPTIMIZERS:
+        raise FitError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+    if gradient not in GRADIENTS:
+        raise FitError(f"gradient must be one of {GRADIENTS}, got {gradient!r}")
+    if gradient == "exact" and loss != "chi2":
+        raise FitError("an exact gradient exists for loss='chi2' only")
+    as_count(n_init, "n_init", maximum=N_INIT_MAX, error=FitError)
+    as_seed(seed, error=FitError)
+    as_count(maxiter, "maxiter", error=FitError)
+    as_count(n_trial, "n_trial", error=FitError)
+    return name
 
 
 def fit_spectrum(
@@ -407,17 +439,13 @@ def fit_spectrum(
     FitResult
     """
     t0 = time.perf_counter()
-    optimizer = optimizer.lower()
-    if optimizer not in OPTIMIZERS:
-        raise FitError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
-    if gradient not in GRADIENTS:
-        raise FitError(f"gradient must be one of {GRADIENTS}, got {gradient!r}")
-    if gradient == "exact" and loss != "chi2":
-        raise FitError("an exact gradient exists for loss='chi2' only")
-    if int(n_init) < 1:
-        raise FitError("n_init must be at least 1")
+    optimizer = check_fit_settings(loss=loss, optimizer=optimizer, n_init=n_init,
+                                   gradient=gradient, seed=seed, maxiter=maxiter, n_trial=n_trial)
+    n_init = int(n_init)
     problem = FitProblem(obs, species, catalog=catalog, loss=loss, n_components=n_components,
                          shared=shared, bounds=bounds, lines=lines)
+    check_fittable(obs, problem.species_in, problem.species_lines,
+                   t_ex_max=float(problem.bounds[:, 1, 1].max()))
     rng = np.random.default_rng(seed)
     timings = {"setup": time.perf_counter() - t0}
     meta: dict = {"seed": seed, "n_free": problem.n_free,
@@ -470,8 +498,7 @@ def fit_spectrum(
     chi2 = float(problem._chi2(problem._obs_y, spectra, obs.rms)[0])
     x_err = np.full_like(x_best, np.nan)
     if errors:  # curvature of χ² at the optimum of either loss
-        z_free = ~at_bound(z_best, problem.z_bounds)
-        x_err = problem.laplace_errors(z_best, z_free)[problem.idx]
+        x_err = problem.laplace_errors(z_best)[problem.idx]
     timings["errors"] = time.perf_counter() - t3
     meta["model_failures"] = problem.model_failures
     timings["total"] = time.perf_counter() - t0

@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from numba import parallel_chunksize
 
 from . import _lte_kernels as _k
 from .catalog.linelist import LineList
@@ -50,6 +51,9 @@ _PARAM_PROBLEMS = {
 PARALLEL_MIN_BATCH: int = 8
 """Batches at least this large run on all cores; smaller ones on the calling thread
 (starting threads costs more than it saves for one spectrum, a lot more on a busy machine)."""
+PARALLEL_CHUNK: int = 4
+"""(parameter set, window) tasks a thread takes at a time in a parallel batch: work is
+handed out as threads become free, so a core busy with other jobs does not hold the rest."""
 
 
 def _to_mhz(values) -> np.ndarray:
@@ -202,9 +206,12 @@ class LTEModel:
         sizes = [f.size for f in freqs]
         self._sizes = sizes
         self._win_off = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self._win_bounds = [(int(self._win_off[w]), int(self._win_off[w + 1]))
+                            for w in range(len(sizes))]
         edges = [channel_edges(f) for f in freqs]
         self._edges_lo = np.concatenate([e[0] for e in edges])
         self._edges_hi = np.concatenate([e[1] for e in edges])
+        self._win_wmax = np.array([float(np.max(hi - lo)) for lo, hi in edges])
         self._t_bg = _background(T_bg, sizes)
 
         if isinstance(species_lines, (LineList, Mapping)):
@@ -267,8 +274,10 @@ class LTEModel:
         return q, dlnq
 
     def _split(self, out: np.ndarray, single: bool) -> list[np.ndarray]:
-        parts = np.split(out, self._win_off[1:-1], axis=-1)
-        return [p[0] if single else p for p in parts]
+        """Views of ``out`` (…, n_chan_total) per window; the batch axis dropped if ``single``."""
+        if single:
+            out = out[0]
+        return [out[..., a:b] for a, b in self._win_bounds]
 
     def _evaluate(self, params, want_tau: bool) -> tuple[np.ndarray, np.ndarray, bool]:
         """Run the kernel: (intensities (n_batch, n_chan), opacities, single-input flag)."""
@@ -277,12 +286,14 @@ class LTEModel:
         n = p.shape[0]
         out = np.empty((n, self.n_channels))
         tau = np.empty((n if want_tau else 1, self.n_species, self.n_channels if want_tau else 1))
-        kernel = _k.batch_parallel if n >= PARALLEL_MIN_BATCH else _k.batch_serial
-        kernel(
-            p, self._lines_off, self._freq, self._a_g, self._e_low, q, dlnq, self._edges_lo,
-            self._edges_hi, self._t_bg, self._win_off, self._tb_mode, self._tb_val, self.cmb,
-            self.T_cmb, out, tau, want_tau,
-        )
+        args = (p, self._lines_off, self._freq, self._a_g, self._e_low, q, dlnq, self._edges_lo,
+                self._edges_hi, self._t_bg, self._win_off, self._win_wmax, self._tb_mode,
+                self._tb_val, self.cmb, self.T_cmb, out, tau, want_tau)
+        if n >= PARALLEL_MIN_BATCH:
+            with parallel_chunksize(PARALLEL_CHUNK):
+                _k.batch_parallel(*args)
+        else:
+            _k.batch_serial(*args)
         return out, tau, single
 
     def __call__(self, params) -> list[np.ndarray]:

@@ -27,6 +27,10 @@ from .parameters import BeamSpec, beam_size_sq, is_single_dish, reference_beam_s
 
 MIN_CHANNELS: int = 4
 """Smallest number of finite channels a stored window may have."""
+FREQ_RANGE_MHZ: tuple[float, float] = (10.0, 1.0e7)
+"""Plausible channel frequencies, MHz (10 MHz – 10 THz): values outside are in another unit."""
+V_LSR_MAX_KMS: float = 0.1 * C_KM_S
+"""Largest plausible |v_LSR|, km/s (0.1 c): larger values are in m/s or are redshifts."""
 
 _ARCSEC_PER_RAD = 180.0 / np.pi * 3600.0
 _BEAM_AREA_FACTOR = np.pi / (4.0 * np.log(2.0))
@@ -50,6 +54,23 @@ def robust_rms(intensity: np.ndarray) -> float:
         # constant data (e.g. a noiseless model): fall back to a tiny positive rms
         std = max(float(np.max(np.abs(data))) * 1e-6, 1e-12)
     return float(std)
+
+
+def check_v_lsr(v_lsr: float) -> float:
+    """``v_lsr`` (km/s) if finite and plausible (|v| ≤ :data:`V_LSR_MAX_KMS`), else
+    :class:`ObservationError` (the FITS VELO-LSR keyword is in m/s)."""
+    try:
+        v = float(v_lsr)
+    except (TypeError, ValueError) as exc:
+        raise ObservationError(f"v_lsr must be a number in km/s, got {v_lsr!r}") from exc
+    if not np.isfinite(v):
+        raise ObservationError(f"v_lsr must be finite, got {v_lsr}")
+    if abs(v) > V_LSR_MAX_KMS:
+        raise ObservationError(
+            f"v_LSR = {v:g} km/s is not plausible (|v_LSR| ≤ {V_LSR_MAX_KMS:.0f} km/s); "
+            f"v_LSR is in km/s, the FITS VELO-LSR keyword in m/s ({v / 1e3:g} km/s?)"
+        )
+    return v
 
 
 def _to_beam_spec(beam) -> BeamSpec:
@@ -195,6 +216,12 @@ class Observation:
                 raise ObservationError(f"window {i} has {f.size} channels (< {MIN_CHANNELS})")
             if not (np.all(np.isfinite(f)) and np.all(np.isfinite(y))):
                 raise ObservationError(f"window {i}: non-finite values left after masking")
+            if f[0] < FREQ_RANGE_MHZ[0] or f[-1] > FREQ_RANGE_MHZ[1]:
+                raise ObservationError(
+                    f"window {i}: frequencies {f[0]:.6g}–{f[-1]:.6g} MHz lie outside the "
+                    f"plausible {FREQ_RANGE_MHZ[0]:g}–{FREQ_RANGE_MHZ[1]:g} MHz; give them in "
+                    "MHz (or as an astropy Quantity)"
+                )
             step = np.diff(f)
             if np.any(step == 0):
                 raise ObservationError(f"window {i}: duplicated frequencies")
@@ -206,8 +233,7 @@ class Observation:
             raise ObservationError(f"rms must be one positive value per window, got {self.rms}")
         if np.shape(self.T_bg) != (len(self.freqs),) or not np.all(np.isfinite(self.T_bg)):
             raise ObservationError(f"T_bg must be one finite value per window, got {self.T_bg}")
-        if not np.isfinite(self.v_lsr):
-            raise ObservationError(f"v_lsr must be finite, got {self.v_lsr}")
+        check_v_lsr(self.v_lsr)
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -462,12 +488,22 @@ def _cube_spectrum(cube, x: int, y: int):
     values = np.asarray(spec.value, dtype=float)
     mask = fcube.mask.include(view=(slice(None), y, x))
     values = np.where(mask, values, np.nan)
-    beam = getattr(cube, "beam", None)
-    if beam is None and hasattr(cube, "beams"):
-        beam = cube.beams.common_beam() if len(cube.beams) else None
+    beam = _cube_beam(cube)
     if freq.size > 1 and freq[1] < freq[0]:
         freq, values = freq[::-1], values[::-1]
     return freq, values * _normalise_unit(unit), beam
+
+
+def _cube_beam(cube):
+    """The cube's beam (the common beam of per-channel beams), or None when it has none
+    (spectral-cube raises its own NoBeamError and others for missing beams)."""
+    try:
+        beam = getattr(cube, "beam", None)
+        if beam is None and hasattr(cube, "beams"):
+            beam = cube.beams.common_beam() if len(cube.beams) else None
+    except Exception:  # spectral_cube.NoBeamError and radio-beam errors
+        return None
+    return beam
 
 
 def _normalise_unit(unit):
@@ -487,12 +523,17 @@ def _read_fits_spectrum(path: Path):
 
     if not path.exists():
         raise ObservationError(f"spectrum {path} not found")
-    with fits.open(path) as hdul:
-        hdu = next((h for h in hdul if h.data is not None and h.data.ndim >= 1), None)
-        if hdu is None:
-            raise ObservationError(f"{path}: no data")
-        data = np.asarray(hdu.data, dtype=float).squeeze()
-        header = hdu.header
+    try:
+        with fits.open(path) as hdul:
+            hdu = next((h for h in hdul if h.data is not None and h.data.ndim >= 1), None)
+            if hdu is None:
+                raise ObservationError(f"{path}: no data")
+            data = np.asarray(hdu.data, dtype=float).squeeze()
+            header = hdu.header
+    except ObservationError:
+        raise
+    except Exception as exc:  # astropy raises OSError, TypeError, VerifyError…
+        raise ObservationError(f"{path} is not a readable FITS file: {exc}") from exc
     if data.ndim != 1:
         raise ObservationError(
             f"{path}: data has shape {data.shape}; use Observation.from_cube_pixel for cubes"

@@ -29,6 +29,9 @@ LOCAL_METHODS: tuple[str, ...] = ("nelder-mead", "cobyla", "cobyqa", "l-bfgs-b",
 """Local optimisers accepted by :func:`minimize_local` (lower case)."""
 GRADIENT_METHODS: frozenset[str] = frozenset({"l-bfgs-b", "tnc", "slsqp"})
 """Local optimisers that use a gradient."""
+OPTIMIZERS: tuple[str, ...] = LOCAL_METHODS + ("pso", "none")
+"""Accepted ``optimizer`` values of :func:`~spectuner_nb.fit.fit_spectrum`; "none" returns the
+best initial sample (e.g. the policy alone)."""
 
 BatchObjective = Callable[[np.ndarray], np.ndarray]
 ValueAndGrad = Callable[[np.ndarray], tuple[float, np.ndarray]]
@@ -40,6 +43,10 @@ _NON_FINITE: float = 1e300
 """What a scalar objective returns instead of a non-finite value (scipy needs finite ones)."""
 FD_STEP: float = 1e-6
 """Finite-difference step in unit-cube coordinates (about (machine ε)^(1/3) · range/100)."""
+MAX_PASSES: int = 5
+"""Most passes of a gradient optimiser (see :func:`minimize_local`)."""
+STALE_SCALE: float = 2.0
+"""A pass that lowers the loss by more than this factor is followed by another pass."""
 
 
 @dataclass
@@ -251,6 +258,46 @@ def _inward_simplex(u0: np.ndarray, step: float) -> np.ndarray:
     return np.vstack([u0, u0 + np.diag(steps)])
 
 
+def _gradient_passes(obj: CountedObjective, cache, u0: np.ndarray, f0: float, method: str,
+                     maxiter: int, kwargs: dict):
+    """Run a scipy gradient method in passes; returns (last scipy result, total iterations).
+
+    scipy's gradient methods stall on objectives of order 1e5 (e.g. χ² with many
+    channels), so each pass divides the loss by its value at the pass's start. Their
+    stopping tolerances are then relative to that value: a pass that lowered the loss
+    a lot (by more than :data:`STALE_SCALE`) stopped with a tolerance too loose for
+    where it ended, and one that failed may have stopped on a poor scaling. Either is
+    restarted from the best point seen, rescaled, up to :data:`MAX_PASSES` passes and
+    ``maxiter`` iterations in all. ``success`` of the result is True only when the last
+    pass converged with a scale that was still valid.
+    """
+    from scipy.optimize import minimize
+
+    u, f_start, nit, n_pass = u0, float(f0), 0, 0
+    while n_pass < MAX_PASSES:
+        n_pass += 1
+        scale = 1.0 / max(abs(f_start), 1.0)
+        budget = max(maxiter - nit, 1)
+        options = {"maxfun": budget} if method == "tnc" else {"maxiter": budget}
+        res = minimize(lambda v, s=scale: cache.fun(v) * s, u,
+                       jac=lambda v, s=scale: cache.jac(v) * s,
+                       method=method.upper(), options=options, **kwargs)
+        nit += int(getattr(res, "nit", 0) or 0)
+        f_end = obj.best_f
+        stale = abs(f_start) > STALE_SCALE * max(abs(f_end), 1.0)
+        improved = f_end < f_start
+        if (res.success and not stale) or not improved or nit >= maxiter:
+            break
+        u, f_start = obj.best_x, f_end
+    res.success = bool(res.success) and not stale
+    if not res.success:
+        why = ("the loss still fell by over 2× in the last pass" if stale and nit < maxiter
+               else "the iteration limit" if nit >= maxiter else "the optimiser's own report")
+        res.message = (f"{res.message} (stopped before converging: {why}; {n_pass} pass(es), "
+                       f"{nit} iterations)")
+    return res, nit
+
+
 def minimize_local(
     fun: BatchObjective,
     x0: np.ndarray,
@@ -308,13 +355,10 @@ def minimize_local(
     kwargs: dict = {"bounds": Bounds(np.zeros(box.n_dim), np.ones(box.n_dim)), "tol": tol}
     options: dict = {"maxiter": maxiter}
     if method in GRADIENT_METHODS:
-        # scipy's gradient methods stall on objectives of order 1e5 (e.g. χ² with many
-        # channels): divide by the starting value, so that the loss starts near 1.
         if f0 is None or not np.isfinite(f0):
             f0 = obj(u0)
         else:
             obj._record(u0[None, :], np.array([f0], dtype=float))
-        scale = 1.0 / max(abs(f0), 1.0)
         if value_and_grad is not None:
             def exact(u: np.ndarray) -> tuple[float, np.ndarray]:
                 f, g = value_and_grad(box.from_unit(np.clip(u, 0.0, 1.0)))
@@ -328,10 +372,7 @@ def minimize_local(
             cache = _GradCache(exact)
         else:
             cache = _LazyFDGrad(obj, local_model)
-        if method == "tnc":
-            options = {"maxfun": maxiter}
-        res = minimize(lambda u: cache.fun(u) * scale, u0, jac=lambda u: cache.jac(u) * scale,
-                       method=method.upper(), options=options, **kwargs)
+        res, nit = _gradient_passes(obj, cache, u0, f0, method, maxiter, kwargs)
     else:
         if method == "nelder-mead":
             # unbounded simplex on a mirrored box: clipping at a bound would collapse it
@@ -342,6 +383,7 @@ def minimize_local(
         else:  # COBYLA/COBYQA: trust region of a tenth of the unit box, not all of it
             options.update({"rhobeg" if method == "cobyla" else "initial_tr_radius": 0.1})
             res = minimize(obj, u0, method=method.upper(), options=options, **kwargs)
+        nit = int(getattr(res, "nit", 0) or 0)
     elapsed = time.perf_counter() - start
     if obj.best_x is None:
         raise FitError(f"{method}: the objective never returned a finite value")
@@ -350,7 +392,7 @@ def minimize_local(
         fun=obj.best_f,
         nfev=obj.nfev,
         njev=obj.njev,
-        nit=int(getattr(res, "nit", 0) or 0),
+        nit=nit,
         success=bool(res.success),
         message=str(res.message),
         time=elapsed,

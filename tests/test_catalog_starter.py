@@ -64,7 +64,7 @@ def test_all_paper_species_offline(starter):
         ll = starter.linelist(name)
         assert len(ll) > 0, name
         f = np.asarray(ll.freq)
-        assert f.min() >= 80e3 and f.max() <= 950e3
+        assert f.min() >= 30e3 and f.max() <= 950e3
         assert np.all(np.asarray(ll.E_up) <= 2000.0)
 
 
@@ -116,8 +116,10 @@ def test_ch3oh_starter_must_show(starter):
 
 def test_partition_consistency_after_fix():
     """Every shipped species agrees with its own levels within 20 % at 20 K (after the
-    documented fixes)."""
+    documented fixes), except where the A_ul carry the weights g_u lacks (CH3OCH3)."""
     for rec in read_manifest()["species"]:
+        if "a_ul_carries_weights" in rec["provenance"]["flags"]:
+            continue
         ratio = rec["provenance"]["ratio_after_fix"][0]
         assert abs(ratio - 1.0) <= 0.2, (rec["name"], ratio)
 

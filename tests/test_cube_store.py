@@ -20,6 +20,7 @@ def test_write_resume_and_read_all(tmp_path):
     assert s.pending() == [0, 1, 2]
     s.write(1, {"x": np.array([[1.0], [2.0]])})
     (s.chunk_dir / ".c000000.npz.tmp123").write_bytes(b"partial")  # a killed writer
+    s.close()
     s2 = _store(tmp_path)
     assert s2.done() == [1] and s2.pending() == [0, 2]
     assert not list(s2.chunk_dir.glob(".*"))
@@ -35,6 +36,7 @@ def test_write_resume_and_read_all(tmp_path):
 def test_mismatch_and_restart(tmp_path):
     s = _store(tmp_path)
     s.write(0, {"x": np.zeros((2, 1))})
+    s.close()
     with pytest.raises(CubeError, match="seed"):
         _store(tmp_path, config={"seed": 2})
     fresh = _store(tmp_path, resume=False, config={"seed": 2})
@@ -44,5 +46,5 @@ def test_mismatch_and_restart(tmp_path):
 def test_layout_checked(tmp_path):
     with pytest.raises(CubeError, match="exactly once"):
         ResultStore(tmp_path, {}, np.arange(4), [(0, 2), (1, 4)])
-    with pytest.raises(ResultsError, match="first axis"):
-        _store(tmp_path).write(0, {"x": np.zeros(3)})
+    with pytest.raises(ResultsError, match="first axis"), _store(tmp_path) as store:
+        store.write(0, {"x": np.zeros(3)})

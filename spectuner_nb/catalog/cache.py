@@ -29,15 +29,22 @@ import datetime as _dt
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import CacheCorruptError, CatalogError, SpeciesNotFoundError
+from ..errors import (
+    CacheAccessError,
+    CacheBusyError,
+    CacheCorruptError,
+    CacheReadOnlyError,
+    CatalogError,
+    SpeciesNotFoundError,
+)
 from .linelist import LineList
-from .names import SpeciesName, parse, resolve
+from .names import Family, SpeciesName, family, parse, resolve
 from .partition import PartitionFunction
 
 SCHEMA_VERSION = "1"
@@ -84,6 +91,23 @@ class SpeciesEntry:
     fmin: float
     fmax: float
 
+    @property
+    def flags(self) -> tuple[str, ...]:
+        """Quality flags of the entry (see :data:`spectuner_nb.catalog.build.FLAGS`)."""
+        return tuple(self.provenance.get("flags", ()))
+
+    @property
+    def family(self) -> Family:
+        """Parent species (main isotopologue, ground state), isotopologue and state data,
+        for grouping the lines of one molecule."""
+        return family(self.name)
+
+    @property
+    def ism(self) -> dict[str, int]:
+        """Splatalogue's detected-in-space marks (``known_ast_molecules``, ``ism_hotcore`` …)
+        of the species, when the snapshot gives them."""
+        return dict(self.provenance.get("ism", {}))
+
 
 @dataclass(frozen=True)
 class ImportItem:
@@ -103,20 +127,48 @@ def _rebuild_hint(path: Path) -> str:
     )
 
 
+_BUSY_TIMEOUT_S = 60.0
+
+
+def _cache_error(path: Path, exc: sqlite3.Error, doing: str) -> CatalogError:
+    """The typed error for an SQLite failure: busy, read-only, unopenable or corrupt."""
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return CacheBusyError(
+            f"transition cache {path} is busy: another process held its write lock for over "
+            f"{_BUSY_TIMEOUT_S:.0f} s while {doing} ({exc}); try again when it has finished")
+    if "readonly" in text or "read-only" in text:
+        return CacheReadOnlyError(
+            f"transition cache {path} is read-only (write-protected file or read-only file "
+            f"system) while {doing}: it can be read but not written; import into a cache of "
+            "your own (--cache, or SPECTUNER_NB_CACHE_DIR)")
+    if "unable to open" in text:
+        return CacheAccessError(f"cannot open transition cache {path} ({exc}): check that it "
+                                "and its folder exist and are readable")
+    return CacheCorruptError(f"transition cache {path} is unreadable while {doing} ({exc}): "
+                             f"{_rebuild_hint(path)}")
+
+
 class TransitionCache:
     """SQLite transition cache at ``path`` (default: ``settings.cache_dir()/transitions.sqlite``).
 
     Parameters
     ----------
     path
-        Database file; created with its parent folder if missing.
+        Database file; created with its parent folder if missing (unless ``create`` is
+        False: then a missing file is a :class:`CacheAccessError`, not a new empty cache).
     precedence
         Catalog names in order of preference for species found in several
         catalogs (default :data:`DEFAULT_PRECEDENCE`).
+    readonly
+        Open for reading only (a shared cache). A cache that cannot be written
+        (write-protected file, read-only file system) is opened so automatically;
+        writing to it raises :class:`CacheReadOnlyError`.
     """
 
     def __init__(
-        self, path: str | Path | None = None, *, precedence: Sequence[str] = DEFAULT_PRECEDENCE
+        self, path: str | Path | None = None, *, precedence: Sequence[str] = DEFAULT_PRECEDENCE,
+        readonly: bool = False, create: bool = True,
     ) -> None:
         if path is None:
             from ..settings import cache_dir
@@ -128,21 +180,60 @@ class TransitionCache:
         self._memo: dict[int, LineList] = {}
         self._lookup: dict[tuple, int] = {}
         self._generation: str | None = None
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.on_miss: Callable[[TransitionCache], object] | None = None
+        """Called once (then cleared) when a species is not found, before giving up;
+        :func:`~spectuner_nb.catalog.starter.default_cache` sets it to build the full
+        offline catalog (:func:`~spectuner_nb.catalog.build.ensure_full_catalog`)."""
+        if not self.path.exists() and (readonly or not create):
+            raise CacheAccessError(f"no transition cache at {self.path} (check the path; a new "
+                                   "cache is created only where one is written)")
+        self.readonly = readonly or (self.path.exists() and not _writable(self.path))
+        if not self.readonly:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise CacheAccessError(f"cannot create the folder of {self.path}: {exc}") from exc
         try:
-            self._con = sqlite3.connect(
-                self.path, timeout=60.0, isolation_level=None, check_same_thread=False
-            )
-            self._con.execute("PRAGMA journal_mode=WAL")
-            self._con.execute("PRAGMA synchronous=NORMAL")
+            self._con = self._connect()
             self._init_schema()
-        except sqlite3.DatabaseError as exc:
-            raise CacheCorruptError(
-                f"transition cache {self.path} is unreadable ({exc}): {_rebuild_hint(self.path)}"
-            ) from exc
+        except sqlite3.Error as exc:
+            raise _cache_error(self.path, exc, "opening it") from exc
 
     # -- housekeeping -------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        if self.readonly:
+            con = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                  timeout=_BUSY_TIMEOUT_S, isolation_level=None,
+                                  check_same_thread=False)
+        else:
+            con = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None,
+                                  check_same_thread=False)
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=NORMAL")
+        return con
+
+    def _schema_version(self) -> str | None:
+        """The stored schema version; None for a new (empty) database."""
+        try:
+            row = self._con.execute("SELECT value FROM meta WHERE key='schema_version'"
+                                    ).fetchone()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return None
+            raise
+        return None if row is None else row[0]
+
     def _init_schema(self) -> None:
+        version = self._schema_version()
+        if version is not None and version != SCHEMA_VERSION:
+            raise CacheCorruptError(
+                f"transition cache {self.path} has schema {version}, expected "
+                f"{SCHEMA_VERSION}: {_rebuild_hint(self.path)}")
+        if version is not None:  # nothing to create: no write lock taken
+            return
+        if self.readonly:
+            raise CacheCorruptError(f"transition cache {self.path} holds no cache tables: "
+                                    f"{_rebuild_hint(self.path)}")
         cur = self._con.cursor()
         cur.execute("BEGIN IMMEDIATE")
         try:
@@ -166,10 +257,8 @@ class TransitionCache:
     def _query(self, sql: str, args: Iterable = ()) -> list[tuple]:
         try:
             return self._con.execute(sql, tuple(args)).fetchall()
-        except sqlite3.DatabaseError as exc:
-            raise CacheCorruptError(
-                f"transition cache {self.path}: {exc}: {_rebuild_hint(self.path)}"
-            ) from exc
+        except sqlite3.Error as exc:
+            raise _cache_error(self.path, exc, "reading it") from exc
 
     def _refresh(self) -> None:
         """Drop in-memory copies if another writer changed the database."""
@@ -193,6 +282,13 @@ class TransitionCache:
                 f"transition cache {self.path} failed its integrity check "
                 f"({rows[:3]}): {_rebuild_hint(self.path)}"
             )
+
+    def _check_writable(self) -> None:
+        if self.readonly:
+            raise CacheReadOnlyError(
+                f"transition cache {self.path} is open read-only (shared, write-protected or "
+                "on a read-only file system): import into a cache of your own (--cache, or "
+                "SPECTUNER_NB_CACHE_DIR)")
 
     def close(self) -> None:
         """Close the database connection."""
@@ -227,6 +323,7 @@ class TransitionCache:
         entries are written in the same transaction. Returns the new species
         ids (``-1`` for skipped items).
         """
+        self._check_writable()
         with self._lock:
             cur = self._con.cursor()
             try:
@@ -240,13 +337,10 @@ class TransitionCache:
                     "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'"
                 )
                 cur.execute("COMMIT")
-            except sqlite3.DatabaseError as exc:
+            except sqlite3.Error as exc:
                 if self._con.in_transaction:
                     cur.execute("ROLLBACK")
-                raise CacheCorruptError(
-                    f"transition cache {self.path}: import failed ({exc}): "
-                    f"{_rebuild_hint(self.path)}"
-                ) from exc
+                raise _cache_error(self.path, exc, "importing") from exc
             except BaseException:
                 if self._con.in_transaction:
                     cur.execute("ROLLBACK")
@@ -365,6 +459,7 @@ class TransitionCache:
     def remove(self, species: str | int, catalog: str | None = None) -> None:
         """Delete one species entry (the one :meth:`entry` would return)."""
         e = self.entry(species, catalog=catalog)
+        self._check_writable()
         with self._lock:
             cur = self._con.cursor()
             cur.execute("BEGIN IMMEDIATE")
@@ -435,6 +530,10 @@ class TransitionCache:
     def entry(self, species: str | int, catalog: str | None = None) -> SpeciesEntry:
         """The preferred entry for ``species`` (raises :class:`SpeciesNotFoundError`)."""
         found = self.candidates(species, catalog)
+        if not found and self.on_miss is not None:
+            hook, self.on_miss = self.on_miss, None
+            hook(self)
+            found = self.candidates(species, catalog)
         if not found:
             where = f" in catalog {catalog}" if catalog else ""
             label = species if isinstance(species, int) else f"{species!r} ({resolve(species)})"
@@ -511,6 +610,13 @@ class TransitionCache:
         if windows is None:
             return ll
         return ll.in_windows([_window_mhz(w) for w in windows], pad_kms=pad_kms)
+
+
+def _writable(path: Path) -> bool:
+    """True when ``path`` and its folder (for the WAL files) can be written."""
+    import os
+
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
 
 
 def _window_mhz(window) -> tuple[float, float]:

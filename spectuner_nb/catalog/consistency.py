@@ -169,3 +169,56 @@ def check_partition(
     q_lev = boltz.sum(axis=1)
     share = boltz[:, est].sum(axis=1) / q_lev
     return ConsistencyResult(ll.species, t, part(t), q_lev, share, int(e.size), int(est.sum()))
+
+
+SMU2_TO_GA: float = 1.16395e-20
+"""g_u·A_ul = SMU2_TO_GA · ν³ · Sμ², with ν in MHz, Sμ² in D², A in s⁻¹ (the dipole formula
+64π⁴ν³Sμ²/(3hc³) in these units)."""
+
+
+def strength_ratio(freq_mhz, a_ul, g_u, smu2_d2) -> np.ndarray:
+    """g_u·A_ul divided by the dipole formula from Sμ² (D²), per line; 1 when consistent.
+
+    A ratio other than 1 means the source's A_ul (or g_u) and its line
+    strength disagree (e.g. an A_ul off by a constant factor).
+    """
+    nu = np.asarray(freq_mhz, dtype=float)
+    return np.asarray(g_u, float) * np.asarray(a_ul, float) / (
+        SMU2_TO_GA * nu**3 * np.asarray(smu2_d2, dtype=float))
+
+
+def lgint_q300(freq_mhz, a_ul, g_u, elo_cm, lgint) -> np.ndarray:
+    """Q(300 K) implied by each line's catalogued LGINT (log10 nm² MHz at 300 K) and A_ul.
+
+    The catalogue computed its intensities with its own partition function, so
+    this is the Q (including any spin-weight convention) that goes with its
+    g_u and A_ul: a table Q far from it makes every line too weak or too strong.
+    """
+    from .spcat import lgint_to_aul
+
+    return np.asarray(a_ul, float) / lgint_to_aul(lgint, freq_mhz, elo_cm, g_u, 1.0)
+
+
+_SYMMETRY_TAG = re.compile(r"\s+([A-Z][A-Za-z0-9+\-]*)$")
+WEIGHTED_A_SPREAD: float = 1.5
+"""Median max/min of A_ul/ν³ across symmetry components above which A_ul carries weights."""
+
+
+def symmetry_a_spread(ll: LineList) -> float:
+    """Median, over rotational transitions listed as several symmetry components
+    (labels ending in ``AA``/``EE``/``AE``/``EA``, ``A``/``E`` …, same g_u), of
+    max/min A_ul/ν³; 1.0 when no transition has several components.
+
+    Components of one transition have nearly equal rigid-rotor A_ul; ratios
+    like 16:10:6:4 mean the A_ul carry the nuclear-spin weights, which then
+    belong to g_u and Q as well (CH3OCH3 in SLAIM: g_u = 2J+1 lacks them).
+    """
+    groups: dict[tuple[str, float], list[float]] = {}
+    labels = np.asarray(ll.qn, dtype=object)
+    norm = np.asarray(ll.A_ul, float) / np.asarray(ll.freq, float) ** 3
+    for lab, g, a in zip(labels, np.asarray(ll.g_u, float), norm, strict=True):
+        m = _SYMMETRY_TAG.search(str(lab))
+        if m:
+            groups.setdefault((str(lab)[: m.start()], float(g)), []).append(a)
+    spreads = [max(v) / min(v) for v in groups.values() if len(v) >= 2]
+    return float(np.median(spreads)) if spreads else 1.0

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ..errors import CatalogError, OfflineError, SpeciesNotFoundError
 from .linelist import LineList
 from .names import resolve
-from .partfunc import PartitionEntry, entries_for, partition_for_tag
+from .partfunc import PartitionEntry, partition_for_tag
 from .spcat import parse_spcat, to_linelist
 
 CATALOGS = ("CDMS", "JPL")
@@ -62,7 +62,9 @@ def plan(species: str | int, catalog: str = "CDMS", fmin: float | None = None,
         if entry.catalog != catalog:
             raise CatalogError(f"tag {species} belongs to {entry.catalog}, not {catalog}")
     else:
-        found = [e for e in entries_for(str(species)) if e.catalog == catalog]
+        from .build import partition_tables
+
+        found = [e for e in partition_tables(resolve(str(species))) if e.catalog == catalog]
         if not found:
             raise SpeciesNotFoundError(
                 f"species {species!r} ({resolve(str(species))}) is not listed by {catalog} "

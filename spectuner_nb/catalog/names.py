@@ -51,6 +51,11 @@ ALIASES: dict[str, str] = {
     "c-H2COCH2": "c-C2H4O",  # ethylene oxide (Splatalogue spelling)
     "c-CH2OCH2": "c-C2H4O",
     "gGa-(CH2OH)2": "aGg'-(CH2OH)2",  # Splatalogue's label of the CDMS aGg' glycol entry
+    "c-HCCCH": "c-C3H2",  # Splatalogue/JPL spelling of cyclopropenylidene
+    "cis-CH2OHCHO": "HCOCH2OH",  # glycolaldehyde (Splatalogue spelling)
+    "CH2OHCHO": "HCOCH2OH",
+    "(CH3)2CO": "CH3COCH3",  # acetone
+    "CCCN": "C3N",
 }
 """Alternative formula spellings → preferred formula (applied after isotope normalisation)."""
 
@@ -119,7 +124,7 @@ def normalize_formula(formula: str) -> str:
 
     f = _BARE_ISO.sub(bare, f)
     f = re.sub(r"-{2,}", "-", f)
-    f = f.rstrip("-") if re.search(r"-\d+-$", f) else f
+    f = re.sub(r"(-\d+)-(?=[+\-]?$)", r"\1", f)  # "CO-18-" → "CO-18", "HCO-18-+" → "HCO-18+"
     if f in ALIASES:
         return ALIASES[f]
     prefix = _CONFORMER.match(f)  # t-, g-, c-, l-, aGg'- … keep the prefix, alias the rest
@@ -129,8 +134,10 @@ def normalize_formula(formula: str) -> str:
 
 
 def normalize_state(state: str) -> str:
-    """Normalised state label: ``v=0`` for the ground state, spaces removed otherwise."""
-    parts = [p for p in re.split(r"[\s,;]+", state.strip()) if p]
+    """Normalised state label: ``v=0`` for the ground state, spaces removed otherwise
+    (``"v7 = 2 l=2"`` → ``"v7=2,l=2"``; a leading conformer dash ``"- I"`` is dropped)."""
+    state = re.sub(r"\s*=\s*", "=", state.strip()).lstrip("-").strip()
+    parts = [p for p in re.split(r"[\s,;]+", state) if p]
     parts = [p for p in parts if not _ELECTRONIC.match(p)]
     s = ",".join(parts)
     if not s or _GROUND.match(s):
@@ -158,3 +165,68 @@ def parse(name: str) -> SpeciesName:
 def resolve(name: str) -> str:
     """Canonical ``"FORMULA;STATE;"`` name of ``name`` (raises :class:`SpeciesNotFoundError`)."""
     return str(parse(name))
+
+
+_ISO_MARKER = re.compile(r"(Si|Cl|C|N|O|S)-(\d{1,2})(?:-|(?=[+\-]?$))")
+_H_RUN = re.compile(r"H(\d*)H(\d*)")
+
+
+def _merge_h(formula: str) -> str:
+    """Merge adjacent hydrogen counts: ``CH2HOH`` → ``CH3OH``."""
+    while True:
+        merged = _H_RUN.sub(
+            lambda m: f"H{int(m.group(1) or 1) + int(m.group(2) or 1)}", formula, count=1)
+        if merged == formula:
+            return formula
+        formula = merged
+
+
+def main_isotopologue(formula: str) -> str:
+    """The main isotopologue of a preferred formula: rare-isotope markers removed and
+    deuterium replaced by hydrogen (``C-13-H3OH`` → ``CH3OH``, ``HDCO`` → ``H2CO``,
+    ``CH2DCCH`` → ``CH3CCH``), aliases applied."""
+    plain = _ISO_MARKER.sub(lambda m: m.group(1), formula)
+    if re.search(r"D", plain):
+        plain = _merge_h(plain.replace("D", "H"))
+    return normalize_formula(plain) if plain != formula else formula
+
+
+@dataclass(frozen=True)
+class Family:
+    """How a species relates to its parent (for grouping lines of one molecule).
+
+    ``parent`` is the main isotopologue in its ground state (``"CH3OH;v=0;"`` for
+    ``"C-13-H3OH;vt=1;"``); ``isotopologue`` is True for rare-isotope or deuterated
+    forms, ``excited`` for states other than the ground state (or ranges covering it).
+    """
+
+    name: str
+    parent: str
+    isotopologue: bool
+    excited: bool
+    state: str
+
+
+def family(name: str) -> Family:
+    """The :class:`Family` of a species name in any spelling."""
+    sn = parse(name)
+    main = main_isotopologue(sn.formula)
+    return Family(str(sn), str(SpeciesName(main)), main != sn.formula,
+                  not sn.includes_ground, sn.state)
+
+
+def spellings(name: str) -> dict[str, str]:
+    """The name of a species in the CDMS, JPL, Splatalogue and XCLASS styles.
+
+    CDMS ``"C-13-H3OH, vt=1"``, JPL ``"C-13-H3OH vt=1"``, Splatalogue
+    ``"(13)CH3OH vt=1"`` (rare isotopes as ``(13)C`` before the element) and
+    XCLASS ``"C-13-H3OH;vt=1;"``; each resolves back to the same canonical name.
+    """
+    sn = parse(name)
+    splat = _ISO_MARKER.sub(lambda m: f"({m.group(2)}){m.group(1)}", sn.formula)
+    return {
+        "CDMS": f"{sn.formula}, {sn.state}",
+        "JPL": f"{sn.formula} {sn.state}",
+        "Splatalogue": f"{splat} {sn.state}",
+        "XCLASS": str(sn),
+    }

@@ -152,9 +152,9 @@ def parse_spcat(
     source
         File or service name used in error messages and provenance.
 
-    Lines whose FREQ field is not a number (blank lines, headers such as the
-    JPL ``"28001  CO"`` line) are skipped; a line that starts like a
-    transition but cannot be decoded raises :class:`CatalogFormatError`.
+    Blank lines and headers (such as the JPL ``"28001  CO"`` line: too short to be a
+    transition) are skipped; any other line that cannot be decoded, a non-number in
+    its FREQ field included, raises :class:`CatalogFormatError` naming the line.
     """
     found_layout, body = _detect_layout(text)
     layout = found_layout if layout == "auto" else layout
@@ -170,10 +170,7 @@ def parse_spcat(
     for lineno, line in enumerate(body.splitlines(), start=1):
         if not line.strip():
             continue
-        head = line[: cuts[1]].strip()
-        try:
-            float(head)
-        except ValueError:
+        if len(line.rstrip()) < cuts[8]:  # a header: shorter than the fields up to the QNs
             continue
         try:
             rows.append(_parse_row(line, cuts))

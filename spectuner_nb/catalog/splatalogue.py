@@ -22,6 +22,7 @@ import csv
 import io
 import re
 import sqlite3
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,14 +85,35 @@ def _num(v) -> float:
         return float("nan")
 
 
+def _not_a_number(text: str) -> bool:
+    """True for a field that is neither a number nor an empty/NULL marker."""
+    return not (text.strip() in ("", "NULL", "---", "nan") or _is_float(text))
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _rows_to_splat(name: str, rows: list[tuple], source: str) -> SplatRows:
-    """Build SplatRows from (freq, aij, elo, g, catalog, qn) tuples; drops incomplete rows."""
+    """Build SplatRows from (freq, aij, elo, g, catalog, qn) tuples.
+
+    Rows without a frequency, A_ul, E_low or g_u (empty or NULL in Splatalogue) cannot
+    be used; they are dropped with a warning that counts them and names the first.
+    """
     freq = np.array([_num(r[0]) for r in rows], dtype=float)
     aij = np.array([_num(r[1]) for r in rows], dtype=float)
     elo = np.array([_num(r[2]) for r in rows], dtype=float)
     gup = np.array([_num(r[3]) for r in rows], dtype=float)
     ok = np.isfinite(freq) & np.isfinite(aij) & np.isfinite(elo) & np.isfinite(gup)
     ok &= (freq > 0) & (gup > 0)
+    if not ok.all():
+        first = rows[int(np.flatnonzero(~ok)[0])]
+        warnings.warn(f"{source}: skipped {int((~ok).sum())} of {len(rows)} rows without a "
+                      f"usable frequency, A_ul, E_low or g_u (first: {first[:4]})", stacklevel=3)
     order = np.argsort(freq[ok], kind="stable")
     idx = np.flatnonzero(ok)[order]
     cat = np.array([str(r[4]) for r in rows], dtype=object)
@@ -238,8 +260,17 @@ def read_splatalogue_csv(path: str | Path, *, name: str | None = None) -> SplatR
         return row[i] if i is not None and i < len(row) else None
 
     rows = []
-    for row in table[1:]:
-        f = _num(row[fcol]) * scale if fcol < len(row) else float("nan")
+    numeric = [fcol, col["log10_aij"], col["elo_cm"], col["g_up"]]
+    for lineno, row in enumerate(table[1:], start=2):
+        if len(row) != len(header):
+            raise CatalogFormatError(
+                f"{path}: data row {lineno} has {len(row)} fields, the header {len(header)} "
+                f"(a file cut mid-row?): {delim.join(row)[:80]!r}")
+        bad = [header[c] for c in numeric if _not_a_number(row[c])]
+        if bad:
+            raise CatalogFormatError(f"{path}: data row {lineno}: {', '.join(bad)} not a number: "
+                                     f"{delim.join(row)[:80]!r}")
+        f = _num(row[fcol]) * scale
         rows.append((f, get(row, "log10_aij"), get(row, "elo_cm"), get(row, "g_up"),
                      get(row, "linelist") or "Splatalogue", get(row, "qn")))
     return _rows_to_splat(name, rows, str(path))

@@ -130,18 +130,29 @@ def import_starter(cache: TransitionCache, *, force: bool = False, verify: bool 
 
 @functools.lru_cache(maxsize=4)
 def _default_cache(path: str) -> TransitionCache:
+    from .build import ensure_full_catalog
+
     cache = TransitionCache(path)
     import_starter(cache)
+    cache.on_miss = ensure_full_catalog
     return cache
 
 
-def default_cache() -> TransitionCache:
+def default_cache(*, full: bool = False) -> TransitionCache:
     """The user transition cache with the starter catalog imported (offline).
 
     Located at ``settings.cache_dir()/transitions.sqlite`` (environment
-    variable ``SPECTUNER_NB_CACHE_DIR``); one shared instance per path.
+    variable ``SPECTUNER_NB_CACHE_DIR``); one shared instance per path. The
+    full offline catalog (every species of casadata's Splatalogue snapshot,
+    :mod:`.build`) is built into it, with a progress bar, the first time a
+    species outside the starter catalog is asked for, or now with ``full=True``
+    (about half a minute, once per machine).
     """
     from ..settings import cache_dir
+    from .build import ensure_full_catalog
     from .cache import CACHE_FILENAME
 
-    return _default_cache(str(cache_dir() / CACHE_FILENAME))
+    cache = _default_cache(str(cache_dir() / CACHE_FILENAME))
+    if full:
+        ensure_full_catalog(cache)
+    return cache

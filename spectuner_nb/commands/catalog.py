@@ -22,8 +22,22 @@ def register(subparsers) -> None:
     p.add_argument("--cache", default=None, help="SQLite cache file (default: the user cache)")
     sub = p.add_subparsers(dest="catalog_command", metavar="ACTION", required=True)
 
-    s = sub.add_parser("list", help="species in the cache")
+    s = sub.add_parser("list", help="species in the cache, filtered, with counts")
     s.add_argument("--catalog", default=None, help="only this catalog (CDMS, JPL, SLAIM, …)")
+    s.add_argument("--formula", default=None,
+                   help="only this formula (any spelling, any state), e.g. CH3OH or 13CO")
+    s.add_argument("--parent", default=None,
+                   help="only the family of this species: its isotopologues and states")
+    s.add_argument("--tag", type=int, default=None, help="only this CDMS/JPL tag")
+    kind = s.add_mutually_exclusive_group()
+    kind.add_argument("--states", action="store_true", help="only vibrationally excited states")
+    kind.add_argument("--isotopologues", action="store_true", help="only isotopologues")
+    kind.add_argument("--main", action="store_true",
+                      help="only main isotopologues in their ground state")
+    s.add_argument("--ism", action="store_true",
+                   help="only species the Splatalogue snapshot marks as detected in space")
+    s.add_argument("--flag", default=None, help="only entries carrying this quality flag")
+    s.add_argument("--counts", action="store_true", help="print only the counts")
     s.set_defaults(func=_list)
 
     s = sub.add_parser("show", help="directory data, Q(T) and provenance of one species")
@@ -79,16 +93,61 @@ def format_table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def _list(args) -> int:
-    cache = _cache(args)
-    rows = [
-        [e.name, e.catalog, str(e.tag or ""), str(e.n_lines),
-         f"{(e.fmin or 0) / 1e3:.1f}", f"{(e.fmax or 0) / 1e3:.1f}", e.origin]
-        for e in cache.entries(catalog=args.catalog)
+def _keep(e, args) -> bool:
+    """Does entry ``e`` pass the ``list`` filters of ``args``?"""
+    from ..catalog.names import family, parse
+
+    fam = family(e.name)
+    checks = [
+        args.formula is None or parse(e.name).formula == parse(args.formula).formula,
+        args.parent is None or fam.parent == family(args.parent).parent,
+        args.tag is None or e.tag == args.tag,
+        not args.states or fam.excited,
+        not args.isotopologues or fam.isotopologue,
+        not args.main or not (fam.excited or fam.isotopologue),
+        not args.ism or bool(e.ism),
+        args.flag is None or args.flag in e.flags,
     ]
-    print(format_table(["species", "catalog", "tag", "lines", "fmin/GHz", "fmax/GHz", "origin"],
-                       rows))
-    print(f"\n{len(rows)} entries in {cache.path}")
+    return all(checks)
+
+
+def _counts(entries) -> list[str]:
+    """Summary lines: entries per catalog and origin, states, isotopologues, ISM, flags."""
+    from collections import Counter
+
+    fams = [e.family for e in entries]
+    flags = Counter(f for e in entries for f in e.flags)
+
+    def line(label: str, counter: Counter) -> str:
+        return f"{label}: " + ", ".join(f"{k} {v}" for k, v in sorted(counter.items()))
+
+    return [
+        line("catalogs", Counter(e.catalog for e in entries)),
+        line("origins", Counter(e.origin for e in entries)),
+        f"excited states {sum(f.excited for f in fams)}, isotopologues "
+        f"{sum(f.isotopologue for f in fams)}, detected in space (snapshot) "
+        f"{sum(bool(e.ism) for e in entries)}, lines {sum(e.n_lines for e in entries)}",
+        line("flags", flags) if flags else "flags: none",
+    ]
+
+
+def _list(args) -> int:
+    from ..catalog import TransitionCache, default_cache
+
+    cache = TransitionCache(args.cache) if args.cache else default_cache(full=True)
+    entries = [e for e in cache.entries(catalog=args.catalog) if _keep(e, args)]
+    if not args.counts:
+        rows = [
+            [e.name, e.catalog, str(e.tag or ""), str(e.n_lines),
+             f"{(e.fmin or 0) / 1e3:.1f}", f"{(e.fmax or 0) / 1e3:.1f}", e.origin,
+             ",".join(f for f in e.flags if f != "q_extrapolated_above_300K")]
+            for e in entries
+        ]
+        print(format_table(["species", "catalog", "tag", "lines", "fmin/GHz", "fmax/GHz",
+                            "origin", "flags"], rows))
+        print()
+    print("\n".join(_counts(entries)))
+    print(f"{len(entries)} entries in {cache.path}")
     return 0
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import count
+
 EXAMPLE_SPECIES: tuple[str, ...] = ("CH3OH", "CH3OCHO")
 EXAMPLE_WINDOWS_MHZ: tuple[tuple[float, float], ...] = ((218150.0, 218550.0),
                                                         (241650.0, 241950.0))
@@ -34,12 +36,14 @@ def register(subparsers) -> None:
     )
     p.add_argument("--out", default="spectuner_nb_example",
                    help="output folder (default: %(default)s)")
-    p.add_argument("--size", type=int, default=8, help="map size in pixels per side (default: 8)")
+    p.add_argument("--size", type=count(1), default=8,
+                   help="map size in pixels per side (default: 8)")
     p.add_argument("--init", default="policy", choices=["policy", "random"],
                    help="initial guesses: the shipped policy or random draws (default: policy)")
     p.add_argument("--loss", default="chi2", choices=["chi2", "pm"], help="loss (default: chi2)")
-    p.add_argument("--workers", type=int, default=None, help="Dask workers (default: all cores)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--workers", type=count(1), default=None,
+                   help="Dask workers (default: all cores)")
+    p.add_argument("--seed", type=count(0), default=0, help="random seed (default: 0)")
     p.set_defaults(func=run)
 
 

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+
+from ..checks import N_INIT_MAX
+from ..optimize import OPTIMIZERS
+from . import count
+
+SCHEDULER_TIMEOUT_S: float = 10.0
+"""How long to wait for a ``--scheduler`` to answer, s."""
 
 
 def register(subparsers) -> None:
@@ -23,11 +31,12 @@ def register(subparsers) -> None:
     p.add_argument("--vlsr", type=float, default=0.0, help="systemic velocity, km/s (default 0)")
     p.add_argument("--loss", choices=("chi2", "pm"), default="chi2")
     p.add_argument("--init", choices=("policy", "random", "neighbour"), default="policy")
-    p.add_argument("--optimizer", default="slsqp")
-    p.add_argument("--n-init", type=int, default=50, help="initial samples per pixel (50)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--chunk-size", type=int, default=32, help="pixels per Dask task (32)")
-    p.add_argument("--workers", type=int, default=None,
+    p.add_argument("--optimizer", default="slsqp", choices=OPTIMIZERS)
+    p.add_argument("--n-init", type=count(1, N_INIT_MAX), default=50,
+                   help="initial samples per pixel (50)")
+    p.add_argument("--seed", type=count(0), default=0)
+    p.add_argument("--chunk-size", type=count(1), default=32, help="pixels per Dask task (32)")
+    p.add_argument("--workers", type=count(1), default=None,
                    help="local Dask worker processes (default: all cores)")
     p.add_argument("--scheduler", default=None,
                    help="address of a running Dask scheduler to use instead of a local cluster")
@@ -44,17 +53,28 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def _connect(address: str):
+    """A Dask client of the scheduler at ``address``; CubeError if it does not answer."""
+    from dask.distributed import Client
+
+    from ..errors import CubeError
+
+    try:
+        return Client(address, timeout=f"{SCHEDULER_TIMEOUT_S}s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise CubeError(f"cannot reach the Dask scheduler at {address!r} within "
+                        f"{SCHEDULER_TIMEOUT_S:g} s: {exc}") from exc
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run the fit and write the maps; returns the exit code."""
+    """Run the fit and write the maps; returns the exit code (1 when no pixel was fitted)."""
     from ..cube import PreprocessConfig, fit_cube
 
     client = None
     if args.no_dask:
         client = False
     elif args.scheduler:
-        from dask.distributed import Client
-
-        client = Client(args.scheduler)
+        client = _connect(args.scheduler)
     try:
         result = fit_cube(
             args.cubes, args.species, continuum=args.continuum, v_lsr=args.vlsr, loss=args.loss,
@@ -79,4 +99,8 @@ def run(args: argparse.Namespace) -> int:
     print(result)
     print(result.summary())
     print(f"wrote {len(paths)} files to {args.out}")
+    if result.n_fitted == 0:
+        print("spectuner-nb fit-cube: error: no pixel was fitted (reasons above and in "
+              f"{args.out / 'status.fits'})", file=sys.stderr)
+        return 1
     return 0

@@ -4,7 +4,8 @@ FILE is a 1-D FITS spectrum, a FITS/CASA cube (one pixel, ``--pixel X Y``;
 default the central pixel) or a two-column text file (frequency in MHz,
 intensity; give ``--beam`` and ``--unit``). The result table is printed;
 ``--out PREFIX`` writes PREFIX.json (the full result), PREFIX.html (Bokeh
-plot), PREFIX.png and PREFIX.molfit (XCLASS).
+plot), PREFIX.png and PREFIX.molfit (XCLASS); PREFIX is used as given (dots
+included: ``--out run/w3.px0`` writes ``run/w3.px0.json``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,12 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+
+from ..checks import N_INIT_MAX
+from ..optimize import OPTIMIZERS
+from . import count
+
+OUTPUT_SUFFIXES: tuple[str, ...] = (".json", ".molfit", ".html", ".png")
 
 
 def register(subparsers) -> None:
@@ -32,14 +39,15 @@ def register(subparsers) -> None:
     p.add_argument("--rms", type=float, default=None, help="noise in K (default: estimated)")
     p.add_argument("--t-bg", type=float, default=0.0, help="continuum temperature, K")
     p.add_argument("--loss", choices=["pm", "chi2"], default="pm")
-    p.add_argument("--optimizer", default="slsqp",
-                   choices=["slsqp", "nelder-mead", "l-bfgs-b", "tnc", "cobyla", "cobyqa", "pso"])
+    p.add_argument("--optimizer", default="slsqp", choices=OPTIMIZERS)
     p.add_argument("--init", choices=["random", "policy"], default="random")
-    p.add_argument("--n-init", type=int, default=50)
-    p.add_argument("--n-components", type=int, default=1, help="velocity components per species")
+    p.add_argument("--n-init", type=count(1, N_INIT_MAX), default=50)
+    p.add_argument("--n-components", type=count(1), default=1,
+                   help="velocity components per species")
     p.add_argument("--shared", nargs="*", default=(), help="parameters shared by all species")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--cache", default=None, help="transition cache (default: the user cache)")
+    p.add_argument("--seed", type=count(0), default=0)
+    p.add_argument("--cache", default=None,
+                   help="existing transition cache file, read only (default: the user cache)")
     p.add_argument("--out", default=None, help="output prefix (default: FILE's name + _fit)")
     p.set_defaults(func=run)
 
@@ -55,7 +63,11 @@ def load_observation(args):
     beam = args.dish if args.dish is not None else (tuple(args.beam) if args.beam else None)
     common = {"beam": beam, "rms": args.rms, "T_bg": args.t_bg, "v_lsr": args.v_lsr}
     if path.suffix.lower() in (".txt", ".dat", ".csv", ".tsv"):
-        data = np.loadtxt(path, delimiter="," if path.suffix.lower() == ".csv" else None)
+        try:
+            data = np.loadtxt(path, delimiter="," if path.suffix.lower() == ".csv" else None,
+                              ndmin=2)
+        except (ValueError, OSError, UnicodeDecodeError) as exc:
+            raise ObservationError(f"{path}: not a two-column table of numbers ({exc})") from exc
         if data.ndim != 2 or data.shape[1] < 2:
             raise ObservationError(f"{path}: expected two columns (MHz, intensity)")
         order = np.argsort(data[:, 0])
@@ -81,8 +93,8 @@ def _fits_ndim(path: Path) -> int:
     try:
         with fits.open(path) as hdul:
             return max((np.squeeze(h.data).ndim for h in hdul if h.data is not None), default=0)
-    except OSError as exc:
-        raise ObservationError(f"cannot read {path}: {exc}") from exc
+    except Exception as exc:  # astropy raises OSError, TypeError, VerifyError… on garbage
+        raise ObservationError(f"{path} is not a readable FITS file: {exc}") from exc
 
 
 def run(args) -> int:
@@ -97,19 +109,25 @@ def run(args) -> int:
     if args.cache:
         from ..catalog.cache import TransitionCache
 
-        catalog = TransitionCache(args.cache)
+        catalog = TransitionCache(args.cache, readonly=True)
     result = fit_spectrum(obs, args.species, catalog=catalog, loss=args.loss,
                           optimizer=args.optimizer, init=args.init, n_init=args.n_init,
                           seed=args.seed, n_components=args.n_components, shared=args.shared)
     print(obs)
     print(result)
     result.to_table().pprint(max_width=200, max_lines=-1)
-    prefix = Path(args.out) if args.out else Path(Path(args.file).stem + "_fit")
-    prefix.parent.mkdir(parents=True, exist_ok=True)
-    result.to_json(prefix.with_suffix(".json"))
-    result.to_molfit(prefix.with_suffix(".molfit"))
-    Path(prefix.with_suffix(".html")).write_text(
-        file_html(result.plot(), INLINE, f"fit {obs.name}"))
-    result.save_png(prefix.with_suffix(".png"))
-    print(f"wrote {prefix}.json, .molfit, .html, .png")
+    paths = output_paths(args.out or Path(args.file).stem + "_fit")
+    paths[".json"].parent.mkdir(parents=True, exist_ok=True)
+    result.to_json(paths[".json"])
+    result.to_molfit(paths[".molfit"])
+    paths[".html"].write_text(file_html(result.plot(), INLINE, f"fit {obs.name}"))
+    result.save_png(paths[".png"])
+    print("wrote " + ", ".join(str(p) for p in paths.values()))
     return 0
+
+
+def output_paths(prefix: str | Path) -> dict[str, Path]:
+    """The output files of ``--out PREFIX``: PREFIX plus each suffix, PREFIX kept whole
+    (``w3.px0`` → ``w3.px0.json``, never ``w3.json``)."""
+    prefix = Path(prefix)
+    return {suffix: prefix.with_name(prefix.name + suffix) for suffix in OUTPUT_SUFFIXES}

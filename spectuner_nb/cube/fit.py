@@ -17,6 +17,14 @@ maps as an uninterrupted one.
 ``init="neighbour"`` fits a coarse grid of seed pixels first (every
 ``neighbour_stride``-th row and column, policy or random init), then starts
 every other pixel from the solutions of its four nearest seed pixels.
+
+Every setting is checked before the cubes are loaded, and the line lists against
+the windows before any pixel is fitted (:mod:`~spectuner_nb.cube.validate`). A pixel
+that cannot be fitted gets a status and its error message
+(:data:`~spectuner_nb.cube.results.STATUS_REASONS`) and is not counted as fitted.
+The run identity in the manifest covers the data, every setting, the line lists and
+partition functions and the policy's weights; the work directory is locked while a
+run uses it (:mod:`~spectuner_nb.cube.store`).
 """
 
 from __future__ import annotations
@@ -32,15 +40,24 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CheckpointError, CubeError, ObservationError, SpectunerError
+from ..errors import CheckpointError, CubeError, NothingToFitError, ObservationError, SpectunerError
 from ..parameters import N_PARAMS
 from .load import CubeSet, load_cubes
+from .mainguard import unguarded_call
 from .preprocessing import PreprocessConfig, Preprocessed, preprocess
-from .results import CubeFitResult
+from .results import (
+    REASON_CHARS,
+    STATUS_BAD_OBS,
+    STATUS_FIT_FAILED,
+    STATUS_NOTHING_TO_FIT,
+    STATUS_OK,
+    CubeFitResult,
+)
 from .store import ResultStore
+from .validate import INITS, check_mask, check_settings, run_identity
 
-INITS: tuple[str, ...] = ("policy", "random", "neighbour")
-STATUS_OK, STATUS_BAD_OBS, STATUS_FIT_FAILED = 0, 1, 2
+__all__ = ["INITS", "STATUS_BAD_OBS", "STATUS_FIT_FAILED", "STATUS_NOTHING_TO_FIT", "STATUS_OK",
+           "WORKER_CONFIG", "fit_chunk", "fit_cube", "pixel_seed", "policy_available"]
 _N_NEIGHBOURS = 4
 _PIXEL_ERRORS = (SpectunerError, ArithmeticError, ValueError, np.linalg.LinAlgError)
 _POLICY_CACHE: dict[str, object] = {}
@@ -114,21 +131,23 @@ def _single_threaded():
             torch.set_num_threads(old_torch)
 
 
-def _observations(task: dict) -> list:
+def _observations(task: dict) -> tuple[list, list[str]]:
+    """One Observation per pixel (None where refused) and the refusal messages."""
     from ..observation import Observation
 
-    out = []
+    out, why = [], []
     for k in range(task["pixels"].size):
         try:
-            obs = Observation.from_arrays(
+            obs, text = Observation.from_arrays(
                 list(task["freqs"]), [s[k] for s in task["spectra"]], beam=task["beam"],
                 rms=task["rms"][k], T_bg=task["t_bg"][k], v_lsr=task["v_lsr"],
                 name=f"pixel {int(task['pixels'][k])}",
-            )
-        except ObservationError:
-            obs = None
+            ), ""
+        except ObservationError as exc:
+            obs, text = None, str(exc)
         out.append(obs)
-    return out
+        why.append(text)
+    return out, why
 
 
 def _policy_proposals(task: dict, obs: list, lines: list) -> np.ndarray | None:
@@ -172,15 +191,17 @@ def fit_chunk(task: dict, lines: list) -> dict[str, np.ndarray]:
         "at_bound": np.zeros((n, n_sp, N_PARAMS), bool),
         "has_peak": np.zeros(n, bool),
         "status": np.full(n, STATUS_OK, np.int8),
+        "reason": np.full(n, "", f"<U{REASON_CHARS}"),
+        "converged": np.ones(n, bool),
         "seconds": np.zeros(n),
     }
     with _single_threaded():
-        obs = _observations(task)
+        obs, refused = _observations(task)
         proposals = _policy_proposals(task, obs, lines) if task["init"] == "policy" else None
         for k, o in enumerate(obs):
             t0 = time.perf_counter()
             if o is None:
-                out["status"][k] = STATUS_BAD_OBS
+                out["status"][k], out["reason"][k] = STATUS_BAD_OBS, refused[k][:REASON_CHARS]
                 continue
             if proposals is not None:
                 init = proposals[k]
@@ -200,11 +221,14 @@ def fit_chunk(task: dict, lines: list) -> dict[str, np.ndarray]:
                 )
                 err = (res.x_err if task["loss"] == "chi2"
                        else _hessian_errors(o, task["species"], lines, res.x))
-            except _PIXEL_ERRORS:  # one bad pixel must not stop the cube
-                out["status"][k] = STATUS_FIT_FAILED
+            except _PIXEL_ERRORS as exc:  # one bad pixel must not stop the cube
+                out["status"][k] = (STATUS_NOTHING_TO_FIT if isinstance(exc, NothingToFitError)
+                                    else STATUS_FIT_FAILED)
+                out["reason"][k] = f"{type(exc).__name__}: {exc}"[:REASON_CHARS]
                 continue
             out["x"][k], out["x_err"][k] = res.x, err
             out["loss"][k], out["chi2"][k], out["nfev"][k] = res.loss, res.chi2, res.nfev
+            out["converged"][k] = bool(res.meta.get("success", True))
             out["at_bound"][k] = res.at_bound
             out["has_peak"][k] = res.has_peak
             out["seconds"][k] = time.perf_counter() - t0
@@ -244,9 +268,18 @@ def _neighbour_inits(shape, seed_pix: np.ndarray, seed_x: np.ndarray, pix: np.nd
 
 
 def _make_client(client, n_workers: int | None):
-    """(client, owned) — a LocalCluster client on all cores unless one is given."""
+    """(client, owned) — a LocalCluster client on all cores unless one is given; (None, False)
+    (fit in this process) when called from an unguarded script (:mod:`.mainguard`)."""
     if client is not None:
         return client, False
+    where = unguarded_call()
+    if where is not None:
+        warnings.warn(
+            f"fit_cube was called at the top level of {where} without an "
+            "`if __name__ == \"__main__\":` guard; Dask worker processes would re-run the "
+            "script, so the pixels are fitted in this process instead. Put the call under "
+            "such a guard to fit on all cores.", stacklevel=3)
+        return None, False
     import dask
     from dask.distributed import Client, LocalCluster
 
@@ -330,98 +363,122 @@ def fit_cube(
         Show a progress bar (pixels/s and ETA).
     """
     t_start = time.perf_counter()
-    if init not in INITS:
-        raise CubeError(f"init must be one of {INITS}, got {init!r}")
-    if loss not in ("chi2", "pm"):
-        raise CubeError(f"loss must be 'chi2' or 'pm', got {loss!r}")
+    opts = check_settings(
+        species=species, loss=loss, init=init, optimizer=optimizer, n_init=n_init, seed=seed,
+        chunk_size=chunk_size, n_workers=n_workers, neighbour_stride=neighbour_stride,
+        fit_kwargs=fit_kwargs, v_lsr=v_lsr, workdir=workdir, select=select)
+    names, optimizer, n_init, seed = (opts["species"], opts["optimizer"], opts["n_init"],
+                                      opts["seed"])
+    chunk_size, neighbour_stride = opts["chunk_size"], opts["neighbour_stride"]
+    fit_kwargs = opts["fit_kwargs"]
     if not isinstance(cubes, CubeSet):
         cubes = load_cubes(cubes, continuum=continuum, v_lsr=v_lsr, bad_channels=bad_channels)
-    species = [species] if isinstance(species, str) else list(species)
+    mask = check_mask(mask, cubes.shape)
     if catalog is None:
         from ..catalog import default_cache
 
         catalog = default_cache()
-    rest = _rest_freqs(cubes)
-    lines = [catalog.lines(s, [(float(f[0]), float(f[-1])) for f in rest]) for s in species]
-    names = species
+    probe = _probe(cubes)
+    rest = probe.rest_freqs
+    lines = [catalog.lines(s, [(float(f[0]), float(f[-1])) for f in rest]) for s in names]
+    _check_problem(probe, names, lines, loss, fit_kwargs)
 
-    pre = _selection(cubes, select)
-    keep = pre.keep if pre is not None else _finite_pixels(cubes)
-    if mask is not None:
-        keep = keep & np.asarray(mask, bool)
-    if not keep.any():
-        raise CubeError("no pixel left to fit after the selection")
     init_used = init
     if init in ("policy", "neighbour") and not policy_available():
         warnings.warn("no trained policy checkpoint available: using random initial points",
                       stacklevel=2)
         init_used = "random" if init == "policy" else "neighbour-random"
+    pre = _selection(cubes, select)
+    keep = pre.keep if pre is not None else _finite_pixels(cubes)
+    if mask is not None:
+        keep = keep & mask
+    if not keep.any():
+        raise CubeError("no pixel left to fit after the selection")
     pixels, n_seed = _pixel_plan(keep, init, neighbour_stride)
     layout = _chunks(n_seed, chunk_size) + _chunks(pixels.size - n_seed, chunk_size, n_seed)
-    config = {
+    config = run_identity({
         "data": cubes.fingerprint(), "species": names, "loss": loss, "init": init_used,
-        "optimizer": optimizer, "n_init": int(n_init), "seed": int(seed),
-        "chunk_size": int(chunk_size), "select": None if pre is None else repr(pre.config),
-        "neighbour_stride": int(neighbour_stride), "fit_kwargs": repr(sorted(
-            (fit_kwargs or {}).items())),
-        "lines": [int(len(ll)) for ll in lines],
-    }
+        "optimizer": optimizer, "n_init": n_init, "seed": seed,
+        "chunk_size": chunk_size, "select": None if pre is None else repr(pre.config),
+        "neighbour_stride": neighbour_stride, "fit_kwargs": repr(sorted(fit_kwargs.items())),
+    }, lines, _load_policy() if init_used in ("policy", "neighbour") else None)
     workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="fitcube_"))
     store = ResultStore(workdir, config, pixels, layout, resume=resume)
-    if pre is not None:
-        pre.write_mask(workdir / "selection_mask.fits", cubes.wcs)
-        (workdir / "selection_report.txt").write_text(pre.report() + "\n")
-
-    base = {"species": names, "loss": loss, "optimizer": optimizer, "n_init": int(n_init),
-            "seed": int(seed), "fit_kwargs": dict(fit_kwargs or {}), "beam": cubes.beam_arcsec,
-            "v_lsr": cubes.v_lsr, "freqs": [w.freq_mhz for w in cubes.windows]}
-    rms_map = _rms_map(cubes, pre)
-    seed_chunks = [i for i, (a, _) in enumerate(layout) if a < n_seed]
-    rest_chunks = [i for i, (a, _) in enumerate(layout) if a >= n_seed]
-    n_done = sum(store.chunk_pixels(i).size for i in store.done())
-    bar = _progress(pixels.size, n_done, progress)
-    t_fit = time.perf_counter()
-    run_client, owned = (None, False) if client is False else _make_client(client, n_workers)
     try:
-        first_init = "policy" if init_used in ("policy", "neighbour") else "random"
-        _run(store, cubes, rms_map, base, seed_chunks, first_init, None, lines, run_client, bar)
-        if rest_chunks:
-            seed_x = (np.concatenate([store.read(i)["x"] for i in seed_chunks])
-                      if seed_chunks else np.zeros((0, len(names), N_PARAMS)))
-            nb = (pixels[:n_seed], seed_x)
-            _run(store, cubes, rms_map, base, rest_chunks, "neighbour", nb, lines, run_client,
-                 bar)
+        if pre is not None:
+            pre.write_mask(workdir / "selection_mask.fits", cubes.wcs)
+            (workdir / "selection_report.txt").write_text(pre.report() + "\n")
+
+        base = {"species": names, "loss": loss, "optimizer": optimizer, "n_init": int(n_init),
+                "seed": int(seed), "fit_kwargs": dict(fit_kwargs or {}), "beam": cubes.beam_arcsec,
+                "v_lsr": cubes.v_lsr, "freqs": [w.freq_mhz for w in cubes.windows]}
+        rms_map = _rms_map(cubes, pre)
+        seed_chunks = [i for i, (a, _) in enumerate(layout) if a < n_seed]
+        rest_chunks = [i for i, (a, _) in enumerate(layout) if a >= n_seed]
+        n_done = sum(store.chunk_pixels(i).size for i in store.done())
+        bar = _progress(pixels.size, n_done, progress)
+        t_fit = time.perf_counter()
+        run_client, owned = ((None, False) if client is False
+                             else _make_client(client, opts["n_workers"]))
+        try:
+            first_init = "policy" if init_used in ("policy", "neighbour") else "random"
+            _run(store, cubes, rms_map, base, seed_chunks, first_init, None, lines, run_client, bar)
+            if rest_chunks:
+                seed_x = (np.concatenate([store.read(i)["x"] for i in seed_chunks])
+                          if seed_chunks else np.zeros((0, len(names), N_PARAMS)))
+                nb = (pixels[:n_seed], seed_x)
+                _run(store, cubes, rms_map, base, rest_chunks, "neighbour", nb, lines, run_client,
+                     bar)
+        finally:
+            bar.close()
+            if owned:
+                cluster = run_client.cluster
+                run_client.close()
+                cluster.close()
+        arrays = store.read_all()
+        meta = {**config, "init_requested": init, "workdir": str(workdir),
+                "n_pixels": int(pixels.size), "wall_s_total": time.perf_counter() - t_start,
+                "wall_s_fit": time.perf_counter() - t_fit, "v_lsr": cubes.v_lsr,
+                "beam_arcsec": list(cubes.beam_arcsec),
+                "mean_freq_mhz": float(np.mean(np.concatenate(rest))),
+                "pixel_s_median": float(np.median(arrays["seconds"])),
+                "pixel_s_sum": float(np.sum(arrays["seconds"])),
+                "object": cubes.header.get("OBJECT", "")}
+        result = CubeFitResult.from_pixels(
+            names, cubes.shape, cubes.wcs, store.pixel_order(), arrays, keep, meta=meta,
+            lines=lines, preprocessed=pre,
+        )
     finally:
-        bar.close()
-        if owned:
-            cluster = run_client.cluster
-            run_client.close()
-            cluster.close()
-    arrays = store.read_all()
-    meta = {**config, "init_requested": init, "workdir": str(workdir),
-            "n_pixels": int(pixels.size), "wall_s_total": time.perf_counter() - t_start,
-            "wall_s_fit": time.perf_counter() - t_fit, "v_lsr": cubes.v_lsr,
-            "beam_arcsec": list(cubes.beam_arcsec),
-            "mean_freq_mhz": float(np.mean(np.concatenate(rest))),
-            "pixel_s_median": float(np.median(arrays["seconds"])),
-            "pixel_s_sum": float(np.sum(arrays["seconds"])),
-            "object": cubes.header.get("OBJECT", "")}
-    return CubeFitResult.from_pixels(
-        names, cubes.shape, cubes.wcs, store.pixel_order(), arrays, keep, meta=meta,
-        lines=lines, preprocessed=pre,
-    )
+        store.close()
+    if result.n_fitted == 0:
+        warnings.warn(f"no pixel was fitted: {result.failures()}", stacklevel=2)
+    return result
 
 
-def _rest_freqs(cubes: CubeSet) -> list[np.ndarray]:
+def _check_problem(probe, names: list[str], lines: list, loss: str, fit_kwargs: dict) -> None:
+    """Refuse species without a line in the windows and invalid bounds/shared before fitting."""
+    from ..fit import FitProblem
+    from ..sanity import check_fittable
+
+    problem = FitProblem(probe, names, loss=loss, lines=lines, bounds=fit_kwargs.get("bounds"),
+                         shared=fit_kwargs.get("shared", ()))
+    check_fittable(probe, names, lines, t_ex_max=float(problem.bounds[:, 1, 1].max()))
+
+
+def _probe(cubes: CubeSet):
+    """An Observation with the cubes' channels, beam and v_LSR (zero intensities, rms 1 K)."""
     from ..observation import Observation
 
-    probe = Observation(
+    return Observation(
         freqs=tuple(w.freq_mhz for w in cubes.windows),
         intensities=tuple(np.zeros(w.n_chan) for w in cubes.windows),
         rms=np.ones(len(cubes.windows)), T_bg=np.zeros(len(cubes.windows)),
         beam=cubes.beam_arcsec, v_lsr=cubes.v_lsr,
     )
-    return probe.rest_freqs
+
+
+def _rest_freqs(cubes: CubeSet) -> list[np.ndarray]:
+    return _probe(cubes).rest_freqs
 
 
 def _selection(cubes: CubeSet, select) -> Preprocessed | None:

@@ -29,7 +29,7 @@ from astropy import units as u
 from astropy.wcs import WCS
 
 from ..errors import CubeError
-from ..observation import jy_per_beam_to_k
+from ..observation import check_v_lsr, jy_per_beam_to_k
 
 PathLike = str | os.PathLike
 BadChannels = np.ndarray | Sequence[tuple[int, int]] | None
@@ -357,6 +357,7 @@ def load_cubes(
         raise CubeError(f"bad_channels: {len(bads)} given for {len(paths)} windows")
     if isinstance(v_lsr, u.Quantity):
         v_lsr = v_lsr.to_value(u.km / u.s)
+    v_lsr = check_v_lsr(v_lsr)
     windows, wcs0 = [], None
     for path, cont, bad in zip(paths, conts, bads, strict=True):
         window, wcs = read_window(path, bad_channels=bad)

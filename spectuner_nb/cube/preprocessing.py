@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from ..errors import CubeError
 from ..losses import find_peaks_above
 from ..settings import cache_dir
 from .load import CubeSet
+from .store import UNREADABLE, atomic_write
 
 KEPT, INVALID, FEW_PEAKS_GLOBAL, FEW_PEAKS_LOCAL = 0, 1, 2, 3
 REASONS: dict[int, str] = {
@@ -41,6 +43,7 @@ REASONS: dict[int, str] = {
 }
 
 _BLOCK = 2048  # pixels per block for vectorised sigma clipping
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -141,19 +144,21 @@ class Preprocessed:
         return path
 
     def save(self, path: Path) -> None:
-        """Write to ``path`` (.npz) atomically."""
-        tmp = path.with_suffix(".tmp.npz")
+        """Write to ``path`` (.npz) atomically (a unique temporary name, then a rename)."""
         arrays = {k: v for k, v in self.__dict__.items() if isinstance(v, np.ndarray)}
-        np.savez(tmp, config=json.dumps(asdict(self.config)), **arrays)
-        tmp.replace(path)
+        atomic_write(Path(path), lambda fh: np.savez(
+            fh, config=json.dumps(asdict(self.config)), **arrays))
 
     @classmethod
     def load(cls, path: Path) -> Preprocessed:
-        """Read what :meth:`save` wrote."""
-        with np.load(path) as z:
-            kw = {k: z[k] for k in z.files if k != "config"}
-            config = PreprocessConfig(**json.loads(str(z["config"])))
-        return cls(config=config, **kw)
+        """Read what :meth:`save` wrote; :class:`CubeError` naming ``path`` if it cannot."""
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                kw = {k: z[k] for k in z.files if k != "config"}
+                config = PreprocessConfig(**json.loads(str(z["config"])))
+            return cls(config=config, **kw)
+        except (*UNREADABLE, TypeError) as exc:
+            raise CubeError(f"preprocessing cache file {path} is unreadable: {exc}") from exc
 
 
 def count_peaks(spectra: np.ndarray, threshold: np.ndarray | float) -> np.ndarray:
@@ -219,7 +224,8 @@ def preprocess(
         if cache_file.exists():
             try:
                 return Preprocessed.load(cache_file)
-            except (OSError, ValueError, KeyError):
+            except CubeError as exc:
+                log.warning("%s; recomputing it", exc)
                 cache_file.unlink(missing_ok=True)
     result = _select(cubes, config)
     if cache_file is not None:

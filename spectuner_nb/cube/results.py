@@ -9,14 +9,25 @@ proposal samples (``kind="spread"``, policy init only), both propagated from
 fit space to physical units linearly.
 
 ``write(dir)`` gives one FITS file per species and parameter (value, then the
-two error HDUs) plus loss/χ²/nfev/flag maps, with the celestial WCS, BUNIT and
-the run settings in the headers; ``read(dir)`` loads it back.
+two error HDUs) plus loss/χ²/nfev/flag/status maps, with the celestial WCS, BUNIT
+and the run settings in the headers; ``read(dir)`` loads it back. Writing is
+atomic as a whole: the files are written to a staging folder inside ``dir``, the
+previous ``result.json`` is removed, the files are renamed into place and the new
+``result.json``, listing every file with its SHA-256, is written last. ``read``
+refuses a folder whose files do not match its ``result.json`` (an interrupted
+write, or maps of two runs mixed), or that has none.
+
+Per pixel, ``status`` says why a pixel has no fit (:data:`STATUS_REASONS`) and
+``reasons`` holds the error message of each failed pixel.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,9 +35,11 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS
 
+from ..catalog.starter import sha256_file
 from ..errors import ResultsError
 from ..parameters import PHYSICAL_NAMES, PHYSICAL_UNITS, fit_to_physical, reference_beam_sq
 from ..results import physical_errors
+from .store import UNREADABLE, atomic_write
 
 PARAMETERS: tuple[str, ...] = ("theta", "eta", "T_ex", "N_tot", "delta_v", "v_off")
 UNITS: dict[str, str] = dict(zip(PHYSICAL_NAMES, PHYSICAL_UNITS, strict=True)) | {"eta": ""}
@@ -34,13 +47,27 @@ LABELS: dict[str, str] = {"theta": "θ (arcsec)", "eta": "η", "T_ex": "T_ex (K)
                           "N_tot": "N_tot (cm⁻²)", "delta_v": "Δv (km/s)", "v_off": "v_off (km/s)"}
 
 FLAG_NOT_FITTED, FLAG_FAILED, FLAG_AT_BOUND, FLAG_NO_PEAK = 1, 2, 4, 8
+FLAG_NOT_CONVERGED, FLAG_NOTHING_TO_FIT = 16, 32
 FLAGS: dict[int, str] = {
     FLAG_NOT_FITTED: "not fitted (dropped by the pixel selection)",
     FLAG_FAILED: "fit failed or the spectrum was unusable",
     FLAG_AT_BOUND: "a parameter lies at a Table 1 bound",
     FLAG_NO_PEAK: "the best model has no peak above 4 rms",
+    FLAG_NOT_CONVERGED: "the optimiser stopped before converging",
+    FLAG_NOTHING_TO_FIT: "the spectrum leaves nothing to fit (see reasons)",
 }
-_ARRAYS = ("x", "x_err", "x_spread", "loss", "chi2", "nfev", "flags")
+STATUS_OK, STATUS_BAD_OBS, STATUS_FIT_FAILED, STATUS_NOTHING_TO_FIT = 0, 1, 2, 3
+STATUS_REASONS: dict[int, str] = {
+    STATUS_OK: "fitted (or not selected)",
+    STATUS_BAD_OBS: "unusable spectrum",
+    STATUS_FIT_FAILED: "fit failed",
+    STATUS_NOTHING_TO_FIT: "nothing to fit",
+}
+"""Per-pixel status codes of a cube fit; the pixel's message is in ``reasons``."""
+REASON_CHARS: int = 200
+"""Longest per-pixel failure message kept."""
+_ARRAYS = ("x", "x_err", "x_spread", "loss", "chi2", "nfev", "flags", "status", "reasons")
+RESULT_FILE = "result.json"
 
 
 def _safe(name: str) -> str:
@@ -66,6 +93,10 @@ class CubeFitResult:
         Forward-model evaluations per pixel, (ny, nx).
     flags
         Bit mask per pixel (ny, nx), see :data:`FLAGS`.
+    status
+        Status code per pixel (ny, nx), see :data:`STATUS_REASONS`.
+    reasons
+        Failure message per pixel (ny, nx), "" where none.
     theta_b_sq
         Reference beam θ_b² (arcsec²) for θ ↔ η.
     meta
@@ -89,6 +120,14 @@ class CubeFitResult:
     meta: dict = field(default_factory=dict)
     lines: list | None = None
     preprocessed: object | None = None
+    status: np.ndarray | None = None
+    reasons: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.status is None:
+            self.status = np.zeros(self.loss.shape, np.int8)
+        if self.reasons is None:
+            self.reasons = np.full(self.loss.shape, "", f"<U{REASON_CHARS}")
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -107,7 +146,9 @@ class CubeFitResult:
         tail = (n_sp, 5)
         flags = np.where(np.asarray(keep, bool), 0, FLAG_NOT_FITTED).astype(np.int16)
         status = grid("status", 0, np.int8)
-        flags[status != 0] |= FLAG_FAILED
+        flags[status != STATUS_OK] |= FLAG_FAILED
+        flags[status == STATUS_NOTHING_TO_FIT] |= FLAG_NOTHING_TO_FIT
+        flags[~grid("converged", True, bool) & (status == STATUS_OK)] |= FLAG_NOT_CONVERGED
         flags[grid("at_bound", False, bool, tail).any(axis=(2, 3))] |= FLAG_AT_BOUND
         no_peak = ~grid("has_peak", True, bool) & (status == 0) & np.asarray(keep, bool)
         flags[no_peak] |= FLAG_NO_PEAK
@@ -119,8 +160,23 @@ class CubeFitResult:
             loss=grid("loss", np.nan), chi2=grid("chi2", np.nan),
             nfev=grid("nfev", 0, np.int64), flags=flags,
             theta_b_sq=reference_beam_sq(tuple(beam), freq) if beam else float("nan"),
-            meta=meta, lines=lines, preprocessed=preprocessed,
+            meta=meta, lines=lines, preprocessed=preprocessed, status=status,
+            reasons=grid("reason", "", f"<U{REASON_CHARS}"),
         )
+
+    @property
+    def n_fitted(self) -> int:
+        """Number of pixels with a fit (neither dropped by the selection nor failed)."""
+        return int(np.sum((self.flags & (FLAG_NOT_FITTED | FLAG_FAILED)) == 0))
+
+    def failures(self) -> dict[str, tuple[int, str]]:
+        """Failed pixels per status: {reason: (count, one message)}."""
+        out = {}
+        for code, text in STATUS_REASONS.items():
+            sel = self.status == code
+            if code != STATUS_OK and sel.any():
+                out[text] = (int(sel.sum()), str(self.reasons[sel][0]))
+        return out
 
     # ------------------------------------------------------------------ maps
     @property
@@ -212,11 +268,9 @@ class CubeFitResult:
             h["THETAB2"] = (self.theta_b_sq, "reference beam theta_b^2, arcsec^2")
         return h
 
-    def write(self, folder: str | Path) -> list[Path]:
-        """Write the FITS maps, ``result.npz`` and ``result.json`` to ``folder``; returns paths."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        paths = []
+    def _write_files(self, folder: Path) -> list[str]:
+        """Write the maps and result.npz into ``folder``; returns the file names."""
+        names = []
         for name in self.species:
             for par in PARAMETERS:
                 unit = UNITS[par]
@@ -228,45 +282,90 @@ class CubeFitResult:
                                                                   f"{kind}"), name=ext))
                 hdus[0].header["SPECIES"] = name[:68]
                 hdus[0].header["PARAM"] = par
-                path = folder / f"{_safe(name)}_{par}.fits"
-                fits.HDUList(hdus).writeto(path, overwrite=True)
-                paths.append(path)
+                names.append(f"{_safe(name)}_{par}.fits")
+                fits.HDUList(hdus).writeto(folder / names[-1])
         for key, unit in (("loss", "K" if self.meta.get("loss") == "pm" else ""), ("chi2", ""),
-                          ("nfev", ""), ("flags", "")):
+                          ("nfev", ""), ("flags", ""), ("status", "")):
             h = self._header(unit, key)
-            if key == "flags":
-                for bit, text in FLAGS.items():
-                    h[f"FLAG{bit}"] = text[:68]
-            path = folder / f"{key}.fits"
-            fits.PrimaryHDU(np.asarray(getattr(self, key)), header=h).writeto(path, overwrite=True)
-            paths.append(path)
-        np.savez(folder / "result.npz", **{k: getattr(self, k) for k in _ARRAYS})
-        info = {"species": self.species, "theta_b_sq": self.theta_b_sq, "meta": self.meta,
-                "wcs": self.wcs.to_header_string()}
-        (folder / "result.json").write_text(json.dumps(info, indent=1, default=str))
-        return paths + [folder / "result.npz", folder / "result.json"]
+            table = FLAGS if key == "flags" else STATUS_REASONS if key == "status" else {}
+            for code, text in table.items():
+                h[f"{key[:4].upper()}{code}"] = text[:68]
+            names.append(f"{key}.fits")
+            fits.PrimaryHDU(np.asarray(getattr(self, key)), header=h).writeto(folder / names[-1])
+        names.append("result.npz")
+        np.savez(folder / names[-1], **{k: getattr(self, k) for k in _ARRAYS})
+        for name in names:
+            with open(folder / name, "rb") as fh:
+                os.fsync(fh.fileno())
+        return names
+
+    def write(self, folder: str | Path) -> list[Path]:
+        """Write the FITS maps, ``result.npz`` and ``result.json`` to ``folder`` atomically
+        (module docstring); returns the paths."""
+        folder = Path(folder)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for leftover in folder.glob(".partial-*"):
+                shutil.rmtree(leftover, ignore_errors=True)
+            stage = Path(tempfile.mkdtemp(prefix=".partial-", dir=folder))
+        except OSError as exc:
+            raise ResultsError(f"cannot write maps to {folder}: {exc}") from exc
+        try:
+            names = self._write_files(stage)
+            previous = _listed_files(folder)
+            (folder / RESULT_FILE).unlink(missing_ok=True)
+            for name in names:
+                os.replace(stage / name, folder / name)
+            for name in set(previous) - set(names):
+                (folder / name).unlink(missing_ok=True)
+            info = {"species": self.species, "theta_b_sq": self.theta_b_sq, "meta": self.meta,
+                    "wcs": self.wcs.to_header_string(),
+                    "files": {name: sha256_file(folder / name) for name in names}}
+            atomic_write(folder / RESULT_FILE, lambda fh: fh.write(
+                json.dumps(info, indent=1, default=str).encode()))
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+        return [folder / name for name in names] + [folder / RESULT_FILE]
 
     @classmethod
     def read(cls, folder: str | Path) -> CubeFitResult:
-        """Load what :meth:`write` wrote."""
+        """Load what :meth:`write` wrote; :class:`ResultsError` if the folder holds no
+        complete result or files that differ from those it lists."""
         folder = Path(folder)
         try:
-            info = json.loads((folder / "result.json").read_text())
-            with np.load(folder / "result.npz") as z:
+            info = json.loads((folder / RESULT_FILE).read_text())
+            files = info["files"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ResultsError(
+                f"{folder} does not hold a complete cube fit result ({exc}); an interrupted "
+                "write leaves no result.json: write the maps again") from exc
+        changed = [name for name, digest in files.items()
+                   if not (folder / name).is_file() or sha256_file(folder / name) != digest]
+        if changed:
+            raise ResultsError(
+                f"{folder} holds a partial or mixed result: {', '.join(sorted(changed))} "
+                "differ from the files listed in result.json; write the maps again")
+        try:
+            with np.load(folder / "result.npz", allow_pickle=False) as z:
                 arrays = {k: z[k] for k in _ARRAYS}
-        except (OSError, ValueError, KeyError) as exc:
-            raise ResultsError(f"{folder} does not hold a readable cube fit result: {exc}"
-                               ) from exc
+        except UNREADABLE as exc:
+            raise ResultsError(f"{folder}/result.npz is unreadable: {exc}") from exc
         wcs = WCS(fits.Header.fromstring(info["wcs"]))
         return cls(species=info["species"], wcs=wcs, theta_b_sq=info["theta_b_sq"],
                    meta=info["meta"], **arrays)
 
     # ------------------------------------------------------------------ views
     def summary(self) -> str:
-        """Median of every parameter per species over the fitted pixels, and cost figures."""
+        """Median of every parameter per species over the fitted pixels, cost figures and
+        the reasons of failed pixels."""
         fitted = (self.flags & (FLAG_NOT_FITTED | FLAG_FAILED)) == 0
         lines = [f"{int(fitted.sum())} pixels fitted of {self.flags.size}; "
                  f"median nfev {np.median(self.nfev[fitted]) if fitted.any() else 0:.0f}"]
+        lines += [f"{n} pixels: {reason}, e.g. {example}"
+                  for reason, (n, example) in self.failures().items()]
+        n_nc = int(np.sum((self.flags & FLAG_NOT_CONVERGED) != 0))
+        if n_nc:
+            lines.append(f"{n_nc} fitted pixels: {FLAGS[FLAG_NOT_CONVERGED]}")
         for name in self.species:
             meds = [f"{p}={np.nanmedian(self.map(name, p)[fitted]):.4g}" for p in PARAMETERS
                     if fitted.any()]
@@ -308,6 +407,14 @@ class CubeFitResult:
 
     def __repr__(self) -> str:
         ny, nx = self.shape
-        fitted = int(np.sum((self.flags & (FLAG_NOT_FITTED | FLAG_FAILED)) == 0))
+        fitted = self.n_fitted
         return (f"<CubeFitResult {', '.join(self.species)}: {ny}x{nx} pixels, {fitted} fitted, "
                 f"loss={self.meta.get('loss')}, init={self.meta.get('init')}>")
+
+
+def _listed_files(folder: Path) -> list[str]:
+    """File names listed in ``folder``'s result.json (none if it is missing or unreadable)."""
+    try:
+        return list(json.loads((folder / RESULT_FILE).read_text())["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return []

@@ -4,39 +4,94 @@ Layout of ``workdir``::
 
     manifest.json          the run settings, the pixel list and the chunk layout
     chunks/c000012.npz     the results of chunk 12 (one array per quantity,
-                           first axis = the chunk's pixels, plus their indices)
+                           first axis = the chunk's pixels, plus their indices
+                           and the run identity)
+    .lock                  held (flock) by the process using the directory
 
-Every file is written to a temporary name in the same directory, flushed to
-disk and renamed (``os.replace`` is atomic on POSIX), so a reader sees either
+Every file is written to a unique temporary name in the same directory, flushed
+to disk and renamed (``os.replace`` is atomic on POSIX), so a reader sees either
 a complete chunk or none, whatever moment the process is killed (kill -9
-included). On resume, chunks already on disk are skipped, temporary leftovers
-are removed, and the manifest must describe the same run.
+included). The run identity (a hash of the manifest) is stored in every chunk:
+on resume, chunks of another run, damaged chunks and temporary leftovers are
+removed (and recomputed), and the manifest must describe the same run. While a
+store is open its directory is locked, so a second run on it (resumed or
+restarted) is refused instead of deleting the first one's files.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import logging
 import os
 import shutil
-from collections.abc import Iterable
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import CubeError, ResultsError
+from ..errors import CubeError, ResultsError, WorkdirBusyError
 
 MANIFEST = "manifest.json"
+LOCK_FILE = ".lock"
+RESTART_HINT = "use another workdir, or start afresh (resume=False; --restart on the command line)"
 _PIXEL_KEY = "pixel"
+_RUN_KEY = "run_id"
+UNREADABLE = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)
+"""What reading a damaged or truncated .npz file raises."""
+log = logging.getLogger(__name__)
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Call ``write(file_object)`` on a temporary file, fsync, then rename to ``path``."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        write(fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+def atomic_write(path: Path, write: Callable) -> None:
+    """Call ``write(file_object)`` on a unique temporary file beside ``path``, fsync it,
+    then rename it to ``path``: readers see the old file or the complete new one."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+class WorkdirLock:
+    """An exclusive ``flock`` on ``workdir/.lock``, released by :meth:`release` or when
+    the process ends (kill -9 included). Raises :class:`WorkdirBusyError` if held."""
+
+    def __init__(self, workdir: Path) -> None:
+        import fcntl
+
+        self._fcntl = fcntl
+        self.path = Path(workdir) / LOCK_FILE
+        self._fh = open(self.path, "a+")  # noqa: SIM115 - held until release()
+        try:
+            fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._fh.seek(0)
+            owner = self._fh.read().strip() or "?"
+            self._fh.close()
+            raise WorkdirBusyError(
+                f"{workdir} is in use by another cube fit (process {owner}); wait for it to "
+                "end or use another workdir"
+            ) from None
+        self._fh.seek(0)
+        self._fh.truncate()
+        self._fh.write(str(os.getpid()))
+        self._fh.flush()
+
+    def release(self) -> None:
+        """Release the lock (idempotent)."""
+        if not self._fh.closed:
+            self._fcntl.flock(self._fh, self._fcntl.LOCK_UN)
+            self._fh.close()
 
 
 class ResultStore:
@@ -54,6 +109,8 @@ class ResultStore:
         (start, stop) slices of ``pixels``, one per chunk, covering it exactly once.
     resume
         Keep the chunks of a previous run with the same config; otherwise start afresh.
+
+    The directory stays locked until :meth:`close` (or the end of a ``with`` block).
     """
 
     def __init__(
@@ -76,27 +133,62 @@ class ResultStore:
             "chunks": [list(c) for c in self.chunks],
         }
         manifest = json.loads(json.dumps(manifest))  # normalise types for comparison
+        self.run_id = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()
+                                     ).hexdigest()[:20]
+        if self.workdir.exists() and not self.workdir.is_dir():
+            raise CubeError(f"workdir {self.workdir} exists and is not a directory")
+        try:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CubeError(f"cannot create workdir {self.workdir}: {exc}") from exc
+        self._lock = WorkdirLock(self.workdir)
+        try:
+            self._open(manifest, resume)
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _open(self, manifest: dict, resume: bool) -> None:
         path = self.workdir / MANIFEST
         if path.exists() and resume:
             try:
                 old = json.loads(path.read_text())
             except (OSError, ValueError) as exc:
-                raise ResultsError(f"{path} is unreadable: {exc}; rerun with resume=False") from exc
+                raise ResultsError(f"{path} is unreadable: {exc}; {RESTART_HINT}") from exc
             if old != manifest:
-                diff = sorted(k for k in manifest["config"] if old["config"].get(k) != manifest[
-                    "config"][k])
+                old_config = old.get("config", {}) if isinstance(old, dict) else {}
+                diff = sorted(k for k in manifest["config"]
+                              if old_config.get(k) != manifest["config"][k])
                 raise CubeError(
                     f"{self.workdir} holds a different run (differs in: "
-                    f"{', '.join(diff) or 'pixels/chunks'}); use another workdir or resume=False"
+                    f"{', '.join(diff) or 'pixels/chunks'}); {RESTART_HINT}"
                 )
         else:
             if self.chunk_dir.exists():
                 shutil.rmtree(self.chunk_dir)
-            self.workdir.mkdir(parents=True, exist_ok=True)
-            _atomic_write(path, lambda fh: fh.write(json.dumps(manifest).encode()))
+            atomic_write(path, lambda fh: fh.write(json.dumps(manifest).encode()))
         self.chunk_dir.mkdir(parents=True, exist_ok=True)
         for leftover in self.chunk_dir.glob(".*.tmp*"):
             leftover.unlink(missing_ok=True)
+        self._done = set()
+        for i in range(len(self.chunks)):
+            if self._path(i).exists():
+                try:
+                    self.read(i)
+                    self._done.add(i)
+                except (ResultsError, *UNREADABLE) as exc:
+                    log.warning("recomputing chunk %d: %s", i, exc)
+                    self._path(i).unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Release the work-directory lock."""
+        self._lock.release()
+
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def _check_layout(self) -> None:
         covered = np.zeros(self.pixels.size, int)
@@ -116,13 +208,12 @@ class ResultStore:
         return self.pixels[a:b]
 
     def done(self) -> list[int]:
-        """Indices of the chunks already on disk (complete files only)."""
-        return [i for i in range(len(self.chunks)) if self._path(i).exists()]
+        """Indices of the chunks of this run already on disk (complete, readable files)."""
+        return sorted(self._done)
 
     def pending(self) -> list[int]:
         """Indices of the chunks still to compute, in order."""
-        have = set(self.done())
-        return [i for i in range(len(self.chunks)) if i not in have]
+        return [i for i in range(len(self.chunks)) if i not in self._done]
 
     def write(self, index: int, arrays: dict[str, np.ndarray]) -> None:
         """Store the results of chunk ``index`` atomically (first axis = its pixels)."""
@@ -131,14 +222,19 @@ class ResultStore:
             if np.shape(arr)[:1] != (pix.size,):
                 raise ResultsError(f"chunk {index}: {key} has shape {np.shape(arr)}, "
                                    f"first axis must be {pix.size}")
-        _atomic_write(self._path(index), lambda fh: np.savez(fh, **{_PIXEL_KEY: pix}, **arrays))
+        atomic_write(self._path(index), lambda fh: np.savez(
+            fh, **{_PIXEL_KEY: pix, _RUN_KEY: np.array(self.run_id)}, **arrays))
+        self._done.add(index)
 
     def read(self, index: int) -> dict[str, np.ndarray]:
-        """The arrays of chunk ``index`` (checked against the manifest)."""
-        with np.load(self._path(index)) as z:
+        """The arrays of chunk ``index`` (checked against the manifest and the run identity)."""
+        path = self._path(index)
+        with np.load(path, allow_pickle=False) as z:
             out = {k: z[k] for k in z.files}
+        if str(out.pop(_RUN_KEY, "")) != self.run_id:
+            raise ResultsError(f"{path} belongs to another run")
         if not np.array_equal(out.pop(_PIXEL_KEY), self.chunk_pixels(index)):
-            raise ResultsError(f"{self._path(index)} does not hold the pixels of chunk {index}")
+            raise ResultsError(f"{path} does not hold the pixels of chunk {index}")
         return out
 
     def read_all(self) -> dict[str, np.ndarray]:
@@ -168,7 +264,7 @@ class ResultStore:
         parts = []
         for path in sorted((workdir / "chunks").glob("c*.npz")):
             try:
-                with np.load(path) as z:
+                with np.load(path, allow_pickle=False) as z:
                     parts.append({k: z[k] for k in z.files})
             except (OSError, ValueError):
                 continue  # removed by a restart between listing and reading

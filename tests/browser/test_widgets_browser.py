@@ -8,6 +8,7 @@ test_voila_kernels.py.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlparse
 
 import numpy as np
@@ -132,7 +133,7 @@ def test_fit_table_names_its_pixel_and_goes_stale_never(page, screenshot_dir):
     page.wait_for_selector(".spectuner-fit-table table", timeout=300_000)
     table = page.inner_text(".spectuner-fit-table")
     assert "fit of pixel (15, 15)" in table and "nfev" in table
-    assert "±" in table and "n/a" not in table.split("nfev")[0]
+    assert re.search(r"± \d", table)  # peak-matching fits carry errors
     assert len(source_column(page, "model_0", "y")) > 100
     _shot(page, ".spectuner-fit-panel", screenshot_dir / "fit_panel.png")
     click_pixel(page, 3, 3)

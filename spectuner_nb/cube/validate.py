@@ -1,0 +1,122 @@
+"""Checks of a cube fit's settings and inputs, and the identity of a run (docs/method.md §8).
+
+:func:`check_settings` runs before anything is loaded, so a typo costs nothing;
+:func:`run_identity` digests everything a pixel's result depends on besides the
+data — line lists and partition functions, the policy's weights, every setting —
+so that a resumed run can never adopt chunks computed from other inputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..checks import SEED_MAX, as_count
+from ..errors import CubeError, FitError
+from ..fit import _bounds_array, check_fit_settings, fit_spectrum
+from ..observation import check_v_lsr
+from .preprocessing import PreprocessConfig
+
+INITS: tuple[str, ...] = ("policy", "random", "neighbour")
+"""Accepted ``init`` values of :func:`~spectuner_nb.cube.fit_cube`."""
+CUBE_OWNED_FIT_KWARGS: frozenset[str] = frozenset(
+    {"obs", "species", "catalog", "loss", "optimizer", "init", "n_init", "seed", "lines",
+     "errors", "n_components"})
+""":func:`~spectuner_nb.fit.fit_spectrum` arguments that fit_cube sets itself (or that would
+change the map layout); every other one may be passed through ``fit_kwargs``."""
+
+
+def allowed_fit_kwargs() -> list[str]:
+    """Names accepted in ``fit_kwargs``."""
+    return sorted(set(inspect.signature(fit_spectrum).parameters) - CUBE_OWNED_FIT_KWARGS)
+
+
+def check_settings(*, species, loss: str, init: str, optimizer: str, n_init, seed, chunk_size,
+                   n_workers, neighbour_stride, fit_kwargs, v_lsr, workdir, select) -> dict:
+    """Validate fit_cube's settings; returns them normalised (species list, ints, lower-case
+    optimizer, fit_kwargs dict). Raises :class:`CubeError` naming the setting."""
+    species = [species] if isinstance(species, str) else list(species or ())
+    if not species:
+        raise CubeError("give at least one species")
+    bad = [s for s in species if not isinstance(s, str) or not s.strip()]
+    if bad:
+        raise CubeError(f"species must be non-empty names, got {bad}")
+    if init not in INITS:
+        raise CubeError(f"init must be one of {INITS}, got {init!r}")
+    fit_kwargs = dict(fit_kwargs or {})
+    unknown = sorted(set(fit_kwargs) - set(allowed_fit_kwargs()))
+    if unknown:
+        raise CubeError(f"fit_kwargs cannot hold {unknown}; allowed: {allowed_fit_kwargs()}")
+    try:
+        optimizer = check_fit_settings(
+            loss=loss, optimizer=optimizer, n_init=n_init, seed=seed,
+            gradient=fit_kwargs.get("gradient", "auto"), maxiter=fit_kwargs.get("maxiter", 1000),
+            n_trial=fit_kwargs.get("n_trial", 3))
+        if fit_kwargs.get("bounds") is not None:
+            _bounds_array(fit_kwargs["bounds"], len(species))
+    except FitError as exc:
+        raise CubeError(str(exc)) from exc
+    if not (select is True or select is False or isinstance(select, PreprocessConfig)):
+        raise CubeError(f"select must be True, False or a PreprocessConfig, got {select!r}")
+    if not hasattr(v_lsr, "unit"):
+        check_v_lsr(v_lsr)
+    if workdir is not None and Path(workdir).exists() and not Path(workdir).is_dir():
+        raise CubeError(f"workdir {workdir} exists and is not a directory")
+    return {
+        "species": species, "optimizer": optimizer, "n_init": int(n_init), "fit_kwargs": fit_kwargs,
+        "seed": as_count(seed, "seed", minimum=0, maximum=SEED_MAX, error=CubeError),
+        "chunk_size": as_count(chunk_size, "chunk_size", error=CubeError),
+        "neighbour_stride": as_count(neighbour_stride, "neighbour_stride", error=CubeError),
+        "n_workers": None if n_workers is None else as_count(n_workers, "n_workers",
+                                                              maximum=os.cpu_count() or 1,
+                                                              error=CubeError),
+    }
+
+
+def check_mask(mask, shape: tuple[int, int]) -> np.ndarray | None:
+    """``mask`` as a boolean (ny, nx) map, or :class:`CubeError` if its shape differs."""
+    if mask is None:
+        return None
+    arr = np.asarray(mask)
+    if arr.shape != tuple(shape):
+        raise CubeError(f"mask has shape {arr.shape}, the cube's pixel grid is {tuple(shape)}")
+    return arr.astype(bool)
+
+
+def _digest(*arrays: np.ndarray, text: str = "") -> str:
+    h = hashlib.sha256(text.encode())
+    for a in arrays:
+        a = np.ascontiguousarray(np.asarray(a, dtype=float))
+        h.update(f"{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:16]
+
+
+def linelist_digest(ll) -> str:
+    """Digest of a line list's transitions and partition function (not its labels)."""
+    return _digest(ll.freq, ll.A_ul, ll.E_low, ll.E_up, ll.g_u, ll.partition.temperature,
+                   ll.partition.q, text=str(ll.species))
+
+
+def policy_digest(policy) -> str:
+    """Digest of a policy's weights, input normalisation and configuration (of its class
+    name for a stand-in without a network)."""
+    if not hasattr(policy, "network"):
+        return _digest(text=type(policy).__qualname__)
+    state = policy.network.state_dict()
+    arrays = [state[k].detach().cpu().numpy() for k in sorted(state)]
+    return _digest(*arrays, policy.norm.mean, policy.norm.std,
+                   text=json.dumps(policy.config, sort_keys=True, default=str))
+
+
+def run_identity(settings: dict, lines: list, policy=None) -> dict:
+    """The parts of a run's manifest that are not data: settings, inputs' digests, version."""
+    return {**settings, "lines": [linelist_digest(ll) for ll in lines],
+            "policy": None if policy is None else policy_digest(policy),
+            "version": __version__}

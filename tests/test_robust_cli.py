@@ -1,0 +1,101 @@
+"""The command line says what went wrong in one line, never with a traceback, and writes
+where it says it does (issue 22 items 11, 12, 14)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from spectuner_nb.cli import main
+from spectuner_nb.commands import fit_cube as fit_cube_cmd
+from spectuner_nb.commands.fit_spectrum import output_paths
+
+
+def _text_spectrum(small_synthetic_cube, path):
+    cubes = small_synthetic_cube.cubes
+    spec = cubes.spectra([1], [1])[0][0]
+    np.savetxt(path, np.column_stack([cubes.windows[0].freq_mhz, spec]))
+    return path
+
+
+def test_out_prefix_keeps_its_dots(small_synthetic_cube, tmp_path, capsys):
+    assert output_paths("run/w3.px0")[".json"].name == "w3.px0.json"
+    spectrum = _text_spectrum(small_synthetic_cube, tmp_path / "px.txt")
+    for pixel in ("w3.px0", "w3.px1"):
+        code = main(["fit-spectrum", str(spectrum), "--species", "CH3OH", "--beam", "1", "1",
+                     "--v-lsr", "-5", "--n-init", "4", "--out", str(tmp_path / "d" / pixel)])
+        assert code == 0
+        assert f"{pixel}.json" in capsys.readouterr().out
+    names = sorted(p.name for p in (tmp_path / "d").iterdir())
+    assert names == sorted(f"w3.px{i}{s}" for i in (0, 1)
+                           for s in (".json", ".molfit", ".html", ".png"))
+
+
+def test_text_spectrum_with_a_word_is_typed(tmp_path, capsys):
+    path = tmp_path / "bad.txt"
+    path.write_text("218200.0 0.1\n218200.5 zero\n218201.0 0.2\n")
+    assert main(["fit-spectrum", str(path), "--species", "CH3OH", "--beam", "1", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "bad.txt" in err and "not a two-column table of numbers" in err
+    assert "Traceback" not in err
+
+
+def test_garbage_fits_on_the_command_line(tmp_path, capsys):
+    path = tmp_path / "junk.fits"
+    path.write_bytes(b"\x00\x01garbage" * 100)
+    assert main(["fit-spectrum", str(path), "--species", "CH3OH"]) == 1
+    assert "junk.fits is not a readable FITS file" in capsys.readouterr().err
+
+
+def test_cache_typo_is_refused_and_not_created(tmp_path, small_synthetic_cube, capsys):
+    spectrum = _text_spectrum(small_synthetic_cube, tmp_path / "px.txt")
+    typo = tmp_path / "typo.sqlite"
+    assert main(["fit-spectrum", str(spectrum), "--species", "CH3OH", "--beam", "1", "1",
+                 "--cache", str(typo)]) == 1
+    assert "no transition cache at" in capsys.readouterr().err
+    assert not typo.exists()
+
+
+@pytest.mark.parametrize("argv", [
+    ["--optimizer", "adam"], ["--n-init", "0"], ["--n-init", "2.7"], ["--seed", "-1"],
+    ["--chunk-size", "0"], ["--workers", "0"], ["--n-init", "10000000"],
+])
+def test_fit_cube_arguments_checked_at_parse_time(tmp_path, capsys, argv):
+    with pytest.raises(SystemExit) as exc:
+        main(["fit-cube", "cube.fits", "--species", "CH3OH", "--out", str(tmp_path), *argv])
+    assert exc.value.code == 2
+    assert "argument" in capsys.readouterr().err
+
+
+def test_unreachable_scheduler_is_refused(small_synthetic_cube, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(fit_cube_cmd, "SCHEDULER_TIMEOUT_S", 1.0)
+    cube = small_synthetic_cube.write(tmp_path)["cubes"][0]
+    code = main(["fit-cube", str(cube), "--species", "CH3OH", "--out", str(tmp_path / "o"),
+                 "--scheduler", "tcp://127.0.0.1:9"])
+    assert code == 1
+    assert "cannot reach the Dask scheduler" in capsys.readouterr().err
+
+
+def test_ctrl_c_is_one_line(monkeypatch, capsys):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fit_cube_cmd, "run", interrupted)
+    assert main(["fit-cube", "c.fits", "--species", "CH3OH", "--out", "o"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "spectuner-nb fit-cube: interrupted"
+
+
+def test_closed_pipe_prints_no_traceback():
+    proc = subprocess.Popen([sys.executable, "-m", "spectuner_nb.cli", "catalog", "lines",
+                             "CH3OH", "--fmin", "10", "--fmax", "1e7"],  # 0.7 MB of text
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
+    proc.stdout.readline()  # `| head -1`
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err
