@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from spectuner_nb.optimize import OPTIMIZERS as ENGINE_OPTIMIZERS
+
 from .cube_browser import CubeBrowser
 from .cubes import WidgetInputError, pixel_observation
 from .display import (
@@ -33,8 +35,8 @@ from .display import (
 )
 
 LOSSES: tuple[tuple[str, str], ...] = (("peak matching", "pm"), ("χ²", "chi2"))
-OPTIMIZERS: tuple[str, ...] = ("slsqp", "nelder-mead", "l-bfgs-b", "tnc", "cobyla", "cobyqa",
-                               "pso")
+OPTIMIZERS: tuple[str, ...] = tuple(o for o in ENGINE_OPTIMIZERS if o != "none")
+"""The engine's optimisers (spectuner_nb.optimize.OPTIMIZERS) the panel offers."""
 INITS: tuple[str, ...] = ("random", "policy")
 MAP_COLUMN = 2
 """Fit-space column drawn in the live cube map: log10 N_tot (cm⁻²)."""
@@ -353,6 +355,13 @@ class FitPanel(Component):
             self._process.join(10)
 
     def _watch(self, poll_s: float) -> None:
+        try:
+            self._follow(poll_s)
+        except Exception as exc:  # reported in the panel and by wait_cube_fit, never lost
+            self.cube_error = exc
+            self.status.value = f"<b>cube fit display failed:</b> {exc}"
+
+    def _follow(self, poll_s: float) -> None:
         start = time.monotonic()
         while self._process.is_alive():
             done = self.update_cube_map()

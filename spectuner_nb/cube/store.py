@@ -270,5 +270,6 @@ class ResultStore:
                 continue  # removed by a restart between listing and reading
         if not parts:
             return np.zeros(0, np.int64), {}, total
-        arrays = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != _PIXEL_KEY}
+        arrays = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]
+                  if k != _PIXEL_KEY and np.ndim(parts[0][k]) > 0}  # per-pixel arrays only
         return np.concatenate([p[_PIXEL_KEY] for p in parts]), arrays, total
