@@ -1,4 +1,4 @@
-"""Cube benchmark (issue 6): speed, Dask scaling and parameter recovery; W3(H2O) maps.
+"""Cube benchmark: speed, Dask scaling and parameter recovery; W3(H2O) maps.
 
 Part ``synthetic``: a synthetic cube like the paper's G327 cube (docs/method.md §8):
 ``--size`` × ``--size`` pixels, the three G327 windows with 8740 channels,

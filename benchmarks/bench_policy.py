@@ -1,4 +1,4 @@
-"""The shipped policy's figures: proposal cost and fit quality (issue 5 "must show").
+"""The shipped policy's figures: proposal cost and fit quality against PSO ×3.
 
 ``cost``: 50 samples per pixel, batched over 100 pixels, on CPU (goal ≤ 20 ms
 per pixel). Peer measured in the same run: scoring the same 50 samples with
@@ -35,8 +35,8 @@ the W3(H2O) pixels with even x + y, which the policy trained on, instead of the 
 group (mean ± standard error; cases matched by group, case and species): two checkpoints
 on the same cases.
 
-    python benchmarks/bench_policy.py compare benchmarks/results/bench_policy_fits_big_3317.json \
-                                              benchmarks/results/bench_policy_fits_big_run8.json
+    python benchmarks/bench_policy.py compare benchmarks/results/bench_policy_fits_big.json \
+                                              benchmarks/results/bench_policy_fits_big_candidate.json
 
 ``convention``: sensitivity of the policy's proposals to the catalog's degeneracy
 convention. For W3(H2O) held-out pixels of one species (the cases of a ``fits`` result),
@@ -68,10 +68,11 @@ count, share of the summed ε(policy + SLSQP), and mean ε of policy + SLSQP and
 random-init SLSQP. With ℓ_ref near 0 the relative loss (paper Eq. 16) is near ±1 for
 any miss, so faint cases weigh most.
 
-    python benchmarks/bench_policy.py strata benchmarks/results/bench_policy_fits_big_run14G.json
+    python benchmarks/bench_policy.py strata benchmarks/results/bench_policy_fits_big.json
 
-Results: benchmarks/results/bench_policy.json, bench_policy_fits.json and
-docs/images/policy_fit_quality.png.
+Results: benchmarks/results/bench_policy.json (cost), bench_policy_fits.json (the standard
+159 cases) with docs/images/policy_fit_quality.png, and bench_policy_fits_big.json (438 cases,
+``--w3-per-bin 40 --mock-spectra 150 --tag big``).
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ from spectuner_nb.losses import PeakMatchingLoss
 from spectuner_nb.model import LTEModel
 from spectuner_nb.observation import Observation
 from spectuner_nb.policy import Policy
-from spectuner_nb.policy.dataset import W3H2O_VLSR_KMS, w3h2o_cube
+from spectuner_nb.policy.training.dataset import W3H2O_VLSR_KMS, w3h2o_cube
 from spectuner_nb.settings import shared_data_dir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -207,7 +208,7 @@ def fit_groups(fq, catalog, seed: int, w3_per_bin: int, mock_spectra: int,
     "odd" (x + y odd, never trained on) or "even" (the training pixels, a diagnostic).
     """
     from spectuner_nb.catalog import resolve
-    from spectuner_nb.policy.dataset import HELDOUT_SPECIES
+    from spectuner_nb.policy.training.dataset import HELDOUT_SPECIES
 
     held = {resolve(s) for s in HELDOUT_SPECIES}
     groups: dict[str, list] = {name: [] for name in GROUPS}
@@ -478,7 +479,7 @@ def brightness(args) -> dict:
 
 def _pixel_kind(name: str) -> str:
     """Kind of a training pixel from its name: real W3(H2O), W3-like mock or standard mock."""
-    from spectuner_nb.policy.dataset import W3H2O_PIXEL_PREFIX, W3LIKE_PIXEL_PREFIX
+    from spectuner_nb.policy.training.dataset import W3H2O_PIXEL_PREFIX, W3LIKE_PIXEL_PREFIX
 
     if name.startswith(f"{W3H2O_PIXEL_PREFIX}:"):
         return W3H2O_PIXEL_PREFIX
@@ -491,8 +492,8 @@ def coverage(args) -> dict:
     An entry enters the buffer the first time it is drawn fresh; the replay refreshes then
     revisit only entries already there. Reads the run's pixels and its saved state.
     """
-    from spectuner_nb.policy.dataset import load_pixels
-    from spectuner_nb.policy.train import read_saved_state
+    from spectuner_nb.policy.training.dataset import load_pixels
+    from spectuner_nb.policy.training.train import read_saved_state
 
     pixels_file, run_dir = Path(args.files[0]), Path(args.files[1])
     pixels = load_pixels(pixels_file)
@@ -554,7 +555,7 @@ def main() -> dict:
                     help="fits: reuse PSO ×3 and random-init SLSQP from this earlier result")
     ap.add_argument("--factors", default="1,18,0.05",
                     help="convention: factors k applied to g_u and Q")
-    ap.add_argument("--cases-from", default=str(RESULTS / "bench_policy_fits_big_3317.json"),
+    ap.add_argument("--cases-from", default=str(RESULTS / "bench_policy_fits_big.json"),
                     help="convention, brightness: fits result whose W3(H2O) held-out cases "
                     "are used")
     args = ap.parse_args()

@@ -1,4 +1,4 @@
-"""Does ``spectuner_nb.policy.recipe`` rebuild the shipped policy checkpoint?
+"""Does ``spectuner_nb.policy.training.recipe`` rebuild the shipped policy checkpoint?
 
 Checks the recipe's stages against the original training runs, recorded in
 ``benchmarks/results/policy_recipe_reference.json`` (their training data's SHA-256, their
@@ -18,7 +18,8 @@ stage, also compare the exported weights with the original run's, byte for byte.
     NUMBA_NUM_THREADS=1 python benchmarks/check_policy_recipe.py replay --stage run14G \
         --steps 20 [--workdir DIR]
 
-Results are printed and saved as ``benchmarks/results/check_policy_recipe_*.json``.
+Results are printed and saved as ``benchmarks/results/check_policy_recipe_data.json`` and
+``benchmarks/results/check_policy_recipe_replay.json`` (the last replay; its stage is in the file).
 """
 
 from __future__ import annotations
@@ -52,8 +53,8 @@ def _save(result: dict, stem: str) -> Path:
 def check_data(reference: dict) -> dict:
     """Build every stage's pixels; compare their hashes with the original runs'."""
     from spectuner_nb.catalog import default_cache
-    from spectuner_nb.policy.dataset import save_pixels
-    from spectuner_nb.policy.recipe import SHIPPED_STAGES, stage_pixels
+    from spectuner_nb.policy.training.dataset import save_pixels
+    from spectuner_nb.policy.training.recipe import SHIPPED_STAGES, stage_pixels
 
     catalog = default_cache()
     out = {}
@@ -76,7 +77,7 @@ def check_data(reference: dict) -> dict:
 def _place_start(workdir: Path, previous: str, commit: str | None) -> None:
     """Make the stage's starting checkpoint ``previous``'s export in ``workdir``."""
     from spectuner_nb.policy.checkpoint import CONFIG_FILE, WEIGHTS_FILE
-    from spectuner_nb.policy.recipe import stage_done, start_after
+    from spectuner_nb.policy.training.recipe import stage_done, start_after
 
     if stage_done(workdir, previous):
         return
@@ -95,7 +96,12 @@ def check_replay(reference: dict, stage_name: str, steps: int | None, workdir: P
     """Replay ``steps`` steps of a stage and compare them with the original run."""
     from spectuner_nb.catalog import default_cache
     from spectuner_nb.policy.checkpoint import WEIGHTS_FILE
-    from spectuner_nb.policy.recipe import PIXELS_FILE, SHIPPED_STAGES, run_stages, stage_history
+    from spectuner_nb.policy.training.recipe import (
+        PIXELS_FILE,
+        SHIPPED_STAGES,
+        run_stages,
+        stage_history,
+    )
 
     names = [s.name for s in SHIPPED_STAGES]
     index = names.index(stage_name)
@@ -146,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     result = check_replay(reference, args.stage, args.steps or None, args.workdir)
-    _save(result, f"check_policy_recipe_{args.stage}_{result['steps']}")
+    _save(result, "check_policy_recipe_replay")
     return 0
 
 

@@ -1,6 +1,7 @@
 """CASA-style tasks of spectuner_nb: thin adapters over the engine.
 
-``spectunerfit`` (fit a MeasurementSet or cubes), ``spectunerpredict`` (model
+``spectunerfit`` (fit a MeasurementSet or cubes), ``spectunerid`` (identify the
+species of a MeasurementSet or cubes and map them jointly), ``spectunerpredict`` (model
 spectra/cubes on a grid) and ``spectunerprep`` (cube preprocessing). Each task
 has flat, lowercase, typed parameters described in ``<task>.xml`` (buildmytasks
 format), logs to casalog with its name as origin when casatools is present,
@@ -11,12 +12,13 @@ sets ``CASASITECONFIG`` (when unset) so a later ``import casatasks`` works offli
 
 from . import casaenv
 from .spectunerfit import spectunerfit
+from .spectunerid import spectunerid
 from .spectunerpredict import spectunerpredict
 from .spectunerprep import spectunerprep
 
 casaenv.prepare()
 
-TASKS = ("spectunerfit", "spectunerpredict", "spectunerprep")
+TASKS = ("spectunerfit", "spectunerid", "spectunerpredict", "spectunerprep")
 """Task names; each has a module and an XML definition of the same name."""
 
-__all__ = ["TASKS", "spectunerfit", "spectunerpredict", "spectunerprep"]
+__all__ = ["TASKS", "spectunerfit", "spectunerid", "spectunerpredict", "spectunerprep"]

@@ -12,6 +12,8 @@ from spectuner_nb.errors import CubeError
 from . import casaenv
 from .visibilities import max_baseline_m
 
+__all__ = ["PIXELS_PER_BEAM", "default_cell_arcsec", "image_cube"]
+
 PIXELS_PER_BEAM: float = 5.0
 """Default cell: the finest fringe spacing λ_min/B_max divided by this."""
 

@@ -16,6 +16,8 @@ import numpy as np
 
 from spectuner_nb.errors import SpeciesNotFoundError, TaskParameterError
 
+__all__ = ["Checker"]
+
 
 class Checker:
     """Parameter checks of one task; messages start with the task name."""
@@ -51,6 +53,18 @@ class Checker:
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
             raise self.fail(param, value, "must be a positive integer")
         return int(value)
+
+    def seed(self, param: str, value) -> int:
+        """A non-negative integer (bools refused)."""
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+            raise self.fail(param, value, "must be a non-negative integer")
+        return int(value)
+
+    def flag(self, param: str, value) -> bool:
+        """True or False (nothing else)."""
+        if not isinstance(value, bool):
+            raise self.fail(param, value, "must be True or False")
+        return value
 
     def positive_float(self, param: str, value) -> float:
         """A positive finite number (bools refused)."""
@@ -111,6 +125,12 @@ class Checker:
         if not path.exists():
             raise self.fail(param, value, f"{kind} does not exist")
         return path
+
+    def one_source(self, vis, imagename, images: str = "image cubes") -> None:
+        """Exactly one of ``vis`` (a MeasurementSet) and ``imagename`` (``images``) is given."""
+        if bool(vis) == bool(imagename):
+            raise self.fail("vis", vis, f"give either vis (a MeasurementSet) or imagename "
+                            f"({images}), not both and not neither")
 
     def measurement_set(self, param: str, value) -> Path:
         """An existing MeasurementSet directory (a table with a SPECTRAL_WINDOW subtable)."""

@@ -12,6 +12,8 @@ from spectuner_nb.errors import SpectunerError
 
 from .tasklog import TaskLog
 
+__all__ = ["task_context", "clear_output"]
+
 
 @contextlib.contextmanager
 def task_context(name: str, params: dict) -> Iterator[TaskLog]:

@@ -17,6 +17,8 @@ import numpy as np
 from . import casaenv
 from .visibilities import MSTable
 
+__all__ = ["ORION_KL_DIRECTION", "SpwSpec", "create_ms", "write_point_source"]
+
 ORION_KL_DIRECTION = ("J2000", "05h35m14.5s", "-05d22m30s")
 """Phase centre used by default: the Orion KL hot core (transits high at the ALMA site)."""
 

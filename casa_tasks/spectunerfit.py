@@ -15,6 +15,8 @@ from .params import Checker
 from .runner import clear_output, task_context
 from .visibilities import DATA_COLUMNS
 
+__all__ = ["TASK", "VISMODES", "spectunerfit"]
+
 TASK = "spectunerfit"
 VISMODES = ("vecavg", "tclean")
 
@@ -39,11 +41,8 @@ def _fit_settings(check: Checker, species, loss, optimizer, ninit, usepolicy, se
     loss = check.choice("loss", loss, LOSSES)
     optimizer = check.choice("optimizer", optimizer, OPTIMIZERS)
     n_init = check.positive_int("ninit", ninit)
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise check.fail("seed", seed, "must be a non-negative integer")
-    if not isinstance(usepolicy, bool):
-        raise check.fail("usepolicy", usepolicy, "must be True or False")
-    if usepolicy:
+    seed = check.seed("seed", seed)
+    if check.flag("usepolicy", usepolicy):
         from spectuner_nb.cube.fit import policy_available
 
         if not policy_available():
@@ -79,9 +78,8 @@ def _summary_of_fit(result, outdir: Path, files: list[str]) -> dict:
     }
 
 
-def _fit_visibility_spectrum(vis, spws, field, column, beam, fs: _FitSettings, outdir, log):
-    """Vector-average each spw, convert with the stated beam, fit one spectrum."""
-    from spectuner_nb.fit import fit_spectrum
+def visibility_observation(vis, spws, field, column, beam, v_lsr: float, log):
+    """The vector-averaged spectrum of each spw (LSRK), in K with the stated beam."""
     from spectuner_nb.observation import Observation
 
     from .visibilities import lsrk_frequencies, spectral_setup, vector_average
@@ -96,9 +94,17 @@ def _fit_visibility_spectrum(vis, spws, field, column, beam, fs: _FitSettings, o
         fluxes.append(s_jy[order])
         log.info(f"spw {spw}: {f_mhz.size} channels {f_mhz.min():.3f}-{f_mhz.max():.3f} MHz "
                  f"(LSRK), peak {np.nanmax(s_jy):.4g} Jy")
-    obs = Observation.from_arrays(freqs, fluxes, beam=beam, unit="Jy/beam", v_lsr=fs.v_lsr,
+    obs = Observation.from_arrays(freqs, fluxes, beam=beam, unit="Jy/beam", v_lsr=v_lsr,
                                   name=f"{vis.name} field {field} vector average")
     log.info(f"rms per window (K): {', '.join(f'{r:.4g}' for r in obs.rms)}")
+    return obs
+
+
+def _fit_visibility_spectrum(vis, spws, field, column, beam, fs: _FitSettings, outdir, log):
+    """Vector-average each spw, convert with the stated beam, fit one spectrum."""
+    from spectuner_nb.fit import fit_spectrum
+
+    obs = visibility_observation(vis, spws, field, column, beam, fs.v_lsr, log)
     result = fit_spectrum(obs, fs.species, loss=fs.loss, optimizer=fs.optimizer, init=fs.init,
                           n_init=fs.n_init, seed=fs.seed)
     outdir.mkdir(parents=True)
@@ -211,9 +217,7 @@ def spectunerfit(
     with task_context(TASK, dict(locals())) as log:
         start = time.perf_counter()
         check = Checker(TASK)
-        if bool(vis) == bool(imagename):
-            raise check.fail("vis", vis, "give either vis (a MeasurementSet) or imagename "
-                             "(image cubes), not both and not neither")
+        check.one_source(vis, imagename)
         fs = _fit_settings(check, species, loss, optimizer, ninit, usepolicy, seed, parallel,
                            vlsr)
         if vis:
@@ -252,9 +256,8 @@ def _box(check: Checker, box, image: Path):
     return check.box("box", box, window.data.shape[1:])
 
 
-def _run_vis(check, vis, field, spw, datacolumn, vismode, beam, imsize, cell, niter, restfreq,
-             contimage, box, outdir, overwrite, fs, log) -> dict:
-    from .imaging import default_cell_arcsec, image_cube
+def ms_selection(check: Checker, vis, field, spw, datacolumn):
+    """The checked MeasurementSet selection: (path, spectral setup, field id, spw ids, column)."""
     from .visibilities import spectral_setup
 
     ms = check.measurement_set("vis", vis)
@@ -264,6 +267,14 @@ def _run_vis(check, vis, field, spw, datacolumn, vismode, beam, imsize, cell, ni
     column = DATA_COLUMNS[check.choice("datacolumn", datacolumn, tuple(DATA_COLUMNS))]
     if column not in setup.columns:
         raise check.fail("datacolumn", datacolumn, f"the MeasurementSet has no {column} column")
+    return ms, setup, field_id, spws, column
+
+
+def _run_vis(check, vis, field, spw, datacolumn, vismode, beam, imsize, cell, niter, restfreq,
+             contimage, box, outdir, overwrite, fs, log) -> dict:
+    from .imaging import default_cell_arcsec, image_cube
+
+    ms, setup, field_id, spws, column = ms_selection(check, vis, field, spw, datacolumn)
     mode = check.choice("vismode", vismode, VISMODES)
     if contimage:
         raise check.fail("contimage", contimage, "continuum images go with imagename, not vis")

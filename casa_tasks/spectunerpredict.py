@@ -13,6 +13,8 @@ from . import casaenv
 from .params import Checker
 from .runner import clear_output, task_context
 
+__all__ = ["TASK", "OUTUNITS", "spectunerpredict"]
+
 TASK = "spectunerpredict"
 OUTUNITS = ("k", "jy/beam")
 
@@ -154,9 +156,7 @@ def spectunerpredict(
     with task_context(TASK, dict(locals())) as log:
         start = time.perf_counter()
         check = Checker(TASK)
-        if bool(vis) == bool(imagename):
-            raise check.fail("vis", vis, "give either vis (a MeasurementSet) or imagename "
-                             "(template images), not both and not neither")
+        check.one_source(vis, imagename, "template images")
         model = _molfit(check, species, params, molfit)
         v_lsr = check.quantity("vlsr", vlsr, "km/s")
         t_bg = check.quantity("tbg", tbg, "K")

@@ -9,6 +9,8 @@ import numpy as np
 from .params import Checker
 from .runner import task_context
 
+__all__ = ["TASK", "spectunerprep"]
+
 TASK = "spectunerprep"
 
 

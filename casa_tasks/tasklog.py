@@ -12,6 +12,8 @@ from spectuner_nb.errors import ConfigurationError
 
 from . import casaenv
 
+__all__ = ["TaskLog"]
+
 _LEVELS = {"INFO": logging.INFO, "WARN": logging.WARNING, "SEVERE": logging.ERROR}
 
 

@@ -39,7 +39,7 @@ copyright = "2026, the spectuner_nb developers"
 try:
     from spectuner_nb import __version__ as release
 except ImportError:  # building the docs without the package installed
-    release = "0.1.0"
+    release = "unknown"
 version = release
 
 extensions = [
@@ -53,7 +53,7 @@ source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb"}
 root_doc = "index"
 exclude_patterns = [
     "_build/html", "_build/doctrees", "_build/jupyter_execute", "_build/.doctrees",
-    "notes", "**/.ipynb_checkpoints",
+    "**/.ipynb_checkpoints",
 ]
 
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]

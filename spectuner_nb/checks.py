@@ -10,6 +10,8 @@ import numbers
 
 from .errors import ConfigurationError, SpectunerError
 
+__all__ = ["SEED_MAX", "N_INIT_MAX", "as_count", "as_seed"]
+
 SEED_MAX: int = 2**63 - 1
 """Largest accepted random seed (NumPy seeds are non-negative integers)."""
 N_INIT_MAX: int = 10_000

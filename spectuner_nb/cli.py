@@ -16,6 +16,8 @@ import sys
 from . import __version__, commands
 from .errors import SpectunerError
 
+__all__ = ["build_parser", "main"]
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand module registered."""

@@ -7,6 +7,13 @@ file, species or value at fault.
 
 from __future__ import annotations
 
+__all__ = [
+    "SpectunerError", "ConfigurationError", "CatalogError", "CatalogFormatError",
+    "SpeciesNotFoundError", "CacheCorruptError", "OfflineError", "ModelInputError",
+    "ObservationError", "FitError", "CheckpointError", "CubeError", "ResultsError", "MolfitError",
+    "TaskParameterError",
+]
+
 
 class SpectunerError(Exception):
     """Base class of every error raised by spectuner_nb."""
@@ -66,6 +73,10 @@ class FitError(SpectunerError):
 class NothingToFitError(FitError):
     """The data leave a fit nothing to fit: no line of the species in the windows,
     intensities no LTE model within the bounds can reach, absorption without continuum."""
+
+
+class IdentificationError(SpectunerError):
+    """A line identification cannot run: no candidates, unknown names, a foreign workdir."""
 
 
 class CheckpointError(SpectunerError):

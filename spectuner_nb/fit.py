@@ -25,13 +25,22 @@ from . import losses
 from ._lte_kernels import linear_rows
 from .catalog.names import resolve
 from .checks import N_INIT_MAX, as_count, as_seed
-from .errors import CatalogError, CheckpointError, FitError
+from .errors import CatalogError, CheckpointError, FitError, ModelInputError
 from .observation import Observation
 from .optimize import GRADIENT_METHODS, OPTIMIZERS, minimize_local
-from .parameters import FIT_NAMES, N_PARAMS, TABLE1_BOUNDS, at_bound
+from .parameters import (
+    FIT_NAMES,
+    N_PARAMS,
+    TABLE1_BOUNDS,
+    at_bound,
+    bounds_preset,
+    choose_preset,
+)
 from .pso import pso_trials
 from .results import FitResult
 from .sanity import check_fittable
+
+__all__ = ["LOSSES", "GRADIENTS", "OPTIMIZERS", "FitProblem", "fit_spectrum"]
 
 LOSSES: tuple[str, ...] = ("pm", "chi2")
 GRADIENTS: tuple[str, ...] = ("auto", "exact", "jacobian", "3-point")
@@ -41,8 +50,14 @@ _SHARED_ALIASES = {"eta": "log10_eta", "theta": "log10_eta", "N_tot": "log10_N_t
 
 
 def _bounds_array(bounds, n_entries: int) -> np.ndarray:
-    """Fit-space bounds (n_entries, 5, 2) from None, (5, 2), (n_entries, 5, 2) or a dict."""
+    """Fit-space bounds (n_entries, 5, 2) from None, a preset name, (5, 2),
+    (n_entries, 5, 2) or a dict."""
     base = np.array(TABLE1_BOUNDS, dtype=float)
+    if isinstance(bounds, str):
+        try:
+            base, bounds = bounds_preset(bounds), None
+        except ModelInputError as exc:
+            raise FitError(str(exc)) from exc
     if bounds is None:
         out = np.broadcast_to(base, (n_entries, N_PARAMS, 2)).copy()
     elif isinstance(bounds, Mapping):
@@ -89,11 +104,13 @@ class FitProblem:
         Fit-space bounds, see :func:`fit_spectrum`.
     lines
         Pre-fetched line lists, one per species (skips the catalog).
+    base
+        Fixed spectrum per window (K) added to the model before the loss, or None.
     """
 
     def __init__(self, obs: Observation, species: Sequence[str], *, catalog=None,
                  loss: str = "pm", n_components: int | Sequence[int] = 1,
-                 shared: Sequence[str] = (), bounds=None, lines=None) -> None:
+                 shared: Sequence[str] = (), bounds=None, lines=None, base=None) -> None:
         from .model import LTEModel
 
         if not isinstance(obs, Observation):
@@ -132,7 +149,13 @@ class FitProblem:
         self.n_entries = len(self.species)
         self.model = LTEModel(obs.rest_freqs, self.lines, beam=obs.beam, T_bg=list(obs.T_bg))
         self.theta_b_sq = self.model.theta_b_sq_ref
+        if isinstance(bounds, str) and bounds == "auto":
+            bounds = choose_preset(obs)
         self.bounds = _bounds_array(bounds, self.n_entries)
+        self.base = None if base is None else _base_spectrum(base, obs)
+        """Fixed spectrum added to the model (n_chan_total,), K, or None."""
+        self._base_windows = None if base is None else np.split(
+            self.base, np.cumsum([f.size for f in obs.rest_freqs])[:-1])
 
         shared_idx = []
         for name in shared:
@@ -195,8 +218,12 @@ class FitProblem:
         return np.clip(self.expand(z), self.bounds[..., 0], self.bounds[..., 1])
 
     def spectra(self, z: np.ndarray) -> list[np.ndarray]:
-        """Model spectra per window (n_batch, n_chan) for free parameters (n_batch, n_free)."""
-        return self.model.from_fit(self._entries(np.atleast_2d(z)))
+        """Model spectra per window (n_batch, n_chan) for free parameters (n_batch, n_free),
+        the base included."""
+        out = self.model.from_fit(self._entries(np.atleast_2d(z)))
+        if self.base is None:
+            return out
+        return [m + b for m, b in zip(out, self._base_windows, strict=True)]
 
     def loss_of_stacked(self, pred: np.ndarray) -> np.ndarray:
         """The chosen loss of model spectra with the windows concatenated,
@@ -207,7 +234,8 @@ class FitProblem:
         return self._pm.stacked(pred).loss
 
     def _stacked_spectra(self, z: np.ndarray) -> np.ndarray:
-        return self.model.stacked_from_fit(self._entries(z))
+        out = self.model.stacked_from_fit(self._entries(z))
+        return out if self.base is None else out + self.base
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
         """Loss of free-parameter vectors (n_batch, n_free) → (n_batch,).
@@ -245,9 +273,12 @@ class FitProblem:
         return lambda zs: self.loss_of_stacked(linear_rows(spectrum, jac, np.atleast_2d(zs) - z))
 
     def jacobian(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Model spectrum over all windows (n_chan_total,) and the exact Jacobian ∂T/∂z
-        (n_chan_total, n_free), from one kernel pass (:meth:`LTEModel.spectrum_and_jacobian`)."""
+        """Model spectrum over all windows (n_chan_total,), base included, and the exact
+        Jacobian ∂T/∂z (n_chan_total, n_free), from one kernel pass
+        (:meth:`LTEModel.spectrum_and_jacobian`)."""
         spectrum, jac_x = self.model.spectrum_and_jacobian(self._entries(z))
+        if self.base is not None:
+            spectrum = spectrum + self.base
         if self._identity_layout:
             return spectrum, jac_x
         jac_z = np.zeros((jac_x.shape[0], self.n_free))
@@ -302,6 +333,19 @@ class FitProblem:
             batch[k, np.arange(self.n_entries) != k, 2] = 0.0
         spectra = self.model(batch)
         return [[s[k] for s in spectra] for k in range(self.n_entries)]
+
+
+def _base_spectrum(base, obs: Observation) -> np.ndarray:
+    """A fixed spectrum per window (K) as one concatenated array (n_chan_total,)."""
+    parts = [base] if isinstance(base, np.ndarray) and base.ndim == 1 else list(base)
+    sizes = [f.size for f in obs.rest_freqs]
+    if len(parts) != len(sizes) or any(np.shape(b) != (n,) for b, n in zip(parts, sizes,
+                                                                           strict=True)):
+        raise FitError(f"base must hold one spectrum per window with {sizes} channels")
+    out = np.concatenate([np.asarray(b, dtype=float) for b in parts])
+    if not np.all(np.isfinite(out)):
+        raise FitError("base holds NaN or infinite values")
+    return out
 
 
 def _initial_points(problem: FitProblem, obs: Observation, init, n_init: int,
@@ -388,6 +432,7 @@ def fit_spectrum(
     maxiter: int = 1000,
     errors: bool = True,
     lines=None,
+    base=None,
 ) -> FitResult:
     """Fit the LTE model of ``species`` to ``obs``.
 
@@ -411,8 +456,11 @@ def fit_spectrum(
     n_init
         Number of initial samples; the best one starts the local optimiser.
     bounds
-        Fit-space bounds: None (Table 1), a (5, 2) or (n_entries, 5, 2) array,
-        or a dict overriding Table 1 by name, e.g. ``{"v_off": (-5, 5)}``.
+        Fit-space bounds: None (Table 1), a preset name of
+        :data:`~spectuner_nb.parameters.BOUND_PRESETS` ("hot_core", "cold_core") or
+        "auto" (:func:`~spectuner_nb.parameters.choose_preset` from the line widths),
+        a (5, 2) or (n_entries, 5, 2) array, or a dict overriding Table 1 by name,
+        e.g. ``{"v_off": (-5, 5)}``.
     seed
         Seed of the random draws (random init, PSO).
     n_components
@@ -433,6 +481,11 @@ def fit_spectrum(
         Estimate Laplace errors (curvature of χ² at the optimum, for either loss).
     lines
         Pre-fetched line lists, one per species (e.g. reused across cube pixels).
+    base
+        A fixed model spectrum per window (K), e.g. the species already accepted,
+        added to the fitted species' model before the loss (intensities add,
+        docs/method.md §2): χ², its gradient and peak matching all see model + base,
+        and so does :attr:`FitResult.model`.
 
     Returns
     -------
@@ -443,7 +496,7 @@ def fit_spectrum(
                                    gradient=gradient, seed=seed, maxiter=maxiter, n_trial=n_trial)
     n_init = int(n_init)
     problem = FitProblem(obs, species, catalog=catalog, loss=loss, n_components=n_components,
-                         shared=shared, bounds=bounds, lines=lines)
+                         shared=shared, bounds=bounds, lines=lines, base=base)
     check_fittable(obs, problem.species_in, problem.species_lines,
                    t_ex_max=float(problem.bounds[:, 1, 1].max()))
     rng = np.random.default_rng(seed)

@@ -25,6 +25,8 @@ from .constants import C_KM_S, C_M_S, K_B_J_K
 from .errors import ObservationError
 from .parameters import BeamSpec, beam_size_sq, is_single_dish, reference_beam_sq
 
+__all__ = ["MIN_CHANNELS", "robust_rms", "jy_per_beam_to_k", "Observation", "load_cube"]
+
 MIN_CHANNELS: int = 4
 """Smallest number of finite channels a stored window may have."""
 FREQ_RANGE_MHZ: tuple[float, float] = (10.0, 1.0e7)
@@ -354,22 +356,44 @@ class Observation:
         The beam is read from the cube (the median beam for per-channel beams)
         unless given; Jy/beam is converted to K.
         """
+        return cls._from_cubes(cubes, (x, x), (y, y), f"pixel ({x}, {y})", beam=beam, rms=rms,
+                               T_bg=T_bg, v_lsr=v_lsr)
+
+    @classmethod
+    def from_cube_region(
+        cls, cubes, x: tuple[int, int], y: tuple[int, int], *, beam=None, rms=None, T_bg=0.0,
+        v_lsr=0.0,
+    ) -> Observation:
+        """The mean spectrum of the pixels x0…x1, y0…y1 (inclusive) of one cube per window.
+
+        ``cubes`` as in :meth:`from_cube_pixel`; channels masked in every pixel of the
+        region are masked. The rms is estimated from the averaged spectrum unless given.
+        """
+        (x0, x1), (y0, y1) = (sorted(map(int, x)), sorted(map(int, y)))
+        return cls._from_cubes(cubes, (x0, x1), (y0, y1), f"mean of x {x0}–{x1}, y {y0}–{y1}",
+                               beam=beam, rms=rms, T_bg=T_bg, v_lsr=v_lsr)
+
+    @classmethod
+    def _from_cubes(cls, cubes, x: tuple[int, int], y: tuple[int, int], label: str, *, beam,
+                    rms, T_bg, v_lsr) -> Observation:
+        """Pixel x0…x1, y0…y1 of each cube: the pixel itself, or the mean of a region."""
         items = cubes if isinstance(cubes, list | tuple) else [cubes]
-        freqs, data = [], []
+        (x0, x1), (y0, y1) = x, y
+        freqs, data, names = [], [], []
         beam_found = beam
-        names = []
         for item in items:
             cube = load_cube(item)
-            if not (0 <= y < cube.shape[1] and 0 <= x < cube.shape[2]):
-                raise ObservationError(f"pixel ({x}, {y}) outside cube of shape {cube.shape}")
-            f, spec, b = _cube_spectrum(cube, x, y)
+            if not (0 <= y0 and y1 < cube.shape[1] and 0 <= x0 and x1 < cube.shape[2]):
+                raise ObservationError(f"{label} outside cube of shape {cube.shape}")
+            px, py = (x0, y0) if (x0, y0) == (x1, y1) else (slice(x0, x1 + 1), slice(y0, y1 + 1))
+            f, spec, b = _cube_spectrum(cube, px, py)
             freqs.append(f)
             data.append(spec)
             beam_found = beam_found if beam_found is not None else b
             names.append(Path(str(item)).name if isinstance(item, str | Path) else "cube")
         return cls.from_arrays(
             freqs, data, beam=beam_found, rms=rms, T_bg=T_bg, v_lsr=v_lsr,
-            name=f"{', '.join(names)} pixel ({x}, {y})",
+            name=f"{', '.join(names)} {label}",
         )
 
     # ------------------------------------------------------------------ derived views
@@ -472,8 +496,9 @@ def load_cube(item):
     return cube
 
 
-def _cube_spectrum(cube, x: int, y: int):
-    """(freq MHz ascending, intensity Quantity, beam) of one pixel of a SpectralCube."""
+def _cube_spectrum(cube, x: int | slice, y: int | slice):
+    """(freq MHz ascending, intensity Quantity, beam) of one pixel of a SpectralCube, or
+    the mean over the pixels of slices ``x``, ``y`` (masked values left out)."""
     import astropy.units as u
 
     try:
@@ -488,6 +513,10 @@ def _cube_spectrum(cube, x: int, y: int):
     values = np.asarray(spec.value, dtype=float)
     mask = fcube.mask.include(view=(slice(None), y, x))
     values = np.where(mask, values, np.nan)
+    if values.ndim == 3:
+        finite = np.isfinite(values).sum(axis=(1, 2))
+        values = np.where(finite > 0, np.nansum(values, axis=(1, 2)) / np.maximum(finite, 1),
+                          np.nan)
     beam = _cube_beam(cube)
     if freq.size > 1 and freq[1] < freq[0]:
         freq, values = freq[::-1], values[::-1]

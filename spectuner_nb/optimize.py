@@ -25,6 +25,11 @@ import numpy as np
 
 from .errors import FitError
 
+__all__ = [
+    "LOCAL_METHODS", "GRADIENT_METHODS", "NM_STEP", "FD_STEP", "OptimizeResult", "UnitBox",
+    "CountedObjective", "fd_value_and_grad", "reflect_unit", "minimize_local",
+]
+
 LOCAL_METHODS: tuple[str, ...] = ("nelder-mead", "cobyla", "cobyqa", "l-bfgs-b", "tnc", "slsqp")
 """Local optimisers accepted by :func:`minimize_local` (lower case)."""
 GRADIENT_METHODS: frozenset[str] = frozenset({"l-bfgs-b", "tnc", "slsqp"})

@@ -17,6 +17,8 @@ import numpy as np
 from .errors import ResultsError
 from .parameters import N_PARAMS, PHYSICAL_NAMES
 
+__all__ = ["ParameterMaps"]
+
 
 @dataclass
 class ParameterMaps:

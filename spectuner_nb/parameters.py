@@ -18,6 +18,12 @@ import numpy as np
 from .constants import C_M_S
 from .errors import ModelInputError
 
+__all__ = [
+    "PHYSICAL_NAMES", "PHYSICAL_UNITS", "FIT_NAMES", "N_PARAMS", "TABLE1_BOUNDS", "V_OFF_MAX_KMS",
+    "DELTA_V_MAX_KMS", "is_single_dish", "beam_size_sq", "eta_from_theta", "theta_from_eta",
+    "reference_beam_sq", "fit_to_physical", "physical_to_fit", "clip_to_bounds", "at_bound",
+]
+
 PHYSICAL_NAMES: tuple[str, ...] = ("theta", "T_ex", "N_tot", "delta_v", "v_off")
 PHYSICAL_UNITS: tuple[str, ...] = ("arcsec", "K", "cm-2", "km/s", "km/s")
 FIT_NAMES: tuple[str, ...] = ("log10_eta", "T_ex", "log10_N_tot", "log10_delta_v", "v_off")
@@ -34,6 +40,35 @@ TABLE1_BOUNDS: np.ndarray = np.array(
 )
 """Paper Table 1 bounds in fit space, shape (5, 2): [lower, upper] per parameter."""
 TABLE1_BOUNDS.setflags(write=False)
+
+COLD_CORE_BOUNDS: np.ndarray = np.array(
+    [
+        [-3.0, -0.00043],  # log10 η: as Table 1
+        [2.0, 60.0],  # T_ex, K
+        [10.0, 17.0],  # log10 N_tot, cm⁻²
+        [-1.0, 0.5],  # log10 Δv, km/s: 0.1 … 3.2 km/s
+        [-3.0, 3.0],  # v_off, km/s
+    ]
+)
+"""Bounds for cold, quiescent sources (dark clouds, prestellar cores), fit space (5, 2).
+
+Why these limits: such gas has T_ex ≈ 3–15 K (2.7 K CMB floor, kinetic temperatures
+≈ 10 K), and 60 K leaves room for warmer envelopes while keeping the fits away from
+Table 1's hot-core 1000 K; column densities of the species seen there are ≈ 10^11–10^15
+cm⁻² (the MADCUBA fits of L1517B give log10 N = 11–12 with FWHM 0.28–0.35 km/s), so
+log10 N ∈ [10, 17] covers faint species and optically thick CO-like ones; lines are
+close to thermal plus a small turbulent width, 0.1–3 km/s, below Table 1's 0.32 km/s
+lower limit; a quiescent core moves as one body, so velocity offsets from the
+systemic velocity stay within ±3 km/s.
+"""
+COLD_CORE_BOUNDS.setflags(write=False)
+
+BOUND_PRESETS: dict[str, np.ndarray] = {"hot_core": TABLE1_BOUNDS, "cold_core": COLD_CORE_BOUNDS}
+"""Named fit-space bounds (5, 2): "hot_core" = Table 1 (the policy's training range),
+"cold_core" = :data:`COLD_CORE_BOUNDS`."""
+
+COLD_CORE_MAX_FWHM_KMS: float = 0.7
+"""Median observed line width (FWHM, km/s) below which :func:`choose_preset` picks "cold_core"."""
 
 V_OFF_MAX_KMS: float = float(TABLE1_BOUNDS[4, 1])
 """Largest |v_off| allowed by Table 1, km/s."""
@@ -123,6 +158,55 @@ def physical_to_fit(p: np.ndarray, theta_b_sq: float) -> np.ndarray:
     out[..., 3] = np.log10(p[..., 3])
     out[..., 4] = p[..., 4]
     return out
+
+
+def bounds_preset(name: str) -> np.ndarray:
+    """Fit-space bounds (5, 2) of a named preset in :data:`BOUND_PRESETS` (a copy)."""
+    try:
+        return np.array(BOUND_PRESETS[name], dtype=float)
+    except (KeyError, TypeError) as exc:
+        raise ModelInputError(
+            f"unknown bound preset {name!r}; use one of {sorted(BOUND_PRESETS)}") from exc
+
+
+def choose_preset(obs) -> str:
+    """The bound preset suited to an observation, from its observed line widths.
+
+    Every observed peak (docs/method.md §3: 4 rms, span at relative height 0.25 of the
+    prominence) gives a width; a Gaussian's span there is
+    √(ln(4/3)/ln 2) = 0.644 of its FWHM, and the channel (top hat of width Δ) adds
+    8 ln2/12 Δ² to the FWHM². The median FWHM (km/s) below
+    :data:`COLD_CORE_MAX_FWHM_KMS` gives "cold_core", anything else (or no peak)
+    "hot_core".
+    """
+    from .constants import C_KM_S
+    from .losses import find_peak_spans
+
+    widths = []
+    for freq, y, rms in zip(obs.rest_freqs, obs.intensities, obs.rms, strict=True):
+        spans = find_peak_spans(y, float(rms))
+        if spans.size == 0:
+            continue
+        chan = np.abs(np.gradient(freq))
+        mid = np.clip(np.rint(spans.mean(axis=1)).astype(int), 0, freq.size - 1)
+        span_kms = (spans[:, 1] - spans[:, 0]) * chan[mid] / freq[mid] * C_KM_S
+        chan_kms = chan[mid] / freq[mid] * C_KM_S
+        fwhm_sq = (span_kms / _SPAN_PER_FWHM) ** 2 - _CHANNEL_FWHM_SQ * chan_kms**2
+        widths.append(np.sqrt(np.maximum(fwhm_sq, 0.0)))
+    if not widths:
+        return "hot_core"
+    return "cold_core" if float(np.median(np.concatenate(widths))) < COLD_CORE_MAX_FWHM_KMS \
+        else "hot_core"
+
+
+_SPAN_PER_FWHM = float(np.sqrt(np.log(4.0 / 3.0) / np.log(2.0)))
+_CHANNEL_FWHM_SQ = 8.0 * np.log(2.0) / 12.0
+
+
+def within_bounds(inner: np.ndarray, outer: np.ndarray = TABLE1_BOUNDS) -> bool:
+    """True when fit-space bounds ``inner`` (..., 5, 2) lie inside ``outer`` (5, 2)."""
+    inner = np.asarray(inner, dtype=float)
+    return bool(np.all(inner[..., 0] >= outer[:, 0]) and np.all(inner[..., 1] <= outer[:, 1]))
 
 
 def clip_to_bounds(x: np.ndarray, bounds: np.ndarray = TABLE1_BOUNDS) -> np.ndarray:

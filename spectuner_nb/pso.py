@@ -17,6 +17,11 @@ import numpy as np
 from .errors import FitError
 from .optimize import BatchObjective, CountedObjective, OptimizeResult, UnitBox
 
+__all__ = [
+    "N_PARTICLES", "MIN_ITER", "PATIENCE", "MAX_ITER", "INERTIA", "COGNITIVE", "SOCIAL", "REL_TOL",
+    "pso", "pso_trials",
+]
+
 N_PARTICLES: int = 28
 MIN_ITER: int = 100
 PATIENCE: int = 15

@@ -19,6 +19,8 @@ from .errors import ResultsError
 from .observation import Observation
 from .parameters import FIT_NAMES, PHYSICAL_NAMES, PHYSICAL_UNITS, fit_to_physical
 
+__all__ = ["physical_errors", "FitResult"]
+
 _LN10 = float(np.log(10.0))
 
 

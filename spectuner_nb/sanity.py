@@ -21,6 +21,8 @@ import numpy as np
 from .constants import H_OVER_K_K_PER_MHZ, T_CMB_K
 from .errors import NothingToFitError
 
+__all__ = ["N_SIGMA", "GHZ_HINT_MHZ", "radiation_temperature", "check_fittable"]
+
 N_SIGMA: float = 6.0
 """Margin, in rms, by which the data must exceed a model limit to be refused."""
 GHZ_HINT_MHZ: float = 2000.0

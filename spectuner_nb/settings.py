@@ -18,6 +18,8 @@ from pathlib import Path
 
 from .errors import ConfigurationError
 
+__all__ = ["package_data_dir", "cache_dir", "shared_data_dir"]
+
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 

@@ -40,6 +40,11 @@ import numpy as np
 from .errors import MolfitError
 from .parameters import N_PARAMS, PHYSICAL_NAMES
 
+__all__ = [
+    "MolfitComponent", "MolfitEntry", "Molfit", "read_molfit", "write_molfit", "xclass_name",
+    "molfit_spectra",
+]
+
 _N_TOKENS_LONG = 21
 _N_TOKENS_SHORT = 6
 

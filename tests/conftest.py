@@ -1,4 +1,4 @@
-"""Fixtures shared across test areas (keep minimal; see docs/notes/progress_issue8.md)."""
+"""Fixtures shared across test areas (keep minimal)."""
 
 from __future__ import annotations
 
@@ -23,3 +23,10 @@ def shared_catalogs():
     if root is None:
         pytest.skip("shared catalogs not available")
     return root / "catalogs"
+
+
+def pytest_collection_modifyitems(items):
+    """Browser tests (a Voilà server and chromium) belong to the slow tier too."""
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.slow)

@@ -42,6 +42,7 @@ def w3_image(w3_fits, tmp_path_factory):
     return image
 
 
+@pytest.mark.slow
 def test_fit_of_the_casa_image_equals_fit_cube_on_the_fits(w3_fits, w3_image, tmp_path):
     from spectuner_nb.casa_tasks import spectunerfit
 

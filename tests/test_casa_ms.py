@@ -101,6 +101,7 @@ def _watch(folder: Path, seen: set, stop: threading.Event) -> None:
         time.sleep(0.01)
 
 
+@pytest.mark.slow
 def test_tclean_cube_fit_recovers_the_input(sim_ms, tmp_path, monkeypatch):
     from spectuner_nb.casa_tasks import spectunerfit
 

@@ -87,6 +87,7 @@ def test_neighbour_init(synth, tmp_path):
     assert np.all(np.isfinite(res.map("CH3OH", "T_ex")))
 
 
+@pytest.mark.slow
 def test_kill9_then_resume_gives_identical_maps(tmp_path):
     """A CLI run on Dask is killed with SIGKILL mid-run, then resumed: same maps as a clean run."""
     synth = make_synthetic_cube(["CH3OH"], windows_mhz=WINDOW, n_channels=240, shape=(6, 6))

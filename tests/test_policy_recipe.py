@@ -8,8 +8,9 @@ from spectuner_nb.catalog import default_cache
 from spectuner_nb.cli import main
 from spectuner_nb.errors import CheckpointError, ConfigurationError
 from spectuner_nb.policy import Policy
-from spectuner_nb.policy.dataset import HELDOUT_SPECIES, load_pixels
-from spectuner_nb.policy.recipe import (
+from spectuner_nb.policy.training.dataset import HELDOUT_SPECIES, load_pixels
+from spectuner_nb.policy.training.recipe import (
+    CATALOG_ORIGIN,
     SHIPPED_STAGES,
     SMOKE_W3_STEP,
     run_stages,
@@ -17,7 +18,7 @@ from spectuner_nb.policy.recipe import (
     stage_summary,
     start_after,
 )
-from spectuner_nb.policy.workflow import known_species, smoke_configs, training_species
+from spectuner_nb.policy.training.workflow import known_species, smoke_configs, training_species
 
 
 def test_shipped_stages_describe_the_shipped_checkpoint():
@@ -25,7 +26,8 @@ def test_shipped_stages_describe_the_shipped_checkpoint():
     catalog = default_cache()
     assert sum(s.steps for s in SHIPPED_STAGES) == meta["step"]
     assert asdict(SHIPPED_STAGES[-1].train) == meta["train_config"]
-    assert training_species(catalog, SHIPPED_STAGES[-1].species) == meta["train_species"]
+    assert (training_species(catalog, SHIPPED_STAGES[-1].species, origin=CATALOG_ORIGIN)
+            == meta["train_species"])
     assert meta["data"]["n_w3like_mock"] == sum(b.n for b in SHIPPED_STAGES[-1].layout_batches)
     held = set(known_species(catalog, HELDOUT_SPECIES))
     for stage in SHIPPED_STAGES:
@@ -40,6 +42,7 @@ def _weights(folder):
     return (folder / "weights.safetensors").read_bytes()
 
 
+@pytest.mark.slow
 def test_smoke_recipe_resumes_stage_by_stage(tmp_path, shared_catalogs):
     stages = smoke_stages()
     opts = {"model_config": smoke_configs()[0], "w3_step": SMOKE_W3_STEP}

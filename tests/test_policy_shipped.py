@@ -33,7 +33,7 @@ def test_fit_spectrum_with_policy_init():
 
 def test_shipped_checkpoint_never_trained_on_heldout_species():
     from spectuner_nb.catalog.names import resolve
-    from spectuner_nb.policy.dataset import HELDOUT_SPECIES
+    from spectuner_nb.policy.training.dataset import HELDOUT_SPECIES
 
     meta = Policy.load().metadata
     held = {resolve(s) for s in HELDOUT_SPECIES}
@@ -45,8 +45,8 @@ def test_shipped_checkpoint_trained_on_every_other_starter_species():
     from spectuner_nb.catalog import default_cache
     from spectuner_nb.catalog.names import resolve
     from spectuner_nb.catalog.starter import read_manifest
-    from spectuner_nb.policy.dataset import HELDOUT_SPECIES, SHIPPED_TRAIN_SPECIES
-    from spectuner_nb.policy.workflow import known_species
+    from spectuner_nb.policy.training.dataset import HELDOUT_SPECIES, SHIPPED_TRAIN_SPECIES
+    from spectuner_nb.policy.training.workflow import known_species
 
     trained = set(Policy.load().metadata["train_species"])
     cache = default_cache()  # the shipped policy was trained on the starter catalog's species

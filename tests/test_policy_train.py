@@ -6,16 +6,16 @@ import pytest
 from spectuner_nb.catalog.linelist import LineList
 from spectuner_nb.observation import Observation
 from spectuner_nb.policy import Policy, get_config
-from spectuner_nb.policy.augment import Augmentation
-from spectuner_nb.policy.dataset import (
+from spectuner_nb.policy.training.augment import Augmentation
+from spectuner_nb.policy.training.dataset import (
     Pixel,
     has_peak_near_lines,
     load_pixels,
     peak_bins,
     save_pixels,
 )
-from spectuner_nb.policy.replay import ReplayBuffer
-from spectuner_nb.policy.train import TrainConfig, Trainer, lr_at, rewards, species_bins
+from spectuner_nb.policy.training.replay import ReplayBuffer
+from spectuner_nb.policy.training.train import TrainConfig, Trainer, lr_at, rewards, species_bins
 
 
 def test_rewards_follow_method():
@@ -112,7 +112,7 @@ def test_strength_augmentation_is_a_column_density_shift():
     from spectuner_nb.losses import PeakMatchingLoss
     from spectuner_nb.model import LTEModel
     from spectuner_nb.policy.features import raw_transition_features
-    from spectuner_nb.policy.train import Entry
+    from spectuner_nb.policy.training.train import Entry
 
     base = Augmentation.for_key("k", 2, degeneracy_log10=1.5)
     scaled = Augmentation.for_key("k", 2, degeneracy_log10=1.5, strength_log10=1.0)
@@ -204,7 +204,7 @@ def test_layout_mock_pixels_follow_the_layout():
     pool, reproducible by seed; the line-rich species count can be overridden."""
     from spectuner_nb.catalog import default_cache
     from spectuner_nb.mock import BANDS
-    from spectuner_nb.policy.dataset import layout_mock_pixels
+    from spectuner_nb.policy.training.dataset import layout_mock_pixels
 
     cat = default_cache()
     pool = ["CH3OH", "H2CO", "HC3N", "OCS", "SO2", "CH3CN", "HNCO", "CS", "SO", "CH3CCH"]

@@ -11,6 +11,8 @@ from .display import Component
 from .fit_panel import FitPanel
 from .species_picker import SpeciesPicker
 
+__all__ = ["SpectunerApp"]
+
 
 class SpectunerApp(Component):
     """Interactive fitting of a cube in one widget.

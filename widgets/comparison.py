@@ -31,6 +31,11 @@ from .cube_browser import CubeBrowser
 from .cubes import WidgetInputError
 from .display import Component, as_widget, colour_mapper, image_figure, sky_axes
 
+__all__ = [
+    "SHOWN", "XCLASS_PARAMETERS", "ParameterMaps", "from_cube_result", "from_molfits",
+    "from_fits_maps", "as_parameter_maps", "ComparisonView",
+]
+
 SHOWN: tuple[tuple[str, str], ...] = (
     ("log10 N_tot (cm⁻²)", "N_tot"), ("T_ex (K)", "T_ex"), ("Δv (km/s)", "delta_v"),
     ("v_off (km/s)", "v_off"), ("θ (arcsec)", "theta"),
@@ -39,8 +44,6 @@ SHOWN: tuple[tuple[str, str], ...] = (
 from_molfits = read_molfit_maps
 from_fits_maps = read_xclass_maps
 from_cube_result = ParameterMaps.from_cube_result
-__all__ = ["XCLASS_PARAMETERS", "ComparisonView", "ParameterMaps", "as_parameter_maps",
-           "from_cube_result", "from_fits_maps", "from_molfits"]
 
 
 def as_parameter_maps(source: Any, label: str) -> ParameterMaps:

@@ -47,7 +47,8 @@ from .display import (
 
 MAP_KINDS: tuple[str, ...] = ("peak", "moment 0", "channel")
 AXES: tuple[str, ...] = ("frequency", "velocity")
-__all__ = ["AXES", "MAP_KINDS", "CubeBrowser", "radio_velocity", "sky_frequency"]
+__all__ = ["AXES", "MAP_KINDS", "CubeBrowser", "observed_frequency", "radio_velocity",
+           "sky_frequency"]
 observed_frequency = sky_frequency  # the name of earlier releases
 
 

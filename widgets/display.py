@@ -12,6 +12,11 @@ from typing import Any
 
 import numpy as np
 
+__all__ = [
+    "SPECTRUM_COLOURS", "setup_notebook", "as_widget", "refresh_plots", "download_link",
+    "image_figure", "sky_axes", "draw_beam", "spectrum_figure", "colour_mapper", "Component",
+]
+
 SPECTRUM_COLOURS: tuple[str, ...] = (
     "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
 )

@@ -34,6 +34,11 @@ from .display import (
     sky_axes,
 )
 
+__all__ = [
+    "LOSSES", "OPTIMIZERS", "INITS", "MAP_COLUMN", "result_table_html", "parse_pixels",
+    "FitPanel",
+]
+
 LOSSES: tuple[tuple[str, str], ...] = (("peak matching", "pm"), ("χ²", "chi2"))
 OPTIMIZERS: tuple[str, ...] = tuple(o for o in ENGINE_OPTIMIZERS if o != "none")
 """The engine's optimisers (spectuner_nb.optimize.OPTIMIZERS) the panel offers."""

@@ -20,6 +20,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+__all__ = ["TEMPLATE", "TEMPLATE_ROOT", "main", "voila_command", "voila_environment"]
+
+
 TEMPLATE = "spectuner"
 TEMPLATE_ROOT = Path(__file__).resolve().parent / "jupyter"
 """A Jupyter data directory holding ``voila/templates/spectuner``."""

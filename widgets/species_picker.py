@@ -15,6 +15,10 @@ from spectuner_nb.errors import SpectunerError
 from .cubes import WidgetInputError
 from .display import Component
 
+__all__ = [
+    "matches", "SpeciesPicker",
+]
+
 
 def matches(query: str, names: Sequence[str]) -> list[str]:
     """Names matching ``query``: case-insensitive substring of the name or of its resolved

@@ -53,6 +53,16 @@ from .spcat import lgint_to_aul
 from .splatalogue import LINE_LISTS, _rows_to_splat, drop_redundant_hfs, splatalogue_db_path
 from .splatalogue import to_linelist as splat_linelist
 
+__all__ = [
+    "BUILDER_VERSION", "ORIGIN", "META_KEY", "SKIPPED_KEY", "FMIN_MHZ", "FMAX_MHZ", "EUP_MAX_K",
+    "LINE_LIST_ORDER", "LEVEL_TEMPERATURES_K", "LEVEL_TOLERANCE", "LGINT_TOLERANCE",
+    "STRENGTH_TOLERANCE", "ISM_COLUMNS", "FLAGS", "PARTITION_TAGS", "LEFT_OUT", "SnapshotSpecies",
+    "read_snapshot", "ism_marks", "partition_tables", "ground_state_tables", "PartitionChoice",
+    "nice_factor", "choose_partition", "snapshot_key", "BuildReport", "restore_g_u", "repair_a_ul",
+    "implied_q300", "lgint_reference_q300", "a_ul_from_lgint", "build_species", "build_catalog",
+    "ensure_full_catalog", "skipped_species",
+]
+
 BUILDER_VERSION = "1"
 ORIGIN = "casadata"
 META_KEY = "full_catalog_key"

@@ -47,6 +47,11 @@ from .linelist import LineList
 from .names import Family, SpeciesName, family, parse, resolve
 from .partition import PartitionFunction
 
+__all__ = [
+    "SCHEMA_VERSION", "DEFAULT_PRECEDENCE", "CACHE_FILENAME", "SpeciesEntry", "ImportItem",
+    "TransitionCache",
+]
+
 SCHEMA_VERSION = "1"
 DEFAULT_PRECEDENCE: tuple[str, ...] = ("CDMS", "JPL", "LAMDA", "SLAIM")
 """Catalog order used when one species exists in several catalogs (others follow, A→Z)."""

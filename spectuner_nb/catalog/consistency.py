@@ -27,6 +27,8 @@ from ..constants import C2_CM_K
 from .linelist import LineList
 from .partition import PartitionFunction
 
+__all__ = ["CHECK_TEMPERATURES_K", "TOLERANCE", "ConsistencyResult", "levels", "check_partition"]
+
 CHECK_TEMPERATURES_K: tuple[float, ...] = (20.0, 37.5, 75.0, 150.0)
 TOLERANCE: float = 0.20
 """Largest accepted |Q_table/Q_lev − 1|."""

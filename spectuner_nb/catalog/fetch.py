@@ -20,6 +20,11 @@ from .names import resolve
 from .partfunc import PartitionEntry, partition_for_tag
 from .spcat import parse_spcat, to_linelist
 
+__all__ = [
+    "CATALOGS", "SERVICE_HOSTS", "FULL_RANGE_MHZ", "OFFLINE_OPTIONS", "FetchRequest", "plan",
+    "reachable", "require_online", "request_text", "parse_answer",
+]
+
 CATALOGS = ("CDMS", "JPL")
 SERVICE_HOSTS = {"CDMS": "cdms.astro.uni-koeln.de", "JPL": "spec.jpl.nasa.gov"}
 """Hosts of astroquery's CDMS and JPLSpec services (probed before the slow astroquery import)."""

@@ -22,6 +22,8 @@ from ..errors import CatalogError, CatalogFormatError
 from .linelist import LineList
 from .names import resolve
 
+__all__ = ["FORMATS", "guess_format", "load_file"]
+
 FORMATS = ("spcat", "lamda", "splatalogue_csv", "splatalogue_db")
 
 

@@ -24,6 +24,8 @@ from ..errors import CatalogFormatError
 from .linelist import LineList
 from .partition import PartitionFunction
 
+__all__ = ["Q_GRID_K", "LamdaData", "read_lamda", "to_linelist"]
+
 Q_GRID_K = (2.725, 5.0, 9.375, 18.75, 37.5, 75.0, 150.0, 225.0, 300.0, 500.0, 1000.0)
 """Temperatures (K) at which Q is tabulated from the LAMDA levels (CDMS grid)."""
 

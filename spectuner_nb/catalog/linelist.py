@@ -12,6 +12,8 @@ from ..errors import CatalogError
 from ..parameters import DELTA_V_MAX_KMS, V_OFF_MAX_KMS
 from .partition import PartitionFunction
 
+__all__ = ["WING_WIDTHS", "default_pad_kms", "LineList"]
+
 WING_WIDTHS: float = 5.0
 """Line wings kept beyond a window edge, in units of the largest Δv (docs/method.md §1)."""
 

@@ -25,6 +25,11 @@ from dataclasses import dataclass
 
 from ..errors import SpeciesNotFoundError
 
+__all__ = [
+    "ALIASES", "MAIN_ISOTOPES", "ISOTOPES", "SpeciesName", "normalize_formula", "normalize_state",
+    "parse", "resolve",
+]
+
 ALIASES: dict[str, str] = {
     "CH3CH2CN": "C2H5CN",
     "EtCN": "C2H5CN",

@@ -20,6 +20,11 @@ from pathlib import Path
 from ..errors import CatalogError, CatalogFormatError, SpeciesNotFoundError
 from .partition import PartitionFunction
 
+__all__ = [
+    "JPL_TEMPERATURES_K", "PartitionEntry", "read_cdms_partfunc", "read_cdms_catdir",
+    "read_jpl_catdir", "astroquery_data_files", "partition_for_tag", "entries_for",
+]
+
 JPL_TEMPERATURES_K = (300.0, 225.0, 150.0, 75.0, 37.5, 18.75, 9.375)
 """Temperatures of the seven log10 Q columns of JPL catdir.cat, K."""
 

@@ -13,6 +13,8 @@ import numpy as np
 
 from ..errors import CatalogError
 
+__all__ = ["PartitionFunction"]
+
 
 @dataclass(frozen=True)
 class PartitionFunction:

@@ -32,6 +32,11 @@ from ..errors import CatalogFormatError
 from .linelist import LineList
 from .partition import PartitionFunction
 
+__all__ = [
+    "INTENSITY_KINDS", "decode_int", "SpcatTable", "parse_spcat", "read_spcat", "lgint_to_aul",
+    "energies_k", "to_linelist", "catalog_of_tag",
+]
+
 # (start, end) of FREQ, ERR, INT, DR, ELO, GUP, TAG, QNFMT, QN', QN" in each layout
 _LAYOUTS: dict[str, tuple[int, ...]] = {
     "cat": (0, 13, 21, 29, 31, 41, 44, 51, 55, 67, 79),

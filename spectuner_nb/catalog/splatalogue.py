@@ -34,6 +34,11 @@ from .names import resolve
 from .partition import PartitionFunction
 from .spcat import energies_k
 
+__all__ = [
+    "LINE_LISTS", "CSV_COLUMNS", "SplatRows", "splatalogue_db_path", "db_species",
+    "read_splatalogue_db", "read_splatalogue_csv", "drop_redundant_hfs", "to_linelist",
+]
+
 LINE_LISTS: dict[int, str] = {
     10: "CDMS", 11: "LL11", 12: "JPL", 14: "SLAIM", 15: "Recomb", 18: "LL18",
 }

@@ -25,6 +25,11 @@ from .cache import ImportItem, TransitionCache
 from .linelist import LineList
 from .partition import PartitionFunction
 
+__all__ = [
+    "MANIFEST", "META_KEY", "starter_dir", "sha256_file", "read_manifest", "species_arrays",
+    "save_species", "load_species", "import_starter", "default_cache",
+]
+
 MANIFEST = "manifest.json"
 META_KEY = "starter_catalog_sha256"
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+__all__ = ["count"]
+
 
 def count(minimum: int = 1, maximum: int | None = None):
     """An argparse ``type``: a whole number within [``minimum``, ``maximum``]."""

@@ -11,6 +11,8 @@ import argparse
 
 import numpy as np
 
+__all__ = ["SHOW_TEMPERATURES_K", "register", "format_table"]
+
 SHOW_TEMPERATURES_K = (9.375, 18.75, 37.5, 75.0, 150.0, 225.0, 300.0, 500.0, 1000.0)
 
 

@@ -104,3 +104,6 @@ def run(args: argparse.Namespace) -> int:
               f"{args.out / 'status.fits'})", file=sys.stderr)
         return 1
     return 0
+
+
+__all__ = ["register", "run"]

@@ -31,13 +31,7 @@ def register(subparsers) -> None:
     p.add_argument("--species", nargs="+", required=True, help="species names (e.g. CH3OH HC3N)")
     p.add_argument("--pixel", nargs=2, type=int, metavar=("X", "Y"), default=None,
                    help="pixel of a cube (column, row); default: the central pixel")
-    p.add_argument("--v-lsr", type=float, default=0.0, help="systemic velocity, km/s")
-    p.add_argument("--beam", nargs=2, type=float, metavar=("BMAJ", "BMIN"), default=None,
-                   help="beam FWHM in arcsec (default: from the file)")
-    p.add_argument("--dish", type=float, default=None, help="single-dish diameter in m")
-    p.add_argument("--unit", default="K", help="intensity unit of a text file (K, Jy/beam, …)")
-    p.add_argument("--rms", type=float, default=None, help="noise in K (default: estimated)")
-    p.add_argument("--t-bg", type=float, default=0.0, help="continuum temperature, K")
+    add_observation_arguments(p)
     p.add_argument("--loss", choices=["pm", "chi2"], default="pm")
     p.add_argument("--optimizer", default="slsqp", choices=OPTIMIZERS)
     p.add_argument("--init", choices=["random", "policy"], default="random")
@@ -50,6 +44,17 @@ def register(subparsers) -> None:
                    help="existing transition cache file, read only (default: the user cache)")
     p.add_argument("--out", default=None, help="output prefix (default: FILE's name + _fit)")
     p.set_defaults(func=run)
+
+
+def add_observation_arguments(p) -> None:
+    """The options that describe the spectrum read from FILE (shared with ``identify``)."""
+    p.add_argument("--v-lsr", type=float, default=0.0, help="systemic velocity, km/s")
+    p.add_argument("--beam", nargs=2, type=float, metavar=("BMAJ", "BMIN"), default=None,
+                   help="beam FWHM in arcsec (default: from the file)")
+    p.add_argument("--dish", type=float, default=None, help="single-dish diameter in m")
+    p.add_argument("--unit", default="K", help="intensity unit of a text file (K, Jy/beam, …)")
+    p.add_argument("--rms", type=float, default=None, help="noise in K (default: estimated)")
+    p.add_argument("--t-bg", type=float, default=0.0, help="continuum temperature, K")
 
 
 def load_observation(args):
@@ -83,6 +88,9 @@ def load_observation(args):
             x, y = args.pixel
         return Observation.from_cube_pixel(path, x, y, **common)
     return Observation.from_fits(path, **common)
+
+
+__all__ = ["register", "load_observation", "run"]
 
 
 def _fits_ndim(path: Path) -> int:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+__all__ = ["register", "run"]
+
 
 def register(subparsers) -> None:
     """Add the ``train-policy`` subcommand."""
     p = subparsers.add_parser(
         "train-policy",
         help="replay the training stages of the shipped policy checkpoint (resumable)",
-        description="Train the policy through the stages of spectuner_nb.policy.recipe "
+        description="Train the policy through the stages of spectuner_nb.policy.training.recipe "
         "(the eight runs of the shipped checkpoint, about 4 h on one CPU thread) in "
         "WORKDIR. Rerunning the command continues a stopped rebuild. Needs the shared data "
         "(W3(H2O) pixels; SPECTUNER_NB_SHARED_DATA).",
@@ -36,14 +38,14 @@ def run(args: argparse.Namespace) -> int:
     from ..catalog import default_cache
     from ..errors import ConfigurationError
     from ..policy.policy import CHECKPOINT_ENV
-    from ..policy.recipe import (
+    from ..policy.training.recipe import (
         SHIPPED_STAGES,
         SMOKE_W3_STEP,
         run_stages,
         smoke_stages,
         start_after,
     )
-    from ..policy.workflow import smoke_configs
+    from ..policy.training.workflow import smoke_configs
 
     stages = smoke_stages() if args.smoke else SHIPPED_STAGES
     if (args.start_after is None) != (args.start_from is None):

@@ -547,3 +547,6 @@ def _run(store, cubes, rms_map, base, chunk_ids, init, neighbours, lines, client
         fut.release()
         if queue:
             submit()
+
+
+__all__ = ["INITS", "WORKER_CONFIG", "policy_available", "pixel_seed", "fit_chunk", "fit_cube"]

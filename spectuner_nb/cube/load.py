@@ -31,6 +31,8 @@ from astropy.wcs import WCS
 from ..errors import CubeError
 from ..observation import check_v_lsr, jy_per_beam_to_k
 
+__all__ = ["kelvin_per_jy_beam", "CubeWindow", "CubeSet", "read_window", "load_cubes"]
+
 PathLike = str | os.PathLike
 BadChannels = np.ndarray | Sequence[tuple[int, int]] | None
 """Bad channels of one window: a boolean mask (n_chan,) or (first, last) index pairs,
@@ -176,6 +178,15 @@ class CubeSet:
                 spec = np.asarray(w.data[w.good][:, iy, ix].T, dtype=float)
             out.append(spec)
         return out
+
+    def peak_pixel(self) -> tuple[int, int]:
+        """(x, y) of the pixel holding the brightest good channel (K) of any window."""
+        peak = np.fmax.reduce([np.fmax.reduce(np.asarray(w.data[w.good], dtype=float), axis=0)
+                               for w in self.windows], axis=0)
+        if not np.isfinite(peak).any():
+            raise CubeError("the cube holds no finite value")
+        iy, ix = np.unravel_index(int(np.nanargmax(peak)), peak.shape)
+        return int(ix), int(iy)
 
     def t_background(self, iy: np.ndarray, ix: np.ndarray) -> np.ndarray:
         """Continuum temperature (K) per pixel and window, shape (n_pix, n_windows); 0 if none."""

@@ -13,6 +13,8 @@ import ast
 import sys
 from pathlib import Path
 
+__all__ = ["guarded_lines", "unguarded_call"]
+
 
 def _is_main_test(node: ast.expr) -> bool:
     """True for ``__name__ == "__main__"`` (either order)."""

@@ -22,6 +22,11 @@ from ..constants import C_KM_S
 from ..errors import CubeError
 from .load import CubeSet, CubeWindow, kelvin_per_jy_beam
 
+__all__ = ["BRIGHTNESS_UNITS", "box_pixels", "box_spectra", "brightness_factor",
+           "channel_map", "moment0_map", "peak_map", "radio_velocity", "sky_frequency",
+           "velocity_channels"]
+
+
 BRIGHTNESS_UNITS: tuple[str, ...] = ("K", "Jy/beam")
 """Units a cube can be shown in."""
 

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+__all__ = ["model_spectra"]
+
 _BATCH = 256  # pixels per model call
 
 

@@ -34,6 +34,11 @@ from ..settings import cache_dir
 from .load import CubeSet
 from .store import UNREADABLE, atomic_write
 
+__all__ = [
+    "REASONS", "PreprocessConfig", "Preprocessed", "count_peaks", "clipped_rms", "global_rms",
+    "preprocess",
+]
+
 KEPT, INVALID, FEW_PEAKS_GLOBAL, FEW_PEAKS_LOCAL = 0, 1, 2, 3
 REASONS: dict[int, str] = {
     KEPT: "kept",

@@ -41,6 +41,8 @@ from ..parameters import PHYSICAL_NAMES, PHYSICAL_UNITS, fit_to_physical, refere
 from ..results import physical_errors
 from .store import UNREADABLE, atomic_write
 
+__all__ = ["PARAMETERS", "UNITS", "LABELS", "FLAGS", "CubeFitResult"]
+
 PARAMETERS: tuple[str, ...] = ("theta", "eta", "T_ex", "N_tot", "delta_v", "v_off")
 UNITS: dict[str, str] = dict(zip(PHYSICAL_NAMES, PHYSICAL_UNITS, strict=True)) | {"eta": ""}
 LABELS: dict[str, str] = {"theta": "θ (arcsec)", "eta": "η", "T_ex": "T_ex (K)",

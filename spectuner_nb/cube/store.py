@@ -35,6 +35,8 @@ import numpy as np
 
 from ..errors import CubeError, ResultsError, WorkdirBusyError
 
+__all__ = ["MANIFEST", "ResultStore"]
+
 MANIFEST = "manifest.json"
 LOCK_FILE = ".lock"
 RESTART_HINT = "use another workdir, or start afresh (resume=False; --restart on the command line)"

@@ -34,6 +34,11 @@ from ..parameters import N_PARAMS, PHYSICAL_NAMES, PHYSICAL_UNITS
 from .load import CubeSet, CubeWindow
 from .modelcube import model_spectra
 
+__all__ = [
+    "G327_WINDOWS_MHZ", "G327_N_CHANNELS", "DEFAULT_LOG_N_PEAK", "SyntheticCube", "celestial_wcs",
+    "parameter_maps", "make_synthetic_cube",
+]
+
 G327_WINDOWS_MHZ: tuple[tuple[float, float], ...] = (
     (215565.0, 217273.0),
     (217572.0, 219271.0),

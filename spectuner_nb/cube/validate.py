@@ -23,6 +23,11 @@ from ..fit import _bounds_array, check_fit_settings, fit_spectrum
 from ..observation import check_v_lsr
 from .preprocessing import PreprocessConfig
 
+__all__ = [
+    "INITS", "CUBE_OWNED_FIT_KWARGS", "allowed_fit_kwargs", "check_settings", "check_mask",
+    "linelist_digest", "policy_digest", "run_identity",
+]
+
 INITS: tuple[str, ...] = ("policy", "random", "neighbour")
 """Accepted ``init`` values of :func:`~spectuner_nb.cube.fit_cube`."""
 CUBE_OWNED_FIT_KWARGS: frozenset[str] = frozenset(

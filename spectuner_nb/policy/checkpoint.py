@@ -21,6 +21,11 @@ from .config import PolicyConfig
 from .features import FeatureNorm
 from .network import PolicyNetwork
 
+__all__ = [
+    "FORMAT_VERSION", "WEIGHTS_FILE", "CONFIG_FILE", "default_checkpoint_dir", "save_checkpoint",
+    "read_config", "load_checkpoint",
+]
+
 FORMAT_VERSION: int = 1
 """Checkpoint format version written and accepted."""
 WEIGHTS_FILE = "weights.safetensors"

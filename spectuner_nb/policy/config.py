@@ -6,6 +6,11 @@ from dataclasses import asdict, dataclass, fields
 
 from ..errors import CheckpointError
 
+__all__ = [
+    "PARTITION_TEMPERATURES_K", "N_TRANSITION_FEATURES", "N_SPECTRUM_FEATURES", "PolicyConfig",
+    "CONFIGS", "get_config",
+]
+
 PARTITION_TEMPERATURES_K: tuple[float, ...] = (
     2.725, 5.0, 9.375, 18.75, 37.5, 75.0, 150.0, 225.0, 300.0, 500.0, 1000.0
 )

@@ -34,6 +34,12 @@ from .config import (
     PolicyConfig,
 )
 
+__all__ = [
+    "BEAM_LOG10_RANGE", "STRENGTH_T_K", "FeatureNorm", "PolicyInput", "transitions_in_view",
+    "raw_transition_features", "select_transitions", "peak_channels", "count_peaks",
+    "beam_feature", "spectrum_grids", "build_input",
+]
+
 BEAM_LOG10_RANGE: tuple[float, float] = (-2.0, 1.0)
 """log10 of the beam size (arcsec) mapped onto [0, 1]."""
 STRENGTH_T_K: float = 150.0

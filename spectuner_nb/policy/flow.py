@@ -17,6 +17,8 @@ from torch import nn
 from .layers import Block, RMSNorm
 from .transforms import n_transform_params, quadratic_forward, quadratic_inverse, split_params
 
+__all__ = ["AutoregressiveFlow"]
+
 
 class AutoregressiveFlow(nn.Module):
     """Conditional autoregressive flow with bounded piecewise-quadratic transforms.

@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+__all__ = ["RMSNorm", "SwiGLU", "Attention", "Block"]
+
 
 class RMSNorm(nn.Module):
     """Root-mean-square layer norm with a learned gain."""

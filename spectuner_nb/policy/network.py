@@ -20,6 +20,8 @@ from .config import N_SPECTRUM_FEATURES, N_TRANSITION_FEATURES, PolicyConfig
 from .flow import AutoregressiveFlow
 from .layers import Block, RMSNorm
 
+__all__ = ["EncoderBlock", "PolicyNetwork", "count_parameters"]
+
 
 class EncoderBlock(nn.Module):
     """Patch-level layers per transition, then sequence-level layers over transitions."""

@@ -21,6 +21,8 @@ from .checkpoint import WEIGHTS_FILE, default_checkpoint_dir, load_checkpoint
 from .features import FeatureNorm, PolicyInput, build_input
 from .network import PolicyNetwork
 
+__all__ = ["CHECKPOINT_ENV", "as_tensors", "Policy"]
+
 SpeciesLike = str | LineList
 CHECKPOINT_ENV = "SPECTUNER_NB_POLICY_CHECKPOINT"
 """Environment variable naming a checkpoint directory to use instead of the shipped one."""

@@ -12,6 +12,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+__all__ = [
+    "MIN_BIN_WIDTH", "MIN_DENSITY", "quadratic_forward", "quadratic_inverse", "n_transform_params",
+    "split_params",
+]
+
 MIN_BIN_WIDTH: float = 1e-3
 """Smallest allowed bin width (fraction of the interval)."""
 MIN_DENSITY: float = 1e-3

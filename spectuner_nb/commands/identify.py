@@ -1,0 +1,140 @@
+"""``spectuner-nb identify``: which species are in a spectrum or a cube (docs/method.md §9).
+
+FILE is read as by ``fit-spectrum``: a 1-D FITS spectrum, a FITS/CASA cube or a
+two-column text file (MHz, intensity; give ``--beam`` or ``--dish`` and ``--unit``).
+From a cube, one pixel (``--pixel X Y``, default the central pixel) or the mean
+spectrum of a region (``--region X0 X1 Y0 Y1``, inclusive) is identified. The
+identified species and the unknown lines are printed; ``--out DIR`` receives the
+result (tables, joint model, molfit) and a Bokeh plot. With ``--map`` the cube is
+then fitted pixel by pixel with the identified species as one joint model (χ²,
+same bound preset) and the maps go to DIR/maps.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from ..checks import N_INIT_MAX
+from . import count
+from .fit_spectrum import _fits_ndim, add_observation_arguments, load_observation
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers) -> None:
+    """Add the ``identify`` subcommand."""
+    from ..parameters import BOUND_PRESETS
+
+    p = subparsers.add_parser("identify", help="identify the species of a spectrum or cube",
+                              description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("file", help="FITS spectrum or cube, CASA image, or two-column text file")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--pixel", nargs=2, type=int, metavar=("X", "Y"), default=None,
+                       help="pixel of a cube (column, row); default: the central pixel")
+    where.add_argument("--region", nargs=4, type=int, metavar=("X0", "X1", "Y0", "Y1"),
+                       default=None, help="identify the mean spectrum of these pixels")
+    p.add_argument("--candidates", nargs="+", default=None,
+                   help="species to consider (default: every catalog species with lines "
+                        "near the observed peaks)")
+    p.add_argument("--include", nargs="+", default=(), help="species always considered")
+    p.add_argument("--exclude", nargs="+", default=(), help="species never considered")
+    p.add_argument("--preset", default="auto", choices=["auto", *sorted(BOUND_PRESETS)],
+                   help="parameter bounds (default: chosen from the observed line widths)")
+    add_observation_arguments(p)
+    p.add_argument("--init", choices=["auto", "policy", "random"], default="auto")
+    p.add_argument("--n-init", type=count(1, N_INIT_MAX), default=50)
+    p.add_argument("--seed", type=count(0), default=0)
+    p.add_argument("--cache", default=None, help="transition cache (default: the user cache)")
+    p.add_argument("--scheduler", default=None,
+                   help="address of a running Dask scheduler (default: in this process)")
+    p.add_argument("--workers", type=count(1), default=None,
+                   help="--map: local Dask worker processes (default: all cores)")
+    p.add_argument("--map", action="store_true",
+                   help="then map the cube with the identified species as one joint model")
+    p.add_argument("--no-dask", action="store_true", help="--map: fit in this process")
+    p.add_argument("--out", type=Path, default=None,
+                   help="output folder (default: FILE's name + _identify); resumable work in "
+                        "OUT/work")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+
+def _is_cube(path: Path) -> bool:
+    """True for a CASA image (folder) or an existing FITS file of 3 or more axes."""
+    return path.is_dir() or (path.is_file() and path.suffix.lower() in (".fits", ".fit", ".fts")
+                             and _fits_ndim(path) >= 3)
+
+
+def _observation(args):
+    """The spectrum to identify: a pixel or region of a cube, or the file's spectrum."""
+    if args.region is None:
+        return load_observation(args)
+    from ..errors import ObservationError
+    from ..observation import Observation
+
+    path = Path(args.file)
+    if not path.exists():
+        raise ObservationError(f"{path} not found")
+    x0, x1, y0, y1 = args.region
+    beam = args.dish if args.dish is not None else (tuple(args.beam) if args.beam else None)
+    return Observation.from_cube_region(path, (x0, x1), (y0, y1), beam=beam, rms=args.rms,
+                                        T_bg=args.t_bg, v_lsr=args.v_lsr)
+
+
+def run(args) -> int:
+    """Identify, print species and unknown lines, write the result (and the maps)."""
+    from bokeh.embed import file_html
+    from bokeh.resources import INLINE
+
+    from ..identify import identify
+
+    if args.map and not _is_cube(Path(args.file)):
+        from ..errors import ObservationError
+
+        raise ObservationError(f"--map needs a cube; {args.file} is not one")
+    obs = _observation(args)
+    catalog = None
+    if args.cache:
+        from ..catalog.cache import TransitionCache
+
+        catalog = TransitionCache(args.cache)
+    out = args.out or Path(Path(args.file).stem + "_identify")
+    client = None
+    if args.scheduler:
+        from dask.distributed import Client
+
+        client = Client(args.scheduler)
+    try:
+        result = identify(obs, args.candidates, catalog=catalog, include=args.include,
+                          exclude=args.exclude, bounds=args.preset, init=args.init,
+                          n_init=args.n_init, client=client, workdir=out / "work",
+                          seed=args.seed, progress=not args.quiet)
+        print(obs)
+        print(result)
+        result.table().pprint(max_width=200, max_lines=-1)
+        print(f"unknown lines ({len(result.unknown)} of {result.n_peaks} peaks):")
+        result.unknown.pprint(max_width=200, max_lines=-1)
+        result.write(out)
+        (out / "identify.html").write_text(file_html(result.plot(), INLINE,
+                                                     f"identify {obs.name}"))
+        print(f"wrote {out}")
+        if args.map and result.species:
+            from ..cube import fit_cube
+
+            maps = fit_cube(args.file, list(result.species), v_lsr=args.v_lsr, loss="chi2",
+                            n_init=args.n_init, seed=args.seed,
+                            client=False if args.no_dask else client, n_workers=args.workers,
+                            workdir=out / "map_work", catalog=catalog, progress=not args.quiet,
+                            fit_kwargs={"bounds": np.asarray(result.settings["bounds"])})
+            maps.write(out / "maps")
+            print(maps.summary())
+            print(f"wrote the joint-model maps ({result.settings['preset']} bounds) to "
+                  f"{out / 'maps'}")
+    finally:
+        if client:
+            client.close()
+    return 0

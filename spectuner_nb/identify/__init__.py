@@ -1,0 +1,249 @@
+"""Line identification: which species a spectrum holds, and one joint model of them all.
+
+:func:`identify` follows docs/method.md §9: observed peaks (4 rms), candidate species
+from the catalog (:mod:`.candidates`), an individual peak-matching fit of every
+candidate (:mod:`.individual`; policy proposals batched over all candidates, SLSQP,
+stored in a resumable work directory, :mod:`.store`), scores from matched and false
+peaks (:mod:`.matching`), greedy combination on top of the joint model and joint
+refinement (:mod:`.combine`), per-peak assignments and unknown lines (:mod:`.assign`),
+all in an :class:`IdentificationResult` (:mod:`.result`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..catalog.families import is_rare
+from ..errors import IdentificationError, ModelInputError
+from ..observation import Observation
+from ..parameters import N_PARAMS, bounds_preset, choose_preset
+from ..sanity import check_fittable
+from .assign import assignment_table
+from .candidates import select_candidates
+from .combine import SpeciesModels, combine, refine
+from .individual import (
+    INITS,
+    N_ANCHORED_WITH_POLICY,
+    init_method,
+    load_policy,
+    policy_starts,
+    random_starts,
+    run_fits,
+)
+from .matching import MIN_SCORE, ObservedPeaks, match_model
+from .result import IdentificationResult
+from .store import FitStore, run_identity
+
+__all__ = ["IdentificationResult", "identify"]
+
+NO_PEAK_MESSAGE = "no peak above 4 sigma"
+
+
+def _bounds(bounds, obs: Observation) -> tuple[np.ndarray, str]:
+    """Fit-space bounds (5, 2) and their label from "auto", a preset name or an array."""
+    if isinstance(bounds, str):
+        name = choose_preset(obs) if bounds == "auto" else bounds
+        try:
+            return bounds_preset(name), name
+        except ModelInputError as exc:
+            raise IdentificationError(str(exc)) from exc
+    arr = np.asarray(bounds, dtype=float)
+    if arr.shape != (N_PARAMS, 2) or not np.all(np.isfinite(arr)) or np.any(
+            arr[:, 1] <= arr[:, 0]):
+        raise IdentificationError(f"bounds must be a preset name or a finite (5, 2) fit-space "
+                                  f"array with lower < upper, got shape {arr.shape}")
+    return arr, "custom"
+
+
+def _rejected_table(rejected: dict[str, str]):
+    from astropy.table import Table
+
+    return Table({"species": list(rejected) or np.zeros(0, str),
+                  "reason": list(rejected.values()) or np.zeros(0, str)})
+
+
+def _progress(total: int, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="fit", desc="identify", disable=not enabled,
+                dynamic_ncols=True)
+
+
+def identify(
+    obs: Observation,
+    candidates: Sequence[str] | None = None,
+    *,
+    catalog=None,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    bounds="auto",
+    loss: str = "pm",
+    n_init: int = 50,
+    init: str = "auto",
+    client=None,
+    workdir: str | Path | None = None,
+    resume: bool = True,
+    seed: int = 0,
+    progress: bool = True,
+    families: bool = True,
+) -> IdentificationResult:
+    """Identify the species of ``obs`` and fit them as one joint model (docs/method.md §9).
+
+    Parameters
+    ----------
+    obs
+        The observation (:class:`~spectuner_nb.observation.Observation`).
+    candidates
+        Species to consider; None: every species of the catalog with lines in the windows.
+    catalog
+        Transition cache; default :func:`spectuner_nb.catalog.default_cache`.
+    include
+        Species always fitted and kept in the joint model (no screening, no greedy test).
+    exclude
+        Species never considered.
+    bounds
+        "auto" (preset from the observed line widths,
+        :func:`~spectuner_nb.parameters.choose_preset`), a preset name ("hot_core",
+        "cold_core") or a (5, 2) fit-space array.
+    loss
+        Loss of the individual fits and of the greedy refits: "pm" (default) or "chi2".
+    n_init
+        Initial points per individual fit.
+    init
+        "auto" (the policy when the bounds lie inside those it was trained on, random
+        starts otherwise), "policy" or "random".
+    client
+        None: fit in this process; a ``dask.distributed.Client``: individual fits as tasks.
+    workdir
+        Directory where finished individual fits are kept (resumable); None: not kept.
+    resume
+        Reuse the finished fits of the same run in ``workdir``; a directory of another
+        run raises :class:`~spectuner_nb.errors.IdentificationError`.
+    seed
+        Seed of the random draws.
+    progress
+        Show a progress bar over the individual fits.
+    families
+        Accept isotopologues and vibrational states only with or after their parent.
+
+    Returns
+    -------
+    IdentificationResult
+    """
+    t0 = time.perf_counter()
+    if not isinstance(obs, Observation):
+        raise IdentificationError(f"obs must be an Observation, got {type(obs).__name__}")
+    if loss not in ("pm", "chi2"):
+        raise IdentificationError(f"loss must be 'pm' or 'chi2', got {loss!r}")
+    if int(n_init) < 1:
+        raise IdentificationError("n_init must be at least 1")
+    if init not in INITS:
+        raise IdentificationError(f"init must be one of {INITS}, got {init!r}")
+    if catalog is None:
+        from ..catalog import default_cache
+
+        catalog = default_cache()
+    bnds, preset = _bounds(bounds, obs)
+    check_fittable(obs, [], [], t_ex_max=float(bnds[1, 1]))  # wrong units fail here, once
+    peaks = ObservedPeaks.from_observation(obs)
+    cands, rejected = select_candidates(obs, peaks, catalog, bnds, candidates=candidates,
+                                        include=include, exclude=exclude)
+    include = [c.name for c in cands if c.name in set(
+        catalog.entry(n).name for n in include)]
+    settings = {"bounds": bnds.tolist(), "preset": preset, "loss": loss, "n_init": int(n_init),
+                "seed": int(seed), "families": bool(families)}
+    timings = {"candidates": time.perf_counter() - t0}
+    empty = [np.zeros(f.size) for f in obs.rest_freqs]
+    if len(peaks) == 0 or not cands:
+        message = NO_PEAK_MESSAGE if len(peaks) == 0 else \
+            "no candidate species has lines at the observed peaks"
+        if len(peaks) == 0:
+            rejected = {}
+        lines = assignment_table(peaks, match_model(obs, peaks, empty), [], [],
+                                 np.zeros((0, N_PARAMS)), [])
+        timings["total"] = time.perf_counter() - t0
+        return IdentificationResult(obs, [], None, lines, _rejected_table(rejected), [],
+                                    message=message, settings=settings, timings=timings)
+
+    # individual fits
+    policy, policy_id = load_policy() if init != "random" else (None, None)
+    method = init_method(init, bnds, policy)
+    settings["init"] = method
+    fit_settings = {k: settings[k] for k in ("bounds", "loss", "n_init", "seed")}
+    identity = run_identity(obs, [c.lines for c in cands], {**fit_settings, "init": method},
+                            policy_id if method == "policy" else None)
+    store = None
+    if workdir is not None:
+        store = FitStore(workdir, identity, {**settings, "candidates": [c.name for c in cands]},
+                         resume=resume)
+    todo = [c for c in cands if store is None or not store.has(c.name)]
+    t1 = time.perf_counter()
+    if method == "policy":
+        draws = policy_starts(policy, obs, todo, int(n_init), int(seed)) if todo else []
+        starts = {c.name: np.vstack([d, random_starts(c, bnds, N_ANCHORED_WITH_POLICY, seed, obs)])
+                  for c, d in zip(todo, draws, strict=True)}
+    else:
+        starts = {c.name: random_starts(c, bnds, int(n_init), seed, obs) for c in todo}
+    timings["policy"] = time.perf_counter() - t1
+    t1 = time.perf_counter()
+    bar = _progress(len(cands), progress)
+    try:
+        fits = run_fits(obs, cands, starts, fit_settings, store, client,
+                        on_done=lambda: bar.update())
+    finally:
+        bar.close()
+    timings["individual"] = time.perf_counter() - t1
+
+    # scores
+    t1 = time.perf_counter()
+    models = SpeciesModels(obs, cands)
+    scores, ranked = {}, []
+    for c in cands:
+        m = match_model(obs, peaks, models(c.name, fits[c.name][0]))
+        scores[c.name] = {"score": m.score, "n_matched": m.n_matched, "n_false": m.n_false,
+                          "loss": fits[c.name][1]}
+        if c.name in include or (m.n_matched > 0 and m.score >= MIN_SCORE):
+            ranked.append(c)
+        elif m.n_matched == 0:
+            rejected[c.name] = "its individual fit matches no observed peak"
+        else:
+            rejected[c.name] = (f"score {m.score:g}: {m.n_matched} matched, {m.n_false} false "
+                                "peak(s)")
+    # best score first; at equal score main isotopologues in their ground state first
+    ranked.sort(key=lambda c: (-scores[c.name]["score"], is_rare(c.name), scores[c.name]["loss"]))
+    comb = combine(obs, peaks, ranked, {n: f[0] for n, f in fits.items()}, models, settings,
+                   include=include, families=families)
+    rejected.update(comb.rejected)
+    for name, n in comb.new_peaks.items():
+        scores[name]["new_peaks"] = n
+    timings["combine"] = time.perf_counter() - t1
+    if not comb.accepted:
+        lines = assignment_table(peaks, match_model(obs, peaks, empty), [], [],
+                                 np.zeros((0, N_PARAMS)), [])
+        timings["total"] = time.perf_counter() - t0
+        return IdentificationResult(obs, [], None, lines, _rejected_table(rejected), [],
+                                    scores={}, message="no species identified",
+                                    settings=settings, timings=timings)
+
+    # joint refinement, assignments
+    t1 = time.perf_counter()
+    by_name = {c.name: c for c in cands}
+    names = sorted(comb.accepted, key=lambda n: -scores[n]["score"])
+    x0 = np.array([comb.x[n] for n in names])
+    joint = refine(obs, names, [by_name[n].lines for n in names], x0, settings)
+    timings["refine"] = time.perf_counter() - t1
+    components = [models(n, joint.x[k]) for k, n in enumerate(names)]
+    joint_match = match_model(obs, peaks, joint.model)
+    lines = assignment_table(peaks, joint_match, names, [by_name[n].lines for n in names],
+                             joint.x, components)
+    n_unknown = int(np.sum(~joint_match.explained))
+    timings["total"] = time.perf_counter() - t0
+    message = (f"{len(names)} species identified; {len(peaks) - n_unknown} of {len(peaks)} "
+               "observed peaks explained")
+    return IdentificationResult(obs, names, joint, lines, _rejected_table(rejected), components,
+                                scores={n: scores[n] for n in names}, message=message,
+                                settings=settings, timings=timings)

@@ -1,0 +1,178 @@
+"""Greedy combination and joint refinement (docs/method.md §9 steps 5–6).
+
+Candidates are taken in order of their individual score. Each one is tried on top
+of the joint model of the species accepted so far (the *base*; intensities add,
+docs/method.md §2): first with its individual solution, then, if that does not pass,
+refitted with the base fixed (``fit_spectrum(..., base=...)``). It is accepted when
+the base + candidate model explains at least :data:`MIN_NEW_PEAKS` observed peaks that
+the base leaves unexplained, with the candidate supplying at least ``MIN_SHARE`` of
+each, adds at most :data:`FALSE_PER_NEW_PEAK` false peaks per newly explained peak
+and unexplains no peak the base explained. An isotopologue or vibrational state waits
+for its parent and is rejected when the parent is not accepted (unless families are
+switched off or it was included).
+Species named in ``include`` are accepted first, without the test.
+
+The accepted species are then refined together: peak matching from the greedy
+solution, then χ² over the whole model (errors from its Gauss-Newton Hessian).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..model import LTEModel
+from ..observation import Observation
+from .candidates import Candidate
+from .individual import FIT_MAXITER, random_starts
+from .matching import MIN_SHARE, ObservedPeaks, PeakMatch, match_model
+
+__all__ = [
+    "Combination",
+    "FALSE_PER_NEW_PEAK",
+    "JOINT_MAXITER",
+    "MIN_NEW_PEAKS",
+    "N_REFIT_STARTS",
+    "SpeciesModels",
+    "combine",
+    "refine",
+]
+
+MIN_NEW_PEAKS: int = 1
+"""Observed peaks a candidate must newly explain to be accepted."""
+FALSE_PER_NEW_PEAK: float = 0.5
+"""False peaks a candidate may add to the joint model per observed peak it newly explains
+(real spectra are not exactly LTE: a species explaining several strong peaks may
+overpredict one weak line)."""
+N_REFIT_STARTS: int = 20
+"""Random starts (half of them anchored on observed peaks) added to the individual solution
+when refitting on top of the base."""
+JOINT_MAXITER: int = 300
+"""SLSQP iteration limit of the joint refinements."""
+
+
+class SpeciesModels:
+    """The LTE model of each candidate alone, built once (spectra per window, K)."""
+
+    def __init__(self, obs: Observation, candidates: Sequence[Candidate]) -> None:
+        self.obs = obs
+        self._lines = {c.name: c.lines for c in candidates}
+        self._models: dict[str, LTEModel] = {}
+
+    def __call__(self, name: str, x: np.ndarray) -> list[np.ndarray]:
+        model = self._models.get(name)
+        if model is None:
+            model = LTEModel(self.obs.rest_freqs, [self._lines[name]], beam=self.obs.beam,
+                             T_bg=list(self.obs.T_bg))
+            self._models[name] = model
+        return [s[0] for s in model.from_fit(np.asarray(x, float)[None, None])]
+
+
+@dataclass
+class Combination:
+    """Outcome of the greedy combination.
+
+    Attributes
+    ----------
+    accepted
+        Accepted species in order of acceptance.
+    x
+        Fit-space parameters of each accepted species, {name: (5,)}.
+    rejected
+        {name: reason} of the candidates not accepted.
+    new_peaks
+        Observed peaks each accepted species newly explained, {name: count}.
+    """
+
+    accepted: list[str] = field(default_factory=list)
+    x: dict[str, np.ndarray] = field(default_factory=dict)
+    rejected: dict[str, str] = field(default_factory=dict)
+    new_peaks: dict[str, int] = field(default_factory=dict)
+
+
+def _verdict(before: PeakMatch, after: PeakMatch, alone: PeakMatch) -> tuple[int, str]:
+    """(newly explained peaks, reason for rejection or "")."""
+    new = int(np.sum(~before.explained & after.explained & (alone.share >= MIN_SHARE)))
+    spoiled = int(np.sum(before.explained & ~after.explained))
+    added = after.n_false - before.n_false
+    if spoiled:
+        return new, f"spoils {spoiled} peak(s) the accepted species explain"
+    if added > FALSE_PER_NEW_PEAK * new:
+        return new, f"adds {added} false peak(s)"
+    if new < MIN_NEW_PEAKS:
+        return new, "explains no observed peak left unexplained"
+    return new, ""
+
+
+def _order(ranked: Sequence[Candidate], families: bool) -> list[Candidate]:
+    """Score order, with every family member moved behind its parent (members whose
+    parent is not ranked go last: they will be rejected)."""
+    names = {c.name for c in ranked}
+    heads = [c for c in ranked if not families or c.parent == c.name]
+    children: dict[str, list[Candidate]] = {}
+    for c in ranked:
+        if c not in heads:
+            children.setdefault(c.parent, []).append(c)
+    out = []
+    for c in heads:
+        out.append(c)
+        out.extend(children.get(c.name, []))
+    return out + [c for p, group in children.items() if p not in names for c in group]
+
+
+def combine(obs: Observation, peaks: ObservedPeaks, ranked: Sequence[Candidate],
+            individual: dict[str, np.ndarray], models: SpeciesModels, settings: dict, *,
+            include: Sequence[str] = (), families: bool = True) -> Combination:
+    """Greedy combination of the ranked candidates (best first); see the module docstring."""
+    from ..fit import fit_spectrum
+
+    out = Combination()
+    zero = [np.zeros(f.size) for f in obs.rest_freqs]
+    base = [z.copy() for z in zero]
+    forced = [c for c in ranked if c.name in include]
+    for c in forced:
+        out.accepted.append(c.name)
+        out.x[c.name] = individual[c.name]
+        base = [b + s for b, s in zip(base, models(c.name, individual[c.name]), strict=True)]
+    before = match_model(obs, peaks, base)
+    for c in _order([c for c in ranked if c.name not in include], families):
+        if families and c.parent != c.name and c.parent not in out.accepted:
+            out.rejected[c.name] = f"parent {c.parent} not identified"
+            continue
+        x = individual[c.name]
+        alone = models(c.name, x)
+        after = match_model(obs, peaks, [b + s for b, s in zip(base, alone, strict=True)])
+        new, reason = _verdict(before, after, match_model(obs, peaks, alone))
+        if reason:
+            starts = np.vstack([x[None], random_starts(c, np.asarray(settings["bounds"]),
+                                                       N_REFIT_STARTS, settings["seed"], obs)])
+            res = fit_spectrum(obs, [c.name], lines=[c.lines], loss=settings["loss"],
+                               init=starts[:, None, :], bounds=np.asarray(settings["bounds"]),
+                               base=base, errors=False, maxiter=FIT_MAXITER)
+            x = res.x[0]
+            alone = models(c.name, x)
+            after = match_model(obs, peaks, [b + s for b, s in zip(base, alone, strict=True)])
+            new, reason = _verdict(before, after, match_model(obs, peaks, alone))
+        if reason:
+            out.rejected[c.name] = reason
+            continue
+        out.accepted.append(c.name)
+        out.x[c.name] = x
+        out.new_peaks[c.name] = new
+        base = [b + s for b, s in zip(base, alone, strict=True)]
+        before = after
+    return out
+
+
+def refine(obs: Observation, names: Sequence[str], lines: Sequence, x: np.ndarray,
+           settings: dict):
+    """Joint refinement of the accepted species: peak matching, then χ² (FitResult)."""
+    from ..fit import fit_spectrum
+
+    common = dict(lines=list(lines), bounds=np.asarray(settings["bounds"]),
+                  maxiter=JOINT_MAXITER)
+    pm = fit_spectrum(obs, list(names), loss="pm", init=np.asarray(x)[None], errors=False,
+                      **common)
+    return fit_spectrum(obs, list(names), loss="chi2", init=pm.x[None], errors=True, **common)

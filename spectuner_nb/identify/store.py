@@ -1,0 +1,141 @@
+"""Resumable work directory of one identification (docs/method.md §9).
+
+Layout of ``workdir``::
+
+    identity.json        the run identity (a SHA-256 over the observation, the candidates'
+                         line lists and partition functions, the settings and the policy
+                         checkpoint) and the readable settings; written first
+    fits/<key>.npz       one finished individual fit: best fit-space parameters, loss, nfev
+
+Every file is written to a temporary name and renamed (atomic on POSIX), so a
+stopped run (kill -9 included) leaves only complete fits. A rerun with
+``resume=True`` reuses the fits of the same identity and refuses a directory that
+holds another run (:class:`~spectuner_nb.errors.IdentificationError`);
+``resume=False`` starts afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..cube.store import UNREADABLE, atomic_write
+from ..errors import IdentificationError
+from ..observation import Observation
+
+__all__ = [
+    "FITS_DIR",
+    "FitStore",
+    "IDENTITY_FILE",
+    "fit_key",
+    "run_identity",
+]
+
+IDENTITY_FILE = "identity.json"
+FITS_DIR = "fits"
+
+
+def _update(h, arr) -> None:
+    a = np.ascontiguousarray(np.asarray(arr, dtype=float))
+    h.update(str(a.shape).encode())
+    h.update(a.tobytes())
+
+
+def run_identity(obs: Observation, lines: Sequence, settings: dict,
+                 policy_id: str | None) -> str:
+    """SHA-256 (hex) of everything an individual fit depends on.
+
+    ``lines``: the candidates' LineLists (frequencies, A_ul, E_low, g_u and the partition
+    function tables enter); ``settings``: JSON-serialisable fit settings; ``policy_id``:
+    the identity of the policy checkpoint (None without policy).
+    """
+    h = hashlib.sha256()
+    for f, y in zip(obs.freqs, obs.intensities, strict=True):
+        _update(h, f)
+        _update(h, y)
+    _update(h, obs.rms)
+    _update(h, obs.T_bg)
+    _update(h, np.atleast_1d(np.asarray(obs.beam, dtype=float)))
+    _update(h, [obs.v_lsr])
+    for ll in lines:
+        h.update(ll.species.encode())
+        for arr in (ll.freq, ll.A_ul, ll.E_low, ll.g_u, ll.partition.temperature,
+                    ll.partition.q):
+            _update(h, arr)
+    h.update(json.dumps(settings, sort_keys=True, default=str).encode())
+    h.update(str(policy_id).encode())
+    return h.hexdigest()
+
+
+def fit_key(name: str) -> str:
+    """File-safe key of a species name (readable prefix + short hash)."""
+    safe = "".join(c if c.isalnum() else "_" for c in name).strip("_")[:40]
+    return f"{safe}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
+
+
+class FitStore:
+    """Individual fits of one identification in ``workdir`` (see the module docstring)."""
+
+    def __init__(self, workdir: str | Path, identity: str, details: dict, *,
+                 resume: bool = True) -> None:
+        self.workdir = Path(workdir)
+        self.fit_dir = self.workdir / FITS_DIR
+        path = self.workdir / IDENTITY_FILE
+        if path.exists() and resume:
+            try:
+                old = json.loads(path.read_text())["identity"]
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise IdentificationError(f"{path} is unreadable ({exc}); use another workdir "
+                                          "or resume=False") from exc
+            if old != identity:
+                raise IdentificationError(
+                    f"{self.workdir} holds another identification (different observation, "
+                    "catalog, settings or policy); use another workdir or resume=False")
+        else:
+            if self.fit_dir.exists():
+                shutil.rmtree(self.fit_dir)
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            text = json.dumps({"identity": identity, "details": details}, indent=1,
+                              default=str)
+            atomic_write(path, lambda fh: fh.write(text.encode()))
+        self.fit_dir.mkdir(parents=True, exist_ok=True)
+        for leftover in self.fit_dir.glob(".*.tmp*"):
+            leftover.unlink(missing_ok=True)
+
+    def _path(self, name: str) -> Path:
+        return self.fit_dir / f"{fit_key(name)}.npz"
+
+    def has(self, name: str) -> bool:
+        """True when the fit of ``name`` is on disk and readable (a damaged file is removed,
+        so the fit is done again)."""
+        path = self._path(name)
+        if not path.exists():
+            return False
+        try:
+            self.read(name)
+        except IdentificationError:
+            path.unlink(missing_ok=True)
+            return False
+        return True
+
+    def write(self, name: str, x: np.ndarray, loss: float, nfev: int) -> None:
+        """Store one finished fit atomically (x: fit space (5,))."""
+        atomic_write(self._path(name), lambda fh: np.savez(
+            fh, species=np.array(name), x=np.asarray(x, float), loss=np.float64(loss),
+            nfev=np.int64(nfev)))
+
+    def read(self, name: str) -> tuple[np.ndarray, float, int]:
+        """(x (5,), loss, nfev) of a stored fit."""
+        path = self._path(name)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if str(z["species"]) != name:
+                    raise IdentificationError(f"{path} holds the fit of {z['species']}")
+                return np.array(z["x"], float), float(z["loss"]), int(z["nfev"])
+        except UNREADABLE as exc:
+            raise IdentificationError(f"cannot read {path}: {exc}") from exc

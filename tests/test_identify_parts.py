@@ -1,0 +1,154 @@
+"""Pieces of line identification: families, bound presets, fits on a base, matching, store."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spectuner_nb.catalog import default_cache
+from spectuner_nb.catalog.families import is_rare, main_formula, parent_species
+from spectuner_nb.errors import FitError, IdentificationError
+from spectuner_nb.fit import fit_spectrum
+from spectuner_nb.identify.matching import ObservedPeaks, match_model
+from spectuner_nb.identify.store import FitStore, run_identity
+from spectuner_nb.model import LTEModel
+from spectuner_nb.observation import Observation
+from spectuner_nb.parameters import (
+    BOUND_PRESETS,
+    TABLE1_BOUNDS,
+    bounds_preset,
+    choose_preset,
+    within_bounds,
+)
+
+
+@pytest.mark.parametrize(("name", "parent"), [
+    ("C-13-H3OH;v=0;", "CH3OH;vt=0-2;"),
+    ("HCC-13-CN;v=0;", "HC3N;v=0;"),
+    ("HDCO;v=0;", "H2CO;v=0;"),
+    ("D2CO;v=0;", "H2CO;v=0;"),
+    ("CH2DCCH;v=0;", "CH3CCH;v=0;"),
+    ("S-34-O2;v=0;", "SO2;v=0;"),
+    ("CH3CN-15;v=0;", "CH3CN;v=0;"),
+    ("c-HCCCD;v=0;", "c-C3H2;v=0;"),
+    ("HCCNC;v=0;", "HCCNC;v=0;"),  # an isomer, not an isotopologue of HC3N
+    ("CH3OH;vt=0-2;", "CH3OH;vt=0-2;"),
+])
+def test_parent_species_in_the_shipped_catalog(name, parent):
+    known = default_cache().species()
+    assert parent_species(name, known) == parent
+
+
+def test_parent_species_without_catalog_and_rarity():
+    assert parent_species("HC3N, v7=1") == "HC3N;v=0;"
+    assert parent_species("(13)CO") == "CO;v=0;"
+    assert main_formula("HDO") == "H2O"
+    assert is_rare("13CO") and is_rare("HC3N;v7=1;") and is_rare("D2O")
+    assert not is_rare("CH3OH;vt=0-2;") and not is_rare("HCCNC")
+
+
+def test_bound_presets():
+    np.testing.assert_array_equal(bounds_preset("hot_core"), TABLE1_BOUNDS)
+    cold = bounds_preset("cold_core")
+    assert cold[2, 0] <= 11.0 and cold[3, 0] <= np.log10(0.28) and cold[1, 1] <= 100.0
+    assert not within_bounds(cold, TABLE1_BOUNDS) and within_bounds(TABLE1_BOUNDS)
+    assert set(BOUND_PRESETS) >= {"hot_core", "cold_core"}
+    with pytest.raises(ValueError, match="preset"):
+        bounds_preset("lukewarm")
+
+
+def _two_species(delta_v: float, channel_mhz: float):
+    """CH3OH + H2CO spectrum at 218.15–218.80 GHz (one CH3OH and three H2CO lines, rms
+    0.05 K) and the noiseless spectrum of each species."""
+    cat = default_cache()
+    freq = 218150.0 + channel_mhz * np.arange(int(650.0 / channel_mhz))
+    window = [(freq[0], freq[-1])]
+    lines = [cat.lines(s, window) for s in ("CH3OH", "H2CO")]
+    truth = np.array([[0.8, 150.0, 1e17, delta_v, 0.0], [0.8, 80.0, 3e15, delta_v, 0.0]])
+    model = LTEModel([freq], lines, beam=(0.8, 0.8))
+    parts = [model(np.where(np.arange(2)[:, None] == k, truth, truth * [1, 1, 0, 1, 1]))[0]
+             for k in range(2)]
+    rng = np.random.default_rng(1)
+    obs = Observation.from_arrays([freq], [parts[0] + parts[1] + rng.normal(0, 0.05, freq.size)],
+                                  beam=(0.8, 0.8), rms=0.05)
+    return obs, lines, truth, parts
+
+
+def test_choose_preset_from_line_widths():
+    hot, *_ = _two_species(4.0, 0.5)
+    cold, *_ = _two_species(0.3, 0.05)
+    assert choose_preset(hot) == "hot_core"
+    assert choose_preset(cold) == "cold_core"
+
+
+def test_fit_on_a_base_recovers_the_rest():
+    obs, lines, _, parts = _two_species(4.0, 0.5)
+    base = [parts[1]]  # H2CO fixed
+    res = fit_spectrum(obs, ["CH3OH"], lines=[lines[0]], loss="chi2", init="random",
+                       n_init=200, seed=3, base=base)
+    np.testing.assert_allclose(res.model[0], parts[0] + parts[1], atol=0.3)  # base included
+    assert res.chi2 < 1.5 * obs.n_channels  # the data are explained down to the noise
+    plain = fit_spectrum(obs, ["CH3OH"], lines=[lines[0]], loss="chi2", init=res.x[None],
+                         n_init=1, optimizer="none", base=None)
+    assert plain.chi2 > res.chi2  # without the base the H2CO lines stay unexplained
+    with pytest.raises(FitError, match="base"):
+        fit_spectrum(obs, ["CH3OH"], lines=[lines[0]], base=[parts[0][:-1]])
+    with pytest.raises(FitError, match="preset"):
+        fit_spectrum(obs, ["CH3OH"], lines=[lines[0]], bounds="tepid")
+    cold = fit_spectrum(obs, ["CH3OH"], lines=[lines[0]], bounds="cold_core", n_init=5,
+                        optimizer="none", seed=0)
+    np.testing.assert_array_equal(cold.bounds[0], bounds_preset("cold_core"))
+
+
+def test_matching_counts_matches_false_peaks_and_overshoot():
+    obs, _, _, parts = _two_species(4.0, 0.5)
+    peaks = ObservedPeaks.from_observation(obs)
+    assert len(peaks) >= 3
+    exact = match_model(obs, peaks, [parts[0] + parts[1]])
+    assert exact.explained.all() and exact.n_false == 0
+    only_ch3oh = match_model(obs, peaks, [parts[0]])
+    assert 0 < only_ch3oh.n_matched < len(peaks) and only_ch3oh.n_false == 0
+    loud = match_model(obs, peaks, [3.0 * (parts[0] + parts[1])])
+    assert loud.overshoot.any() and loud.score < exact.score
+    shifted = match_model(obs, peaks, [np.roll(parts[0], 40)])
+    assert shifted.false_freq.size > 0
+
+
+def test_store_identity_and_atomic_fits(tmp_path):
+    obs, lines, *_ = _two_species(4.0, 0.5)
+    ident = run_identity(obs, lines, {"n_init": 5}, None)
+    assert ident == run_identity(obs, lines, {"n_init": 5}, None)
+    assert ident != run_identity(obs, lines, {"n_init": 6}, None)
+    assert ident != run_identity(obs, lines, {"n_init": 5}, "policy-b")
+    assert ident != run_identity(obs, lines[:1], {"n_init": 5}, None)
+    store = FitStore(tmp_path, ident, {})
+    store.write("CH3OH;vt=0-2;", np.arange(5.0), -1.5, 42)
+    assert store.has("CH3OH;vt=0-2;") and not store.has("H2CO;v=0;")
+    x, loss, nfev = FitStore(tmp_path, ident, {}).read("CH3OH;vt=0-2;")
+    np.testing.assert_array_equal(x, np.arange(5.0))
+    assert (loss, nfev) == (-1.5, 42)
+    assert not list((tmp_path / "fits").glob(".*tmp*"))
+    damaged = next((tmp_path / "fits").glob("*.npz"))
+    damaged.write_bytes(damaged.read_bytes()[:40])  # a truncated file is not a finished fit
+    assert not store.has("CH3OH;vt=0-2;") and not damaged.exists()
+    store.write("CH3OH;vt=0-2;", np.arange(5.0), -1.5, 42)
+    with pytest.raises(IdentificationError, match="another identification"):
+        FitStore(tmp_path, "0" * 64, {})
+    assert not FitStore(tmp_path, "0" * 64, {}, resume=False).has("CH3OH;vt=0-2;")
+
+
+def test_individual_fits_on_a_dask_client():
+    from dask.distributed import Client
+
+    from spectuner_nb.identify import identify
+
+    obs, *_ = _two_species(4.0, 0.5)
+    local = identify(obs, ["CH3OH", "H2CO", "HNCO"], init="random", n_init=20, progress=False)
+    with Client(processes=False, n_workers=1, threads_per_worker=1,
+                dashboard_address=":0") as client:
+        remote = identify(obs, ["CH3OH", "H2CO", "HNCO"], init="random", n_init=20,
+                          client=client, progress=False)
+    assert remote.species == local.species
+    assert set(local.species) == {"CH3OH;vt=0-2;", "H2CO;v=0;"}
+    # single-threaded workers sum in another order: the same models, not the same bits
+    np.testing.assert_allclose(remote.model[0], local.model[0], atol=0.2)
