@@ -14,12 +14,11 @@ Species named in ``include`` are accepted first, without the test.
 
 The accepted species are then refined together: peak matching from the greedy
 solution, then χ² over the whole model (errors from its Gauss-Newton Hessian).
-A species with a parameter the data do not constrain (at a bound of the preset, or no
-finite χ² error: typically one or a few lines over a narrow E_up range, where T_ex, N
-and η are degenerate) then takes its source parameters (:data:`TIED_PARAMS`: filling
+A species whose T_ex the data do not constrain (at a bound of the preset, no finite χ²
+error or a large one: typically one or a few lines over a narrow E_up range, where T_ex,
+N and η are degenerate) then takes its source parameters (:data:`TIED_PARAMS`: filling
 factor, T_ex) from the species the data do constrain (:func:`tie_unconstrained`): its
-bounds on them become the range the constrained species span, and the χ² refinement is
-repeated.
+bounds on them become the range those species span, and the χ² refinement is repeated.
 """
 
 from __future__ import annotations
@@ -45,6 +44,7 @@ __all__ = [
     "SpeciesModels",
     "TIED_PARAMS",
     "TIE_MARGIN",
+    "TIE_MAX_REL_ERR",
     "TIE_ROUNDS",
     "combine",
     "refine",
@@ -71,6 +71,8 @@ TIE_MARGIN: float = 0.02
 """Half-width added on each side of the constrained species' range when it is imposed,
 as a fraction of the preset's span of that parameter (a single constrained species
 still leaves room: ±20 K in T_ex, ±0.06 dex in log10 η for Table 1)."""
+TIE_MAX_REL_ERR: float = 0.5
+"""Relative χ² error of T_ex above which the data do not constrain it."""
 TIE_ROUNDS: int = 2
 """χ² refinements with tied parameters at most (a tie can leave another species
 unconstrained; the next round ties that one too)."""
@@ -202,25 +204,31 @@ def refine(obs: Observation, names: Sequence[str], lines: Sequence, x: np.ndarra
 
 
 def unconstrained(joint, preset: np.ndarray) -> np.ndarray:
-    """(n_species, 5) bool: the parameter is at a bound of ``preset`` or the χ² Hessian
-    leaves it undetermined (no finite Laplace error)."""
-    return at_bound(joint.x, preset) | ~np.isfinite(joint.x_err)
+    """(n_species, 5) bool: the parameter is at a bound of ``preset``, the χ² Hessian
+    leaves it undetermined (no finite Laplace error) or, for T_ex, its error exceeds
+    :data:`TIE_MAX_REL_ERR` of its value."""
+    x, err = np.asarray(joint.x, float), np.asarray(joint.x_err, float)
+    out = at_bound(x, preset) | ~np.isfinite(err)
+    j = FIT_NAMES.index("T_ex")
+    with np.errstate(invalid="ignore"):
+        out[:, j] |= err[:, j] > TIE_MAX_REL_ERR * x[:, j]
+    return out
 
 
 def tie_unconstrained(obs: Observation, names: Sequence[str], lines: Sequence, joint,
                       settings: dict):
-    """Refit the joint χ² model with the :data:`TIED_PARAMS` that the data leave
-    unconstrained held in the range of the constrained species (see the module docstring).
+    """Refit the joint χ² model with the :data:`TIED_PARAMS` of the species whose T_ex the
+    data leave unconstrained held in the range of the species that constrain them (see the
+    module docstring).
 
-    A parameter is unconstrained when it lies at a bound of the preset
-    ``settings["bounds"]`` or has no finite Laplace error (T_ex, N and η degenerate, as for a
-    species with one line); a species is *constrained* when none of its parameters is.
-    Every tied parameter of a species that is not constrained gets the bound
-    [min − m, max + m] of the constrained species' values (m = :data:`TIE_MARGIN` × the
-    preset span, clipped to the preset): both source parameters, one emitting region.
-    χ² is then minimised again from the current solution; repeated up to
-    :data:`TIE_ROUNDS` times while further species lose their constraint. Nothing changes
-    when no species is constrained.
+    T_ex is unconstrained (:func:`unconstrained`) when it lies at a bound of the preset
+    ``settings["bounds"]``, has no finite Laplace error or a relative error above
+    :data:`TIE_MAX_REL_ERR` (T_ex, N and η degenerate, as for a species with one line).
+    Each tied parameter of such a species gets the bound [min − m, max + m] of its values
+    among the species where both it and T_ex are constrained (m = :data:`TIE_MARGIN` × the
+    preset span, clipped to the preset; not tied when no species constrains it): one
+    emitting region. χ² is then minimised again from the current solution; repeated up to
+    :data:`TIE_ROUNDS` times while further species lose their constraint.
 
     Returns
     -------
@@ -231,21 +239,23 @@ def tie_unconstrained(obs: Observation, names: Sequence[str], lines: Sequence, j
     from ..fit import fit_spectrum
 
     preset = np.asarray(settings["bounds"], float)
-    cols = [FIT_NAMES.index(p) for p in TIED_PARAMS]
+    t_col = FIT_NAMES.index("T_ex")
     per = np.repeat(preset[None], len(names), axis=0)
     tied = np.zeros((len(names), len(FIT_NAMES)), bool)
     for _ in range(TIE_ROUNDS):
-        loose = unconstrained(joint, preset).any(axis=1)
-        constrained = ~loose & ~tied.any(axis=1)
+        loose = unconstrained(joint, preset)
+        loose |= (loose[:, t_col] | tied.any(axis=1))[:, None]  # η is known only with T_ex
         new = np.zeros_like(tied)
-        new[:, cols] = (loose & ~tied.any(axis=1))[:, None]
-        if not constrained.any() or not new.any():
-            break
-        for j in cols:
+        for j in (FIT_NAMES.index(p) for p in TIED_PARAMS):
+            if loose[:, j].all():
+                continue
+            new[:, j] = loose[:, t_col] & ~tied.any(axis=1)
             margin = TIE_MARGIN * (preset[j, 1] - preset[j, 0])
-            vals = joint.x[constrained, j]
+            vals = joint.x[~loose[:, j], j]
             per[new[:, j], j] = [max(vals.min() - margin, preset[j, 0]),
                                  min(vals.max() + margin, preset[j, 1])]
+        if not new.any():
+            break
         tied |= new
         x0 = np.clip(joint.x, per[..., 0], per[..., 1])
         joint = fit_spectrum(obs, list(names), lines=list(lines), loss="chi2", init=x0[None],
