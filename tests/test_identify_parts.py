@@ -161,9 +161,9 @@ def test_tie_unconstrained_holds_one_line_species_in_the_constrained_range():
     lines) and recovers N."""
     from spectuner_nb.identify.combine import (
         TIE_MARGIN,
+        loose_parameters,
         refine,
         tie_unconstrained,
-        unconstrained,
     )
     from spectuner_nb.mock import mock_spectrum
     from spectuner_nb.parameters import at_bound, physical_to_fit
@@ -184,7 +184,7 @@ def test_tie_unconstrained_holds_one_line_species_in_the_constrained_range():
     x0[2:4, :3] = [[-0.001, 990.0, 17.0], [-0.001, 990.0, 16.5]]
     settings = {"bounds": TABLE1_BOUNDS.tolist()}
     joint = refine(mix.obs, names, lines, x0, settings)
-    loose = unconstrained(joint, TABLE1_BOUNDS).any(axis=1)
+    loose = loose_parameters(joint, TABLE1_BOUNDS).any(axis=1)
     np.testing.assert_array_equal(loose, [False, False, True, True, False])
     assert np.all(np.abs(joint.x[2:4, 2] - x_true[2:4, 2]) > 0.5)  # N off by > 0.5 dex
     tied_fit, tied = tie_unconstrained(mix.obs, names, lines, joint, settings)

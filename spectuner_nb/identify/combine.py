@@ -48,8 +48,8 @@ __all__ = [
     "TIE_ROUNDS",
     "combine",
     "refine",
+    "loose_parameters",
     "tie_unconstrained",
-    "unconstrained",
 ]
 
 MIN_NEW_PEAKS: int = 1
@@ -203,15 +203,15 @@ def refine(obs: Observation, names: Sequence[str], lines: Sequence, x: np.ndarra
     return fit_spectrum(obs, list(names), loss="chi2", init=pm.x[None], errors=True, **common)
 
 
-def unconstrained(joint, preset: np.ndarray) -> np.ndarray:
-    """(n_species, 5) bool: the parameter is at a bound of ``preset``, the χ² Hessian
-    leaves it undetermined (no finite Laplace error) or, for T_ex, its error exceeds
-    :data:`TIE_MAX_REL_ERR` of its value."""
+def loose_parameters(joint, preset: np.ndarray) -> np.ndarray:
+    """(n_species, 5) bool: the parameter is at a bound of ``preset``, unconstrained in the
+    sense of :attr:`~spectuner_nb.results.FitResult.unconstrained` or, for T_ex, its χ²
+    error exceeds :data:`TIE_MAX_REL_ERR` of its value."""
     x, err = np.asarray(joint.x, float), np.asarray(joint.x_err, float)
-    out = at_bound(x, preset) | ~np.isfinite(err)
+    out = at_bound(x, preset) | joint.unconstrained
     j = FIT_NAMES.index("T_ex")
     with np.errstate(invalid="ignore"):
-        out[:, j] |= err[:, j] > TIE_MAX_REL_ERR * x[:, j]
+        out[:, j] |= ~np.isfinite(err[:, j]) | (err[:, j] > TIE_MAX_REL_ERR * x[:, j])
     return out
 
 
@@ -221,7 +221,7 @@ def tie_unconstrained(obs: Observation, names: Sequence[str], lines: Sequence, j
     data leave unconstrained held in the range of the species that constrain them (see the
     module docstring).
 
-    T_ex is unconstrained (:func:`unconstrained`) when it lies at a bound of the preset
+    T_ex is unconstrained (:func:`loose_parameters`) when it lies at a bound of the preset
     ``settings["bounds"]``, has no finite Laplace error or a relative error above
     :data:`TIE_MAX_REL_ERR` (T_ex, N and η degenerate, as for a species with one line).
     Each tied parameter of such a species gets the bound [min − m, max + m] of its values
@@ -243,7 +243,7 @@ def tie_unconstrained(obs: Observation, names: Sequence[str], lines: Sequence, j
     per = np.repeat(preset[None], len(names), axis=0)
     tied = np.zeros((len(names), len(FIT_NAMES)), bool)
     for _ in range(TIE_ROUNDS):
-        loose = unconstrained(joint, preset)
+        loose = loose_parameters(joint, preset)
         loose |= (loose[:, t_col] | tied.any(axis=1))[:, None]  # η is known only with T_ex
         new = np.zeros_like(tied)
         for j in (FIT_NAMES.index(p) for p in TIED_PARAMS):
