@@ -143,7 +143,7 @@ def _rates(records: list[dict], key: str = "score") -> dict:
 # ---------------------------------------------------------------- ours on one mock
 def run_ours(mix, catalog, client, bounds: str, workdir: Path) -> dict:
     """Identify one mock with spectuner_nb; the record of its score and parameters."""
-    from spectuner_nb.identify import identify
+    from spectuner_nb.identification import identify
 
     t0 = time.perf_counter()
     res = identify(mix.obs, mix.candidates, catalog=catalog, bounds=bounds, client=client,
@@ -296,7 +296,7 @@ def _g327_observation(workdir: Path):
 
 
 def bench_catalog(catalog, client, workdir: Path) -> dict:
-    from spectuner_nb.identify import identify
+    from spectuner_nb.identification import identify
 
     obs = _g327_observation(workdir)
     times, results = [], []
@@ -329,7 +329,7 @@ def _w3_cubes():
 
 def bench_w3(catalog, client, workdir: Path, n_init: int) -> dict:
     from spectuner_nb.cube import fit_cube
-    from spectuner_nb.identify import identify
+    from spectuner_nb.identification import identify
     from spectuner_nb.observation import Observation
     from spectuner_nb.parameters import at_bound
 

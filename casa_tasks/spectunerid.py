@@ -173,7 +173,7 @@ def _vis_input(check, vis, field, spw, datacolumn, beam, box, domap, outdir, ove
 
 
 def _identify(obs, cands, incl, excl, bounds, n_init, usepolicy, seed, workers, out, log):
-    from spectuner_nb.identify import identify
+    from spectuner_nb.identification import identify
 
     client = None
     if workers > 1:

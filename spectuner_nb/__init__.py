@@ -27,8 +27,8 @@ _LAZY: dict[str, str] = {
     "TransitionCache": "spectuner_nb.catalog",
     "LineList": "spectuner_nb.catalog",
     "Policy": "spectuner_nb.policy",
-    "identify": "spectuner_nb.identify",
-    "IdentificationResult": "spectuner_nb.identify",
+    "identify": "spectuner_nb.identification",
+    "IdentificationResult": "spectuner_nb.identification",
 }
 """Public name → module that defines it (imported on first access)."""
 

@@ -8,7 +8,7 @@ from spectuner_nb.casa_tasks import casaenv, spectunerid
 
 from spectuner_nb.cube.synthetic import make_synthetic_cube
 from spectuner_nb.errors import TaskParameterError
-from spectuner_nb.identify import IdentificationResult
+from spectuner_nb.identification import IdentificationResult
 
 CANDIDATES = ["CH3OH", "CH3OCHO", "HC3N", "OCS"]
 

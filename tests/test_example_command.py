@@ -8,7 +8,7 @@ import pytest
 from astropy.io import fits
 
 from spectuner_nb.cli import main
-from spectuner_nb.identify import IdentificationResult
+from spectuner_nb.identification import IdentificationResult
 
 
 @pytest.mark.slow

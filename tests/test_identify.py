@@ -7,8 +7,8 @@ import pytest
 
 from spectuner_nb.catalog import default_cache
 from spectuner_nb.errors import IdentificationError
-from spectuner_nb.identify import IdentificationResult, identify
-from spectuner_nb.identify.assign import split_cell
+from spectuner_nb.identification import IdentificationResult, identify
+from spectuner_nb.identification.assign import split_cell
 from spectuner_nb.losses import find_peaks_above
 from spectuner_nb.mock import mock_spectrum
 from spectuner_nb.model import LTEModel

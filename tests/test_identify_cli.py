@@ -8,7 +8,7 @@ from astropy.io import fits
 
 from spectuner_nb.cli import main
 from spectuner_nb.cube.synthetic import make_synthetic_cube
-from spectuner_nb.identify import IdentificationResult
+from spectuner_nb.identification import IdentificationResult
 from spectuner_nb.mock import mock_mixture
 
 POOL = ["CH3OH", "CH3OCHO", "C2H5CN", "HC3N", "OCS", "H2CO", "SO2", "CH3CN"]

@@ -9,8 +9,8 @@ from spectuner_nb.catalog import default_cache
 from spectuner_nb.catalog.families import is_rare, main_formula, parent_species
 from spectuner_nb.errors import FitError, IdentificationError
 from spectuner_nb.fit import fit_spectrum
-from spectuner_nb.identify.matching import ObservedPeaks, match_model
-from spectuner_nb.identify.store import FitStore, run_identity
+from spectuner_nb.identification.matching import ObservedPeaks, match_model
+from spectuner_nb.identification.store import FitStore, run_identity
 from spectuner_nb.model import LTEModel
 from spectuner_nb.observation import Observation
 from spectuner_nb.parameters import (
@@ -140,7 +140,7 @@ def test_store_identity_and_atomic_fits(tmp_path):
 def test_individual_fits_on_a_dask_client():
     from dask.distributed import Client
 
-    from spectuner_nb.identify import identify
+    from spectuner_nb.identification import identify
 
     obs, *_ = _two_species(4.0, 0.5)
     local = identify(obs, ["CH3OH", "H2CO", "HNCO"], init="random", n_init=20, progress=False)
@@ -159,7 +159,7 @@ def test_tie_unconstrained_holds_one_line_species_in_the_constrained_range():
     may leave them: χ² leaves them there (T_ex, N, η degenerate: no finite error, N off by
     more than 0.5 dex); the tie takes their T_ex and η from CH3OH, HNCO and C2H5CN (8–50
     lines) and recovers N."""
-    from spectuner_nb.identify.combine import (
+    from spectuner_nb.identification.combine import (
         TIE_MARGIN,
         loose_parameters,
         refine,

@@ -36,9 +36,8 @@ def test_top_level_names_are_the_engine_objects():
         "TransitionCache": "spectuner_nb.catalog", "LineList": "spectuner_nb.catalog",
         "Policy": "spectuner_nb.policy",
     }
-    if importlib.util.find_spec("spectuner_nb.identify") is not None:
-        expected.update(identify="spectuner_nb.identify",
-                        IdentificationResult="spectuner_nb.identify")
+    expected.update(identify="spectuner_nb.identification",
+                    IdentificationResult="spectuner_nb.identification")
     for name, module in expected.items():
         assert getattr(spectuner_nb, name) is getattr(importlib.import_module(module), name)
         assert name in spectuner_nb.__all__ and name in dir(spectuner_nb)

@@ -2,7 +2,7 @@
 
 Species are listed alphabetically with the number of their catalog lines inside
 the observed windows (an engine query). Which species explain the emission is
-the line identification's answer (:mod:`spectuner_nb.identify`), not the picker's.
+the line identification's answer (:mod:`spectuner_nb.identification`), not the picker's.
 """
 
 from __future__ import annotations

@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     from ..catalog import default_cache
     from ..cube import fit_cube, load_cubes
     from ..cube.synthetic import make_synthetic_cube
-    from ..identify import identify
+    from ..identification import identify
     from ..observation import Observation
 
     out = Path(args.out)

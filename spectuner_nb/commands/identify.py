@@ -90,7 +90,7 @@ def run(args) -> int:
     from bokeh.embed import file_html
     from bokeh.resources import INLINE
 
-    from ..identify import identify
+    from ..identification import identify
 
     if args.map and not _is_cube(Path(args.file)):
         from ..errors import ObservationError

@@ -5,7 +5,7 @@ Every observed peak gets the species whose model supplies at least
 that fraction and the species' transition that contributes most at the peak
 frequency (quantum numbers, rest frequency, E_up, A_ul from the catalog's
 LineList). Peaks the joint model does not explain
-(:attr:`~spectuner_nb.identify.matching.PeakMatch.explained`) are unknown lines.
+(:attr:`~spectuner_nb.identification.matching.PeakMatch.explained`) are unknown lines.
 """
 
 from __future__ import annotations

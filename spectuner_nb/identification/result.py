@@ -37,7 +37,7 @@ SUMMARY_FILE = "summary.json"
 
 @dataclass
 class IdentificationResult:
-    """Outcome of :func:`spectuner_nb.identify.identify`.
+    """Outcome of :func:`spectuner_nb.identification.identify`.
 
     Attributes
     ----------
