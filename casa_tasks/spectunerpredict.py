@@ -142,7 +142,7 @@ def spectunerpredict(
     outunit
         'K' or 'Jy/beam'.
     outfile
-        Output image name: '*.fits' for FITS, else a CASA image; several windows
+        Output image name: a name ending in ``.fits`` for FITS, else a CASA image; several windows
         get '.spw<i>' before the suffix. '' = return the spectra only.
     overwrite
         Replace existing outputs.

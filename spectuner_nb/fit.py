@@ -478,7 +478,7 @@ def fit_spectrum(
     maxiter
         Iteration limit of the local optimiser; PSO iteration cap.
     errors
-        Estimate Laplace errors for χ² fits.
+        Estimate Laplace errors (curvature of χ² at the optimum, for either loss).
     lines
         Pre-fetched line lists, one per species (e.g. reused across cube pixels).
     base
@@ -550,7 +550,7 @@ def fit_spectrum(
     pm = problem._pm(spectra)
     chi2 = float(problem._chi2(problem._obs_y, spectra, obs.rms)[0])
     x_err = np.full_like(x_best, np.nan)
-    if errors and loss == "chi2":
+    if errors:  # curvature of χ² at the optimum of either loss
         x_err = problem.laplace_errors(z_best)[problem.idx]
     timings["errors"] = time.perf_counter() - t3
     meta["model_failures"] = problem.model_failures

@@ -283,7 +283,7 @@ class PeakMatchingLoss:
 
 
 def relative_loss(pred, ref) -> np.ndarray:
-    """ε = (ℓ_pred − ℓ_ref)/(|ℓ_pred| + |ℓ_ref|) ∈ [−1, 1] per fit (paper Eq. 16).
+    """ε = (ℓ_pred − ℓ_ref) / (abs(ℓ_pred) + abs(ℓ_ref)) ∈ [−1, 1] per fit (paper Eq. 16).
 
     Elementwise over arrays; 0 where both losses are 0. The caller takes the mean.
     """

@@ -2,11 +2,11 @@
 
 This is the one place that knows Table 1 and the θ ↔ η conversion.
 
-Physical parameters, in this order (``PHYSICAL_NAMES``):
-    θ (source size, arcsec), T_ex (K), N_tot (cm⁻²), Δv (FWHM, km/s), v_off (km/s).
-Fit ("scaled") parameters, in the same order (``FIT_NAMES``):
-    log10 η, T_ex (K), log10 N_tot, log10 Δv, v_off (km/s),
-where η = θ² / (θ² + θ_b²) is the beam filling factor.
+Physical parameters, in this order (``PHYSICAL_NAMES``): θ (source size, arcsec),
+T_ex (K), N_tot (cm⁻²), Δv (FWHM, km/s), v_off (km/s).
+
+Fit ("scaled") parameters, in the same order (``FIT_NAMES``): log10 η, T_ex (K),
+log10 N_tot, log10 Δv, v_off (km/s), where η = θ² / (θ² + θ_b²) is the beam filling factor.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ COLD_CORE_MAX_FWHM_KMS: float = 0.7
 """Median observed line width (FWHM, km/s) below which :func:`choose_preset` picks "cold_core"."""
 
 V_OFF_MAX_KMS: float = float(TABLE1_BOUNDS[4, 1])
-"""Largest |v_off| allowed by Table 1, km/s."""
+"""Largest absolute v_off allowed by Table 1, km/s."""
 DELTA_V_MAX_KMS: float = float(10.0 ** TABLE1_BOUNDS[3, 1])
 """Largest Δv (FWHM) allowed by Table 1, km/s."""
 

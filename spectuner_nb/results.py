@@ -147,6 +147,35 @@ class FitResult:
             "no_peaks": self.no_peaks,
         }
 
+    @property
+    def unconstrained(self) -> np.ndarray:
+        """(n_entries, 5) bool: the data do not pin the parameter down inside its bounds — its
+        1σ error in fit space exceeds half the bound range, or, errors having been estimated,
+        it got none although not at a bound (held fixed as pinned by its bounds)."""
+        half_range = 0.5 * (self.bounds[..., 1] - self.bounds[..., 0])
+        estimated = bool(np.isfinite(self.x_err).any())
+        with np.errstate(invalid="ignore"):
+            wide = np.isfinite(self.x_err) & (self.x_err > half_range)
+        return wide | (estimated & np.isnan(self.x_err) & ~np.asarray(self.at_bound, bool))
+
+    def warnings(self) -> list[str]:
+        """Why the fit should not be trusted as it stands, one sentence each (empty: none):
+        parameters at a bound, unconstrained parameters, extrapolated Q(T), no model peak."""
+        out = []
+        p = self.params
+        for k, (s, c) in enumerate(zip(self.species, self.component, strict=True)):
+            for j in np.flatnonzero(self.at_bound[k]):
+                out.append(f"{s}[{c}]: {PHYSICAL_NAMES[j]} = {p[k, j]:.4g} "
+                           f"{PHYSICAL_UNITS[j]} sits at a bound of the search range")
+            for j in np.flatnonzero(self.unconstrained[k] & ~self.at_bound[k]):
+                out.append(f"{s}[{c}]: {PHYSICAL_NAMES[j]} is unconstrained by the data "
+                           "(error above half the search range, or none)")
+            if self.extrapolated_q[k]:
+                out.append(f"{s}[{c}]: T_ex beyond the partition-function table (Q extrapolated)")
+        if self.no_peaks:
+            out.append("the model has no peak above 4 rms")
+        return out
+
     def quantity(self, name: str):
         """One physical parameter for all entries as an astropy Quantity (e.g. "N_tot")."""
         import astropy.units as u

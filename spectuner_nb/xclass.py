@@ -30,14 +30,15 @@ layered radiative transfer, so computing a spectrum with them raises
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .errors import MolfitError
-from .parameters import PHYSICAL_NAMES
+from .parameters import N_PARAMS, PHYSICAL_NAMES
 
 __all__ = [
     "MolfitComponent", "MolfitEntry", "Molfit", "read_molfit", "write_molfit", "xclass_name",
@@ -290,3 +291,82 @@ def molfit_spectra(molfit: Molfit, obs, *, catalog=None) -> list[np.ndarray]:
             params.append(comp.values)
     return lte_spectra(obs.rest_freqs, lines, np.asarray(params, dtype=float), beam=obs.beam,
                        T_bg=obs.T_bg)
+
+
+XCLASS_PARAMETERS: dict[str, str] = {
+    "source_size": "theta", "t_rot": "T_ex", "n_tot": "N_tot", "v_width_gauss": "delta_v",
+    "v_width": "delta_v", "v_off": "v_off",
+}
+"""XCLASS parameter names (lower case) → ours."""
+XCLASS_MAP_NAME = re.compile(
+    r"parameter__(?P<par>[A-Za-z_]+?)___molecule__(?P<mol>.+?)___component__(?P<comp>\d+)",
+)
+"""File names of XCLASS map-fit parameter images."""
+
+
+def read_molfit_maps(files: Mapping[tuple[int, int], str | Path], shape: tuple[int, int],
+                     label: str = "XCLASS"):
+    """:class:`~spectuner_nb.parameter_maps.ParameterMaps` from one molfit file per pixel,
+    ``{(x, y): path}`` on an (ny, nx) grid; the first component of each species is used."""
+    from .parameter_maps import ParameterMaps
+
+    per_pixel = {xy: read_molfit(path) for xy, path in files.items()}
+    species: list[str] = []
+    for molfit in per_pixel.values():
+        species += [s for s in molfit.species if s not in species]
+    params = np.full(tuple(shape) + (len(species), N_PARAMS), np.nan)
+    for (x, y), molfit in per_pixel.items():
+        for entry in molfit.entries:
+            values = entry.params()
+            if values.size:
+                params[y, x, species.index(entry.species)] = values[0]
+    return ParameterMaps(label, species, params)
+
+
+def find_xclass_maps(folder: str | Path) -> dict[tuple[str, str], Path]:
+    """XCLASS map-fit images of component 1 in ``folder``: ``{(species, parameter): path}``.
+
+    File names hold ``…parameter__<P>___molecule__<M>___component__<n>…`` (P among
+    :data:`XCLASS_PARAMETERS`); they spell the XCLASS name "CH3OH;v=0;" as "CH3OH_v=0".
+    """
+    found: dict[tuple[str, str], Path] = {}
+    for path in sorted(Path(folder).glob("*.fits")):
+        match = XCLASS_MAP_NAME.search(path.name)
+        if match and match["comp"] == "1":
+            par = XCLASS_PARAMETERS.get(match["par"].lower())
+            if par:
+                found[(match["mol"].replace("_", ";") + ";", par)] = path
+    return found
+
+
+def read_xclass_maps(files: Mapping[tuple[str, str], str | Path] | str | Path,
+                     label: str = "XCLASS"):
+    """:class:`~spectuner_nb.parameter_maps.ParameterMaps` from FITS images:
+    ``{(species, parameter): path}`` with our parameter names, or a folder of XCLASS map-fit
+    results (:func:`find_xclass_maps`). N_tot images may hold log10 values (all < 100)."""
+    from astropy.io import fits
+
+    from .catalog.names import resolve
+    from .parameter_maps import ParameterMaps
+
+    if isinstance(files, (str, Path)):
+        found = find_xclass_maps(files)
+        if not found:
+            raise MolfitError(f"no XCLASS parameter maps found in {files}")
+        files = found
+    species: list[str] = []
+    images: dict[tuple[str, str], np.ndarray] = {}
+    for (name, par), path in files.items():
+        if par not in PHYSICAL_NAMES:
+            raise MolfitError(f"{path}: unknown parameter {par!r}; one of {PHYSICAL_NAMES}")
+        canon = resolve(name)
+        species += [canon] if canon not in species else []
+        data = np.squeeze(np.asarray(fits.getdata(path), dtype=float))
+        if par == "N_tot" and np.nanmax(data) < 100.0:
+            data = 10.0**data
+        images[(canon, par)] = data
+    shape = next(iter(images.values())).shape
+    params = np.full(shape + (len(species), N_PARAMS), np.nan)
+    for (canon, par), data in images.items():
+        params[:, :, species.index(canon), PHYSICAL_NAMES.index(par)] = data
+    return ParameterMaps(label, species, params)

@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from astropy.io import fits
 from spectuner_nb.widgets import ComparisonView, CubeBrowser, ParameterMaps, WidgetInputError
-from spectuner_nb.widgets.comparison import as_parameter_maps, from_fits_maps, from_molfits
-
-from spectuner_nb.parameters import PHYSICAL_NAMES
-from spectuner_nb.xclass import Molfit, write_molfit
+from spectuner_nb.widgets.comparison import as_parameter_maps
 
 
 @pytest.fixture(scope="module")
@@ -19,35 +15,26 @@ def truth_maps(small_synthetic_cube):
     return ParameterMaps("truth", ["CH3OH;v=0;"], syn.truth)
 
 
-def test_molfits_round_trip(small_synthetic_cube, tmp_path):
-    syn = small_synthetic_cube
-    files = {}
-    for y, x in np.ndindex(*syn.cubes.shape):
-        files[(x, y)] = tmp_path / f"p{x}_{y}.molfit"
-        write_molfit(Molfit.from_params(syn.species, [syn.truth[y, x, 0]]), files[(x, y)])
-    del files[(0, 0)]
-    maps = from_molfits(files, syn.cubes.shape)
-    assert len(maps.species) == 1 and maps.species[0].startswith("CH3OH")
-    np.testing.assert_allclose(maps.params[1:, :, 0], syn.truth[1:, :, 0], rtol=1e-9)
-    assert np.isnan(maps.params[0, 0]).all()
+def test_old_reader_names_still_work(small_synthetic_cube, tmp_path):
+    from spectuner_nb.widgets.comparison import from_fits_maps, from_molfits
 
+    from spectuner_nb.xclass import read_molfit_maps, read_xclass_maps
 
-def test_xclass_fits_folder(small_synthetic_cube, tmp_path):
-    syn = small_synthetic_cube
-    names = {"theta": "source_size", "T_ex": "T_rot", "N_tot": "N_tot",
-             "delta_v": "V_width_Gauss", "v_off": "V_off"}
-    for k, ours in enumerate(PHYSICAL_NAMES):
-        data = syn.truth[:, :, 0, k]
-        if ours == "N_tot":
-            data = np.log10(data)  # log10 maps are recognised
-        name = f"BestResult___parameter__{names[ours]}___molecule__CH3OH_v=0___component__1___.fits"
-        fits.PrimaryHDU(data).writeto(tmp_path / name)
-    maps = as_parameter_maps(tmp_path, "XCLASS")
-    np.testing.assert_allclose(maps.params[:, :, 0], syn.truth[:, :, 0], rtol=1e-9)
-    explicit = from_fits_maps({("CH3OH", "T_ex"): tmp_path / name})
-    assert np.isnan(explicit.map(explicit.species[0], "N_tot")).all()
+    assert from_molfits is read_molfit_maps and from_fits_maps is read_xclass_maps
     with pytest.raises(WidgetInputError):
-        from_fits_maps(tmp_path / "missing-folder")
+        as_parameter_maps(42, "nothing")
+
+
+def test_truth_with_short_names_meets_cube_fit_names(small_synthetic_cube):
+    """Bug 3: a "truth" given as "CH3OH" and a source spelling "CH3OH;v=0;" share maps."""
+    syn = small_synthetic_cube
+    view = ComparisonView(CubeBrowser(syn), {
+        "long": ParameterMaps("long", ["CH3OH;v=0;"], syn.truth),
+        "truth": ParameterMaps("truth", ["CH3OH"], syn.truth)})
+    assert view.species_list == ["CH3OH;v=0;"]
+    for image in view.images()[:2]:
+        assert np.isfinite(image).all()
+    np.testing.assert_allclose(view.images()[2], 0.0, atol=1e-9)
 
 
 def test_view_maps_differences_and_pixel_models(small_synthetic_cube, truth_maps):
@@ -69,7 +56,9 @@ def test_view_maps_differences_and_pixel_models(small_synthetic_cube, truth_maps
     good = np.isfinite(model)
     resid = data - model[good][: data.size]
     assert np.std(resid) < 3 * syn.rms[0]  # the truth model reproduces the data to the noise
-    assert "(1, 2)" in view.status.value
+    assert "(1, 2)" in view.status.value and "T_ex" in view.status.value
+    view.parameter_select.value = "delta_v"  # bug 6: the status line follows the choice
+    assert "delta_v" in view.status.value and "(1, 2)" in view.status.value
 
 
 def test_view_needs_two_or_three(small_synthetic_cube, truth_maps):

@@ -56,27 +56,77 @@ def test_map_kinds_and_channel(browser, small_synthetic_cube):
     browser.kind_buttons.value = "peak"
 
 
-def test_moment0_of_flat_spectrum_is_width_in_kms():
-    from spectuner_nb.cube.load import CubeWindow
-
-    freq = np.linspace(100000.0, 100010.0, 11)  # 1 MHz channels at 100 GHz → 2.998 km/s
-    data = np.ones((11, 2, 2))
-    win = CubeWindow(data=data, freq_mhz=freq, beams=np.tile([1.0, 1.0, 0.0], (11, 1)),
-                     bad=np.zeros(11, bool))
-    np.testing.assert_allclose(moment0_map(win), 11 * C_KM_S * 1.0 / 100005.0, rtol=1e-9)
-
-
 def test_velocity_axis_and_back(browser):
     browser.set_axis("velocity")
     ref = browser.reference_frequency(0)
     v = browser.spectrum_sources[0].data["x"]
     f = browser.windows[0].freq_mhz
     np.testing.assert_allclose(v, radio_velocity(f, ref))
-    assert browser.spectrum_figures[0].x_range is browser._velocity_range
+    x_range = browser.spectrum_figures[0].x_range
+    assert (x_range.start, x_range.end) == (pytest.approx(v.min()), pytest.approx(v.max()))
+    assert f"{ref:.3f} MHz" in browser.spectrum_figures[0].xaxis.axis_label
     browser.set_axis("frequency")
     np.testing.assert_allclose(browser.spectrum_sources[0].data["x"], f)
     with pytest.raises(WidgetInputError):
         browser.set_axis("wavelength")
+
+
+def test_species_on_velocity_axis_keeps_data_lines_and_label_together(small_synthetic_cube):
+    """Bug 1: choosing species on the velocity axis moved the markers, not the data."""
+    b = CubeBrowser(small_synthetic_cube)
+    b.set_axis("velocity")
+    label = b.spectrum_figures[0].xaxis.axis_label
+    data_x = np.array(b.spectrum_sources[0].data["x"])
+    b.set_species(["CH3OH"])
+    np.testing.assert_allclose(b.spectrum_sources[0].data["x"], data_x)
+    assert b.spectrum_figures[0].xaxis.axis_label == label
+    lines = b.line_sources[0].data
+    np.testing.assert_allclose(lines["x"], radio_velocity(lines["freq"], b.rest_mhz[0]))
+    # a line chosen as reference sits at the source velocity, and everything follows
+    rest = lines["rest"][0]
+    b.reference_select.value = rest
+    assert b.rest_mhz[0] == rest and f"{rest:.3f}" in b.spectrum_figures[0].xaxis.axis_label
+    assert b.line_sources[0].data["x"][0] == pytest.approx(b.v_lsr, abs=1e-6)
+    np.testing.assert_allclose(b.spectrum_sources[0].data["x"],
+                               radio_velocity(b.windows[0].freq_mhz, rest))
+    b.rest_text.value = 218300.0  # a typed rest frequency
+    assert b.rest_mhz[0] == 218300.0
+    assert b.reference_select.value == 218300.0
+
+
+def test_units_box_and_channel_marker(small_synthetic_cube):
+    from spectuner_nb.cube.maps import box_spectra, brightness_factor
+
+    b = CubeBrowser(small_synthetic_cube)
+    win = b.windows[0]
+    b.select_box((1, 2, 0, 3))
+    assert b.box == (1, 2, 0, 3) and "box x 1–2, y 0–3" in b.status.value
+    mean = box_spectra(b.cubes, b.box)[0][0]
+    np.testing.assert_allclose(b.spectrum_sources[0].data["y"], mean)
+    assert b.observation().name == "box x 1–2, y 0–3"
+    b.unit_buttons.value = "Jy/beam"
+    np.testing.assert_allclose(b.spectrum_sources[0].data["y"],
+                               mean * brightness_factor(win, "Jy/beam"))
+    assert "Jy/beam" in b.map_figure.title.text
+    b.box_text.value = "nonsense"
+    assert "cannot read a box" in b.status.value
+    b.select_pixel(0, 0)
+    assert b.box is None and b.box_source.data["left"] == []
+    b.channel_slider.value = 17
+    assert b.channel_markers[0].visible
+    assert b.channel_markers[0].location == pytest.approx(win.freq_mhz[17])
+    b.kind_buttons.value = "moment 0"
+    b.velocity_range.value = (-10.0, 0.0)
+    assert "v -10.0…0.0 km/s" in b.map_figure.title.text
+
+
+def test_sky_axes_and_beam(small_synthetic_cube):
+    b = CubeBrowser(small_synthetic_cube)
+    assert b.map_figure.xaxis[0].axis_label == "RA (ICRS)"
+    labels = list(b.map_figure.xaxis[0].major_label_overrides.values())
+    assert labels and all(lab.count(":") == 2 for lab in labels)
+    assert b.map_figure.select(name="beam_ellipse")
+    assert "pixel (" in b.status.value and "s" in b.status.value.split("=")[1]
 
 
 def test_species_lines_at_sky_frequency(small_synthetic_cube):

@@ -7,7 +7,6 @@ from typing import Any
 
 from .comparison import ComparisonView
 from .cube_browser import CubeBrowser
-from .cubes import pixel_observation
 from .display import Component
 from .fit_panel import FitPanel
 from .species_picker import SpeciesPicker
@@ -28,7 +27,8 @@ class SpectunerApp(Component):
     catalog
         Transition cache (default: the user cache).
     species
-        Species selected from the start.
+        Species selected from the start, any spelling the species resolver knows
+        ("H2CO", "CH3OH;v=0;", "CH3CH2CN" …).
     compare
         Optional ``{label: source}`` of 2–3 fits for a :class:`ComparisonView`.
     v_lsr
@@ -44,16 +44,17 @@ class SpectunerApp(Component):
 
         self.catalog = catalog
         catalog = self.catalog
-        self.browser = CubeBrowser(cubes, catalog=catalog, v_lsr=v_lsr, species=species)
-        self.picker = SpeciesPicker(catalog, pixel_observation(self.browser.cubes,
-                                                               *self.browser.pixel))
+        self.picker = SpeciesPicker(catalog)
+        chosen = [self.picker.resolve(s) for s in species]  # any spelling the resolver knows
+        self.browser = CubeBrowser(cubes, catalog=catalog, v_lsr=v_lsr, species=chosen)
+        self.picker.set_observation(self.browser.observation())
         self.fit_panel = FitPanel(self.browser, self.picker, catalog=catalog, client=client)
         self.comparison = (ComparisonView(self.browser, compare, catalog=catalog)
                            if compare else None)
         self.picker.on_change(self.browser.set_species)
-        self.browser.on_pixel(self._pixel_changed)
-        if species:
-            self.picker.choose(species)
+        self.browser.on_selection(self.picker.set_observation)
+        if chosen:
+            self.picker.choose(chosen)
         sections = [
             ipw.HTML("<h3>Cube</h3>"), self.browser.widget,
             ipw.HTML("<h3>Species</h3>"), self.picker.widget,
@@ -63,7 +64,4 @@ class SpectunerApp(Component):
             sections += [ipw.HTML("<h3>Comparison</h3>"), self.comparison.widget]
         self.widget = ipw.VBox(sections)
         self.widget.add_class("spectuner-app")
-
-    def _pixel_changed(self, x: int, y: int) -> None:
-        self.picker.set_observation(pixel_observation(self.browser.cubes, x, y))
 

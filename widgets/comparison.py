@@ -2,28 +2,34 @@
 
 Sources are anything :func:`as_parameter_maps` understands: our cube fits
 (:class:`~spectuner_nb.cube.results.CubeFitResult`, peak matching or χ²), XCLASS
-molfit files (one per pixel) or XCLASS map-fit FITS parameter maps. Maps share
-pan and zoom; clicking a pixel shows the data and every source's model spectrum
-(computed by the engine's LTE model) in the linked
+molfit files (one per pixel) or XCLASS map-fit FITS parameter maps, read by the
+engine (:mod:`spectuner_nb.xclass`) into
+:class:`~spectuner_nb.parameter_maps.ParameterMaps`. Maps share pan and zoom;
+clicking a pixel shows the data and every source's model spectrum (computed by
+the engine's LTE model) in the linked
 :class:`~spectuner_nb.widgets.cube_browser.CubeBrowser`.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from spectuner_nb.constants import C_KM_S
-from spectuner_nb.parameters import N_PARAMS, PHYSICAL_NAMES
+from spectuner_nb.parameter_maps import ParameterMaps
+from spectuner_nb.xclass import (
+    XCLASS_PARAMETERS,
+    find_xclass_maps,
+    read_molfit_maps,
+    read_xclass_maps,
+)
 
 from .cube_browser import CubeBrowser
 from .cubes import WidgetInputError
-from .display import Component, as_widget, colour_mapper, image_figure
+from .display import Component, as_widget, colour_mapper, image_figure, sky_axes
 
 __all__ = [
     "SHOWN", "XCLASS_PARAMETERS", "ParameterMaps", "from_cube_result", "from_molfits",
@@ -34,116 +40,10 @@ SHOWN: tuple[tuple[str, str], ...] = (
     ("log10 N_tot (cm⁻²)", "N_tot"), ("T_ex (K)", "T_ex"), ("Δv (km/s)", "delta_v"),
     ("v_off (km/s)", "v_off"), ("θ (arcsec)", "theta"),
 )
-XCLASS_PARAMETERS: dict[str, str] = {
-    "source_size": "theta", "t_rot": "T_ex", "n_tot": "N_tot", "v_width_gauss": "delta_v",
-    "v_width": "delta_v", "v_off": "v_off",
-}
-"""XCLASS parameter names (lower case) → ours."""
-_XCLASS_MAP_NAME = re.compile(
-    r"parameter__(?P<par>[A-Za-z_]+?)___molecule__(?P<mol>.+?)___component__(?P<comp>\d+)",
-)
-
-
-@dataclass
-class ParameterMaps:
-    """Physical parameter maps of one fit of a cube.
-
-    Attributes
-    ----------
-    label
-        Name shown above the maps (e.g. "PM fit", "χ² fit", "XCLASS").
-    species
-        Canonical species names, in the order of the species axis.
-    params
-        (ny, nx, n_species, 5): θ (arcsec), T_ex (K), N_tot (cm⁻²), Δv (km/s),
-        v_off (km/s); NaN where the source has no value.
-    """
-
-    label: str
-    species: list[str]
-    params: np.ndarray
-
-    def map(self, species: str, parameter: str) -> np.ndarray:
-        """(ny, nx) map of ``parameter`` (one of PHYSICAL_NAMES); NaN if the species is absent."""
-        if species not in self.species:
-            return np.full(self.params.shape[:2], np.nan)
-        return self.params[:, :, self.species.index(species), PHYSICAL_NAMES.index(parameter)]
-
-    def pixel_params(self, x: int, y: int, species: list[str]) -> np.ndarray:
-        """(n_species, 5) physical parameters of pixel (x, y) for ``species`` (NaN if absent)."""
-        out = np.full((len(species), N_PARAMS), np.nan)
-        for k, name in enumerate(species):
-            if name in self.species:
-                out[k] = self.params[y, x, self.species.index(name)]
-        return out
-
-
-def _canonical(name: str) -> str:
-    from spectuner_nb.catalog.names import resolve
-
-    return resolve(name)
-
-
-def from_cube_result(result: Any, label: str) -> ParameterMaps:
-    """Maps of a :class:`~spectuner_nb.cube.results.CubeFitResult` (engine ``map``)."""
-    species = list(result.species)
-    params = np.stack([np.stack([result.map(s, p) for p in PHYSICAL_NAMES], axis=-1)
-                       for s in species], axis=2)
-    return ParameterMaps(label, [_canonical(s) for s in species], params)
-
-
-def from_molfits(files: Mapping[tuple[int, int], str | Path], shape: tuple[int, int],
-                 label: str = "XCLASS") -> ParameterMaps:
-    """Maps from one XCLASS molfit file per pixel: ``{(x, y): path}``; first component used."""
-    from spectuner_nb.xclass import read_molfit
-
-    per_pixel = {xy: read_molfit(path) for xy, path in files.items()}
-    species: list[str] = []
-    for molfit in per_pixel.values():
-        species += [s for s in map(_canonical, molfit.species) if s not in species]
-    params = np.full(tuple(shape) + (len(species), N_PARAMS), np.nan)
-    for (x, y), molfit in per_pixel.items():
-        for entry in molfit.entries:
-            values = entry.params()
-            if values.size:
-                params[y, x, species.index(_canonical(entry.species))] = values[0]
-    return ParameterMaps(label, species, params)
-
-
-def from_fits_maps(files: Mapping[tuple[str, str], str | Path] | str | Path,
-                   label: str = "XCLASS") -> ParameterMaps:
-    """Maps from FITS images: ``{(species, parameter): path}`` with our parameter names, or a
-    folder of XCLASS map-fit results named ``…parameter__<P>___molecule__<M>___component__1…``
-    (P among :data:`XCLASS_PARAMETERS`; N_tot maps may hold log10 values: > 100 means linear)."""
-    from astropy.io import fits
-
-    if isinstance(files, (str, Path)):
-        found: dict[tuple[str, str], Path] = {}
-        for path in sorted(Path(files).glob("*.fits")):
-            match = _XCLASS_MAP_NAME.search(path.name)
-            if match and match["comp"] == "1":
-                par = XCLASS_PARAMETERS.get(match["par"].lower())
-                if par:  # file names spell the XCLASS name "CH3OH;v=0;" as "CH3OH_v=0"
-                    found[(match["mol"].replace("_", ";") + ";", par)] = path
-        if not found:
-            raise WidgetInputError(f"no XCLASS parameter maps found in {files}")
-        files = found
-    species: list[str] = []
-    images: dict[tuple[str, str], np.ndarray] = {}
-    for (name, par), path in files.items():
-        if par not in PHYSICAL_NAMES:
-            raise WidgetInputError(f"{path}: unknown parameter {par!r}; one of {PHYSICAL_NAMES}")
-        canon = _canonical(name)
-        species += [canon] if canon not in species else []
-        data = np.squeeze(np.asarray(fits.getdata(path), dtype=float))
-        if par == "N_tot" and np.nanmax(data) < 100.0:
-            data = 10.0**data
-        images[(canon, par)] = data
-    shape = next(iter(images.values())).shape
-    params = np.full(shape + (len(species), N_PARAMS), np.nan)
-    for (canon, par), data in images.items():
-        params[:, :, species.index(canon), PHYSICAL_NAMES.index(par)] = data
-    return ParameterMaps(label, species, params)
+# Readers of earlier releases, now in the engine (spectuner_nb.xclass); kept importable here.
+from_molfits = read_molfit_maps
+from_fits_maps = read_xclass_maps
+from_cube_result = ParameterMaps.from_cube_result
 
 
 def as_parameter_maps(source: Any, label: str) -> ParameterMaps:
@@ -152,14 +52,14 @@ def as_parameter_maps(source: Any, label: str) -> ParameterMaps:
     if isinstance(source, ParameterMaps):
         return source
     if hasattr(source, "map") and hasattr(source, "species") and hasattr(source, "x"):
-        return from_cube_result(source, label)
+        return ParameterMaps.from_cube_result(source, label)
     if isinstance(source, (str, Path)) and Path(source).is_dir():
         folder = Path(source)
-        if any(_XCLASS_MAP_NAME.search(p.name) for p in folder.glob("*.fits")):
-            return from_fits_maps(folder, label)
+        if find_xclass_maps(folder):
+            return read_xclass_maps(folder, label)
         from spectuner_nb.cube.results import CubeFitResult
 
-        return from_cube_result(CubeFitResult.read(folder), label)
+        return ParameterMaps.from_cube_result(CubeFitResult.read(folder), label)
     raise WidgetInputError(f"{label}: cannot read parameter maps from {type(source).__name__}")
 
 
@@ -215,12 +115,15 @@ class ComparisonView(Component):
             from bokeh.models import ColorBar
 
             fig.add_layout(ColorBar(color_mapper=mapper, width=8), "right")
+            sky_axes(fig, browser.cubes.wcs, ny, nx)
             fig.on_event(Tap, self._on_tap)
             self.sources.append(src)
             self.figures.append(fig)
             self._mappers.append(mapper)
         n = len(self.maps)
         grid = gridplot([self.figures[:n], self.figures[n:]], toolbar_location="right")
+        self.pixel: tuple[int, int] | None = None
+        self._n_curves = 0
         self.redraw()  # before wrapping: the first render bundle carries the maps
         self.maps_widget = as_widget(grid)
         self.species_select.observe(lambda _c: self.redraw(), names="value")
@@ -240,7 +143,7 @@ class ComparisonView(Component):
         return maps + [m - maps[0] for m in maps[1:]]
 
     def redraw(self) -> None:
-        """Recompute the maps for the chosen species and parameter."""
+        """Recompute the maps (and the status line) for the chosen species and parameter."""
         images = self.images()
         n = len(self.maps)
         finite = np.concatenate([im[np.isfinite(im)] for im in images[:n]] or [np.zeros(0)])
@@ -249,6 +152,16 @@ class ComparisonView(Component):
             src.data = {"image": [image]}
             fresh = shared if k < n else colour_mapper(image, symmetric=True)
             self._mappers[k].low, self._mappers[k].high = fresh.low, fresh.high
+        self.status.value = self._status_text()
+
+    def _status_text(self) -> str:
+        species, par = self.species_select.value, self.parameter_select.value
+        if self.pixel is None:
+            return f"{species} {par}: click a pixel to compare the fits there"
+        x, y = self.pixel
+        values = "; ".join(f"{m.label}: {m.map(species, par)[y, x]:.4g}" for m in self.maps)
+        return (f"pixel ({x}, {y}) {species} {par}: {values} — {self._n_curves} model spectra "
+                "overlaid")
 
     def _on_tap(self, event: Any) -> None:
         if event.x is None or event.y is None:
@@ -284,10 +197,5 @@ class ComparisonView(Component):
         """Overlay every source's model at pixel (x, y) on the browser's spectra."""
         freqs, curves = self.model_curves(x, y)
         self.browser.show_overlays(freqs, curves)
-        values = []
-        species, par = self.species_select.value, self.parameter_select.value
-        for m in self.maps:
-            v = m.map(species, par)[y, x]
-            values.append(f"{m.label}: {v:.4g}")
-        self.status.value = (f"pixel ({x}, {y}) {species} {par}: " + "; ".join(values)
-                             + f" — {len(curves)} model spectra overlaid")
+        self.pixel, self._n_curves = (int(x), int(y)), len(curves)
+        self.status.value = self._status_text()

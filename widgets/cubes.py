@@ -1,8 +1,9 @@
 """The cubes as the widgets see them: the engine's :class:`~spectuner_nb.cube.load.CubeSet`.
 
 Loading, unit conversion (Jy/beam → K) and frequency frames are the engine's
-job (:func:`spectuner_nb.cube.load.load_cubes`); this module only accepts the
-forms a user is likely to pass and computes display maps.
+job (:func:`spectuner_nb.cube.load.load_cubes`), display maps and box averages
+:mod:`spectuner_nb.cube.maps`'s; this module only accepts the forms a user is
+likely to pass and builds engine observations of what is selected.
 """
 
 from __future__ import annotations
@@ -12,14 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from spectuner_nb.constants import C_KM_S
 from spectuner_nb.cube.load import CubeSet, CubeWindow, load_cubes
+from spectuner_nb.cube.maps import box_spectra, moment0_map, peak_map
 from spectuner_nb.errors import SpectunerError
 
-__all__ = [
-    "WidgetInputError", "as_cubeset", "window_name", "peak_map", "moment0_map", "pixel_spectra",
-    "pixel_observation",
-]
+__all__ = ["CubeWindow", "WidgetInputError", "as_cubeset", "box_observation", "moment0_map",
+           "peak_map", "pixel_observation", "pixel_spectra", "window_name"]
 
 
 class WidgetInputError(SpectunerError, ValueError):
@@ -49,26 +48,6 @@ def window_name(window: CubeWindow, index: int) -> str:
     return stem if stem and stem != "synthetic" else f"window {index}"
 
 
-def _nan_reduce(func: Any, data: np.ndarray) -> np.ndarray:
-    finite = np.isfinite(data)
-    with np.errstate(all="ignore"):
-        out = np.asarray(func(np.where(finite, data, np.nan), axis=0), dtype=float)
-    out[~finite.any(axis=0)] = np.nan
-    return out
-
-
-def peak_map(window: CubeWindow) -> np.ndarray:
-    """Largest brightness along the good channels (K), shape (ny, nx)."""
-    return _nan_reduce(np.nanmax, np.asarray(window.data[window.good], dtype=float))
-
-
-def moment0_map(window: CubeWindow) -> np.ndarray:
-    """Integrated intensity over the good channels (K km/s), shape (ny, nx)."""
-    freq = window.freq_mhz
-    dv = C_KM_S * float(np.median(np.diff(freq))) / float(np.mean(freq)) if freq.size > 1 else 1.0
-    return _nan_reduce(np.nansum, np.asarray(window.data[window.good], dtype=float)) * dv
-
-
 def pixel_spectra(cubes: CubeSet, x: int, y: int) -> list[np.ndarray]:
     """Spectra (K) of pixel (x, y) in every window, every channel (bad ones NaN)."""
     ny, nx = cubes.shape
@@ -87,3 +66,19 @@ def pixel_observation(cubes: CubeSet, x: int, y: int) -> Any:
     return Observation.from_arrays([w.freq_mhz for w in cubes.windows], spectra,
                                    beam=cubes.beam_arcsec, T_bg=t_bg, v_lsr=cubes.v_lsr,
                                    name=f"pixel ({x}, {y})")
+
+
+def box_observation(cubes: CubeSet, box: tuple[int, int, int, int]) -> Any:
+    """The engine's Observation of the mean spectrum of box (x0, x1, y0, y1), inclusive."""
+    from spectuner_nb.observation import Observation
+
+    spectra, t_bg = box_spectra(cubes, box)
+    return Observation.from_arrays([w.freq_mhz for w in cubes.windows], spectra,
+                                   beam=cubes.beam_arcsec, T_bg=t_bg, v_lsr=cubes.v_lsr,
+                                   name=box_label(box))
+
+
+def box_label(box: tuple[int, int, int, int]) -> str:
+    """How a box (x0, x1, y0, y1) is named in status lines and tables."""
+    x0, x1, y0, y1 = box
+    return f"box x {x0}–{x1}, y {y0}–{y1}"

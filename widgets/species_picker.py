@@ -1,95 +1,23 @@
 """SpeciesPicker: search the transition cache and pick species for an observation.
 
-For every species the picker lists how many of its catalog lines fall inside
-the observed windows and how many observed peaks (engine peak finder,
-docs/method.md §3) have a line within reach of the velocity-offset bound of
-Table 1, so the likely carriers of the emission come first.
+Species are listed alphabetically with the number of their catalog lines inside
+the observed windows (an engine query). Which species explain the emission is
+the line identification's answer (:mod:`spectuner_nb.identify`), not the picker's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from spectuner_nb.constants import C_KM_S
 from spectuner_nb.errors import SpectunerError
-from spectuner_nb.losses import find_peak_spans
-from spectuner_nb.parameters import V_OFF_MAX_KMS
 
+from .cubes import WidgetInputError
 from .display import Component
 
 __all__ = [
-    "SpeciesSummary", "observed_peak_ranges", "explained_peaks", "summarise", "matches",
-    "SpeciesPicker",
+    "matches", "SpeciesPicker",
 ]
-
-
-@dataclass(frozen=True)
-class SpeciesSummary:
-    """What one species could do for an observation.
-
-    Attributes
-    ----------
-    species
-        Canonical name.
-    n_lines
-        Catalog lines inside the observed windows (rest frame).
-    n_explained
-        Observed peaks with at least one of those lines within ±V_OFF_MAX_KMS of the peak span.
-    n_peaks
-        Observed peaks in all windows.
-    """
-
-    species: str
-    n_lines: int
-    n_explained: int
-    n_peaks: int
-
-    @property
-    def label(self) -> str:
-        """One-line description for the selection list."""
-        return (f"{self.species} — {self.n_lines} lines, explains "
-                f"{self.n_explained}/{self.n_peaks} peaks")
-
-
-def observed_peak_ranges(obs: Any) -> list[tuple[float, float]]:
-    """Rest-frame frequency ranges (MHz) of the observed peaks of ``obs`` in all windows."""
-    ranges: list[tuple[float, float]] = []
-    for freq, spec, rms in zip(obs.rest_freqs, obs.intensities, obs.rms, strict=True):
-        spans = find_peak_spans(spec, float(rms))
-        channels = np.arange(freq.size, dtype=float)
-        for left, right in np.asarray(spans, dtype=float).reshape(-1, 2):
-            lo, hi = np.interp([left, right], channels, freq)
-            ranges.append((float(min(lo, hi)), float(max(lo, hi))))
-    return ranges
-
-
-def explained_peaks(line_freqs: np.ndarray, peaks: Sequence[tuple[float, float]],
-                    v_reach_kms: float = V_OFF_MAX_KMS) -> int:
-    """Number of peak ranges (MHz) holding a line once shifted by at most ±``v_reach_kms``."""
-    freqs = np.sort(np.asarray(line_freqs, dtype=float))
-    n = 0
-    for lo, hi in peaks:
-        lo_reach = lo * (1.0 - v_reach_kms / C_KM_S)
-        hi_reach = hi * (1.0 + v_reach_kms / C_KM_S)
-        if np.searchsorted(freqs, hi_reach, "right") > np.searchsorted(freqs, lo_reach, "left"):
-            n += 1
-    return n
-
-
-def summarise(catalog: Any, obs: Any, species: Sequence[str]) -> list[SpeciesSummary]:
-    """:class:`SpeciesSummary` of each species for ``obs``, most explained peaks first."""
-    peaks = observed_peak_ranges(obs)
-    out = []
-    for name in species:
-        lines = catalog.lines(name, windows=obs.windows, pad_kms=0.0)
-        out.append(SpeciesSummary(name, len(lines), explained_peaks(lines.freq, peaks),
-                                  len(peaks)))
-    out.sort(key=lambda s: (-s.n_explained, -s.n_lines, s.species))
-    return out
 
 
 def matches(query: str, names: Sequence[str]) -> list[str]:
@@ -126,8 +54,8 @@ class SpeciesPicker(Component):
         import ipywidgets as ipw
 
         self.catalog = catalog
-        self.all_species: list[str] = list(self.catalog.species())
-        self.summaries: dict[str, SpeciesSummary] = {}
+        self.all_species: list[str] = sorted(self.catalog.species(), key=str.lower)
+        self.n_lines: dict[str, int] = {}
         self._callbacks: list[Callable[[list[str]], None]] = []
         self.search = ipw.Text(placeholder="name or formula, e.g. CH3OH or C2H5CN",
                                description="search", continuous_update=True)
@@ -153,30 +81,53 @@ class SpeciesPicker(Component):
         self._callbacks.append(callback)
 
     def set_observation(self, obs: Any) -> None:
-        """Annotate the species for a new observation (keeps the selection)."""
+        """Count each species' catalog lines in the windows of ``obs`` (keeps the selection);
+        the windows, not the spectrum, matter, so a new pixel of the same cube costs nothing."""
+        windows = None if obs is None else [tuple(round(v, 6) for v in w) for w in obs.windows]
         self.obs = obs
-        self.summaries = ({} if obs is None else
-                          {s.species: s for s in summarise(self.catalog, obs, self.all_species)})
-        self._refresh()
+        if windows != getattr(self, "_windows", None):
+            self._windows = windows
+            self.n_lines = ({} if obs is None else
+                            {n: len(self.catalog.lines(n, windows=obs.windows, pad_kms=0.0))
+                             for n in self.all_species})
+            self._refresh()
+
+    def resolve(self, name: str) -> str:
+        """The list entry for ``name``: itself, or the entry the species resolver maps it to
+        (so "CH3OH" picks "CH3OH;v=0;"); raises WidgetInputError when there is none."""
+        from spectuner_nb.catalog.names import resolve
+
+        if name in self.all_species:
+            return name
+        try:
+            canonical = resolve(name)
+        except SpectunerError as exc:
+            raise WidgetInputError(f"unknown species {name!r}: {exc}") from exc
+        if canonical in self.all_species:
+            return canonical
+        found = matches(name, self.all_species)
+        if len(found) == 1:
+            return found[0]
+        raise WidgetInputError(f"species {name!r} is not in the catalog"
+                               + (f" (did you mean one of {found[:5]}?)" if found else ""))
 
     def choose(self, species: Sequence[str]) -> None:
-        """Select ``species`` programmatically (names must be in the list)."""
+        """Select ``species`` (any spelling the resolver knows, e.g. "H2CO" or "CH3OH;v=0;")."""
+        names = tuple(dict.fromkeys(self.resolve(s) for s in species))
         self.search.value = ""
-        self.select.value = tuple(species)
+        self.select.value = names
 
-    def _ordered(self, names: list[str]) -> list[str]:
-        if not self.summaries:
-            return sorted(names)
-        rank = {s: i for i, s in enumerate(self.summaries)}
-        return sorted(names, key=lambda n: rank.get(n, len(rank)))
+    def label(self, name: str) -> str:
+        """The list entry's text: name and its number of lines in the windows."""
+        return f"{name} — {self.n_lines[name]} lines" if name in self.n_lines else name
 
     def _refresh(self) -> None:
         keep = tuple(self.select.value)
-        names = self._ordered(matches(self.search.value, self.all_species))
+        names = matches(self.search.value, self.all_species)
         names += [n for n in keep if n not in names]
-        options = [(self.summaries[n].label if n in self.summaries else n, n) for n in names]
-        self.select.options = options
-        self.select.value = tuple(n for n in keep if n in names)
+        with self.select.hold_sync():  # options and selection reach the page in one message
+            self.select.options = [(self.label(n), n) for n in names]
+            self.select.value = tuple(n for n in keep if n in names)
 
     def _on_select(self, change: dict) -> None:
         chosen = list(change["new"])

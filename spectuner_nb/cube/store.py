@@ -252,3 +252,26 @@ class ResultStore:
         """Flat pixel indices in the order of :meth:`read_all`."""
         order = np.argsort([a for a, _ in self.chunks], kind="stable")
         return np.concatenate([self.chunk_pixels(i) for i in order])
+
+    @staticmethod
+    def snapshot(workdir: str | Path) -> tuple[np.ndarray, dict[str, np.ndarray], int | None]:
+        """What a running or finished fit in ``workdir`` has stored so far, read without
+        taking part in it: (flat pixel indices, arrays concatenated over the complete chunks,
+        total number of pixels of the run or None before its manifest exists)."""
+        workdir = Path(workdir)
+        try:
+            total: int | None = len(json.loads((workdir / MANIFEST).read_text())["pixels"])
+        except (OSError, ValueError, KeyError):
+            total = None
+        parts = []
+        for path in sorted((workdir / "chunks").glob("c*.npz")):
+            try:
+                with np.load(path, allow_pickle=False) as z:
+                    parts.append({k: z[k] for k in z.files})
+            except (OSError, ValueError):
+                continue  # removed by a restart between listing and reading
+        if not parts:
+            return np.zeros(0, np.int64), {}, total
+        arrays = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]
+                  if k != _PIXEL_KEY and np.ndim(parts[0][k]) > 0}  # per-pixel arrays only
+        return np.concatenate([p[_PIXEL_KEY] for p in parts]), arrays, total

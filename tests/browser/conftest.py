@@ -1,12 +1,13 @@
 """Browser-test fixtures: one Voilà server and one chromium page for the whole session.
 
 The served notebook is written from :mod:`tests.browser.app_notebook`; the page is
-loaded once and shared by every test in tests/browser (they run in file order).
+loaded once and shared by the tests of test_widgets_browser.py (they run in file order).
+Every request the page makes is recorded (``page.requests``); screenshots go to a
+temporary folder (docs/images is written by scripts/widget_screenshots.py only).
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 import time
@@ -17,9 +18,8 @@ import pytest
 from .app_notebook import write_app_notebook
 from .server import CHROMIUM_FLAGS, VoilaServer, chromium_path
 
-DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
-REFRESH_ENV = "SPECTUNER_NB_REFRESH_DOCS_IMAGES"
-"""Set to 1 to write the screenshots over docs/images/widgets_*.png (tracked files)."""
+BROWSER_SIZE = {"width": 1500, "height": 1100}
+
 LOAD_TIMEOUT_MS = 420_000  # first run after an engine change recompiles numba kernels
 WIDGET_RACE = "Error displaying widget: model not found"
 """Voilà 0.5 / ipywidgets front-end race (seen in ~15 % of page loads): the kernel sends every
@@ -62,11 +62,13 @@ def page(voila_server):
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
             tempfile.mkdtemp(prefix="chromium-"), executable_path=chromium_path(),
-            args=list(CHROMIUM_FLAGS), headless=True, viewport={"width": 1500, "height": 1100},
+            args=list(CHROMIUM_FLAGS), headless=True, viewport=BROWSER_SIZE,
         )
         pg = context.new_page()
         messages: list[str] = []
+        requests: list[str] = []
         pg.on("console", lambda msg: messages.append(f"{msg.type}: {msg.text}"))
+        pg.on("request", lambda req: requests.append(req.url))
         start = time.monotonic()
         for attempt in (1, 2):
             pg.goto(voila_server.url, timeout=LOAD_TIMEOUT_MS)
@@ -89,6 +91,7 @@ def page(voila_server):
         pg.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0",
                              timeout=LOAD_TIMEOUT_MS)
         pg.console_messages = messages  # type: ignore[attr-defined]
+        pg.requests = requests  # type: ignore[attr-defined]
         pg.load_seconds = time.monotonic() - start  # type: ignore[attr-defined]
         yield pg
         context.close()
@@ -96,8 +99,5 @@ def page(voila_server):
 
 @pytest.fixture(scope="session")
 def screenshot_dir(tmp_path_factory):
-    """Where the widget screenshots go: a temporary folder, or docs/images when
-    ``SPECTUNER_NB_REFRESH_DOCS_IMAGES=1`` asks to refresh the documentation's images."""
-    if os.environ.get(REFRESH_ENV) == "1":
-        return DOCS_IMAGES
+    """A temporary folder for the screenshots the tests take (to look at on failure)."""
     return tmp_path_factory.mktemp("screenshots")
