@@ -145,23 +145,32 @@ def run(kills: int, seed: int, folder: Path) -> dict:
     return counts
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def arguments(doc: str) -> argparse.ArgumentParser:
+    """The command-line options of a fault-injection script (``doc``: its docstring)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--kills", type=int, default=24, help="kills to land (default 24)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the kill delays")
     parser.add_argument("--keep", type=Path, default=None, help="run in this folder (kept)")
-    args = parser.parse_args()
+    return parser
+
+
+def run_and_save(args, run: Callable[[int, int, Path], dict], result: Path, script: str) -> dict:
+    """Run the experiment (in ``args.keep`` or a temporary folder), write ``result``."""
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
         counts = run(args.kills, args.seed, args.keep)
     else:
-        with tempfile.TemporaryDirectory(prefix="fault_cube_") as tmp:
+        with tempfile.TemporaryDirectory(prefix="fault_") as tmp:
             counts = run(args.kills, args.seed, Path(tmp))
-    counts["command"] = f"python benchmarks/fault_injection_cube.py --kills {args.kills} " \
-                        f"--seed {args.seed}"
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(json.dumps(counts, indent=1) + "\n")
+    counts["command"] = f"python benchmarks/{script} --kills {args.kills} --seed {args.seed}"
+    result.parent.mkdir(parents=True, exist_ok=True)
+    result.write_text(json.dumps(counts, indent=1) + "\n")
     print(json.dumps(counts, indent=1))
+    return counts
+
+
+def main() -> int:
+    counts = run_and_save(arguments(__doc__).parse_args(), run, RESULT, Path(__file__).name)
     ok = counts["read_different"] == 0 and counts["cycles_identical"] == counts["cycles"]
     return 0 if ok else 1
 

@@ -27,12 +27,11 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from fault_injection_cube import check_read, kill_and_resume
+from fault_injection_cube import arguments, check_read, kill_and_resume, run_and_save
 
 from spectuner_nb.identify import IdentificationResult
 from spectuner_nb.identify.store import FITS_DIR
@@ -155,27 +154,14 @@ def run(kills: int, seed: int, folder: Path) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--kills", type=int, default=24, help="kills to land (default 24)")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the kill delays")
-    parser.add_argument("--keep", type=Path, default=None, help="run in this folder (kept)")
+    parser = arguments(__doc__)
     parser.add_argument("--child", nargs=2, type=Path, metavar=("FOLDER", "OUT"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
         return 0
-    if args.keep:
-        args.keep.mkdir(parents=True, exist_ok=True)
-        counts = run(args.kills, args.seed, args.keep)
-    else:
-        with tempfile.TemporaryDirectory(prefix="fault_identify_") as tmp:
-            counts = run(args.kills, args.seed, Path(tmp))
-    counts["command"] = f"python benchmarks/fault_injection_identify.py --kills {args.kills} " \
-                        f"--seed {args.seed}"
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(json.dumps(counts, indent=1) + "\n")
-    print(json.dumps(counts, indent=1))
+    counts = run_and_save(args, run, RESULT, Path(__file__).name)
     ok = (counts["read_different"] == 0 and counts["stored_fits_different"] == 0
           and counts["cycles_identical"] == counts["cycles"])
     return 0 if ok else 1
