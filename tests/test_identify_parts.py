@@ -174,3 +174,51 @@ def test_individual_fits_on_a_dask_client():
     assert set(local.species) == {"CH3OH;vt=0-2;", "H2CO;v=0;"}
     # single-threaded workers sum in another order: the same models, not the same bits
     np.testing.assert_allclose(remote.model[0], local.model[0], atol=0.2)
+
+
+def test_tie_unconstrained_holds_one_line_species_in_the_constrained_range():
+    """OCS (one line) and H2CO (two lines) started hot and beam-filling, as a greedy solution
+    may leave them: χ² leaves them there (T_ex, N, η degenerate: no finite error, N off by
+    more than 0.5 dex); the tie takes their T_ex and η from CH3OH, HNCO and C2H5CN (8–50
+    lines) and recovers N."""
+    from spectuner_nb.identify.combine import (
+        TIE_MARGIN,
+        loose_parameters,
+        refine,
+        tie_unconstrained,
+    )
+    from spectuner_nb.mock import mock_spectrum
+    from spectuner_nb.parameters import at_bound, physical_to_fit
+
+    names = ["CH3OH", "HNCO", "OCS", "H2CO", "C2H5CN"]
+    truth = np.array([[0.8, 150.0, 3e17, 4.0, 0.5], [0.8, 200.0, 3e16, 3.5, 0.0],
+                      [0.8, 120.0, 5e16, 4.0, -0.5], [0.8, 150.0, 2e17, 4.0, 0.3],
+                      [0.8, 120.0, 3e16, 4.0, 0.0], [0.8, 150.0, 2e16, 4.0, 1.0]])
+    mix = mock_spectrum(["CH3OH", "CH3CN"] + names[1:], band=6, n_windows=3, n_channels=700,
+                        params=truth, seed=1, beam=(0.8, 0.8), rms=0.1, T_bg=2.0)
+    truth = np.delete(truth, 1, axis=0)  # CH3CN has no line in these windows
+    cat = default_cache()
+    lines = [cat.lines(s, mix.obs.windows) for s in names]
+    assert [len(ll) for ll in lines[2:4]] == [1, 2]
+    x_true = physical_to_fit(truth, LTEModel(mix.obs.rest_freqs, lines[:1],
+                                             beam=mix.obs.beam).theta_b_sq_ref)
+    x0 = x_true.copy()
+    x0[2:4, :3] = [[-0.001, 990.0, 17.0], [-0.001, 990.0, 16.5]]
+    settings = {"bounds": TABLE1_BOUNDS.tolist()}
+    joint = refine(mix.obs, names, lines, x0, settings)
+    loose = loose_parameters(joint, TABLE1_BOUNDS).any(axis=1)
+    np.testing.assert_array_equal(loose, [False, False, True, True, False])
+    assert np.all(np.abs(joint.x[2:4, 2] - x_true[2:4, 2]) > 0.5)  # N off by > 0.5 dex
+    tied_fit, tied = tie_unconstrained(mix.obs, names, lines, joint, settings)
+    assert tied == {"OCS": ("log10_eta", "T_ex"), "H2CO": ("log10_eta", "T_ex")}
+    margin = TIE_MARGIN * (TABLE1_BOUNDS[1, 1] - TABLE1_BOUNDS[1, 0])
+    free = [0, 1, 4]
+    assert np.all(tied_fit.x[2:4, 1] >= joint.x[free, 1].min() - margin - 1e-6)
+    assert np.all(tied_fit.x[2:4, 1] <= joint.x[free, 1].max() + margin + 1e-6)
+    assert np.all(np.abs(tied_fit.x[:, 2] - x_true[:, 2]) < 0.15)  # N recovered, all species
+    assert not tied_fit.at_bound.any()
+    np.testing.assert_array_equal(tied_fit.at_bound, at_bound(tied_fit.x, TABLE1_BOUNDS))
+    assert tied_fit.chi2 < joint.chi2 + 5.0  # the data allow it: χ² unchanged
+    again, none = tie_unconstrained(mix.obs, names[:2], lines[:2], refine(
+        mix.obs, names[:2], lines[:2], x_true[:2], settings), settings)
+    assert none == {}  # all constrained: nothing tied

@@ -24,7 +24,7 @@ from ..parameters import N_PARAMS, bounds_preset, choose_preset
 from ..sanity import check_fittable
 from .assign import assignment_table
 from .candidates import select_candidates
-from .combine import SpeciesModels, combine, refine
+from .combine import SpeciesModels, combine, refine, tie_unconstrained
 from .individual import (
     INITS,
     N_ANCHORED_WITH_POLICY,
@@ -241,6 +241,10 @@ def identify(
     names = sorted(comb.accepted, key=lambda n: -scores[n]["score"])
     x0 = np.array([comb.x[n] for n in names])
     joint = refine(obs, names, [by_name[n].lines for n in names], x0, settings)
+    joint, tied = tie_unconstrained(obs, names, [by_name[n].lines for n in names], joint,
+                                    settings)
+    for name in names:
+        scores[name]["tied"] = ",".join(tied.get(name, ()))
     timings["refine"] = time.perf_counter() - t1
     components = [models(n, joint.x[k]) for k, n in enumerate(names)]
     joint_match = match_model(obs, peaks, joint.model)

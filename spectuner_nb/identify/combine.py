@@ -14,6 +14,11 @@ Species named in ``include`` are accepted first, without the test.
 
 The accepted species are then refined together: peak matching from the greedy
 solution, then χ² over the whole model (errors from its Gauss-Newton Hessian).
+A species whose T_ex the data do not constrain (at a bound of the preset, no finite χ²
+error or a large one: typically one or a few lines over a narrow E_up range, where T_ex,
+N and η are degenerate) then takes its source parameters (:data:`TIED_PARAMS`: filling
+factor, T_ex) from the species the data do constrain (:func:`tie_unconstrained`): its
+bounds on them become the range those species span, and the χ² refinement is repeated.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import numpy as np
 
 from ..model import LTEModel
 from ..observation import Observation
+from ..parameters import FIT_NAMES, at_bound
 from .candidates import Candidate
 from .individual import FIT_MAXITER, random_starts
 from .matching import MIN_SHARE, ObservedPeaks, PeakMatch, match_model
@@ -36,8 +42,14 @@ __all__ = [
     "MIN_NEW_PEAKS",
     "N_REFIT_STARTS",
     "SpeciesModels",
+    "TIED_PARAMS",
+    "TIE_MARGIN",
+    "TIE_MAX_REL_ERR",
+    "TIE_ROUNDS",
     "combine",
     "refine",
+    "loose_parameters",
+    "tie_unconstrained",
 ]
 
 MIN_NEW_PEAKS: int = 1
@@ -51,6 +63,19 @@ N_REFIT_STARTS: int = 20
 when refitting on top of the base."""
 JOINT_MAXITER: int = 300
 """SLSQP iteration limit of the joint refinements."""
+TIED_PARAMS: tuple[str, ...] = ("log10_eta", "T_ex")
+"""Source parameters (filling factor, excitation temperature) that a species left at a
+bound by the χ² refinement takes from the species whose parameters are all inside
+their bounds (one emitting region, as hot-core analyses commonly assume)."""
+TIE_MARGIN: float = 0.02
+"""Half-width added on each side of the constrained species' range when it is imposed,
+as a fraction of the preset's span of that parameter (a single constrained species
+still leaves room: ±20 K in T_ex, ±0.06 dex in log10 η for Table 1)."""
+TIE_MAX_REL_ERR: float = 0.5
+"""Relative χ² error of T_ex above which the data do not constrain it."""
+TIE_ROUNDS: int = 2
+"""χ² refinements with tied parameters at most (a tie can leave another species
+unconstrained; the next round ties that one too)."""
 
 
 class SpeciesModels:
@@ -176,3 +201,65 @@ def refine(obs: Observation, names: Sequence[str], lines: Sequence, x: np.ndarra
     pm = fit_spectrum(obs, list(names), loss="pm", init=np.asarray(x)[None], errors=False,
                       **common)
     return fit_spectrum(obs, list(names), loss="chi2", init=pm.x[None], errors=True, **common)
+
+
+def loose_parameters(joint, preset: np.ndarray) -> np.ndarray:
+    """(n_species, 5) bool: the parameter is at a bound of ``preset``, unconstrained in the
+    sense of :attr:`~spectuner_nb.results.FitResult.unconstrained` or, for T_ex, its χ²
+    error exceeds :data:`TIE_MAX_REL_ERR` of its value."""
+    x, err = np.asarray(joint.x, float), np.asarray(joint.x_err, float)
+    out = at_bound(x, preset) | joint.unconstrained
+    j = FIT_NAMES.index("T_ex")
+    with np.errstate(invalid="ignore"):
+        out[:, j] |= ~np.isfinite(err[:, j]) | (err[:, j] > TIE_MAX_REL_ERR * x[:, j])
+    return out
+
+
+def tie_unconstrained(obs: Observation, names: Sequence[str], lines: Sequence, joint,
+                      settings: dict):
+    """Refit the joint χ² model with the :data:`TIED_PARAMS` of the species whose T_ex the
+    data leave unconstrained held in the range of the species that constrain them (see the
+    module docstring).
+
+    T_ex is unconstrained (:func:`loose_parameters`) when it lies at a bound of the preset
+    ``settings["bounds"]``, has no finite Laplace error or a relative error above
+    :data:`TIE_MAX_REL_ERR` (T_ex, N and η degenerate, as for a species with one line).
+    Each tied parameter of such a species gets the bound [min − m, max + m] of its values
+    among the species where both it and T_ex are constrained (m = :data:`TIE_MARGIN` × the
+    preset span, clipped to the preset; not tied when no species constrains it): one
+    emitting region. χ² is then minimised again from the current solution; repeated up to
+    :data:`TIE_ROUNDS` times while further species lose their constraint.
+
+    Returns
+    -------
+    (FitResult, dict)
+        The joint fit (its ``at_bound`` against the preset, its ``bounds`` those used)
+        and {species: names of its tied parameters} (only the species with a tie).
+    """
+    from ..fit import fit_spectrum
+
+    preset = np.asarray(settings["bounds"], float)
+    t_col = FIT_NAMES.index("T_ex")
+    per = np.repeat(preset[None], len(names), axis=0)
+    tied = np.zeros((len(names), len(FIT_NAMES)), bool)
+    for _ in range(TIE_ROUNDS):
+        loose = loose_parameters(joint, preset)
+        loose |= (loose[:, t_col] | tied.any(axis=1))[:, None]  # η is known only with T_ex
+        new = np.zeros_like(tied)
+        for j in (FIT_NAMES.index(p) for p in TIED_PARAMS):
+            if loose[:, j].all():
+                continue
+            new[:, j] = loose[:, t_col] & ~tied.any(axis=1)
+            margin = TIE_MARGIN * (preset[j, 1] - preset[j, 0])
+            vals = joint.x[~loose[:, j], j]
+            per[new[:, j], j] = [max(vals.min() - margin, preset[j, 0]),
+                                 min(vals.max() + margin, preset[j, 1])]
+        if not new.any():
+            break
+        tied |= new
+        x0 = np.clip(joint.x, per[..., 0], per[..., 1])
+        joint = fit_spectrum(obs, list(names), lines=list(lines), loss="chi2", init=x0[None],
+                             bounds=per, errors=True, maxiter=JOINT_MAXITER)
+    joint.at_bound = at_bound(joint.x, preset)
+    return joint, {name: tuple(FIT_NAMES[j] for j in np.flatnonzero(t))
+                   for name, t in zip(names, tied, strict=True) if t.any()}

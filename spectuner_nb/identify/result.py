@@ -57,8 +57,9 @@ class IdentificationResult:
     components
         Model of each identified species alone, per window (K).
     scores
-        {species: {"score", "n_matched", "n_false", "new_peaks"}} from the individual
-        fit and the greedy step.
+        {species: {"score", "n_matched", "n_false", "new_peaks", "tied"}} from the
+        individual fit and the greedy step; "tied" names the source parameters taken from
+        the constrained species (``identify.combine.tie_unconstrained``), "" for none.
     message
         A summary sentence (e.g. "no peak above 4 sigma").
     settings, timings
@@ -106,6 +107,7 @@ class IdentificationResult:
         table.remove_column("component")
         for key in ("score", "n_matched", "n_false", "new_peaks"):
             table[key] = [self.scores.get(s, {}).get(key, np.nan) for s in self.species]
+        table["tied"] = [self.scores.get(s, {}).get("tied", "") for s in self.species]
         return table
 
     def __repr__(self) -> str:

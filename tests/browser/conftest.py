@@ -55,46 +55,52 @@ def _failure_report(pg, messages: list[str], log: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def page(voila_server):
-    """A chromium page with the rendered app (all widgets present)."""
+def pw_driver():
+    """The session's one Playwright driver (the sync API allows one at a time per thread)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            tempfile.mkdtemp(prefix="chromium-"), executable_path=chromium_path(),
-            args=list(CHROMIUM_FLAGS), headless=True, viewport=BROWSER_SIZE,
-        )
-        pg = context.new_page()
-        messages: list[str] = []
-        requests: list[str] = []
-        pg.on("console", lambda msg: messages.append(f"{msg.type}: {msg.text}"))
-        pg.on("request", lambda req: requests.append(req.url))
-        start = time.monotonic()
-        for attempt in (1, 2):
-            pg.goto(voila_server.url, timeout=LOAD_TIMEOUT_MS)
-            try:
-                pg.wait_for_function(
-                    "(race) => document.querySelector('.spectuner-ready') !== null"
-                    " || document.body.innerText.includes(race)",
-                    arg=WIDGET_RACE, timeout=LOAD_TIMEOUT_MS)
-            except Exception as exc:  # show what the page, console and server say
-                report = _failure_report(pg, messages, voila_server.log)
-                raise RuntimeError(
-                    f"the widget notebook did not finish rendering:\n{report}") from exc
-            if pg.query_selector(".spectuner-ready") is not None:
-                break
-            if attempt == 2:
-                report = _failure_report(pg, messages, voila_server.log)
-                raise RuntimeError(f"front-end widget race twice in a row:\n{report}")
-            print(f"\nbrowser tests: '{WIDGET_RACE}' on page load; reloading once",
-                  file=sys.stderr)
-        pg.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0",
-                             timeout=LOAD_TIMEOUT_MS)
-        pg.console_messages = messages  # type: ignore[attr-defined]
-        pg.requests = requests  # type: ignore[attr-defined]
-        pg.load_seconds = time.monotonic() - start  # type: ignore[attr-defined]
-        yield pg
-        context.close()
+        yield pw
+
+
+@pytest.fixture(scope="session")
+def page(voila_server, pw_driver):
+    """A chromium page with the rendered app (all widgets present)."""
+    context = pw_driver.chromium.launch_persistent_context(
+        tempfile.mkdtemp(prefix="chromium-"), executable_path=chromium_path(),
+        args=list(CHROMIUM_FLAGS), headless=True, viewport=BROWSER_SIZE,
+    )
+    pg = context.new_page()
+    messages: list[str] = []
+    requests: list[str] = []
+    pg.on("console", lambda msg: messages.append(f"{msg.type}: {msg.text}"))
+    pg.on("request", lambda req: requests.append(req.url))
+    start = time.monotonic()
+    for attempt in (1, 2):
+        pg.goto(voila_server.url, timeout=LOAD_TIMEOUT_MS)
+        try:
+            pg.wait_for_function(
+                "(race) => document.querySelector('.spectuner-ready') !== null"
+                " || document.body.innerText.includes(race)",
+                arg=WIDGET_RACE, timeout=LOAD_TIMEOUT_MS)
+        except Exception as exc:  # show what the page, console and server say
+            report = _failure_report(pg, messages, voila_server.log)
+            raise RuntimeError(
+                f"the widget notebook did not finish rendering:\n{report}") from exc
+        if pg.query_selector(".spectuner-ready") is not None:
+            break
+        if attempt == 2:
+            report = _failure_report(pg, messages, voila_server.log)
+            raise RuntimeError(f"front-end widget race twice in a row:\n{report}")
+        print(f"\nbrowser tests: '{WIDGET_RACE}' on page load; reloading once",
+              file=sys.stderr)
+    pg.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0",
+                         timeout=LOAD_TIMEOUT_MS)
+    pg.console_messages = messages  # type: ignore[attr-defined]
+    pg.requests = requests  # type: ignore[attr-defined]
+    pg.load_seconds = time.monotonic() - start  # type: ignore[attr-defined]
+    yield pg
+    context.close()
 
 
 @pytest.fixture(scope="session")

@@ -68,27 +68,24 @@ def _wait_no_kernels(server, timeout_s: float) -> float:
     return time.monotonic() - start
 
 
-def test_page_views_leave_no_kernel(server):
-    from playwright.sync_api import sync_playwright
-
+def test_page_views_leave_no_kernel(server, pw_driver):
     before = _rss_mb(server)
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            tempfile.mkdtemp(prefix="chromium-"), executable_path=chromium_path(),
-            args=list(CHROMIUM_FLAGS), headless=True)
-        peak = 0.0
-        for _ in range(N_VIEWS):  # closed as a user closes a tab: Voilà's unload beacon
-            page = context.new_page()
-            page.goto(server.url, timeout=300_000)
-            page.wait_for_selector(".spectuner-ready", timeout=300_000)
-            peak = max(peak, _rss_mb(server))
-            page.close(run_before_unload=True)
-            shutdown_s = _wait_no_kernels(server, 30)
-        page = context.new_page()  # a tab that dies without its beacon: culled when idle
+    context = pw_driver.chromium.launch_persistent_context(
+        tempfile.mkdtemp(prefix="chromium-"), executable_path=chromium_path(),
+        args=list(CHROMIUM_FLAGS), headless=True)
+    peak = 0.0
+    for _ in range(N_VIEWS):  # closed as a user closes a tab: Voilà's unload beacon
+        page = context.new_page()
         page.goto(server.url, timeout=300_000)
         page.wait_for_selector(".spectuner-ready", timeout=300_000)
-        context.close()
-        culled_s = _wait_no_kernels(server, CULL_S + 40)
+        peak = max(peak, _rss_mb(server))
+        page.close(run_before_unload=True)
+        shutdown_s = _wait_no_kernels(server, 30)
+    page = context.new_page()  # a tab that dies without its beacon: culled when idle
+    page.goto(server.url, timeout=300_000)
+    page.wait_for_selector(".spectuner-ready", timeout=300_000)
+    context.close()
+    culled_s = _wait_no_kernels(server, CULL_S + 40)
     after = _rss_mb(server)
     print(f"\nVoilà kernels: RSS {before:.0f} MB before, {peak:.0f} MB with a page open, "
           f"{after:.0f} MB after {N_VIEWS + 1} views; last closed tab's kernel gone in "

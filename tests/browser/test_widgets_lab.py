@@ -25,9 +25,7 @@ READY = ("import ipywidgets\nready = ipywidgets.HTML('ready')\nready.add_class('
 
 
 @pytest.fixture(scope="module")
-def lab_page(tmp_path_factory):
-    from playwright.sync_api import sync_playwright
-
+def lab_page(tmp_path_factory, pw_driver):
     if chromium_path() is None:
         pytest.skip("chromium is not installed (scripts/test.sh installs it)")
     folder = tmp_path_factory.mktemp("lab")
@@ -35,21 +33,20 @@ def lab_page(tmp_path_factory):
     server = LabServer(notebook, folder / "lab.log")
     server.start()
     try:
-        with sync_playwright() as pw:
-            context = pw.chromium.launch_persistent_context(
-                tempfile.mkdtemp(prefix="chromium-"), executable_path=chromium_path(),
-                args=list(CHROMIUM_FLAGS), headless=True, viewport=BROWSER_SIZE)
-            page = context.new_page()
-            page.goto(server.notebook_url("spectuner-test"), timeout=120_000)
-            page.wait_for_selector("text=Kernel status: Idle", state="attached",
-                                   timeout=180_000)
-            _run_all_cells(page)
-            page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0",
-                                   timeout=120_000)
-            page.notebook_url = server.notebook_url("spectuner-test").replace("?reset", "")
-            page.notebook_path = notebook
-            yield page
-            context.close()
+        context = pw_driver.chromium.launch_persistent_context(
+            tempfile.mkdtemp(prefix="chromium-"), executable_path=chromium_path(),
+            args=list(CHROMIUM_FLAGS), headless=True, viewport=BROWSER_SIZE)
+        page = context.new_page()
+        page.goto(server.notebook_url("spectuner-test"), timeout=120_000)
+        page.wait_for_selector("text=Kernel status: Idle", state="attached",
+                               timeout=180_000)
+        _run_all_cells(page)
+        page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0",
+                               timeout=120_000)
+        page.notebook_url = server.notebook_url("spectuner-test").replace("?reset", "")
+        page.notebook_path = notebook
+        yield page
+        context.close()
     finally:
         server.stop()
 
