@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,39 @@ def identical(a: CubeFitResult, b: CubeFitResult) -> bool:
                               == "f") for k in COMPARED)
 
 
+def kill_and_resume(start: Callable[[int], subprocess.Popen], delay: Callable[[int], float],
+                    after_kill: Callable[[], None], counts: dict) -> int:
+    """One cycle: start runs (``start(run_index)``, each in its own session) and SIGKILL
+    the whole process group of each after ``delay(run_index)`` s, calling ``after_kill()``
+    after every kill, until a run ends by itself; returns its exit code. Updates
+    ``counts["runs"]`` and ``counts["kills"]``."""
+    while True:
+        index = counts["runs"]
+        counts["runs"] += 1
+        proc = start(index)
+        wait = delay(index)
+        try:
+            return proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        counts["kills"] += 1
+        after_kill()
+        print(f"cycle {counts['cycles']}, run {counts['runs']}: kill {counts['kills']} "
+              f"after {wait:.1f} s", flush=True)
+
+
+def check_read(read: Callable[[], object], same: Callable[[object], bool], counts: dict) -> None:
+    """Read a killed run's output: count a refusal (:class:`ResultsError`), an identical
+    result or a different one (``read_refused``/``read_identical``/``read_different``)."""
+    try:
+        got = read()
+    except ResultsError:
+        counts["read_refused"] += 1
+    else:
+        counts["read_identical" if same(got) else "read_different"] += 1
+
+
 def run(kills: int, seed: int, folder: Path) -> dict:
     """Run the experiment in ``folder``; returns the counts."""
     rng = np.random.default_rng(seed)
@@ -76,34 +110,27 @@ def run(kills: int, seed: int, folder: Path) -> dict:
     while counts["kills"] < kills:
         counts["cycles"] += 1
         out = folder / f"cycle{counts['cycles']:02d}"
-        while True:
-            dask = counts["runs"] % 4 == 3
-            counts["runs"] += 1
+
+        def start(index: int, out: Path = out) -> subprocess.Popen:
+            dask = index % 4 == 3
             counts["dask_runs"] += dask
-            proc = subprocess.Popen(fit_command(cube, out, dask), env=env,
+            return subprocess.Popen(fit_command(cube, out, dask), env=env,
                                     start_new_session=True, stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL)
+
+        def delay(index: int) -> float:
             lo, hi = late if rng.random() < 2 / 3 else (0.3, t_ref)
-            delay = rng.uniform(lo, hi * (1.5 if dask else 1.0))
-            try:
-                counts["final_exit_codes"].append(proc.wait(timeout=delay))
-                break
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-            counts["kills"] += 1
+            return rng.uniform(lo, hi * (1.5 if index % 4 == 3 else 1.0))
+
+        def after_kill(out: Path = out) -> None:
             chunks = out / "work" / "chunks"
             counts["kills_with_chunks_done"].append(
                 len(list(chunks.glob("c*.npz"))) if chunks.exists() else 0)
             counts["kills_during_map_write"] += bool(list(out.glob(".partial-*")))
-            try:
-                got = CubeFitResult.read(out)
-            except ResultsError:
-                counts["read_refused"] += 1
-            else:
-                counts["read_identical" if identical(got, reference) else "read_different"] += 1
-            print(f"cycle {counts['cycles']}, run {counts['runs']}: kill {counts['kills']} "
-                  f"after {delay:.1f} s", flush=True)
+            check_read(lambda: CubeFitResult.read(out),
+                       lambda got: identical(got, reference), counts)
+
+        counts["final_exit_codes"].append(kill_and_resume(start, delay, after_kill, counts))
         same = counts["final_exit_codes"][-1] == 0 and identical(CubeFitResult.read(out),
                                                                   reference)
         counts["cycles_identical"] += same
@@ -118,23 +145,32 @@ def run(kills: int, seed: int, folder: Path) -> dict:
     return counts
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def arguments(doc: str) -> argparse.ArgumentParser:
+    """The command-line options of a fault-injection script (``doc``: its docstring)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--kills", type=int, default=24, help="kills to land (default 24)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the kill delays")
     parser.add_argument("--keep", type=Path, default=None, help="run in this folder (kept)")
-    args = parser.parse_args()
+    return parser
+
+
+def run_and_save(args, run: Callable[[int, int, Path], dict], result: Path, script: str) -> dict:
+    """Run the experiment (in ``args.keep`` or a temporary folder), write ``result``."""
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
         counts = run(args.kills, args.seed, args.keep)
     else:
-        with tempfile.TemporaryDirectory(prefix="fault_cube_") as tmp:
+        with tempfile.TemporaryDirectory(prefix="fault_") as tmp:
             counts = run(args.kills, args.seed, Path(tmp))
-    counts["command"] = f"python benchmarks/fault_injection_cube.py --kills {args.kills} " \
-                        f"--seed {args.seed}"
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(json.dumps(counts, indent=1) + "\n")
+    counts["command"] = f"python benchmarks/{script} --kills {args.kills} --seed {args.seed}"
+    result.parent.mkdir(parents=True, exist_ok=True)
+    result.write_text(json.dumps(counts, indent=1) + "\n")
     print(json.dumps(counts, indent=1))
+    return counts
+
+
+def main() -> int:
+    counts = run_and_save(arguments(__doc__).parse_args(), run, RESULT, Path(__file__).name)
     ok = counts["read_different"] == 0 and counts["cycles_identical"] == counts["cycles"]
     return 0 if ok else 1
 

@@ -88,7 +88,7 @@ class CubeError(SpectunerError):
 
 
 class WorkdirBusyError(CubeError):
-    """A cube-fit work directory is locked by another running fit."""
+    """A work directory (cube fit or identification) is locked by another running process."""
 
 
 class ResultsError(SpectunerError):

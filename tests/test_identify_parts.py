@@ -7,8 +7,9 @@ import pytest
 
 from spectuner_nb.catalog import default_cache
 from spectuner_nb.catalog.families import is_rare, main_formula, parent_species
-from spectuner_nb.errors import FitError, IdentificationError
+from spectuner_nb.errors import FitError, IdentificationError, WorkdirBusyError
 from spectuner_nb.fit import fit_spectrum
+from spectuner_nb.identification import identify
 from spectuner_nb.identification.matching import ObservedPeaks, match_model
 from spectuner_nb.identification.store import FitStore, run_identity
 from spectuner_nb.model import LTEModel
@@ -124,7 +125,10 @@ def test_store_identity_and_atomic_fits(tmp_path):
     store = FitStore(tmp_path, ident, {})
     store.write("CH3OH;vt=0-2;", np.arange(5.0), -1.5, 42)
     assert store.has("CH3OH;vt=0-2;") and not store.has("H2CO;v=0;")
-    x, loss, nfev = FitStore(tmp_path, ident, {}).read("CH3OH;vt=0-2;")
+    store.close()
+    with FitStore(tmp_path, ident, {}) as again:
+        x, loss, nfev = again.read("CH3OH;vt=0-2;")
+    store = FitStore(tmp_path, ident, {})
     np.testing.assert_array_equal(x, np.arange(5.0))
     assert (loss, nfev) == (-1.5, 42)
     assert not list((tmp_path / "fits").glob(".*tmp*"))
@@ -132,9 +136,27 @@ def test_store_identity_and_atomic_fits(tmp_path):
     damaged.write_bytes(damaged.read_bytes()[:40])  # a truncated file is not a finished fit
     assert not store.has("CH3OH;vt=0-2;") and not damaged.exists()
     store.write("CH3OH;vt=0-2;", np.arange(5.0), -1.5, 42)
+    store.close()
     with pytest.raises(IdentificationError, match="another identification"):
         FitStore(tmp_path, "0" * 64, {})
-    assert not FitStore(tmp_path, "0" * 64, {}, resume=False).has("CH3OH;vt=0-2;")
+    with FitStore(tmp_path, "0" * 64, {}, resume=False) as fresh:
+        assert not fresh.has("CH3OH;vt=0-2;")
+
+
+def test_second_identification_on_a_busy_workdir_is_refused(tmp_path):
+    obs, lines, *_ = _two_species(4.0, 0.5)
+    first = FitStore(tmp_path, "1" * 64, {})
+    first.write("CH3OH;vt=0-2;", np.arange(5.0), -1.5, 42)
+    for resume in (True, False):  # neither resuming nor restarting touches the first run
+        with pytest.raises(WorkdirBusyError, match="in use"):
+            FitStore(tmp_path, "1" * 64, {}, resume=resume)
+        with pytest.raises(WorkdirBusyError, match="in use"):
+            identify(obs, ["CH3OH", "H2CO"], workdir=tmp_path, resume=resume, init="random",
+                     n_init=2, progress=False)
+    assert first.read("CH3OH;vt=0-2;")[2] == 42  # the first run's fit is intact
+    first.close()
+    with FitStore(tmp_path, "1" * 64, {}) as resumed:  # released: the directory is usable
+        assert resumed.has("CH3OH;vt=0-2;")
 
 
 def test_individual_fits_on_a_dask_client():

@@ -81,7 +81,7 @@ class WorkdirLock:
             owner = self._fh.read().strip() or "?"
             self._fh.close()
             raise WorkdirBusyError(
-                f"{workdir} is in use by another cube fit (process {owner}); wait for it to "
+                f"{workdir} is in use by another run (process {owner}); wait for it to "
                 "end or use another workdir"
             ) from None
         self._fh.seek(0)

@@ -122,7 +122,8 @@ def identify(
         Directory where finished individual fits are kept (resumable); None: not kept.
     resume
         Reuse the finished fits of the same run in ``workdir``; a directory of another
-        run raises :class:`~spectuner_nb.errors.IdentificationError`.
+        run raises :class:`~spectuner_nb.errors.IdentificationError`, one in use by a
+        running process :class:`~spectuner_nb.errors.WorkdirBusyError`.
     seed
         Seed of the random draws.
     progress
@@ -180,22 +181,27 @@ def identify(
     if workdir is not None:
         store = FitStore(workdir, identity, {**settings, "candidates": [c.name for c in cands]},
                          resume=resume)
-    todo = [c for c in cands if store is None or not store.has(c.name)]
-    t1 = time.perf_counter()
-    if method == "policy":
-        draws = policy_starts(policy, obs, todo, int(n_init), int(seed)) if todo else []
-        starts = {c.name: np.vstack([d, random_starts(c, bnds, N_ANCHORED_WITH_POLICY, seed, obs)])
-                  for c, d in zip(todo, draws, strict=True)}
-    else:
-        starts = {c.name: random_starts(c, bnds, int(n_init), seed, obs) for c in todo}
-    timings["policy"] = time.perf_counter() - t1
-    t1 = time.perf_counter()
-    bar = _progress(len(cands), progress)
     try:
-        fits = run_fits(obs, cands, starts, fit_settings, store, client,
-                        on_done=lambda: bar.update())
+        todo = [c for c in cands if store is None or not store.has(c.name)]
+        t1 = time.perf_counter()
+        if method == "policy":
+            draws = policy_starts(policy, obs, todo, int(n_init), int(seed)) if todo else []
+            starts = {c.name: np.vstack([d, random_starts(c, bnds, N_ANCHORED_WITH_POLICY,
+                                                          seed, obs)])
+                      for c, d in zip(todo, draws, strict=True)}
+        else:
+            starts = {c.name: random_starts(c, bnds, int(n_init), seed, obs) for c in todo}
+        timings["policy"] = time.perf_counter() - t1
+        t1 = time.perf_counter()
+        bar = _progress(len(cands), progress)
+        try:
+            fits = run_fits(obs, cands, starts, fit_settings, store, client,
+                            on_done=lambda: bar.update())
+        finally:
+            bar.close()
     finally:
-        bar.close()
+        if store is not None:
+            store.close()
     timings["individual"] = time.perf_counter() - t1
 
     # scores

@@ -11,7 +11,10 @@ Every file is written to a temporary name and renamed (atomic on POSIX), so a
 stopped run (kill -9 included) leaves only complete fits. A rerun with
 ``resume=True`` reuses the fits of the same identity and refuses a directory that
 holds another run (:class:`~spectuner_nb.errors.IdentificationError`);
-``resume=False`` starts afresh.
+``resume=False`` starts afresh. While a store is open the directory is locked
+(:class:`~spectuner_nb.cube.store.WorkdirLock`), so a second run on it raises
+:class:`~spectuner_nb.errors.WorkdirBusyError` instead of deleting or mixing the
+first one's fits.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cube.store import UNREADABLE, atomic_write
+from ..cube.store import UNREADABLE, WorkdirLock, atomic_write
 from ..errors import IdentificationError
 from ..observation import Observation
 
@@ -85,6 +88,19 @@ class FitStore:
                  resume: bool = True) -> None:
         self.workdir = Path(workdir)
         self.fit_dir = self.workdir / FITS_DIR
+        try:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise IdentificationError(f"cannot use {self.workdir} as workdir: {exc}") from exc
+        self._lock = WorkdirLock(self.workdir)
+        try:
+            self._open(identity, details, resume)
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _open(self, identity: str, details: dict, resume: bool) -> None:
+        """Check the identity (resume) or start afresh; remove temporary leftovers."""
         path = self.workdir / IDENTITY_FILE
         if path.exists() and resume:
             try:
@@ -99,13 +115,22 @@ class FitStore:
         else:
             if self.fit_dir.exists():
                 shutil.rmtree(self.fit_dir)
-            self.workdir.mkdir(parents=True, exist_ok=True)
             text = json.dumps({"identity": identity, "details": details}, indent=1,
                               default=str)
             atomic_write(path, lambda fh: fh.write(text.encode()))
         self.fit_dir.mkdir(parents=True, exist_ok=True)
-        for leftover in self.fit_dir.glob(".*.tmp*"):
+        for leftover in [*self.fit_dir.glob(".*.tmp"), *self.workdir.glob(".*.tmp")]:
             leftover.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Release the work-directory lock (idempotent)."""
+        self._lock.release()
+
+    def __enter__(self) -> FitStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def _path(self, name: str) -> Path:
         return self.fit_dir / f"{fit_key(name)}.npz"
