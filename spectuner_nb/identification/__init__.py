@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from ..catalog.families import is_rare
+from ..checks import N_INIT_MAX, as_count, as_seed
 from ..errors import IdentificationError, ModelInputError
+from ..fit import LOSSES
 from ..observation import Observation
 from ..parameters import N_PARAMS, bounds_preset, choose_preset
 from ..sanity import check_fittable
@@ -138,10 +140,11 @@ def identify(
     t0 = time.perf_counter()
     if not isinstance(obs, Observation):
         raise IdentificationError(f"obs must be an Observation, got {type(obs).__name__}")
-    if loss not in ("pm", "chi2"):
-        raise IdentificationError(f"loss must be 'pm' or 'chi2', got {loss!r}")
-    if int(n_init) < 1:
-        raise IdentificationError("n_init must be at least 1")
+    if loss not in LOSSES:
+        raise IdentificationError(f"loss must be one of {LOSSES}, got {loss!r}")
+    n_init = as_count(n_init, "n_init", maximum=N_INIT_MAX, error=IdentificationError)
+    seed = as_seed(seed, error=IdentificationError)
+    seed = 0 if seed is None else seed
     if init not in INITS:
         raise IdentificationError(f"init must be one of {INITS}, got {init!r}")
     if catalog is None:
