@@ -8,7 +8,8 @@
   here from the cube's true parameters, since XCLASS itself cannot run here), and
   the true maps under the short name "CH3OH".
 
-The last cell shows an element with class ``spectuner-ready``.
+The last cell shows a static HTML element (no widget model) with class
+``spectuner-ready``: the page has been streamed to its end.
 """
 
 from __future__ import annotations
@@ -61,10 +62,8 @@ comparison = ComparisonView(CubeBrowser(syn), {"PM fit": pm_fit, "XCLASS (molfit
                                                "truth": truth})
 comparison""",
     """\
-import ipywidgets
-ready = ipywidgets.HTML("ready")
-ready.add_class("spectuner-ready")
-display(ready)""",
+from IPython.display import HTML
+HTML("<div class='spectuner-ready'>ready</div>")""",
 )
 
 

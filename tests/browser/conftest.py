@@ -22,9 +22,17 @@ BROWSER_SIZE = {"width": 1500, "height": 1100}
 
 LOAD_TIMEOUT_MS = 420_000  # first run after an engine change recompiles numba kernels
 WIDGET_RACE = "Error displaying widget: model not found"
-"""Voilà 0.5 / ipywidgets front-end race (seen in ~15 % of page loads): the kernel sends every
-widget state, yet the page sometimes renders an output before its model is restored. The
-page is then reloaded once (reported on stderr); a second failure fails the tests."""
+"""Voilà 0.5 / ipywidgets front-end race: the kernel sends every widget state, yet the page
+sometimes renders the output of the last widget cell before its model is restored (1 in 32
+warm page loads, 1 in 5 with cold numba caches; it hit a readiness widget in its own cell).
+The readiness marker is therefore static HTML, and a page showing the race is reloaded
+(reported on stderr), up to ``PAGE_LOADS`` times."""
+PAGE_LOADS = 4
+RENDERED = ("(race) => document.body.innerText.includes(race)"
+            " || (document.querySelector('.spectuner-ready') !== null"
+            " && document.querySelector('.spectuner-app') !== null"
+            " && document.querySelector('.spectuner-comparison') !== null)")
+"""True once the page shows the race, or the end of the notebook and both widgets."""
 
 
 @pytest.fixture(scope="session")
@@ -76,23 +84,21 @@ def page(voila_server, pw_driver):
     pg.on("console", lambda msg: messages.append(f"{msg.type}: {msg.text}"))
     pg.on("request", lambda req: requests.append(req.url))
     start = time.monotonic()
-    for attempt in (1, 2):
+    for attempt in range(1, PAGE_LOADS + 1):
         pg.goto(voila_server.url, timeout=LOAD_TIMEOUT_MS)
         try:
-            pg.wait_for_function(
-                "(race) => document.querySelector('.spectuner-ready') !== null"
-                " || document.body.innerText.includes(race)",
-                arg=WIDGET_RACE, timeout=LOAD_TIMEOUT_MS)
+            pg.wait_for_function(RENDERED, arg=WIDGET_RACE, timeout=LOAD_TIMEOUT_MS)
         except Exception as exc:  # show what the page, console and server say
             report = _failure_report(pg, messages, voila_server.log)
             raise RuntimeError(
                 f"the widget notebook did not finish rendering:\n{report}") from exc
-        if pg.query_selector(".spectuner-ready") is not None:
+        if WIDGET_RACE not in pg.inner_text("body"):
             break
-        if attempt == 2:
+        if attempt == PAGE_LOADS:
             report = _failure_report(pg, messages, voila_server.log)
-            raise RuntimeError(f"front-end widget race twice in a row:\n{report}")
-        print(f"\nbrowser tests: '{WIDGET_RACE}' on page load; reloading once",
+            raise RuntimeError(f"front-end widget race in {PAGE_LOADS} page loads in a row:"
+                               f"\n{report}")
+        print(f"\nbrowser tests: '{WIDGET_RACE}' on page load {attempt}; reloading",
               file=sys.stderr)
     pg.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0",
                          timeout=LOAD_TIMEOUT_MS)

@@ -21,8 +21,7 @@ CELLS = (
     "from spectuner_nb.cube.synthetic import make_synthetic_cube\n"
     "from spectuner_nb.widgets import CubeBrowser\n"
     "CubeBrowser(make_synthetic_cube(('CH3OH',), shape=(4, 4), n_channels=100))",
-    "import ipywidgets\nready = ipywidgets.HTML('ready')\nready.add_class('spectuner-ready')\n"
-    "display(ready)",
+    "from IPython.display import HTML\nHTML(\"<div class='spectuner-ready'>ready</div>\")",
 )
 CULL_S = 10
 N_VIEWS = 2

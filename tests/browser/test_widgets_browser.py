@@ -134,13 +134,14 @@ def test_fit_table_names_its_pixel_and_goes_stale_never(page, screenshot_dir):
     table = page.inner_text(".spectuner-fit-table")
     assert "fit of pixel (15, 15)" in table and "nfev" in table
     assert re.search(r"± \d", table)  # peak-matching fits carry errors
-    assert len(source_column(page, "model_0", "y")) > 100
+    # the table and the Bokeh model curve arrive in separate messages: wait for the curve
+    wait_source(page, "model_0", "y", "v.length > 100")
     _shot(page, ".spectuner-fit-panel", screenshot_dir / "fit_panel.png")
     click_pixel(page, 3, 3)
     page.wait_for_function(
         "() => document.querySelector('.spectuner-fit-table').innerText"
         ".includes('no fit of pixel (3, 3)')", timeout=30_000)
-    assert source_column(page, "model_0", "y") == []
+    wait_source(page, "model_0", "y", "v.length === 0")
     click_pixel(page, 15, 15)
     page.wait_for_function(
         "() => document.querySelector('.spectuner-fit-table').innerText"
