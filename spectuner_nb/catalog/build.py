@@ -312,30 +312,31 @@ def choose_partition(
     entry = (same or tables)[0]
     if not same and len(tables) > 1:  # SLAIM: the table closest to the level sum
         def distance(t: PartitionEntry) -> float:
-            r = _level_ratio(full, t.partition)
+            r = _level_ratio(full, t.table)
             return abs(np.log(r[1])) if r is not None and np.isfinite(r[1]) else np.inf
 
         entry = min(tables, key=distance)
     checks: dict = {"level_T_K": list(LEVEL_TEMPERATURES_K)}
     flags: list[str] = []
     scale = 1.0
-    before = _level_ratio(full, entry.partition)
+    before = _level_ratio(full, entry.table)
     lgint_scale = None
     if q300_lgint is not None and np.isfinite(q300_lgint):
-        ratio = float(entry.partition(300.0)) / q300_lgint
+        ratio = float(entry.table(300.0)) / q300_lgint
         checks["q300_table_over_lgint"] = round(ratio, 4)
         if abs(ratio - 1.0) > LGINT_TOLERANCE:
             lgint_scale = 1.0 / ratio
-    low_ok = before is not None and np.isfinite(before[:2]).any()
+    before_low = before[:2] if before is not None else np.full(2, np.nan)
+    low_ok = bool(np.isfinite(before_low).any())
     if lgint_scale is not None and (
-            not low_ok or abs(np.log(np.nanmedian(before[:2]) * lgint_scale))
-            < abs(np.log(np.nanmedian(before[:2])))):
+            not low_ok or abs(np.log(np.nanmedian(before_low) * lgint_scale))
+            < abs(np.log(np.nanmedian(before_low)))):
         scale = lgint_scale  # the table differs from the catalogue's own convention
         flags.append("q_rescaled_to_lgint")
     elif lgint_scale is not None:
         flags.append("q_differs_from_lgint")  # newer table (e.g. with vibrational states)
     elif low_ok and q300_lgint is None:  # LGINT that agree with the table settle it
-        low = float(np.nanmedian(before[:2]))
+        low = float(np.nanmedian(before_low))
         if abs(low - 1.0) > LEVEL_TOLERANCE:
             spread = symmetry_a_spread(full)
             checks["symmetry_a_spread"] = round(spread, 3)
@@ -344,11 +345,11 @@ def choose_partition(
             else:
                 scale = 1.0 / nice_factor(low)
                 flags.append("q_divided_to_levels")
-    part = entry.partition
+    part = entry.table
     if scale != 1.0:
         part = PartitionFunction.from_table(part.temperature, part.q * scale, name=full.species)
     after = _level_ratio(full, part)
-    if before is None:
+    if before is None or after is None:  # both or neither: the same lines, scaled Q
         checks["q_table_over_levels"] = "not applicable: the list lacks the lowest levels"
     else:
         checks["q_table_over_levels"] = [None if np.isnan(r) else round(float(r), 4)
@@ -510,7 +511,7 @@ def build_species(sp: SnapshotSpecies, canonical: str, casadata_version: str) ->
     if not tables:
         raise CatalogError("no CDMS/JPL partition function matches its name or state")
     rows = drop_redundant_hfs(_rows_to_splat(sp.name, [r[:6] for r in raw], ""))
-    full = splat_linelist(rows, tables[0].partition, species=canonical, catalog=catalog)
+    full = splat_linelist(rows, tables[0].table, species=canonical, catalog=catalog)
     if len(full) == 0:
         raise CatalogError("no complete rows (frequency, A_ul, E_low, g_u)")
     flags: list[str] = ["q_of_ground_state"] if fallback else []

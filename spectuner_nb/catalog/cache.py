@@ -267,8 +267,8 @@ class TransitionCache:
 
     def _refresh(self) -> None:
         """Drop in-memory copies if another writer changed the database."""
-        gen = self._query("SELECT value FROM meta WHERE key='generation'")
-        gen = gen[0][0] if gen else "0"
+        rows = self._query("SELECT value FROM meta WHERE key='generation'")
+        gen = rows[0][0] if rows else "0"
         if gen != self._generation:
             self._memo.clear()
             self._lookup.clear()
@@ -431,7 +431,9 @@ class TransitionCache:
                 _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             ),
         )
-        sid = int(cur.lastrowid)
+        sid = cur.lastrowid
+        if sid is None:
+            raise CatalogError(f"{self.path}: the species row was not inserted")
         part = ll.partition
         cur.executemany(
             "INSERT INTO partition VALUES (?, ?, ?)",

@@ -90,7 +90,7 @@ def _j_ratio(labels: np.ndarray) -> np.ndarray:
             pair = (up.group(0), low.group(0)) if up and low else None
         else:
             m = _J_PAIR.match(text)
-            pair = m.groups() if m else None
+            pair = (m.group(1), m.group(2)) if m else None
         if pair:
             out[i] = (2 * int(pair[1]) + 1) / (2 * int(pair[0]) + 1)
     return out
@@ -118,7 +118,7 @@ def levels(ll: LineList) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if labels.size and all(_LABEL.match(str(x)) for x in labels):
         ups = [x.split(" - ", 1)[0] for x in labels]
         lows = [x.split(" - ", 1)[1] for x in labels]
-        upper = {}
+        upper: dict[str, tuple[float, float]] = {}
         for k, e, g in zip(ups, e_up, g_u, strict=True):
             upper.setdefault(k, (e, g))
         known = np.array([k in upper for k in lows])

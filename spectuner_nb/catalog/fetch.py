@@ -139,5 +139,5 @@ def parse_answer(text: str, req: FetchRequest) -> LineList:
     """LineList from a service answer (CDMS form HTML with log10 A, or JPL .cat text)."""
     source = f"{req.catalog} service, {req.molecule}"
     table = parse_spcat(text, source=source)
-    return to_linelist(table, req.entry.partition, species=resolve(req.entry.name),
+    return to_linelist(table, req.entry.table, species=resolve(req.entry.name),
                        catalog=req.catalog, tag=req.entry.tag)

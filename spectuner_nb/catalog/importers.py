@@ -76,20 +76,21 @@ def load_file(
 
         table = read_spcat(path, intensity=intensity)
         entry = partition_for_tag(table.main_tag)
-        return to_linelist(table, entry.partition, species=resolve(species or entry.name),
+        return to_linelist(table, entry.table, species=resolve(species or entry.name),
                            catalog=entry.catalog, tag=entry.tag)
     if fmt == "lamda":
-        from .lamda import read_lamda, to_linelist
+        from .lamda import read_lamda
+        from .lamda import to_linelist as lamda_linelist
 
         data = read_lamda(path)
-        return to_linelist(data, species=resolve(species or data.name))
+        return lamda_linelist(data, species=resolve(species or data.name))
     if fmt in ("splatalogue_csv", "splatalogue_db"):
         from .splatalogue import (
             drop_redundant_hfs,
             read_splatalogue_csv,
             read_splatalogue_db,
-            to_linelist,
         )
+        from .splatalogue import to_linelist as splat_linelist
 
         if fmt == "splatalogue_db":
             if not species:
@@ -101,5 +102,5 @@ def load_file(
         cats = sorted(set(rows.catalog.tolist()))
         name = resolve(species or rows.name)
         entry = _table_partition(name, cats[0] if len(cats) == 1 else "CDMS")
-        return to_linelist(rows, entry.partition, species=name, tag=entry.tag)
+        return splat_linelist(rows, entry.table, species=name, tag=entry.tag)
     raise CatalogError(f"unknown catalog format {fmt!r}; use one of {FORMATS}")

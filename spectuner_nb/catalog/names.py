@@ -159,8 +159,7 @@ def parse(name: str) -> SpeciesName:
         formula, _, state = text.partition(";")
         state = state.strip(";")
     else:  # CDMS "FORMULA, STATE", Splatalogue/JPL "FORMULA STATE"
-        m = re.match(r"^([^\s,]+)[\s,]*(.*)$", text)
-        formula, state = m.group(1), m.group(2)
+        formula, _, state = re.sub(r"[\s,]+", " ", text, count=1).partition(" ")
     formula = normalize_formula(formula)
     if not re.search(r"[A-Z]", formula) or re.search(r"[^A-Za-z0-9()+\-'^]", formula):
         raise SpeciesNotFoundError(f"cannot read a molecular formula from species name {name!r}")

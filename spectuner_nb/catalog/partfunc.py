@@ -41,6 +41,14 @@ class PartitionEntry:
     version: str = ""
     date: str = ""
 
+    @property
+    def table(self) -> PartitionFunction:
+        """The Q(T) table (SpeciesNotFoundError when the directory lists none for the tag)."""
+        if self.partition is None:
+            raise SpeciesNotFoundError(f"{self.catalog} tag {self.tag} ({self.name}): "
+                                       "no partition function")
+        return self.partition
+
 
 def _float_or_nan(s: str) -> float:
     s = s.strip()

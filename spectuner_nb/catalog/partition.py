@@ -7,7 +7,7 @@ values (NaN, ``---``) are gaps and are dropped, never taken as zeros.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -30,6 +30,8 @@ class PartitionFunction:
 
     temperature: np.ndarray
     q: np.ndarray
+    _log_t: np.ndarray = field(init=False, repr=False, compare=False)
+    _log_q: np.ndarray = field(init=False, repr=False, compare=False)
 
     @classmethod
     def from_table(cls, temperature, q, *, name: str = "?") -> PartitionFunction:

@@ -265,7 +265,7 @@ def read_splatalogue_csv(path: str | Path, *, name: str | None = None) -> SplatR
         return row[i] if i is not None and i < len(row) else None
 
     rows = []
-    numeric = [fcol, col["log10_aij"], col["elo_cm"], col["g_up"]]
+    numeric = [c for c in (fcol, col["log10_aij"], col["elo_cm"], col["g_up"]) if c is not None]
     for lineno, row in enumerate(table[1:], start=2):
         if len(row) != len(header):
             raise CatalogFormatError(

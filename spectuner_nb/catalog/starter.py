@@ -16,6 +16,7 @@ import functools
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -60,7 +61,7 @@ def read_manifest(folder: Path | None = None) -> dict:
         ) from exc
 
 
-def species_arrays(linelist: LineList) -> dict[str, np.ndarray]:
+def species_arrays(linelist: LineList) -> dict[str, Any]:
     """The arrays a starter ``.npz`` file holds for ``linelist`` (MHz, s⁻¹, K, K, -, QNs,
     partition table T in K and Q)."""
     return {
