@@ -117,16 +117,16 @@ def chi2(obs, model, rms, weighted: bool = True) -> np.ndarray:
     if len({m.shape[:-1] for m in model}) != 1:
         raise ModelInputError("model windows hold different batch sizes")
     rms_w = _rms_per_window(rms, sizes) if weighted else [np.float64(1.0)] * len(obs)
-    total = 0.0
+    total: float | np.ndarray = 0.0
     for i, (o, m, r) in enumerate(zip(obs, model, rms_w, strict=True)):
         if m.shape[-1] != o.size or m.ndim != (1 if single else 2) or o.ndim != 1:
             raise ModelInputError(f"window {i}: model {m.shape} does not match obs {o.shape}")
         resid = (m - o) / r
         total = total + np.einsum("...j,...j->...", resid, resid)
-    total = np.asarray(total)
-    if not np.all(np.isfinite(total)):
+    chi2 = np.asarray(total)
+    if not np.all(np.isfinite(chi2)):
         raise ModelInputError("χ² is not finite: NaN or infinite values in obs, model or rms")
-    return total
+    return chi2
 
 
 def chi2_and_gradient(obs: np.ndarray, weights: np.ndarray, model: np.ndarray,

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -142,14 +143,11 @@ def _catalog(catalog):
     return catalog
 
 
-def _sample_fit_params(rng: np.random.Generator, n: int, regime: dict) -> np.ndarray:
+def _sample_fit_params(rng: np.random.Generator, n: int, regime: dict[str, Any]) -> np.ndarray:
     """Fit-space parameters (n, 5) drawn from the regime's ranges, clipped to its bounds."""
-    x = np.empty((n, 5))
-    x[:, 0] = rng.uniform(*regime["log_eta"], n)
-    x[:, 1] = rng.uniform(*regime["t_ex"], n)
-    x[:, 2] = rng.uniform(*regime["log_n"], n)
-    x[:, 3] = rng.uniform(*np.log10(regime.get("delta_v", DELTA_V_RANGE)), n)
-    x[:, 4] = rng.uniform(*regime.get("v_off", V_OFF_RANGE), n)
+    spans = (regime["log_eta"], regime["t_ex"], regime["log_n"],
+             np.log10(regime.get("delta_v", DELTA_V_RANGE)), regime.get("v_off", V_OFF_RANGE))
+    x = np.column_stack([rng.uniform(float(lo), float(hi), n) for lo, hi in spans])
     bounds = regime.get("bounds", TABLE1_BOUNDS)
     return x if bounds is None else np.clip(x, bounds[:, 0], bounds[:, 1])
 
@@ -240,7 +238,7 @@ def mock_spectrum(
             raise FitError(f"none of {species} has lines in band {band}")
     dnu = float(channel_mhz or cfg["channel_mhz"])
     width = dnu * n_channels
-    freqs = []
+    freqs: list[np.ndarray] = []
     for c in sorted(centres):
         start = c - width * rng.uniform(0.2, 0.8)
         if freqs and start < freqs[-1][-1] + dnu:  # overlapping windows: place after the last
@@ -263,6 +261,7 @@ def mock_spectrum(
                 break
             x_true = _sample_fit_params(rng, len(species), reg)
             x_true[:, 1] = t_ex
+    assert params is not None  # set by the first draw
     clean = model(params)
     noisy = [y + rng.normal(0.0, rms, y.size) for y in clean]
     obs = Observation.from_arrays(

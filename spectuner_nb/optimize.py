@@ -246,6 +246,7 @@ class _GradCache:
 
     def jac(self, u: np.ndarray) -> np.ndarray:
         self._eval(u)
+        assert self.grad is not None  # set by _eval
         return self.grad
 
 
@@ -263,8 +264,8 @@ def _inward_simplex(u0: np.ndarray, step: float) -> np.ndarray:
     return np.vstack([u0, u0 + np.diag(steps)])
 
 
-def _gradient_passes(obj: CountedObjective, cache, u0: np.ndarray, f0: float, method: str,
-                     maxiter: int, kwargs: dict):
+def _gradient_passes(obj: CountedObjective, cache: _GradCache | _LazyFDGrad, u0: np.ndarray,
+                     f0: float, method: str, maxiter: int, kwargs: dict):
     """Run a scipy gradient method in passes; returns (last scipy result, total iterations).
 
     scipy's gradient methods stall on objectives of order 1e5 (e.g. χ² with many
@@ -292,6 +293,8 @@ def _gradient_passes(obj: CountedObjective, cache, u0: np.ndarray, f0: float, me
         stale = abs(f_start) > STALE_SCALE * max(abs(f_end), 1.0)
         improved = f_end < f_start
         if (res.success and not stale) or not improved or nit >= maxiter:
+            break
+        if obj.best_x is None:  # no finite value seen: nothing to restart from
             break
         u, f_start = obj.best_x, f_end
     res.success = bool(res.success) and not stale
@@ -374,7 +377,7 @@ def minimize_local(
                     return _NON_FINITE, np.zeros(u.size)
                 return float(f), np.asarray(g, dtype=float) * box.span
 
-            cache = _GradCache(exact)
+            cache: _GradCache | _LazyFDGrad = _GradCache(exact)
         else:
             cache = _LazyFDGrad(obj, local_model)
         res, nit = _gradient_passes(obj, cache, u0, f0, method, maxiter, kwargs)

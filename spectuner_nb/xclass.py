@@ -201,9 +201,10 @@ def read_molfit(source: str | Path) -> Molfit:
             pending = MolfitEntry(tokens[0])
             molfit.entries.append(pending)
             continue
+        assert pending is not None  # remaining > 0 only after an entry line
         pending.components.append(_parse_component(tokens, where))
         remaining -= 1
-    if remaining:
+    if remaining and pending is not None:
         raise MolfitError(f"{label}: {pending.species} is missing {remaining} component line(s)")
     if not molfit.entries:
         raise MolfitError(f"{label}: no species found")

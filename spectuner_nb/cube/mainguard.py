@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import sys
 from pathlib import Path
+from types import FrameType
 
 __all__ = ["guarded_lines", "unguarded_call"]
 
@@ -48,7 +49,7 @@ def unguarded_call() -> str | None:
     path = getattr(main, "__file__", None)
     if main is None or not path or not Path(path).is_file():
         return None
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         if frame.f_globals is vars(main) and frame.f_code.co_name == "<module>":
             break

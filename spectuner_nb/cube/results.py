@@ -174,10 +174,11 @@ class CubeFitResult:
     def failures(self) -> dict[str, tuple[int, str]]:
         """Failed pixels per status: {reason: (count, one message)}."""
         out = {}
+        status, reasons = np.asarray(self.status), np.asarray(self.reasons)
         for code, text in STATUS_REASONS.items():
-            sel = self.status == code
+            sel = status == code
             if code != STATUS_OK and sel.any():
-                out[text] = (int(sel.sum()), str(self.reasons[sel][0]))
+                out[text] = (int(sel.sum()), str(reasons[sel][0]))
         return out
 
     # ------------------------------------------------------------------ maps

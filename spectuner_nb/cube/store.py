@@ -30,6 +30,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -224,8 +225,8 @@ class ResultStore:
             if np.shape(arr)[:1] != (pix.size,):
                 raise ResultsError(f"chunk {index}: {key} has shape {np.shape(arr)}, "
                                    f"first axis must be {pix.size}")
-        atomic_write(self._path(index), lambda fh: np.savez(
-            fh, **{_PIXEL_KEY: pix, _RUN_KEY: np.array(self.run_id)}, **arrays))
+        payload: dict[str, Any] = {_PIXEL_KEY: pix, _RUN_KEY: np.array(self.run_id), **arrays}
+        atomic_write(self._path(index), lambda fh: np.savez(fh, **payload))
         self._done.add(index)
 
     def read(self, index: int) -> dict[str, np.ndarray]:

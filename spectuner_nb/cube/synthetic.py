@@ -209,7 +209,8 @@ def make_synthetic_cube(
     """
     species = list(species)
     n_win = len(windows_mhz)
-    n_chan = [int(n_channels)] * n_win if np.ndim(n_channels) == 0 else list(n_channels)
+    counts = np.atleast_1d(np.asarray(n_channels))
+    n_chan = [int(counts[0])] * n_win if np.ndim(n_channels) == 0 else [int(n) for n in counts]
     if len(n_chan) != n_win or min(n_chan) < 4:
         raise CubeError("n_channels: one value ≥ 4 for all windows or one per window")
     rest = [np.linspace(lo, hi, n) for (lo, hi), n in zip(windows_mhz, n_chan, strict=True)]

@@ -33,6 +33,11 @@ class AutoregressiveFlow(nn.Module):
         Bins per piecewise-quadratic transform.
     """
 
+    lower: torch.Tensor  # registered buffers, (n_params,)
+    span: torch.Tensor
+    causal: torch.Tensor
+    has_previous: torch.Tensor
+
     def __init__(
         self,
         dim: int,
@@ -43,11 +48,11 @@ class AutoregressiveFlow(nn.Module):
         n_bins: int = 32,
     ):
         super().__init__()
-        bounds = torch.as_tensor(np.asarray(bounds, dtype=np.float32))
-        self.n_params = int(bounds.shape[0])
+        limits = torch.as_tensor(np.asarray(bounds, dtype=np.float32))
+        self.n_params = int(limits.shape[0])
         self.n_bins = n_bins
-        self.register_buffer("lower", bounds[:, 0].clone())
-        self.register_buffer("span", (bounds[:, 1] - bounds[:, 0]).clone())
+        self.register_buffer("lower", limits[:, 0].clone())
+        self.register_buffer("span", (limits[:, 1] - limits[:, 0]).clone())
         self.param_tokens = nn.Parameter(torch.randn(self.n_params, dim) * 0.02)
         self.value_embed = nn.Linear(1, dim)
         self.blocks = nn.ModuleList(Block(dim, n_heads, mlp_hidden) for _ in range(n_blocks))
@@ -104,6 +109,7 @@ class AutoregressiveFlow(nn.Module):
             if i > 0:
                 token = token + self.value_embed(2.0 * previous - 1.0)
             for block, cache in zip(self.blocks, caches, strict=True):
+                assert isinstance(block, Block)
                 token = block.step(token, cache)
             w, h = split_params(self.head(self.norm(token)), self.n_bins)
             previous, ld = quadratic_inverse(z[..., i], w, h)

@@ -25,11 +25,13 @@ pixels do not); every later stage's data are those of the original run.
 
 from __future__ import annotations
 
+import functools
 import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from ...errors import CheckpointError, ConfigurationError
 from ...settings import shared_data_dir
@@ -109,7 +111,7 @@ class Stage:
         return self.train.total_steps if self.n_steps is None else self.n_steps
 
 
-def _continued(seed: int, total_steps: int, lr_max: float = 3e-4, **augment: float
+def _continued(seed: int, total_steps: int, lr_max: float = 3e-4, **augment: Any
                ) -> TrainConfig:
     """Hyper-parameters shared by the continued stages (batch 16, 5 % warm-up, 1 thread)."""
     return TrainConfig(batch_size=16, n_draw=64, lr_max=lr_max, warmup_frac=0.05,
@@ -117,7 +119,7 @@ def _continued(seed: int, total_steps: int, lr_max: float = 3e-4, **augment: flo
                        seed=seed, species_balanced=True, **augment)
 
 
-_AUGMENT = {"degeneracy_log10": 1.5, "strength_log10": 1.0}
+_AUGMENT: dict[str, Any] = {"degeneracy_log10": 1.5, "strength_log10": 1.0}
 _W3LIKE = LayoutBatch(1500, 3)
 _DENSE4 = LayoutBatch(1500, 4, (8, 16), "w3like4d")
 _DENSE5 = LayoutBatch(1500, 5, (8, 16), "w3like5d")
@@ -281,7 +283,7 @@ def run_stages(workdir: str | Path, catalog, stages: Sequence[Stage] = SHIPPED_S
         if left is not None and left <= 0:
             return None
         trainer.run(n_steps=stage.steps - trainer.step, time_budget_s=left,
-                    callback=None if callback is None else (lambda row, s=stage: callback(s, row)))
+                    callback=None if callback is None else functools.partial(callback, stage))
         if trainer.step < stage.steps:
             return None
         meta = _stage_metadata(stage, trainer, pixels, catalog,
