@@ -1,7 +1,8 @@
 """fit_spectrum: fit LTE models of one or more species to one observation.
 
-The inference of docs/method.md §7: draw ``n_init`` initial parameter sets (from the
-policy, uniformly within the bounds, or given by the caller), evaluate the loss
+The inference of docs/method.md §7: draw ``n_init`` initial parameter sets (the start
+strategy of :mod:`~spectuner_nb.starts`: the policy's proposals, uniform draws within the
+bounds, or given by the caller), evaluate the loss
 of all of them in one batched model call, start the local optimiser from the
 best, and return the better of the optimum and the best sample, with nfev
 counted over both stages. ``optimizer="pso"`` runs the particle swarm instead
@@ -12,75 +13,43 @@ log10 N_tot (cm⁻²), log10 Δv (km/s), v_off (km/s), bounded by the paper's
 Table 1 unless ``bounds`` says otherwise. Each species may have several
 velocity components (``n_components``); parameters named in ``shared`` take
 one value for all species and components (e.g. ``shared=("v_off",)``).
+
+The settings and their defaults are those of :mod:`~spectuner_nb.fit_settings`
+(:data:`~spectuner_nb.fit_settings.DEFAULTS`), checked before anything is computed.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from . import losses
 from ._lte_kernels import linear_rows
 from .catalog.names import resolve
-from .checks import N_INIT_MAX, as_count, as_seed
-from .errors import CatalogError, CheckpointError, FitError, ModelInputError
+from .errors import CatalogError, FitError
+from .fit_settings import (
+    DEFAULTS,
+    GRADIENTS,
+    LOSSES,
+    PARAMETER_ALIASES,
+    FitSettings,
+    bounds_array,
+)
 from .observation import Observation
 from .optimize import GRADIENT_METHODS, OPTIMIZERS, minimize_local
-from .parameters import (
-    FIT_NAMES,
-    N_PARAMS,
-    TABLE1_BOUNDS,
-    at_bound,
-    bounds_preset,
-    choose_preset,
-)
+from .parameters import FIT_NAMES, N_PARAMS, at_bound, choose_preset
 from .pso import pso_trials
 from .results import FitResult
 from .sanity import check_fittable
+from .starts import initial_points, resolve_init
 
 __all__ = ["LOSSES", "GRADIENTS", "OPTIMIZERS", "FitProblem", "fit_spectrum"]
 
-LOSSES: tuple[str, ...] = ("pm", "chi2")
-GRADIENTS: tuple[str, ...] = ("auto", "exact", "jacobian", "3-point")
-"""Accepted ``gradient`` values of :func:`fit_spectrum`."""
-_SHARED_ALIASES = {"eta": "log10_eta", "theta": "log10_eta", "N_tot": "log10_N_tot",
-                   "delta_v": "log10_delta_v"}
-
-
 def _bounds_array(bounds, n_entries: int) -> np.ndarray:
-    """Fit-space bounds (n_entries, 5, 2) from None, a preset name, (5, 2),
-    (n_entries, 5, 2) or a dict."""
-    base = np.array(TABLE1_BOUNDS, dtype=float)
-    if isinstance(bounds, str):
-        try:
-            base, bounds = bounds_preset(bounds), None
-        except ModelInputError as exc:
-            raise FitError(str(exc)) from exc
-    if bounds is None:
-        out = np.broadcast_to(base, (n_entries, N_PARAMS, 2)).copy()
-    elif isinstance(bounds, Mapping):
-        for key, (lo, hi) in bounds.items():
-            name = _SHARED_ALIASES.get(key, key)
-            if name not in FIT_NAMES:
-                raise FitError(f"unknown bound {key!r}; use one of {FIT_NAMES}")
-            base[FIT_NAMES.index(name)] = (lo, hi)
-        out = np.broadcast_to(base, (n_entries, N_PARAMS, 2)).copy()
-    else:
-        arr = np.asarray(bounds, dtype=float)
-        if arr.shape == (N_PARAMS, 2):
-            out = np.broadcast_to(arr, (n_entries, N_PARAMS, 2)).copy()
-        elif arr.shape == (n_entries, N_PARAMS, 2):
-            out = arr.copy()
-        else:
-            raise FitError(f"bounds must be (5, 2) or ({n_entries}, 5, 2) in fit space, "
-                           f"got {arr.shape}")
-    if np.any(~np.isfinite(out)) or np.any(out[..., 1] <= out[..., 0]):
-        raise FitError("bounds must be finite with lower < upper")
-    if np.any(out[:, 0, 1] >= 0.0):
-        raise FitError("the log10 η upper bound must be < 0 (η < 1)")
-    return out
+    """Fit-space bounds (n_entries, 5, 2); see :func:`~spectuner_nb.fit_settings.bounds_array`."""
+    return bounds_array(bounds, n_entries)
 
 
 class FitProblem:
@@ -159,7 +128,7 @@ class FitProblem:
 
         shared_idx = []
         for name in shared:
-            key = _SHARED_ALIASES.get(name, name)
+            key = PARAMETER_ALIASES.get(name, name)
             if key not in FIT_NAMES:
                 raise FitError(f"cannot share {name!r}; use one of {FIT_NAMES}")
             shared_idx.append(FIT_NAMES.index(key))
@@ -348,45 +317,6 @@ def _base_spectrum(base, obs: Observation) -> np.ndarray:
     return out
 
 
-def _initial_points(problem: FitProblem, obs: Observation, init, n_init: int,
-                    rng: np.random.Generator, seed: int | None) -> tuple[np.ndarray, str]:
-    """Initial free-parameter vectors (n, n_free) and a label for the init method."""
-    if isinstance(init, str):
-        if init == "random":
-            return problem.sample_uniform(rng, n_init), "random"
-        if init == "policy":
-            return problem.reduce(_policy_samples(problem, obs, n_init, seed)), "policy"
-        raise FitError(f"init must be 'policy', 'random' or an array, got {init!r}")
-    x = np.asarray(init, dtype=float)
-    if x.shape[-2:] != (problem.n_entries, N_PARAMS):
-        raise FitError(f"init array must be fit-space ({problem.n_entries}, 5) or "
-                       f"(n, {problem.n_entries}, 5), got {x.shape}")
-    return problem.reduce(x.reshape(-1, problem.n_entries, N_PARAMS)), "array"
-
-
-def _policy_samples(problem: FitProblem, obs: Observation, n_init: int,
-                    seed: int | None) -> np.ndarray:
-    """Policy proposals mapped onto the entries: (n_init, n_entries, 5) fit space."""
-    try:
-        from .policy import Policy
-
-        policy = Policy.load()
-    except (ImportError, AttributeError, CheckpointError, FileNotFoundError) as exc:
-        raise FitError(
-            f"init='policy' needs a trained policy checkpoint, which is not available "
-            f"({exc}); use init='random'"
-        ) from exc
-    samples = np.asarray(policy.propose(obs, problem.species_lines, n_init,
-                                        seed=0 if seed is None else seed), dtype=float)
-    if samples.shape[-2:] != (len(problem.species_in), N_PARAMS):
-        raise FitError(f"policy returned samples of shape {samples.shape}")
-    samples = samples.reshape(-1, len(problem.species_in), N_PARAMS)
-    # component c of a species takes the proposals shifted by c, so components start apart
-    return np.stack([np.roll(samples[:, s], -c, axis=0)
-                     for s, c in zip(problem.entry_species, problem.component, strict=True)],
-                    axis=1)
-
-
 def _gradient_kind(gradient: str, loss: str) -> str:
     """The gradient a gradient optimiser gets: "exact", "jacobian" or "3-point"."""
     if gradient == "auto":
@@ -397,21 +327,13 @@ def _gradient_kind(gradient: str, loss: str) -> str:
 def check_fit_settings(*, loss: str, optimizer: str, n_init, gradient: str = "auto",
                        seed=None, maxiter=1000, n_trial=3) -> str:
     """Validate the plain settings of :func:`fit_spectrum` (raises :class:`FitError` naming
-    the setting); returns the optimizer name in lower case."""
-    if loss not in LOSSES:
-        raise FitError(f"loss must be one of {LOSSES}, got {loss!r}")
-    name = optimizer.lower() if isinstance(optimizer, str) else optimizer
-    if name not in OPTIMIZERS:
-        raise FitError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
-    if gradient not in GRADIENTS:
-        raise FitError(f"gradient must be one of {GRADIENTS}, got {gradient!r}")
-    if gradient == "exact" and loss != "chi2":
-        raise FitError("an exact gradient exists for loss='chi2' only")
-    as_count(n_init, "n_init", maximum=N_INIT_MAX, error=FitError)
-    as_seed(seed, error=FitError)
-    as_count(maxiter, "maxiter", error=FitError)
-    as_count(n_trial, "n_trial", error=FitError)
-    return name
+    the setting); returns the optimizer name in lower case.
+
+    Kept for a release; use :meth:`~spectuner_nb.fit_settings.FitSettings.validate`.
+    """
+    return FitSettings(loss=loss, optimizer=optimizer, n_init=n_init, gradient=gradient,
+                       seed=seed, maxiter=maxiter, n_trial=n_trial, init="random",
+                       bounds=None).validate().optimizer
 
 
 def fit_spectrum(
@@ -419,17 +341,17 @@ def fit_spectrum(
     species: str | Sequence[str],
     *,
     catalog=None,
-    loss: str = "pm",
-    optimizer: str = "slsqp",
-    init="random",
-    n_init: int = 50,
-    bounds=None,
-    seed: int | None = None,
+    loss: str = DEFAULTS.loss,
+    optimizer: str = DEFAULTS.optimizer,
+    init=DEFAULTS.init,
+    n_init: int = DEFAULTS.n_init,
+    bounds=DEFAULTS.bounds,
+    seed: int | None = DEFAULTS.seed,
     n_components: int | Sequence[int] = 1,
     shared: Sequence[str] = (),
-    gradient: str = "auto",
-    n_trial: int = 3,
-    maxiter: int = 1000,
+    gradient: str = DEFAULTS.gradient,
+    n_trial: int = DEFAULTS.n_trial,
+    maxiter: int = DEFAULTS.maxiter,
     errors: bool = True,
     lines=None,
     base=None,
@@ -450,19 +372,23 @@ def fit_spectrum(
         "slsqp" (default), "nelder-mead", "l-bfgs-b", "tnc", "cobyla", "cobyqa", "pso", or
         "none" (no optimiser: the best of the initial samples, e.g. the policy alone).
     init
-        "random" (``n_init`` uniform draws within the bounds), "policy" (the
-        trained policy's ``n_init`` proposals) or a fit-space array
-        (n_entries, 5) / (n, n_entries, 5) of starting points.
+        "auto" (default: the policy's proposals when a checkpoint loads and the bounds
+        lie inside Table 1, else uniform draws), "random" (``n_init`` uniform draws
+        within the bounds), "policy" (the trained policy's ``n_init`` proposals;
+        :class:`~spectuner_nb.errors.CheckpointError` when none loads), any object with
+        a ``propose`` method (:class:`~spectuner_nb.starts.Proposer`) or a fit-space
+        array (n_entries, 5) / (n, n_entries, 5) of starting points.
     n_init
-        Number of initial samples; the best one starts the local optimiser.
+        Number of initial samples (1 … 10 000); the best one starts the local optimiser.
     bounds
-        Fit-space bounds: None (Table 1), a preset name of
+        Fit-space bounds: "hot_core" (default, Table 1), None (Table 1), a preset name of
         :data:`~spectuner_nb.parameters.BOUND_PRESETS` ("hot_core", "cold_core") or
         "auto" (:func:`~spectuner_nb.parameters.choose_preset` from the line widths),
         a (5, 2) or (n_entries, 5, 2) array, or a dict overriding Table 1 by name,
         e.g. ``{"v_off": (-5, 5)}``.
     seed
-        Seed of the random draws (random init, PSO).
+        Seed of the random draws (random init, PSO, the policy's sampling); None: fresh
+        entropy.
     n_components
         Velocity components per species (int or one per species).
     shared
@@ -492,11 +418,14 @@ def fit_spectrum(
     FitResult
     """
     t0 = time.perf_counter()
-    optimizer = check_fit_settings(loss=loss, optimizer=optimizer, n_init=n_init,
-                                   gradient=gradient, seed=seed, maxiter=maxiter, n_trial=n_trial)
-    n_init = int(n_init)
+    settings = FitSettings(loss=loss, init=init, n_init=n_init, optimizer=optimizer,
+                           bounds=bounds, seed=seed, gradient=gradient, maxiter=maxiter,
+                           n_trial=n_trial).validate()
+    optimizer, n_init, seed = settings.optimizer, settings.n_init, settings.seed
+    maxiter, n_trial = settings.maxiter, settings.n_trial
     problem = FitProblem(obs, species, catalog=catalog, loss=loss, n_components=n_components,
                          shared=shared, bounds=bounds, lines=lines, base=base)
+    start = resolve_init(settings.init, bounds=problem.bounds)
     check_fittable(obs, problem.species_in, problem.species_lines,
                    t_ex_max=float(problem.bounds[:, 1, 1].max()))
     rng = np.random.default_rng(seed)
@@ -508,8 +437,8 @@ def fit_spectrum(
     if optimizer == "pso":
         x0 = None
         init_label = "none"
-        if not (isinstance(init, str) and init == "random"):
-            x0, init_label = _initial_points(problem, obs, init, n_init, rng, seed)
+        if not (isinstance(start, str) and start == "random"):
+            x0, init_label = initial_points(problem, obs, start, n_init, rng, seed)
         best, _ = pso_trials(problem, problem.z_bounds, n_trial=n_trial, seed=seed, x0=x0,
                              max_iter=maxiter)
         z_best, f_best = best.x, best.fun
@@ -518,7 +447,7 @@ def fit_spectrum(
         timings["local"] = time.perf_counter() - t1
         meta.update(message=best.message, n_trial=n_trial, gradient="none")
     else:
-        z0, init_label = _initial_points(problem, obs, init, n_init, rng, seed)
+        z0, init_label = initial_points(problem, obs, start, n_init, rng, seed)
         z0 = np.clip(z0, problem.z_bounds[:, 0], problem.z_bounds[:, 1])
         f0 = problem(z0)
         i0 = int(np.argmin(np.where(np.isfinite(f0), f0, np.inf)))
