@@ -260,6 +260,11 @@ def _probe(cubes: CubeSet):
     )
 
 
+def _rest_freqs(cubes: CubeSet) -> list[np.ndarray]:
+    """Rest frequencies per window (MHz) of the cubes' channels at their v_LSR."""
+    return _probe(cubes).rest_freqs
+
+
 def _selection(cubes: CubeSet, select) -> Preprocessed | None:
     if select is False:
         return None
