@@ -52,9 +52,9 @@ from pathlib import Path
 import numpy as np
 
 from spectuner_nb.fit import fit_spectrum
-from spectuner_nb.policy.loader import policy_available
 from spectuner_nb.losses import find_peak_spans, relative_loss
 from spectuner_nb.observation import Observation, jy_per_beam_to_k
+from spectuner_nb.policy.loader import policy_available
 from spectuner_nb.policy.training.dataset import W3H2O_FILE as W3_CUBE
 from spectuner_nb.policy.training.dataset import W3H2O_VLSR_KMS as W3_VLSR_KMS
 from spectuner_nb.policy.training.dataset import w3h2o_cube
