@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["Policy", "PolicyConfig", "get_config"]
-
 _LAZY: dict[str, str] = {"Policy": ".policy", "PolicyConfig": ".config", "get_config": ".config"}
+"""Public name → submodule that defines it (imported on first access)."""
+
+__all__ = list(_LAZY)
 
 
 def __getattr__(name: str):
