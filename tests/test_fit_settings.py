@@ -279,3 +279,17 @@ def test_identify_rejects_bad_settings_typed(pixel):
                    {"n_init": 10**7}):
         with pytest.raises(IdentificationError):
             identify(pixel, ["CH3OH"], progress=False, **kwargs)
+
+
+@pytest.mark.slow
+def test_policy_sent_to_dask_workers_gives_the_in_process_maps(small_synthetic_cube, tmp_path):
+    """The proposer is sent to the workers once; their maps equal those fitted here."""
+    kw = dict(loss="chi2", init="policy", n_init=6, select=PreprocessConfig(n_cut=1),
+              progress=False, chunk_size=3, mask=np.eye(4, dtype=bool) | np.eye(4, k=1, dtype=bool))
+    here = fit_cube(small_synthetic_cube.cubes, "CH3OH", client=False, workdir=tmp_path / "a",
+                    **kw)
+    dask = fit_cube(small_synthetic_cube.cubes, "CH3OH", n_workers=1, workdir=tmp_path / "b",
+                    **kw)
+    assert here.meta["init"] == dask.meta["init"] == "policy" and here.n_fitted == 7
+    for name in ("x", "x_err", "x_spread", "loss", "nfev", "flags"):
+        np.testing.assert_array_equal(getattr(here, name), getattr(dask, name), err_msg=name)
