@@ -68,6 +68,17 @@ def test_cube_settings_raise_the_callers_error(changes, setting):
     assert info.value.setting == setting
 
 
+def test_fit_cube_refuses_bad_settings_before_reading(tmp_path):
+    cases = [({"init": np.zeros((1, 1, 5))}, "init", "propose method"),
+             ({"optimizer": "adam"}, "optimizer", "optimizer"),
+             ({"n_init": 10**7}, "n_init", "memory"),
+             ({"chunk_size": 0}, "chunk_size", "chunk_size")]
+    for kwargs, setting, match in cases:
+        with pytest.raises(CubeError, match=match) as info:
+            fit_cube(tmp_path / "no_such.fits", "CH3OH", client=False, **kwargs)
+        assert getattr(info.value, "setting", setting) == setting
+
+
 def test_species_must_be_named():
     for species in ([], (), None, [""], ["CH3OH", " "]):
         with pytest.raises(FitError) as info:
