@@ -47,21 +47,15 @@ W3_SPECIES = ["CH3OH", "H2CO", "HC3N", "OCS"]
 
 def _client(n: int):
     """A LocalCluster client with n single-threaded workers, set up as fit_cube's own."""
-    import dask
-    from dask.distributed import Client, LocalCluster
+    from spectuner_nb.cube.scheduling import make_client
 
-    from spectuner_nb.cube.fit import WORKER_CONFIG
-
-    with dask.config.set(WORKER_CONFIG):
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                               dashboard_address=":0")
-    return Client(cluster)
+    return make_client(None, n)[0]
 
 
 def _close(client) -> None:
-    cluster = client.cluster
-    client.close()
-    cluster.close()
+    from spectuner_nb.cube.scheduling import close_client
+
+    close_client(client)
 
 
 def _timed_fit(cubes, mask, client, workdir, **kw):

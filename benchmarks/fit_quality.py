@@ -54,6 +54,7 @@ import numpy as np
 from spectuner_nb.fit import fit_spectrum
 from spectuner_nb.losses import find_peak_spans, relative_loss
 from spectuner_nb.observation import Observation, jy_per_beam_to_k
+from spectuner_nb.policy.loader import policy_available
 from spectuner_nb.policy.training.dataset import W3H2O_FILE as W3_CUBE
 from spectuner_nb.policy.training.dataset import W3H2O_VLSR_KMS as W3_VLSR_KMS
 from spectuner_nb.policy.training.dataset import w3h2o_cube
@@ -117,7 +118,7 @@ def register_defaults(with_policy: bool | None = None, n_init: int = N_INIT) -> 
 
     ``n_init``: start points of the random-init and policy-init methods (docs/method.md §7: 50).
     """
-    register_method(REFERENCE, fit_method(optimizer="pso", n_trial=3))
+    register_method(REFERENCE, fit_method(optimizer="pso", n_trial=3, init="random"))
     if with_policy is None:
         with_policy = policy_available()
     inits = ("random", "policy") if with_policy else ("random",)
@@ -128,17 +129,6 @@ def register_defaults(with_policy: bool | None = None, n_init: int = N_INIT) -> 
     if with_policy:
         register_method("policy_only", fit_method(optimizer="none", init="policy",
                                                   n_init=n_init))
-
-
-def policy_available() -> bool:
-    """True when ``spectuner_nb.policy.Policy.load()`` finds a checkpoint."""
-    try:
-        from spectuner_nb.policy import Policy
-
-        Policy.load()
-    except Exception:  # any failure means: no usable policy in this checkout
-        return False
-    return True
 
 
 # ---------------------------------------------------------------------------- datasets
@@ -281,8 +271,8 @@ def gradient_comparison(cases: list[Case], seed: int, loss: str, n_init: int = 5
     rows = []
     for i, case in enumerate(cases):
         res = {g: fit_spectrum(case.obs, [case.species], lines=[case.lines], loss=loss,
-                               optimizer="slsqp", n_init=n_init, seed=seed + i, gradient=g,
-                               errors=False) for g in (fast, fd)}
+                               optimizer="slsqp", init="random", n_init=n_init, seed=seed + i,
+                               gradient=g, errors=False) for g in (fast, fd)}
         rows.append({"case": case.name, "species": case.species,
                      **{f"{g}_{k}": v for g, r in res.items() for k, v in
                         (("nfev", r.nfev_local), ("time_s", r.timings["local"]),
@@ -359,7 +349,7 @@ def w3h2o_example(catalog, *, x: int = 15, y: int = 15, seed: int = 0) -> dict:
     obs = Observation.from_cube_pixel(shared_data_dir() / W3_CUBE, x, y, v_lsr=W3_VLSR_KMS)
     lines = [catalog.lines(s, obs.windows) for s in W3_SPECIES]
     singles = [fit_spectrum(obs, [ll.species], lines=[ll], loss="pm", optimizer="pso",
-                            n_trial=3, seed=seed) for ll in lines]
+                            init="random", n_trial=3, seed=seed) for ll in lines]
     start = np.concatenate([r.x for r in singles])
     joint = fit_spectrum(obs, [ll.species for ll in lines], lines=lines, loss="pm",
                          optimizer="slsqp", init=start, seed=seed)

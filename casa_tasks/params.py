@@ -16,7 +16,10 @@ import numpy as np
 
 from spectuner_nb.errors import SpeciesNotFoundError, TaskParameterError
 
-__all__ = ["Checker"]
+__all__ = ["CASA_NAMES", "Checker"]
+
+CASA_NAMES: dict[str, str] = {"n_init": "ninit", "init": "usepolicy", "v_lsr": "vlsr"}
+"""Engine setting → the CASA tasks' parameter name (the CASA spellings live only here)."""
 
 
 class Checker:
@@ -30,6 +33,31 @@ class Checker:
         if isinstance(value, Path):
             value = str(value)
         return TaskParameterError(f"{self.task}: {param}={value!r}: {problem}")
+
+    # ------------------------------------------------------------------ fit settings
+    def fit_settings(self, *, ninit, usepolicy, seed, loss=None, optimizer=None):
+        """The engine's :class:`~spectuner_nb.fit_settings.FitSettings` from the CASA
+        parameters (``ninit`` → ``n_init``; ``usepolicy`` True → ``init="auto"``, False →
+        ``"random"``), checked by the engine (:meth:`FitSettings.validate`) and reported
+        in the CASA spelling; defaults are the engine's (:data:`DEFAULTS`)."""
+        from spectuner_nb.fit_settings import DEFAULTS, LOSSES
+        from spectuner_nb.optimize import OPTIMIZERS
+
+        values = {"ninit": ninit, "usepolicy": usepolicy, "seed": seed, "loss": loss,
+                  "optimizer": optimizer}
+        loss = DEFAULTS.loss if loss is None else self.choice("loss", loss, LOSSES)
+        optimizer = (DEFAULTS.optimizer if optimizer is None
+                     else self.choice("optimizer", optimizer, OPTIMIZERS))
+        use = self.flag("usepolicy", usepolicy)
+        settings = DEFAULTS.replace(loss=loss, optimizer=optimizer, n_init=ninit, seed=seed,
+                                    init="auto" if use else "random")
+        try:
+            return settings.validate(error=TaskParameterError)
+        except TaskParameterError as exc:
+            setting = getattr(exc, "setting", "")
+            param = CASA_NAMES.get(setting, setting)
+            problem = str(exc).removeprefix(f"{setting} ")
+            raise self.fail(param, values.get(param), problem) from None
 
     # ------------------------------------------------------------------ generic
     def strings(self, param: str, value) -> list[str]:

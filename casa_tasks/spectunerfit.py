@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spectuner_nb.fit_settings import DEFAULTS
 from spectuner_nb.parameters import PHYSICAL_NAMES
 
 from . import casaenv
@@ -35,23 +36,14 @@ class _FitSettings:
 
 def _fit_settings(check: Checker, species, loss, optimizer, ninit, usepolicy, seed, parallel,
                   vlsr) -> _FitSettings:
-    from spectuner_nb.fit import LOSSES, OPTIMIZERS
-
     names = check.species("species", species)
-    loss = check.choice("loss", loss, LOSSES)
-    optimizer = check.choice("optimizer", optimizer, OPTIMIZERS)
-    n_init = check.positive_int("ninit", ninit)
-    seed = check.seed("seed", seed)
-    if check.flag("usepolicy", usepolicy):
-        from spectuner_nb.cube.fit import policy_available
-
-        if not policy_available():
-            raise check.fail("usepolicy", usepolicy, "no trained policy checkpoint can be "
-                             "loaded; set usepolicy=False to draw initial points uniformly")
+    fit = check.fit_settings(loss=loss, optimizer=optimizer,
+                             ninit=check.positive_int("ninit", ninit), usepolicy=usepolicy,
+                             seed=check.seed("seed", seed))
     workers = check.workers("parallel", parallel)
     v_lsr = check.quantity("vlsr", vlsr, "km/s")
-    return _FitSettings(names, loss, optimizer, "policy" if usepolicy else "random", n_init,
-                        int(seed), workers, v_lsr)
+    return _FitSettings(names, fit.loss, fit.optimizer, fit.init, fit.n_init, int(fit.seed),
+                        workers, v_lsr)
 
 
 def _default_outdir(source: Path) -> Path:
@@ -155,11 +147,11 @@ def spectunerfit(
     restfreq: str = "",
     vlsr: float | str = 0.0,
     box: str = "",
-    loss: str = "pm",
-    optimizer: str = "slsqp",
-    ninit: int = 50,
+    loss: str = DEFAULTS.loss,
+    optimizer: str = DEFAULTS.optimizer,
+    ninit: int = DEFAULTS.n_init,
     usepolicy: bool = True,
-    seed: int = 0,
+    seed: int = DEFAULTS.seed,
     outdir: str = "",
     overwrite: bool = False,
     parallel: bool | int = False,
@@ -197,9 +189,11 @@ def spectunerfit(
         Pixel box 'blcx,blcy,trcx,trcy' of the cubes to fit ('' = every pixel
         the preprocessing keeps).
     loss, optimizer, ninit, usepolicy, seed
-        Fit settings: 'pm' (peak matching) or 'chi2'; scipy method or 'pso'; number
-        of initial samples, drawn from the trained policy (True) or uniformly
-        within Table 1 (False); random seed.
+        Fit settings (the engine's defaults, :data:`spectuner_nb.fit_settings.DEFAULTS`):
+        'pm' (peak matching) or 'chi2'; scipy method or 'pso'; number of initial
+        samples (1 … 10000); drawn from the trained policy where its checkpoint loads
+        (True, the engine's ``init='auto'``: uniform draws with a warning when none
+        loads) or uniformly within Table 1 (False); random seed.
     outdir
         Output directory ('' = <input name>.spectunerfit in the current directory).
     overwrite

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spectuner_nb.fit_settings import DEFAULTS
 from spectuner_nb.parameters import BOUND_PRESETS, PHYSICAL_NAMES
 
 from .params import Checker
@@ -69,9 +70,9 @@ def spectunerid(
     include: str | list[str] = "",
     exclude: str | list[str] = "",
     preset: str = "auto",
-    ninit: int = 50,
+    ninit: int = DEFAULTS.n_init,
     usepolicy: bool = True,
-    seed: int = 0,
+    seed: int = DEFAULTS.seed,
     domap: bool = False,
     outdir: str = "",
     overwrite: bool = False,
@@ -127,9 +128,9 @@ def spectunerid(
         incl = _names(check, "include", include)
         excl = _names(check, "exclude", exclude)
         bounds = check.choice("preset", preset, PRESETS)
-        n_init = check.positive_int("ninit", ninit)
-        seed = check.seed("seed", seed)
-        check.flag("usepolicy", usepolicy)
+        fit = check.fit_settings(ninit=check.positive_int("ninit", ninit), usepolicy=usepolicy,
+                                 seed=check.seed("seed", seed))
+        n_init, seed = fit.n_init, fit.seed
         check.flag("domap", domap)
         workers = check.workers("parallel", parallel)
         v_lsr = check.quantity("vlsr", vlsr, "km/s")
@@ -143,7 +144,7 @@ def spectunerid(
             out = check.output("outdir", outdir or Path(images[0].name.rstrip("/"))
                                .with_suffix(".spectunerid"), overwrite)
         clear_output(out)
-        result = _identify(obs, cands, incl, excl, bounds, n_init, usepolicy, seed,
+        result = _identify(obs, cands, incl, excl, bounds, n_init, fit.init, seed,
                            workers, out, log)
         summary = _summary(result, out)
         if domap and result.species:
@@ -172,23 +173,23 @@ def _vis_input(check, vis, field, spw, datacolumn, beam, box, domap, outdir, ove
     return obs, [], out
 
 
-def _identify(obs, cands, incl, excl, bounds, n_init, usepolicy, seed, workers, out, log):
+def _identify(obs, cands, incl, excl, bounds, n_init, init, seed, workers, out, log):
     from spectuner_nb.identification import identify
 
     client = None
     if workers > 1:
-        from spectuner_nb.cube.fit import _make_client
+        from spectuner_nb.cube.scheduling import make_client
 
-        client, _ = _make_client(None, workers)
+        client, _ = make_client(None, workers, caller=TASK)
     try:
         result = identify(obs, cands, include=incl, exclude=excl, bounds=bounds,
-                          init="auto" if usepolicy else "random", n_init=n_init,
+                          init=init, n_init=n_init,
                           client=client, workdir=out / "work", seed=seed, progress=False)
     finally:
         if client is not None:
-            cluster = client.cluster
-            client.close()
-            cluster.close()
+            from spectuner_nb.cube.scheduling import close_client
+
+            close_client(client)
     result.write(out)
     for line in repr(result).splitlines():
         log.info(line)

@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     "Observation": "spectuner_nb.observation",
     "fit_spectrum": "spectuner_nb.fit",
+    "FitSettings": "spectuner_nb.fit_settings",
     "FitResult": "spectuner_nb.results",
     "fit_cube": "spectuner_nb.cube",
     "CubeFitResult": "spectuner_nb.cube",

@@ -140,12 +140,9 @@ class _FakePolicy:
         return centre + width * rng.standard_normal((len(obs), n_init, len(species), 5))
 
 
-def test_policy_init_is_batched_per_chunk_and_gives_spread_maps(synth, tmp_path, monkeypatch):
-    from spectuner_nb.cube import fit as cube_fit
-
+def test_policy_init_is_batched_per_chunk_and_gives_spread_maps(synth, tmp_path):
     fake = _FakePolicy()
-    monkeypatch.setitem(cube_fit._POLICY_CACHE, "policy", fake)
-    kw = dict(FAST, init="policy", n_init=16)
+    kw = dict(FAST, init=fake, n_init=16)
     res = fit_cube(synth.cubes, "CH3OH", client=False, workdir=tmp_path, chunk_size=6, **kw)
     assert fake.calls == [6, 6, 4]  # one batched call per chunk
     assert res.meta["init"] == "policy"

@@ -7,7 +7,7 @@ import pytest
 from fit_helpers import real_catalog, w3h2o_cube
 
 from spectuner_nb import losses
-from spectuner_nb.errors import FitError
+from spectuner_nb.errors import CheckpointError, FitError
 from spectuner_nb.fit import FitProblem, fit_spectrum
 from spectuner_nb.mock import mock_spectrum
 from spectuner_nb.observation import Observation
@@ -48,7 +48,7 @@ def test_local_fit_recovers_the_truth(mock, near_truth_fit):
 
 def test_nfev_counts_both_stages(mock, catalog):
     r = fit_spectrum(mock.obs, mock.species, catalog=catalog, loss="pm", optimizer="nelder-mead",
-                     n_init=20, seed=1, maxiter=60)
+                     init="random", n_init=20, seed=1, maxiter=60)
     assert r.nfev_init == 20 and r.nfev == r.nfev_init + r.nfev_local
     assert r.nfev_local > 0 and r.init == "random"
     assert set(r.timings) >= {"setup", "init", "local", "total"}
@@ -57,8 +57,9 @@ def test_nfev_counts_both_stages(mock, catalog):
 
 
 def test_seeded_random_init_is_reproducible(mock, catalog):
-    a = fit_spectrum(mock.obs, mock.species, catalog=catalog, loss="chi2", n_init=10, seed=5)
-    b = fit_spectrum(mock.obs, mock.species, catalog=catalog, loss="chi2", n_init=10, seed=5)
+    kw = dict(catalog=catalog, loss="chi2", init="random", n_init=10, seed=5)
+    a = fit_spectrum(mock.obs, mock.species, **kw)
+    b = fit_spectrum(mock.obs, mock.species, **kw)
     np.testing.assert_array_equal(a.x, b.x)
     assert a.nfev == b.nfev
 
@@ -120,7 +121,7 @@ def test_pso_reference_fit(catalog):
     m = mock_spectrum(["HC3N"], band=6, n_windows=1, n_channels=128, rms=0.05, catalog=catalog,
                       seed=0)
     r = fit_spectrum(m.obs, m.species, catalog=catalog, loss="chi2", optimizer="pso", n_trial=1,
-                     seed=3)
+                     init="random", seed=3)
     assert r.optimizer == "pso" and r.nfev >= 28 * 101 and r.nfev_init == 0
     assert r.x[0, 4] == pytest.approx(m.params_fit[0, 4], abs=0.3)
     assert r.has_peak
@@ -137,7 +138,7 @@ def test_shared_velocity_and_components(catalog):
     assert x.shape == (4, 3, 5) and np.all(x[:, :, 4] == x[:, :1, 4])
     np.testing.assert_allclose(problem.expand(problem.reduce(x)), x)
     r = fit_spectrum(m.obs, m.species, catalog=catalog, loss="chi2", shared=("v_off",),
-                     n_components=[2, 1], n_init=5, seed=0, maxiter=5)
+                     n_components=[2, 1], init="random", n_init=5, seed=0, maxiter=5)
     assert r.species == ["HC3N;v=0;", "HC3N;v=0;", "OCS;v=0;"]
     assert np.ptp(r.x[:, 4]) == 0.0
 
@@ -166,8 +167,8 @@ def test_policy_init_is_clear_when_unavailable(mock, catalog):
     try:
         r = fit_spectrum(mock.obs, mock.species, catalog=catalog, init="policy", n_init=8,
                          loss="chi2", maxiter=3)
-    except FitError as exc:
-        assert "policy" in str(exc)
+    except CheckpointError as exc:
+        assert "checkpoint" in str(exc)
     else:
         assert r.init == "policy" and r.nfev_init == 8
 

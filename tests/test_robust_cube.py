@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 from spectuner_nb.cube import CubeFitResult, CubeSet, PreprocessConfig, fit_cube
-from spectuner_nb.cube import fit as cube_fit
 from spectuner_nb.cube.mainguard import guarded_lines
 from spectuner_nb.cube.preprocessing import Preprocessed, preprocess
 from spectuner_nb.cube.results import (
@@ -159,13 +158,10 @@ class _PolicyB(_PolicyA):
     pass
 
 
-def test_resume_refuses_other_policy_weights(cubes, tmp_path, monkeypatch):
-    kw = dict(FAST, init="policy")
-    monkeypatch.setitem(cube_fit._POLICY_CACHE, "policy", _PolicyA())
-    fit_cube(cubes, "CH3OH", workdir=tmp_path, mask=MASK, **kw)
-    monkeypatch.setitem(cube_fit._POLICY_CACHE, "policy", _PolicyB())
+def test_resume_refuses_other_policy_weights(cubes, tmp_path):
+    fit_cube(cubes, "CH3OH", workdir=tmp_path, mask=MASK, **dict(FAST, init=_PolicyA()))
     with pytest.raises(CubeError, match="policy"):
-        fit_cube(cubes, "CH3OH", workdir=tmp_path, mask=MASK, **kw)
+        fit_cube(cubes, "CH3OH", workdir=tmp_path, mask=MASK, **dict(FAST, init=_PolicyB()))
 
 
 def test_policy_digest_covers_the_weights():

@@ -21,6 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from spectuner_nb.checks import N_INIT_MAX
+from spectuner_nb.fit_settings import DEFAULTS
+from spectuner_nb.fit_settings import INITS as ENGINE_INITS
 from spectuner_nb.optimize import OPTIMIZERS as ENGINE_OPTIMIZERS
 
 from .cube_browser import CubeBrowser
@@ -42,7 +45,8 @@ __all__ = [
 LOSSES: tuple[tuple[str, str], ...] = (("peak matching", "pm"), ("χ²", "chi2"))
 OPTIMIZERS: tuple[str, ...] = tuple(o for o in ENGINE_OPTIMIZERS if o != "none")
 """The engine's optimisers (spectuner_nb.optimize.OPTIMIZERS) the panel offers."""
-INITS: tuple[str, ...] = ("random", "policy")
+INITS: tuple[str, ...] = ENGINE_INITS
+"""The engine's named start strategies (spectuner_nb.fit_settings.INITS)."""
 MAP_COLUMN = 2
 """Fit-space column drawn in the live cube map: log10 N_tot (cm⁻²)."""
 
@@ -141,11 +145,13 @@ class FitPanel(Component):
         self._watcher: threading.Thread | None = None
         self._cancelled = False
         self._warm = False
-        self.loss = ipw.Dropdown(options=LOSSES, value="pm", description="loss")
-        self.optimizer = ipw.Dropdown(options=OPTIMIZERS, value="slsqp", description="optimiser")
-        self.init = ipw.Dropdown(options=INITS, value="random", description="init")
-        self.n_init = ipw.BoundedIntText(value=20, min=1, max=1000, description="n_init")
-        self.seed = ipw.IntText(value=0, description="seed")
+        self.loss = ipw.Dropdown(options=LOSSES, value=DEFAULTS.loss, description="loss")
+        self.optimizer = ipw.Dropdown(options=OPTIMIZERS, value=DEFAULTS.optimizer,
+                                      description="optimiser")
+        self.init = ipw.Dropdown(options=INITS, value=DEFAULTS.init, description="init")
+        self.n_init = ipw.BoundedIntText(value=DEFAULTS.n_init, min=1, max=N_INIT_MAX,
+                                         description="n_init")
+        self.seed = ipw.IntText(value=DEFAULTS.seed, description="seed")
         self.pixels_text = ipw.Text(placeholder="x, y; x, y … (empty: the selection)",
                                     description="pixels")
         self.fit_button = ipw.Button(description="Fit selection", button_style="primary")

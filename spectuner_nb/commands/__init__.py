@@ -1,14 +1,19 @@
 """Subcommands of the ``spectuner-nb`` command line, one module each (see cli.py).
 
 Shared here: argparse types that refuse a bad number at parse time, with the
-setting's limits in the message.
+setting's limits in the message; the fit options of ``fit-spectrum``, ``fit-cube`` and
+``identify`` (:func:`add_fit_arguments`, defaults from
+:data:`~spectuner_nb.fit_settings.DEFAULTS`); the systemic-velocity option
+(:func:`add_v_lsr_argument`).
 """
 
 from __future__ import annotations
 
 import argparse
+import warnings
+from collections.abc import Sequence
 
-__all__ = ["count"]
+__all__ = ["add_fit_arguments", "add_v_lsr_argument", "count"]
 
 
 def count(minimum: int = 1, maximum: int | None = None):
@@ -25,3 +30,54 @@ def count(minimum: int = 1, maximum: int | None = None):
         return value
 
     return whole_number
+
+
+def add_fit_arguments(parser: argparse.ArgumentParser, *, inits: Sequence[str] | None = None,
+                      optimizer: bool = True, defaults=None) -> None:
+    """Add ``--loss``, ``--init``, ``--n-init``, ``--seed`` (and ``--optimizer``) with the
+    choices and the defaults of :mod:`~spectuner_nb.fit_settings`.
+
+    ``inits`` are the named start strategies offered (default
+    :data:`~spectuner_nb.fit_settings.INITS`); ``defaults`` a
+    :class:`~spectuner_nb.fit_settings.FitSettings` (default ``DEFAULTS``).
+    """
+    from ..checks import N_INIT_MAX
+    from ..fit_settings import DEFAULTS, INITS, LOSSES
+    from ..optimize import OPTIMIZERS
+
+    d = DEFAULTS if defaults is None else defaults
+    inits = tuple(INITS if inits is None else inits)
+    parser.add_argument("--loss", choices=LOSSES, default=d.loss,
+                        help=f"pm: peak matching, chi2: noise-weighted (default {d.loss})")
+    parser.add_argument("--init", choices=inits, default=d.init,
+                        help="initial points: auto (the policy when its checkpoint loads, "
+                        "else random), policy, random" + (", neighbour" if "neighbour" in inits
+                                                          else "") + f" (default {d.init})")
+    if optimizer:
+        parser.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer,
+                            help=f"local optimiser (default {d.optimizer})")
+    parser.add_argument("--n-init", type=count(1, N_INIT_MAX), default=d.n_init,
+                        help=f"initial samples per fit (default {d.n_init})")
+    parser.add_argument("--seed", type=count(0), default=d.seed,
+                        help=f"seed of the random draws (default {d.seed})")
+
+
+class _DeprecatedAlias(argparse.Action):
+    """Stores the value as the option it stands for, with a FutureWarning."""
+
+    def __init__(self, option_strings, dest, *, new: str, **kwargs) -> None:
+        self.new = new
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        warnings.warn(f"{option_string} is deprecated and will be removed in the next "
+                      f"release; use {self.new}", FutureWarning, stacklevel=2)
+        setattr(namespace, self.dest, values)
+
+
+def add_v_lsr_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--v-lsr`` (km/s, default 0) and its deprecated spelling ``--vlsr``."""
+    parser.add_argument("--v-lsr", type=float, default=0.0,
+                        help="systemic velocity, km/s (default 0)")
+    parser.add_argument("--vlsr", dest="v_lsr", type=float, action=_DeprecatedAlias,
+                        new="--v-lsr", help=argparse.SUPPRESS)

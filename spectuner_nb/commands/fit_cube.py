@@ -6,9 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..checks import N_INIT_MAX
-from ..optimize import OPTIMIZERS
-from . import count
+from . import add_fit_arguments, add_v_lsr_argument, count
 
 SCHEDULER_TIMEOUT_S: float = 10.0
 """How long to wait for a ``--scheduler`` to answer, s."""
@@ -16,6 +14,8 @@ SCHEDULER_TIMEOUT_S: float = 10.0
 
 def register(subparsers) -> None:
     """Add the ``fit-cube`` subcommand."""
+    from ..fit_settings import CUBE_DEFAULTS, CUBE_INITS
+
     p = subparsers.add_parser(
         "fit-cube",
         help="fit species pixel by pixel in cubes (Dask, resumable), write FITS maps",
@@ -28,14 +28,10 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, type=Path, help="output directory for the maps")
     p.add_argument("--continuum", nargs="+", metavar="IMAGE",
                    help="continuum image per window (Jy/beam or K), same pixel grid")
-    p.add_argument("--vlsr", type=float, default=0.0, help="systemic velocity, km/s (default 0)")
-    p.add_argument("--loss", choices=("chi2", "pm"), default="chi2")
-    p.add_argument("--init", choices=("policy", "random", "neighbour"), default="policy")
-    p.add_argument("--optimizer", default="slsqp", choices=OPTIMIZERS)
-    p.add_argument("--n-init", type=count(1, N_INIT_MAX), default=50,
-                   help="initial samples per pixel (50)")
-    p.add_argument("--seed", type=count(0), default=0)
-    p.add_argument("--chunk-size", type=count(1), default=32, help="pixels per Dask task (32)")
+    add_v_lsr_argument(p)
+    add_fit_arguments(p, inits=CUBE_INITS, defaults=CUBE_DEFAULTS)
+    p.add_argument("--chunk-size", type=count(1), default=CUBE_DEFAULTS.chunk_size,
+                   help=f"pixels per Dask task (default {CUBE_DEFAULTS.chunk_size})")
     p.add_argument("--workers", type=count(1), default=None,
                    help="local Dask worker processes (default: all cores)")
     p.add_argument("--scheduler", default=None,
@@ -77,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         client = _connect(args.scheduler)
     try:
         result = fit_cube(
-            args.cubes, args.species, continuum=args.continuum, v_lsr=args.vlsr, loss=args.loss,
+            args.cubes, args.species, continuum=args.continuum, v_lsr=args.v_lsr, loss=args.loss,
             init=args.init, optimizer=args.optimizer, n_init=args.n_init, client=client,
             workdir=args.workdir or args.out / "work", resume=not args.restart, seed=args.seed,
             chunk_size=args.chunk_size, n_workers=args.workers,

@@ -15,9 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checks import N_INIT_MAX
-from ..optimize import OPTIMIZERS
-from . import count
+from . import add_fit_arguments, add_v_lsr_argument, count
 
 OUTPUT_SUFFIXES: tuple[str, ...] = (".json", ".molfit", ".html", ".png")
 
@@ -32,14 +30,10 @@ def register(subparsers) -> None:
     p.add_argument("--pixel", nargs=2, type=int, metavar=("X", "Y"), default=None,
                    help="pixel of a cube (column, row); default: the central pixel")
     add_observation_arguments(p)
-    p.add_argument("--loss", choices=["pm", "chi2"], default="pm")
-    p.add_argument("--optimizer", default="slsqp", choices=OPTIMIZERS)
-    p.add_argument("--init", choices=["random", "policy"], default="random")
-    p.add_argument("--n-init", type=count(1, N_INIT_MAX), default=50)
+    add_fit_arguments(p)
     p.add_argument("--n-components", type=count(1), default=1,
                    help="velocity components per species")
     p.add_argument("--shared", nargs="*", default=(), help="parameters shared by all species")
-    p.add_argument("--seed", type=count(0), default=0)
     p.add_argument("--cache", default=None,
                    help="existing transition cache file, read only (default: the user cache)")
     p.add_argument("--out", default=None, help="output prefix (default: FILE's name + _fit)")
@@ -48,7 +42,7 @@ def register(subparsers) -> None:
 
 def add_observation_arguments(p) -> None:
     """The options that describe the spectrum read from FILE (shared with ``identify``)."""
-    p.add_argument("--v-lsr", type=float, default=0.0, help="systemic velocity, km/s")
+    add_v_lsr_argument(p)
     p.add_argument("--beam", nargs=2, type=float, metavar=("BMAJ", "BMIN"), default=None,
                    help="beam FWHM in arcsec (default: from the file)")
     p.add_argument("--dish", type=float, default=None, help="single-dish diameter in m")

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checks import N_INIT_MAX
-from . import count
+from . import add_fit_arguments, count
 from .fit_spectrum import _fits_ndim, add_observation_arguments, load_observation
 
 __all__ = ["register", "run"]
@@ -45,9 +44,7 @@ def register(subparsers) -> None:
     p.add_argument("--preset", default="auto", choices=["auto", *sorted(BOUND_PRESETS)],
                    help="parameter bounds (default: chosen from the observed line widths)")
     add_observation_arguments(p)
-    p.add_argument("--init", choices=["auto", "policy", "random"], default="auto")
-    p.add_argument("--n-init", type=count(1, N_INIT_MAX), default=50)
-    p.add_argument("--seed", type=count(0), default=0)
+    add_fit_arguments(p, optimizer=False)
     p.add_argument("--cache", default=None, help="transition cache (default: the user cache)")
     p.add_argument("--scheduler", default=None,
                    help="address of a running Dask scheduler (default: in this process)")
@@ -110,7 +107,8 @@ def run(args) -> int:
         client = Client(args.scheduler)
     try:
         result = identify(obs, args.candidates, catalog=catalog, include=args.include,
-                          exclude=args.exclude, bounds=args.preset, init=args.init,
+                          exclude=args.exclude, bounds=args.preset, loss=args.loss,
+                          init=args.init,
                           n_init=args.n_init, client=client, workdir=out / "work",
                           seed=args.seed, progress=not args.quiet)
         print(obs)

@@ -1,26 +1,29 @@
 """fit_cube: pixel-by-pixel fitting of a cube on Dask, resumable (docs/method.md §8).
 
 The kept pixels of :func:`~spectuner_nb.cube.preprocessing.preprocess` are split
-into chunks. Each chunk is one Dask task: it builds one
-:class:`~spectuner_nb.observation.Observation` per pixel, draws the policy's
-proposals for the whole chunk in one batch (``init="policy"``), and runs
-:func:`~spectuner_nb.fit.fit_spectrum` pixel by pixel. Finished chunks are
+into chunks. Each chunk is one task (:mod:`.worker`): it builds one
+:class:`~spectuner_nb.observation.Observation` per pixel, draws the start strategy's
+proposals for the whole chunk in one batch (the policy, or any object with a
+``propose`` method), and runs :func:`~spectuner_nb.fit.fit_spectrum` pixel by pixel.
+The chunks run in this process or on Dask (:mod:`.scheduling`). Finished chunks are
 written to ``workdir`` atomically (:class:`~spectuner_nb.cube.store.ResultStore`);
 a rerun with ``resume=True`` skips them, so an interrupted run (kill -9
 included) continues with no pixel lost or fitted twice.
 
 Determinism: each pixel's random draws use a seed derived from (``seed``, pixel
-index) and the policy's draws a seed derived from (``seed``, chunk index); the
+index) and the proposer's draws a seed derived from (``seed``, chunk index); the
 chunk layout is fixed in the manifest. A resumed run therefore gives the same
 maps as an uninterrupted one.
 
 ``init="neighbour"`` fits a coarse grid of seed pixels first (every
 ``neighbour_stride``-th row and column, policy or random init), then starts
-every other pixel from the solutions of its four nearest seed pixels.
+every other pixel from the solutions of its four nearest seed pixels (:mod:`.neighbours`).
 
-Every setting is checked before the cubes are loaded, and the line lists against
-the windows before any pixel is fitted (:mod:`~spectuner_nb.cube.validate`). A pixel
-that cannot be fitted gets a status and its error message
+Every setting is checked before the cubes are loaded
+(:class:`~spectuner_nb.fit_settings.CubeSettings`, :mod:`~spectuner_nb.cube.validate`),
+the start strategy resolved (a missing checkpoint refused for ``init="policy"``) before
+any pixel is selected, and the line lists checked against the windows before any pixel
+is fitted. A pixel that cannot be fitted gets a status and its error message
 (:data:`~spectuner_nb.cube.results.STATUS_REASONS`) and is not counted as fitted.
 The run identity in the manifest covers the data, every setting, the line lists and
 partition functions and the policy's weights; the work directory is locked while a
@@ -29,8 +32,6 @@ run uses it (:mod:`~spectuner_nb.cube.store`).
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
 import tempfile
 import time
@@ -40,261 +41,38 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CheckpointError, CubeError, NothingToFitError, ObservationError, SpectunerError
+from ..errors import CubeError
+from ..fit_settings import CUBE_DEFAULTS
 from ..parameters import N_PARAMS
+from ..policy.loader import policy_available
+from ..starts import resolve_init
 from .load import CubeSet, load_cubes
-from .mainguard import unguarded_call
+from .neighbours import neighbour_inits, pixel_plan
 from .preprocessing import PreprocessConfig, Preprocessed, preprocess
 from .results import (
-    REASON_CHARS,
     STATUS_BAD_OBS,
     STATUS_FIT_FAILED,
     STATUS_NOTHING_TO_FIT,
     STATUS_OK,
     CubeFitResult,
 )
+from .scheduling import WORKER_CONFIG, close_client, make_client, progress_bar, run_chunks
 from .store import ResultStore
 from .validate import INITS, check_mask, check_settings, run_identity
+from .worker import ChunkSettings, ChunkTask, fit_chunk, pixel_seed, single_threaded
 
 __all__ = ["INITS", "STATUS_BAD_OBS", "STATUS_FIT_FAILED", "STATUS_NOTHING_TO_FIT", "STATUS_OK",
            "WORKER_CONFIG", "fit_chunk", "fit_cube", "pixel_seed", "policy_available"]
-_N_NEIGHBOURS = 4
-_PIXEL_ERRORS = (SpectunerError, ArithmeticError, ValueError, np.linalg.LinAlgError)
-_POLICY_CACHE: dict[str, object] = {}
-WORKER_CONFIG: dict[str, object] = {
-    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
-    "distributed.worker.profile.enabled": False,
-    "distributed.admin.tick.interval": "1s",
-    "distributed.admin.system-monitor.interval": "2s",
-    "distributed.worker.memory.monitor-interval": "2s",
-}
-"""Dask settings of the LocalCluster that :func:`fit_cube` starts. Dask's default
-``MALLOC_TRIM_THRESHOLD_`` for worker processes freezes glibc's mmap threshold, so every
-model call's work arrays (> 128 kB) are mapped and unmapped afresh: the compiled model
-ran 1.2–1.7× slower in a worker than in a plain process (measured, same kernels). The
-statistical profiler and frequent event-loop ticks also take the GIL from the tasks.
-Use these settings for your own cluster with ``dask.config.set(WORKER_CONFIG)`` before
-starting it."""
-log = logging.getLogger(__name__)
+
+# the private names of earlier releases, kept for a release
+_single_threaded = single_threaded
+_make_client = make_client
+_pixel_plan = pixel_plan
+_neighbour_inits = neighbour_inits
 
 
-# --------------------------------------------------------------------------- worker side
-def _load_policy():
-    """The shipped policy, loaded once per process (None when no checkpoint is available)."""
-    if "policy" not in _POLICY_CACHE:
-        try:
-            from ..policy import Policy
-
-            _POLICY_CACHE["policy"] = Policy.load()
-        except (ImportError, AttributeError, CheckpointError, FileNotFoundError, OSError):
-            _POLICY_CACHE["policy"] = None
-    return _POLICY_CACHE["policy"]
-
-
-def policy_available() -> bool:
-    """True when a trained policy checkpoint can be loaded."""
-    return _load_policy() is not None
-
-
-def pixel_seed(seed: int, flat_index: int, stream: int = 0) -> int:
-    """Seed of one pixel's (stream 0) or one chunk's (stream 1) random draws."""
-    return int(np.random.SeedSequence([int(seed), int(stream), int(flat_index)])
-               .generate_state(1)[0])
-
-
-@contextlib.contextmanager
-def _single_threaded():
-    """Run numba kernels, BLAS and torch on one thread (one task per worker core).
-
-    Besides avoiding oversubscription, this makes the floating-point results, and
-    hence the fits, the same in this process and in any Dask worker.
-    """
-    import numba
-    from threadpoolctl import threadpool_limits
-
-    old_numba = numba.get_num_threads()
-    numba.set_num_threads(1)
-    blas = threadpool_limits(limits=1)
-    try:
-        import torch
-
-        old_torch = torch.get_num_threads()
-        torch.set_num_threads(1)
-    except ImportError:
-        torch, old_torch = None, 0
-    try:
-        yield
-    finally:
-        blas.restore_original_limits()
-        numba.set_num_threads(old_numba)
-        if torch is not None:
-            torch.set_num_threads(old_torch)
-
-
-def _observations(task: dict) -> tuple[list, list[str]]:
-    """One Observation per pixel (None where refused) and the refusal messages."""
-    from ..observation import Observation
-
-    out, why = [], []
-    for k in range(task["pixels"].size):
-        try:
-            obs, text = Observation.from_arrays(
-                list(task["freqs"]), [s[k] for s in task["spectra"]], beam=task["beam"],
-                rms=task["rms"][k], T_bg=task["t_bg"][k], v_lsr=task["v_lsr"],
-                name=f"pixel {int(task['pixels'][k])}",
-            ), ""
-        except ObservationError as exc:
-            obs, text = None, str(exc)
-        out.append(obs)
-        why.append(text)
-    return out, why
-
-
-def _policy_proposals(task: dict, obs: list, lines: list) -> np.ndarray | None:
-    """(n_pix, n_init, n_species, 5) fit-space proposals for the chunk, NaN for bad pixels."""
-    policy = _load_policy()
-    if policy is None:
-        return None
-    ok = [k for k, o in enumerate(obs) if o is not None]
-    out = np.full((len(obs), task["n_init"], len(lines), N_PARAMS), np.nan)
-    if ok:
-        draws = policy.propose([obs[k] for k in ok], list(lines), task["n_init"],
-                               seed=task["chunk_seed"])
-        out[ok] = np.asarray(draws, float).reshape(len(ok), task["n_init"], len(lines), N_PARAMS)
-    return out
-
-
-def _hessian_errors(obs, species, lines, x: np.ndarray) -> np.ndarray:
-    """Fit-space 1σ errors from the Gauss-Newton Hessian of χ² at ``x`` (n_species, 5)."""
-    from ..fit import FitProblem
-
-    problem = FitProblem(obs, species, loss="chi2", lines=lines)
-    return problem.laplace_errors(problem.reduce(x))[problem.idx]
-
-
-def fit_chunk(task: dict, lines: list) -> dict[str, np.ndarray]:
-    """Fit every pixel of one chunk; returns arrays whose first axis is the chunk's pixels.
-
-    ``task`` holds the pixels' spectra (K, NaN = masked), frequencies (MHz), rms and
-    T_bg (K), beam, v_LSR and the fit settings; ``lines`` one line list per species.
-    """
-    from ..fit import fit_spectrum
-
-    n, n_sp = task["pixels"].size, len(task["species"])
-    out = {
-        "x": np.full((n, n_sp, N_PARAMS), np.nan),
-        "x_err": np.full((n, n_sp, N_PARAMS), np.nan),
-        "x_spread": np.full((n, n_sp, N_PARAMS), np.nan),
-        "loss": np.full(n, np.nan),
-        "chi2": np.full(n, np.nan),
-        "nfev": np.zeros(n, np.int64),
-        "at_bound": np.zeros((n, n_sp, N_PARAMS), bool),
-        "has_peak": np.zeros(n, bool),
-        "status": np.full(n, STATUS_OK, np.int8),
-        "reason": np.full(n, "", f"<U{REASON_CHARS}"),
-        "converged": np.ones(n, bool),
-        "seconds": np.zeros(n),
-    }
-    with _single_threaded():
-        obs, refused = _observations(task)
-        proposals = _policy_proposals(task, obs, lines) if task["init"] == "policy" else None
-        for k, o in enumerate(obs):
-            t0 = time.perf_counter()
-            if o is None:
-                out["status"][k], out["reason"][k] = STATUS_BAD_OBS, refused[k][:REASON_CHARS]
-                continue
-            if proposals is not None:
-                init = proposals[k]
-                out["x_spread"][k] = np.std(init, axis=0)
-            elif task["init_arrays"] is not None:
-                init = task["init_arrays"][k]
-                init = init[np.all(np.isfinite(init), axis=(1, 2))]
-                init = "random" if init.size == 0 else init
-            else:
-                init = "random"
-            try:
-                res = fit_spectrum(
-                    o, task["species"], loss=task["loss"], optimizer=task["optimizer"],
-                    init=init, n_init=task["n_init"], seed=pixel_seed(task["seed"],
-                                                                       task["pixels"][k]),
-                    lines=lines, errors=task["loss"] == "chi2", **task["fit_kwargs"],
-                )
-                err = (res.x_err if task["loss"] == "chi2"
-                       else _hessian_errors(o, task["species"], lines, res.x))
-            except _PIXEL_ERRORS as exc:  # one bad pixel must not stop the cube
-                out["status"][k] = (STATUS_NOTHING_TO_FIT if isinstance(exc, NothingToFitError)
-                                    else STATUS_FIT_FAILED)
-                out["reason"][k] = f"{type(exc).__name__}: {exc}"[:REASON_CHARS]
-                continue
-            out["x"][k], out["x_err"][k] = res.x, err
-            out["loss"][k], out["chi2"][k], out["nfev"][k] = res.loss, res.chi2, res.nfev
-            out["converged"][k] = bool(res.meta.get("success", True))
-            out["at_bound"][k] = res.at_bound
-            out["has_peak"][k] = res.has_peak
-            out["seconds"][k] = time.perf_counter() - t0
-    return out
-
-
-# --------------------------------------------------------------------------- driver side
 def _chunks(n: int, size: int, offset: int = 0) -> list[tuple[int, int]]:
     return [(offset + a, offset + min(a + size, n)) for a in range(0, n, size)]
-
-
-def _pixel_plan(keep: np.ndarray, init: str, stride: int):
-    """Pixel order (flat indices) and the number of seed pixels (pass 0)."""
-    flat = np.flatnonzero(keep.ravel())
-    if init != "neighbour":
-        return flat, flat.size
-    iy, ix = np.unravel_index(flat, keep.shape)
-    seeds = (iy % stride == 0) & (ix % stride == 0)
-    if not seeds.any():
-        return flat, flat.size
-    return np.concatenate([flat[seeds], flat[~seeds]]), int(seeds.sum())
-
-
-def _neighbour_inits(shape, seed_pix: np.ndarray, seed_x: np.ndarray, pix: np.ndarray):
-    """Fit-space starts (n_pix, 4, n_species, 5): solutions of the nearest fitted seed pixels."""
-    ok = np.all(np.isfinite(seed_x), axis=(1, 2))
-    seed_pix, seed_x = seed_pix[ok], seed_x[ok]
-    out = np.full((pix.size, _N_NEIGHBOURS) + seed_x.shape[1:], np.nan)
-    if seed_pix.size == 0:
-        return out
-    sy, sx = np.unravel_index(seed_pix, shape)
-    py, px = np.unravel_index(pix, shape)
-    dist = (py[:, None] - sy[None]) ** 2 + (px[:, None] - sx[None]) ** 2
-    nearest = np.argsort(dist, axis=1, kind="stable")[:, :_N_NEIGHBOURS]
-    out[:, : nearest.shape[1]] = seed_x[nearest]
-    return out
-
-
-def _make_client(client, n_workers: int | None):
-    """(client, owned) — a LocalCluster client on all cores unless one is given; (None, False)
-    (fit in this process) when called from an unguarded script (:mod:`.mainguard`)."""
-    if client is not None:
-        return client, False
-    where = unguarded_call()
-    if where is not None:
-        warnings.warn(
-            f"fit_cube was called at the top level of {where} without an "
-            "`if __name__ == \"__main__\":` guard; Dask worker processes would re-run the "
-            "script, so the pixels are fitted in this process instead. Put the call under "
-            "such a guard to fit on all cores.", stacklevel=3)
-        return None, False
-    import dask
-    from dask.distributed import Client, LocalCluster
-
-    n = n_workers or os.cpu_count() or 1
-    with dask.config.set(WORKER_CONFIG):
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                               dashboard_address=":0", silence_logs=logging.ERROR)
-    return Client(cluster), True
-
-
-def _progress(total: int, initial: int, enabled: bool):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, unit="px", desc="fit_cube", disable=not enabled,
-                smoothing=0.1, dynamic_ncols=True)
 
 
 def fit_cube(
@@ -303,21 +81,21 @@ def fit_cube(
     *,
     continuum=None,
     v_lsr: float = 0.0,
-    loss: str = "chi2",
-    init: str = "policy",
-    optimizer: str = "slsqp",
-    n_init: int = 50,
+    loss: str = CUBE_DEFAULTS.loss,
+    init=CUBE_DEFAULTS.init,
+    optimizer: str = CUBE_DEFAULTS.optimizer,
+    n_init: int = CUBE_DEFAULTS.n_init,
     client=None,
     workdir: str | os.PathLike | None = None,
     resume: bool = True,
-    seed: int = 0,
-    chunk_size: int = 32,
+    seed: int = CUBE_DEFAULTS.seed,
+    chunk_size: int = CUBE_DEFAULTS.chunk_size,
     n_workers: int | None = None,
     select: bool | PreprocessConfig = True,
     mask: np.ndarray | None = None,
     bad_channels=None,
     catalog=None,
-    neighbour_stride: int = 3,
+    neighbour_stride: int = CUBE_DEFAULTS.neighbour_stride,
     progress: bool = True,
     fit_kwargs: dict | None = None,
 ) -> CubeFitResult:
@@ -333,12 +111,17 @@ def fit_cube(
         Passed to :func:`~spectuner_nb.cube.load.load_cubes` when ``cubes`` are paths
         (continuum images per window; systemic velocity in km/s; bad channels).
     loss
-        "chi2" or "pm" (peak matching).
+        "pm" (peak matching, default) or "chi2"; the defaults are those of
+        :data:`~spectuner_nb.fit_settings.CUBE_DEFAULTS`.
     init
-        "policy" (batched proposals per chunk; random draws when no checkpoint is
-        available), "random" or "neighbour".
+        "auto" (default: the policy's batched proposals per chunk when a checkpoint
+        loads and the bounds lie inside Table 1, uniform draws otherwise — with a warning
+        when no checkpoint loads), "policy" (:class:`~spectuner_nb.errors.CheckpointError`
+        when none loads), "random", "neighbour" (see the module docstring), or any object
+        with a ``propose`` method (:class:`~spectuner_nb.starts.Proposer`).
     optimizer, n_init, fit_kwargs
-        Passed to :func:`~spectuner_nb.fit.fit_spectrum` for each pixel.
+        Passed to :func:`~spectuner_nb.fit.fit_spectrum` for each pixel (``fit_kwargs``:
+        bounds, gradient, maxiter, n_trial, shared, base).
     client
         A ``dask.distributed.Client``; None: a LocalCluster with ``n_workers``
         processes (default all cores); False: run in this process, no Dask.
@@ -371,6 +154,7 @@ def fit_cube(
                                       opts["seed"])
     chunk_size, neighbour_stride = opts["chunk_size"], opts["neighbour_stride"]
     fit_kwargs = opts["fit_kwargs"]
+    proposer, init_used = _start(init, opts["bounds"])
     if not isinstance(cubes, CubeSet):
         cubes = load_cubes(cubes, continuum=continuum, v_lsr=v_lsr, bad_channels=bad_channels)
     mask = check_mask(mask, cubes.shape)
@@ -383,25 +167,21 @@ def fit_cube(
     lines = [catalog.lines(s, [(float(f[0]), float(f[-1])) for f in rest]) for s in names]
     _check_problem(probe, names, lines, loss, fit_kwargs)
 
-    init_used = init
-    if init in ("policy", "neighbour") and not policy_available():
-        warnings.warn("no trained policy checkpoint available: using random initial points",
-                      stacklevel=2)
-        init_used = "random" if init == "policy" else "neighbour-random"
     pre = _selection(cubes, select)
     keep = pre.keep if pre is not None else _finite_pixels(cubes)
     if mask is not None:
         keep = keep & mask
     if not keep.any():
         raise CubeError("no pixel left to fit after the selection")
-    pixels, n_seed = _pixel_plan(keep, init, neighbour_stride)
+    pixels, n_seed = pixel_plan(keep, init if isinstance(init, str) else "proposer",
+                                neighbour_stride)
     layout = _chunks(n_seed, chunk_size) + _chunks(pixels.size - n_seed, chunk_size, n_seed)
     config = run_identity({
         "data": cubes.fingerprint(), "species": names, "loss": loss, "init": init_used,
         "optimizer": optimizer, "n_init": n_init, "seed": seed,
         "chunk_size": chunk_size, "select": None if pre is None else repr(pre.config),
         "neighbour_stride": neighbour_stride, "fit_kwargs": repr(sorted(fit_kwargs.items())),
-    }, lines, _load_policy() if init_used in ("policy", "neighbour") else None)
+    }, lines, proposer)
     workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="fitcube_"))
     store = ResultStore(workdir, config, pixels, layout, resume=resume)
     try:
@@ -409,34 +189,37 @@ def fit_cube(
             pre.write_mask(workdir / "selection_mask.fits", cubes.wcs)
             (workdir / "selection_report.txt").write_text(pre.report() + "\n")
 
-        base = {"species": names, "loss": loss, "optimizer": optimizer, "n_init": int(n_init),
-                "seed": int(seed), "fit_kwargs": dict(fit_kwargs or {}), "beam": cubes.beam_arcsec,
-                "v_lsr": cubes.v_lsr, "freqs": [w.freq_mhz for w in cubes.windows]}
+        chunk_settings = ChunkSettings(
+            species=names, loss=loss, optimizer=optimizer, n_init=int(n_init), seed=int(seed),
+            fit_kwargs=dict(fit_kwargs or {}), beam=tuple(cubes.beam_arcsec),
+            v_lsr=float(cubes.v_lsr), freqs=[w.freq_mhz for w in cubes.windows])
         rms_map = _rms_map(cubes, pre)
         seed_chunks = [i for i, (a, _) in enumerate(layout) if a < n_seed]
         rest_chunks = [i for i, (a, _) in enumerate(layout) if a >= n_seed]
         n_done = sum(store.chunk_pixels(i).size for i in store.done())
-        bar = _progress(pixels.size, n_done, progress)
+        bar = progress_bar(pixels.size, n_done, progress)
         t_fit = time.perf_counter()
         run_client, owned = ((None, False) if client is False
-                             else _make_client(client, opts["n_workers"]))
+                             else make_client(client, opts["n_workers"]))
         try:
-            first_init = "policy" if init_used in ("policy", "neighbour") else "random"
-            _run(store, cubes, rms_map, base, seed_chunks, first_init, None, lines, run_client, bar)
+            first = "random" if proposer is None else "policy"
+            tasks = _TaskMaker(store, cubes, rms_map, int(seed), first)
+            run_chunks(store, seed_chunks, tasks, chunk_settings, lines, proposer, run_client,
+                       bar)
             if rest_chunks:
                 seed_x = (np.concatenate([store.read(i)["x"] for i in seed_chunks])
                           if seed_chunks else np.zeros((0, len(names), N_PARAMS)))
-                nb = (pixels[:n_seed], seed_x)
-                _run(store, cubes, rms_map, base, rest_chunks, "neighbour", nb, lines, run_client,
-                     bar)
+                tasks = _TaskMaker(store, cubes, rms_map, int(seed), "neighbour",
+                                   (pixels[:n_seed], seed_x))
+                run_chunks(store, rest_chunks, tasks, chunk_settings, lines, None, run_client,
+                           bar)
         finally:
             bar.close()
             if owned:
-                cluster = run_client.cluster
-                run_client.close()
-                cluster.close()
+                close_client(run_client)
         arrays = store.read_all()
-        meta = {**config, "init_requested": init, "workdir": str(workdir),
+        meta = {**config, "init_requested": init if isinstance(init, str) else "proposer",
+                "workdir": str(workdir),
                 "n_pixels": int(pixels.size), "wall_s_total": time.perf_counter() - t_start,
                 "wall_s_fit": time.perf_counter() - t_fit, "v_lsr": cubes.v_lsr,
                 "beam_arcsec": list(cubes.beam_arcsec),
@@ -478,6 +261,7 @@ def _probe(cubes: CubeSet):
 
 
 def _rest_freqs(cubes: CubeSet) -> list[np.ndarray]:
+    """Rest frequencies per window (MHz) of the cubes' channels at their v_LSR."""
     return _probe(cubes).rest_freqs
 
 
@@ -501,52 +285,33 @@ def _rms_map(cubes: CubeSet, pre: Preprocessed | None) -> np.ndarray:
     return np.where(np.isfinite(pre.rms_local), pre.rms_local, pre.rms_global[:, None, None])
 
 
-def _task(store: ResultStore, index: int, cubes: CubeSet, rms_map, base: dict, init: str,
-          neighbours) -> dict:
-    pix = store.chunk_pixels(index)
-    iy, ix = np.unravel_index(pix, cubes.shape)
-    task = dict(base, pixels=pix, init=init, chunk_seed=pixel_seed(base["seed"], index, 1),
-                spectra=cubes.spectra(iy, ix, masked=True), t_bg=cubes.t_background(iy, ix),
-                rms=rms_map[:, iy, ix].T, init_arrays=None)
-    if neighbours is not None:
-        task["init_arrays"] = _neighbour_inits(cubes.shape, neighbours[0], neighbours[1], pix)
-    return task
+def _start(init, bounds):
+    """(proposer or None, init label of the run) for the validated ``init``."""
+    start = resolve_init("auto" if init == "neighbour" else init, bounds=bounds,
+                         error=CubeError)
+    proposer = None if isinstance(start, str) else start
+    if init == "neighbour":
+        return proposer, "neighbour" if proposer is not None else "neighbour-random"
+    return proposer, "random" if proposer is None else "policy"
 
 
-def _run(store, cubes, rms_map, base, chunk_ids, init, neighbours, lines, client, bar) -> None:
-    todo = [i for i in chunk_ids if i in set(store.pending())]
-    if not todo:
-        return
-    if client is None:
-        for i in todo:
-            store.write(i, fit_chunk(_task(store, i, cubes, rms_map, base, init, neighbours),
-                                     lines))
-            bar.update(store.chunk_pixels(i).size)
-        return
-    from dask.distributed import as_completed
+class _TaskMaker:
+    """Builds the :class:`ChunkTask` of a chunk index from the cubes (on the driver)."""
 
-    lines_f = client.scatter(lines, broadcast=True)
-    n_slots = 2 * max(1, len(client.scheduler_info().get("workers", {})) or 1)
-    queue = list(todo)
-    running = as_completed()
-    keys = {}
+    def __init__(self, store: ResultStore, cubes: CubeSet, rms_map: np.ndarray, seed: int,
+                 init: str, neighbours: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        self.store, self.cubes, self.rms_map = store, cubes, rms_map
+        self.seed, self.init, self.neighbours = seed, init, neighbours
 
-    def submit():
-        i = queue.pop(0)
-        fut = client.submit(fit_chunk, _task(store, i, cubes, rms_map, base, init, neighbours),
-                            lines_f, pure=False)
-        keys[fut.key] = i
-        running.add(fut)
-
-    for _ in range(min(n_slots, len(queue))):
-        submit()
-    for fut in running:
-        i = keys.pop(fut.key)
-        store.write(i, fut.result())
-        bar.update(store.chunk_pixels(i).size)
-        fut.release()
-        if queue:
-            submit()
-
-
-__all__ = ["INITS", "WORKER_CONFIG", "policy_available", "pixel_seed", "fit_chunk", "fit_cube"]
+    def __call__(self, index: int) -> ChunkTask:
+        pix = self.store.chunk_pixels(index)
+        iy, ix = np.unravel_index(pix, self.cubes.shape)
+        init_arrays = None
+        if self.neighbours is not None:
+            init_arrays = neighbour_inits(self.cubes.shape, self.neighbours[0],
+                                          self.neighbours[1], pix)
+        return ChunkTask(index=index, pixels=pix, init=self.init,
+                         chunk_seed=pixel_seed(self.seed, index, 1),
+                         spectra=self.cubes.spectra(iy, ix, masked=True),
+                         t_bg=self.cubes.t_background(iy, ix), rms=self.rms_map[:, iy, ix].T,
+                         init_arrays=init_arrays)

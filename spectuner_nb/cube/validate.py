@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..checks import SEED_MAX, as_count
-from ..errors import CubeError, FitError
-from ..fit import _bounds_array, check_fit_settings, fit_spectrum
+from ..checks import as_count
+from ..errors import CubeError
+from ..fit import fit_spectrum
+from ..fit_settings import CUBE_INITS, CubeSettings, bounds_array, check_species
 from ..observation import check_v_lsr
 from .preprocessing import PreprocessConfig
 
@@ -28,8 +29,9 @@ __all__ = [
     "linelist_digest", "policy_digest", "run_identity",
 ]
 
-INITS: tuple[str, ...] = ("policy", "random", "neighbour")
-"""Accepted ``init`` values of :func:`~spectuner_nb.cube.fit_cube`."""
+INITS: tuple[str, ...] = CUBE_INITS
+"""Accepted named ``init`` values of :func:`~spectuner_nb.cube.fit_cube`
+(:data:`~spectuner_nb.fit_settings.CUBE_INITS`)."""
 CUBE_OWNED_FIT_KWARGS: frozenset[str] = frozenset(
     {"obs", "species", "catalog", "loss", "optimizer", "init", "n_init", "seed", "lines",
      "errors", "n_components"})
@@ -42,42 +44,41 @@ def allowed_fit_kwargs() -> list[str]:
     return sorted(set(inspect.signature(fit_spectrum).parameters) - CUBE_OWNED_FIT_KWARGS)
 
 
-def check_settings(*, species, loss: str, init: str, optimizer: str, n_init, seed, chunk_size,
+def check_settings(*, species, loss: str, init, optimizer: str, n_init, seed, chunk_size,
                    n_workers, neighbour_stride, fit_kwargs, v_lsr, workdir, select) -> dict:
-    """Validate fit_cube's settings; returns them normalised (species list, ints, lower-case
-    optimizer, fit_kwargs dict). Raises :class:`CubeError` naming the setting."""
-    species = [species] if isinstance(species, str) else list(species or ())
-    if not species:
-        raise CubeError("give at least one species")
-    bad = [s for s in species if not isinstance(s, str) or not s.strip()]
-    if bad:
-        raise CubeError(f"species must be non-empty names, got {bad}")
-    if init not in INITS:
-        raise CubeError(f"init must be one of {INITS}, got {init!r}")
+    """Validate fit_cube's settings (:meth:`CubeSettings.validate` and the run's own);
+    returns them normalised (species list, ints, lower-case optimizer, fit_kwargs dict,
+    ``bounds`` as a fit-space array or None for "auto", ``settings`` the
+    :class:`CubeSettings`). Raises :class:`CubeError` naming the setting."""
+    species = check_species(species, error=CubeError)
     fit_kwargs = dict(fit_kwargs or {})
     unknown = sorted(set(fit_kwargs) - set(allowed_fit_kwargs()))
     if unknown:
         raise CubeError(f"fit_kwargs cannot hold {unknown}; allowed: {allowed_fit_kwargs()}")
-    try:
-        optimizer = check_fit_settings(
-            loss=loss, optimizer=optimizer, n_init=n_init, seed=seed,
-            gradient=fit_kwargs.get("gradient", "auto"), maxiter=fit_kwargs.get("maxiter", 1000),
-            n_trial=fit_kwargs.get("n_trial", 3))
-        if fit_kwargs.get("bounds") is not None:
-            _bounds_array(fit_kwargs["bounds"], len(species))
-    except FitError as exc:
-        raise CubeError(str(exc)) from exc
+    if not (isinstance(init, str) or callable(getattr(init, "propose", None))):
+        raise CubeError(f"init must be one of {INITS} or an object with a propose method, "
+                        f"got {type(init).__name__}")
+    bounds = fit_kwargs.get("bounds")
+    settings = CubeSettings(
+        loss=loss, init=init, n_init=n_init, optimizer=optimizer, seed=seed,
+        bounds=bounds, gradient=fit_kwargs.get("gradient", "auto"),
+        maxiter=fit_kwargs.get("maxiter", 1000), n_trial=fit_kwargs.get("n_trial", 3),
+        chunk_size=chunk_size, neighbour_stride=neighbour_stride).validate(error=CubeError)
+    if settings.seed is None:
+        raise CubeError("seed must be a whole number ≥ 0 (a cube fit is reproducible), "
+                        "got None")
     if not (select is True or select is False or isinstance(select, PreprocessConfig)):
         raise CubeError(f"select must be True, False or a PreprocessConfig, got {select!r}")
     if not hasattr(v_lsr, "unit"):
         check_v_lsr(v_lsr)
     if workdir is not None and Path(workdir).exists() and not Path(workdir).is_dir():
         raise CubeError(f"workdir {workdir} exists and is not a directory")
+    auto = bounds is None or (isinstance(bounds, str) and bounds == "auto")
     return {
-        "species": species, "optimizer": optimizer, "n_init": int(n_init), "fit_kwargs": fit_kwargs,
-        "seed": as_count(seed, "seed", minimum=0, maximum=SEED_MAX, error=CubeError),
-        "chunk_size": as_count(chunk_size, "chunk_size", error=CubeError),
-        "neighbour_stride": as_count(neighbour_stride, "neighbour_stride", error=CubeError),
+        "species": species, "optimizer": settings.optimizer, "n_init": settings.n_init,
+        "fit_kwargs": fit_kwargs, "seed": settings.seed, "chunk_size": settings.chunk_size,
+        "neighbour_stride": settings.neighbour_stride, "settings": settings,
+        "bounds": None if auto else bounds_array(bounds, len(species), error=CubeError),
         "n_workers": None if n_workers is None else as_count(n_workers, "n_workers",
                                                               maximum=os.cpu_count() or 1,
                                                               error=CubeError),

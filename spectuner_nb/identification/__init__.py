@@ -18,9 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from ..catalog.families import is_rare
-from ..checks import N_INIT_MAX, as_count, as_seed
 from ..errors import IdentificationError, ModelInputError
-from ..fit import LOSSES
+from ..fit_settings import DEFAULTS, FitSettings
 from ..observation import Observation
 from ..parameters import N_PARAMS, bounds_preset, choose_preset
 from ..sanity import check_fittable
@@ -83,13 +82,13 @@ def identify(
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
     bounds="auto",
-    loss: str = "pm",
-    n_init: int = 50,
-    init: str = "auto",
+    loss: str = DEFAULTS.loss,
+    n_init: int = DEFAULTS.n_init,
+    init: str = DEFAULTS.init,
     client=None,
     workdir: str | Path | None = None,
     resume: bool = True,
-    seed: int = 0,
+    seed: int = DEFAULTS.seed,
     progress: bool = True,
     families: bool = True,
 ) -> IdentificationResult:
@@ -140,13 +139,11 @@ def identify(
     t0 = time.perf_counter()
     if not isinstance(obs, Observation):
         raise IdentificationError(f"obs must be an Observation, got {type(obs).__name__}")
-    if loss not in LOSSES:
-        raise IdentificationError(f"loss must be one of {LOSSES}, got {loss!r}")
-    n_init = as_count(n_init, "n_init", maximum=N_INIT_MAX, error=IdentificationError)
-    seed = as_seed(seed, error=IdentificationError)
-    seed = 0 if seed is None else seed
-    if init not in INITS:
+    if not (isinstance(init, str) and init in INITS):
         raise IdentificationError(f"init must be one of {INITS}, got {init!r}")
+    checked = FitSettings(loss=loss, init=init, n_init=n_init, seed=seed,
+                          bounds=None).validate(error=IdentificationError)
+    n_init, seed = checked.n_init, 0 if checked.seed is None else checked.seed
     if catalog is None:
         from ..catalog import default_cache
 
@@ -174,7 +171,8 @@ def identify(
                                     message=message, settings=settings, timings=timings)
 
     # individual fits
-    policy, policy_id = load_policy() if init != "random" else (None, None)
+    policy, policy_id = (load_policy(required=init == "policy") if init != "random"
+                         else (None, None))
     method = init_method(init, bnds, policy)
     settings["init"] = method
     fit_settings = {k: settings[k] for k in ("bounds", "loss", "n_init", "seed")}

@@ -11,18 +11,17 @@ directory as soon as it finishes.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import zlib
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import numpy as np
 
 from ..errors import CheckpointError, IdentificationError
+from ..fit_settings import INITS
 from ..model import LTEModel
 from ..observation import Observation
 from ..parameters import within_bounds
+from ..policy.loader import load_policy
 from .candidates import Candidate
 from .store import FitStore
 
@@ -39,29 +38,12 @@ __all__ = [
     "run_fits",
 ]
 
-INITS: tuple[str, ...] = ("auto", "policy", "random")
 FIT_MAXITER: int = 200
 """SLSQP iteration limit of one individual fit."""
 ANCHORED_FRACTION: float = 0.5
 """Fraction of the random starts placed on the candidate's anchors (T_ex, v_off)."""
 N_ANCHORED_WITH_POLICY: int = 10
 """Anchored random starts added to the policy's proposals."""
-
-
-def load_policy():
-    """The policy checkpoint in use and its identity: (Policy, sha256 of its weights), or
-    (None, None) when none can be loaded."""
-    try:
-        from ..policy import Policy
-        from ..policy.checkpoint import WEIGHTS_FILE, default_checkpoint_dir
-        from ..policy.policy import CHECKPOINT_ENV
-
-        policy = Policy.load()
-        directory = Path(os.environ.get(CHECKPOINT_ENV) or default_checkpoint_dir())
-        digest = hashlib.sha256((directory / WEIGHTS_FILE).read_bytes()).hexdigest()
-    except (ImportError, AttributeError, CheckpointError, OSError):
-        return None, None
-    return policy, digest
 
 
 def init_method(init: str, bounds: np.ndarray, policy) -> str:
@@ -72,7 +54,7 @@ def init_method(init: str, bounds: np.ndarray, policy) -> str:
         return "random"
     if policy is None:
         if init == "policy":
-            raise IdentificationError("init='policy' needs a policy checkpoint; none loads")
+            raise CheckpointError("init='policy' needs a policy checkpoint; none loads")
         return "random"
     if init == "auto" and not within_bounds(bounds, policy.network.bounds()):
         return "random"
@@ -126,10 +108,10 @@ def fit_candidate(obs: Observation, name: str, lines, starts: np.ndarray, settin
 
 
 def _task(obs, name, lines, starts, settings):
-    """Dask task: one individual fit on one thread (see cube.fit._single_threaded)."""
-    from ..cube.fit import _single_threaded
+    """Dask task: one individual fit on one thread (see cube.worker.single_threaded)."""
+    from ..cube.worker import single_threaded
 
-    with _single_threaded():
+    with single_threaded():
         return name, fit_candidate(obs, name, lines, starts, settings)
 
 

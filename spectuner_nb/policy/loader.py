@@ -1,0 +1,52 @@
+"""Loading the policy checkpoint in use, with the identity of its weights.
+
+The checkpoint is the directory named by ``$SPECTUNER_NB_POLICY_CHECKPOINT`` when set,
+else the one shipped with the package. :meth:`Policy.load` caches it per process, so
+calling :func:`load_policy` once per fit or per task costs nothing after the first call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from ..errors import CheckpointError
+
+__all__ = ["checkpoint_dir", "load_policy", "policy_available"]
+
+
+def checkpoint_dir() -> Path:
+    """The checkpoint directory in use (``$SPECTUNER_NB_POLICY_CHECKPOINT`` or the shipped one)."""
+    from .checkpoint import default_checkpoint_dir
+    from .policy import CHECKPOINT_ENV
+
+    return Path(os.environ.get(CHECKPOINT_ENV) or default_checkpoint_dir())
+
+
+def load_policy(*, required: bool = False):
+    """The policy in use and the sha256 of its weights file: ``(Policy, digest)``.
+
+    When no checkpoint loads (missing, malformed, torch absent) this returns
+    ``(None, None)``, or raises :class:`~spectuner_nb.errors.CheckpointError` naming the
+    directory and the cause when ``required``.
+    """
+    directory = checkpoint_dir()
+    try:
+        from .checkpoint import WEIGHTS_FILE
+        from .policy import Policy
+
+        policy = Policy.load(directory)
+        digest = hashlib.sha256((directory / WEIGHTS_FILE).read_bytes()).hexdigest()
+    except (ImportError, AttributeError, CheckpointError, OSError) as exc:
+        if required:
+            raise CheckpointError(
+                f"no policy checkpoint can be loaded from {directory} ({exc}); use "
+                "init='random' (or init='auto', which falls back to random starts)") from exc
+        return None, None
+    return policy, digest
+
+
+def policy_available() -> bool:
+    """True when the policy checkpoint in use can be loaded."""
+    return load_policy()[0] is not None
