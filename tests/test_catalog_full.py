@@ -68,6 +68,20 @@ def test_subset_lookup_by_every_spelling(subset):
         assert cache.entry(e.provenance["spellings"]["Splatalogue_snapshot"]).name == e.name
 
 
+def test_drifting_level_ratio_is_left_out_constant_factor_divided():
+    """A Q table / level-sum ratio that changes between 9.375 and 18.75 K (CH3COOH 123 → 40,
+    NH2D 3.1 → 3.7) is no degeneracy convention: left out with the reason, not divided by
+    it (CH3COOH came out with Q / 82); HCl (factor 4, the 35Cl spin) and NHD2 (4.5) keep
+    their constant factor."""
+    report = build_catalog(species_ids={941: "CH3COOH v=0", 77: "NH2D", 655: "HCl",
+                                        285: "NHD2"})
+    for name in ("CH3COOH v=0", "NH2D"):
+        assert "no constant convention factor" in report.skipped[name], report.skipped
+    scales = {it.linelist.species: it.provenance["partition_scale"] for it in report.items}
+    assert scales["HCl;v=0;"] == 0.25
+    assert scales["NHD2;v=0;"] == pytest.approx(1 / 4.5, rel=0.01)
+
+
 def test_partition_tables_cover_ranges_and_lists():
     assert [e.tag for e in partition_tables("CH3OH;vt=1;")] == [32504]
     assert 45501 in [e.tag for e in partition_tables("C-13-S;v=1;")]  # "C-13-S, v=0,1"

@@ -55,7 +55,8 @@ from .splatalogue import to_linelist as splat_linelist
 
 __all__ = [
     "BUILDER_VERSION", "ORIGIN", "META_KEY", "SKIPPED_KEY", "FMIN_MHZ", "FMAX_MHZ", "EUP_MAX_K",
-    "LINE_LIST_ORDER", "LEVEL_TEMPERATURES_K", "LEVEL_TOLERANCE", "LGINT_TOLERANCE",
+    "LINE_LIST_ORDER", "LEVEL_TEMPERATURES_K", "LEVEL_TOLERANCE", "CONVENTION_DRIFT",
+    "LGINT_TOLERANCE",
     "STRENGTH_TOLERANCE", "ISM_COLUMNS", "FLAGS", "PARTITION_TAGS", "LEFT_OUT", "SnapshotSpecies",
     "read_snapshot", "ism_marks", "partition_tables", "ground_state_tables", "PartitionChoice",
     "nice_factor", "choose_partition", "snapshot_key", "BuildReport", "restore_g_u", "repair_a_ul",
@@ -63,7 +64,7 @@ __all__ = [
     "ensure_full_catalog", "skipped_species",
 ]
 
-BUILDER_VERSION = "1"
+BUILDER_VERSION = "2"
 ORIGIN = "casadata"
 META_KEY = "full_catalog_key"
 SKIPPED_KEY = "full_catalog_skipped"
@@ -74,6 +75,9 @@ LINE_LIST_ORDER: tuple[str, ...] = ("CDMS", "JPL", "SLAIM")
 """Splatalogue line lists used, best first; one list per species (never merged)."""
 LEVEL_TEMPERATURES_K: tuple[float, ...] = (9.375, 18.75, 37.5, 75.0, 150.0, 300.0)
 LEVEL_TOLERANCE = 0.20
+CONVENTION_DRIFT = 0.10
+"""Largest accepted spread (max/min − 1) of Q_table/Q_levels at 9.375 and 18.75 K for the
+table to be divided by it: a degeneracy convention is one constant factor."""
 LGINT_TOLERANCE = 0.05
 STRENGTH_TOLERANCE = 0.02
 ISM_COLUMNS = ("known_ast_molecules", "ism_hotcore", "ism_diffusecloud", "ism_darkcloud",
@@ -301,7 +305,9 @@ def choose_partition(
     :func:`~spectuner_nb.catalog.consistency.lgint_q300`) the table is rescaled
     to it when they differ by more than 5 %. Without, a low-T level-sum ratio
     off by more than 20 % means g_u lacks a degeneracy the table counts: the
-    table is divided by that ratio (rounded when near a whole number), unless
+    table is divided by that ratio (rounded when near a whole number; a ratio
+    that changes by more than :data:`CONVENTION_DRIFT` between 9.375 and
+    18.75 K is no convention factor and raises :class:`CatalogError`), unless
     the A_ul carry the missing weights themselves
     (:func:`~spectuner_nb.catalog.consistency.symmetry_a_spread`), when the
     table is right as it is (CH3OCH3).
@@ -340,8 +346,14 @@ def choose_partition(
         if abs(low - 1.0) > LEVEL_TOLERANCE:
             spread = symmetry_a_spread(full)
             checks["symmetry_a_spread"] = round(spread, 3)
+            drift = float(np.nanmax(before_low) / np.nanmin(before_low)) - 1.0
             if spread >= WEIGHTED_A_SPREAD:
                 flags.append("a_ul_carries_weights")
+            elif drift > CONVENTION_DRIFT:
+                raise CatalogError(
+                    f"Q table / level sum {before_low[0]:.3g} at 9.375 K but "
+                    f"{before_low[1]:.3g} at 18.75 K: no constant convention factor to "
+                    "divide by, so Q cannot be matched to the list's g_u")
             else:
                 scale = 1.0 / nice_factor(low)
                 flags.append("q_divided_to_levels")
