@@ -161,6 +161,11 @@ def test_every_species_resolves_from_all_spellings(full):
         for style, name in names.items():
             assert e in full.candidates(name), (e.name, style, name)
         assert family(e.name).parent == resolve(family(e.name).parent)
+    covered = {name: reason.rsplit(" ", 1)[-1] for name, reason in skipped_species(full).items()
+               if reason.startswith("covered by the curated entry")}
+    assert "CH3OH vt=1" in covered
+    for name, holder in covered.items():  # a state the starter's range holds finds that range
+        assert full.entry(name).name == holder, name
 
 
 def _cdms_jpl_files():
@@ -298,3 +303,23 @@ def test_on_miss_hook_runs_once_then_lookups_see_its_entries(subset, tmp_path):
     with pytest.raises(SpeciesNotFoundError):
         cache.entry("NOT-A-SPECIES")
     assert calls == [1] and cache.on_miss is None
+
+
+@pytest.mark.slow
+def test_weights_class_caught_over_the_whole_catalog(full):
+    """The CH3OCH3 defect class (A_ul carrying nuclear-spin weights that g_u lacks) over every
+    species: wherever the symmetry components' A_ul spread like weights, either the entry is
+    flagged ``a_ul_carries_weights`` (table Q kept, so g_u·A_ul/Q is right) or its A_ul were
+    recomputed from the catalogue's LGINT with the Q(300 K) they imply (acetone: JPL g_u
+    capped and stored modulo 100, g_u·A_ul/Q still the catalogue's)."""
+    from spectuner_nb.catalog.consistency import WEIGHTED_A_SPREAD, symmetry_a_spread
+
+    found = {}
+    for e in full.entries():
+        spread = symmetry_a_spread(full.linelist(e.name, catalog=e.catalog))
+        if spread >= WEIGHTED_A_SPREAD:
+            found[e.name] = spread
+            assert ("a_ul_carries_weights" in e.flags
+                    or "q300_table_over_lgint" in e.provenance.get("checks", {})), (e.name, spread)
+    assert found.get("CH3OCH3;v=0;") == pytest.approx(4.0, rel=0.05)
+    assert full.entry("CH3OCH3").flags.count("a_ul_carries_weights") == 1

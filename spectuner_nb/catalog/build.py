@@ -225,27 +225,6 @@ def _partition_index() -> dict[str, list[tuple[str, PartitionEntry]]]:
     return index
 
 
-_RANGE = re.compile(r"^(v\w*)=(\d+)-(\d+)$")
-_LIST = re.compile(r"^(v\w*)=(\d+(?:,\d+)+)$")
-_ONE = re.compile(r"^(v\w*)=(\d+)$")
-
-
-def _covers(table_state: str, state: str) -> bool:
-    """True if a table's state range or list covers ``state`` (``vt=0-2`` and ``vt=0,1``
-    cover ``vt=1``)."""
-    if state == "v=0":
-        return SpeciesName("X", table_state).includes_ground
-    one = _ONE.match(state)
-    if not one:
-        return False
-    k = int(one.group(2))
-    if m := _RANGE.match(table_state):
-        return m.group(1) == one.group(1) and int(m.group(2)) <= k <= int(m.group(3))
-    if m := _LIST.match(table_state):
-        return m.group(1) == one.group(1) and str(k) in m.group(2).split(",")
-    return False
-
-
 def partition_tables(name: str) -> list[PartitionEntry]:
     """CDMS/JPL tables for a canonical name: its :data:`PARTITION_TAGS` tag, else the tables
     of the same name or whose state range covers it (``CH3OH, vt=0-2`` for ``CH3OH`` and
@@ -254,7 +233,7 @@ def partition_tables(name: str) -> list[PartitionEntry]:
         return [partition_for_tag(PARTITION_TAGS[name])]
     sn = parse(name)
     found = [(s != sn.state, e) for s, e in _partition_index().get(sn.formula, [])
-             if s == sn.state or _covers(s, sn.state)]
+             if SpeciesName(sn.formula, s).covers(sn.state)]
     return [e for _, e in sorted(found, key=lambda x: (x[1].catalog != "CDMS", x[0], x[1].tag))]
 
 
@@ -574,7 +553,7 @@ def _covering(canonical: str, names: set[str]) -> str | None:
     for name in names:
         if name.startswith(sn.formula + ";"):
             state = name[len(sn.formula) + 1:].rstrip(";")
-            if _covers(state, sn.state):
+            if SpeciesName(sn.formula, state).covers(sn.state):
                 return name
     return None
 
