@@ -323,3 +323,17 @@ def test_weights_class_caught_over_the_whole_catalog(full):
                     or "q300_table_over_lgint" in e.provenance.get("checks", {})), (e.name, spread)
     assert found.get("CH3OCH3;v=0;") == pytest.approx(4.0, rel=0.05)
     assert full.entry("CH3OCH3").flags.count("a_ul_carries_weights") == 1
+
+
+@pytest.mark.slow
+def test_cli_lists_left_out_species_with_reasons(full, capsys):
+    """``catalog list --left-out``: every snapshot species the build left out, its reason,
+    and the counts per kind of reason."""
+    from spectuner_nb.cli import main
+
+    assert main(["catalog", "--cache", str(full.path), "list", "--left-out"]) == 0
+    out = capsys.readouterr().out
+    skipped = skipped_species(full)
+    assert f"{len(skipped)} snapshot species left out" in out
+    assert "CH3COOH v=0" in out and "no constant convention factor" in out
+    assert "no CDMS/JPL partition function matches its name or state" in out
