@@ -82,6 +82,17 @@ def test_drifting_level_ratio_is_left_out_constant_factor_divided():
     assert scales["NHD2;v=0;"] == pytest.approx(1 / 4.5, rel=0.01)
 
 
+def test_species_of_other_lists_only_are_listed_as_left_out():
+    """Snapshot species whose lines are only in lists the catalog does not use (Lovas' list
+    and recombination lines carry no A_ul) are listed with the reason, not dropped
+    silently."""
+    report = build_catalog(species_ids={813: "CH3OD", 1154: "H(alpha)"})
+    assert not report.items
+    assert report.skipped["CH3OD"].startswith("only LL11 lines")
+    assert report.skipped["H(alpha)"].startswith("only Recomb lines")
+    assert all("no CDMS, JPL or SLAIM line list" in r for r in report.skipped.values())
+
+
 def test_partition_tables_cover_ranges_and_lists():
     assert [e.tag for e in partition_tables("CH3OH;vt=1;")] == [32504]
     assert 45501 in [e.tag for e in partition_tables("C-13-S;v=1;")]  # "C-13-S, v=0,1"
@@ -337,3 +348,29 @@ def test_cli_lists_left_out_species_with_reasons(full, capsys):
     assert f"{len(skipped)} snapshot species left out" in out
     assert "CH3COOH v=0" in out and "no constant convention factor" in out
     assert "no CDMS/JPL partition function matches its name or state" in out
+
+
+@pytest.mark.slow
+def test_every_snapshot_species_is_built_kept_or_listed(full):
+    """Each of the snapshot's species that has lines is a built entry, is held by a starter
+    entry (same name or canonical name), or is listed as left out with its reason."""
+    import sqlite3
+
+    from spectuner_nb.catalog.splatalogue import splatalogue_db_path
+
+    con = sqlite3.connect(f"file:{splatalogue_db_path()}?mode=ro", uri=True)
+    try:
+        names = [r[0] for r in con.execute(
+            "SELECT s_name FROM species s WHERE EXISTS "
+            "(SELECT 1 FROM main m WHERE m.species_id = s.species_id)")]
+    finally:
+        con.close()
+    entries = full.entries()
+    built = {e.original_name for e in entries if e.origin == ORIGIN}
+    kept = {n for e in entries if e.origin != ORIGIN
+            for n in (e.name, *e.original_name.split(" + "))}
+    skipped = skipped_species(full)
+    for name in names:
+        assert (name in built or name in skipped or name in kept
+                or resolve_or_none(name) in kept), name
+    assert len(names) > 400 and len(built) > 200

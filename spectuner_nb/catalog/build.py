@@ -149,6 +149,9 @@ class SnapshotSpecies:
     name: str
     ism: dict[str, int]
     rows: dict[str, list[tuple]] = field(default_factory=dict)
+    other_lists: set[str] = field(default_factory=set)
+    """Other Splatalogue line lists holding rows of the species (not used: no A_ul, or not
+    CDMS/JPL/SLAIM)."""
 
 
 def _num(values: Iterable) -> np.ndarray:
@@ -162,8 +165,8 @@ def _num(values: Iterable) -> np.ndarray:
 
 
 def read_snapshot(db: Path, species_ids: Iterable[int] | None = None) -> dict[int, SnapshotSpecies]:
-    """Every CDMS/JPL/SLAIM row of the snapshot (all frequencies), grouped by species id."""
-    wanted = {v: k for k, v in LINE_LISTS.items() if v in LINE_LIST_ORDER}
+    """Every CDMS/JPL/SLAIM row of the snapshot (all frequencies), grouped by species id, with
+    the names of the other lists that hold rows of each species."""
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         cols = ", ".join(ISM_COLUMNS)
@@ -173,15 +176,17 @@ def read_snapshot(db: Path, species_ids: Iterable[int] | None = None) -> dict[in
             for r in con.execute(f"SELECT species_id, s_name, {cols} FROM species")
         }
         ids = sorted(species if species_ids is None else set(species_ids) & set(species))
-        marks = ",".join("?" * len(wanted))
         for sid in ids:
             rows = con.execute(
                 "SELECT orderedfreq, aij, lower_state_energy, upper_state_degeneracy, ll_id, "
-                f"resolved_QNs, sijmu2, intintensity FROM main WHERE species_id=? AND ll_id IN "
-                f"({marks})", (sid, *wanted.values())).fetchall()
+                "resolved_QNs, sijmu2, intintensity FROM main WHERE species_id=?",
+                (sid,)).fetchall()
             for r in rows:
-                ll = LINE_LISTS[int(r[4])]
-                species[sid].rows.setdefault(ll, []).append((*r[:4], ll, *r[5:]))
+                ll = LINE_LISTS.get(int(r[4]), f"list {r[4]}")
+                if ll in LINE_LIST_ORDER:
+                    species[sid].rows.setdefault(ll, []).append((*r[:4], ll, *r[5:]))
+                else:
+                    species[sid].other_lists.add(ll)
     except sqlite3.DatabaseError as exc:
         raise CatalogError(f"{db}: not a Splatalogue snapshot ({exc})") from exc
     finally:
@@ -575,7 +580,12 @@ def build_catalog(
     skipped: dict[str, str] = {}
     for sp in tqdm(snapshot.values(), desc="building the offline catalog", unit="species",
                    disable=not progress):
-        if not sp.rows or sp.name in excluded:
+        if sp.name in excluded:
+            continue
+        if not sp.rows:
+            if sp.other_lists:
+                skipped[sp.name] = (f"only {', '.join(sorted(sp.other_lists))} lines: no CDMS, "
+                                    "JPL or SLAIM line list")
             continue
         try:
             canonical = str(parse(sp.name))

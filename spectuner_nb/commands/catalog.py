@@ -169,7 +169,7 @@ def _left_out(cache) -> int:
         print()
     def kind(reason: str) -> str:  # the reason with its numbers and names left out
         words = reason.split(":")[0].split(" (")[0].split()
-        return " ".join("…" if any(c.isdigit() or c == ";" for c in w) else w for w in words)
+        return " ".join("…" if w[0].isdigit() or ";" in w else w for w in words)
 
     kinds = Counter(kind(reason) for reason in skipped.values())
     for kind, n in kinds.most_common():
