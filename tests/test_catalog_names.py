@@ -31,6 +31,8 @@ CASES = {
     "HCN v1=1, v2=1": "HCN;v1=1,v2=1;",
     "HC3N;v7=1;": "HC3N;v7=1;",
     "t-CH3CH2OH": "t-C2H5OH;v=0;",
+    "NaCN/NaNC": "NaCN;v=0;",  # Splatalogue's name
+    "Na(13)CN/NaN(13)C": "NaC-13-N;v=0;",
 }
 
 
@@ -45,7 +47,7 @@ def test_ground_state_coverage():
     assert not parse("HC3N, v7=1").includes_ground
 
 
-@pytest.mark.parametrize("bad", ["", "   ", "123", "NaCN/NaNC"])
+@pytest.mark.parametrize("bad", ["", "   ", "123", "HCN/HNC"])
 def test_unreadable_names(bad):
     with pytest.raises(SpeciesNotFoundError):
         resolve(bad)

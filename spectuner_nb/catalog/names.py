@@ -61,6 +61,8 @@ ALIASES: dict[str, str] = {
     "CH2OHCHO": "HCOCH2OH",
     "(CH3)2CO": "CH3COCH3",  # acetone
     "CCCN": "C3N",
+    "NaCN/NaNC": "NaCN",  # Splatalogue's name of sodium cyanide (T-shaped, CDMS "NaCN")
+    "NaC-13-N/NaNC-13": "NaC-13-N",
 }
 """Alternative formula spellings → preferred formula (applied after isotope normalisation)."""
 
