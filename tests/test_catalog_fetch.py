@@ -121,3 +121,39 @@ def test_remote_cdms_fetch(tmp_path):
         pytest.skip("no network")
     entry = TransitionCache(tmp_path / "r.sqlite").fetch("CO", "CDMS", fmin=100e3, fmax=1e6)
     assert entry.n_lines >= 8
+
+
+@pytest.mark.parametrize("species, fname, molecule", [
+    ("CH3OH;vt=1;", "c032504.cat", "032504 CH3OH, vt=0-2"),
+    ("SiO v=3", "c044505.cat", "044505 SiO, v=0-10"),
+])
+def test_cdms_fetch_of_a_state_from_the_real_cdms_file(online, tmp_path, species, fname,
+                                                       molecule):
+    """An excited state is asked for as the CDMS entry covering it; the answer (here the real
+    CDMS file of that entry, served for the service's table) is read and stored with the
+    entry's tag, and its lines are the file's."""
+    from spectuner_nb.catalog.spcat import read_spcat
+    from spectuner_nb.settings import shared_data_dir
+
+    root = shared_data_dir(required=False)
+    if root is None:
+        pytest.skip("shared data not available")
+    path = root / "catalogs" / "cdms_jpl" / fname
+    data = _astroquery_data("linelists", "cdms", "tests", "data")
+
+    def routes(method, url, payload):
+        if method == "POST":
+            assert payload["Molecules"] == molecule
+            return (data / "post_response.html").read_text().format(
+                replace=payload["Molecules"]).encode()
+        return path.read_bytes()
+
+    online.setattr(requests.Session, "request", _Recorded(routes).as_method())
+    cache = TransitionCache(tmp_path / "s.sqlite")
+    entry = cache.fetch(species, "CDMS")
+    table = read_spcat(path)
+    assert entry.tag == table.main_tag and entry.origin == "fetch"
+    assert entry.n_lines == len(table)
+    assert cache.entry(species).name == entry.name  # the state finds the range entry
+    ll = cache.linelist(entry.name)
+    assert ll.freq.min() == pytest.approx(table.freq.min()) and ll.partition(300.0) > 0

@@ -2,7 +2,7 @@
 
 import pytest
 
-from spectuner_nb.catalog.names import parse, resolve
+from spectuner_nb.catalog.names import SpeciesName, parse, resolve
 from spectuner_nb.errors import SpeciesNotFoundError
 
 CASES = {
@@ -31,6 +31,8 @@ CASES = {
     "HCN v1=1, v2=1": "HCN;v1=1,v2=1;",
     "HC3N;v7=1;": "HC3N;v7=1;",
     "t-CH3CH2OH": "t-C2H5OH;v=0;",
+    "NaCN/NaNC": "NaCN;v=0;",  # Splatalogue's name
+    "Na(13)CN/NaN(13)C": "NaC-13-N;v=0;",
 }
 
 
@@ -45,7 +47,18 @@ def test_ground_state_coverage():
     assert not parse("HC3N, v7=1").includes_ground
 
 
-@pytest.mark.parametrize("bad", ["", "   ", "123", "NaCN/NaNC"])
+@pytest.mark.parametrize("bad", ["", "   ", "123", "HCN/HNC"])
 def test_unreadable_names(bad):
     with pytest.raises(SpeciesNotFoundError):
         resolve(bad)
+
+
+@pytest.mark.parametrize("entry_state, state, expected", [
+    ("vt=0-2", "vt=1", True), ("vt=0-2", "v=0", True), ("vt=0,1", "vt=1", True),
+    ("v=0-10", "v=3", True), ("vt=0-2", "vt=3", False), ("vt=0-2", "v=1", False),
+    ("v=0,1", "v=2", False), ("v7=1", "v7=1", True), ("v=1", "v=0", False),
+])
+def test_state_ranges_cover_their_states(entry_state, state, expected):
+    """A state query finds an entry whose range or list holds it (CDMS "CH3OH, vt=0-2" for
+    CH3OH vt=1), as a ground-state query finds ranges starting at 0."""
+    assert SpeciesName("CH3OH", entry_state).covers(state) is expected

@@ -173,3 +173,17 @@ def test_starter_opacities_match_cdms_files(starter, name, fname):
 
     for t in (20.0, 100.0):
         np.testing.assert_allclose(strength(ll, t), strength(ref, t), rtol=0.02)
+
+
+@pytest.mark.parametrize("name, lo, hi, expect", [
+    ("HCCNC", 79480.0, 79490.0, [79484.131]),
+    ("CH3CHO", 79090.0, 79160.0, [79099.313, 79150.172]),
+    ("CH3OCHO", 78470.0, 79790.0, [78479.327, 79783.908]),
+])
+def test_3mm_lines_below_80_ghz_offline(starter, name, lo, hi, expect):
+    """Band 2/3 and single-dish 3 mm surveys: the catalog starts at 30 GHz (or where the source
+    list starts), so the lines below 80 GHz that a cut at 80 GHz lost are there (MHz)."""
+    ll = starter.lines(name, [(lo, hi)], pad_kms=0.0)
+    for f in expect:
+        assert np.min(np.abs(ll.freq - f)) < 1e-3, (name, f)
+    assert starter.entry(name).fmin <= 80e3

@@ -55,7 +55,8 @@ from .splatalogue import to_linelist as splat_linelist
 
 __all__ = [
     "BUILDER_VERSION", "ORIGIN", "META_KEY", "SKIPPED_KEY", "FMIN_MHZ", "FMAX_MHZ", "EUP_MAX_K",
-    "LINE_LIST_ORDER", "LEVEL_TEMPERATURES_K", "LEVEL_TOLERANCE", "LGINT_TOLERANCE",
+    "LINE_LIST_ORDER", "LEVEL_TEMPERATURES_K", "LEVEL_TOLERANCE", "CONVENTION_DRIFT",
+    "LGINT_TOLERANCE",
     "STRENGTH_TOLERANCE", "ISM_COLUMNS", "FLAGS", "PARTITION_TAGS", "LEFT_OUT", "SnapshotSpecies",
     "read_snapshot", "ism_marks", "partition_tables", "ground_state_tables", "PartitionChoice",
     "nice_factor", "choose_partition", "snapshot_key", "BuildReport", "restore_g_u", "repair_a_ul",
@@ -63,7 +64,7 @@ __all__ = [
     "ensure_full_catalog", "skipped_species",
 ]
 
-BUILDER_VERSION = "1"
+BUILDER_VERSION = "2"
 ORIGIN = "casadata"
 META_KEY = "full_catalog_key"
 SKIPPED_KEY = "full_catalog_skipped"
@@ -74,6 +75,9 @@ LINE_LIST_ORDER: tuple[str, ...] = ("CDMS", "JPL", "SLAIM")
 """Splatalogue line lists used, best first; one list per species (never merged)."""
 LEVEL_TEMPERATURES_K: tuple[float, ...] = (9.375, 18.75, 37.5, 75.0, 150.0, 300.0)
 LEVEL_TOLERANCE = 0.20
+CONVENTION_DRIFT = 0.10
+"""Largest accepted spread (max/min − 1) of Q_table/Q_levels at 9.375 and 18.75 K for the
+table to be divided by it: a degeneracy convention is one constant factor."""
 LGINT_TOLERANCE = 0.05
 STRENGTH_TOLERANCE = 0.02
 ISM_COLUMNS = ("known_ast_molecules", "ism_hotcore", "ism_diffusecloud", "ism_darkcloud",
@@ -132,8 +136,13 @@ PARTITION_TAGS: dict[str, int] = {
 LEFT_OUT: dict[str, str] = {
     "HNC-13;v=0;": "SLAIM A_ul 22 % below CDMS c028515 (checked), and the snapshot's JPL rows "
                    "start at 783 GHz: import the CDMS file instead",
+    "C;v=0;": "atomic carbon: CDMS has its table ('C-atom', tag 12501), but the snapshot's two "
+              "lines (492 and 809 GHz) are too few for the LGINT check and their term labels "
+              "(3P1, 3P2) give no J for the level sum, so nothing confirms Q: import CDMS "
+              "c012501.cat instead",
 }
-"""Species known to be wrong in the snapshot beyond repair, with the reason (listed as skipped)."""
+"""Species the build leaves out on purpose (wrong or unverifiable in the snapshot), with the
+reason (listed as skipped)."""
 
 
 @dataclass
@@ -145,6 +154,9 @@ class SnapshotSpecies:
     name: str
     ism: dict[str, int]
     rows: dict[str, list[tuple]] = field(default_factory=dict)
+    other_lists: set[str] = field(default_factory=set)
+    """Other Splatalogue line lists holding rows of the species (not used: no A_ul, or not
+    CDMS/JPL/SLAIM)."""
 
 
 def _num(values: Iterable) -> np.ndarray:
@@ -158,8 +170,8 @@ def _num(values: Iterable) -> np.ndarray:
 
 
 def read_snapshot(db: Path, species_ids: Iterable[int] | None = None) -> dict[int, SnapshotSpecies]:
-    """Every CDMS/JPL/SLAIM row of the snapshot (all frequencies), grouped by species id."""
-    wanted = {v: k for k, v in LINE_LISTS.items() if v in LINE_LIST_ORDER}
+    """Every CDMS/JPL/SLAIM row of the snapshot (all frequencies), grouped by species id, with
+    the names of the other lists that hold rows of each species."""
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         cols = ", ".join(ISM_COLUMNS)
@@ -169,15 +181,17 @@ def read_snapshot(db: Path, species_ids: Iterable[int] | None = None) -> dict[in
             for r in con.execute(f"SELECT species_id, s_name, {cols} FROM species")
         }
         ids = sorted(species if species_ids is None else set(species_ids) & set(species))
-        marks = ",".join("?" * len(wanted))
         for sid in ids:
             rows = con.execute(
                 "SELECT orderedfreq, aij, lower_state_energy, upper_state_degeneracy, ll_id, "
-                f"resolved_QNs, sijmu2, intintensity FROM main WHERE species_id=? AND ll_id IN "
-                f"({marks})", (sid, *wanted.values())).fetchall()
+                "resolved_QNs, sijmu2, intintensity FROM main WHERE species_id=?",
+                (sid,)).fetchall()
             for r in rows:
-                ll = LINE_LISTS[int(r[4])]
-                species[sid].rows.setdefault(ll, []).append((*r[:4], ll, *r[5:]))
+                ll = LINE_LISTS.get(int(r[4]), f"list {r[4]}")
+                if ll in LINE_LIST_ORDER:
+                    species[sid].rows.setdefault(ll, []).append((*r[:4], ll, *r[5:]))
+                else:
+                    species[sid].other_lists.add(ll)
     except sqlite3.DatabaseError as exc:
         raise CatalogError(f"{db}: not a Splatalogue snapshot ({exc})") from exc
     finally:
@@ -221,27 +235,6 @@ def _partition_index() -> dict[str, list[tuple[str, PartitionEntry]]]:
     return index
 
 
-_RANGE = re.compile(r"^(v\w*)=(\d+)-(\d+)$")
-_LIST = re.compile(r"^(v\w*)=(\d+(?:,\d+)+)$")
-_ONE = re.compile(r"^(v\w*)=(\d+)$")
-
-
-def _covers(table_state: str, state: str) -> bool:
-    """True if a table's state range or list covers ``state`` (``vt=0-2`` and ``vt=0,1``
-    cover ``vt=1``)."""
-    if state == "v=0":
-        return SpeciesName("X", table_state).includes_ground
-    one = _ONE.match(state)
-    if not one:
-        return False
-    k = int(one.group(2))
-    if m := _RANGE.match(table_state):
-        return m.group(1) == one.group(1) and int(m.group(2)) <= k <= int(m.group(3))
-    if m := _LIST.match(table_state):
-        return m.group(1) == one.group(1) and str(k) in m.group(2).split(",")
-    return False
-
-
 def partition_tables(name: str) -> list[PartitionEntry]:
     """CDMS/JPL tables for a canonical name: its :data:`PARTITION_TAGS` tag, else the tables
     of the same name or whose state range covers it (``CH3OH, vt=0-2`` for ``CH3OH`` and
@@ -250,7 +243,7 @@ def partition_tables(name: str) -> list[PartitionEntry]:
         return [partition_for_tag(PARTITION_TAGS[name])]
     sn = parse(name)
     found = [(s != sn.state, e) for s, e in _partition_index().get(sn.formula, [])
-             if s == sn.state or _covers(s, sn.state)]
+             if SpeciesName(sn.formula, s).covers(sn.state)]
     return [e for _, e in sorted(found, key=lambda x: (x[1].catalog != "CDMS", x[0], x[1].tag))]
 
 
@@ -301,7 +294,9 @@ def choose_partition(
     :func:`~spectuner_nb.catalog.consistency.lgint_q300`) the table is rescaled
     to it when they differ by more than 5 %. Without, a low-T level-sum ratio
     off by more than 20 % means g_u lacks a degeneracy the table counts: the
-    table is divided by that ratio (rounded when near a whole number), unless
+    table is divided by that ratio (rounded when near a whole number; a ratio
+    that changes by more than :data:`CONVENTION_DRIFT` between 9.375 and
+    18.75 K is no convention factor and raises :class:`CatalogError`), unless
     the A_ul carry the missing weights themselves
     (:func:`~spectuner_nb.catalog.consistency.symmetry_a_spread`), when the
     table is right as it is (CH3OCH3).
@@ -340,8 +335,14 @@ def choose_partition(
         if abs(low - 1.0) > LEVEL_TOLERANCE:
             spread = symmetry_a_spread(full)
             checks["symmetry_a_spread"] = round(spread, 3)
+            drift = float(np.nanmax(before_low) / np.nanmin(before_low)) - 1.0
             if spread >= WEIGHTED_A_SPREAD:
                 flags.append("a_ul_carries_weights")
+            elif drift > CONVENTION_DRIFT:
+                raise CatalogError(
+                    f"Q table / level sum {before_low[0]:.3g} at 9.375 K but "
+                    f"{before_low[1]:.3g} at 18.75 K: no constant convention factor to "
+                    "divide by, so Q cannot be matched to the list's g_u")
             else:
                 scale = 1.0 / nice_factor(low)
                 flags.append("q_divided_to_levels")
@@ -562,7 +563,7 @@ def _covering(canonical: str, names: set[str]) -> str | None:
     for name in names:
         if name.startswith(sn.formula + ";"):
             state = name[len(sn.formula) + 1:].rstrip(";")
-            if _covers(state, sn.state):
+            if SpeciesName(sn.formula, state).covers(sn.state):
                 return name
     return None
 
@@ -584,7 +585,12 @@ def build_catalog(
     skipped: dict[str, str] = {}
     for sp in tqdm(snapshot.values(), desc="building the offline catalog", unit="species",
                    disable=not progress):
-        if not sp.rows or sp.name in excluded:
+        if sp.name in excluded:
+            continue
+        if not sp.rows:
+            if sp.other_lists:
+                skipped[sp.name] = (f"only {', '.join(sorted(sp.other_lists))} lines: no CDMS, "
+                                    "JPL or SLAIM line list")
             continue
         try:
             canonical = str(parse(sp.name))

@@ -526,8 +526,7 @@ class TransitionCache:
             )
             found = []
             for r in rows:
-                covers_ground = SpeciesName(sn.formula, r[-1]).includes_ground
-                if r[1] == exact_name or (sn.is_ground and covers_ground):
+                if SpeciesName(sn.formula, r[-1]).covers(sn.state):
                     found.append(self._entry_from_row(r[:-1]))
         if catalog:
             found = [e for e in found if e.catalog.upper() == catalog.upper()]

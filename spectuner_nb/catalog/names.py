@@ -61,6 +61,8 @@ ALIASES: dict[str, str] = {
     "CH2OHCHO": "HCOCH2OH",
     "(CH3)2CO": "CH3COCH3",  # acetone
     "CCCN": "C3N",
+    "NaCN/NaNC": "NaCN",  # Splatalogue's name of sodium cyanide (T-shaped, CDMS "NaCN")
+    "NaC-13-N/NaNC-13": "NaC-13-N",
 }
 """Alternative formula spellings → preferred formula (applied after isotope normalisation)."""
 
@@ -85,6 +87,9 @@ _CONFORMER = re.compile(r"^([a-z][A-Za-z']{0,3}-)(.+)$")
 _ELECTRONIC = re.compile(r"^\d?(Sigma|Pi|Delta|Phi)[+-]?$", re.I)
 _GROUND = re.compile(r"^(v|vt|v0|v=0|vt=0|v=0;?|ground)$", re.I)
 _GROUND_RANGE = re.compile(r"^v\w*=0(?:[-,/].*)?$")
+_STATE_RANGE = re.compile(r"^(v\w*)=(\d+)-(\d+)$")  # vt=0-2
+_STATE_LIST = re.compile(r"^(v\w*)=(\d+(?:,\d+)+)$")  # vt=0,1
+_STATE_ONE = re.compile(r"^(v\w*)=(\d+)$")  # vt=1
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,23 @@ class SpeciesName:
     def includes_ground(self) -> bool:
         """True if the state covers the ground state (``v=0``, ``vt=0-2``, ``v=0-10`` …)."""
         return self.is_ground or bool(_GROUND_RANGE.match(self.state))
+
+    def covers(self, state: str) -> bool:
+        """True if this name's state is ``state`` or a range or list holding it
+        (``vt=0-2`` and ``vt=0,1`` cover ``vt=1``; ``v=0-10`` covers ``v=0``)."""
+        if state == self.state:
+            return True
+        if state == "v=0":
+            return self.includes_ground
+        one = _STATE_ONE.match(state)
+        if not one:
+            return False
+        k = int(one.group(2))
+        if m := _STATE_RANGE.match(self.state):
+            return m.group(1) == one.group(1) and int(m.group(2)) <= k <= int(m.group(3))
+        if m := _STATE_LIST.match(self.state):
+            return m.group(1) == one.group(1) and str(k) in m.group(2).split(",")
+        return False
 
 
 def _iso_marker(element: str, mass: str) -> str:

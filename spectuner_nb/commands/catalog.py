@@ -40,6 +40,8 @@ def register(subparsers) -> None:
                    help="only species the Splatalogue snapshot marks as detected in space")
     s.add_argument("--flag", default=None, help="only entries carrying this quality flag")
     s.add_argument("--counts", action="store_true", help="print only the counts")
+    s.add_argument("--left-out", action="store_true",
+                   help="list the snapshot species the full catalog left out, with the reason")
     s.set_defaults(func=_list)
 
     s = sub.add_parser("show", help="directory data, Q(T) and provenance of one species")
@@ -137,6 +139,8 @@ def _list(args) -> int:
     from ..catalog import TransitionCache, default_cache
 
     cache = TransitionCache(args.cache) if args.cache else default_cache(full=True)
+    if args.left_out:
+        return _left_out(cache)
     entries = [e for e in cache.entries(catalog=args.catalog) if _keep(e, args)]
     if not args.counts:
         rows = [
@@ -150,6 +154,27 @@ def _list(args) -> int:
         print()
     print("\n".join(_counts(entries)))
     print(f"{len(entries)} entries in {cache.path}")
+    return 0
+
+
+def _left_out(cache) -> int:
+    """Print the snapshot species the last full-catalog build left out, with the reasons."""
+    from collections import Counter
+
+    from ..catalog.build import skipped_species
+
+    skipped = skipped_species(cache)
+    if skipped:
+        print(format_table(["snapshot species", "reason"], sorted(map(list, skipped.items()))))
+        print()
+    def kind(reason: str) -> str:  # the reason with its numbers and names left out
+        words = reason.split(":")[0].split(" (")[0].split()
+        return " ".join("…" if w[0].isdigit() or ";" in w else w for w in words)
+
+    kinds = Counter(kind(reason) for reason in skipped.values())
+    for kind, n in kinds.most_common():
+        print(f"{n:4d}  {kind}")
+    print(f"{len(skipped)} snapshot species left out of {cache.path}")
     return 0
 
 
