@@ -32,7 +32,7 @@ import)."""
 
 __all__ = [
     "SingleDishBeam", "as_beam_spec", "to_beam", "beam_area_sr", "kelvin_per_jy_beam",
-    "beam_from_header", "header_keywords", "common_beam", *_FROM_RADIO_BEAM,
+    "beam_from_header", "header_keywords", "common_beam", "median_beam", *_FROM_RADIO_BEAM,
 ]
 
 _GAUSSIAN_AREA = np.pi / (4.0 * np.log(2.0))
@@ -226,3 +226,12 @@ def common_beam(beams):
     if all(b == first for b in beams):
         return Beam(major=first.major, minor=first.minor, pa=first.pa)
     return beams.common_beam()
+
+
+def median_beam(beams: np.ndarray) -> tuple[float, float]:
+    """The beam the model uses for a cube: median B_maj and median B_min (arcsec) of per-channel
+    beams (n_chan, ≥ 2) in arcsec; channel-by-channel K conversion keeps each channel's own."""
+    b = np.atleast_2d(np.asarray(beams, dtype=float))
+    if b.size == 0:
+        raise ObservationError("no beam to take the median of")
+    return float(np.median(b[:, 0])), float(np.median(b[:, 1]))

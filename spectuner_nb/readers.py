@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from .beam import as_beam_spec, beam_from_header, kelvin_per_jy_beam, to_beam
+from .beam import as_beam_spec, beam_from_header, kelvin_per_jy_beam, median_beam, to_beam
 from .doppler import CONVENTION, spectral_axis_mhz
 from .errors import CubeReadError, ObservationError
 from .observation import Observation
@@ -67,7 +67,8 @@ class Reader:
 
 
 READERS: dict[str, Reader] = {}
-"""Registered readers by format name, in the order :func:`identify_format` tries them."""
+"""Registered readers by format name; :func:`identify_format` tries the most recently
+registered first (a format registered by the user before the built-in ones)."""
 
 
 def register_reader(name: str, function: Callable[..., Observation],
@@ -130,7 +131,7 @@ def identify_format(path: PathLike) -> str:
     path = Path(path)
     if not path.exists():
         raise ObservationError(f"{path} not found")
-    for reader in READERS.values():
+    for reader in reversed(READERS.values()):
         if reader.identify(path):
             return reader.name
     raise ObservationError(
@@ -456,8 +457,7 @@ def read_cube_spectrum(cubes, *, pixel: tuple[int, int] | None = None,
         beams.append(cube.beams)
         names.append(Path(cube.source).name if cube.source != "cube" else "cube")
     if beam is None:
-        stacked = np.concatenate(beams)
-        beam = (float(np.median(stacked[:, 0])), float(np.median(stacked[:, 1])))
+        beam = median_beam(np.concatenate(beams))
     return Observation.from_arrays(freqs, data, beam=as_beam_spec(beam), rms=rms, T_bg=T_bg,
                                    v_lsr=v_lsr, name=f"{', '.join(names)} {label}")
 
@@ -470,6 +470,6 @@ def _is_fits_spectrum(path: Path) -> bool:
     return path.is_file() and _is_fits(path) and fits_ndim(path) < 3
 
 
-register_reader("cube", read_cube_spectrum, _is_cube)
+register_reader("text", read_text_spectrum, _is_text)  # tried last: any text file
 register_reader("fits", read_fits_spectrum, _is_fits_spectrum)
-register_reader("text", read_text_spectrum, _is_text)
+register_reader("cube", read_cube_spectrum, _is_cube)

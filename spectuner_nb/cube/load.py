@@ -30,7 +30,7 @@ import numpy as np
 from astropy import units as u
 from astropy.wcs import WCS
 
-from ..beam import beam_from_header, kelvin_per_jy_beam
+from ..beam import beam_from_header, kelvin_per_jy_beam, median_beam
 from ..errors import CubeError
 from ..observation import check_v_lsr
 from ..readers import open_cube, read_cube
@@ -105,8 +105,7 @@ class CubeWindow:
     @property
     def beam_arcsec(self) -> tuple[float, float]:
         """Representative beam (B_maj, B_min) in arcsec: the median over good channels."""
-        b = self.beams[self.good] if self.good.any() else self.beams
-        return float(np.median(b[:, 0])), float(np.median(b[:, 1]))
+        return median_beam(self.beams[self.good] if self.good.any() else self.beams)
 
     @property
     def freq_range_mhz(self) -> tuple[float, float]:
@@ -150,8 +149,7 @@ class CubeSet:
     @property
     def beam_arcsec(self) -> tuple[float, float]:
         """Beam (B_maj, B_min) in arcsec used by the model: median over all good channels."""
-        b = np.concatenate([w.beams[w.good] for w in self.windows])
-        return float(np.median(b[:, 0])), float(np.median(b[:, 1]))
+        return median_beam(np.concatenate([w.beams[w.good] for w in self.windows]))
 
     def spectra(self, iy: np.ndarray, ix: np.ndarray, *, masked: bool = False
                 ) -> list[np.ndarray]:
