@@ -194,21 +194,21 @@ def _fits_spectrum(path: Path) -> tuple[np.ndarray, Any, Any]:
         unit = u.Unit(header.get("BUNIT", ""), parse_strict="raise")
     except ValueError as exc:
         raise ObservationError(f"{path}: unknown BUNIT {header.get('BUNIT')!r}") from exc
-    unit = _brightness_unit(unit, path)
+    unit = _brightness_unit(unit, path, ObservationError)
     if freq.size > 1 and freq[1] < freq[0]:
         freq, data = freq[::-1], data[::-1]
     return freq, data * unit, beam_from_header(header)
 
 
-def _brightness_unit(unit, where):
-    """``unit`` if it is K or Jy/beam; an ObservationError naming ``where`` otherwise."""
+def _brightness_unit(unit, where, error: type[ObservationError]):
+    """``unit`` if it is K or Jy/beam; ``error`` naming ``where`` otherwise."""
     import astropy.units as u
 
     if unit == u.dimensionless_unscaled:
-        raise CubeReadError(f"{where}: no intensity unit (BUNIT); cannot tell K from Jy/beam")
+        raise error(f"{where}: no intensity unit (BUNIT); cannot tell K from Jy/beam")
     if unit.is_equivalent(u.Jy / u.beam) or unit.is_equivalent(u.K):
         return unit
-    raise CubeReadError(f"{where}: intensity unit {unit} is neither K nor Jy/beam")
+    raise error(f"{where}: intensity unit {unit} is neither K nor Jy/beam")
 
 
 def read_fits_spectrum(paths: PathLike | Sequence[PathLike], *, beam=None, rms=None,
@@ -237,6 +237,8 @@ def read_text_spectrum(path: PathLike, *, beam=None, rms=None, T_bg=0.0, v_lsr=0
     A row that is not two numbers is an :class:`ObservationError` naming its line."""
     import astropy.units as u
 
+    if not isinstance(path, str | os.PathLike):
+        raise ObservationError(f"one text file per observation, got {path!r}")
     path = Path(path)
     if not path.exists():
         raise ObservationError(f"{path} not found")
@@ -337,7 +339,10 @@ class CubeFile:
         shape (n_chan, …) as the indices select."""
         import astropy.units as u
 
-        values = np.asarray(self.cube.filled_data[:, y, x].value, dtype=dtype)
+        try:
+            values = np.asarray(self.cube.filled_data[:, y, x].value, dtype=dtype)
+        except Exception as exc:  # a truncated file fails only when its data are read
+            raise CubeReadError(f"cannot read the data of {self.source}: {exc}") from exc
         values = values[self.order]
         if self.unit.is_equivalent(u.K):
             return values * self.unit.to(u.K)
@@ -391,7 +396,7 @@ def read_cube(item, *, beam=None) -> CubeFile:
         freq = np.asarray(fcube.spectral_axis.to_value(u.MHz), dtype=float)
     except Exception as exc:
         raise CubeReadError(f"{where}: cannot express the spectral axis in MHz: {exc}") from exc
-    unit = _brightness_unit(cube.unit, where)
+    unit = _brightness_unit(cube.unit, where, CubeReadError)
     if beam is not None:
         beams = _given_beams(beam, freq)
     else:
@@ -418,7 +423,10 @@ def _cube_pixels(shape: tuple[int, int, int], pixel, region) -> tuple[tuple, tup
                 from exc
         label = f"mean of x {x0}–{x1}, y {y0}–{y1}"
     else:
-        x0, y0 = (nx // 2, ny // 2) if pixel is None else (int(pixel[0]), int(pixel[1]))
+        try:
+            x0, y0 = (nx // 2, ny // 2) if pixel is None else (int(pixel[0]), int(pixel[1]))
+        except (TypeError, ValueError, IndexError) as exc:
+            raise ObservationError(f"pixel must be (x, y), got {pixel!r}") from exc
         x1, y1 = x0, y0
         label = f"pixel ({x0}, {y0})"
     if not (0 <= y0 and y1 < ny and 0 <= x0 and x1 < nx):
