@@ -35,7 +35,7 @@ from . import _lte_kernels as _k
 from .beam import as_beam_spec
 from .catalog.linelist import LineList
 from .constants import C_KM_S, T_CMB_K
-from .errors import ModelInputError
+from .errors import ModelInputError, ObservationError
 from .parameters import N_PARAMS, BeamSpec, beam_size_sq, fit_to_physical, reference_beam_sq
 
 __all__ = ["LTEModel", "lte_spectra", "channel_edges"]
@@ -211,7 +211,10 @@ class LTEModel:
         )
         self._e_low = np.concatenate([np.asarray(ll.E_low, float) for ll in self.lines])
 
-        self.beam: BeamSpec = as_beam_spec(beam)
+        try:
+            self.beam: BeamSpec = as_beam_spec(beam)
+        except ObservationError as exc:  # the model's inputs raise the model's error
+            raise ModelInputError(str(exc)) from exc
         f_all = np.concatenate(freqs)
         # Kernel beam: θ_b² = value / ν² (dish, mode 1) or value (interferometer, mode 0).
         self._tb_mode = 1 if np.ndim(self.beam) == 0 else 0
