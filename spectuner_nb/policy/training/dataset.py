@@ -219,12 +219,12 @@ def layout_mock_pixels(n: int, species_pool: Sequence[str], *, seed: int, catalo
 
 def w3h2o_cube():
     """The real W3(H2O) cube from the shared data (spectral axis in MHz, radio convention)."""
-    from spectral_cube import SpectralCube
-
+    from ...doppler import CONVENTION
+    from ...readers import open_cube
     from ...settings import shared_data_dir
 
-    return SpectralCube.read(str(shared_data_dir() / W3H2O_FILE)).with_spectral_unit(
-        "MHz", velocity_convention="radio")
+    return open_cube(shared_data_dir() / W3H2O_FILE).with_spectral_unit(
+        "MHz", velocity_convention=CONVENTION)
 
 
 def w3h2o_pixels(species: Sequence[str], catalog, *, parity: int | None = 0,
