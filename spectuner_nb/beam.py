@@ -57,7 +57,7 @@ class SingleDishBeam:
     diameter: float
 
     def __post_init__(self) -> None:
-        d = self.diameter
+        d: Any = self.diameter
         if hasattr(d, "unit"):
             import astropy.units as u
 

@@ -397,14 +397,11 @@ def read_cube(item, *, beam=None) -> CubeFile:
     except Exception as exc:
         raise CubeReadError(f"{where}: cannot express the spectral axis in MHz: {exc}") from exc
     unit = _brightness_unit(cube.unit, where, CubeReadError)
-    if beam is not None:
-        beams = _given_beams(beam, freq)
-    else:
-        beams = _file_beams(cube, freq.size, where)
-        if beams is None:
-            raise CubeReadError(
-                f"{where}: missing beam: no beam information in the file (BMAJ/BMIN or a "
-                "beam table); give one (beam=…, --beam or --dish)")
+    beams = _given_beams(beam, freq) if beam is not None else _file_beams(cube, freq.size, where)
+    if beams is None:
+        raise CubeReadError(
+            f"{where}: missing beam: no beam information in the file (BMAJ/BMIN or a "
+            "beam table); give one (beam=…, --beam or --dish)")
     order = np.argsort(freq, kind="stable")
     return CubeFile(cube=cube, freq_mhz=freq[order], beams=beams[order], order=order, unit=unit,
                     source=where)

@@ -108,8 +108,8 @@ class LineList:
         mask = np.zeros(f.size, dtype=bool)
         for fmin, fmax in windows:
             lo, hi = float(min(fmin, fmax)), float(max(fmin, fmax))
-            lo -= frequency_width(pad, lo)
-            hi += frequency_width(pad, hi)
+            lo -= float(frequency_width(pad, lo))
+            hi += float(frequency_width(pad, hi))
             mask[np.searchsorted(f, lo, "left") : np.searchsorted(f, hi, "right")] = True
         return self.subset(mask)
 
