@@ -6,7 +6,9 @@ frequencies (MHz, ascending, in the observer's LSR frame), intensities in K
 (background) temperature (K), plus the beam and the systemic velocity v_LSR
 (km/s). The fitting code only reads :attr:`Observation.rest_freqs` (the
 frequencies corrected to the source rest frame with v_LSR), the intensities,
-the rms, the background and the beam.
+the rms, the background and the beam. Files (FITS spectra, text tables, cube pixels)
+are read by :meth:`Observation.read` through the readers registered in
+:mod:`spectuner_nb.readers`; beams and Jy/beam → K are :mod:`spectuner_nb.beam`'s.
 
 NaN channels are masked, never propagated: NaNs at a window edge are trimmed
 and NaN runs inside a window split it in two, so every stored window is a
