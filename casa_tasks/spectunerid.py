@@ -27,11 +27,10 @@ def _names(check: Checker, param: str, value) -> list[str]:
 
 def _image_observation(check: Checker, images: list[Path], box, v_lsr: float):
     """The central pixel of the cubes, or the mean spectrum of ``box``."""
-    from spectuner_nb.cube.load import read_window
     from spectuner_nb.observation import Observation
+    from spectuner_nb.readers import read_cube
 
-    window, _ = read_window(images[0])
-    ny, nx = window.data.shape[1:]
+    ny, nx = read_cube(images[0]).shape[1:]  # the data are read once, below
     region = check.box("box", box, (ny, nx))
     if region is None:
         return Observation.from_cube_pixel([str(p) for p in images], nx // 2, ny // 2,

@@ -28,20 +28,21 @@ class _Grid:
     shape: tuple[int, int]
 
 
-def _image_grid(path: Path) -> tuple[_Grid, tuple[float, float]]:
-    """Grid and median beam (arcsec) of an image cube (CASA image or FITS)."""
+def _image_grid(path: Path, beam) -> tuple[_Grid, tuple[float, float]]:
+    """Grid and common beam (arcsec) of an image cube (CASA image or FITS); ``beam``
+    (arcsec) replaces the cube's beams when given."""
     import astropy.units as u
-    from spectral_cube import SpectralCube
 
-    cube = SpectralCube.read(str(path), format="casa_image" if path.is_dir() else None)
-    freq = cube.with_spectral_unit(u.MHz, velocity_convention="radio").spectral_axis
-    if hasattr(cube, "beams"):
-        beam = cube.beams.common_beam() if len(set(cube.beams)) > 1 else cube.beams[0]
-    else:
-        beam = cube.beam
-    header = dict(cube.wcs.to_header())
-    return (_Grid(np.asarray(freq.to_value(u.MHz)), header, cube.shape[1:]),
-            (float(beam.major.to_value(u.arcsec)), float(beam.minor.to_value(u.arcsec))))
+    from spectuner_nb.beam import common_beam
+    from spectuner_nb.readers import read_cube
+
+    cube = read_cube(path, beam=beam)
+    freq = np.empty_like(cube.freq_mhz)
+    freq[cube.order] = cube.freq_mhz  # file order: the model is written channel by channel
+    common = common_beam(cube.beams)
+    header = dict(cube.cube.wcs.to_header())
+    return (_Grid(freq, header, cube.shape[1:]),
+            (float(common.major.to_value(u.arcsec)), float(common.minor.to_value(u.arcsec))))
 
 
 def _ms_grid(freq_hz: np.ndarray, phase_dir_rad: np.ndarray) -> _Grid:
@@ -61,10 +62,12 @@ def _write(grid: _Grid, spectrum: np.ndarray, unit: str, beam, path: Path) -> No
     """Write the model (constant over the pixels) as FITS, or as a CASA image via FITS."""
     from astropy.io import fits
 
+    from spectuner_nb.beam import header_keywords
+
     data = np.broadcast_to(spectrum[:, None, None], (spectrum.size, *grid.shape))
     header = fits.Header(grid.header)
     header["BUNIT"] = unit
-    header["BMAJ"], header["BMIN"], header["BPA"] = beam[0] / 3600.0, beam[1] / 3600.0, 0.0
+    header.update(header_keywords(beam))
     header["ORIGIN"] = "spectuner_nb spectunerpredict"
     hdu = fits.PrimaryHDU(np.ascontiguousarray(data, dtype=np.float32), header=header)
     if path.suffix.lower() in (".fits", ".fit", ".fts"):
@@ -167,7 +170,8 @@ def spectunerpredict(
                 not casaenv.casatools_installed():
             raise check.fail("outfile", outfile, "CASA images need casatools; name a .fits file")
 
-        from spectuner_nb.observation import Observation, jy_per_beam_to_k
+        from spectuner_nb.beam import kelvin_per_jy_beam
+        from spectuner_nb.observation import Observation
         from spectuner_nb.xclass import molfit_spectra
 
         spectra = []
@@ -179,7 +183,7 @@ def spectunerpredict(
             spectrum = np.empty_like(sorted_model)
             spectrum[order] = sorted_model
             if unit == "Jy/beam":
-                spectrum = spectrum / jy_per_beam_to_k(grid.freq_mhz, beam_arcsec)
+                spectrum = spectrum / kelvin_per_jy_beam(grid.freq_mhz, beam_arcsec)
             spectra.append(spectrum)
             log.info(f"window {len(spectra) - 1}: {spectrum.size} channels, peak "
                      f"{np.max(spectrum):.4g} {unit}")
@@ -215,8 +219,9 @@ def _grids(check: Checker, vis, imagename, field, spw, beam):
         return grids, beam_arcsec, [f"spw{s}" for s in spws]
     images = check.images("imagename", imagename)
     chosen = check.spw("spw", spw, range(len(images)))
-    read = [_image_grid(images[i]) for i in chosen]
-    beam_arcsec = check.beam("beam", beam) if beam else read[0][1]
+    given = check.beam("beam", beam) if beam else None
+    read = [_image_grid(images[i], given) for i in chosen]
+    beam_arcsec = given if given is not None else read[0][1]
     return [g for g, _ in read], beam_arcsec, [f"spw{i}" for i in chosen]
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 __all__ = [
     "SpectunerError", "ConfigurationError", "CatalogError", "CatalogFormatError",
     "SpeciesNotFoundError", "CacheCorruptError", "OfflineError", "ModelInputError",
-    "ObservationError", "FitError", "CheckpointError", "CubeError", "ResultsError", "MolfitError",
-    "TaskParameterError",
+    "ObservationError", "FitError", "CheckpointError", "CubeError", "CubeReadError",
+    "ResultsError", "MolfitError", "TaskParameterError",
 ]
 
 
@@ -85,6 +85,11 @@ class CheckpointError(SpectunerError):
 
 class CubeError(SpectunerError):
     """Problem loading, preprocessing or fitting a cube."""
+
+
+class CubeReadError(CubeError, ObservationError):
+    """A cube file cannot be read: missing, not FITS or a CASA image, truncated, no spectral
+    axis in MHz, no beam, no brightness unit (names the file)."""
 
 
 class WorkdirBusyError(CubeError):

@@ -32,9 +32,10 @@ import numpy as np
 from numba import parallel_chunksize
 
 from . import _lte_kernels as _k
+from .beam import as_beam_spec
 from .catalog.linelist import LineList
 from .constants import C_KM_S, T_CMB_K
-from .errors import ModelInputError
+from .errors import ModelInputError, ObservationError
 from .parameters import N_PARAMS, BeamSpec, beam_size_sq, fit_to_physical, reference_beam_sq
 
 __all__ = ["LTEModel", "lte_spectra", "channel_edges"]
@@ -109,23 +110,6 @@ def _as_linelist(i: int, entry) -> LineList:
         f"species {i}: expected a LineList or a mapping with freq/A_ul/E_low/g_u/Q_T, "
         f"got {type(entry).__name__}"
     )
-
-
-def _beam_spec(beam) -> BeamSpec:
-    """A dish diameter (m) or (B_maj, B_min) (arcsec) from floats, Quantities or radio_beam.Beam."""
-    if hasattr(beam, "major") and hasattr(beam, "minor"):
-        import astropy.units as u
-
-        return (float(beam.major.to_value(u.arcsec)), float(beam.minor.to_value(u.arcsec)))
-    if hasattr(beam, "unit"):
-        import astropy.units as u
-
-        if beam.unit.physical_type == "length":
-            return float(beam.to_value(u.m))
-        return tuple(float(b) for b in beam.to_value(u.arcsec))
-    if np.ndim(beam) == 0:
-        return float(beam)
-    return tuple(float(b) for b in np.asarray(beam, dtype=float).ravel())
 
 
 def _background(t_bg, sizes: list[int]) -> np.ndarray:
@@ -227,7 +211,10 @@ class LTEModel:
         )
         self._e_low = np.concatenate([np.asarray(ll.E_low, float) for ll in self.lines])
 
-        self.beam: BeamSpec = _beam_spec(beam)
+        try:
+            self.beam: BeamSpec = as_beam_spec(beam)
+        except ObservationError as exc:  # the model's inputs raise the model's error
+            raise ModelInputError(str(exc)) from exc
         f_all = np.concatenate(freqs)
         # Kernel beam: θ_b² = value / ν² (dish, mode 1) or value (interferometer, mode 0).
         self._tb_mode = 1 if np.ndim(self.beam) == 0 else 0

@@ -6,7 +6,9 @@ frequencies (MHz, ascending, in the observer's LSR frame), intensities in K
 (background) temperature (K), plus the beam and the systemic velocity v_LSR
 (km/s). The fitting code only reads :attr:`Observation.rest_freqs` (the
 frequencies corrected to the source rest frame with v_LSR), the intensities,
-the rms, the background and the beam.
+the rms, the background and the beam. Files (FITS spectra, text tables, cube pixels)
+are read by :meth:`Observation.read` through the readers registered in
+:mod:`spectuner_nb.readers`; beams and Jy/beam → K are :mod:`spectuner_nb.beam`'s.
 
 NaN channels are masked, never propagated: NaNs at a window edge are trimmed
 and NaN runs inside a window split it in two, so every stored window is a
@@ -17,26 +19,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from .constants import C_KM_S, C_M_S, K_B_J_K
+from .beam import as_beam_spec, kelvin_per_jy_beam
+from .doppler import rest_frequency
 from .errors import ObservationError
-from .parameters import BeamSpec, beam_size_sq, is_single_dish, reference_beam_sq
+from .parameters import BeamSpec, is_single_dish, reference_beam_sq
 
-__all__ = ["MIN_CHANNELS", "robust_rms", "jy_per_beam_to_k", "Observation", "load_cube"]
+__all__ = ["MIN_CHANNELS", "FREQ_RANGE_MHZ", "V_LSR_MAX_KMS", "robust_rms", "check_v_lsr",
+           "jy_per_beam_to_k", "Observation", "load_cube"]
 
 MIN_CHANNELS: int = 4
 """Smallest number of finite channels a stored window may have."""
-FREQ_RANGE_MHZ: tuple[float, float] = (10.0, 1.0e7)
-"""Plausible channel frequencies, MHz (10 MHz – 10 THz): values outside are in another unit."""
-V_LSR_MAX_KMS: float = 0.1 * C_KM_S
-"""Largest plausible |v_LSR|, km/s (0.1 c): larger values are in m/s or are redshifts."""
+FREQ_RANGE_MHZ: tuple[float, float] = (1.0e3, 1.0e7)
+"""Plausible channel frequencies of ALMA-class data, MHz (1 GHz – 10 THz): values outside
+are in another unit (GHz, Hz) or not data this package models."""
+V_LSR_MAX_KMS: float = 1000.0
+"""Largest plausible |v_LSR|, km/s: Galactic sources and nearby galaxies lie well within it;
+larger values are in m/s (the FITS VELO-LSR keyword) or are redshifts."""
 
-_ARCSEC_PER_RAD = 180.0 / np.pi * 3600.0
-_BEAM_AREA_FACTOR = np.pi / (4.0 * np.log(2.0))
-"""Ω_beam = _BEAM_AREA_FACTOR · θ_maj θ_min for a Gaussian beam (FWHMs)."""
+jy_per_beam_to_k = kelvin_per_jy_beam
+"""K per (Jy/beam) at each frequency (MHz) for a beam: :func:`spectuner_nb.beam.kelvin_per_jy_beam`
+(the name of earlier releases)."""
 
 
 def robust_rms(intensity: np.ndarray) -> float:
@@ -75,47 +80,22 @@ def check_v_lsr(v_lsr: float) -> float:
     return v
 
 
-def _to_beam_spec(beam) -> BeamSpec:
-    """Normalise a beam to the model's spec: dish diameter (m) or (B_maj, B_min) in arcsec."""
-    import astropy.units as u
-
-    if beam is None:
-        raise ObservationError(
-            "missing beam: give a radio_beam.Beam, (B_maj, B_min) in arcsec or a dish "
-            "diameter in m"
-        )
-    if hasattr(beam, "major") and hasattr(beam, "minor"):  # radio_beam.Beam
-        spec = (float(beam.major.to_value(u.arcsec)), float(beam.minor.to_value(u.arcsec)))
-    elif isinstance(beam, u.Quantity) and beam.isscalar:
-        if not beam.unit.is_equivalent(u.m):
-            raise ObservationError(f"a scalar beam must be a dish diameter (length), got {beam}")
-        spec = float(beam.to_value(u.m))
-    elif not isinstance(beam, list | tuple | np.ndarray | u.Quantity):
-        spec = float(beam)
+def _check_frequencies(i: int, f: np.ndarray) -> None:
+    """ObservationError when window ``i``'s frequencies (MHz) lie outside
+    :data:`FREQ_RANGE_MHZ`, with a hint at the unit they are probably in."""
+    lo, hi = FREQ_RANGE_MHZ
+    if f[0] >= lo and f[-1] <= hi:
+        return
+    if 1.0 <= f[0] and f[-1] < lo:
+        hint = "they look like GHz: give MHz (×1000) or an astropy Quantity"
+    elif f[-1] > hi:
+        hint = "they look like Hz or kHz: give MHz or an astropy Quantity"
     else:
-        parts = list(beam)
-        if len(parts) != 2:
-            raise ObservationError(f"beam must be (B_maj, B_min), got {beam!r}")
-        spec = tuple(
-            float(p.to_value(u.arcsec)) if isinstance(p, u.Quantity) else float(p) for p in parts
-        )
-    try:
-        beam_size_sq(spec, 1e5)
-    except ValueError as exc:
-        raise ObservationError(str(exc)) from exc
-    return spec
-
-
-def jy_per_beam_to_k(freq_mhz: np.ndarray, beam: BeamSpec) -> np.ndarray:
-    """Rayleigh–Jeans factor K per (Jy/beam) at each frequency (MHz) for a Gaussian beam.
-
-    T = S c² / (2 k ν² Ω) with Ω = π θ_maj θ_min / (4 ln 2); for a single dish
-    θ = 1.22 c/(ν D) at each frequency.
-    """
-    freq_hz = np.asarray(freq_mhz, dtype=float) * 1e6
-    theta_sq_rad = beam_size_sq(beam, freq_mhz) / _ARCSEC_PER_RAD**2
-    omega = _BEAM_AREA_FACTOR * theta_sq_rad
-    return 1e-26 * C_M_S**2 / (2.0 * K_B_J_K * freq_hz**2 * omega)
+        hint = "give them in MHz (or as an astropy Quantity)"
+    raise ObservationError(
+        f"window {i}: frequencies {f[0]:.6g}–{f[-1]:.6g} MHz lie outside the plausible "
+        f"{lo:g}–{hi:g} MHz; {hint}"
+    )
 
 
 def _intensity_factor(unit, freq_mhz: np.ndarray, beam: BeamSpec) -> np.ndarray | float:
@@ -129,7 +109,7 @@ def _intensity_factor(unit, freq_mhz: np.ndarray, beam: BeamSpec) -> np.ndarray 
     if unit.is_equivalent(u.K):
         return float(unit.to(u.K))
     if unit.is_equivalent(u.Jy / u.beam):
-        return float(unit.to(u.Jy / u.beam)) * jy_per_beam_to_k(freq_mhz, beam)
+        return float(unit.to(u.Jy / u.beam)) * kelvin_per_jy_beam(freq_mhz, beam)
     raise ObservationError(
         f"intensity unit {unit} is neither a temperature (K) nor Jy/beam; convert it first"
     )
@@ -218,12 +198,7 @@ class Observation:
                 raise ObservationError(f"window {i} has {f.size} channels (< {MIN_CHANNELS})")
             if not (np.all(np.isfinite(f)) and np.all(np.isfinite(y))):
                 raise ObservationError(f"window {i}: non-finite values left after masking")
-            if f[0] < FREQ_RANGE_MHZ[0] or f[-1] > FREQ_RANGE_MHZ[1]:
-                raise ObservationError(
-                    f"window {i}: frequencies {f[0]:.6g}–{f[-1]:.6g} MHz lie outside the "
-                    f"plausible {FREQ_RANGE_MHZ[0]:g}–{FREQ_RANGE_MHZ[1]:g} MHz; give them in "
-                    "MHz (or as an astropy Quantity)"
-                )
+            _check_frequencies(i, f)
             step = np.diff(f)
             if np.any(step == 0):
                 raise ObservationError(f"window {i}: duplicated frequencies")
@@ -286,7 +261,7 @@ class Observation:
             )
         if len(f_list) == 0:
             raise ObservationError("an observation needs at least one spectral window")
-        beam_spec = _to_beam_spec(beam)
+        beam_spec = as_beam_spec(beam)
         if isinstance(v_lsr, u.Quantity):
             v_lsr = v_lsr.to_value(u.km / u.s)
         rms_in = None if rms is None else _per_window(rms, len(f_list), "rms")
@@ -325,6 +300,19 @@ class Observation:
         )
 
     @classmethod
+    def read(cls, path, format: str | None = None, **options) -> Observation:
+        """Read an observation from a file with the reader registered for ``format``
+        ("fits", "text", "cube"; guessed from the file when None).
+
+        ``options``: ``beam``, ``rms``, ``T_bg``, ``v_lsr`` as in :meth:`from_arrays`, and the
+        format's own (``unit``/``freq_unit`` for text, ``pixel``/``region`` for cubes); see
+        :mod:`spectuner_nb.readers`.
+        """
+        from .readers import read_observation
+
+        return read_observation(path, format, **options)
+
+    @classmethod
     def from_fits(cls, paths, *, beam=None, rms=None, T_bg=0.0, v_lsr=0.0) -> Observation:
         """Read 1-D FITS spectra (one file per window) with a spectral WCS.
 
@@ -332,18 +320,9 @@ class Observation:
         frequency in the header; BUNIT must be K or Jy/beam. The beam comes from
         BMAJ/BMIN unless given; a descending axis is reversed.
         """
-        paths = [paths] if isinstance(paths, str | Path) else list(paths)
-        freqs, data = [], []
-        beam_found = beam
-        for path in paths:
-            f, y, b = _read_fits_spectrum(Path(path))
-            freqs.append(f)
-            data.append(y)
-            beam_found = beam_found if beam_found is not None else b
-        return cls.from_arrays(
-            freqs, data, beam=beam_found, rms=rms, T_bg=T_bg, v_lsr=v_lsr,
-            name=", ".join(Path(p).name for p in paths),
-        )
+        from .readers import read_fits_spectrum
+
+        return read_fits_spectrum(paths, beam=beam, rms=rms, T_bg=T_bg, v_lsr=v_lsr)
 
     @classmethod
     def from_cube_pixel(
@@ -353,11 +332,13 @@ class Observation:
 
         ``cubes``: a ``spectral_cube.SpectralCube``, a path readable by
         spectral-cube (FITS or CASA image), or a list of those (one per window).
-        The beam is read from the cube (the median beam for per-channel beams)
-        unless given; Jy/beam is converted to K.
+        The beam is read from the cube (the median of per-channel beams) unless
+        given; Jy/beam is converted to K channel by channel.
         """
-        return cls._from_cubes(cubes, (x, x), (y, y), f"pixel ({x}, {y})", beam=beam, rms=rms,
-                               T_bg=T_bg, v_lsr=v_lsr)
+        from .readers import read_cube_spectrum
+
+        return read_cube_spectrum(cubes, pixel=(x, y), beam=beam, rms=rms, T_bg=T_bg,
+                                  v_lsr=v_lsr)
 
     @classmethod
     def from_cube_region(
@@ -369,32 +350,10 @@ class Observation:
         ``cubes`` as in :meth:`from_cube_pixel`; channels masked in every pixel of the
         region are masked. The rms is estimated from the averaged spectrum unless given.
         """
-        (x0, x1), (y0, y1) = (sorted(map(int, x)), sorted(map(int, y)))
-        return cls._from_cubes(cubes, (x0, x1), (y0, y1), f"mean of x {x0}–{x1}, y {y0}–{y1}",
-                               beam=beam, rms=rms, T_bg=T_bg, v_lsr=v_lsr)
+        from .readers import read_cube_spectrum
 
-    @classmethod
-    def _from_cubes(cls, cubes, x: tuple[int, int], y: tuple[int, int], label: str, *, beam,
-                    rms, T_bg, v_lsr) -> Observation:
-        """Pixel x0…x1, y0…y1 of each cube: the pixel itself, or the mean of a region."""
-        items = cubes if isinstance(cubes, list | tuple) else [cubes]
-        (x0, x1), (y0, y1) = x, y
-        freqs, data, names = [], [], []
-        beam_found = beam
-        for item in items:
-            cube = load_cube(item)
-            if not (0 <= y0 and y1 < cube.shape[1] and 0 <= x0 and x1 < cube.shape[2]):
-                raise ObservationError(f"{label} outside cube of shape {cube.shape}")
-            px, py = (x0, y0) if (x0, y0) == (x1, y1) else (slice(x0, x1 + 1), slice(y0, y1 + 1))
-            f, spec, b = _cube_spectrum(cube, px, py)
-            freqs.append(f)
-            data.append(spec)
-            beam_found = beam_found if beam_found is not None else b
-            names.append(Path(str(item)).name if isinstance(item, str | Path) else "cube")
-        return cls.from_arrays(
-            freqs, data, beam=beam_found, rms=rms, T_bg=T_bg, v_lsr=v_lsr,
-            name=f"{', '.join(names)} {label}",
-        )
+        return read_cube_spectrum(cubes, region=(x, y), beam=beam, rms=rms, T_bg=T_bg,
+                                  v_lsr=v_lsr)
 
     # ------------------------------------------------------------------ derived views
     @property
@@ -410,8 +369,7 @@ class Observation:
     @property
     def rest_freqs(self) -> list[np.ndarray]:
         """Channel frequencies in the source rest frame, MHz: ν / (1 − v_LSR/c)."""
-        scale = 1.0 / (1.0 - self.v_lsr / C_KM_S)
-        return [f * scale for f in self.freqs]
+        return [rest_frequency(f, self.v_lsr) for f in self.freqs]
 
     @property
     def windows(self) -> list[tuple[float, float]]:
@@ -480,110 +438,8 @@ class Observation:
 
 
 def load_cube(item):
-    """A SpectralCube from a cube object or a path (FITS or CASA image)."""
-    from spectral_cube import SpectralCube
+    """A spectral-cube object from a cube or a path: :func:`spectuner_nb.readers.open_cube`
+    (the name of earlier releases)."""
+    from .readers import open_cube
 
-    if hasattr(item, "spectral_axis"):
-        return item
-    path = Path(item)
-    if not path.exists():
-        raise ObservationError(f"cube {path} not found")
-    try:
-        fmt = "casa_image" if path.is_dir() else None
-        cube = SpectralCube.read(str(path), format=fmt) if fmt else SpectralCube.read(str(path))
-    except Exception as exc:  # spectral-cube raises many types for unreadable files
-        raise ObservationError(f"cannot read cube {path}: {exc}") from exc
-    return cube
-
-
-def _cube_spectrum(cube, x: int | slice, y: int | slice):
-    """(freq MHz ascending, intensity Quantity, beam) of one pixel of a SpectralCube, or
-    the mean over the pixels of slices ``x``, ``y`` (masked values left out)."""
-    import astropy.units as u
-
-    try:
-        fcube = cube.with_spectral_unit(u.MHz, velocity_convention="radio")
-    except Exception as exc:
-        raise ObservationError(f"cannot convert the spectral axis to MHz: {exc}") from exc
-    freq = np.asarray(fcube.spectral_axis.to_value(u.MHz), dtype=float)
-    spec = fcube.unmasked_data[:, y, x]
-    unit = spec.unit
-    if unit == u.dimensionless_unscaled:
-        raise ObservationError("cube has no intensity unit (BUNIT); cannot convert to K")
-    values = np.asarray(spec.value, dtype=float)
-    mask = fcube.mask.include(view=(slice(None), y, x))
-    values = np.where(mask, values, np.nan)
-    if values.ndim == 3:
-        finite = np.isfinite(values).sum(axis=(1, 2))
-        values = np.where(finite > 0, np.nansum(values, axis=(1, 2)) / np.maximum(finite, 1),
-                          np.nan)
-    beam = _cube_beam(cube)
-    if freq.size > 1 and freq[1] < freq[0]:
-        freq, values = freq[::-1], values[::-1]
-    return freq, values * _normalise_unit(unit), beam
-
-
-def _cube_beam(cube):
-    """The cube's beam (the common beam of per-channel beams), or None when it has none
-    (spectral-cube raises its own NoBeamError and others for missing beams)."""
-    try:
-        beam = getattr(cube, "beam", None)
-        if beam is None and hasattr(cube, "beams"):
-            beam = cube.beams.common_beam() if len(cube.beams) else None
-    except Exception:  # spectral_cube.NoBeamError and radio-beam errors
-        return None
-    return beam
-
-
-def _normalise_unit(unit):
-    """Map FITS spellings such as 'beam-1 Jy' onto astropy units."""
-    import astropy.units as u
-
-    if unit.is_equivalent(u.Jy / u.beam) or unit.is_equivalent(u.K):
-        return unit
-    raise ObservationError(f"unknown intensity unit {unit}")
-
-
-def _read_fits_spectrum(path: Path):
-    """(freq MHz ascending, intensity Quantity, beam or None) of a 1-D FITS spectrum."""
-    import astropy.units as u
-    from astropy.io import fits
-    from astropy.wcs import WCS
-
-    if not path.exists():
-        raise ObservationError(f"spectrum {path} not found")
-    try:
-        with fits.open(path) as hdul:
-            hdu = next((h for h in hdul if h.data is not None and h.data.ndim >= 1), None)
-            if hdu is None:
-                raise ObservationError(f"{path}: no data")
-            data = np.asarray(hdu.data, dtype=float).squeeze()
-            header = hdu.header
-    except ObservationError:
-        raise
-    except Exception as exc:  # astropy raises OSError, TypeError, VerifyError…
-        raise ObservationError(f"{path} is not a readable FITS file: {exc}") from exc
-    if data.ndim != 1:
-        raise ObservationError(
-            f"{path}: data has shape {data.shape}; use Observation.from_cube_pixel for cubes"
-        )
-    try:
-        wcs = WCS(header).sub(["spectral"])
-        axis = wcs.pixel_to_world(np.arange(data.size))
-        freq = axis.to(u.MHz, equivalencies=u.doppler_radio(wcs.wcs.restfrq * u.Hz)
-                       if wcs.wcs.restfrq else u.spectral())
-    except Exception as exc:
-        raise ObservationError(f"{path}: no usable spectral axis ({exc})") from exc
-    try:
-        unit = u.Unit(header.get("BUNIT", ""), parse_strict="raise")
-    except ValueError as exc:
-        raise ObservationError(f"{path}: unknown BUNIT {header.get('BUNIT')!r}") from exc
-    if unit == u.dimensionless_unscaled:
-        raise ObservationError(f"{path}: BUNIT missing; cannot tell K from Jy/beam")
-    beam = None
-    if "BMAJ" in header and "BMIN" in header:
-        beam = (header["BMAJ"] * 3600.0, header["BMIN"] * 3600.0)
-    f = np.asarray(freq.value if hasattr(freq, "value") else freq, dtype=float)
-    if f.size > 1 and f[1] < f[0]:
-        f, data = f[::-1], data[::-1]
-    return f, data * _normalise_unit(unit), beam
+    return open_cube(item)

@@ -179,7 +179,7 @@ def choose_preset(obs) -> str:
     :data:`COLD_CORE_MAX_FWHM_KMS` gives "cold_core", anything else (or no peak)
     "hot_core".
     """
-    from .constants import C_KM_S
+    from .doppler import velocity_width
     from .losses import find_peak_spans
 
     widths = []
@@ -189,8 +189,8 @@ def choose_preset(obs) -> str:
             continue
         chan = np.abs(np.gradient(freq))
         mid = np.clip(np.rint(spans.mean(axis=1)).astype(int), 0, freq.size - 1)
-        span_kms = (spans[:, 1] - spans[:, 0]) * chan[mid] / freq[mid] * C_KM_S
-        chan_kms = chan[mid] / freq[mid] * C_KM_S
+        span_kms = velocity_width((spans[:, 1] - spans[:, 0]) * chan[mid], freq[mid])
+        chan_kms = velocity_width(chan[mid], freq[mid])
         fwhm_sq = (span_kms / _SPAN_PER_FWHM) ** 2 - _CHANNEL_FWHM_SQ * chan_kms**2
         widths.append(np.sqrt(np.maximum(fwhm_sq, 0.0)))
     if not widths:

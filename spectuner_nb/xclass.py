@@ -42,7 +42,8 @@ from .parameters import N_PARAMS, PHYSICAL_NAMES
 
 __all__ = [
     "MolfitComponent", "MolfitEntry", "Molfit", "read_molfit", "write_molfit", "xclass_name",
-    "molfit_spectra",
+    "molfit_spectra", "XCLASS_PARAMETERS", "read_molfit_maps", "find_xclass_maps",
+    "read_xclass_maps",
 ]
 
 _N_TOKENS_LONG = 21

@@ -38,7 +38,8 @@ NOISE_JY = 0.02  # per visibility and part; ≈ 7 mK per channel after averaging
 @pytest.fixture(scope="module")
 def sim_ms(tmp_path_factory):
     """A 5-antenna ALMA MS, one spw of 200 × 1 MHz channels from 241.70 GHz (CH3OH 5–4)."""
-    from spectuner_nb.casa_tasks import simobs, spectunerpredict
+    import simobs
+    from spectuner_nb.casa_tasks import spectunerpredict
 
     folder = tmp_path_factory.mktemp("casa_ms")
     vis = folder / "ch3oh.ms"

@@ -17,7 +17,7 @@ def tiny_ms(tmp_path_factory):
     """A 5-antenna MS with one 16-channel spw (DATA = 0)."""
     if not casaenv.casatools_installed():
         pytest.skip("casatools absent")
-    from spectuner_nb.casa_tasks import simobs
+    import simobs
 
     vis = tmp_path_factory.mktemp("casa_tiny") / "tiny.ms"
     simobs.create_ms(vis, [simobs.SpwSpec(241.79e9, 1.0e6, 16)])

@@ -17,7 +17,7 @@ from spectuner_nb.cube.maps import (
     radio_velocity,
     sky_frequency,
 )
-from spectuner_nb.errors import CubeError
+from spectuner_nb.errors import CubeError, ObservationError
 
 
 def _window(data: np.ndarray, freq: np.ndarray) -> CubeWindow:
@@ -43,7 +43,7 @@ def test_velocity_conventions():
     rest = np.array([230538.0])
     sky = sky_frequency(rest, -48.0)
     np.testing.assert_allclose(radio_velocity(sky, rest[0]), -48.0, rtol=1e-12)
-    with pytest.raises(CubeError):
+    with pytest.raises(ObservationError, match="rest frequency"):
         radio_velocity(sky, 0.0)
 
 

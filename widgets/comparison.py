@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from spectuner_nb.constants import C_KM_S
+from spectuner_nb.doppler import rest_frequency
 from spectuner_nb.parameter_maps import ParameterMaps
 from spectuner_nb.xclass import (
     XCLASS_PARAMETERS,
@@ -177,7 +177,7 @@ class ComparisonView(Component):
 
         cubes = self.browser.cubes
         freqs = [w.freq_mhz for w in cubes.windows]
-        rest = [f / (1.0 - cubes.v_lsr / C_KM_S) for f in freqs]
+        rest = [rest_frequency(f, cubes.v_lsr) for f in freqs]
         windows = [(float(f[0]), float(f[-1])) for f in rest]
         lines = [self.catalog.lines(s, windows) for s in self.species_list]
         t_bg = cubes.t_background(np.array([y]), np.array([x]))

@@ -15,16 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from spectuner_nb.constants import C_KM_S
 from spectuner_nb.cube.maps import (
     BRIGHTNESS_UNITS,
     brightness_factor,
     channel_map,
     moment0_map,
     peak_map,
-    radio_velocity,
-    sky_frequency,
 )
+from spectuner_nb.doppler import radio_velocity, rest_frequency, sky_frequency
 
 from .cubes import (
     WidgetInputError,
@@ -455,7 +453,7 @@ class CubeBrowser(Component):
     def _centre_rest(self, index: int) -> float:
         """Rest frequency (MHz, to 1 kHz) of window ``index``'s centre at the source velocity."""
         centre = float(np.mean(self.windows[index].freq_range_mhz))
-        return round(centre / (1.0 - self.v_lsr / C_KM_S), 3)
+        return round(float(rest_frequency(centre, self.v_lsr)), 3)
 
     def _reference_options(self, index: int) -> list[tuple[str, float]]:
         win = self.windows[index]
@@ -541,8 +539,8 @@ class CubeBrowser(Component):
     def set_species(self, species: Sequence[str]) -> None:
         """Draw the catalog lines of ``species`` (any name the catalog resolves)."""
         self.species = list(species)
-        scale = 1.0 - self.v_lsr / C_KM_S  # sky = rest × scale
-        windows = [(lo / scale, hi / scale) for lo, hi in (w.freq_range_mhz for w in self.windows)]
+        windows = [tuple(rest_frequency(np.array(w.freq_range_mhz), self.v_lsr).tolist())
+                   for w in self.windows]
         self._lines = {name: self.catalog.lines(name, windows=windows, pad_kms=0.0)
                        for name in self.species}
         self._update_reference_options()

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..constants import C_KM_S
+from ..doppler import frequency_width
 from ..errors import CatalogError
 from ..parameters import DELTA_V_MAX_KMS, V_OFF_MAX_KMS
 from .partition import PartitionFunction
@@ -108,8 +108,8 @@ class LineList:
         mask = np.zeros(f.size, dtype=bool)
         for fmin, fmax in windows:
             lo, hi = float(min(fmin, fmax)), float(max(fmin, fmax))
-            lo -= lo * pad / C_KM_S
-            hi += hi * pad / C_KM_S
+            lo -= float(frequency_width(pad, lo))
+            hi += float(frequency_width(pad, hi))
             mask[np.searchsorted(f, lo, "left") : np.searchsorted(f, hi, "right")] = True
         return self.subset(mask)
 

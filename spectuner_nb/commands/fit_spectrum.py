@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-
 from . import add_fit_arguments, add_v_lsr_argument, count
 
 OUTPUT_SUFFIXES: tuple[str, ...] = (".json", ".molfit", ".html", ".png")
@@ -52,51 +50,26 @@ def add_observation_arguments(p) -> None:
 
 
 def load_observation(args):
-    """The Observation described by the command-line arguments."""
-    from ..errors import ObservationError
+    """The Observation described by the command-line arguments (:meth:`Observation.read`)."""
     from ..observation import Observation
+    from ..readers import identify_format
 
-    path = Path(args.file)
-    if not path.exists():
-        raise ObservationError(f"{path} not found")
-    beam = args.dish if args.dish is not None else (tuple(args.beam) if args.beam else None)
-    common = {"beam": beam, "rms": args.rms, "T_bg": args.t_bg, "v_lsr": args.v_lsr}
-    if path.suffix.lower() in (".txt", ".dat", ".csv", ".tsv"):
-        try:
-            data = np.loadtxt(path, delimiter="," if path.suffix.lower() == ".csv" else None,
-                              ndmin=2)
-        except (ValueError, OSError, UnicodeDecodeError) as exc:
-            raise ObservationError(f"{path}: not a two-column table of numbers ({exc})") from exc
-        if data.ndim != 2 or data.shape[1] < 2:
-            raise ObservationError(f"{path}: expected two columns (MHz, intensity)")
-        order = np.argsort(data[:, 0])
-        return Observation.from_arrays(data[order, 0], data[order, 1], unit=args.unit,
-                                       name=path.name, **common)
-    if path.is_dir() or _fits_ndim(path) >= 3:
-        if args.pixel is None:
-            from ..observation import load_cube
-
-            ny, nx = load_cube(path).shape[1:]
-            x, y = nx // 2, ny // 2
-        else:
-            x, y = args.pixel
-        return Observation.from_cube_pixel(path, x, y, **common)
-    return Observation.from_fits(path, **common)
+    fmt = identify_format(args.file)
+    options = {"beam": args.dish if args.dish is not None else
+               (tuple(args.beam) if args.beam else None),
+               "rms": args.rms, "T_bg": args.t_bg, "v_lsr": args.v_lsr}
+    if fmt == "text":
+        options["unit"] = args.unit
+    region = getattr(args, "region", None)  # identify's --region
+    if region is not None:
+        x0, x1, y0, y1 = region
+        options["region"] = ((x0, x1), (y0, y1))
+    if args.pixel is not None:
+        options["pixel"] = tuple(args.pixel)
+    return Observation.read(args.file, format=fmt, **options)
 
 
 __all__ = ["register", "load_observation", "run"]
-
-
-def _fits_ndim(path: Path) -> int:
-    from astropy.io import fits
-
-    from ..errors import ObservationError
-
-    try:
-        with fits.open(path) as hdul:
-            return max((np.squeeze(h.data).ndim for h in hdul if h.data is not None), default=0)
-    except Exception as exc:  # astropy raises OSError, TypeError, VerifyError… on garbage
-        raise ObservationError(f"{path} is not a readable FITS file: {exc}") from exc
 
 
 def run(args) -> int:

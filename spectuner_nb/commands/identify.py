@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import add_fit_arguments, count
-from .fit_spectrum import _fits_ndim, add_observation_arguments, load_observation
+from .fit_spectrum import add_observation_arguments, load_observation
 
 __all__ = ["register", "run"]
 
@@ -60,40 +60,19 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _is_cube(path: Path) -> bool:
-    """True for a CASA image (folder) or an existing FITS file of 3 or more axes."""
-    return path.is_dir() or (path.is_file() and path.suffix.lower() in (".fits", ".fit", ".fts")
-                             and _fits_ndim(path) >= 3)
-
-
-def _observation(args):
-    """The spectrum to identify: a pixel or region of a cube, or the file's spectrum."""
-    if args.region is None:
-        return load_observation(args)
-    from ..errors import ObservationError
-    from ..observation import Observation
-
-    path = Path(args.file)
-    if not path.exists():
-        raise ObservationError(f"{path} not found")
-    x0, x1, y0, y1 = args.region
-    beam = args.dish if args.dish is not None else (tuple(args.beam) if args.beam else None)
-    return Observation.from_cube_region(path, (x0, x1), (y0, y1), beam=beam, rms=args.rms,
-                                        T_bg=args.t_bg, v_lsr=args.v_lsr)
-
-
 def run(args) -> int:
     """Identify, print species and unknown lines, write the result (and the maps)."""
     from bokeh.embed import file_html
     from bokeh.resources import INLINE
 
     from ..identification import identify
+    from ..readers import identify_format
 
-    if args.map and not _is_cube(Path(args.file)):
+    if args.map and identify_format(args.file) != "cube":
         from ..errors import ObservationError
 
         raise ObservationError(f"--map needs a cube; {args.file} is not one")
-    obs = _observation(args)
+    obs = load_observation(args)
     catalog = None
     if args.cache:
         from ..catalog.cache import TransitionCache

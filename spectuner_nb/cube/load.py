@@ -2,12 +2,14 @@
 
 One :class:`CubeWindow` per spectral window, several windows of one source in a
 :class:`CubeSet`. Reading goes through spectral-cube (FITS files and CASA image
-directories), beams through radio-beam (one beam, or one per channel). On load:
+directories), beams through radio-beam (one beam, or one per channel), both by
+:func:`spectuner_nb.readers.read_cube`, the loader the one-spectrum readers use too. On load:
 
 * the spectral axis is converted to observed (LSRK/sky) frequency in MHz
   (radio convention for velocity axes) and sorted ascending;
 * Jy/beam is converted to K with the Rayleigh–Jeans relation
-  T = c² I / (2 k ν² Ω_beam), channel by channel (per-channel beams included);
+  T = c² I / (2 k ν² Ω_beam), channel by channel (per-channel beams included;
+  :func:`spectuner_nb.beam.kelvin_per_jy_beam`);
 * an optional continuum image per window is converted the same way at the
   window's mean frequency; it becomes the per-pixel background T_bg (K);
 * bad channels (given by the user, or empty in every pixel) are masked.
@@ -28,8 +30,10 @@ import numpy as np
 from astropy import units as u
 from astropy.wcs import WCS
 
+from ..beam import beam_from_header, kelvin_per_jy_beam, median_beam
 from ..errors import CubeError
-from ..observation import check_v_lsr, jy_per_beam_to_k
+from ..observation import check_v_lsr
+from ..readers import open_cube, read_cube
 
 __all__ = ["kelvin_per_jy_beam", "CubeWindow", "CubeSet", "read_window", "load_cubes"]
 
@@ -37,17 +41,6 @@ PathLike = str | os.PathLike
 BadChannels = np.ndarray | Sequence[tuple[int, int]] | None
 """Bad channels of one window: a boolean mask (n_chan,) or (first, last) index pairs,
 inclusive, in the file's channel order."""
-
-def kelvin_per_jy_beam(freq_mhz: np.ndarray, beams: np.ndarray) -> np.ndarray:
-    """K per Jy/beam per channel (Rayleigh–Jeans), beams (n_chan, ≥2) = B_maj, B_min arcsec."""
-    freq = np.asarray(freq_mhz, float)
-    out = np.empty(freq.size)
-    rows, inverse = np.unique(np.asarray(beams)[:, :2], axis=0, return_inverse=True)
-    for k, (bmaj, bmin) in enumerate(rows):
-        sel = inverse.ravel() == k
-        out[sel] = jy_per_beam_to_k(freq[sel], (float(bmaj), float(bmin)))
-    return out
-
 
 @dataclass(frozen=True)
 class CubeWindow:
@@ -112,8 +105,7 @@ class CubeWindow:
     @property
     def beam_arcsec(self) -> tuple[float, float]:
         """Representative beam (B_maj, B_min) in arcsec: the median over good channels."""
-        b = self.beams[self.good] if self.good.any() else self.beams
-        return float(np.median(b[:, 0])), float(np.median(b[:, 1]))
+        return median_beam(self.beams[self.good] if self.good.any() else self.beams)
 
     @property
     def freq_range_mhz(self) -> tuple[float, float]:
@@ -157,8 +149,7 @@ class CubeSet:
     @property
     def beam_arcsec(self) -> tuple[float, float]:
         """Beam (B_maj, B_min) in arcsec used by the model: median over all good channels."""
-        b = np.concatenate([w.beams[w.good] for w in self.windows])
-        return float(np.median(b[:, 0])), float(np.median(b[:, 1]))
+        return median_beam(np.concatenate([w.beams[w.good] for w in self.windows]))
 
     def spectra(self, iy: np.ndarray, ix: np.ndarray, *, masked: bool = False
                 ) -> list[np.ndarray]:
@@ -209,35 +200,6 @@ class CubeSet:
         return h.hexdigest()[:16]
 
 
-def _read_spectral_cube(path: Path):
-    from spectral_cube import SpectralCube
-
-    if not path.exists():
-        raise CubeError(f"cube not found: {path}")
-    fmt = "casa_image" if path.is_dir() else None
-    try:
-        return SpectralCube.read(str(path), format=fmt) if fmt else SpectralCube.read(str(path))
-    except Exception as exc:  # spectral-cube raises many kinds
-        raise CubeError(f"cannot read cube {path}: {exc}") from exc
-
-
-def _beams_of(cube, n_chan: int, path: Path) -> np.ndarray:
-    """(n_chan, 3) beams [arcsec, arcsec, deg] from a spectral-cube object."""
-    beams = getattr(cube, "beams", None)
-    if beams is not None:
-        return np.stack(
-            [beams.major.to_value(u.arcsec), beams.minor.to_value(u.arcsec),
-             beams.pa.to_value(u.deg)],
-            axis=1,
-        )
-    try:
-        beam = cube.beam
-    except Exception as exc:
-        raise CubeError(f"{path}: no beam information (BMAJ/BMIN or a beam table)") from exc
-    row = [beam.major.to_value(u.arcsec), beam.minor.to_value(u.arcsec), beam.pa.to_value(u.deg)]
-    return np.tile(row, (n_chan, 1))
-
-
 def _bad_mask(bad: BadChannels, n_chan: int, path: Path) -> np.ndarray:
     mask = np.zeros(n_chan, bool)
     if bad is None:
@@ -270,26 +232,15 @@ def read_window(path: PathLike, *, bad_channels: BadChannels = None) -> tuple[Cu
     celestial WCS.
     """
     path = Path(path)
-    cube = _read_spectral_cube(path)
-    try:
-        fcube = cube.with_spectral_unit(u.MHz, velocity_convention="radio")
-    except Exception as exc:
-        raise CubeError(f"{path}: cannot express the spectral axis in MHz: {exc}") from exc
-    freq = np.asarray(fcube.spectral_axis.to_value(u.MHz), float)
-    n_chan = freq.size
-    beams = _beams_of(cube, n_chan, path)
-    bad = _bad_mask(bad_channels, n_chan, path)
-    data = np.asarray(cube.unmasked_data[:].value, dtype=np.float32)
-    factor = kelvin_per_jy_beam(freq, beams)[:, None, None].astype(np.float32)
-    data = _to_kelvin(data, cube.unit, factor, str(path)).astype(np.float32)
-    order = np.argsort(freq, kind="stable")
-    data, freq, beams, bad = data[order], freq[order], beams[order], bad[order]
+    cube = read_cube(path)
+    bad = _bad_mask(bad_channels, cube.freq_mhz.size, path)[cube.order]
+    data = cube.kelvin(dtype=np.float32).astype(np.float32, copy=False)
     empty = ~np.isfinite(data).any(axis=(1, 2)) | np.all(np.nan_to_num(data) == 0, axis=(1, 2))
     window = CubeWindow(
-        data=np.ascontiguousarray(data), freq_mhz=freq, beams=beams, bad=bad | empty,
-        source=str(path),
+        data=np.ascontiguousarray(data), freq_mhz=cube.freq_mhz, beams=cube.beams,
+        bad=bad | empty, source=str(path),
     )
-    return window, cube.wcs.celestial
+    return window, cube.cube.wcs.celestial
 
 
 def _read_continuum(path: PathLike, window: CubeWindow) -> np.ndarray:
@@ -298,13 +249,13 @@ def _read_continuum(path: PathLike, window: CubeWindow) -> np.ndarray:
 
     path = Path(path)
     if path.is_dir():
-        cube = _read_spectral_cube(path)
+        cube = open_cube(path)
         values = np.nanmean(np.asarray(cube.unmasked_data[:].value, float), axis=0)
         unit = cube.unit
         try:
-            bmaj, bmin = cube.beam.major.to_value(u.arcsec), cube.beam.minor.to_value(u.arcsec)
-        except Exception:
-            bmaj, bmin = window.beam_arcsec
+            beam = cube.beam
+        except Exception:  # spectral_cube.NoBeamError: the cube's beam is used
+            beam = None
     else:
         if not path.exists():
             raise CubeError(f"continuum image not found: {path}")
@@ -314,15 +265,13 @@ def _read_continuum(path: PathLike, window: CubeWindow) -> np.ndarray:
         if values.ndim == 3:
             values = np.nanmean(values, axis=0)
         unit = u.Unit(hdr.get("BUNIT", "K"), parse_strict="silent")
-        if "BMAJ" in hdr and "BMIN" in hdr:
-            bmaj, bmin = hdr["BMAJ"] * 3600.0, hdr["BMIN"] * 3600.0
-        else:
-            bmaj, bmin = window.beam_arcsec
+        beam = beam_from_header(hdr)
     if values.shape != window.data.shape[1:]:
         raise CubeError(
             f"continuum image {path} has shape {values.shape}, the cube {window.data.shape[1:]}"
         )
-    factor = jy_per_beam_to_k(np.mean(window.freq_mhz), (float(bmaj), float(bmin)))
+    factor = kelvin_per_jy_beam(np.mean(window.freq_mhz),
+                                window.beam_arcsec if beam is None else beam)
     return _to_kelvin(np.nan_to_num(values), unit, factor, str(path)).astype(np.float32)
 
 

@@ -7,7 +7,8 @@ front-end (widgets, scripts) shows the same numbers:
   moment 0 optionally over a velocity range relative to a rest frequency;
 * :func:`box_spectra` — the mean spectrum of a box of pixels (a region);
 * :func:`radio_velocity`, :func:`sky_frequency` — the radio convention
-  v = c (1 − ν/ν₀) and the sky frequency of a rest frequency at v_LSR;
+  v = c (1 − ν/ν₀) and the sky frequency of a rest frequency at v_LSR, from
+  :mod:`spectuner_nb.doppler` (importable here, as in earlier releases);
 * :func:`brightness_factor` — K → Jy/beam per channel (Rayleigh–Jeans, the
   inverse of the conversion applied on load, docs/method.md §2).
 """
@@ -18,7 +19,7 @@ import warnings
 
 import numpy as np
 
-from ..constants import C_KM_S
+from ..doppler import channel_width_kms, radio_velocity, sky_frequency
 from ..errors import CubeError
 from .load import CubeSet, CubeWindow, kelvin_per_jy_beam
 
@@ -29,22 +30,6 @@ __all__ = ["BRIGHTNESS_UNITS", "box_pixels", "box_spectra", "brightness_factor",
 
 BRIGHTNESS_UNITS: tuple[str, ...] = ("K", "Jy/beam")
 """Units a cube can be shown in."""
-
-
-def radio_velocity(freq_mhz: np.ndarray, rest_mhz: float) -> np.ndarray:
-    """Radio velocity (km/s) of frequencies (MHz) relative to a rest frequency ``rest_mhz``.
-
-    With LSRK sky frequencies the result is the LSR velocity: a line of rest
-    frequency ``rest_mhz`` emitted by a source at v_LSR appears at v = v_LSR.
-    """
-    if not rest_mhz > 0:
-        raise CubeError(f"rest frequency must be positive, got {rest_mhz} MHz")
-    return C_KM_S * (1.0 - np.asarray(freq_mhz, dtype=float) / rest_mhz)
-
-
-def sky_frequency(rest_mhz: np.ndarray, v_lsr_kms: float) -> np.ndarray:
-    """Sky (LSRK) frequency (MHz) of rest frequencies for a source at radio velocity v_LSR."""
-    return np.asarray(rest_mhz, dtype=float) * (1.0 - v_lsr_kms / C_KM_S)
 
 
 def brightness_factor(window: CubeWindow, unit: str) -> np.ndarray:
@@ -104,7 +89,7 @@ def moment0_map(window: CubeWindow, v_range_kms: tuple[float, float] | None = No
     centre. All-NaN where no channel falls in the range.
     """
     freq = window.freq_mhz
-    dv = C_KM_S * float(np.median(np.diff(freq))) / float(np.mean(freq)) if freq.size > 1 else 1.0
+    dv = channel_width_kms(freq) if freq.size > 1 else 1.0
     channels = velocity_channels(window, v_range_kms, rest_mhz)
     if channels.size == 0:
         return np.full(window.data.shape[1:], np.nan)

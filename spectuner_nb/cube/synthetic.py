@@ -28,7 +28,8 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from ..constants import C_KM_S
+from ..beam import header_keywords
+from ..doppler import sky_frequency
 from ..errors import CubeError
 from ..parameters import N_PARAMS, PHYSICAL_NAMES, PHYSICAL_UNITS
 from .load import CubeSet, CubeWindow
@@ -96,8 +97,7 @@ class SyntheticCube:
             if w.continuum_k is not None:
                 chdr = cel.copy()
                 chdr["BUNIT"] = "K"
-                chdr["BMAJ"], chdr["BMIN"], chdr["BPA"] = (
-                    w.beams[0, 0] / 3600.0, w.beams[0, 1] / 3600.0, w.beams[0, 2])
+                chdr.update(header_keywords(w.beams[0]))
                 cpath = folder / f"{stem}_w{i}_continuum.fits"
                 fits.PrimaryHDU(w.continuum_k, header=chdr).writeto(cpath, overwrite=True)
                 out["continuum"].append(cpath)
@@ -125,8 +125,7 @@ def _cube_header(cel: fits.Header, w: CubeWindow, v_lsr: float) -> fits.Header:
     hdr["RESTFRQ"] = float(np.mean(w.freq_mhz)) * 1e6
     hdr["VELO-LSR"] = (v_lsr * 1e3, "systemic velocity, m/s")
     hdr["BUNIT"] = "K"
-    hdr["BMAJ"], hdr["BMIN"], hdr["BPA"] = (
-        w.beams[0, 0] / 3600.0, w.beams[0, 1] / 3600.0, w.beams[0, 2])
+    hdr.update(header_keywords(w.beams[0]))
     return hdr
 
 
@@ -233,11 +232,11 @@ def make_synthetic_cube(
     data = [(j + rng.normal(0.0, rms_k, j.shape)).T.astype(np.float32) for j in lines_k]
     wcs = celestial_wcs(shape, pixel_arcsec)
     beams_row = [beam_arcsec[0], beam_arcsec[1], 0.0]
-    obs_scale = 1.0 - v_lsr / C_KM_S
     windows = [
         CubeWindow(
-            data=d.reshape(n, ny, nx), freq_mhz=f * obs_scale, beams=np.tile(beams_row, (n, 1)),
-            bad=np.zeros(n, bool), continuum_k=cont.astype(np.float32), source="synthetic",
+            data=d.reshape(n, ny, nx), freq_mhz=sky_frequency(f, v_lsr),
+            beams=np.tile(beams_row, (n, 1)), bad=np.zeros(n, bool),
+            continuum_k=cont.astype(np.float32), source="synthetic",
         )
         for d, f, n in zip(data, rest, n_chan, strict=True)
     ]

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..catalog.linelist import LineList
-from ..constants import C_KM_S, FWHM_TO_SIGMA
+from ..constants import FWHM_TO_SIGMA
+from ..doppler import frequency_width, sky_frequency
 from .candidates import line_strength
 from .matching import ObservedPeaks, PeakMatch
 
@@ -46,8 +47,8 @@ def strongest_transition(lines: LineList, x: np.ndarray, freq_mhz: float) -> int
     if len(lines) == 0:
         return -1
     t_ex, dv, v_off = float(x[1]), 10.0 ** float(x[3]), float(x[4])
-    centre = np.asarray(lines.freq, float) * (1.0 - v_off / C_KM_S)
-    sigma = centre * dv * FWHM_TO_SIGMA / C_KM_S
+    centre = sky_frequency(np.asarray(lines.freq, float), v_off)
+    sigma = frequency_width(dv, centre) * FWHM_TO_SIGMA
     weight = line_strength(lines, t_ex) / sigma * np.exp(-0.5 * ((freq_mhz - centre) / sigma)**2)
     return int(np.argmax(weight)) if np.any(weight > 0) else -1
 

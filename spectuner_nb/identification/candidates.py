@@ -24,7 +24,8 @@ import numpy as np
 
 from ..catalog.families import parent_species
 from ..catalog.linelist import LineList
-from ..constants import C_KM_S, H_OVER_K_K_PER_MHZ
+from ..constants import H_OVER_K_K_PER_MHZ
+from ..doppler import frequency_width, radio_velocity, sky_frequency
 from ..errors import CatalogError, IdentificationError
 from ..observation import Observation
 from .matching import ObservedPeaks
@@ -105,8 +106,8 @@ def peak_anchors(ll: LineList, obs: Observation, peaks: ObservedPeaks,
     order = np.argsort(lo_mhz)
     lo_mhz, hi_mhz, top_mhz = lo_mhz[order], hi_mhz[order], peaks.freq[order]
     top_k = peaks.height[order]
-    shifted = freq[:, None] * (1.0 - v_grid[None, :] / C_KM_S)  # (n_lines, n_v)
-    pad = freq[:, None] * half_step / C_KM_S
+    shifted = sky_frequency(freq[:, None], v_grid[None, :])  # (n_lines, n_v)
+    pad = frequency_width(half_step, freq[:, None])
     k = np.searchsorted(lo_mhz, shifted + pad, side="right") - 1
     inside = (k >= 0) & (shifted - pad <= hi_mhz[np.clip(k, 0, None)])
     visible = np.zeros_like(inside)
@@ -124,7 +125,7 @@ def peak_anchors(ll: LineList, obs: Observation, peaks: ObservedPeaks,
         ok = (top_value > 0) & inside[top, cols] & (cover >= MIN_STRONG_COVER)
         for j in np.flatnonzero(ok):
             span = k[top[j], j]
-            v = C_KM_S * (1.0 - top_mhz[span] / freq[top[j]])
+            v = radio_velocity(top_mhz[span], freq[top[j]])
             anchors.append((t_ex, float(np.clip(v, v_lo, v_hi)), float(top_k[span])))
     return np.unique(np.round(np.asarray(anchors, float).reshape(-1, 3), 3), axis=0)
 

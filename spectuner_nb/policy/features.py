@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..catalog.linelist import LineList
-from ..constants import C_KM_S
+from ..doppler import channel_width_kms, sky_frequency
 from ..losses import PEAK_N_SIGMA, find_peaks_above
 from ..observation import Observation
 from ..parameters import V_OFF_MAX_KMS
@@ -163,7 +163,7 @@ def spectrum_grids(
     half = 0.5 * cfg.velocity_span_kms
     v = np.linspace(-half, half, cfg.n_grid)
     grid_step = cfg.velocity_span_kms / (cfg.n_grid - 1)
-    nu = np.asarray(freq_mhz, float)[:, None] * (1.0 - v[None, :] / C_KM_S)
+    nu = sky_frequency(np.asarray(freq_mhz, float)[:, None], v[None, :])
     peaks = peak_channels(obs) if peaks is None else peaks
     out = np.zeros((nu.shape[0], cfg.n_grid, N_SPECTRUM_FEATURES), dtype=np.float32)
     out[..., 0] = v / cfg.velocity_span_kms
@@ -180,7 +180,7 @@ def spectrum_grids(
         idx = idx - left_closer
         flag = np.zeros(f.size, dtype=np.float32)
         flag[pk] = 1.0
-        chan_kms = C_KM_S * float(np.median(np.abs(np.diff(f)))) / float(np.mean(f))
+        chan_kms = channel_width_kms(f)
         out[..., 1][inside] = np.arcsinh(y[idx])
         out[..., 2][inside] = flag[idx]
         out[..., 3][inside] = 0.0

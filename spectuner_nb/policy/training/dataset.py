@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ...catalog.linelist import LineList
-from ...constants import C_KM_S
+from ...doppler import velocity_width
 from ...observation import Observation
 from ...parameters import V_OFF_MAX_KMS
 from ..features import count_peaks, peak_channels, transitions_in_view
@@ -113,7 +113,7 @@ def has_peak_near_lines(obs: Observation, lines: LineList) -> bool:
         j = np.clip(np.searchsorted(nu_t, nu_p), 1, max(nu_t.size - 1, 1))
         near = np.minimum(np.abs(nu_t[j - 1] - nu_p), np.abs(nu_t[np.minimum(j, nu_t.size - 1)]
                                                               - nu_p))
-        if np.any(near / nu_p * C_KM_S <= V_OFF_MAX_KMS):
+        if np.any(velocity_width(near, nu_p) <= V_OFF_MAX_KMS):
             return True
     return False
 
@@ -219,12 +219,12 @@ def layout_mock_pixels(n: int, species_pool: Sequence[str], *, seed: int, catalo
 
 def w3h2o_cube():
     """The real W3(H2O) cube from the shared data (spectral axis in MHz, radio convention)."""
-    from spectral_cube import SpectralCube
-
+    from ...doppler import CONVENTION
+    from ...readers import open_cube
     from ...settings import shared_data_dir
 
-    return SpectralCube.read(str(shared_data_dir() / W3H2O_FILE)).with_spectral_unit(
-        "MHz", velocity_convention="radio")
+    return open_cube(shared_data_dir() / W3H2O_FILE).with_spectral_unit(
+        "MHz", velocity_convention=CONVENTION)
 
 
 def w3h2o_pixels(species: Sequence[str], catalog, *, parity: int | None = 0,

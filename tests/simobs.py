@@ -1,6 +1,7 @@
 """Small simulated MeasurementSets (casatools.simulator) holding a compact line source.
 
-Used by the tests, the tutorial and the docs transcript. Two steps: build an
+A test fixture, not part of the package: used by the tests, the CASA tutorial
+(which puts ``tests/`` on ``sys.path``) and the docs transcript. Two steps: build an
 empty ALMA-like MS with :func:`create_ms`, then write the visibilities of an
 unpolarised point source at the phase centre with :func:`write_point_source`
 (its spectrum, in Jy per channel, is usually an LTE model converted with a beam).
@@ -13,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from . import casaenv
-from .visibilities import MSTable
+from spectuner_nb.casa_tasks import casaenv
+from spectuner_nb.casa_tasks.visibilities import MSTable
 
 __all__ = ["ORION_KL_DIRECTION", "SpwSpec", "create_ms", "write_point_source"]
 
