@@ -180,22 +180,19 @@ def _lower(req, edges_lo, edges_hi, f0, f1, scale):
 
 
 @njit(cache=True)
-def _resolution(edges_lo, edges_hi, work, n_keep, req, cover, broad):
+def _resolution(edges_lo, edges_hi, work, n_keep, req, broad):
     """Lower ``req`` (per channel, MHz) to the local scale of every kept line.
 
     σ over the whole evaluated range; for saturated lines, σ/√(2 ln τ_peak)
     on the flanks where EDGE_TAU_LO < τ < EDGE_TAU_HI. A scale ≥ ``broad`` (MHz)
-    cannot refine any channel of the window, so such a range is only marked as
-    reached, in O(1): ``cover`` (n_chan + 1) gets +1 at its first channel and −1
-    one past its last (running sums > 0 are reached).
+    cannot refine any channel of the window: such a range is left alone (the
+    channels it reaches are known from :func:`_reached_spans`).
     """
     for li in range(n_keep):
         cen = work[li, _L_CEN]
         sig = work[li, _L_SIG]
         cut = work[li, _L_CUT]
         if sig >= broad:
-            cover[np.searchsorted(edges_hi, cen - cut)] += 1
-            cover[np.searchsorted(edges_lo, cen + cut, "right")] -= 1
             work[li, _L_SIX] = 0.0
         else:
             widest = _lower(req, edges_lo, edges_hi, cen - cut, cen + cut, sig)
@@ -213,74 +210,96 @@ def _resolution(edges_lo, edges_hi, work, n_keep, req, cover, broad):
 
 
 @njit(cache=True)
-def _sub_counts(edges_lo, edges_hi, req, cover, max_width):
-    """Sub-intervals per channel, ceil(width / (max_width · req)) capped at MAX_SUB, 1 where
-    only broad lines reach (``cover``, :func:`_resolution`), 0 where none; and their total."""
-    n_chan = edges_lo.size
-    n_sub = np.zeros(n_chan, dtype=np.int64)
-    total = 0
-    reached = 0
-    for k in range(n_chan):
-        reached += cover[k]
-        if req[k] < np.inf:
-            ratio = (edges_hi[k] - edges_lo[k]) / (max_width * req[k])
-            n_sub[k] = max(1, int(min(MAX_SUB, math.ceil(ratio))))
-        elif reached > 0:
-            n_sub[k] = 1
-        total += n_sub[k]
-    return n_sub, total
+def _reached_spans(edges_lo, edges_hi, work, n_keep):
+    """Channels the kept lines reach, as disjoint ascending spans [start, stop) (n_spans, 2).
+
+    A line reaches the channels overlapping [ν_c − cut, ν_c + cut] (found by bisection
+    on the channel edges); only these channels get sub-grid nodes, so the cost of a
+    window scales with the channels its lines reach, not with its size.
+    """
+    n_lines = 0
+    for s in range(n_keep.size):
+        n_lines += n_keep[s]
+    starts = np.empty(n_lines, dtype=np.int64)
+    stops = np.empty(n_lines, dtype=np.int64)
+    m = 0
+    for s in range(n_keep.size):
+        for li in range(n_keep[s]):
+            cen = work[s, li, _L_CEN]
+            cut = work[s, li, _L_CUT]
+            k0 = np.searchsorted(edges_hi, cen - cut)
+            k1 = np.searchsorted(edges_lo, cen + cut, "right")
+            if k1 > k0:
+                starts[m] = k0
+                stops[m] = k1
+                m += 1
+    spans = np.empty((m, 2), dtype=np.int64)
+    n_spans = 0
+    for j in np.argsort(starts[:m]):
+        if n_spans > 0 and starts[j] <= spans[n_spans - 1, 1]:
+            spans[n_spans - 1, 1] = max(spans[n_spans - 1, 1], stops[j])
+        else:
+            spans[n_spans, 0] = starts[j]
+            spans[n_spans, 1] = stops[j]
+            n_spans += 1
+    return spans[:n_spans]
 
 
 @njit(cache=True)
-def _sub_grid(edges_lo, edges_hi, req, cover, midpoint):
+def _sub_grid(edges_lo, edges_hi, req, spans, midpoint):
     """Sub-grid of one window: node frequencies (MHz), their averaging weights, the channel
     of each and the number of sub-intervals per channel (0: no line reaches).
 
-    ``req`` is the local line scale per channel (MHz), ρ = width / req. With ``midpoint``
-    (intensities) a channel gets ceil(ρ / MIDPOINT_MAX) equal sub-intervals (one if only
-    broad lines reach it, ``cover``), each represented by its centre and integrated by
-    the corrected midpoint rule (:func:`_transfer`). Otherwise (Jacobian) Gauss-Legendre
-    rules: one 2-point rule for ρ ≤ TWO_POINT_MAX, one 3-point rule for
+    Only the channels of ``spans`` (:func:`_reached_spans`) get nodes. ``req`` is the
+    local line scale per channel (MHz, ∞ where only lines too broad to refine it reach),
+    ρ = width / req. With ``midpoint`` (intensities) a channel gets ceil(ρ / MIDPOINT_MAX)
+    (at most MAX_SUB, at least 1) equal sub-intervals, each represented by its centre and
+    integrated by the corrected midpoint rule (:func:`_transfer`). Otherwise (Jacobian)
+    Gauss-Legendre rules: one 2-point rule for ρ ≤ TWO_POINT_MAX, one 3-point rule for
     ρ ≤ THREE_POINT_MAX, else ceil(ρ / SUB_PER_SIGMA) sub-intervals of 5-point rules.
     """
-    n_sub, _ = _sub_counts(edges_lo, edges_hi, req, cover,
-                           MIDPOINT_MAX if midpoint else SUB_PER_SIGMA)
-    n_pts = np.ones(edges_lo.size, dtype=np.int64)
+    n_chan = edges_lo.size
+    max_width = MIDPOINT_MAX if midpoint else SUB_PER_SIGMA
+    n_sub = np.zeros(n_chan, dtype=np.int64)
+    n_pts = np.empty(n_chan, dtype=np.int64)
     total = 0
-    for k in range(edges_lo.size):
-        if n_sub[k] == 0:
-            continue
-        if not midpoint:
-            rho = (edges_hi[k] - edges_lo[k]) / req[k]
-            if rho <= THREE_POINT_MAX:
-                n_sub[k] = 1
-                n_pts[k] = 2 if rho <= TWO_POINT_MAX else 3
-            else:
-                n_pts[k] = 5
-        total += n_pts[k] * n_sub[k]
+    for sp in range(spans.shape[0]):
+        for k in range(spans[sp, 0], spans[sp, 1]):
+            n_sub[k] = 1
+            n_pts[k] = 1
+            if req[k] < np.inf:
+                ratio = (edges_hi[k] - edges_lo[k]) / (max_width * req[k])
+                n_sub[k] = max(1, int(min(MAX_SUB, math.ceil(ratio))))
+                if not midpoint:
+                    rho = (edges_hi[k] - edges_lo[k]) / req[k]
+                    if rho <= THREE_POINT_MAX:
+                        n_sub[k] = 1
+                        n_pts[k] = 2 if rho <= TWO_POINT_MAX else 3
+                    else:
+                        n_pts[k] = 5
+            total += n_pts[k] * n_sub[k]
     nodes = np.empty(total)
     weights = np.empty(total)
     chan = np.empty(total, dtype=np.int64)
     i = 0
-    for k in range(edges_lo.size):
-        m = n_sub[k]
-        if m == 0:
-            continue
-        x, w = _GL_X1, _GL_W1
-        if n_pts[k] == 2:
-            x, w = _GL_X2, _GL_W2
-        elif n_pts[k] == 3:
-            x, w = _GL_X3, _GL_W3
-        elif n_pts[k] == 5:
-            x, w = _GL_X5, _GL_W5
-        h = (edges_hi[k] - edges_lo[k]) / m
-        for j in range(m):
-            base = edges_lo[k] + (j + 0.5) * h
-            for g in range(x.size):
-                nodes[i] = base + 0.5 * h * x[g]
-                weights[i] = w[g] / m
-                chan[i] = k
-                i += 1
+    for sp in range(spans.shape[0]):
+        for k in range(spans[sp, 0], spans[sp, 1]):
+            m = n_sub[k]
+            x, w = _GL_X1, _GL_W1
+            if n_pts[k] == 2:
+                x, w = _GL_X2, _GL_W2
+            elif n_pts[k] == 3:
+                x, w = _GL_X3, _GL_W3
+            elif n_pts[k] == 5:
+                x, w = _GL_X5, _GL_W5
+            h = (edges_hi[k] - edges_lo[k]) / m
+            for j in range(m):
+                base = edges_lo[k] + (j + 0.5) * h
+                for g in range(x.size):
+                    nodes[i] = base + 0.5 * h * x[g]
+                    weights[i] = w[g] / m
+                    chan[i] = k
+                    i += 1
     return nodes, weights, chan, n_sub
 
 
@@ -563,7 +582,6 @@ def _eval_window(
     work = np.empty((n_species, max(max_lines, 1), _N_LCOL))
     n_keep = np.zeros(n_species, dtype=np.int64)
     req = np.full(n_chan, np.inf)
-    cover = np.zeros(n_chan + 1, dtype=np.int64)
     # Lines broader than this refine no channel (intensity grid: no h⁶ term either).
     broad = np.inf if grad else w_max / SIXTH_ORDER_MIN
     for s in range(n_species):
@@ -574,8 +592,9 @@ def _eval_window(
             freq[a:b], a_g[a:b], e_low[a:b], lo, hi, params[s, 1], params[s, 2], q[s],
             dlnq[s], params[s, 3], params[s, 4], work[s],
         )
-        _resolution(edges_lo, edges_hi, work[s], n_keep[s], req, cover, broad)
-    nodes, weights, chan, n_sub = _sub_grid(edges_lo, edges_hi, req, cover, not grad)
+        _resolution(edges_lo, edges_hi, work[s], n_keep[s], req, broad)
+    spans = _reached_spans(edges_lo, edges_hi, work, n_keep)
+    nodes, weights, chan, n_sub = _sub_grid(edges_lo, edges_hi, req, spans, not grad)
     n_nodes = nodes.size
     if n_nodes == 0:
         return
