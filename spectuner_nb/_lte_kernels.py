@@ -698,6 +698,65 @@ def spectra_jacobian(
 
 
 @njit(cache=True)
+def partition_values(t_ex, log_t, log_q, q_off, slope):
+    """Q(T_ex) and d ln Q/d ln T (each (n_batch, n_species)) for T_ex (K, same shape).
+
+    Species s has the log10 nodes ``log_t[q_off[s]:q_off[s+1]]`` and ``log_q[…]`` of its
+    :class:`~spectuner_nb.catalog.partition.PartitionFunction`, whose rule this is
+    (compiled: the model calls it at every evaluation): log10 Q linear in log10 T
+    between nodes, the power law through the two outermost nodes beyond the table.
+    The slope (only with ``slope``, else 0) is that of the segment holding T_ex.
+    """
+    n_batch, n_species = t_ex.shape
+    q = np.empty((n_batch, n_species))
+    dlnq = np.zeros((n_batch, n_species))
+    for s in range(n_species):
+        lt = log_t[q_off[s]:q_off[s + 1]]
+        lq = log_q[q_off[s]:q_off[s + 1]]
+        n = lt.size
+        for b in range(n_batch):
+            x = math.log10(t_ex[b, s])
+            j = min(max(np.searchsorted(lt, x, "right") - 1, 0), n - 2)
+            seg_slope = (lq[j + 1] - lq[j]) / (lt[j + 1] - lt[j])
+            if x > lt[n - 1]:
+                log_value = lq[n - 1] + seg_slope * (x - lt[n - 1])
+            elif x == lt[n - 1]:
+                log_value = lq[n - 1]
+            else:
+                log_value = seg_slope * (x - lt[j]) + lq[j]
+            q[b, s] = 10.0 ** log_value
+            if slope:
+                dlnq[b, s] = seg_slope
+    return q, dlnq
+
+
+@njit(cache=True)
+def fit_to_physical(x, theta_b_sq):
+    """Fit-space sets x (n_batch, n_species, 5) → physical (same shape), and a problem code:
+    0 none, 1 non-finite value, 5 η = 10^x₀ outside (0, 1).
+
+    The rule of :func:`spectuner_nb.parameters.fit_to_physical` (compiled: the optimisers
+    call the model with fit-space batches): θ = √(θ_b² η / (1 − η)) arcsec, N = 10^x₂,
+    Δv = 10^x₃, T_ex and v_off as they are.
+    """
+    p = np.empty_like(x)
+    for b in range(x.shape[0]):
+        for s in range(x.shape[1]):
+            for j in range(x.shape[2]):
+                if not math.isfinite(x[b, s, j]):
+                    return p, 1
+            eta = 10.0 ** x[b, s, 0]
+            if eta <= 0.0 or eta >= 1.0:
+                return p, 5
+            p[b, s, 0] = math.sqrt(theta_b_sq * eta / (1.0 - eta))
+            p[b, s, 1] = x[b, s, 1]
+            p[b, s, 2] = 10.0 ** x[b, s, 2]
+            p[b, s, 3] = 10.0 ** x[b, s, 3]
+            p[b, s, 4] = x[b, s, 4]
+    return p, 0
+
+
+@njit(cache=True)
 def params_problem(p, c_km_s):
     """First problem found in physical parameter sets p (n_batch, n_species, 5), as a code:
     0 none, 1 non-finite value, 2 θ or N_tot < 0, 3 T_ex or Δv ≤ 0, 4 |v_off| ≥ c."""
