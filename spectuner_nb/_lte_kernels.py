@@ -279,7 +279,7 @@ def _sub_grid(edges_lo, edges_hi, req, spans, midpoint):
                         n_pts[k] = 5
             total += n_pts[k] * n_sub[k]
     nodes = np.empty(total)
-    weights = np.empty(total)
+    weights = np.empty(0 if midpoint else total)  # the midpoint rule needs no weights
     chan = np.empty(total, dtype=np.int64)
     i = 0
     for sp in range(spans.shape[0]):
@@ -297,7 +297,8 @@ def _sub_grid(edges_lo, edges_hi, req, spans, midpoint):
                 base = edges_lo[k] + (j + 0.5) * h
                 for g in range(x.size):
                     nodes[i] = base + 0.5 * h * x[g]
-                    weights[i] = w[g] / m
+                    if not midpoint:
+                        weights[i] = w[g] / m
                     chan[i] = k
                     i += 1
     return nodes, weights, chan, n_sub
@@ -416,13 +417,14 @@ def _factor(nu, k, anchors, a_lo, inv_step, t_bg, eta0, theta_sq, tb_sq_mode, tb
 
 
 @njit(cache=True, inline="always")
-def _midpoint_correction(d, c2, c4, c6):
+def _midpoint_correction(d, i, c2, c4, c6):
     """(mean of f over a sub-interval − f(centre)) / e^−τ for f = 1 − e^−τ, from the
-    derivatives d = (τ', …, τ⁽⁶⁾) at the centre and c2 = h²/24, c4 = h⁴/1920, c6 = h⁶/322560.
+    derivatives d[i] = (τ', …, τ⁽⁶⁾) at the centre and c2 = h²/24, c4 = h⁴/1920,
+    c6 = h⁶/322560.
 
     f⁽ⁿ⁾ = −e^−τ·Bₙ(−τ', …, −τ⁽ⁿ⁾) with the complete Bell polynomials B₂, B₄, B₆.
     """
-    x1, x2, x3, x4 = -d[0], -d[1], -d[2], -d[3]
+    x1, x2, x3, x4 = -d[i, 0], -d[i, 1], -d[i, 2], -d[i, 3]
     x1_sq = x1 * x1
     b2 = x1_sq + x2
     b4 = x1_sq * (x1_sq + 6.0 * x2) + 4.0 * x1 * x3 + 3.0 * x2 * x2 + x4
@@ -430,7 +432,7 @@ def _midpoint_correction(d, c2, c4, c6):
         return -(c2 * b2 + c4 * b4)
     b6 = (x1_sq * x1_sq * (x1_sq + 15.0 * x2) + 20.0 * x1_sq * x1 * x3
           + 45.0 * x1_sq * x2 * x2 + 15.0 * x2 * x2 * x2 + 60.0 * x1 * x2 * x3
-          + 15.0 * x1_sq * x4 + 10.0 * x3 * x3 + 15.0 * x2 * x4 - 6.0 * x1 * d[4] - d[5])
+          + 15.0 * x1_sq * x4 + 10.0 * x3 * x3 + 15.0 * x2 * x4 - 6.0 * x1 * d[i, 4] - d[i, 5])
     return -(c2 * b2 + c4 * b4 + c6 * b6)
 
 
@@ -481,13 +483,12 @@ def _transfer(
             c6 = h_sq * h_sq * h_sq * _MID_C6 if h > SIXTH_ORDER_MIN * req[k] else 0.0
             s0 = 0.0
             s1 = 0.0
-        d = dtau[i]
         absorb = _absorption(ti)
-        absorb += (1.0 - absorb) * _midpoint_correction(d, c2, c4, c6)
+        absorb += (1.0 - absorb) * _midpoint_correction(dtau, i, c2, c4, c6)
         if want_tau:
-            tau_out[s, k] += (ti + c2 * d[1] + c4 * d[3] + c6 * d[5]) / m
+            tau_out[s, k] += (ti + c2 * dtau[i, 1] + c4 * dtau[i, 3] + c6 * dtau[i, 5]) / m
         for j in range(6):
-            d[j] = 0.0
+            dtau[i, j] = 0.0
         tau[i] = 0.0
         if m == 1:
             out[k] += absorb * _factor(nodes[i], k, anchors, a_lo, inv_step, t_bg, eta0,

@@ -373,12 +373,12 @@ class LTEModel:
         if not (np.all(np.isfinite(x)) and np.all(x[:, 0] < 0.0) and np.all(x[:, 1] > 0.0)):
             raise ModelInputError("fit-space parameters must be finite, with log10 η < 0 "
                                   "and T_ex > 0")
-        p = fit_to_physical(x, self.theta_b_sq_ref)
+        p = self._physical_batch(x)[0][0]
         q, dlnq = self._partition(p[None, :, 1], slope=True)
         out = np.empty(self.n_channels)
         jac = np.empty((self.n_channels, self.n_species * N_PARAMS))
         _k.spectra_jacobian(
-            np.ascontiguousarray(p), self._lines_off, self._freq, self._a_g, self._e_low, q[0],
+            p, self._lines_off, self._freq, self._a_g, self._e_low, q[0],
             dlnq[0], self._edges_lo, self._edges_hi, self._t_bg, self._win_off, self._tb_mode,
             self._tb_val, self.theta_b_sq_ref, self.cmb, self.T_cmb, out, jac,
         )
