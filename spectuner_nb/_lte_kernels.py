@@ -279,9 +279,19 @@ def _sub_grid(edges_lo, edges_hi, req, spans, midpoint):
                         n_pts[k] = 5
             total += n_pts[k] * n_sub[k]
     nodes = np.empty(total)
-    weights = np.empty(0 if midpoint else total)  # the midpoint rule needs no weights
+    weights = np.empty(0 if midpoint else total)  # the midpoint rule has none
     chan = np.empty(total, dtype=np.int64)
     i = 0
+    if midpoint:  # sub-interval centres only
+        for sp in range(spans.shape[0]):
+            for k in range(spans[sp, 0], spans[sp, 1]):
+                m = n_sub[k]
+                h = (edges_hi[k] - edges_lo[k]) / m
+                for j in range(m):
+                    nodes[i] = edges_lo[k] + (j + 0.5) * h
+                    chan[i] = k
+                    i += 1
+        return nodes, weights, chan, n_sub
     for sp in range(spans.shape[0]):
         for k in range(spans[sp, 0], spans[sp, 1]):
             m = n_sub[k]
@@ -297,8 +307,7 @@ def _sub_grid(edges_lo, edges_hi, req, spans, midpoint):
                 base = edges_lo[k] + (j + 0.5) * h
                 for g in range(x.size):
                     nodes[i] = base + 0.5 * h * x[g]
-                    if not midpoint:
-                        weights[i] = w[g] / m
+                    weights[i] = w[g] / m
                     chan[i] = k
                     i += 1
     return nodes, weights, chan, n_sub
