@@ -97,29 +97,48 @@ def _planck_temp_dt(freq_mhz, t):
     return x * x * (em + 1.0) / (em * em)
 
 
+@njit(cache=True, inline="always")
+def _segment(pos, n):
+    """Interpolation segment j (anchors j, j + 1) of a table of n anchors at position
+    ``pos`` (in anchor spacings from the first), clamped to the table."""
+    return min(max(int(pos), 0), n - 2)
+
+
 @njit(cache=True)
-def _source_table(f_lo, f_hi, t_ex, cmb, t_cmb, grad):
-    """S(ν, T_ex) − [S(ν, T_cmb)] at equally spaced anchors over [f_lo, f_hi] (MHz).
+def _source_table(edges_lo, edges_hi, spans, k_first, k_last, t_ex, cmb, t_cmb, grad):
+    """S(ν, T_ex) − [S(ν, T_cmb)] at equally spaced anchors over channels k_first…k_last.
 
     The spacing keeps linear interpolation within SOURCE_TOL of the value:
-    |S''| Δ²/8 ≤ SOURCE_TOL·S with |S''|/S ≤ (x/ν)², x = hν/kT. With ``grad``,
-    ∂S(ν, T_ex)/∂T_ex is tabulated at the same anchors (it is as smooth in ν).
+    |S''| Δ²/8 ≤ SOURCE_TOL·S with |S''|/S ≤ (x/ν)², x = hν/kT. Only the anchors of
+    segments inside the reached ``spans`` (:func:`_reached_spans`) are computed (the
+    others are never read). With ``grad``, ∂S(ν, T_ex)/∂T_ex is tabulated at the same
+    anchors (it is as smooth in ν).
     Returns (values, derivatives (empty without ``grad``), first anchor MHz, spacing MHz).
     """
+    f_lo = edges_lo[k_first]
+    f_hi = edges_hi[k_last]
     t_min = min(t_ex, t_cmb) if cmb else t_ex
     x_max = max(1.0, H_OVER_K_K_PER_MHZ * f_hi / t_min)
     step = f_hi / x_max * math.sqrt(8.0 * SOURCE_TOL)
     n = int((f_hi - f_lo) / step) + 2
     step = max(f_hi - f_lo, 1e-9) / (n - 1)
+    inv_step = 1.0 / step
     values = np.empty(n)
     slopes = np.empty(n if grad else 0)
-    for j in range(n):
-        nu = f_lo + j * step
-        values[j] = _planck_temp(nu, t_ex)
-        if cmb:
-            values[j] -= _planck_temp(nu, t_cmb)
-        if grad:
-            slopes[j] = _planck_temp_dt(nu, t_ex)
+    for sp in range(spans.shape[0]):
+        k0 = max(spans[sp, 0], k_first)
+        k1 = min(spans[sp, 1] - 1, k_last)
+        if k1 < k0:
+            continue
+        j0 = _segment((edges_lo[k0] - f_lo) * inv_step, n)
+        j1 = _segment((edges_hi[k1] - f_lo) * inv_step, n) + 1
+        for j in range(j0, j1 + 1):
+            nu = f_lo + j * step
+            values[j] = _planck_temp(nu, t_ex)
+            if cmb:
+                values[j] -= _planck_temp(nu, t_cmb)
+            if grad:
+                slopes[j] = _planck_temp_dt(nu, t_ex)
     return values, slopes, f_lo, step
 
 
@@ -404,7 +423,7 @@ def _interp(table, a_lo, inv_step, nu):
     """Linear interpolation of ``table`` (anchors a_lo + j/inv_step, MHz) at ν (MHz):
     (value, segment j, fraction within it)."""
     pos = (nu - a_lo) * inv_step
-    j = min(max(int(pos), 0), table.size - 2)
+    j = _segment(pos, table.size)
     frac = pos - j
     return table[j] + frac * (table[j + 1] - table[j]), j, frac
 
@@ -619,7 +638,8 @@ def _eval_window(
         theta_sq = params[s, 0] * params[s, 0]
         # S(ν, T_ex) − S(ν, T_cmb) (and ∂S/∂T_ex) tabulated over the channels touched.
         anchors, slopes, a_lo, a_step = _source_table(
-            edges_lo[chan[first]], edges_hi[chan[last - 1]], params[s, 1], cmb, t_cmb, grad
+            edges_lo, edges_hi, spans, chan[first], chan[last - 1], params[s, 1], cmb, t_cmb,
+            grad,
         )
         if grad:
             _transfer_grad(
