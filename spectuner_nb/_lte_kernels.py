@@ -267,7 +267,7 @@ def _reached_spans(edges_lo, edges_hi, work, n_keep):
 @njit(cache=True)
 def _sub_grid(edges_lo, edges_hi, req, spans, midpoint):
     """Sub-grid of one window: node frequencies (MHz), their averaging weights, the channel
-    of each and the number of sub-intervals per channel (0: no line reaches).
+    of each and the number of sub-intervals per channel (set at reached channels only).
 
     Only the channels of ``spans`` (:func:`_reached_spans`) get nodes. ``req`` is the
     local line scale per channel (MHz, ∞ where only lines too broad to refine it reach),
@@ -279,7 +279,7 @@ def _sub_grid(edges_lo, edges_hi, req, spans, midpoint):
     """
     n_chan = edges_lo.size
     max_width = MIDPOINT_MAX if midpoint else SUB_PER_SIGMA
-    n_sub = np.zeros(n_chan, dtype=np.int64)
+    n_sub = np.empty(n_chan, dtype=np.int64)  # set (and read) at reached channels only
     n_pts = np.empty(n_chan, dtype=np.int64)
     total = 0
     for sp in range(spans.shape[0]):
@@ -610,9 +610,6 @@ def _eval_window(
         max_lines = max(max_lines, lines_off[s + 1] - lines_off[s])
     work = np.empty((n_species, max(max_lines, 1), _N_LCOL))
     n_keep = np.zeros(n_species, dtype=np.int64)
-    req = np.full(n_chan, np.inf)
-    # Lines broader than this refine no channel (intensity grid: no h⁶ term either).
-    broad = np.inf if grad else w_max / SIXTH_ORDER_MIN
     for s in range(n_species):
         if params[s, 0] <= 0.0 or params[s, 2] <= 0.0:
             continue  # no source or no molecules: no emission
@@ -621,8 +618,15 @@ def _eval_window(
             freq[a:b], a_g[a:b], e_low[a:b], lo, hi, params[s, 1], params[s, 2], q[s],
             dlnq[s], params[s, 3], params[s, 4], work[s],
         )
-        _resolution(edges_lo, edges_hi, work[s], n_keep[s], req, broad)
     spans = _reached_spans(edges_lo, edges_hi, work, n_keep)
+    # Local line scale per channel (MHz); only the reached channels are ever read.
+    req = np.empty(n_chan)
+    for sp in range(spans.shape[0]):
+        req[spans[sp, 0]:spans[sp, 1]] = np.inf
+    # Lines broader than this refine no channel (intensity grid: no h⁶ term either).
+    broad = np.inf if grad else w_max / SIXTH_ORDER_MIN
+    for s in range(n_species):
+        _resolution(edges_lo, edges_hi, work[s], n_keep[s], req, broad)
     nodes, weights, chan, n_sub = _sub_grid(edges_lo, edges_hi, req, spans, not grad)
     n_nodes = nodes.size
     if n_nodes == 0:
