@@ -11,7 +11,8 @@ plus the Taylor terms in h², h⁴ and h⁶ of its mean, from the frequency
 derivatives of τ (sums of Hermite-weighted Gaussians, no extra exponentials);
 the smooth factor η(S − S_cmb − T_bg) is applied per channel. Lines are
 evaluated out to where their intensity falls below ``WING_TOL`` of their own
-peak; channels no line reaches hold exactly 0. The Jacobian uses a
+peak; channels no line reaches hold exactly 0 and get no sub-grid at all
+(:func:`_reached_spans`). The Jacobian uses a
 Gauss-Legendre sub-grid (2, 3 or 5 points) of the same accuracy, so the two
 paths agree to < 1e-6 of the peak.
 
