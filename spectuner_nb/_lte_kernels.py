@@ -11,7 +11,8 @@ plus the Taylor terms in h², h⁴ and h⁶ of its mean, from the frequency
 derivatives of τ (sums of Hermite-weighted Gaussians, no extra exponentials);
 the smooth factor η(S − S_cmb − T_bg) is applied per channel. Lines are
 evaluated out to where their intensity falls below ``WING_TOL`` of their own
-peak; channels no line reaches hold exactly 0. The Jacobian uses a
+peak; channels no line reaches hold exactly 0 and get no sub-grid at all
+(:func:`_reached_spans`). The Jacobian uses a
 Gauss-Legendre sub-grid (2, 3 or 5 points) of the same accuracy, so the two
 paths agree to < 1e-6 of the peak.
 
@@ -97,29 +98,48 @@ def _planck_temp_dt(freq_mhz, t):
     return x * x * (em + 1.0) / (em * em)
 
 
+@njit(cache=True, inline="always")
+def _segment(pos, n):
+    """Interpolation segment j (anchors j, j + 1) of a table of n anchors at position
+    ``pos`` (in anchor spacings from the first), clamped to the table."""
+    return min(max(int(pos), 0), n - 2)
+
+
 @njit(cache=True)
-def _source_table(f_lo, f_hi, t_ex, cmb, t_cmb, grad):
-    """S(ν, T_ex) − [S(ν, T_cmb)] at equally spaced anchors over [f_lo, f_hi] (MHz).
+def _source_table(edges_lo, edges_hi, spans, k_first, k_last, t_ex, cmb, t_cmb, grad):
+    """S(ν, T_ex) − [S(ν, T_cmb)] at equally spaced anchors over channels k_first…k_last.
 
     The spacing keeps linear interpolation within SOURCE_TOL of the value:
-    |S''| Δ²/8 ≤ SOURCE_TOL·S with |S''|/S ≤ (x/ν)², x = hν/kT. With ``grad``,
-    ∂S(ν, T_ex)/∂T_ex is tabulated at the same anchors (it is as smooth in ν).
+    |S''| Δ²/8 ≤ SOURCE_TOL·S with |S''|/S ≤ (x/ν)², x = hν/kT. Only the anchors of
+    segments inside the reached ``spans`` (:func:`_reached_spans`) are computed (the
+    others are never read). With ``grad``, ∂S(ν, T_ex)/∂T_ex is tabulated at the same
+    anchors (it is as smooth in ν).
     Returns (values, derivatives (empty without ``grad``), first anchor MHz, spacing MHz).
     """
+    f_lo = edges_lo[k_first]
+    f_hi = edges_hi[k_last]
     t_min = min(t_ex, t_cmb) if cmb else t_ex
     x_max = max(1.0, H_OVER_K_K_PER_MHZ * f_hi / t_min)
     step = f_hi / x_max * math.sqrt(8.0 * SOURCE_TOL)
     n = int((f_hi - f_lo) / step) + 2
     step = max(f_hi - f_lo, 1e-9) / (n - 1)
+    inv_step = 1.0 / step
     values = np.empty(n)
     slopes = np.empty(n if grad else 0)
-    for j in range(n):
-        nu = f_lo + j * step
-        values[j] = _planck_temp(nu, t_ex)
-        if cmb:
-            values[j] -= _planck_temp(nu, t_cmb)
-        if grad:
-            slopes[j] = _planck_temp_dt(nu, t_ex)
+    for sp in range(spans.shape[0]):
+        k0 = max(spans[sp, 0], k_first)
+        k1 = min(spans[sp, 1] - 1, k_last)
+        if k1 < k0:
+            continue
+        j0 = _segment((edges_lo[k0] - f_lo) * inv_step, n)
+        j1 = _segment((edges_hi[k1] - f_lo) * inv_step, n) + 1
+        for j in range(j0, j1 + 1):
+            nu = f_lo + j * step
+            values[j] = _planck_temp(nu, t_ex)
+            if cmb:
+                values[j] -= _planck_temp(nu, t_cmb)
+            if grad:
+                slopes[j] = _planck_temp_dt(nu, t_ex)
     return values, slopes, f_lo, step
 
 
@@ -180,22 +200,19 @@ def _lower(req, edges_lo, edges_hi, f0, f1, scale):
 
 
 @njit(cache=True)
-def _resolution(edges_lo, edges_hi, work, n_keep, req, cover, broad):
+def _resolution(edges_lo, edges_hi, work, n_keep, req, broad):
     """Lower ``req`` (per channel, MHz) to the local scale of every kept line.
 
     σ over the whole evaluated range; for saturated lines, σ/√(2 ln τ_peak)
     on the flanks where EDGE_TAU_LO < τ < EDGE_TAU_HI. A scale ≥ ``broad`` (MHz)
-    cannot refine any channel of the window, so such a range is only marked as
-    reached, in O(1): ``cover`` (n_chan + 1) gets +1 at its first channel and −1
-    one past its last (running sums > 0 are reached).
+    cannot refine any channel of the window: such a range is left alone (the
+    channels it reaches are known from :func:`_reached_spans`).
     """
     for li in range(n_keep):
         cen = work[li, _L_CEN]
         sig = work[li, _L_SIG]
         cut = work[li, _L_CUT]
         if sig >= broad:
-            cover[np.searchsorted(edges_hi, cen - cut)] += 1
-            cover[np.searchsorted(edges_lo, cen + cut, "right")] -= 1
             work[li, _L_SIX] = 0.0
         else:
             widest = _lower(req, edges_lo, edges_hi, cen - cut, cen + cut, sig)
@@ -213,74 +230,106 @@ def _resolution(edges_lo, edges_hi, work, n_keep, req, cover, broad):
 
 
 @njit(cache=True)
-def _sub_counts(edges_lo, edges_hi, req, cover, max_width):
-    """Sub-intervals per channel, ceil(width / (max_width · req)) capped at MAX_SUB, 1 where
-    only broad lines reach (``cover``, :func:`_resolution`), 0 where none; and their total."""
-    n_chan = edges_lo.size
-    n_sub = np.zeros(n_chan, dtype=np.int64)
-    total = 0
-    reached = 0
-    for k in range(n_chan):
-        reached += cover[k]
-        if req[k] < np.inf:
-            ratio = (edges_hi[k] - edges_lo[k]) / (max_width * req[k])
-            n_sub[k] = max(1, int(min(MAX_SUB, math.ceil(ratio))))
-        elif reached > 0:
-            n_sub[k] = 1
-        total += n_sub[k]
-    return n_sub, total
+def _reached_spans(edges_lo, edges_hi, work, n_keep):
+    """Channels the kept lines reach, as disjoint ascending spans [start, stop) (n_spans, 2).
+
+    A line reaches the channels overlapping [ν_c − cut, ν_c + cut] (found by bisection
+    on the channel edges); only these channels get sub-grid nodes, so the cost of a
+    window scales with the channels its lines reach, not with its size.
+    """
+    n_lines = 0
+    for s in range(n_keep.size):
+        n_lines += n_keep[s]
+    starts = np.empty(n_lines, dtype=np.int64)
+    stops = np.empty(n_lines, dtype=np.int64)
+    m = 0
+    for s in range(n_keep.size):
+        for li in range(n_keep[s]):
+            cen = work[s, li, _L_CEN]
+            cut = work[s, li, _L_CUT]
+            k0 = np.searchsorted(edges_hi, cen - cut)
+            k1 = np.searchsorted(edges_lo, cen + cut, "right")
+            if k1 > k0:
+                starts[m] = k0
+                stops[m] = k1
+                m += 1
+    spans = np.empty((m, 2), dtype=np.int64)
+    n_spans = 0
+    for j in np.argsort(starts[:m]):
+        if n_spans > 0 and starts[j] <= spans[n_spans - 1, 1]:
+            spans[n_spans - 1, 1] = max(spans[n_spans - 1, 1], stops[j])
+        else:
+            spans[n_spans, 0] = starts[j]
+            spans[n_spans, 1] = stops[j]
+            n_spans += 1
+    return spans[:n_spans]
 
 
 @njit(cache=True)
-def _sub_grid(edges_lo, edges_hi, req, cover, midpoint):
+def _sub_grid(edges_lo, edges_hi, req, spans, midpoint):
     """Sub-grid of one window: node frequencies (MHz), their averaging weights, the channel
-    of each and the number of sub-intervals per channel (0: no line reaches).
+    of each and the number of sub-intervals per channel (set at reached channels only).
 
-    ``req`` is the local line scale per channel (MHz), ρ = width / req. With ``midpoint``
-    (intensities) a channel gets ceil(ρ / MIDPOINT_MAX) equal sub-intervals (one if only
-    broad lines reach it, ``cover``), each represented by its centre and integrated by
-    the corrected midpoint rule (:func:`_transfer`). Otherwise (Jacobian) Gauss-Legendre
-    rules: one 2-point rule for ρ ≤ TWO_POINT_MAX, one 3-point rule for
+    Only the channels of ``spans`` (:func:`_reached_spans`) get nodes. ``req`` is the
+    local line scale per channel (MHz, ∞ where only lines too broad to refine it reach),
+    ρ = width / req. With ``midpoint`` (intensities) a channel gets ceil(ρ / MIDPOINT_MAX)
+    (at most MAX_SUB, at least 1) equal sub-intervals, each represented by its centre and
+    integrated by the corrected midpoint rule (:func:`_transfer`). Otherwise (Jacobian)
+    Gauss-Legendre rules: one 2-point rule for ρ ≤ TWO_POINT_MAX, one 3-point rule for
     ρ ≤ THREE_POINT_MAX, else ceil(ρ / SUB_PER_SIGMA) sub-intervals of 5-point rules.
     """
-    n_sub, _ = _sub_counts(edges_lo, edges_hi, req, cover,
-                           MIDPOINT_MAX if midpoint else SUB_PER_SIGMA)
-    n_pts = np.ones(edges_lo.size, dtype=np.int64)
+    n_chan = edges_lo.size
+    max_width = MIDPOINT_MAX if midpoint else SUB_PER_SIGMA
+    n_sub = np.empty(n_chan, dtype=np.int64)  # set (and read) at reached channels only
+    n_pts = np.empty(n_chan, dtype=np.int64)
     total = 0
-    for k in range(edges_lo.size):
-        if n_sub[k] == 0:
-            continue
-        if not midpoint:
-            rho = (edges_hi[k] - edges_lo[k]) / req[k]
-            if rho <= THREE_POINT_MAX:
-                n_sub[k] = 1
-                n_pts[k] = 2 if rho <= TWO_POINT_MAX else 3
-            else:
-                n_pts[k] = 5
-        total += n_pts[k] * n_sub[k]
+    for sp in range(spans.shape[0]):
+        for k in range(spans[sp, 0], spans[sp, 1]):
+            n_sub[k] = 1
+            n_pts[k] = 1
+            if req[k] < np.inf:
+                ratio = (edges_hi[k] - edges_lo[k]) / (max_width * req[k])
+                n_sub[k] = max(1, int(min(MAX_SUB, math.ceil(ratio))))
+                if not midpoint:
+                    rho = (edges_hi[k] - edges_lo[k]) / req[k]
+                    if rho <= THREE_POINT_MAX:
+                        n_sub[k] = 1
+                        n_pts[k] = 2 if rho <= TWO_POINT_MAX else 3
+                    else:
+                        n_pts[k] = 5
+            total += n_pts[k] * n_sub[k]
     nodes = np.empty(total)
-    weights = np.empty(total)
+    weights = np.empty(0 if midpoint else total)  # the midpoint rule has none
     chan = np.empty(total, dtype=np.int64)
     i = 0
-    for k in range(edges_lo.size):
-        m = n_sub[k]
-        if m == 0:
-            continue
-        x, w = _GL_X1, _GL_W1
-        if n_pts[k] == 2:
-            x, w = _GL_X2, _GL_W2
-        elif n_pts[k] == 3:
-            x, w = _GL_X3, _GL_W3
-        elif n_pts[k] == 5:
-            x, w = _GL_X5, _GL_W5
-        h = (edges_hi[k] - edges_lo[k]) / m
-        for j in range(m):
-            base = edges_lo[k] + (j + 0.5) * h
-            for g in range(x.size):
-                nodes[i] = base + 0.5 * h * x[g]
-                weights[i] = w[g] / m
-                chan[i] = k
-                i += 1
+    if midpoint:  # sub-interval centres only
+        for sp in range(spans.shape[0]):
+            for k in range(spans[sp, 0], spans[sp, 1]):
+                m = n_sub[k]
+                h = (edges_hi[k] - edges_lo[k]) / m
+                for j in range(m):
+                    nodes[i] = edges_lo[k] + (j + 0.5) * h
+                    chan[i] = k
+                    i += 1
+        return nodes, weights, chan, n_sub
+    for sp in range(spans.shape[0]):
+        for k in range(spans[sp, 0], spans[sp, 1]):
+            m = n_sub[k]
+            x, w = _GL_X1, _GL_W1
+            if n_pts[k] == 2:
+                x, w = _GL_X2, _GL_W2
+            elif n_pts[k] == 3:
+                x, w = _GL_X3, _GL_W3
+            elif n_pts[k] == 5:
+                x, w = _GL_X5, _GL_W5
+            h = (edges_hi[k] - edges_lo[k]) / m
+            for j in range(m):
+                base = edges_lo[k] + (j + 0.5) * h
+                for g in range(x.size):
+                    nodes[i] = base + 0.5 * h * x[g]
+                    weights[i] = w[g] / m
+                    chan[i] = k
+                    i += 1
     return nodes, weights, chan, n_sub
 
 
@@ -375,7 +424,7 @@ def _interp(table, a_lo, inv_step, nu):
     """Linear interpolation of ``table`` (anchors a_lo + j/inv_step, MHz) at ν (MHz):
     (value, segment j, fraction within it)."""
     pos = (nu - a_lo) * inv_step
-    j = min(max(int(pos), 0), table.size - 2)
+    j = _segment(pos, table.size)
     frac = pos - j
     return table[j] + frac * (table[j + 1] - table[j]), j, frac
 
@@ -397,13 +446,14 @@ def _factor(nu, k, anchors, a_lo, inv_step, t_bg, eta0, theta_sq, tb_sq_mode, tb
 
 
 @njit(cache=True, inline="always")
-def _midpoint_correction(d, c2, c4, c6):
+def _midpoint_correction(d, i, c2, c4, c6):
     """(mean of f over a sub-interval − f(centre)) / e^−τ for f = 1 − e^−τ, from the
-    derivatives d = (τ', …, τ⁽⁶⁾) at the centre and c2 = h²/24, c4 = h⁴/1920, c6 = h⁶/322560.
+    derivatives d[i] = (τ', …, τ⁽⁶⁾) at the centre and c2 = h²/24, c4 = h⁴/1920,
+    c6 = h⁶/322560.
 
     f⁽ⁿ⁾ = −e^−τ·Bₙ(−τ', …, −τ⁽ⁿ⁾) with the complete Bell polynomials B₂, B₄, B₆.
     """
-    x1, x2, x3, x4 = -d[0], -d[1], -d[2], -d[3]
+    x1, x2, x3, x4 = -d[i, 0], -d[i, 1], -d[i, 2], -d[i, 3]
     x1_sq = x1 * x1
     b2 = x1_sq + x2
     b4 = x1_sq * (x1_sq + 6.0 * x2) + 4.0 * x1 * x3 + 3.0 * x2 * x2 + x4
@@ -411,7 +461,7 @@ def _midpoint_correction(d, c2, c4, c6):
         return -(c2 * b2 + c4 * b4)
     b6 = (x1_sq * x1_sq * (x1_sq + 15.0 * x2) + 20.0 * x1_sq * x1 * x3
           + 45.0 * x1_sq * x2 * x2 + 15.0 * x2 * x2 * x2 + 60.0 * x1 * x2 * x3
-          + 15.0 * x1_sq * x4 + 10.0 * x3 * x3 + 15.0 * x2 * x4 - 6.0 * x1 * d[4] - d[5])
+          + 15.0 * x1_sq * x4 + 10.0 * x3 * x3 + 15.0 * x2 * x4 - 6.0 * x1 * d[i, 4] - d[i, 5])
     return -(c2 * b2 + c4 * b4 + c6 * b6)
 
 
@@ -462,13 +512,12 @@ def _transfer(
             c6 = h_sq * h_sq * h_sq * _MID_C6 if h > SIXTH_ORDER_MIN * req[k] else 0.0
             s0 = 0.0
             s1 = 0.0
-        d = dtau[i]
         absorb = _absorption(ti)
-        absorb += (1.0 - absorb) * _midpoint_correction(d, c2, c4, c6)
+        absorb += (1.0 - absorb) * _midpoint_correction(dtau, i, c2, c4, c6)
         if want_tau:
-            tau_out[s, k] += (ti + c2 * d[1] + c4 * d[3] + c6 * d[5]) / m
+            tau_out[s, k] += (ti + c2 * dtau[i, 1] + c4 * dtau[i, 3] + c6 * dtau[i, 5]) / m
         for j in range(6):
-            d[j] = 0.0
+            dtau[i, j] = 0.0
         tau[i] = 0.0
         if m == 1:
             out[k] += absorb * _factor(nodes[i], k, anchors, a_lo, inv_step, t_bg, eta0,
@@ -562,10 +611,6 @@ def _eval_window(
         max_lines = max(max_lines, lines_off[s + 1] - lines_off[s])
     work = np.empty((n_species, max(max_lines, 1), _N_LCOL))
     n_keep = np.zeros(n_species, dtype=np.int64)
-    req = np.full(n_chan, np.inf)
-    cover = np.zeros(n_chan + 1, dtype=np.int64)
-    # Lines broader than this refine no channel (intensity grid: no h⁶ term either).
-    broad = np.inf if grad else w_max / SIXTH_ORDER_MIN
     for s in range(n_species):
         if params[s, 0] <= 0.0 or params[s, 2] <= 0.0:
             continue  # no source or no molecules: no emission
@@ -574,8 +619,16 @@ def _eval_window(
             freq[a:b], a_g[a:b], e_low[a:b], lo, hi, params[s, 1], params[s, 2], q[s],
             dlnq[s], params[s, 3], params[s, 4], work[s],
         )
-        _resolution(edges_lo, edges_hi, work[s], n_keep[s], req, cover, broad)
-    nodes, weights, chan, n_sub = _sub_grid(edges_lo, edges_hi, req, cover, not grad)
+    spans = _reached_spans(edges_lo, edges_hi, work, n_keep)
+    # Local line scale per channel (MHz); only the reached channels are ever read.
+    req = np.empty(n_chan)
+    for sp in range(spans.shape[0]):
+        req[spans[sp, 0]:spans[sp, 1]] = np.inf
+    # Lines broader than this refine no channel (intensity grid: no h⁶ term either).
+    broad = np.inf if grad else w_max / SIXTH_ORDER_MIN
+    for s in range(n_species):
+        _resolution(edges_lo, edges_hi, work[s], n_keep[s], req, broad)
+    nodes, weights, chan, n_sub = _sub_grid(edges_lo, edges_hi, req, spans, not grad)
     n_nodes = nodes.size
     if n_nodes == 0:
         return
@@ -590,7 +643,8 @@ def _eval_window(
         theta_sq = params[s, 0] * params[s, 0]
         # S(ν, T_ex) − S(ν, T_cmb) (and ∂S/∂T_ex) tabulated over the channels touched.
         anchors, slopes, a_lo, a_step = _source_table(
-            edges_lo[chan[first]], edges_hi[chan[last - 1]], params[s, 1], cmb, t_cmb, grad
+            edges_lo, edges_hi, spans, chan[first], chan[last - 1], params[s, 1], cmb, t_cmb,
+            grad,
         )
         if grad:
             _transfer_grad(
@@ -676,6 +730,65 @@ def spectra_jacobian(
             t_bg[c0:c1], np.inf, tb_sq_mode, tb_sq_val, tb_sq_ref, cmb, t_cmb, out[c0:c1],
             jac[c0:c1], dummy_tau, True, False,
         )
+
+
+@njit(cache=True)
+def partition_values(t_ex, log_t, log_q, q_off, slope):
+    """Q(T_ex) and d ln Q/d ln T (each (n_batch, n_species)) for T_ex (K, same shape).
+
+    Species s has the log10 nodes ``log_t[q_off[s]:q_off[s+1]]`` and ``log_q[…]`` of its
+    :class:`~spectuner_nb.catalog.partition.PartitionFunction`, whose rule this is
+    (compiled: the model calls it at every evaluation): log10 Q linear in log10 T
+    between nodes, the power law through the two outermost nodes beyond the table.
+    The slope (only with ``slope``, else 0) is that of the segment holding T_ex.
+    """
+    n_batch, n_species = t_ex.shape
+    q = np.empty((n_batch, n_species))
+    dlnq = np.zeros((n_batch, n_species))
+    for s in range(n_species):
+        lt = log_t[q_off[s]:q_off[s + 1]]
+        lq = log_q[q_off[s]:q_off[s + 1]]
+        n = lt.size
+        for b in range(n_batch):
+            x = math.log10(t_ex[b, s])
+            j = min(max(np.searchsorted(lt, x, "right") - 1, 0), n - 2)
+            seg_slope = (lq[j + 1] - lq[j]) / (lt[j + 1] - lt[j])
+            if x > lt[n - 1]:
+                log_value = lq[n - 1] + seg_slope * (x - lt[n - 1])
+            elif x == lt[n - 1]:
+                log_value = lq[n - 1]
+            else:
+                log_value = seg_slope * (x - lt[j]) + lq[j]
+            q[b, s] = 10.0 ** log_value
+            if slope:
+                dlnq[b, s] = seg_slope
+    return q, dlnq
+
+
+@njit(cache=True)
+def fit_to_physical(x, theta_b_sq):
+    """Fit-space sets x (n_batch, n_species, 5) → physical (same shape), and a problem code:
+    0 none, 1 non-finite value, 5 η = 10^x₀ outside (0, 1).
+
+    The rule of :func:`spectuner_nb.parameters.fit_to_physical` (compiled: the optimisers
+    call the model with fit-space batches): θ = √(θ_b² η / (1 − η)) arcsec, N = 10^x₂,
+    Δv = 10^x₃, T_ex and v_off as they are.
+    """
+    p = np.empty_like(x)
+    for b in range(x.shape[0]):
+        for s in range(x.shape[1]):
+            for j in range(x.shape[2]):
+                if not math.isfinite(x[b, s, j]):
+                    return p, 1
+            eta = 10.0 ** x[b, s, 0]
+            if eta <= 0.0 or eta >= 1.0:
+                return p, 5
+            p[b, s, 0] = math.sqrt(theta_b_sq * eta / (1.0 - eta))
+            p[b, s, 1] = x[b, s, 1]
+            p[b, s, 2] = 10.0 ** x[b, s, 2]
+            p[b, s, 3] = 10.0 ** x[b, s, 3]
+            p[b, s, 4] = x[b, s, 4]
+    return p, 0
 
 
 @njit(cache=True)

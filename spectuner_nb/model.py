@@ -46,8 +46,10 @@ _PARAM_PROBLEMS = {
     2: "source size θ and column density N_tot must be ≥ 0",
     3: "T_ex and the line width Δv must be > 0",
     4: "|v_off| must be below the speed of light",
+    5: "filling factor η = 10^(log10 η) must lie in (0, 1)",
 }
-"""Messages for the codes of :func:`_lte_kernels.params_problem`."""
+"""Messages for the codes of :func:`_lte_kernels.params_problem` and
+:func:`_lte_kernels.fit_to_physical`."""
 
 PARALLEL_MIN_BATCH: int = 8
 """Batches at least this large run on all cores; smaller ones on the calling thread
@@ -210,6 +212,12 @@ class LTEModel:
             [np.asarray(ll.A_ul, float) * np.asarray(ll.g_u, float) for ll in self.lines]
         )
         self._e_low = np.concatenate([np.asarray(ll.E_low, float) for ll in self.lines])
+        # log10 partition-function nodes of every species, for _k.partition_values.
+        self._log_t = np.concatenate([np.log10(ll.partition.temperature) for ll in self.lines])
+        self._log_q = np.concatenate([np.log10(ll.partition.q) for ll in self.lines])
+        self._q_off = np.concatenate(
+            [[0], np.cumsum([ll.partition.temperature.size for ll in self.lines])]
+        ).astype(np.int64)
 
         try:
             self.beam: BeamSpec = as_beam_spec(beam)
@@ -251,14 +259,9 @@ class LTEModel:
         return p, single
 
     def _partition(self, t_ex: np.ndarray, slope: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Q(T_ex) and d ln Q / d ln T, shape (n_batch, n_species)."""
-        q = np.empty_like(t_ex)
-        dlnq = np.zeros_like(t_ex)
-        for s, ll in enumerate(self.lines):
-            q[:, s] = ll.partition(t_ex[:, s])
-            if slope:
-                dlnq[:, s] = ll.partition.log_slope(t_ex[:, s])
-        return q, dlnq
+        """Q(T_ex) and d ln Q / d ln T (zeros unless ``slope``), shape (n_batch, n_species)."""
+        return _k.partition_values(np.ascontiguousarray(t_ex), self._log_t, self._log_q,
+                                   self._q_off, slope)
 
     def _split(self, out: np.ndarray, single: bool) -> list[np.ndarray]:
         """Views of ``out`` (…, n_chan_total) per window; the batch axis dropped if ``single``."""
@@ -298,10 +301,28 @@ class LTEModel:
             raise ModelInputError("fit-space parameters hold NaN or infinite values")
         return fit_to_physical(x, self.theta_b_sq_ref)
 
+    def _physical_batch(self, x) -> tuple[np.ndarray, bool]:
+        """Fit-space ``x`` (n_species, 5) or (n_batch, n_species, 5) → physical
+        (n_batch, n_species, 5) (compiled :meth:`to_physical`), and the single-input flag."""
+        x = np.asarray(x, dtype=float)
+        if x.ndim not in (2, 3) or x.shape[-2:] != (self.n_species, N_PARAMS):
+            raise ModelInputError(
+                f"fit-space parameters must have shape ({self.n_species}, {N_PARAMS}) or "
+                f"(n_batch, {self.n_species}, {N_PARAMS}), got {x.shape}"
+            )
+        p, problem = _k.fit_to_physical(
+            np.ascontiguousarray(x.reshape(-1, self.n_species, N_PARAMS)), self.theta_b_sq_ref)
+        if problem == 1:
+            raise ModelInputError("fit-space parameters hold NaN or infinite values")
+        if problem:
+            raise ModelInputError(_PARAM_PROBLEMS[problem])
+        return p, x.ndim == 2
+
     def from_fit(self, x) -> list[np.ndarray]:
-        """Spectra for fit-space ``x`` (…, n_species, 5): log10 η, T_ex, log10 N, log10 Δv, v_off.
-        """
-        return self(self.to_physical(x))
+        """Spectra for fit-space ``x`` (n_species, 5) or (n_batch, n_species, 5):
+        log10 η, T_ex, log10 N, log10 Δv, v_off."""
+        p, single = self._physical_batch(x)
+        return self(p[0] if single else p)
 
     def stacked_from_fit(self, x) -> np.ndarray:
         """As :meth:`from_fit` for a batch (n_batch, n_species, 5), with the windows
@@ -310,7 +331,7 @@ class LTEModel:
         if x.ndim != 3:
             raise ModelInputError(f"expected a batch (n_batch, {self.n_species}, {N_PARAMS}), "
                                   f"got {x.shape}")
-        return self._evaluate(self.to_physical(x), want_tau=False)[0]
+        return self._evaluate(self._physical_batch(x)[0], want_tau=False)[0]
 
     def opacity(self, params) -> list[np.ndarray]:
         """Channel-averaged optical depth per species and window.
@@ -339,12 +360,12 @@ class LTEModel:
         if not (np.all(np.isfinite(x)) and np.all(x[:, 0] < 0.0) and np.all(x[:, 1] > 0.0)):
             raise ModelInputError("fit-space parameters must be finite, with log10 η < 0 "
                                   "and T_ex > 0")
-        p = fit_to_physical(x, self.theta_b_sq_ref)
+        p = self._physical_batch(x)[0][0]
         q, dlnq = self._partition(p[None, :, 1], slope=True)
         out = np.empty(self.n_channels)
         jac = np.empty((self.n_channels, self.n_species * N_PARAMS))
         _k.spectra_jacobian(
-            np.ascontiguousarray(p), self._lines_off, self._freq, self._a_g, self._e_low, q[0],
+            p, self._lines_off, self._freq, self._a_g, self._e_low, q[0],
             dlnq[0], self._edges_lo, self._edges_hi, self._t_bg, self._win_off, self._tb_mode,
             self._tb_val, self.theta_b_sq_ref, self.cmb, self.T_cmb, out, jac,
         )

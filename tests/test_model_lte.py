@@ -9,7 +9,7 @@ from spectuner_nb._lte_kernels import linear_rows
 from spectuner_nb.catalog import LineList, PartitionFunction
 from spectuner_nb.errors import ModelInputError
 from spectuner_nb.model import LTEModel, channel_edges, lte_spectra
-from spectuner_nb.parameters import physical_to_fit
+from spectuner_nb.parameters import fit_to_physical, physical_to_fit
 
 H_K_MHZ = 6.62607015e-34 * 1e6 / 1.380649e-23  # h/k, K per MHz
 C_KMS = 299792.458
@@ -303,3 +303,44 @@ def test_partition_function_table_is_used_log_log():
            * np.exp(-lines["E_low"] / t_ex) * (1 - np.exp(-H_K_MHZ * lines["freq"] / t_ex)))
     expected = 0.5 * planck(1e5, t_ex) * tau.sum()
     assert thin.sum() * 0.1 == pytest.approx(expected, rel=1e-4)
+
+
+def test_compiled_partition_and_fit_conversion_match_the_python_rules():
+    """The model's compiled Q(T), d ln Q/d ln T and fit→physical conversion follow
+    PartitionFunction and parameters.fit_to_physical (inside, at nodes, beyond the table)."""
+    pf = PartitionFunction.from_table([5.0, 9.375, 18.75, 75.0, 300.0], [3.0, 7.0, 19.0, 150.0,
+                                                                          1200.0])
+    ll = LineList.from_mapping("X", dict(lines_dict([100000.0]), Q_T=(pf.temperature, pf.q)))
+    f = grid(99995, 100005, 0.1)
+    model = LTEModel([f], [ll, lines_dict([100001.0])], beam=12.0)
+    t = np.concatenate([np.geomspace(0.5, 3000.0, 997), pf.temperature])
+    q, dlnq = model._partition(np.stack([t, t[::-1]], axis=1), slope=True)
+    np.testing.assert_allclose(q[:, 0], pf(t), rtol=1e-14)
+    np.testing.assert_allclose(dlnq[:, 0], pf.log_slope(t), rtol=1e-14)
+    pf1 = model.lines[1].partition
+    np.testing.assert_allclose(q[:, 1], pf1(t[::-1]), rtol=1e-14)
+    assert np.all(model._partition(t[:, None, None][:, 0], slope=False)[1] == 0.0)
+    x = np.random.default_rng(1).uniform([-3, 1, 12, -0.5, -12], [-1e-4, 1e3, 22, 1.5, 12],
+                                         (50, 2, 5))
+    p = fit_to_physical(x, model.theta_b_sq_ref)
+    np.testing.assert_allclose(np.concatenate(model.from_fit(x), axis=-1),
+                               np.concatenate(model(p), axis=-1), rtol=1e-12, atol=0.0)
+    np.testing.assert_allclose(model.stacked_from_fit(x), np.concatenate(model(p), axis=-1),
+                               rtol=1e-12, atol=0.0)
+    with pytest.raises(ModelInputError, match="NaN"):
+        model.from_fit(np.where(np.arange(5) == 3, np.nan, x[0]))
+
+
+def test_channels_between_distant_lines_are_zero_and_lines_add():
+    """Only the channels a line reaches are computed: far apart, two lines of one species
+    give the sum of each alone (to the 1e-8 of the interpolated source function), and
+    exact zeros between them."""
+    f = grid(99950, 100050, 0.2)
+    p = [[1.0, 60.0, 1e16, 1.5, 0.0]]
+    both = lte_spectra([f], [lines_dict([99970.0, 100030.0], e_low=[10.0, 10.0])], p,
+                       beam=(1.0, 1.0))[0]
+    one = [lte_spectra([f], [lines_dict([nu], e_low=[10.0])], p, beam=(1.0, 1.0))[0]
+           for nu in (99970.0, 100030.0)]
+    np.testing.assert_allclose(both, one[0] + one[1], rtol=1e-7, atol=0.0)
+    middle = (f > 99990.0) & (f < 100010.0)
+    assert np.all(both[middle] == 0.0) and both.max() > 1.0
