@@ -208,6 +208,7 @@ def identify(
                                     message=message, settings=settings, timings=timings)
 
     # individual fits
+    report(0, total, STAGES[0])
     policy, policy_id = load_policy() if init != "random" else (None, None)
     method = init_method(init, bnds, policy)
     settings["init"] = method
@@ -236,7 +237,6 @@ def identify(
             done[0] += 1
             report(done[0], total, STAGES[0])
 
-        report(0, total, STAGES[0])
         fits = run_fits(obs, cands, starts, fit_settings, store, client, on_done=fit_done)
     finally:
         if store is not None:
