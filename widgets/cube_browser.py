@@ -141,8 +141,8 @@ class CubeBrowser(Component):
         self.line_sources: list[Any] = []
         self.channel_markers: list[Any] = []
         for i in range(len(self.windows)):
-            fig = spectrum_figure(title=self.names[i], x_range=self._x_ranges[i],
-                                  y_range=self._y_range)
+            fig = spectrum_figure(title=self.names[i], name=f"spectrum_figure_{i}",
+                                  x_range=self._x_ranges[i], y_range=self._y_range)
             src = ColumnDataSource({"x": [], "y": [], "freq": []}, name=f"spectrum_{i}")
             fig.step("x", "y", source=src, mode="center", color="black", line_width=1.2,
                      legend_label="data")
