@@ -154,3 +154,21 @@ def test_table_of_nothing_identified(cube):
     res = identify(quiet, progress=False)
     html = identification_table_html(res, "pixel (0, 0)", {})
     assert "no peak above 4 sigma" in html and "<table" not in html
+
+
+def test_layer_alone_never_draws_over_another_selection(cube, app, identified):
+    from spectuner_nb.widgets import IdentificationLayer
+
+    result, _ = identified
+    browser = CubeBrowser(cube)
+    layer = IdentificationLayer(browser)
+    browser.select_pixel(*app.browser.pixel)
+    layer.show(result)
+    models = layer.sources[0]["models"]
+    assert models.data["label"] == result.species
+    browser.select_pixel(0, 0 if app.browser.pixel != (0, 0) else 1)
+    assert models.data["label"] == []
+    browser.select_pixel(*app.browser.pixel)
+    assert models.data["label"] == result.species
+    layer.clear()
+    assert models.data["label"] == [] and layer.sources[0]["unknown"].data["x"] == []

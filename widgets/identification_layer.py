@@ -64,7 +64,9 @@ class IdentificationLayer:
         self.browser = browser
         self.catalog = catalog if catalog is not None else browser.catalog
         self.result: Any = None
+        self.where: str | None = None
         self.colours: dict[str, str] = {}
+        self._drawn = False
         self.sources: list[dict[str, Any]] = []
         for i, fig in enumerate(browser.spectrum_figures):
             src = {kind: ColumnDataSource({c: [] for c in cols}, name=f"ident_{kind}_{i}")
@@ -89,10 +91,14 @@ class IdentificationLayer:
             self.sources.append(src)
         browser.on_redraw(self.redraw)
 
-    def show(self, result: Any, colours: dict[str, str] | None = None) -> None:
+    def show(self, result: Any, colours: dict[str, str] | None = None,
+             where: str | None = None) -> None:
         """Draw ``result`` (an IdentificationResult, None: nothing) with ``colours``
-        ({species: colour}; default :func:`species_colours` of its species)."""
+        ({species: colour}; default :func:`species_colours` of its species). It is drawn
+        while the browser's selection is ``where`` (default: the current selection), never
+        over the spectra of another one."""
         self.result = result
+        self.where = where if where is not None else self.browser.selection_label
         self.colours = dict(colours) if colours else (
             species_colours(result.species) if result is not None else {})
         self._transitions = self._find_transitions() if result is not None else {}
@@ -135,12 +141,16 @@ class IdentificationLayer:
         return out
 
     def redraw(self) -> None:
-        """Draw the current result in the browser's current axis and unit."""
+        """Draw the current result in the browser's current axis and unit (nothing when the
+        browser shows another selection)."""
+        res = self.result if self.where == self.browser.selection_label else None
+        if res is None and not self._drawn:
+            return  # already empty: no message to the page
         cols = [{kind: {c: [] for c in names} for kind, names in _EMPTY.items()}
                 for _ in self.sources]
-        res = self.result
         if res is not None:
             self._fill(res, cols)
+        self._drawn = res is not None
         for src, data in zip(self.sources, cols, strict=True):
             for kind, columns in data.items():
                 src[kind].data = columns

@@ -210,7 +210,7 @@ class IdentifyPanel(Component):
                                               for n in result.species)
         self.export_buttons["molfit"].disabled = result.fit is None
         self.browser.set_colours(colours)
-        self.layer.show(result, colours)
+        self.layer.show(result, colours, where)
 
     def _species_button(self, name: str, colour: str) -> Any:
         import ipywidgets as ipw

@@ -64,8 +64,9 @@ def _fits_seen(statuses: list[str]) -> list[tuple[int, int]]:
 def _check_identification(page, statuses: list[str]) -> None:
     fits = _fits_seen(statuses)
     assert fits and any(0 < d < n for d, n in fits), statuses  # progress moved during the run
+    # the table and the Bokeh sources arrive in separate messages: wait for the curves
+    wait_source(page, "ident_models_0", "label", "v.length > 0")
     labels = source_column(page, "ident_models_0", "label")
-    assert labels, "no species model drawn"
     table = page.inner_text(".spectuner-identify-table")
     for name in labels:
         assert name in table
