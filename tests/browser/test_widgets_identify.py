@@ -96,8 +96,10 @@ TOOLTIP_TEXT = """(needle) => { const found = [];
     if (String(el.className).toLowerCase().includes('tooltip')
         && el.innerText && el.innerText.includes(needle)) found.push(el.innerText);
     if (el.shadowRoot) walk(el.shadowRoot); } };
-  walk(document); return found.length ? found[found.length - 1] : null; }"""
-"""The text of the Bokeh tooltip (inside shadow roots) that contains ``needle``."""
+  walk(document); return found.length ? found.reduce((a, b) => b.length > a.length ? b : a)
+  : null; }"""
+"""The text of the Bokeh tooltip (inside shadow roots; its outermost element) containing
+``needle``."""
 
 
 def test_hover_names_the_transition(page):
