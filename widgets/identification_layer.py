@@ -30,6 +30,8 @@ SPECIES_COLOURS: tuple[str, ...] = (
 """Colours of identified species, by rank (no red: red marks unknown lines and fits)."""
 UNKNOWN_COLOUR = "#d62728"
 JOINT_COLOUR = "#444444"
+LEGEND_WIDTH = 170
+"""Pixels added to each spectrum figure for the identification's legend, right of the frame."""
 MARKER_STEP = 0.08
 """Vertical spacing of the markers of species sharing a peak, as a fraction of its height."""
 
@@ -59,7 +61,7 @@ class IdentificationLayer:
     """
 
     def __init__(self, browser: CubeBrowser, catalog: Any = None) -> None:
-        from bokeh.models import ColumnDataSource, HoverTool
+        from bokeh.models import ColumnDataSource, HoverTool, Legend, LegendItem
 
         self.browser = browser
         self.catalog = catalog if catalog is not None else browser.catalog
@@ -71,15 +73,23 @@ class IdentificationLayer:
         for i, fig in enumerate(browser.spectrum_figures):
             src = {kind: ColumnDataSource({c: [] for c in cols}, name=f"ident_{kind}_{i}")
                    for kind, cols in _EMPTY.items()}
-            fig.multi_line("xs", "ys", source=src["models"], color="colour", line_width=1.6,
-                           alpha=0.9, legend_field="label")
-            fig.line("x", "y", source=src["joint"], color=JOINT_COLOUR, line_width=1.8,
-                     line_dash="dashed", legend_label="joint model")
+            models = fig.multi_line("xs", "ys", source=src["models"], color="colour",
+                                    line_width=1.6, alpha=0.9)
+            joint = fig.line("x", "y", source=src["joint"], color=JOINT_COLOUR, line_width=1.8,
+                             line_dash="dashed")
             markers = fig.scatter("x", "y", source=src["markers"], marker="inverted_triangle",
                                   size=10, color="colour", line_color="black", line_width=0.5)
-            fig.text("x", "y", text="text", source=src["unknown"], text_color=UNKNOWN_COLOUR,
-                     text_font_style="bold", text_align="center", text_baseline="bottom",
-                     legend_label="U: unknown line")
+            unknown = fig.text("x", "y", text="text", source=src["unknown"],
+                               text_color=UNKNOWN_COLOUR, text_font_style="bold",
+                               text_align="center", text_baseline="bottom")
+            legend = Legend(items=[
+                LegendItem(label={"field": "label"}, renderers=[models]),
+                LegendItem(label="joint model", renderers=[joint]),
+                LegendItem(label="U: unknown line", renderers=[unknown])],
+                label_text_font_size="9px", glyph_height=12,
+                label_height=12, spacing=0, padding=4, name=f"ident_legend_{i}")
+            fig.add_layout(legend, "right")  # beside the frame: the spectrum stays visible
+            fig.width += LEGEND_WIDTH
             targets = fig.scatter("x", "y", source=src["unknown"], size=14, alpha=0.0)
             fig.add_tools(HoverTool(renderers=[markers], tooltips=[
                 ("species", "@label"), ("transition", "@qn"), ("rest freq", "@rest{0.000} MHz"),
