@@ -4,9 +4,10 @@
 
 Serves a notebook with Voilà the product's way (spectuner_nb.widgets.serve), drives
 Debian's chromium with Playwright, and saves: the cube browser (sky axes, beam,
-spectrum with CH3OH and H2CO lines), the fit panel after a fit, the comparison of a
-peak-matching and a χ² cube fit of the central 6×6 pixels, and the whole app.
-Needs the shared data (SPECTUNER_NB_SHARED_DATA) and chromium.
+spectrum with CH3OH and H2CO lines), the identification of pixel (15, 15) with the
+spectra it is drawn on, the fit panel after a fit, the comparison of a peak-matching
+and a χ² cube fit of the central 6×6 pixels, and the whole app. ``--only NAME …``
+writes only those images. Needs the shared data (SPECTUNER_NB_SHARED_DATA) and chromium.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from spectuner_nb.widgets import SpectunerApp
 cube = shared_data_dir() / "spectra/noema_core_wideX/W3H2O_WideX_ABD_center.fits"
 app = SpectunerApp(cube, v_lsr=-48.0, species=["CH3OH", "H2CO"])
 app.browser.select_pixel(15, 15)
+app.identify_panel.identify_selected()
 app.fit_panel.fit_selected()
 app""",
     """\
@@ -51,6 +53,7 @@ view""",
 )
 SHOTS = (
     (".spectuner-cube-browser", "widgets_cube_browser.png"),
+    ((".spectuner-cube-browser", ".spectuner-identify-panel"), "widgets_identify_panel.png"),
     (".spectuner-fit-panel", "widgets_fit_panel.png"),
     (".spectuner-comparison", "widgets_comparison.png"),
     (".spectuner-app", "widgets_app.png"),
@@ -63,6 +66,22 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _shoot(page, selector: str | tuple[str, ...], path: Path) -> None:
+    """Screenshot of the element ``selector``, or of the box holding the ``selector`` tuple's
+    elements (from the top of the first to the bottom of the last)."""
+    if isinstance(selector, str):
+        page.locator(selector).first.screenshot(path=str(path))
+        return
+    boxes = [page.locator(s).first.bounding_box() for s in selector]  # viewport coordinates
+    sx, sy = page.evaluate("() => [window.scrollX, window.scrollY]")
+    top = min(b["y"] for b in boxes) + sy
+    left = min(b["x"] for b in boxes) + sx
+    clip = {"x": left, "y": top,
+            "width": max(b["x"] + b["width"] for b in boxes) + sx - left,
+            "height": max(b["y"] + b["height"] for b in boxes) + sy - top}
+    page.screenshot(path=str(path), clip=clip, full_page=True)
+
+
 def main() -> int:
     import nbformat
     from playwright.sync_api import sync_playwright
@@ -70,6 +89,8 @@ def main() -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs/images"))
+    parser.add_argument("--only", nargs="+", metavar="NAME",
+                        help="write only these images (e.g. widgets_identify_panel.png)")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -104,7 +125,9 @@ def main() -> int:
                 page.wait_for_selector(".spectuner-ready", state="attached", timeout=900_000)
                 page.wait_for_timeout(3000)  # let BokehJS paint
                 for selector, name in SHOTS:
-                    page.locator(selector).first.screenshot(path=str(out / name))
+                    if args.only and name not in args.only:
+                        continue
+                    _shoot(page, selector, out / name)
                     print("wrote", out / name)
                 browser.close()
         finally:

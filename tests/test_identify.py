@@ -7,7 +7,7 @@ import pytest
 
 from spectuner_nb.catalog import default_cache
 from spectuner_nb.errors import IdentificationError
-from spectuner_nb.identification import IdentificationResult, identify
+from spectuner_nb.identification import STAGES, IdentificationResult, identify
 from spectuner_nb.identification.assign import split_cell
 from spectuner_nb.losses import find_peaks_above
 from spectuner_nb.mock import mock_spectrum
@@ -124,6 +124,33 @@ def test_resume_reuses_stored_fits_and_refuses_another_run(mixture, tmp_path):
     fresh = identify(changed, names, workdir=tmp_path, init="random", n_init=20,
                      resume=False, progress=False)
     assert "CH3OH;vt=0-2;" in fresh.species
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_progress_callable_reports_fits_and_stages_and_can_stop(mixture, tmp_path):
+    names = ["CH3OH", "HNCO", "OCS"]
+    calls = []
+    res = identify(mixture.obs, names, init="random", n_init=5, progress=lambda *a: calls.append(a))
+    fits = [c for c in calls if c[2] == STAGES[0]]
+    assert [c[0] for c in fits] == list(range(len(fits))) and fits[-1][0] == fits[-1][1] >= 3
+    assert [c[2] for c in calls[len(fits):]] == list(STAGES[1:])
+    assert res.species
+
+    def stop_after_one(done, total, stage):
+        if done == 1:
+            raise _Stop
+    with pytest.raises(_Stop):  # the caller's exception ends the run between two fits
+        identify(mixture.obs, names, init="random", n_init=5, workdir=tmp_path,
+                 progress=stop_after_one)
+    assert len(list((tmp_path / "fits").glob("*.npz"))) == 1
+    resumed = identify(mixture.obs, names, init="random", n_init=5, workdir=tmp_path,
+                       progress=False)  # the workdir is unlocked and its fit reused
+    assert resumed.species == res.species
+    with pytest.raises(IdentificationError, match="progress"):
+        identify(mixture.obs, names, progress="yes")
 
 
 def test_write_read_round_trip(identified, tmp_path):

@@ -11,10 +11,13 @@ from .cube_browser import CubeBrowser
 from .cubes import WidgetInputError, as_cubeset, pixel_observation
 from .display import setup_notebook
 from .fit_panel import FitPanel
+from .identification_layer import IdentificationLayer
+from .identify_panel import IdentifyPanel
 from .species_picker import SpeciesPicker
 
 __all__ = [
-    "ComparisonView", "CubeBrowser", "FitPanel", "ParameterMaps", "SpeciesPicker",
+    "ComparisonView", "CubeBrowser", "FitPanel", "IdentificationLayer", "IdentifyPanel",
+    "ParameterMaps", "SpeciesPicker",
     "SpectunerApp", "WidgetInputError", "as_cubeset", "as_parameter_maps", "pixel_observation",
     "setup_notebook",
 ]

@@ -9,6 +9,7 @@ from .comparison import ComparisonView
 from .cube_browser import CubeBrowser
 from .display import Component
 from .fit_panel import FitPanel
+from .identify_panel import IdentifyPanel
 from .species_picker import SpeciesPicker
 
 __all__ = ["SpectunerApp"]
@@ -17,8 +18,10 @@ __all__ = ["SpectunerApp"]
 class SpectunerApp(Component):
     """Interactive fitting of a cube in one widget.
 
-    The species chosen in the picker are drawn in the browser and fitted by the
-    panel; the picker's annotations follow the selected pixel.
+    The identification panel names the species of the selected pixel or box (engine
+    :func:`~spectuner_nb.identification.identify`) and draws them over the spectra; the
+    species chosen in the picker are drawn in the browser and fitted by the fit panel;
+    the picker's annotations follow the selected pixel.
 
     Parameters
     ----------
@@ -48,6 +51,7 @@ class SpectunerApp(Component):
         chosen = [self.picker.resolve(s) for s in species]  # any spelling the resolver knows
         self.browser = CubeBrowser(cubes, catalog=catalog, v_lsr=v_lsr, species=chosen)
         self.picker.set_observation(self.browser.observation())
+        self.identify_panel = IdentifyPanel(self.browser, self.picker, catalog=catalog)
         self.fit_panel = FitPanel(self.browser, self.picker, catalog=catalog, client=client)
         self.comparison = (ComparisonView(self.browser, compare, catalog=catalog)
                            if compare else None)
@@ -57,7 +61,7 @@ class SpectunerApp(Component):
             self.picker.choose(chosen)
         sections = [
             ipw.HTML("<h3>Cube</h3>"), self.browser.widget,
-            ipw.HTML("<h3>Species</h3>"), self.picker.widget,
+            ipw.HTML("<h3>Species</h3>"), self.identify_panel.widget, self.picker.widget,
             ipw.HTML("<h3>Fit</h3>"), self.fit_panel.widget,
         ]
         if self.comparison is not None:

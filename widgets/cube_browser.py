@@ -88,6 +88,8 @@ class CubeBrowser(Component):
         self.catalog = catalog
         self._pixel_callbacks: list[Callable[[int, int], None]] = []
         self._selection_callbacks: list[Callable[[Any], None]] = []
+        self._redraw_callbacks: list[Callable[[], None]] = []
+        self.colours: dict[str, str] = {}  # see set_colours
         self.species: list[str] = []
         self._lines: dict[str, Any] = {}
         self._model: tuple[list, list] | None = None
@@ -137,8 +139,8 @@ class CubeBrowser(Component):
         self.line_sources: list[Any] = []
         self.channel_markers: list[Any] = []
         for i in range(len(self.windows)):
-            fig = spectrum_figure(title=self.names[i], x_range=self._x_ranges[i],
-                                  y_range=self._y_range)
+            fig = spectrum_figure(title=self.names[i], name=f"spectrum_figure_{i}",
+                                  x_range=self._x_ranges[i], y_range=self._y_range)
             src = ColumnDataSource({"x": [], "y": [], "freq": []}, name=f"spectrum_{i}")
             fig.step("x", "y", source=src, mode="center", color="black", line_width=1.2,
                      legend_label="data")
@@ -377,6 +379,22 @@ class CubeBrowser(Component):
         self._draw_lines()
         self._draw_channel_marker()
         self.status.value = self._status_text()
+        for callback in self._redraw_callbacks:
+            callback()
+
+    def on_redraw(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` after the spectra are redrawn (new selection, axis, velocity
+        reference or unit), so that layers drawn by other components follow."""
+        self._redraw_callbacks.append(callback)
+
+    def display_x(self, index: int, freq: np.ndarray) -> np.ndarray:
+        """Sky frequencies ``freq`` (MHz) of window ``index`` on the shown spectral axis."""
+        return self._axis_values(index, freq)
+
+    def display_y(self, index: int, freq: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Brightness ``values`` (K) at sky frequencies ``freq`` (MHz) of window ``index`` in
+        the shown unit."""
+        return self._in_unit(index, freq, values)
 
     def _status_text(self) -> str:
         finite = [s[np.isfinite(s)] for s in self._spectra]
@@ -546,8 +564,17 @@ class CubeBrowser(Component):
         self._update_reference_options()
         self._draw_lines()
 
+    def set_colours(self, colours: dict[str, str]) -> None:
+        """Give species fixed line-marker colours ({species: colour}, e.g. those of an
+        identification); the other species take colours of the cycle."""
+        self.colours = dict(colours)
+        self._draw_lines()
+
     def line_colour(self, name: str) -> str:
-        """The colour of a chosen species' line markers."""
+        """The colour of a chosen species' line markers: its entry in :attr:`colours` (set by
+        the identification panel, so a species keeps one colour), else one of the cycle."""
+        if name in self.colours:
+            return self.colours[name]
         k = self.species.index(name) if name in self.species else 0
         return SPECTRUM_COLOURS[(k + 2) % len(SPECTRUM_COLOURS)]
 

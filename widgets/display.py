@@ -8,6 +8,8 @@ sit in ipywidgets layouts and talk back to the kernel.
 from __future__ import annotations
 
 import functools
+import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -15,6 +17,7 @@ import numpy as np
 __all__ = [
     "SPECTRUM_COLOURS", "setup_notebook", "as_widget", "refresh_plots", "download_link",
     "image_figure", "sky_axes", "draw_beam", "spectrum_figure", "colour_mapper", "Component",
+    "Ticker",
 ]
 
 SPECTRUM_COLOURS: tuple[str, ...] = (
@@ -222,3 +225,27 @@ class Component:
     @catalog.setter
     def catalog(self, value: Any) -> None:
         self._catalog = value
+
+
+class Ticker:
+    """While a blocking call runs, show :attr:`stage` and the elapsed seconds in an HTML
+    widget, refreshed every ``every_s`` seconds; :attr:`stage` may change meanwhile."""
+
+    def __init__(self, status: Any, stage: str, every_s: float = 0.5) -> None:
+        self.status, self.stage, self.every_s = status, stage, every_s
+        self._stop = threading.Event()
+
+    def _run(self) -> None:
+        start = time.monotonic()
+        while not self._stop.wait(self.every_s):
+            self.status.value = f"{self.stage} … {time.monotonic() - start:.0f} s"
+
+    def __enter__(self) -> Ticker:
+        self.status.value = f"{self.stage} …"
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()

@@ -30,6 +30,7 @@ from .cube_browser import CubeBrowser
 from .cubes import WidgetInputError, pixel_observation
 from .display import (
     Component,
+    Ticker,
     as_widget,
     colour_mapper,
     download_link,
@@ -272,7 +273,7 @@ class FitPanel(Component):
             stage = (f"fitting {where} with {', '.join(species)}" if self._warm else
                      f"first fit of {where}: loading line lists and the model kernels "
                      "(compiled once per machine, then read from the cache)")
-            with _Ticker(self.status, stage):
+            with Ticker(self.status, stage):
                 try:
                     result = fit_spectrum(observation(), species, catalog=self.catalog,
                                           **self._settings())
@@ -432,25 +433,3 @@ class FitPanel(Component):
         self.downloads.value = download_link(archive)
         return archive
 
-
-class _Ticker:
-    """While a blocking call runs, show ``stage`` and the elapsed seconds in an HTML widget."""
-
-    def __init__(self, status: Any, stage: str, every_s: float = 0.5) -> None:
-        self.status, self.stage, self.every_s = status, stage, every_s
-        self._stop = threading.Event()
-
-    def _run(self) -> None:
-        start = time.monotonic()
-        while not self._stop.wait(self.every_s):
-            self.status.value = f"{self.stage} … {time.monotonic() - start:.0f} s"
-
-    def __enter__(self) -> _Ticker:
-        self.status.value = f"{self.stage} …"
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._stop.set()
-        self._thread.join()

@@ -12,7 +12,7 @@ all in an :class:`IdentificationResult` (:mod:`.result`).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +39,7 @@ from .matching import MIN_SCORE, ObservedPeaks, match_model
 from .result import IdentificationResult
 from .store import FitStore, run_identity
 
-__all__ = ["IdentificationResult", "identify"]
+__all__ = ["IdentificationResult", "ProgressCallback", "STAGES", "identify"]
 
 NO_PEAK_MESSAGE = "no peak above 4 sigma"
 
@@ -67,11 +67,37 @@ def _rejected_table(rejected: dict[str, str]):
                   "reason": list(rejected.values()) or np.zeros(0, str)})
 
 
-def _progress(total: int, enabled: bool):
-    from tqdm.auto import tqdm
+ProgressCallback = Callable[[int, int, str], None]
+"""``callback(done, total, stage)``: ``done`` of ``total`` individual fits finished; ``stage``
+is one of :data:`STAGES`."""
+STAGES: tuple[str, ...] = ("individual fits", "combine", "refine", "done")
+"""Stages reported to a progress callable, in order."""
 
-    return tqdm(total=total, unit="fit", desc="identify", disable=not enabled,
-                dynamic_ncols=True)
+
+def _reporter(progress: bool | ProgressCallback, total: int) -> ProgressCallback:
+    """The progress callable of a run: the caller's, a tqdm bar over the individual fits
+    (``progress=True``, opened at the first fit, closed at "done") or nothing."""
+    if callable(progress):
+        return progress
+    if not isinstance(progress, bool):
+        raise IdentificationError(f"progress must be a bool or a callable (done, total, stage), "
+                                  f"got {type(progress).__name__}")
+    bar = []
+
+    def report(done: int, total: int, stage: str) -> None:
+        if not progress or (not bar and stage == STAGES[-1]):
+            return
+        if not bar:
+            from tqdm.auto import tqdm
+
+            bar.append(tqdm(total=total, unit="fit", desc="identify", dynamic_ncols=True))
+        bar[0].n = done
+        bar[0].set_postfix_str(stage, refresh=False)
+        bar[0].refresh()
+        if stage == STAGES[-1]:
+            bar[0].close()
+
+    return report
 
 
 def identify(
@@ -89,7 +115,7 @@ def identify(
     workdir: str | Path | None = None,
     resume: bool = True,
     seed: int = DEFAULTS.seed,
-    progress: bool = True,
+    progress: bool | ProgressCallback = True,
     families: bool = True,
 ) -> IdentificationResult:
     """Identify the species of ``obs`` and fit them as one joint model (docs/method.md §9).
@@ -128,7 +154,12 @@ def identify(
     seed
         Seed of the random draws.
     progress
-        Show a progress bar over the individual fits.
+        True: a progress bar over the individual fits; False: none; a callable
+        ``progress(done, total, stage)`` (:data:`ProgressCallback`) is called as each
+        individual fit finishes (stage "individual fits"), when the greedy combination
+        and the joint refinement start ("combine", "refine") and at the end ("done"). An
+        exception raised by the callable stops the identification there and propagates
+        (fits finished so far stay in ``workdir``): that is how a caller cancels a run.
     families
         Accept isotopologues and vibrational states only with or after their parent.
 
@@ -158,12 +189,15 @@ def identify(
     settings = {"bounds": bnds.tolist(), "preset": preset, "loss": loss, "n_init": int(n_init),
                 "seed": int(seed), "families": bool(families)}
     timings = {"candidates": time.perf_counter() - t0}
+    total = len(cands)
+    report = _reporter(progress, total)
     empty = [np.zeros(f.size) for f in obs.rest_freqs]
     if len(peaks) == 0 or not cands:
         message = NO_PEAK_MESSAGE if len(peaks) == 0 else \
             "no candidate species has lines at the observed peaks"
         if len(peaks) == 0:
             rejected = {}
+        report(0, 0, STAGES[-1])
         lines = assignment_table(peaks, match_model(obs, peaks, empty), [], [],
                                  np.zeros((0, N_PARAMS)), [])
         timings["total"] = time.perf_counter() - t0
@@ -171,6 +205,7 @@ def identify(
                                     message=message, settings=settings, timings=timings)
 
     # individual fits
+    report(0, total, STAGES[0])
     policy, policy_id = (load_policy(required=init == "policy") if init != "random"
                          else (None, None))
     method = init_method(init, bnds, policy)
@@ -194,12 +229,13 @@ def identify(
             starts = {c.name: random_starts(c, bnds, int(n_init), seed, obs) for c in todo}
         timings["policy"] = time.perf_counter() - t1
         t1 = time.perf_counter()
-        bar = _progress(len(cands), progress)
-        try:
-            fits = run_fits(obs, cands, starts, fit_settings, store, client,
-                            on_done=lambda: bar.update())
-        finally:
-            bar.close()
+        done = [0]
+
+        def fit_done() -> None:
+            done[0] += 1
+            report(done[0], total, STAGES[0])
+
+        fits = run_fits(obs, cands, starts, fit_settings, store, client, on_done=fit_done)
     finally:
         if store is not None:
             store.close()
@@ -222,6 +258,7 @@ def identify(
                                 "peak(s)")
     # best score first; at equal score main isotopologues in their ground state first
     ranked.sort(key=lambda c: (-scores[c.name]["score"], is_rare(c.name), scores[c.name]["loss"]))
+    report(total, total, STAGES[1])
     comb = combine(obs, peaks, ranked, {n: f[0] for n, f in fits.items()}, models, settings,
                    include=include, families=families)
     rejected.update(comb.rejected)
@@ -229,6 +266,7 @@ def identify(
         scores[name]["new_peaks"] = n
     timings["combine"] = time.perf_counter() - t1
     if not comb.accepted:
+        report(total, total, STAGES[3])
         lines = assignment_table(peaks, match_model(obs, peaks, empty), [], [],
                                  np.zeros((0, N_PARAMS)), [])
         timings["total"] = time.perf_counter() - t0
@@ -238,6 +276,7 @@ def identify(
 
     # joint refinement, assignments
     t1 = time.perf_counter()
+    report(total, total, STAGES[2])
     by_name = {c.name: c for c in cands}
     names = sorted(comb.accepted, key=lambda n: -scores[n]["score"])
     x0 = np.array([comb.x[n] for n in names])
@@ -253,6 +292,7 @@ def identify(
                              joint.x, components)
     n_unknown = int(np.sum(~joint_match.explained))
     timings["total"] = time.perf_counter() - t0
+    report(total, total, STAGES[3])
     message = (f"{len(names)} species identified; {len(peaks) - n_unknown} of {len(peaks)} "
                "observed peaks explained")
     return IdentificationResult(obs, names, joint, lines, _rejected_table(rejected), components,

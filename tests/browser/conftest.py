@@ -1,7 +1,9 @@
 """Browser-test fixtures: one Voilà server and one chromium page for the whole session.
 
 The served notebook is written from :mod:`tests.browser.app_notebook`; the page is
-loaded once and shared by the tests of test_widgets_browser.py (they run in file order).
+loaded once and shared by the Voilà tests (test_widgets_browser.py, then
+test_widgets_identify.py: they run in file order). ``lab_page`` is the same app in
+JupyterLab, also one per session.
 Every request the page makes is recorded (``page.requests``); screenshots go to a
 temporary folder (docs/images is written by scripts/widget_screenshots.py only).
 """
@@ -15,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from .app_notebook import write_app_notebook
-from .server import CHROMIUM_FLAGS, VoilaServer, chromium_path
+from .app_notebook import CELLS, write_app_notebook
+from .server import CHROMIUM_FLAGS, LabServer, VoilaServer, chromium_path
 
 BROWSER_SIZE = {"width": 1500, "height": 1100}
 
@@ -113,3 +115,53 @@ def page(voila_server, pw_driver):
 def screenshot_dir(tmp_path_factory):
     """A temporary folder for the screenshots the tests take (to look at on failure)."""
     return tmp_path_factory.mktemp("screenshots")
+
+
+LAB_READY = ("import ipywidgets\nready = ipywidgets.HTML('ready')\n"
+             "ready.add_class('spectuner-ready')\ndisplay(ready)")
+
+
+@pytest.fixture(scope="session")
+def lab_page(tmp_path_factory, pw_driver):
+    """A chromium page with the app notebook run in JupyterLab (Run All Cells)."""
+    if chromium_path() is None:
+        pytest.skip("chromium is not installed (scripts/test.sh installs it)")
+    folder = tmp_path_factory.mktemp("lab")
+    notebook = write_app_notebook(folder / "lab_app.ipynb", cells=CELLS[:2] + (LAB_READY,))
+    server = LabServer(notebook, folder / "lab.log")
+    server.start()
+    try:
+        context = pw_driver.chromium.launch_persistent_context(
+            tempfile.mkdtemp(prefix="chromium-"), executable_path=chromium_path(),
+            args=list(CHROMIUM_FLAGS), headless=True, viewport=BROWSER_SIZE)
+        page = context.new_page()
+        page.goto(server.notebook_url("spectuner-test"), timeout=120_000)
+        page.wait_for_selector("text=Kernel status: Idle", state="attached",
+                               timeout=180_000)
+        _run_all_cells(page)
+        page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0",
+                               timeout=120_000)
+        page.notebook_url = server.notebook_url("spectuner-test").replace("?reset", "")
+        page.notebook_path = notebook
+        yield page
+        context.close()
+    finally:
+        server.stop()
+
+
+def _run_all_cells(page) -> None:
+    """Run → Run All Cells, until the last cell's output appears. A click too early after the
+    "Idle" status (kernel connection still settling) is sometimes lost: then it is repeated."""
+    for attempt in range(3):
+        page.wait_for_timeout(3000)
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        try:
+            page.wait_for_function(
+                "() => document.querySelector('.jp-Notebook .jp-OutputArea-output') !== null",
+                timeout=60_000)
+            break
+        except Exception:
+            if attempt == 2:
+                raise
+    page.wait_for_selector(".spectuner-ready", timeout=600_000)

@@ -7,67 +7,14 @@ channel map, the line markers and the fitted model), not as first drawn.
 
 from __future__ import annotations
 
-import tempfile
 import time
 
 import numpy as np
 import pytest
 
-from .app_notebook import CELLS, write_app_notebook
 from .bokeh_js import PIXEL_STATUS, click_pixel, source_column, wait_source
-from .conftest import BROWSER_SIZE
-from .server import CHROMIUM_FLAGS, LabServer, chromium_path
 
 pytestmark = pytest.mark.browser
-
-READY = ("import ipywidgets\nready = ipywidgets.HTML('ready')\nready.add_class('spectuner-ready')"
-         "\ndisplay(ready)")
-
-
-@pytest.fixture(scope="module")
-def lab_page(tmp_path_factory, pw_driver):
-    if chromium_path() is None:
-        pytest.skip("chromium is not installed (scripts/test.sh installs it)")
-    folder = tmp_path_factory.mktemp("lab")
-    notebook = write_app_notebook(folder / "lab_app.ipynb", cells=CELLS[:2] + (READY,))
-    server = LabServer(notebook, folder / "lab.log")
-    server.start()
-    try:
-        context = pw_driver.chromium.launch_persistent_context(
-            tempfile.mkdtemp(prefix="chromium-"), executable_path=chromium_path(),
-            args=list(CHROMIUM_FLAGS), headless=True, viewport=BROWSER_SIZE)
-        page = context.new_page()
-        page.goto(server.notebook_url("spectuner-test"), timeout=120_000)
-        page.wait_for_selector("text=Kernel status: Idle", state="attached",
-                               timeout=180_000)
-        _run_all_cells(page)
-        page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0",
-                               timeout=120_000)
-        page.notebook_url = server.notebook_url("spectuner-test").replace("?reset", "")
-        page.notebook_path = notebook
-        yield page
-        context.close()
-    finally:
-        server.stop()
-
-
-def _run_all_cells(page) -> None:
-    """Run → Run All Cells, until the last cell's output appears. A click too early after the
-    "Idle" status (kernel connection still settling) is sometimes lost: then it is repeated."""
-    for attempt in range(3):
-        page.wait_for_timeout(3000)
-        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-        try:
-            page.wait_for_function(
-                "() => document.querySelector('.jp-Notebook .jp-OutputArea-output') !== null",
-                timeout=60_000)
-            break
-        except Exception:
-            if attempt == 2:
-                raise
-    page.wait_for_selector(".spectuner-ready", timeout=600_000)
-
 
 def test_pixel_click_latency(lab_page):
     click_pixel(lab_page, 22, 5)  # cold
