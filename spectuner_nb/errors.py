@@ -10,7 +10,8 @@ from __future__ import annotations
 __all__ = [
     "SpectunerError", "ConfigurationError", "CatalogError", "CatalogFormatError",
     "SpeciesNotFoundError", "CacheCorruptError", "OfflineError", "ModelInputError",
-    "ObservationError", "FitError", "CheckpointError", "CubeError", "ResultsError", "MolfitError",
+    "ObservationError", "FitError", "CheckpointError", "CubeError", "ResultsError",
+    "IncompleteResultError", "MolfitError",
     "TaskParameterError",
 ]
 
@@ -93,6 +94,11 @@ class WorkdirBusyError(CubeError):
 
 class ResultsError(SpectunerError):
     """A results directory or file is inconsistent or cannot be written."""
+
+
+class IncompleteResultError(ResultsError):
+    """A result folder is incomplete (a write interrupted before its index was written) or
+    mixes files of two results (a file differs from the SHA-256 its index lists)."""
 
 
 class MolfitError(SpectunerError, ValueError):
