@@ -26,7 +26,14 @@ from ..parameters import N_PARAMS, bounds_preset, choose_preset
 from ..sanity import check_fittable
 from .assign import assignment_table
 from .candidates import select_candidates
-from .combine import SpeciesModels, combine, refine, tie_unconstrained
+from .combine import (
+    UNCONSTRAINED_AT_BOUND,
+    SpeciesModels,
+    combine,
+    drop_at_bound,
+    refine,
+    tie_unconstrained,
+)
 from .individual import (
     INITS,
     N_ANCHORED_WITH_POLICY,
@@ -43,6 +50,7 @@ from .store import FitStore, run_identity
 __all__ = ["IdentificationResult", "identify"]
 
 NO_PEAK_MESSAGE = "no peak above 4 sigma"
+NOTHING_MESSAGE = "no species identified"
 
 
 def _bounds(bounds, obs: Observation) -> tuple[np.ndarray, str]:
@@ -73,6 +81,18 @@ def _progress(total: int, enabled: bool):
 
     return tqdm(total=total, unit="fit", desc="identify", disable=not enabled,
                 dynamic_ncols=True)
+
+
+def _nothing_identified(obs: Observation, peaks: ObservedPeaks, rejected: dict[str, str],
+                        message: str, settings: dict, timings: dict,
+                        t0: float) -> IdentificationResult:
+    """The result of an identification that keeps no species (every peak unknown)."""
+    empty = [np.zeros(f.size) for f in obs.rest_freqs]
+    lines = assignment_table(peaks, match_model(obs, peaks, empty), [], [],
+                             np.zeros((0, N_PARAMS)), [])
+    timings["total"] = time.perf_counter() - t0
+    return IdentificationResult(obs, [], None, lines, _rejected_table(rejected), [],
+                                message=message, settings=settings, timings=timings)
 
 
 def identify(
@@ -161,17 +181,11 @@ def identify(
     settings = {"bounds": bnds.tolist(), "preset": preset, "loss": loss, "n_init": int(n_init),
                 "seed": int(seed), "families": bool(families)}
     timings = {"candidates": time.perf_counter() - t0}
-    empty = [np.zeros(f.size) for f in obs.rest_freqs]
-    if len(peaks) == 0 or not cands:
-        message = NO_PEAK_MESSAGE if len(peaks) == 0 else \
-            "no candidate species has lines at the observed peaks"
-        if len(peaks) == 0:
-            rejected = {}
-        lines = assignment_table(peaks, match_model(obs, peaks, empty), [], [],
-                                 np.zeros((0, N_PARAMS)), [])
-        timings["total"] = time.perf_counter() - t0
-        return IdentificationResult(obs, [], None, lines, _rejected_table(rejected), [],
-                                    message=message, settings=settings, timings=timings)
+    if len(peaks) == 0:
+        return _nothing_identified(obs, peaks, {}, NO_PEAK_MESSAGE, settings, timings, t0)
+    if not cands:
+        return _nothing_identified(obs, peaks, rejected, "no candidate species has lines at "
+                                   "the observed peaks", settings, timings, t0)
 
     # individual fits
     policy, policy_id = load_policy() if init != "random" else (None, None)
@@ -231,12 +245,7 @@ def identify(
         scores[name]["new_peaks"] = n
     timings["combine"] = time.perf_counter() - t1
     if not comb.accepted:
-        lines = assignment_table(peaks, match_model(obs, peaks, empty), [], [],
-                                 np.zeros((0, N_PARAMS)), [])
-        timings["total"] = time.perf_counter() - t0
-        return IdentificationResult(obs, [], None, lines, _rejected_table(rejected), [],
-                                    scores={}, message="no species identified",
-                                    settings=settings, timings=timings)
+        return _nothing_identified(obs, peaks, rejected, NOTHING_MESSAGE, settings, timings, t0)
 
     # joint refinement, assignments
     t1 = time.perf_counter()
@@ -246,9 +255,15 @@ def identify(
     joint = refine(obs, names, [by_name[n].lines for n in names], x0, settings)
     joint, tied = tie_unconstrained(obs, names, [by_name[n].lines for n in names], joint,
                                     settings)
+    joint, names, dropped, flagged = drop_at_bound(
+        obs, names, [by_name[n].lines for n in names], joint, settings, include=include)
+    rejected.update(dropped)
     for name in names:
         scores[name]["tied"] = ",".join(tied.get(name, ()))
+        scores[name]["flags"] = UNCONSTRAINED_AT_BOUND if name in flagged else ""
     timings["refine"] = time.perf_counter() - t1
+    if not names:
+        return _nothing_identified(obs, peaks, rejected, NOTHING_MESSAGE, settings, timings, t0)
     components = [models(n, joint.x[k]) for k, n in enumerate(names)]
     joint_match = match_model(obs, peaks, joint.model)
     lines = assignment_table(peaks, joint_match, names, [by_name[n].lines for n in names],

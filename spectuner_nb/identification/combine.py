@@ -19,6 +19,10 @@ error or a large one: typically one or a few lines over a narrow E_up range, whe
 N and η are degenerate) then takes its source parameters (:data:`TIED_PARAMS`: filling
 factor, T_ex) from the species the data do constrain (:func:`tie_unconstrained`): its
 bounds on them become the range those species span, and the χ² refinement is repeated.
+A species whose T_ex or column density still ends at a bound of the preset is not
+measured by the data: it is rejected (:data:`UNCONSTRAINED_AT_BOUND`) and the others are
+refitted without it, unless the user included it (then it stays, flagged)
+(:func:`drop_at_bound`).
 """
 
 from __future__ import annotations
@@ -46,7 +50,10 @@ __all__ = [
     "TIE_MARGIN",
     "TIE_MAX_REL_ERR",
     "TIE_ROUNDS",
+    "UNCONSTRAINED_AT_BOUND",
+    "AT_BOUND_PARAMS",
     "combine",
+    "drop_at_bound",
     "refine",
     "loose_parameters",
     "tie_unconstrained",
@@ -76,6 +83,13 @@ TIE_MAX_REL_ERR: float = 0.5
 TIE_ROUNDS: int = 2
 """χ² refinements with tied parameters at most (a tie can leave another species
 unconstrained; the next round ties that one too)."""
+
+
+UNCONSTRAINED_AT_BOUND: str = "UNCONSTRAINED_AT_BOUND"
+"""Reason of rejection (flag, for an included species) of a species whose T_ex or column
+density ends at a bound of the preset after the tie step (:func:`drop_at_bound`)."""
+AT_BOUND_PARAMS: tuple[str, ...] = ("T_ex", "log10_N_tot")
+"""Parameters that must end inside the preset for a species to stay identified."""
 
 
 class SpeciesModels:
@@ -263,3 +277,45 @@ def tie_unconstrained(obs: Observation, names: Sequence[str], lines: Sequence, j
     joint.at_bound = at_bound(joint.x, preset)
     return joint, {name: tuple(FIT_NAMES[j] for j in np.flatnonzero(t))
                    for name, t in zip(names, tied, strict=True) if t.any()}
+
+
+def drop_at_bound(obs: Observation, names: Sequence[str], lines: Sequence, joint,
+                  settings: dict, include: Sequence[str] = ()):
+    """Reject the species whose :data:`AT_BOUND_PARAMS` end at a bound of the preset
+    ``settings["bounds"]`` after :func:`tie_unconstrained`, and refit the others by χ²
+    (each with the bounds it had, tied ones included); repeated up to :data:`TIE_ROUNDS`
+    times while the refit leaves further species at a bound. Species in ``include`` are
+    kept and flagged instead.
+
+    Returns
+    -------
+    (FitResult or None, list, dict, list)
+        The joint fit of the kept species (None when none is kept), their names, the
+        rejected {species: reason} and the included species flagged
+        :data:`UNCONSTRAINED_AT_BOUND`.
+    """
+    from ..fit import fit_spectrum
+
+    preset = np.asarray(settings["bounds"], float)
+    cols = [FIT_NAMES.index(p) for p in AT_BOUND_PARAMS]
+    names, lines = list(names), list(lines)
+    rejected: dict[str, str] = {}
+    for _ in range(TIE_ROUNDS + 1):
+        hit = at_bound(joint.x, preset)[:, cols]
+        drop = [k for k, n in enumerate(names) if hit[k].any() and n not in include]
+        if not drop:
+            break
+        for k in drop:
+            which = ", ".join(AT_BOUND_PARAMS[j] for j in np.flatnonzero(hit[k]))
+            rejected[names[k]] = (f"{UNCONSTRAINED_AT_BOUND}: {which} at a bound of the preset "
+                                  "after the joint χ² refinement")
+        keep = [k for k in range(len(names)) if k not in drop]
+        names, lines = [names[k] for k in keep], [lines[k] for k in keep]
+        if not names:
+            return None, [], rejected, []
+        joint = fit_spectrum(obs, names, lines=lines, loss="chi2", init=joint.x[keep][None],
+                             bounds=np.asarray(joint.bounds)[keep], errors=True,
+                             maxiter=JOINT_MAXITER)
+        joint.at_bound = at_bound(joint.x, preset)
+    hit = at_bound(joint.x, preset)[:, cols].any(axis=1)
+    return joint, names, rejected, [n for n, h in zip(names, hit, strict=True) if h]

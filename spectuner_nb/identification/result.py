@@ -59,9 +59,12 @@ class IdentificationResult:
     components
         Model of each identified species alone, per window (K).
     scores
-        {species: {"score", "n_matched", "n_false", "new_peaks", "tied"}} from the
+        {species: {"score", "n_matched", "n_false", "new_peaks", "tied", "flags"}} from the
         individual fit and the greedy step; "tied" names the source parameters taken from
-        the constrained species (``identify.combine.tie_unconstrained``), "" for none.
+        the constrained species (``identify.combine.tie_unconstrained``), "" for none;
+        "flags" is "UNCONSTRAINED_AT_BOUND" for an included species whose T_ex or column
+        density ends at a bound of the preset (``identify.combine.drop_at_bound``; such a
+        species not included is rejected with that reason), "" otherwise.
     message
         A summary sentence (e.g. "no peak above 4 sigma").
     settings, timings
@@ -110,6 +113,7 @@ class IdentificationResult:
         for key in ("score", "n_matched", "n_false", "new_peaks"):
             table[key] = [self.scores.get(s, {}).get(key, np.nan) for s in self.species]
         table["tied"] = [self.scores.get(s, {}).get("tied", "") for s in self.species]
+        table["flags"] = [self.scores.get(s, {}).get("flags", "") for s in self.species]
         return table
 
     def __repr__(self) -> str:
