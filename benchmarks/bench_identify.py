@@ -76,12 +76,14 @@ def engine_digest() -> str:
 class Store:
     """Per-mock records of one part, appended as JSON lines (the resumable state).
 
-    The file name carries ``key`` and :func:`engine_digest`, so a resumed run never mixes
-    records of two settings or two versions of the engine.
+    The file name carries ``key`` and (``engine=True``) :func:`engine_digest`, so a resumed
+    run never mixes records of two settings or two versions of the engine. The peer's
+    records do not depend on our engine: their store has no engine digest, and each record
+    is keyed by :func:`peer_digest` of its inputs instead.
     """
 
-    def __init__(self, workdir: Path, part: str, key: dict) -> None:
-        key = {**key, "engine": engine_digest()}
+    def __init__(self, workdir: Path, part: str, key: dict, *, engine: bool = True) -> None:
+        key = {**key, "engine": engine_digest()} if engine else dict(key)
         tag = "_".join(f"{k}{v}" for k, v in sorted(key.items()))
         self.path = workdir / f"{part}_{tag}.jsonl"
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -197,10 +199,29 @@ PEER_PARAM_INFO = {  # Table 1 in the peer's parametrisation: (is_log, lower, up
 }
 
 
-def run_peer(mix, catalog, workdir: Path, n_process: int) -> dict:
-    """Identify one mock with spectuner 2.0 in its venv; the record (or the error)."""
+PEER_SCRIPT = HERE / "_peer_spectuner_identify.py"
+
+
+def peer_digest(case: dict, db: Path) -> str:
+    """SHA-256 (16 hex digits) of everything a peer run depends on: the case (spectrum,
+    candidates, bounds, processes), the content of its line database and the peer script."""
+    from spectuner_nb.catalog.starter import sha256_file
+
+    keyed = {k: v for k, v in case.items() if k not in ("db", "result_dir")}
+    digest = hashlib.sha256(json.dumps(keyed, sort_keys=True).encode())
+    digest.update(sha256_file(db).encode())
+    digest.update(PEER_SCRIPT.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def run_peer(mix, catalog, workdir: Path, n_process: int, store: Store, i: int) -> dict:
+    """Identify mock ``i`` with spectuner 2.0 in its venv; the record (or the error).
+
+    The record is stored under ``peer{i}`` with :func:`peer_digest` of its inputs: a
+    resumed run reuses it only for the same inputs, never a record of another mock, other
+    candidates or another peer script."""
     if not PEER_PYTHON.exists():
-        return {"error": "peer venv missing: run bash benchmarks/setup_peers.sh"}
+        return {"id": f"peer{i}", "error": "peer venv missing: run bash benchmarks/setup_peers.sh"}
     workdir.mkdir(parents=True, exist_ok=True)
     db = workdir / "peer_db.sqlite"
     write_peer_db(db, catalog, mix.candidates, mix.obs.windows)
@@ -211,20 +232,27 @@ def run_peer(mix, catalog, workdir: Path, n_process: int) -> dict:
             "beam": obs.beam if np.ndim(obs.beam) == 0 else [float(b) for b in obs.beam],
             "candidates": mix.candidates, "db": str(db), "param_info": PEER_PARAM_INFO,
             "n_process": n_process, "result_dir": str(workdir / "peer_result")}
+    digest = peer_digest(case, db)
+    stored = store.get(f"peer{i}")
+    if stored is not None and stored.get("digest") == digest:
+        return stored
     case_path, out_path = workdir / "peer_case.json", workdir / "peer_out.json"
     case_path.write_text(json.dumps(case))
+    out_path.unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
     t0 = time.perf_counter()
-    proc = subprocess.run([str(PEER_PYTHON), str(HERE / "_peer_spectuner_identify.py"),
-                           str(case_path), str(out_path)], capture_output=True, text=True,
-                          env=env)
+    proc = subprocess.run([str(PEER_PYTHON), str(PEER_SCRIPT), str(case_path), str(out_path)],
+                          capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t0
+    rec = {"id": f"peer{i}", "digest": digest, "wall_s_process": wall}
     if proc.returncode != 0:
-        return {"error": proc.stderr[-1500:], "wall_s_process": wall}
-    out = json.loads(out_path.read_text())
-    found = _canonical(catalog, out["identified"])
-    return {"identified": found, "score": mix.score(found), "wall_s": out["wall_s"],
-            "wall_s_process": wall}
+        rec["error"] = proc.stderr[-1500:]
+    else:
+        found = _canonical(catalog, json.loads(out_path.read_text())["identified"])
+        rec.update({"identified": found, "score": mix.score(found),
+                    "wall_s": json.loads(out_path.read_text())["wall_s"]})
+    store.add(rec)
+    return rec
 
 
 # ---------------------------------------------------------------- parts
@@ -232,12 +260,12 @@ def bench_mocks(args, catalog, client, workdir: Path) -> dict:
     from spectuner_nb.mock import mixture_case
 
     store = Store(workdir, "mocks", {"seed": args.seed})
+    peer_store = Store(workdir, "peer", {"seed": args.seed}, engine=False)
     ours, peer = [], []
     for i in range(args.n_mocks):
-        mix = None
         rec = store.get(f"ours{i}")
-        if rec is None or (i < args.n_peer and store.get(f"peer{i}") is None):
-            mix = mixture_case(i, seed=args.seed, catalog=catalog)
+        mix = mixture_case(i, seed=args.seed, catalog=catalog) \
+            if rec is None or i < args.n_peer else None
         if rec is None:
             rec = {"id": f"ours{i}", "band": mix.mock.band, "n_species": len(mix.mock.species),
                    "n_candidates": len(mix.candidates), "interloper": mix.interloper,
@@ -246,12 +274,8 @@ def bench_mocks(args, catalog, client, workdir: Path) -> dict:
             store.add(rec)
         ours.append(rec)
         if i < args.n_peer:
-            prec = store.get(f"peer{i}")
-            if prec is None:
-                prec = {"id": f"peer{i}", **run_peer(mix, catalog, workdir / f"peer{i}",
-                                                     max(args.workers, 1))}
-                store.add(prec)
-            peer.append(prec)
+            peer.append(run_peer(mix, catalog, workdir / f"peer{i}", max(args.workers, 1),
+                                 peer_store, i))
         s = rec["score"]
         print(f"mock {i}: band {rec['band']}, {rec['n_species']} species, "
               f"{rec['n_detectable']} detectable; ours tp {s['tp']} fn {s['fn']} fp {s['fp']} "

@@ -222,3 +222,45 @@ def test_tie_unconstrained_holds_one_line_species_in_the_constrained_range():
     again, none = tie_unconstrained(mix.obs, names[:2], lines[:2], refine(
         mix.obs, names[:2], lines[:2], x_true[:2], settings), settings)
     assert none == {}  # all constrained: nothing tied
+
+
+def test_species_at_a_bound_after_the_tie_are_rejected_unless_included():
+    """HNCO left at the 1000 K bound of T_ex (as a tie that cannot help leaves a species the
+    data do not constrain) is rejected with UNCONSTRAINED_AT_BOUND and the others refitted
+    inside the bounds; included, it stays and is flagged."""
+    from dataclasses import replace
+
+    from spectuner_nb.identification.combine import (
+        UNCONSTRAINED_AT_BOUND,
+        drop_at_bound,
+        refine,
+    )
+    from spectuner_nb.mock import mock_spectrum
+    from spectuner_nb.parameters import at_bound, physical_to_fit
+
+    names = ["CH3OH", "HNCO", "C2H5CN"]
+    truth = np.array([[0.8, 150.0, 3e17, 4.0, 0.5], [0.8, 200.0, 3e16, 3.5, 0.0],
+                      [0.8, 150.0, 2e16, 4.0, 1.0]])
+    mix = mock_spectrum(names, band=6, n_windows=3, n_channels=700, params=truth, seed=1,
+                        beam=(0.8, 0.8), rms=0.1, T_bg=2.0)
+    cat = default_cache()
+    lines = [cat.lines(s, mix.obs.windows) for s in names]
+    x = physical_to_fit(truth, LTEModel(mix.obs.rest_freqs, lines[:1],
+                                        beam=mix.obs.beam).theta_b_sq_ref)
+    settings = {"bounds": TABLE1_BOUNDS.tolist()}
+    joint = refine(mix.obs, names, lines, x, settings)
+    assert not at_bound(joint.x, TABLE1_BOUNDS).any()
+    x_hot = joint.x.copy()
+    x_hot[1, 1] = TABLE1_BOUNDS[1, 1]
+    hot = replace(joint, x=x_hot)
+    kept_fit, kept, rejected, flagged = drop_at_bound(mix.obs, names, lines, hot, settings)
+    assert kept == ["CH3OH", "C2H5CN"] and flagged == []
+    assert list(rejected) == ["HNCO"] and rejected["HNCO"].startswith(UNCONSTRAINED_AT_BOUND)
+    assert "T_ex" in rejected["HNCO"]
+    assert len(kept_fit.species) == 2 and not kept_fit.at_bound.any()
+    np.testing.assert_allclose(kept_fit.x, joint.x[[0, 2]], atol=0.05 * np.abs(joint.x[[0, 2]])
+                               .max())
+    same_fit, same, none, flagged = drop_at_bound(mix.obs, names, lines, hot, settings,
+                                                  include=["HNCO"])
+    assert same == names and none == {} and flagged == ["HNCO"]
+    assert same_fit is hot
