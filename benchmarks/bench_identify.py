@@ -18,7 +18,9 @@ Parts (``part`` argument; ``all`` runs them in this order):
   channel) with the whole catalog; the identified species, unknown lines, the
   fraction of observed peaks above 5 σ assigned, species at a bound; then
   ``fit_cube`` of the cube with the identified species as one joint model (χ²) and,
-  per species, the fraction of pixels with peak S/N > 10 where a parameter is at a bound.
+  per species, among the pixels with peak S/N > 10 where the species is detected (its
+  own model peaks at ≥ 4 rms, ``CubeFitResult.detected``), the fraction where a
+  parameter is at a bound, and the fraction where it is not detected.
 * ``cold``: ``--n-cold`` cold-core mocks (5–10 K, 0.2–0.5 km/s, band 3, single dish)
   identified with the cold_core bound preset: precision and recall.
 
@@ -342,7 +344,7 @@ def bench_catalog(catalog, client, workdir: Path) -> dict:
 
 def _w3_cubes():
     from spectuner_nb.cube import load_cubes
-    from spectuner_nb.policy.dataset import W3H2O_FILE, W3H2O_VLSR_KMS
+    from spectuner_nb.policy.training.dataset import W3H2O_FILE, W3H2O_VLSR_KMS
     from spectuner_nb.settings import shared_data_dir
 
     path = shared_data_dir() / W3H2O_FILE
@@ -353,6 +355,7 @@ def _w3_cubes():
 
 def bench_w3(catalog, client, workdir: Path, n_init: int) -> dict:
     from spectuner_nb.cube import fit_cube
+    from spectuner_nb.cube.results import DETECTION_SIGMA
     from spectuner_nb.identification import identify
     from spectuner_nb.observation import Observation
     from spectuner_nb.parameters import at_bound
@@ -397,26 +400,34 @@ def bench_w3(catalog, client, workdir: Path, n_init: int) -> dict:
     iy, ix = np.mgrid[:ny, :nx]
     peak = np.max([s.max(axis=1) for s in cubes.spectra(iy.ravel(), ix.ravel())],
                   axis=0).reshape(ny, nx)
-    snr = peak / _rms_map(cubes)
+    rms = _rms_windows(cubes)
+    snr = peak / float(np.max(rms))
     bright = fitted & (snr > 10)
-    frac = {}
+    detected = maps.detected(cubes, rms)
+    frac, frac_all, undetected = {}, {}, {}
     for k, name in enumerate(maps.species):
         hit = at_bound(maps.x[..., k, :], bnds).any(axis=-1)
-        frac[name] = float(hit[bright].mean()) if bright.any() else None
+        seen = bright & detected[k]
+        frac[name] = float(hit[seen].mean()) if seen.any() else None
+        frac_all[name] = float(hit[bright].mean()) if bright.any() else None
+        undetected[name] = float(1.0 - seen.sum() / bright.sum()) if bright.any() else None
     out.update({"fit_cube_preset": preset, "n_pixels_fitted": int(fitted.sum()),
-                "n_pixels_snr10": int(bright.sum()), "frac_snr10_at_bound": frac,
+                "n_pixels_snr10": int(bright.sum()), "detection_sigma": DETECTION_SIGMA,
+                "frac_snr10_at_bound": frac, "frac_snr10_not_detected": undetected,
+                "frac_snr10_at_bound_incl_not_detected": frac_all,
                 "median_chi2_snr10": float(np.nanmedian(maps.chi2[bright]))
                 if bright.any() else None})
-    print(json.dumps(frac, indent=1), flush=True)
+    print(json.dumps({"at_bound (detected)": frac, "not detected": undetected,
+                      "at_bound (all)": frac_all}, indent=1), flush=True)
     return out
 
 
-def _rms_map(cubes) -> np.ndarray:
-    """Per-pixel noise (K): the largest of the windows' global sigma-clipped rms."""
+def _rms_windows(cubes) -> np.ndarray:
+    """Noise per window (K): the windows' global sigma-clipped rms."""
     from spectuner_nb.cube import PreprocessConfig, preprocess
 
     pre = preprocess(cubes, PreprocessConfig(), cache=False)
-    return np.full(cubes.shape, float(np.max(pre.rms_global)))
+    return np.asarray(pre.rms_global, float)
 
 
 def bench_cold(args, catalog, client, workdir: Path) -> dict:

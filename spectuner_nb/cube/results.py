@@ -37,7 +37,7 @@ from ..parameters import PHYSICAL_NAMES, PHYSICAL_UNITS, fit_to_physical, refere
 from ..results import physical_errors
 from .store import UNREADABLE
 
-__all__ = ["PARAMETERS", "UNITS", "LABELS", "FLAGS", "CubeFitResult"]
+__all__ = ["PARAMETERS", "UNITS", "LABELS", "FLAGS", "DETECTION_SIGMA", "CubeFitResult"]
 
 PARAMETERS: tuple[str, ...] = ("theta", "eta", "T_ex", "N_tot", "delta_v", "v_off")
 UNITS: dict[str, str] = dict(zip(PHYSICAL_NAMES, PHYSICAL_UNITS, strict=True)) | {"eta": ""}
@@ -64,6 +64,9 @@ STATUS_REASONS: dict[int, str] = {
 """Per-pixel status codes of a cube fit; the pixel's message is in ``reasons``."""
 REASON_CHARS: int = 200
 """Longest per-pixel failure message kept."""
+DETECTION_SIGMA: float = 4.0
+"""A species is detected in a pixel when its own model peaks at this many rms or more in
+some window (the threshold of the observed peaks, docs/method.md §3)."""
 _ARRAYS = ("x", "x_err", "x_spread", "loss", "chi2", "nfev", "flags", "status", "reasons")
 RESULT_FILE = "result.json"
 
@@ -249,6 +252,36 @@ class CubeFitResult:
         spectra = model_spectra(_rest_freqs(cubes), [self.lines[i] for i in sel],
                                 cubes.beam_arcsec, params, cubes.t_background(iy, ix))
         return [s.T.reshape(-1, ny, nx) for s in spectra]
+
+    def detected(self, cubes, rms, n_sigma: float = DETECTION_SIGMA) -> np.ndarray:
+        """(n_species, ny, nx) bool: the species' own model (:meth:`model_cubes`) peaks at
+        ≥ ``n_sigma`` × ``rms`` in at least one window; False where the pixel has no fit.
+
+        Where a species is not detected its lines are below the noise: the data bound its
+        column density from above only, and the other parameters are undetermined (often
+        at a bound). Report such pixels as not detected (the column density an upper
+        limit), not as measurements.
+
+        Parameters
+        ----------
+        cubes
+            The fitted :class:`~spectuner_nb.cube.load.CubeSet`.
+        rms
+            Noise (K): a scalar, per window (n_windows,), or per window and pixel
+            (n_windows, ny, nx).
+        n_sigma
+            Detection threshold in rms.
+        """
+        rms = np.asarray(rms, float)
+        if rms.ndim == 1:
+            rms = rms[:, None, None]
+        out = np.zeros((len(self.species), *self.shape), bool)
+        for k, name in enumerate(self.species):
+            models = self.model_cubes(cubes, name)
+            noise = np.broadcast_to(rms, (len(models), *self.shape))
+            for w, m in enumerate(models):
+                out[k] |= np.nan_to_num(m, nan=0.0).max(axis=0) >= n_sigma * noise[w]
+        return out
 
     # ------------------------------------------------------------------ I/O
     def _header(self, bunit: str, what: str) -> fits.Header:
