@@ -264,3 +264,18 @@ def test_species_at_a_bound_after_the_tie_are_rejected_unless_included():
                                                   include=["HNCO"])
     assert same == names and none == {} and flagged == ["HNCO"]
     assert same_fit is hot
+
+
+def test_species_at_another_velocity_do_not_set_the_tie_range():
+    """Tie sources are the constrained species at the source velocity: a constrained species
+    9 km/s away (another component, or a false match) is not one of them."""
+    from spectuner_nb.identification.combine import TIE_V_TOL, _at_source_velocity
+
+    x = np.array([[-0.5, 150.0, 17.0, np.log10(5.0), -2.5],
+                  [-0.4, 300.0, 18.0, np.log10(4.0), -2.7],
+                  [-2.0, 90.0, 18.0, np.log10(8.0), 6.8],   # constrained, another velocity
+                  [-0.1, 990.0, 17.0, np.log10(5.0), -2.3]])  # unconstrained
+    constrained = np.array([True, True, True, False])
+    assert TIE_V_TOL * 5.0 < 9.0
+    np.testing.assert_array_equal(_at_source_velocity(x, constrained), [True, True, False, True])
+    assert _at_source_velocity(x, np.zeros(4, bool)).all()
