@@ -169,4 +169,4 @@ def run_fits(obs: Observation, candidates: Sequence[Candidate], starts: dict, se
     for fut in as_completed(futures):
         name, result = fut.result()
         finish(name, result)
-    return out
+    return {c.name: out[c.name] for c in candidates}  # candidate order, not completion order
