@@ -279,3 +279,22 @@ def test_species_at_another_velocity_do_not_set_the_tie_range():
     assert TIE_V_TOL * 5.0 < 9.0
     np.testing.assert_array_equal(_at_source_velocity(x, constrained), [True, True, False, True])
     assert _at_source_velocity(x, np.zeros(4, bool)).all()
+
+
+def test_individual_fits_come_back_in_candidate_order(tmp_path):
+    """A fit read from the store (or finished first on a client) does not move ahead: the
+    steps after it see the candidates in their own order."""
+    from spectuner_nb.identification.candidates import Candidate
+    from spectuner_nb.identification.individual import random_starts, run_fits
+
+    obs, lines, *_ = _two_species(4.0, 0.5)
+    names = ["CH3OH;vt=0-2;", "H2CO;v=0;"]
+    cands = [Candidate(n, ll, n, np.zeros((0, 3))) for n, ll in zip(names, lines, strict=True)]
+    settings = {"bounds": TABLE1_BOUNDS.tolist(), "loss": "pm", "n_init": 4, "seed": 0}
+    with FitStore(tmp_path, "run", {}) as store:
+        store.write(names[1], np.arange(5.0), -1.5, 42)  # the last candidate is stored
+        starts = {n: random_starts(c, TABLE1_BOUNDS, 4, 0, obs)
+                  for n, c in zip(names, cands, strict=True)}
+        out = run_fits(obs, cands, starts, settings, store)
+    assert list(out) == names
+    assert out[names[1]][2] == 42
