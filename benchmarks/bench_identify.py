@@ -18,7 +18,9 @@ Parts (``part`` argument; ``all`` runs them in this order):
   channel) with the whole catalog; the identified species, unknown lines, the
   fraction of observed peaks above 5 σ assigned, species at a bound; then
   ``fit_cube`` of the cube with the identified species as one joint model (χ²) and,
-  per species, the fraction of pixels with peak S/N > 10 where a parameter is at a bound.
+  per species, among the pixels with peak S/N > 10 where the species is detected (its
+  own model peaks at ≥ 4 rms, ``CubeFitResult.detected``), the fraction where a
+  parameter is at a bound, and the fraction where it is not detected.
 * ``cold``: ``--n-cold`` cold-core mocks (5–10 K, 0.2–0.5 km/s, band 3, single dish)
   identified with the cold_core bound preset: precision and recall.
 
@@ -76,12 +78,14 @@ def engine_digest() -> str:
 class Store:
     """Per-mock records of one part, appended as JSON lines (the resumable state).
 
-    The file name carries ``key`` and :func:`engine_digest`, so a resumed run never mixes
-    records of two settings or two versions of the engine.
+    The file name carries ``key`` and (``engine=True``) :func:`engine_digest`, so a resumed
+    run never mixes records of two settings or two versions of the engine. The peer's
+    records do not depend on our engine: their store has no engine digest, and each record
+    is keyed by :func:`peer_digest` of its inputs instead.
     """
 
-    def __init__(self, workdir: Path, part: str, key: dict) -> None:
-        key = {**key, "engine": engine_digest()}
+    def __init__(self, workdir: Path, part: str, key: dict, *, engine: bool = True) -> None:
+        key = {**key, "engine": engine_digest()} if engine else dict(key)
         tag = "_".join(f"{k}{v}" for k, v in sorted(key.items()))
         self.path = workdir / f"{part}_{tag}.jsonl"
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -197,10 +201,29 @@ PEER_PARAM_INFO = {  # Table 1 in the peer's parametrisation: (is_log, lower, up
 }
 
 
-def run_peer(mix, catalog, workdir: Path, n_process: int) -> dict:
-    """Identify one mock with spectuner 2.0 in its venv; the record (or the error)."""
+PEER_SCRIPT = HERE / "_peer_spectuner_identify.py"
+
+
+def peer_digest(case: dict, db: Path) -> str:
+    """SHA-256 (16 hex digits) of everything a peer run depends on: the case (spectrum,
+    candidates, bounds, processes), the content of its line database and the peer script."""
+    from spectuner_nb.catalog.starter import sha256_file
+
+    keyed = {k: v for k, v in case.items() if k not in ("db", "result_dir")}
+    digest = hashlib.sha256(json.dumps(keyed, sort_keys=True).encode())
+    digest.update(sha256_file(db).encode())
+    digest.update(PEER_SCRIPT.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def run_peer(mix, catalog, workdir: Path, n_process: int, store: Store, i: int) -> dict:
+    """Identify mock ``i`` with spectuner 2.0 in its venv; the record (or the error).
+
+    The record is stored under ``peer{i}`` with :func:`peer_digest` of its inputs: a
+    resumed run reuses it only for the same inputs, never a record of another mock, other
+    candidates or another peer script."""
     if not PEER_PYTHON.exists():
-        return {"error": "peer venv missing: run bash benchmarks/setup_peers.sh"}
+        return {"id": f"peer{i}", "error": "peer venv missing: run bash benchmarks/setup_peers.sh"}
     workdir.mkdir(parents=True, exist_ok=True)
     db = workdir / "peer_db.sqlite"
     write_peer_db(db, catalog, mix.candidates, mix.obs.windows)
@@ -211,20 +234,27 @@ def run_peer(mix, catalog, workdir: Path, n_process: int) -> dict:
             "beam": obs.beam if np.ndim(obs.beam) == 0 else [float(b) for b in obs.beam],
             "candidates": mix.candidates, "db": str(db), "param_info": PEER_PARAM_INFO,
             "n_process": n_process, "result_dir": str(workdir / "peer_result")}
+    digest = peer_digest(case, db)
+    stored = store.get(f"peer{i}")
+    if stored is not None and stored.get("digest") == digest:
+        return stored
     case_path, out_path = workdir / "peer_case.json", workdir / "peer_out.json"
     case_path.write_text(json.dumps(case))
+    out_path.unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
     t0 = time.perf_counter()
-    proc = subprocess.run([str(PEER_PYTHON), str(HERE / "_peer_spectuner_identify.py"),
-                           str(case_path), str(out_path)], capture_output=True, text=True,
-                          env=env)
+    proc = subprocess.run([str(PEER_PYTHON), str(PEER_SCRIPT), str(case_path), str(out_path)],
+                          capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t0
+    rec = {"id": f"peer{i}", "digest": digest, "wall_s_process": wall}
     if proc.returncode != 0:
-        return {"error": proc.stderr[-1500:], "wall_s_process": wall}
-    out = json.loads(out_path.read_text())
-    found = _canonical(catalog, out["identified"])
-    return {"identified": found, "score": mix.score(found), "wall_s": out["wall_s"],
-            "wall_s_process": wall}
+        rec["error"] = proc.stderr[-1500:]
+    else:
+        found = _canonical(catalog, json.loads(out_path.read_text())["identified"])
+        rec.update({"identified": found, "score": mix.score(found),
+                    "wall_s": json.loads(out_path.read_text())["wall_s"]})
+    store.add(rec)
+    return rec
 
 
 # ---------------------------------------------------------------- parts
@@ -232,12 +262,12 @@ def bench_mocks(args, catalog, client, workdir: Path) -> dict:
     from spectuner_nb.mock import mixture_case
 
     store = Store(workdir, "mocks", {"seed": args.seed})
+    peer_store = Store(workdir, "peer", {"seed": args.seed}, engine=False)
     ours, peer = [], []
     for i in range(args.n_mocks):
-        mix = None
         rec = store.get(f"ours{i}")
-        if rec is None or (i < args.n_peer and store.get(f"peer{i}") is None):
-            mix = mixture_case(i, seed=args.seed, catalog=catalog)
+        mix = mixture_case(i, seed=args.seed, catalog=catalog) \
+            if rec is None or i < args.n_peer else None
         if rec is None:
             rec = {"id": f"ours{i}", "band": mix.mock.band, "n_species": len(mix.mock.species),
                    "n_candidates": len(mix.candidates), "interloper": mix.interloper,
@@ -246,12 +276,8 @@ def bench_mocks(args, catalog, client, workdir: Path) -> dict:
             store.add(rec)
         ours.append(rec)
         if i < args.n_peer:
-            prec = store.get(f"peer{i}")
-            if prec is None:
-                prec = {"id": f"peer{i}", **run_peer(mix, catalog, workdir / f"peer{i}",
-                                                     max(args.workers, 1))}
-                store.add(prec)
-            peer.append(prec)
+            peer.append(run_peer(mix, catalog, workdir / f"peer{i}", max(args.workers, 1),
+                                 peer_store, i))
         s = rec["score"]
         print(f"mock {i}: band {rec['band']}, {rec['n_species']} species, "
               f"{rec['n_detectable']} detectable; ours tp {s['tp']} fn {s['fn']} fp {s['fp']} "
@@ -318,7 +344,7 @@ def bench_catalog(catalog, client, workdir: Path) -> dict:
 
 def _w3_cubes():
     from spectuner_nb.cube import load_cubes
-    from spectuner_nb.policy.dataset import W3H2O_FILE, W3H2O_VLSR_KMS
+    from spectuner_nb.policy.training.dataset import W3H2O_FILE, W3H2O_VLSR_KMS
     from spectuner_nb.settings import shared_data_dir
 
     path = shared_data_dir() / W3H2O_FILE
@@ -329,6 +355,7 @@ def _w3_cubes():
 
 def bench_w3(catalog, client, workdir: Path, n_init: int) -> dict:
     from spectuner_nb.cube import fit_cube
+    from spectuner_nb.cube.results import DETECTION_SIGMA
     from spectuner_nb.identification import identify
     from spectuner_nb.observation import Observation
     from spectuner_nb.parameters import at_bound
@@ -373,26 +400,34 @@ def bench_w3(catalog, client, workdir: Path, n_init: int) -> dict:
     iy, ix = np.mgrid[:ny, :nx]
     peak = np.max([s.max(axis=1) for s in cubes.spectra(iy.ravel(), ix.ravel())],
                   axis=0).reshape(ny, nx)
-    snr = peak / _rms_map(cubes)
+    rms = _rms_windows(cubes)
+    snr = peak / float(np.max(rms))
     bright = fitted & (snr > 10)
-    frac = {}
+    detected = maps.detected(cubes, rms)
+    frac, frac_all, undetected = {}, {}, {}
     for k, name in enumerate(maps.species):
         hit = at_bound(maps.x[..., k, :], bnds).any(axis=-1)
-        frac[name] = float(hit[bright].mean()) if bright.any() else None
+        seen = bright & detected[k]
+        frac[name] = float(hit[seen].mean()) if seen.any() else None
+        frac_all[name] = float(hit[bright].mean()) if bright.any() else None
+        undetected[name] = float(1.0 - seen.sum() / bright.sum()) if bright.any() else None
     out.update({"fit_cube_preset": preset, "n_pixels_fitted": int(fitted.sum()),
-                "n_pixels_snr10": int(bright.sum()), "frac_snr10_at_bound": frac,
+                "n_pixels_snr10": int(bright.sum()), "detection_sigma": DETECTION_SIGMA,
+                "frac_snr10_at_bound": frac, "frac_snr10_not_detected": undetected,
+                "frac_snr10_at_bound_incl_not_detected": frac_all,
                 "median_chi2_snr10": float(np.nanmedian(maps.chi2[bright]))
                 if bright.any() else None})
-    print(json.dumps(frac, indent=1), flush=True)
+    print(json.dumps({"at_bound (detected)": frac, "not detected": undetected,
+                      "at_bound (all)": frac_all}, indent=1), flush=True)
     return out
 
 
-def _rms_map(cubes) -> np.ndarray:
-    """Per-pixel noise (K): the largest of the windows' global sigma-clipped rms."""
+def _rms_windows(cubes) -> np.ndarray:
+    """Noise per window (K): the windows' global sigma-clipped rms."""
     from spectuner_nb.cube import PreprocessConfig, preprocess
 
     pre = preprocess(cubes, PreprocessConfig(), cache=False)
-    return np.full(cubes.shape, float(np.max(pre.rms_global)))
+    return np.asarray(pre.rms_global, float)
 
 
 def bench_cold(args, catalog, client, workdir: Path) -> dict:

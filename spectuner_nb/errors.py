@@ -11,7 +11,7 @@ __all__ = [
     "SpectunerError", "ConfigurationError", "CatalogError", "CatalogFormatError",
     "SpeciesNotFoundError", "CacheCorruptError", "OfflineError", "ModelInputError",
     "ObservationError", "FitError", "CheckpointError", "CubeError", "CubeReadError",
-    "ResultsError", "MolfitError", "TaskParameterError",
+    "ResultsError", "IncompleteResultError", "MolfitError", "TaskParameterError",
 ]
 
 
@@ -98,6 +98,11 @@ class WorkdirBusyError(CubeError):
 
 class ResultsError(SpectunerError):
     """A results directory or file is inconsistent or cannot be written."""
+
+
+class IncompleteResultError(ResultsError):
+    """A result folder is incomplete (a write interrupted before its index was written) or
+    mixes files of two results (a file differs from the SHA-256 its index lists)."""
 
 
 class MolfitError(SpectunerError, ValueError):

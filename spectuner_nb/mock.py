@@ -465,10 +465,13 @@ def mixture_case(
 ) -> MockMixture:
     """Mixture ``i`` of the seeded series: seed ``seed * 100003 + i``, band
     ``(3, 6, 7)[i % 3]`` (cold core: 3), an interloper when
-    ``i % interloper_every == interloper_every - 1`` (0: never). Extra keyword arguments
-    go to :func:`mock_mixture`."""
+    ``(i + i // 3) % interloper_every == interloper_every - 1`` (0: never): one mixture in
+    ``interloper_every``, spread over the three bands (the shift by ``i // 3`` keeps them
+    from all landing in one band when ``interloper_every`` is a multiple of 3). Extra
+    keyword arguments go to :func:`mock_mixture`."""
     band = 3 if regime == "cold-core" else (3, 6, 7)[i % 3]
-    with_interloper = interloper_every > 0 and i % interloper_every == interloper_every - 1
+    with_interloper = (interloper_every > 0
+                       and (i + i // 3) % interloper_every == interloper_every - 1)
     return mock_mixture(regime=regime, band=band, interloper=with_interloper,
                         catalog=_catalog(catalog), seed=seed * 100003 + i, **kwargs)
 

@@ -148,3 +148,21 @@ def test_policy_init_is_batched_per_chunk_and_gives_spread_maps(synth, tmp_path)
     assert res.meta["init"] == "policy"
     spread = res.error_map("CH3OH", "T_ex", kind="spread")
     assert np.all((spread > 10) & (spread < 30))  # std of the 20 K proposal width
+
+
+def test_species_not_detected_where_its_model_stays_below_the_noise(synth, tmp_path):
+    from dataclasses import replace
+
+    mask = np.eye(4, dtype=bool)
+    res = fit_cube(synth.cubes, "CH3OH", client=False, workdir=tmp_path, chunk_size=8,
+                   mask=mask, **FAST)
+    x = res.x.copy()
+    x[1, 1, 0, 2] = 12.0  # log10 N at the lower bound: lines far below any noise
+    faint = replace(res, x=x)
+    peak = np.nanmax(res.model_cubes(synth.cubes)[0][:, 2, 2])
+    det = faint.detected(synth.cubes, rms=0.1)
+    assert det.shape == (1, 4, 4)
+    assert det[0, 2, 2] and det[0, 0, 0] and not det[0, 1, 1]
+    assert not det[0][~mask].any()  # pixels without a fit are not detections
+    per_window = faint.detected(synth.cubes, rms=np.array([peak / 3.0]))
+    assert not per_window[0, 2, 2]  # a peak of 3 rms is below the 4 rms threshold

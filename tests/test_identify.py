@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from spectuner_nb.catalog import default_cache
-from spectuner_nb.errors import IdentificationError
+from spectuner_nb.errors import IdentificationError, IncompleteResultError, ResultsError
 from spectuner_nb.identification import STAGES, IdentificationResult, identify
 from spectuner_nb.identification.assign import split_cell
 from spectuner_nb.losses import find_peaks_above
@@ -166,6 +169,64 @@ def test_write_read_round_trip(identified, tmp_path):
     assert "CH3OH" in (tmp_path / "out" / "identified.molfit").read_text()
     layout = identified.plot()
     assert len(layout.children) == identified.obs.n_windows
+
+
+def _older(result):
+    """Another, older result: nothing identified, a different message."""
+    return replace(result, species=[], fit=None, components=[], scores={}, message="older")
+
+
+def test_failed_write_leaves_the_older_result(identified, tmp_path, monkeypatch):
+    folder = tmp_path / "out"
+    _older(identified).write(folder)
+
+    def broken(self):  # a failure while the files are staged
+        raise OSError("disk full")
+
+    monkeypatch.setattr(IdentificationResult, "_spectrum_table", broken)
+    with pytest.raises(ResultsError, match="disk full"):
+        identified.write(folder)
+    monkeypatch.undo()
+    back = IdentificationResult.read(folder)
+    assert back.message == "older" and back.species == []
+    assert not (folder / "fit.json").exists()
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        ["summary.json", "species.ecsv", "lines.ecsv", "rejected.ecsv", "model.ecsv"])
+
+
+def test_interrupted_write_is_refused_not_mixed(identified, tmp_path, monkeypatch):
+    folder = tmp_path / "out"
+    _older(identified).write(folder)
+    real_replace, calls = os.replace, []
+
+    def dying_replace(src, dst):  # the process "dies" after 2 of the renames
+        calls.append(dst)
+        if len(calls) > 2:
+            raise KeyboardInterrupt
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", dying_replace)
+    with pytest.raises(KeyboardInterrupt):
+        identified.write(folder)
+    monkeypatch.undo()
+    assert not list(folder.glob(".partial-*"))
+    with pytest.raises(IncompleteResultError, match="complete identification"):
+        IdentificationResult.read(folder)
+    identified.write(folder)  # a complete write replaces it
+    assert IdentificationResult.read(folder).species == identified.species
+
+
+def test_mixed_folder_is_refused(identified, tmp_path):
+    identified.write(tmp_path / "new")
+    _older(identified).write(tmp_path / "old")
+    (tmp_path / "new" / "lines.ecsv").write_bytes((tmp_path / "old" / "lines.ecsv").read_bytes())
+    (tmp_path / "new" / "species.ecsv").write_bytes(
+        (tmp_path / "old" / "species.ecsv").read_bytes())
+    with pytest.raises(IncompleteResultError, match="mixed.*species.ecsv"):
+        IdentificationResult.read(tmp_path / "new")
+    (tmp_path / "new" / "fit.json").unlink()
+    with pytest.raises(IncompleteResultError, match="fit.json"):
+        IdentificationResult.read(tmp_path / "new")
 
 
 def test_typed_errors(mixture):

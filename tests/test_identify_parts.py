@@ -222,3 +222,79 @@ def test_tie_unconstrained_holds_one_line_species_in_the_constrained_range():
     again, none = tie_unconstrained(mix.obs, names[:2], lines[:2], refine(
         mix.obs, names[:2], lines[:2], x_true[:2], settings), settings)
     assert none == {}  # all constrained: nothing tied
+
+
+def test_species_at_a_bound_after_the_tie_are_rejected_unless_included():
+    """HNCO left at the 1000 K bound of T_ex (as a tie that cannot help leaves a species the
+    data do not constrain) is rejected with UNCONSTRAINED_AT_BOUND and the others refitted
+    inside the bounds; included, it stays and is flagged."""
+    from dataclasses import replace
+
+    from spectuner_nb.identification.combine import (
+        UNCONSTRAINED_AT_BOUND,
+        drop_at_bound,
+        refine,
+    )
+    from spectuner_nb.mock import mock_spectrum
+    from spectuner_nb.parameters import at_bound, physical_to_fit
+
+    names = ["CH3OH", "HNCO", "C2H5CN"]
+    truth = np.array([[0.8, 150.0, 3e17, 4.0, 0.5], [0.8, 200.0, 3e16, 3.5, 0.0],
+                      [0.8, 150.0, 2e16, 4.0, 1.0]])
+    mix = mock_spectrum(names, band=6, n_windows=3, n_channels=700, params=truth, seed=1,
+                        beam=(0.8, 0.8), rms=0.1, T_bg=2.0)
+    cat = default_cache()
+    lines = [cat.lines(s, mix.obs.windows) for s in names]
+    x = physical_to_fit(truth, LTEModel(mix.obs.rest_freqs, lines[:1],
+                                        beam=mix.obs.beam).theta_b_sq_ref)
+    settings = {"bounds": TABLE1_BOUNDS.tolist()}
+    joint = refine(mix.obs, names, lines, x, settings)
+    assert not at_bound(joint.x, TABLE1_BOUNDS).any()
+    x_hot = joint.x.copy()
+    x_hot[1, 1] = TABLE1_BOUNDS[1, 1]
+    hot = replace(joint, x=x_hot)
+    kept_fit, kept, rejected, flagged = drop_at_bound(mix.obs, names, lines, hot, settings)
+    assert kept == ["CH3OH", "C2H5CN"] and flagged == []
+    assert list(rejected) == ["HNCO"] and rejected["HNCO"].startswith(UNCONSTRAINED_AT_BOUND)
+    assert "T_ex" in rejected["HNCO"]
+    assert len(kept_fit.species) == 2 and not kept_fit.at_bound.any()
+    np.testing.assert_allclose(kept_fit.x, joint.x[[0, 2]], atol=0.05 * np.abs(joint.x[[0, 2]])
+                               .max())
+    same_fit, same, none, flagged = drop_at_bound(mix.obs, names, lines, hot, settings,
+                                                  include=["HNCO"])
+    assert same == names and none == {} and flagged == ["HNCO"]
+    assert same_fit is hot
+
+
+def test_species_at_another_velocity_do_not_set_the_tie_range():
+    """Tie sources are the constrained species at the source velocity: a constrained species
+    9 km/s away (another component, or a false match) is not one of them."""
+    from spectuner_nb.identification.combine import TIE_V_TOL, _at_source_velocity
+
+    x = np.array([[-0.5, 150.0, 17.0, np.log10(5.0), -2.5],
+                  [-0.4, 300.0, 18.0, np.log10(4.0), -2.7],
+                  [-2.0, 90.0, 18.0, np.log10(8.0), 6.8],   # constrained, another velocity
+                  [-0.1, 990.0, 17.0, np.log10(5.0), -2.3]])  # unconstrained
+    constrained = np.array([True, True, True, False])
+    assert TIE_V_TOL * 5.0 < 9.0
+    np.testing.assert_array_equal(_at_source_velocity(x, constrained), [True, True, False, True])
+    assert _at_source_velocity(x, np.zeros(4, bool)).all()
+
+
+def test_individual_fits_come_back_in_candidate_order(tmp_path):
+    """A fit read from the store (or finished first on a client) does not move ahead: the
+    steps after it see the candidates in their own order."""
+    from spectuner_nb.identification.candidates import Candidate
+    from spectuner_nb.identification.individual import random_starts, run_fits
+
+    obs, lines, *_ = _two_species(4.0, 0.5)
+    names = ["CH3OH;vt=0-2;", "H2CO;v=0;"]
+    cands = [Candidate(n, ll, n, np.zeros((0, 3))) for n, ll in zip(names, lines, strict=True)]
+    settings = {"bounds": TABLE1_BOUNDS.tolist(), "loss": "pm", "n_init": 4, "seed": 0}
+    with FitStore(tmp_path, "run", {}) as store:
+        store.write(names[1], np.arange(5.0), -1.5, 42)  # the last candidate is stored
+        starts = {n: random_starts(c, TABLE1_BOUNDS, 4, 0, obs)
+                  for n, c in zip(names, cands, strict=True)}
+        out = run_fits(obs, cands, starts, settings, store)
+    assert list(out) == names
+    assert out[names[1]][2] == 42

@@ -47,6 +47,14 @@ def test_dataset_is_reproducible_and_cycles_bands():
                for x, y in zip(a, b, strict=True))
 
 
+def test_interlopers_are_spread_over_the_bands():
+    from spectuner_nb.mock import mixture_case
+
+    cases = [mixture_case(i, seed=7, interloper_every=3, n_species=3) for i in range(9)]
+    with_interloper = [m.mock.band for m in cases if m.interloper is not None]
+    assert sorted(with_interloper) == [3, 6, 7]
+
+
 def test_bad_species_count_is_refused():
     with pytest.raises(FitError, match="n_species"):
         mock_mixture(500, seed=0)

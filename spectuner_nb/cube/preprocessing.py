@@ -28,11 +28,12 @@ from pathlib import Path
 import numpy as np
 from astropy.stats import sigma_clip, sigma_clipped_stats
 
+from ..atomic import atomic_write
 from ..errors import CubeError
 from ..losses import find_peaks_above
 from ..settings import cache_dir
 from .load import CubeSet
-from .store import UNREADABLE, atomic_write
+from .store import UNREADABLE
 
 __all__ = [
     "REASONS", "PreprocessConfig", "Preprocessed", "count_peaks", "clipped_rms", "global_rms",

@@ -23,11 +23,7 @@ Per pixel, ``status`` says why a pixel has no fit (:data:`STATUS_REASONS`) and
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,13 +31,13 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from ..catalog.starter import sha256_file
+from ..atomic import read_index, write_folder
 from ..errors import ResultsError
 from ..parameters import PHYSICAL_NAMES, PHYSICAL_UNITS, fit_to_physical, reference_beam_sq
 from ..results import physical_errors
-from .store import UNREADABLE, atomic_write
+from .store import UNREADABLE
 
-__all__ = ["PARAMETERS", "UNITS", "LABELS", "FLAGS", "CubeFitResult"]
+__all__ = ["PARAMETERS", "UNITS", "LABELS", "FLAGS", "DETECTION_SIGMA", "CubeFitResult"]
 
 PARAMETERS: tuple[str, ...] = ("theta", "eta", "T_ex", "N_tot", "delta_v", "v_off")
 UNITS: dict[str, str] = dict(zip(PHYSICAL_NAMES, PHYSICAL_UNITS, strict=True)) | {"eta": ""}
@@ -68,6 +64,9 @@ STATUS_REASONS: dict[int, str] = {
 """Per-pixel status codes of a cube fit; the pixel's message is in ``reasons``."""
 REASON_CHARS: int = 200
 """Longest per-pixel failure message kept."""
+DETECTION_SIGMA: float = 4.0
+"""A species is detected in a pixel when its own model peaks at this many rms or more in
+some window (the threshold of the observed peaks, docs/method.md §3)."""
 _ARRAYS = ("x", "x_err", "x_spread", "loss", "chi2", "nfev", "flags", "status", "reasons")
 RESULT_FILE = "result.json"
 
@@ -254,6 +253,36 @@ class CubeFitResult:
                                 cubes.beam_arcsec, params, cubes.t_background(iy, ix))
         return [s.T.reshape(-1, ny, nx) for s in spectra]
 
+    def detected(self, cubes, rms, n_sigma: float = DETECTION_SIGMA) -> np.ndarray:
+        """(n_species, ny, nx) bool: the species' own model (:meth:`model_cubes`) peaks at
+        ≥ ``n_sigma`` × ``rms`` in at least one window; False where the pixel has no fit.
+
+        Where a species is not detected its lines are below the noise: the data bound its
+        column density from above only, and the other parameters are undetermined (often
+        at a bound). Report such pixels as not detected (the column density an upper
+        limit), not as measurements.
+
+        Parameters
+        ----------
+        cubes
+            The fitted :class:`~spectuner_nb.cube.load.CubeSet`.
+        rms
+            Noise (K): a scalar, per window (n_windows,), or per window and pixel
+            (n_windows, ny, nx).
+        n_sigma
+            Detection threshold in rms.
+        """
+        rms = np.asarray(rms, float)
+        if rms.ndim == 1:
+            rms = rms[:, None, None]
+        out = np.zeros((len(self.species), *self.shape), bool)
+        for k, name in enumerate(self.species):
+            models = self.model_cubes(cubes, name)
+            noise = np.broadcast_to(rms, (len(models), *self.shape))
+            for w, m in enumerate(models):
+                out[k] |= np.nan_to_num(m, nan=0.0).max(axis=0) >= n_sigma * noise[w]
+        return out
+
     # ------------------------------------------------------------------ I/O
     def _header(self, bunit: str, what: str) -> fits.Header:
         h = self.wcs.to_header()
@@ -297,57 +326,21 @@ class CubeFitResult:
             fits.PrimaryHDU(np.asarray(getattr(self, key)), header=h).writeto(folder / names[-1])
         names.append("result.npz")
         np.savez(folder / names[-1], **{k: getattr(self, k) for k in _ARRAYS})
-        for name in names:
-            with open(folder / name, "rb") as fh:
-                os.fsync(fh.fileno())
         return names
 
     def write(self, folder: str | Path) -> list[Path]:
         """Write the FITS maps, ``result.npz`` and ``result.json`` to ``folder`` atomically
-        (module docstring); returns the paths."""
-        folder = Path(folder)
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            for leftover in folder.glob(".partial-*"):
-                shutil.rmtree(leftover, ignore_errors=True)
-            stage = Path(tempfile.mkdtemp(prefix=".partial-", dir=folder))
-        except OSError as exc:
-            raise ResultsError(f"cannot write maps to {folder}: {exc}") from exc
-        try:
-            names = self._write_files(stage)
-            previous = _listed_files(folder)
-            (folder / RESULT_FILE).unlink(missing_ok=True)
-            for name in names:
-                os.replace(stage / name, folder / name)
-            for name in set(previous) - set(names):
-                (folder / name).unlink(missing_ok=True)
-            info = {"species": self.species, "theta_b_sq": self.theta_b_sq, "meta": self.meta,
-                    "wcs": self.wcs.to_header_string(),
-                    "files": {name: sha256_file(folder / name) for name in names}}
-            atomic_write(folder / RESULT_FILE, lambda fh: fh.write(
-                json.dumps(info, indent=1, default=str).encode()))
-        finally:
-            shutil.rmtree(stage, ignore_errors=True)
-        return [folder / name for name in names] + [folder / RESULT_FILE]
+        (module docstring, :func:`spectuner_nb.atomic.write_folder`); returns the paths."""
+        info = {"species": self.species, "theta_b_sq": self.theta_b_sq, "meta": self.meta,
+                "wcs": self.wcs.to_header_string()}
+        return write_folder(folder, self._write_files, RESULT_FILE, info, what="cube fit result")
 
     @classmethod
     def read(cls, folder: str | Path) -> CubeFitResult:
-        """Load what :meth:`write` wrote; :class:`ResultsError` if the folder holds no
-        complete result or files that differ from those it lists."""
+        """Load what :meth:`write` wrote; :class:`~spectuner_nb.errors.IncompleteResultError`
+        if the folder holds no complete result or files that differ from those it lists."""
         folder = Path(folder)
-        try:
-            info = json.loads((folder / RESULT_FILE).read_text())
-            files = info["files"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ResultsError(
-                f"{folder} does not hold a complete cube fit result ({exc}); an interrupted "
-                "write leaves no result.json: write the maps again") from exc
-        changed = [name for name, digest in files.items()
-                   if not (folder / name).is_file() or sha256_file(folder / name) != digest]
-        if changed:
-            raise ResultsError(
-                f"{folder} holds a partial or mixed result: {', '.join(sorted(changed))} "
-                "differ from the files listed in result.json; write the maps again")
+        info = read_index(folder, RESULT_FILE, what="cube fit result")
         try:
             with np.load(folder / "result.npz", allow_pickle=False) as z:
                 arrays = {k: z[k] for k in _ARRAYS}
@@ -413,11 +406,3 @@ class CubeFitResult:
         fitted = self.n_fitted
         return (f"<CubeFitResult {', '.join(self.species)}: {ny}x{nx} pixels, {fitted} fitted, "
                 f"loss={self.meta.get('loss')}, init={self.meta.get('init')}>")
-
-
-def _listed_files(folder: Path) -> list[str]:
-    """File names listed in ``folder``'s result.json (none if it is missing or unreadable)."""
-    try:
-        return list(json.loads((folder / RESULT_FILE).read_text())["files"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return []

@@ -20,20 +20,19 @@ restarted) is refused instead of deleting the first one's files.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
 import os
 import shutil
-import tempfile
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..atomic import atomic_write
 from ..errors import CubeError, ResultsError, WorkdirBusyError
 
 __all__ = ["MANIFEST", "ResultStore"]
@@ -46,23 +45,6 @@ _RUN_KEY = "run_id"
 UNREADABLE = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)
 """What reading a damaged or truncated .npz file raises."""
 log = logging.getLogger(__name__)
-
-
-def atomic_write(path: Path, write: Callable) -> None:
-    """Call ``write(file_object)`` on a unique temporary file beside ``path``, fsync it,
-    then rename it to ``path``: readers see the old file or the complete new one."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 class WorkdirLock:

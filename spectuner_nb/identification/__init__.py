@@ -25,7 +25,14 @@ from ..parameters import N_PARAMS, bounds_preset, choose_preset
 from ..sanity import check_fittable
 from .assign import assignment_table
 from .candidates import select_candidates
-from .combine import SpeciesModels, combine, refine, tie_unconstrained
+from .combine import (
+    UNCONSTRAINED_AT_BOUND,
+    SpeciesModels,
+    combine,
+    drop_at_bound,
+    refine,
+    tie_unconstrained,
+)
 from .individual import (
     INITS,
     N_ANCHORED_WITH_POLICY,
@@ -42,6 +49,7 @@ from .store import FitStore, run_identity
 __all__ = ["IdentificationResult", "ProgressCallback", "STAGES", "identify"]
 
 NO_PEAK_MESSAGE = "no peak above 4 sigma"
+NOTHING_MESSAGE = "no species identified"
 
 
 def _bounds(bounds, obs: Observation) -> tuple[np.ndarray, str]:
@@ -98,6 +106,18 @@ def _reporter(progress: bool | ProgressCallback, total: int) -> ProgressCallback
             bar[0].close()
 
     return report
+
+
+def _nothing_identified(obs: Observation, peaks: ObservedPeaks, rejected: dict[str, str],
+                        message: str, settings: dict, timings: dict,
+                        t0: float) -> IdentificationResult:
+    """The result of an identification that keeps no species (every peak unknown)."""
+    empty = [np.zeros(f.size) for f in obs.rest_freqs]
+    lines = assignment_table(peaks, match_model(obs, peaks, empty), [], [],
+                             np.zeros((0, N_PARAMS)), [])
+    timings["total"] = time.perf_counter() - t0
+    return IdentificationResult(obs, [], None, lines, _rejected_table(rejected), [],
+                                message=message, settings=settings, timings=timings)
 
 
 def identify(
@@ -191,18 +211,13 @@ def identify(
     timings = {"candidates": time.perf_counter() - t0}
     total = len(cands)
     report = _reporter(progress, total)
-    empty = [np.zeros(f.size) for f in obs.rest_freqs]
-    if len(peaks) == 0 or not cands:
-        message = NO_PEAK_MESSAGE if len(peaks) == 0 else \
-            "no candidate species has lines at the observed peaks"
-        if len(peaks) == 0:
-            rejected = {}
+    if len(peaks) == 0:
         report(0, 0, STAGES[-1])
-        lines = assignment_table(peaks, match_model(obs, peaks, empty), [], [],
-                                 np.zeros((0, N_PARAMS)), [])
-        timings["total"] = time.perf_counter() - t0
-        return IdentificationResult(obs, [], None, lines, _rejected_table(rejected), [],
-                                    message=message, settings=settings, timings=timings)
+        return _nothing_identified(obs, peaks, {}, NO_PEAK_MESSAGE, settings, timings, t0)
+    if not cands:
+        report(0, 0, STAGES[-1])
+        return _nothing_identified(obs, peaks, rejected, "no candidate species has lines at "
+                                   "the observed peaks", settings, timings, t0)
 
     # individual fits
     report(0, total, STAGES[0])
@@ -267,12 +282,7 @@ def identify(
     timings["combine"] = time.perf_counter() - t1
     if not comb.accepted:
         report(total, total, STAGES[3])
-        lines = assignment_table(peaks, match_model(obs, peaks, empty), [], [],
-                                 np.zeros((0, N_PARAMS)), [])
-        timings["total"] = time.perf_counter() - t0
-        return IdentificationResult(obs, [], None, lines, _rejected_table(rejected), [],
-                                    scores={}, message="no species identified",
-                                    settings=settings, timings=timings)
+        return _nothing_identified(obs, peaks, rejected, NOTHING_MESSAGE, settings, timings, t0)
 
     # joint refinement, assignments
     t1 = time.perf_counter()
@@ -283,9 +293,15 @@ def identify(
     joint = refine(obs, names, [by_name[n].lines for n in names], x0, settings)
     joint, tied = tie_unconstrained(obs, names, [by_name[n].lines for n in names], joint,
                                     settings)
+    joint, names, dropped, flagged = drop_at_bound(
+        obs, names, [by_name[n].lines for n in names], joint, settings, include=include)
+    rejected.update(dropped)
     for name in names:
         scores[name]["tied"] = ",".join(tied.get(name, ()))
+        scores[name]["flags"] = UNCONSTRAINED_AT_BOUND if name in flagged else ""
     timings["refine"] = time.perf_counter() - t1
+    if not names:
+        return _nothing_identified(obs, peaks, rejected, NOTHING_MESSAGE, settings, timings, t0)
     components = [models(n, joint.x[k]) for k, n in enumerate(names)]
     joint_match = match_model(obs, peaks, joint.model)
     lines = assignment_table(peaks, joint_match, names, [by_name[n].lines for n in names],

@@ -18,7 +18,13 @@ A species whose T_ex the data do not constrain (at a bound of the preset, no fin
 error or a large one: typically one or a few lines over a narrow E_up range, where T_ex,
 N and η are degenerate) then takes its source parameters (:data:`TIED_PARAMS`: filling
 factor, T_ex) from the species the data do constrain (:func:`tie_unconstrained`): its
-bounds on them become the range those species span, and the χ² refinement is repeated.
+bounds on them become the range those species span (counting only the species at the
+source velocity, :data:`TIE_V_TOL`), and the χ² refinement is repeated; a line width left
+at a bound of the preset is tied the same way (:data:`TIED_WIDTH`).
+A species whose T_ex or column density still ends at a bound of the preset is not
+measured by the data: it is rejected (:data:`UNCONSTRAINED_AT_BOUND`) and the others are
+refitted without it, unless the user included it (then it stays, flagged)
+(:func:`drop_at_bound`).
 """
 
 from __future__ import annotations
@@ -43,10 +49,15 @@ __all__ = [
     "N_REFIT_STARTS",
     "SpeciesModels",
     "TIED_PARAMS",
+    "TIED_WIDTH",
     "TIE_MARGIN",
     "TIE_MAX_REL_ERR",
     "TIE_ROUNDS",
+    "TIE_V_TOL",
+    "UNCONSTRAINED_AT_BOUND",
+    "AT_BOUND_PARAMS",
     "combine",
+    "drop_at_bound",
     "refine",
     "loose_parameters",
     "tie_unconstrained",
@@ -67,15 +78,30 @@ TIED_PARAMS: tuple[str, ...] = ("log10_eta", "T_ex")
 """Source parameters (filling factor, excitation temperature) that a species left at a
 bound by the χ² refinement takes from the species whose parameters are all inside
 their bounds (one emitting region, as hot-core analyses commonly assume)."""
+TIED_WIDTH: str = "log10_delta_v"
+"""A species whose line width ends at a bound of the preset (blended sub-lines or an
+optically thick line, where width and opacity trade) takes it from the range of the
+species that constrain it, like :data:`TIED_PARAMS` (one emitting region, one turbulence)."""
 TIE_MARGIN: float = 0.02
 """Half-width added on each side of the constrained species' range when it is imposed,
 as a fraction of the preset's span of that parameter (a single constrained species
 still leaves room: ±20 K in T_ex, ±0.06 dex in log10 η for Table 1)."""
 TIE_MAX_REL_ERR: float = 0.5
 """Relative χ² error of T_ex above which the data do not constrain it."""
+TIE_V_TOL: float = 1.0
+"""Species lend their source parameters to a tie only when their v_off lies within this
+many median line widths (FWHM) of the median v_off of the constrained species: one
+emitting region moves as one; a species at another velocity is another component."""
 TIE_ROUNDS: int = 2
 """χ² refinements with tied parameters at most (a tie can leave another species
 unconstrained; the next round ties that one too)."""
+
+
+UNCONSTRAINED_AT_BOUND: str = "UNCONSTRAINED_AT_BOUND"
+"""Reason of rejection (flag, for an included species) of a species whose T_ex or column
+density ends at a bound of the preset after the tie step (:func:`drop_at_bound`)."""
+AT_BOUND_PARAMS: tuple[str, ...] = ("T_ex", "log10_N_tot")
+"""Parameters that must end inside the preset for a species to stay identified."""
 
 
 class SpeciesModels:
@@ -215,6 +241,17 @@ def loose_parameters(joint, preset: np.ndarray) -> np.ndarray:
     return out
 
 
+def _at_source_velocity(x: np.ndarray, constrained: np.ndarray) -> np.ndarray:
+    """(n_species,) bool: v_off within :data:`TIE_V_TOL` median line widths (FWHM) of the
+    median v_off of the ``constrained`` species (all True when none is constrained)."""
+    if not constrained.any():
+        return np.ones(len(x), bool)
+    v_col, w_col = FIT_NAMES.index("v_off"), FIT_NAMES.index("log10_delta_v")
+    v_ref = np.median(x[constrained, v_col])
+    width = np.median(10.0 ** x[constrained, w_col])
+    return np.abs(x[:, v_col] - v_ref) <= TIE_V_TOL * width
+
+
 def tie_unconstrained(obs: Observation, names: Sequence[str], lines: Sequence, joint,
                       settings: dict):
     """Refit the joint χ² model with the :data:`TIED_PARAMS` of the species whose T_ex the
@@ -225,9 +262,12 @@ def tie_unconstrained(obs: Observation, names: Sequence[str], lines: Sequence, j
     ``settings["bounds"]``, has no finite Laplace error or a relative error above
     :data:`TIE_MAX_REL_ERR` (T_ex, N and η degenerate, as for a species with one line).
     Each tied parameter of such a species gets the bound [min − m, max + m] of its values
-    among the species where both it and T_ex are constrained (m = :data:`TIE_MARGIN` × the
+    among the species where both it and T_ex are constrained and whose v_off is that of the
+    source (:data:`TIE_V_TOL`) (m = :data:`TIE_MARGIN` × the
     preset span, clipped to the preset; not tied when no species constrains it): one
-    emitting region. χ² is then minimised again from the current solution; repeated up to
+    emitting region. A species whose line width (:data:`TIED_WIDTH`) is at a bound of the
+    preset has it tied in the same way. χ² is then minimised again from the current
+    solution; repeated up to
     :data:`TIE_ROUNDS` times while further species lose their constraint.
 
     Returns
@@ -245,13 +285,18 @@ def tie_unconstrained(obs: Observation, names: Sequence[str], lines: Sequence, j
     for _ in range(TIE_ROUNDS):
         loose = loose_parameters(joint, preset)
         loose |= (loose[:, t_col] | tied.any(axis=1))[:, None]  # η is known only with T_ex
+        source = ~loose & _at_source_velocity(joint.x, ~loose[:, t_col])[:, None]
         new = np.zeros_like(tied)
         for j in (FIT_NAMES.index(p) for p in TIED_PARAMS):
-            if loose[:, j].all():
-                continue
             new[:, j] = loose[:, t_col] & ~tied.any(axis=1)
+        w_col = FIT_NAMES.index(TIED_WIDTH)
+        new[:, w_col] = at_bound(joint.x, preset)[:, w_col] & ~tied[:, w_col]
+        for j in np.flatnonzero(new.any(axis=0)):
+            if not source[:, j].any():
+                new[:, j] = False  # no species constrains it: not tied
+                continue
             margin = TIE_MARGIN * (preset[j, 1] - preset[j, 0])
-            vals = joint.x[~loose[:, j], j]
+            vals = joint.x[source[:, j], j]
             per[new[:, j], j] = [max(vals.min() - margin, preset[j, 0]),
                                  min(vals.max() + margin, preset[j, 1])]
         if not new.any():
@@ -263,3 +308,45 @@ def tie_unconstrained(obs: Observation, names: Sequence[str], lines: Sequence, j
     joint.at_bound = at_bound(joint.x, preset)
     return joint, {name: tuple(FIT_NAMES[j] for j in np.flatnonzero(t))
                    for name, t in zip(names, tied, strict=True) if t.any()}
+
+
+def drop_at_bound(obs: Observation, names: Sequence[str], lines: Sequence, joint,
+                  settings: dict, include: Sequence[str] = ()):
+    """Reject the species whose :data:`AT_BOUND_PARAMS` end at a bound of the preset
+    ``settings["bounds"]`` after :func:`tie_unconstrained`, and refit the others by χ²
+    (each with the bounds it had, tied ones included); repeated up to :data:`TIE_ROUNDS`
+    times while the refit leaves further species at a bound. Species in ``include`` are
+    kept and flagged instead.
+
+    Returns
+    -------
+    (FitResult or None, list, dict, list)
+        The joint fit of the kept species (None when none is kept), their names, the
+        rejected {species: reason} and the included species flagged
+        :data:`UNCONSTRAINED_AT_BOUND`.
+    """
+    from ..fit import fit_spectrum
+
+    preset = np.asarray(settings["bounds"], float)
+    cols = [FIT_NAMES.index(p) for p in AT_BOUND_PARAMS]
+    names, lines = list(names), list(lines)
+    rejected: dict[str, str] = {}
+    for _ in range(TIE_ROUNDS + 1):
+        hit = at_bound(joint.x, preset)[:, cols]
+        drop = [k for k, n in enumerate(names) if hit[k].any() and n not in include]
+        if not drop:
+            break
+        for k in drop:
+            which = ", ".join(AT_BOUND_PARAMS[j] for j in np.flatnonzero(hit[k]))
+            rejected[names[k]] = (f"{UNCONSTRAINED_AT_BOUND}: {which} at a bound of the preset "
+                                  "after the joint χ² refinement")
+        keep = [k for k in range(len(names)) if k not in drop]
+        names, lines = [names[k] for k in keep], [lines[k] for k in keep]
+        if not names:
+            return None, [], rejected, []
+        joint = fit_spectrum(obs, names, lines=lines, loss="chi2", init=joint.x[keep][None],
+                             bounds=np.asarray(joint.bounds)[keep], errors=True,
+                             maxiter=JOINT_MAXITER)
+        joint.at_bound = at_bound(joint.x, preset)
+    hit = at_bound(joint.x, preset)[:, cols].any(axis=1)
+    return joint, names, rejected, [n for n, h in zip(names, hit, strict=True) if h]

@@ -118,7 +118,9 @@ def _task(obs, name, lines, starts, settings):
 def run_fits(obs: Observation, candidates: Sequence[Candidate], starts: dict, settings: dict,
              store: FitStore | None, client=None,
              on_done: Callable[[], None] | None = None) -> dict[str, tuple]:
-    """Fit every candidate not yet in ``store``; returns {name: (x, loss, nfev)} for all.
+    """Fit every candidate not yet in ``store``; returns {name: (x, loss, nfev)} for all, in
+    the order of ``candidates`` whatever order the fits finish or were stored in (the steps
+    after depend on it only through this order, which must not change between runs).
 
     ``starts``: {name: (n, 5) fit-space starts}; ``client``: a Dask client or None.
     """
@@ -142,13 +144,13 @@ def run_fits(obs: Observation, candidates: Sequence[Candidate], starts: dict, se
     if client is None:
         for c in todo:
             finish(c.name, fit_candidate(obs, c.name, c.lines, starts[c.name], settings))
-        return out
-    from dask.distributed import as_completed
+    elif todo:
+        from dask.distributed import as_completed
 
-    obs_future = client.scatter(obs, broadcast=True)
-    futures = [client.submit(_task, obs_future, c.name, c.lines, starts[c.name], settings,
-                             pure=False) for c in todo]
-    for fut in as_completed(futures):
-        name, result = fut.result()
-        finish(name, result)
-    return out
+        obs_future = client.scatter(obs, broadcast=True)
+        futures = [client.submit(_task, obs_future, c.name, c.lines, starts[c.name], settings,
+                                 pure=False) for c in todo]
+        for fut in as_completed(futures):
+            name, result = fut.result()
+            finish(name, result)
+    return {c.name: out[c.name] for c in candidates}  # candidate order, not completion order

@@ -6,7 +6,8 @@ an XCLASS molfit) and read itself back.
 
 Folder layout written by :meth:`IdentificationResult.write`::
 
-    summary.json     species, message, peak counts, settings, timings
+    summary.json     species, message, peak counts, settings, timings and the SHA-256
+                     of every other file (written last: see :meth:`IdentificationResult.write`)
     species.ecsv     one row per identified species (parameters, errors, score, flags)
     lines.ecsv       one row per observed peak (assignments, transitions)
     rejected.ecsv    candidates not identified, with the reason
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import read_index, write_folder
 from ..errors import ResultsError
 from ..observation import Observation
 from ..results import FitResult, _json_default
@@ -57,9 +59,12 @@ class IdentificationResult:
     components
         Model of each identified species alone, per window (K).
     scores
-        {species: {"score", "n_matched", "n_false", "new_peaks", "tied"}} from the
+        {species: {"score", "n_matched", "n_false", "new_peaks", "tied", "flags"}} from the
         individual fit and the greedy step; "tied" names the source parameters taken from
-        the constrained species (``identify.combine.tie_unconstrained``), "" for none.
+        the constrained species (``identify.combine.tie_unconstrained``), "" for none;
+        "flags" is "UNCONSTRAINED_AT_BOUND" for an included species whose T_ex or column
+        density ends at a bound of the preset (``identify.combine.drop_at_bound``; such a
+        species not included is rejected with that reason), "" otherwise.
     message
         A summary sentence (e.g. "no peak above 4 sigma").
     settings, timings
@@ -108,6 +113,7 @@ class IdentificationResult:
         for key in ("score", "n_matched", "n_false", "new_peaks"):
             table[key] = [self.scores.get(s, {}).get(key, np.nan) for s in self.species]
         table["tied"] = [self.scores.get(s, {}).get("tied", "") for s in self.species]
+        table["flags"] = [self.scores.get(s, {}).get("flags", "") for s in self.species]
         return table
 
     def __repr__(self) -> str:
@@ -187,41 +193,49 @@ class IdentificationResult:
         table.meta["species"] = list(self.species)
         return table
 
+    def _write_files(self, folder: Path) -> list[str]:
+        """Write the tables, model spectrum, joint fit and molfit into ``folder``; returns
+        the file names (the summary is written by :meth:`write`)."""
+        names = ["species.ecsv", "lines.ecsv", "rejected.ecsv", "model.ecsv"]
+        for name, table in zip(names, (self.table(), self.lines, self.rejected,
+                                       self._spectrum_table()), strict=True):
+            table.write(folder / name)
+        if self.fit is not None:
+            self.fit.to_json(folder / "fit.json")
+            self.to_molfit(folder / "identified.molfit")
+            names += ["fit.json", "identified.molfit"]
+        return names
+
     def write(self, folder: str | Path) -> Path:
-        """Write the result into ``folder`` (created); see the module docstring."""
-        folder = Path(folder)
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            self.table().write(folder / "species.ecsv", overwrite=True)
-            self.lines.write(folder / "lines.ecsv", overwrite=True)
-            self.rejected.write(folder / "rejected.ecsv", overwrite=True)
-            self._spectrum_table().write(folder / "model.ecsv", overwrite=True)
-            if self.fit is not None:
-                self.fit.to_json(folder / "fit.json")
-                self.to_molfit(folder / "identified.molfit")
-            summary = {"species": self.species, "message": self.message,
-                       "n_peaks": self.n_peaks, "n_unknown": len(self.unknown),
-                       "scores": self.scores, "settings": self.settings,
-                       "timings": self.timings, "observation": self.obs.to_dict()}
-            (folder / SUMMARY_FILE).write_text(json.dumps(summary, indent=1, default=_json_default))
-        except OSError as exc:
-            raise ResultsError(f"cannot write {folder}: {exc}") from exc
-        return folder
+        """Write the result into ``folder`` (created) atomically as a whole: the files go to
+        a staging folder, are renamed into place, and ``summary.json`` with the SHA-256 of
+        each is written last (:func:`spectuner_nb.atomic.write_folder`); an older result in
+        ``folder`` is replaced, never mixed with the new one."""
+        summary = {"species": self.species, "message": self.message, "n_peaks": self.n_peaks,
+                   "n_unknown": len(self.unknown), "scores": self.scores,
+                   "settings": self.settings, "timings": self.timings,
+                   "observation": self.obs.to_dict()}
+        summary = json.loads(json.dumps(summary, default=_json_default))
+        write_folder(folder, self._write_files, SUMMARY_FILE, summary, what="identification")
+        return Path(folder)
 
     @classmethod
     def read(cls, folder: str | Path) -> IdentificationResult:
-        """Read a result written by :meth:`write`."""
+        """Read a result written by :meth:`write`;
+        :class:`~spectuner_nb.errors.IncompleteResultError` for a folder without a complete
+        result (an interrupted write) or with files differing from those its summary lists
+        (a partial or mixed folder)."""
         from astropy.table import Table
 
         folder = Path(folder)
+        summary = read_index(folder, SUMMARY_FILE, what="identification")
         try:
-            summary = json.loads((folder / SUMMARY_FILE).read_text())
             lines = Table.read(folder / "lines.ecsv")
             rejected = Table.read(folder / "rejected.ecsv")
             spectrum = Table.read(folder / "model.ecsv")
         except (OSError, ValueError, KeyError) as exc:
             raise ResultsError(f"cannot read an identification from {folder}: {exc}") from exc
-        fit = FitResult.from_json(folder / "fit.json") if (folder / "fit.json").exists() \
+        fit = FitResult.from_json(folder / "fit.json") if "fit.json" in summary["files"] \
             else None
         obs = fit.obs if fit is not None else Observation.from_dict(summary["observation"])
         win = np.asarray(spectrum["window"])

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cube.store import UNREADABLE, WorkdirLock, atomic_write
+from ..atomic import atomic_write
+from ..cube.store import UNREADABLE, WorkdirLock
 from ..errors import IdentificationError
 from ..observation import Observation
 
