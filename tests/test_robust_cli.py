@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 
+from spectuner_nb import commands
 from spectuner_nb.cli import main
 from spectuner_nb.commands import fit_cube as fit_cube_cmd
 from spectuner_nb.commands.fit_spectrum import output_paths
@@ -72,7 +73,7 @@ def test_fit_cube_arguments_checked_at_parse_time(tmp_path, capsys, argv):
 
 
 def test_unreachable_scheduler_is_refused(small_synthetic_cube, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(fit_cube_cmd, "SCHEDULER_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(commands, "SCHEDULER_TIMEOUT_S", 1.0)
     cube = small_synthetic_cube.write(tmp_path)["cubes"][0]
     code = main(["fit-cube", str(cube), "--species", "CH3OH", "--out", str(tmp_path / "o"),
                  "--scheduler", "tcp://127.0.0.1:9"])

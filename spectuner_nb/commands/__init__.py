@@ -1,14 +1,18 @@
 """Subcommands of the ``spectuner-nb`` command line, one module each (see cli.py).
 
 Shared here: argparse types that refuse a bad number at parse time, with the
-setting's limits in the message.
+setting's limits in the message; opening a ``--cache`` that must already exist; connecting
+to a ``--scheduler`` with a short timeout.
 """
 
 from __future__ import annotations
 
 import argparse
 
-__all__ = ["count"]
+__all__ = ["SCHEDULER_TIMEOUT_S", "connect_scheduler", "count", "open_cache"]
+
+SCHEDULER_TIMEOUT_S: float = 10.0
+"""How long to wait for a ``--scheduler`` to answer, s."""
 
 
 def count(minimum: int = 1, maximum: int | None = None):
@@ -25,3 +29,31 @@ def count(minimum: int = 1, maximum: int | None = None):
         return value
 
     return whole_number
+
+
+def open_cache(path: str | None, *, write: bool = False):
+    """The transition cache named by ``--cache`` (None: the user cache, None returned).
+
+    Reading commands open it read-only (a shared, write-protected cache works); a path
+    that does not exist is refused (:class:`~spectuner_nb.errors.CacheAccessError`)
+    instead of creating an empty database, unless ``write`` (``catalog import``/``fetch``).
+    """
+    if not path:
+        return None
+    from ..catalog.cache import TransitionCache
+
+    return TransitionCache(path) if write else TransitionCache(path, readonly=True)
+
+
+def connect_scheduler(address: str):
+    """A Dask client of the scheduler at ``address``; :class:`~spectuner_nb.errors.CubeError`
+    if it does not answer within :data:`SCHEDULER_TIMEOUT_S`."""
+    from dask.distributed import Client
+
+    from ..errors import CubeError
+
+    try:
+        return Client(address, timeout=f"{SCHEDULER_TIMEOUT_S}s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise CubeError(f"cannot reach the Dask scheduler at {address!r} within "
+                        f"{SCHEDULER_TIMEOUT_S:g} s: {exc}") from exc

@@ -8,10 +8,7 @@ from pathlib import Path
 
 from ..checks import N_INIT_MAX
 from ..optimize import OPTIMIZERS
-from . import count
-
-SCHEDULER_TIMEOUT_S: float = 10.0
-"""How long to wait for a ``--scheduler`` to answer, s."""
+from . import connect_scheduler, count
 
 
 def register(subparsers) -> None:
@@ -53,19 +50,6 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _connect(address: str):
-    """A Dask client of the scheduler at ``address``; CubeError if it does not answer."""
-    from dask.distributed import Client
-
-    from ..errors import CubeError
-
-    try:
-        return Client(address, timeout=f"{SCHEDULER_TIMEOUT_S}s")
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise CubeError(f"cannot reach the Dask scheduler at {address!r} within "
-                        f"{SCHEDULER_TIMEOUT_S:g} s: {exc}") from exc
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the fit and write the maps; returns the exit code (1 when no pixel was fitted)."""
     from ..cube import PreprocessConfig, fit_cube
@@ -74,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     if args.no_dask:
         client = False
     elif args.scheduler:
-        client = _connect(args.scheduler)
+        client = connect_scheduler(args.scheduler)
     try:
         result = fit_cube(
             args.cubes, args.species, continuum=args.continuum, v_lsr=args.vlsr, loss=args.loss,

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..checks import N_INIT_MAX
 from ..optimize import OPTIMIZERS
-from . import count
+from . import count, open_cache
 
 OUTPUT_SUFFIXES: tuple[str, ...] = (".json", ".molfit", ".html", ".png")
 
@@ -113,11 +113,7 @@ def run(args) -> int:
     from ..fit import fit_spectrum
 
     obs = load_observation(args)
-    catalog = None
-    if args.cache:
-        from ..catalog.cache import TransitionCache
-
-        catalog = TransitionCache(args.cache, readonly=True)
+    catalog = open_cache(args.cache)
     result = fit_spectrum(obs, args.species, catalog=catalog, loss=args.loss,
                           optimizer=args.optimizer, init=args.init, n_init=args.n_init,
                           seed=args.seed, n_components=args.n_components, shared=args.shared)
