@@ -100,3 +100,44 @@ def test_closed_pipe_prints_no_traceback():
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141
     assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+# ------------------------------------------------------------------ identify: same refusals
+def test_identify_cache_typo_and_scheduler_refused(small_synthetic_cube, tmp_path, capsys,
+                                                   monkeypatch):
+    spectrum = _text_spectrum(small_synthetic_cube, tmp_path / "px.txt")
+    base = ["identify", str(spectrum), "--candidates", "CH3OH", "--beam", "1", "1",
+            "--out", str(tmp_path / "o")]
+    typo = tmp_path / "typo.sqlite"
+    assert main([*base, "--cache", str(typo)]) == 1
+    assert "no transition cache at" in capsys.readouterr().err and not typo.exists()
+    monkeypatch.setattr(commands, "SCHEDULER_TIMEOUT_S", 1.0)
+    assert main([*base, "--scheduler", "tcp://127.0.0.1:9"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot reach the Dask scheduler" in err and "Traceback" not in err
+
+
+def test_identify_restart_option(small_synthetic_cube, tmp_path, capsys, monkeypatch):
+    import spectuner_nb.identification as ident
+    from spectuner_nb.errors import IdentificationError
+
+    seen = []
+
+    def fake_identify(obs, candidates, **kwargs):
+        seen.append(kwargs["resume"])
+        raise IdentificationError("stop here")
+
+    monkeypatch.setattr(ident, "identify", fake_identify)
+    spectrum = _text_spectrum(small_synthetic_cube, tmp_path / "px.txt")
+    base = ["identify", str(spectrum), "--beam", "1", "1", "--out", str(tmp_path / "o")]
+    assert main(base) == 1 and main([*base, "--restart"]) == 1
+    assert seen == [True, False]
+
+
+def test_identify_refusal_names_restart(tmp_path):
+    from spectuner_nb.errors import IdentificationError
+    from spectuner_nb.identification.store import FitStore
+
+    FitStore(tmp_path, "0" * 64, {}).close()
+    with pytest.raises(IdentificationError, match="--restart"):
+        FitStore(tmp_path, "1" * 64, {})
