@@ -164,14 +164,6 @@ def _policy_proposals(task: dict, obs: list, lines: list) -> np.ndarray | None:
     return out
 
 
-def _hessian_errors(obs, species, lines, x: np.ndarray) -> np.ndarray:
-    """Fit-space 1σ errors from the Gauss-Newton Hessian of χ² at ``x`` (n_species, 5)."""
-    from ..fit import FitProblem
-
-    problem = FitProblem(obs, species, loss="chi2", lines=lines)
-    return problem.laplace_errors(problem.reduce(x))[problem.idx]
-
-
 def fit_chunk(task: dict, lines: list) -> dict[str, np.ndarray]:
     """Fit every pixel of one chunk; returns arrays whose first axis is the chunk's pixels.
 
@@ -217,16 +209,14 @@ def fit_chunk(task: dict, lines: list) -> dict[str, np.ndarray]:
                     o, task["species"], loss=task["loss"], optimizer=task["optimizer"],
                     init=init, n_init=task["n_init"], seed=pixel_seed(task["seed"],
                                                                        task["pixels"][k]),
-                    lines=lines, errors=task["loss"] == "chi2", **task["fit_kwargs"],
+                    lines=lines, errors=True, **task["fit_kwargs"],
                 )
-                err = (res.x_err if task["loss"] == "chi2"
-                       else _hessian_errors(o, task["species"], lines, res.x))
             except _PIXEL_ERRORS as exc:  # one bad pixel must not stop the cube
                 out["status"][k] = (STATUS_NOTHING_TO_FIT if isinstance(exc, NothingToFitError)
                                     else STATUS_FIT_FAILED)
                 out["reason"][k] = f"{type(exc).__name__}: {exc}"[:REASON_CHARS]
                 continue
-            out["x"][k], out["x_err"][k] = res.x, err
+            out["x"][k], out["x_err"][k] = res.x, res.x_err
             out["loss"][k], out["chi2"][k], out["nfev"][k] = res.loss, res.chi2, res.nfev
             out["converged"][k] = bool(res.meta.get("success", True))
             out["at_bound"][k] = res.at_bound
