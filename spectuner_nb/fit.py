@@ -534,7 +534,7 @@ def fit_spectrum(
                 problem, z0[i0], problem.z_bounds, optimizer,
                 value_and_grad=problem.chi2_value_and_grad if grad_kind == "exact" else None,
                 local_model=problem.linearised if grad_kind == "jacobian" else None,
-                maxiter=maxiter, f0=f_best)
+                maxiter=maxiter, f0=f_best, check=loss == "chi2")
             if res.fun <= f_best:
                 z_best, f_best = res.x, res.fun
             nfev_local, njev = res.nfev, res.njev
