@@ -141,3 +141,46 @@ def test_identify_refusal_names_restart(tmp_path):
     FitStore(tmp_path, "0" * 64, {}).close()
     with pytest.raises(IdentificationError, match="--restart"):
         FitStore(tmp_path, "1" * 64, {})
+
+
+def test_ctrl_c_while_the_commands_load_is_one_line(monkeypatch, capsys):
+    import spectuner_nb.cli as cli
+
+    def interrupted():
+        raise KeyboardInterrupt  # the user pressed Ctrl-C while the subcommands import
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    assert cli.main(["fit-cube", "c.fits"]) == 130
+    assert capsys.readouterr().err.strip() == "spectuner-nb: interrupted"
+
+
+@pytest.mark.slow
+def test_real_ctrl_c_on_a_dask_fit(small_synthetic_cube, tmp_path):
+    """SIGINT to the whole process group (a terminal's Ctrl-C reaches the Dask workers
+    too) while the workers start, and again once they fit if the run goes on: exit 130
+    with one line, no traceback from the client or the workers."""
+    import signal
+    import time
+
+    cube = small_synthetic_cube.write(tmp_path)["cubes"][0]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "spectuner_nb.cli", "fit-cube", str(cube), "--species", "CH3OH",
+         "--out", str(tmp_path / "o"), "--init", "random", "--n-init", "8", "--chunk-size", "1",
+         "--n-cut", "1", "--workers", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        env=dict(os.environ))
+    deadline = time.monotonic() + 240
+    while not (tmp_path / "o" / "work" / "manifest.json").exists():  # the fit has started
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.2)
+    time.sleep(3.0)
+    os.killpg(proc.pid, signal.SIGINT)  # the workers are starting: they must stay quiet
+    chunks = tmp_path / "o" / "work" / "chunks"
+    while proc.poll() is None and not list(chunks.glob("c*.npz")):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    if proc.poll() is None:  # that Ctrl-C came while the workers started: press it again
+        os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and err.strip().endswith("spectuner-nb fit-cube: interrupted")

@@ -42,6 +42,7 @@ import numpy as np
 
 from ..errors import CheckpointError, CubeError, NothingToFitError, ObservationError, SpectunerError
 from ..parameters import N_PARAMS
+from .interrupt import sigint_ignored
 from .load import CubeSet, load_cubes
 from .mainguard import unguarded_call
 from .preprocessing import PreprocessConfig, Preprocessed, preprocess
@@ -274,7 +275,7 @@ def _make_client(client, n_workers: int | None):
     from dask.distributed import Client, LocalCluster
 
     n = n_workers or os.cpu_count() or 1
-    with dask.config.set(WORKER_CONFIG):
+    with dask.config.set(WORKER_CONFIG), sigint_ignored():  # see .interrupt
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                dashboard_address=":0", silence_logs=logging.ERROR)
     return Client(cluster), True
