@@ -39,18 +39,20 @@ def main(argv: list[str] | None = None) -> int:
     Exit codes: 0 success, 1 a refused input or failed run (one line on stderr, no
     traceback), 2 bad arguments, 130 interrupted (Ctrl-C), 141 output pipe closed.
     """
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
+    name = "spectuner-nb"
     try:
+        parser = build_parser()  # imports every subcommand: Ctrl-C may come here too
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
+        name = f"spectuner-nb {args.command}"
         return int(args.func(args) or 0)
     except SpectunerError as exc:
-        print(f"spectuner-nb {args.command}: error: {exc}", file=sys.stderr)
+        print(f"{name}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"spectuner-nb {args.command}: interrupted", file=sys.stderr)
+        print(f"{name}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -28,9 +28,25 @@ def test_letter_in_freq_field_is_refused(shared_catalogs):
     n_rows = len(read_spcat(path))
     for k in range(0, len(lines), max(1, len(lines) // 50)):  # a letter in ~50 FREQ fields
         lines[k] = lines[k][:5] + "x" + lines[k][6:]
-    with pytest.raises(CatalogFormatError, match=r"line 1: cannot parse"):
+    bad = len(range(0, len(lines), max(1, len(lines) // 50)))
+    with pytest.raises(CatalogFormatError, match=rf"{bad} line\(s\).*\(line 1, .*line 1: cannot"):
         parse_spcat("\n".join(lines), source=path.name)
-    assert n_rows > 50
+    assert n_rows > 50 and bad >= 40
+
+
+def test_spcat_cut_mid_row_is_refused(shared_catalogs):
+    """Every cut inside the last transition row (an interrupted download) is refused."""
+    text = (shared_catalogs / "cdms_jpl" / "c028501.cat").read_text()
+    start = text.rstrip("\n").rfind("\n") + 1  # the last row
+    for cut in range(start + 2, len(text) - 1):
+        if text[cut - 1] == " " and not text[cut:].strip():
+            continue  # only blanks cut off: the row is complete
+        with pytest.raises(CatalogFormatError, match=r"line \d+: cannot parse"):
+            parse_spcat(text[:cut])
+    rows = text.splitlines()
+    rows.insert(10, rows[10][:20])  # a row cut short in the middle of the file
+    with pytest.raises(CatalogFormatError, match="line 11: cannot parse.*cut short"):
+        parse_spcat("\n".join(rows) + "\n")
 
 
 def test_jpl_header_line_still_skipped():
@@ -49,6 +65,11 @@ def test_splatalogue_csv_cut_mid_row_is_refused(shared_catalogs, tmp_path):
     cut.write_text(text[: len(text) // 2 + 7])  # the download stopped mid-row
     with pytest.raises(CatalogFormatError, match="cut mid-row"):
         read_splatalogue_csv(cut)
+    end = len(text.rstrip("\n"))
+    for n_cut in (1, 2, 5):  # cut inside the last field: every field is still there
+        cut.write_text(text[: end - n_cut])
+        with pytest.raises(CatalogFormatError, match=r"line \d+: the file ends without a newline"):
+            read_splatalogue_csv(cut)
 
 
 def test_splatalogue_rows_without_values_are_reported(shared_catalogs, tmp_path):
@@ -76,6 +97,32 @@ def small_cache(tmp_path):
     with TransitionCache(path) as c:
         c.import_linelist(default_cache().linelist("CO"))
     return path
+
+
+@pytest.mark.parametrize("action", [["list"], ["show", "CO"], ["lines", "CO", "--fmin", "1",
+                                                                 "--fmax", "2"]])
+def test_catalog_cli_does_not_create_a_typo_cache(tmp_path, capsys, action):
+    from spectuner_nb.cli import main
+
+    typo = tmp_path / "typo.sqlite"
+    assert main(["catalog", "--cache", str(typo), *action]) == 1
+    assert "no transition cache at" in capsys.readouterr().err
+    assert not typo.exists()
+
+
+def test_catalog_cli_reads_a_shared_cache_read_only(small_cache, capsys, monkeypatch):
+    from spectuner_nb.cli import main
+
+    monkeypatch.setattr(cache_mod, "_BUSY_TIMEOUT_S", 0.2)
+    writer = sqlite3.connect(small_cache, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        assert main(["catalog", "--cache", str(small_cache), "lines", "CO", "--fmin", "1e5",
+                     "--fmax", "3e5"]) == 0
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert "CO" in capsys.readouterr().out
 
 
 def test_missing_cache_is_not_created(tmp_path):

@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 
+from spectuner_nb import commands
 from spectuner_nb.cli import main
 from spectuner_nb.commands import fit_cube as fit_cube_cmd
 from spectuner_nb.commands.fit_spectrum import output_paths
@@ -72,7 +73,7 @@ def test_fit_cube_arguments_checked_at_parse_time(tmp_path, capsys, argv):
 
 
 def test_unreachable_scheduler_is_refused(small_synthetic_cube, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(fit_cube_cmd, "SCHEDULER_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(commands, "SCHEDULER_TIMEOUT_S", 1.0)
     cube = small_synthetic_cube.write(tmp_path)["cubes"][0]
     code = main(["fit-cube", str(cube), "--species", "CH3OH", "--out", str(tmp_path / "o"),
                  "--scheduler", "tcp://127.0.0.1:9"])
@@ -99,3 +100,87 @@ def test_closed_pipe_prints_no_traceback():
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141
     assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+# ------------------------------------------------------------------ identify: same refusals
+def test_identify_cache_typo_and_scheduler_refused(small_synthetic_cube, tmp_path, capsys,
+                                                   monkeypatch):
+    spectrum = _text_spectrum(small_synthetic_cube, tmp_path / "px.txt")
+    base = ["identify", str(spectrum), "--candidates", "CH3OH", "--beam", "1", "1",
+            "--out", str(tmp_path / "o")]
+    typo = tmp_path / "typo.sqlite"
+    assert main([*base, "--cache", str(typo)]) == 1
+    assert "no transition cache at" in capsys.readouterr().err and not typo.exists()
+    monkeypatch.setattr(commands, "SCHEDULER_TIMEOUT_S", 1.0)
+    assert main([*base, "--scheduler", "tcp://127.0.0.1:9"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot reach the Dask scheduler" in err and "Traceback" not in err
+
+
+def test_identify_restart_option(small_synthetic_cube, tmp_path, capsys, monkeypatch):
+    import spectuner_nb.identification as ident
+    from spectuner_nb.errors import IdentificationError
+
+    seen = []
+
+    def fake_identify(obs, candidates, **kwargs):
+        seen.append(kwargs["resume"])
+        raise IdentificationError("stop here")
+
+    monkeypatch.setattr(ident, "identify", fake_identify)
+    spectrum = _text_spectrum(small_synthetic_cube, tmp_path / "px.txt")
+    base = ["identify", str(spectrum), "--beam", "1", "1", "--out", str(tmp_path / "o")]
+    assert main(base) == 1 and main([*base, "--restart"]) == 1
+    assert seen == [True, False]
+
+
+def test_identify_refusal_names_restart(tmp_path):
+    from spectuner_nb.errors import IdentificationError
+    from spectuner_nb.identification.store import FitStore
+
+    FitStore(tmp_path, "0" * 64, {}).close()
+    with pytest.raises(IdentificationError, match="--restart"):
+        FitStore(tmp_path, "1" * 64, {})
+
+
+def test_ctrl_c_while_the_commands_load_is_one_line(monkeypatch, capsys):
+    import spectuner_nb.cli as cli
+
+    def interrupted():
+        raise KeyboardInterrupt  # the user pressed Ctrl-C while the subcommands import
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    assert cli.main(["fit-cube", "c.fits"]) == 130
+    assert capsys.readouterr().err.strip() == "spectuner-nb: interrupted"
+
+
+@pytest.mark.slow
+def test_real_ctrl_c_on_a_dask_fit(small_synthetic_cube, tmp_path):
+    """SIGINT to the whole process group (a terminal's Ctrl-C reaches the Dask workers
+    too) while the workers start, and again once they fit if the run goes on: exit 130
+    with one line, no traceback from the client or the workers."""
+    import signal
+    import time
+
+    cube = small_synthetic_cube.write(tmp_path)["cubes"][0]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "spectuner_nb.cli", "fit-cube", str(cube), "--species", "CH3OH",
+         "--out", str(tmp_path / "o"), "--init", "random", "--n-init", "8", "--chunk-size", "1",
+         "--n-cut", "1", "--workers", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        env=dict(os.environ))
+    deadline = time.monotonic() + 240
+    while not (tmp_path / "o" / "work" / "manifest.json").exists():  # the fit has started
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.2)
+    time.sleep(3.0)
+    os.killpg(proc.pid, signal.SIGINT)  # the workers are starting: they must stay quiet
+    chunks = tmp_path / "o" / "work" / "chunks"
+    while proc.poll() is None and not list(chunks.glob("c*.npz")):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    if proc.poll() is None:  # that Ctrl-C came while the workers started: press it again
+        os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and err.strip().endswith("spectuner-nb fit-cube: interrupted")

@@ -127,6 +127,21 @@ def test_optimizer_stops_are_flagged(cubes, tmp_path):
     assert res.n_fitted == 4 and "before converging" in res.summary()
 
 
+# ------------------------------------------------------------------ item 8: pinned parameters
+@pytest.mark.parametrize("loss", ["chi2", "pm"])
+def test_cube_errors_cover_free_parameters_only(cubes, tmp_path, loss):
+    """log10 Δv held within 0.002 dex by ``bounds``: pinned, not measured (NaN error) with
+    either loss; the other errors stay finite where the fit has them."""
+    pinned = {"delta_v": (0.600, 0.602)}
+    res = fit_cube(cubes, "CH3OH", workdir=tmp_path, mask=MASK, fit_kwargs={"bounds": pinned},
+                   **dict(FAST, loss=loss))
+    fitted = res.status[MASK] == 0
+    assert fitted.sum() >= 3
+    err = res.x_err[MASK][fitted, 0]
+    assert np.all(np.isnan(err[:, 3]))
+    assert np.isfinite(err[:, [0, 2, 4]]).any()
+
+
 # ------------------------------------------------------------------ item 2: run identity
 class _Catalog:
     """A catalog whose CH3OH A_ul are scaled (same line count)."""

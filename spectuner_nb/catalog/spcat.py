@@ -158,8 +158,10 @@ def parse_spcat(
         File or service name used in error messages and provenance.
 
     Blank lines and headers (such as the JPL ``"28001  CO"`` line: too short to be a
-    transition) are skipped; any other line that cannot be decoded, a non-number in
-    its FREQ field included, raises :class:`CatalogFormatError` naming the line.
+    transition, before the first one) are skipped. Every other line must decode: a
+    non-number in a field (FREQ included), a short line after the first transition, or a
+    last line cut short (the text ends without a newline, shorter than the other rows: an
+    interrupted download) raises :class:`CatalogFormatError` naming the lines.
     """
     found_layout, body = _detect_layout(text)
     layout = found_layout if layout == "auto" else layout
@@ -170,21 +172,32 @@ def parse_spcat(
     if intensity not in INTENSITY_KINDS:
         raise CatalogFormatError(f"{source}: intensity must be one of {INTENSITY_KINDS}")
     cuts = _LAYOUTS[layout]
-    rows = []
+    rows, bad = [], []
     name = ""
-    for lineno, line in enumerate(body.splitlines(), start=1):
+    lines = body.splitlines()
+    width = max((len(ln.rstrip()) for ln in lines), default=0)
+    for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        if len(line.rstrip()) < cuts[8]:  # a header: shorter than the fields up to the QNs
+        if len(line.rstrip()) < cuts[8]:  # shorter than the fields up to the QNs
+            if rows or bad:  # a header comes first; later, a row cut short
+                bad.append((lineno, line, "cut short"))
+            continue
+        if lineno == len(lines) and not body.endswith("\n") and len(line.rstrip()) < width:
+            bad.append((lineno, line, "the text ends mid-row (a truncated file?)"))
             continue
         try:
             rows.append(_parse_row(line, cuts))
         except (ValueError, IndexError) as exc:
-            raise CatalogFormatError(
-                f"{source}, line {lineno}: cannot parse {line!r} ({exc})"
-            ) from exc
+            bad.append((lineno, line, str(exc)))
         if layout == "cdms_form" and not name:
             name = line[cuts[10] :].strip()
+    if bad:
+        lineno, line, why = bad[0]
+        numbers = ", ".join(str(b[0]) for b in bad[:10]) + (", …" if len(bad) > 10 else "")
+        raise CatalogFormatError(
+            f"{source}: {len(bad)} line(s) cannot be parsed (line {numbers}); line {lineno}: "
+            f"cannot parse {line!r} ({why})")
     if not rows:
         raise CatalogFormatError(f"{source}: no transitions found")
     cols = list(zip(*rows, strict=True))

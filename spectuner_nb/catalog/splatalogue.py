@@ -19,7 +19,6 @@ function (Splatalogue has none) and converts energies to K.
 from __future__ import annotations
 
 import csv
-import io
 import re
 import sqlite3
 import warnings
@@ -236,10 +235,13 @@ def read_splatalogue_csv(path: str | Path, *, name: str | None = None) -> SplatR
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
         raise CatalogFormatError(f"cannot read {path}: {exc}") from exc
-    comments = [ln for ln in text.splitlines() if ln.startswith("#")]
-    body = "\n".join(ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#"))
+    lines = text.splitlines()
+    comments = [ln for ln in lines if ln.startswith("#")]
+    numbered = [(k, ln) for k, ln in enumerate(lines, start=1)
+                if ln.strip() and not ln.startswith("#")]
+    body = "\n".join(ln for _, ln in numbered)
     delim = ":" if body.count(":") > body.count(",") else ","
-    table = list(csv.reader(io.StringIO(body), delimiter=delim))
+    table = list(csv.reader([ln for _, ln in numbered], delimiter=delim))
     if len(table) < 2:
         raise CatalogFormatError(f"{path}: no rows")
     header = [h.strip() for h in table[0]]
@@ -264,20 +266,29 @@ def read_splatalogue_csv(path: str | Path, *, name: str | None = None) -> SplatR
         i = col[key]
         return row[i] if i is not None and i < len(row) else None
 
-    rows = []
+    rows, bad = [], []
     numeric = [c for c in (fcol, col["log10_aij"], col["elo_cm"], col["g_up"]) if c is not None]
-    for lineno, row in enumerate(table[1:], start=2):
+    for (lineno, line), row in zip(numbered[1:], table[1:], strict=True):
         if len(row) != len(header):
-            raise CatalogFormatError(
-                f"{path}: data row {lineno} has {len(row)} fields, the header {len(header)} "
-                f"(a file cut mid-row?): {delim.join(row)[:80]!r}")
-        bad = [header[c] for c in numeric if _not_a_number(row[c])]
-        if bad:
-            raise CatalogFormatError(f"{path}: data row {lineno}: {', '.join(bad)} not a number: "
-                                     f"{delim.join(row)[:80]!r}")
+            bad.append((lineno, line, f"{len(row)} fields, the header {len(header)} "
+                                      "(a file cut mid-row?)"))
+            continue
+        wrong = [header[c] for c in numeric if _not_a_number(row[c])]
+        if wrong:
+            bad.append((lineno, line, f"{', '.join(wrong)} not a number"))
+            continue
         f = _num(row[fcol]) * scale
         rows.append((f, get(row, "log10_aij"), get(row, "elo_cm"), get(row, "g_up"),
                      get(row, "linelist") or "Splatalogue", get(row, "qn")))
+    if not bad and not text.endswith(("\n", "\r")):
+        lineno, line = numbered[-1]
+        bad.append((lineno, line, "the file ends without a newline: cut mid-row? (add the "
+                                  "final newline if the row is complete)"))
+    if bad:
+        lineno, line, why = bad[0]
+        numbers = ", ".join(str(b[0]) for b in bad[:10]) + (", …" if len(bad) > 10 else "")
+        raise CatalogFormatError(f"{path}: {len(bad)} malformed row(s) (line {numbers}); "
+                                 f"line {lineno}: {why}: {line[:80]!r}")
     return _rows_to_splat(name, rows, str(path))
 
 

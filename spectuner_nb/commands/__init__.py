@@ -4,7 +4,8 @@ Shared here: argparse types that refuse a bad number at parse time, with the
 setting's limits in the message; the fit options of ``fit-spectrum``, ``fit-cube`` and
 ``identify`` (:func:`add_fit_arguments`, defaults from
 :data:`~spectuner_nb.fit_settings.DEFAULTS`); the systemic-velocity option
-(:func:`add_v_lsr_argument`).
+(:func:`add_v_lsr_argument`); opening a ``--cache`` that must already exist; connecting
+to a ``--scheduler`` with a short timeout.
 """
 
 from __future__ import annotations
@@ -13,7 +14,11 @@ import argparse
 import warnings
 from collections.abc import Sequence
 
-__all__ = ["add_fit_arguments", "add_v_lsr_argument", "count"]
+__all__ = ["SCHEDULER_TIMEOUT_S", "add_fit_arguments", "add_v_lsr_argument", "connect_scheduler",
+           "count", "open_cache"]
+
+SCHEDULER_TIMEOUT_S: float = 10.0
+"""How long to wait for a ``--scheduler`` to answer, s."""
 
 
 def count(minimum: int = 1, maximum: int | None = None):
@@ -81,3 +86,31 @@ def add_v_lsr_argument(parser: argparse.ArgumentParser) -> None:
                         help="systemic velocity, km/s (default 0)")
     parser.add_argument("--vlsr", dest="v_lsr", type=float, action=_DeprecatedAlias,
                         new="--v-lsr", help=argparse.SUPPRESS)
+
+
+def open_cache(path: str | None, *, write: bool = False):
+    """The transition cache named by ``--cache`` (None: the user cache, None returned).
+
+    Reading commands open it read-only (a shared, write-protected cache works); a path
+    that does not exist is refused (:class:`~spectuner_nb.errors.CacheAccessError`)
+    instead of creating an empty database, unless ``write`` (``catalog import``/``fetch``).
+    """
+    if not path:
+        return None
+    from ..catalog.cache import TransitionCache
+
+    return TransitionCache(path) if write else TransitionCache(path, readonly=True)
+
+
+def connect_scheduler(address: str):
+    """A Dask client of the scheduler at ``address``; :class:`~spectuner_nb.errors.CubeError`
+    if it does not answer within :data:`SCHEDULER_TIMEOUT_S`."""
+    from dask.distributed import Client
+
+    from ..errors import CubeError
+
+    try:
+        return Client(address, timeout=f"{SCHEDULER_TIMEOUT_S}s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise CubeError(f"cannot reach the Dask scheduler at {address!r} within "
+                        f"{SCHEDULER_TIMEOUT_S:g} s: {exc}") from exc

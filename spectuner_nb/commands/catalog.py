@@ -11,6 +11,8 @@ import argparse
 
 import numpy as np
 
+from . import open_cache
+
 __all__ = ["SHOW_TEMPERATURES_K", "register", "format_table"]
 
 SHOW_TEMPERATURES_K = (9.375, 18.75, 37.5, 75.0, 150.0, 225.0, 300.0, 500.0, 1000.0)
@@ -21,7 +23,9 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("catalog", help="list, show, import or fetch spectroscopic data",
                               description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--cache", default=None, help="SQLite cache file (default: the user cache)")
+    p.add_argument("--cache", default=None,
+                   help="SQLite cache file (default: the user cache); must exist, except for "
+                        "import and fetch, which create it")
     sub = p.add_subparsers(dest="catalog_command", metavar="ACTION", required=True)
 
     s = sub.add_parser("list", help="species in the cache, filtered, with counts")
@@ -74,10 +78,12 @@ def register(subparsers) -> None:
     s.set_defaults(func=_fetch)
 
 
-def _cache(args):
-    from ..catalog import TransitionCache, default_cache
+def _cache(args, *, write: bool = False):
+    """The ``--cache`` database (read-only and existing unless ``write``), else the user
+    cache."""
+    from ..catalog import default_cache
 
-    return TransitionCache(args.cache) if args.cache else default_cache()
+    return open_cache(args.cache, write=write) or default_cache()
 
 
 def format_table(headers: list[str], rows: list[list[str]]) -> str:
@@ -136,9 +142,9 @@ def _counts(entries) -> list[str]:
 
 
 def _list(args) -> int:
-    from ..catalog import TransitionCache, default_cache
+    from ..catalog import default_cache
 
-    cache = TransitionCache(args.cache) if args.cache else default_cache(full=True)
+    cache = open_cache(args.cache) or default_cache(full=True)
     if args.left_out:
         return _left_out(cache)
     entries = [e for e in cache.entries(catalog=args.catalog) if _keep(e, args)]
@@ -216,7 +222,7 @@ def _lines(args) -> int:
 
 
 def _import(args) -> int:
-    cache = _cache(args)
+    cache = _cache(args, write=True)
     e = cache.import_file(args.file, species=args.species, fmt=args.format,
                           intensity=args.intensity)
     print(f"imported {e.name} ({e.catalog} {e.tag or ''}): {e.n_lines} lines into {cache.path}")
@@ -224,7 +230,7 @@ def _import(args) -> int:
 
 
 def _fetch(args) -> int:
-    cache = _cache(args)
+    cache = _cache(args, write=True)
     e = cache.fetch(args.species, args.catalog)
     print(f"fetched {e.name} ({e.catalog} {e.tag}): {e.n_lines} lines into {cache.path}")
     return 0

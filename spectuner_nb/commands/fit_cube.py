@@ -6,10 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import add_fit_arguments, add_v_lsr_argument, count
-
-SCHEDULER_TIMEOUT_S: float = 10.0
-"""How long to wait for a ``--scheduler`` to answer, s."""
+from . import add_fit_arguments, add_v_lsr_argument, connect_scheduler, count
 
 
 def register(subparsers) -> None:
@@ -49,19 +46,6 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _connect(address: str):
-    """A Dask client of the scheduler at ``address``; CubeError if it does not answer."""
-    from dask.distributed import Client
-
-    from ..errors import CubeError
-
-    try:
-        return Client(address, timeout=f"{SCHEDULER_TIMEOUT_S}s")
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise CubeError(f"cannot reach the Dask scheduler at {address!r} within "
-                        f"{SCHEDULER_TIMEOUT_S:g} s: {exc}") from exc
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the fit and write the maps; returns the exit code (1 when no pixel was fitted)."""
     from ..cube import PreprocessConfig, fit_cube
@@ -70,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     if args.no_dask:
         client = False
     elif args.scheduler:
-        client = _connect(args.scheduler)
+        client = connect_scheduler(args.scheduler)
     try:
         result = fit_cube(
             args.cubes, args.species, continuum=args.continuum, v_lsr=args.v_lsr, loss=args.loss,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import add_fit_arguments, add_v_lsr_argument, count
+from . import add_fit_arguments, add_v_lsr_argument, count, open_cache
 
 OUTPUT_SUFFIXES: tuple[str, ...] = (".json", ".molfit", ".html", ".png")
 
@@ -80,11 +80,7 @@ def run(args) -> int:
     from ..fit import fit_spectrum
 
     obs = load_observation(args)
-    catalog = None
-    if args.cache:
-        from ..catalog.cache import TransitionCache
-
-        catalog = TransitionCache(args.cache, readonly=True)
+    catalog = open_cache(args.cache)
     result = fit_spectrum(obs, args.species, catalog=catalog, loss=args.loss,
                           optimizer=args.optimizer, init=args.init, n_init=args.n_init,
                           seed=args.seed, n_components=args.n_components, shared=args.shared)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import add_fit_arguments, count
+from . import add_fit_arguments, connect_scheduler, count, open_cache
 from .fit_spectrum import add_observation_arguments, load_observation
 
 __all__ = ["register", "run"]
@@ -45,7 +45,8 @@ def register(subparsers) -> None:
                    help="parameter bounds (default: chosen from the observed line widths)")
     add_observation_arguments(p)
     add_fit_arguments(p, optimizer=False)
-    p.add_argument("--cache", default=None, help="transition cache (default: the user cache)")
+    p.add_argument("--cache", default=None,
+                   help="existing transition cache file, read only (default: the user cache)")
     p.add_argument("--scheduler", default=None,
                    help="address of a running Dask scheduler (default: in this process)")
     p.add_argument("--workers", type=count(1), default=None,
@@ -56,6 +57,8 @@ def register(subparsers) -> None:
     p.add_argument("--out", type=Path, default=None,
                    help="output folder (default: FILE's name + _identify); resumable work in "
                         "OUT/work")
+    p.add_argument("--restart", action="store_true",
+                   help="discard the finished fits in OUT/work (and OUT/map_work), start afresh")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -73,23 +76,15 @@ def run(args) -> int:
 
         raise ObservationError(f"--map needs a cube; {args.file} is not one")
     obs = load_observation(args)
-    catalog = None
-    if args.cache:
-        from ..catalog.cache import TransitionCache
-
-        catalog = TransitionCache(args.cache)
+    catalog = open_cache(args.cache)
     out = args.out or Path(Path(args.file).stem + "_identify")
-    client = None
-    if args.scheduler:
-        from dask.distributed import Client
-
-        client = Client(args.scheduler)
+    client = connect_scheduler(args.scheduler) if args.scheduler else None
     try:
         result = identify(obs, args.candidates, catalog=catalog, include=args.include,
                           exclude=args.exclude, bounds=args.preset, loss=args.loss,
                           init=args.init,
                           n_init=args.n_init, client=client, workdir=out / "work",
-                          seed=args.seed, progress=not args.quiet)
+                          resume=not args.restart, seed=args.seed, progress=not args.quiet)
         print(obs)
         print(result)
         result.table().pprint(max_width=200, max_lines=-1)
@@ -105,7 +100,8 @@ def run(args) -> int:
             maps = fit_cube(args.file, list(result.species), v_lsr=args.v_lsr, loss="chi2",
                             n_init=args.n_init, seed=args.seed,
                             client=False if args.no_dask else client, n_workers=args.workers,
-                            workdir=out / "map_work", catalog=catalog, progress=not args.quiet,
+                            workdir=out / "map_work", resume=not args.restart, catalog=catalog,
+                            progress=not args.quiet,
                             fit_kwargs={"bounds": np.asarray(result.settings["bounds"])})
             maps.write(out / "maps")
             print(maps.summary())

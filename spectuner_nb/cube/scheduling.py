@@ -13,6 +13,7 @@ import os
 import warnings
 from collections.abc import Callable, Sequence
 
+from .interrupt import sigint_ignored
 from .mainguard import unguarded_call
 from .store import ResultStore
 from .worker import ChunkSettings, ChunkTask, fit_chunk
@@ -54,7 +55,7 @@ def make_client(client, n_workers: int | None, *, caller: str = "fit_cube"):
     from dask.distributed import Client, LocalCluster
 
     n = n_workers or os.cpu_count() or 1
-    with dask.config.set(WORKER_CONFIG):
+    with dask.config.set(WORKER_CONFIG), sigint_ignored():  # see .interrupt
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                dashboard_address=":0", silence_logs=logging.ERROR)
     return Client(cluster), True

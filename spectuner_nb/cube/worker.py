@@ -168,14 +168,6 @@ def _proposals(task: ChunkTask, settings: ChunkSettings, obs: list, lines: list,
     return out
 
 
-def _hessian_errors(obs, species, lines, x: np.ndarray) -> np.ndarray:
-    """Fit-space 1σ errors from the Gauss-Newton Hessian of χ² at ``x`` (n_species, 5)."""
-    from ..fit import FitProblem
-
-    problem = FitProblem(obs, species, loss="chi2", lines=lines)
-    return problem.laplace_errors(problem.reduce(x))[problem.idx]
-
-
 def _empty(n: int, n_sp: int) -> dict[str, np.ndarray]:
     return {
         "x": np.full((n, n_sp, N_PARAMS), np.nan),
@@ -206,7 +198,6 @@ def fit_chunk(task: ChunkTask, settings: ChunkSettings, lines: list,
     if task.init == "policy" and proposer is None:
         raise CubeError("a chunk with init='policy' needs a proposer")
     out = _empty(task.pixels.size, len(settings.species))
-    chi2 = settings.loss == "chi2"
     with single_threaded():
         obs, refused = _observations(task, settings)
         proposals = (_proposals(task, settings, obs, lines, proposer)
@@ -229,16 +220,15 @@ def fit_chunk(task: ChunkTask, settings: ChunkSettings, lines: list,
                 res = fit_spectrum(
                     o, settings.species, loss=settings.loss, optimizer=settings.optimizer,
                     init=init, n_init=settings.n_init,
-                    seed=pixel_seed(settings.seed, task.pixels[k]), lines=lines, errors=chi2,
+                    seed=pixel_seed(settings.seed, task.pixels[k]), lines=lines, errors=True,
                     **settings.fit_kwargs,
                 )
-                err = res.x_err if chi2 else _hessian_errors(o, settings.species, lines, res.x)
             except _PIXEL_ERRORS as exc:  # one bad pixel must not stop the cube
                 out["status"][k] = (STATUS_NOTHING_TO_FIT if isinstance(exc, NothingToFitError)
                                     else STATUS_FIT_FAILED)
                 out["reason"][k] = f"{type(exc).__name__}: {exc}"[:REASON_CHARS]
                 continue
-            out["x"][k], out["x_err"][k] = res.x, err
+            out["x"][k], out["x_err"][k] = res.x, res.x_err
             out["loss"][k], out["chi2"][k], out["nfev"][k] = res.loss, res.chi2, res.nfev
             out["converged"][k] = bool(res.meta.get("success", True))
             out["at_bound"][k] = res.at_bound

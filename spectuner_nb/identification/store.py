@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_write
-from ..cube.store import UNREADABLE, WorkdirLock
+from ..cube.store import RESTART_HINT, UNREADABLE, WorkdirLock
 from ..errors import IdentificationError
 from ..observation import Observation
 
@@ -107,12 +107,12 @@ class FitStore:
             try:
                 old = json.loads(path.read_text())["identity"]
             except (OSError, ValueError, KeyError, TypeError) as exc:
-                raise IdentificationError(f"{path} is unreadable ({exc}); use another workdir "
-                                          "or resume=False") from exc
+                raise IdentificationError(f"{path} is unreadable ({exc}); {RESTART_HINT}"
+                                          ) from exc
             if old != identity:
                 raise IdentificationError(
                     f"{self.workdir} holds another identification (different observation, "
-                    "catalog, settings or policy); use another workdir or resume=False")
+                    f"catalog, settings or policy); {RESTART_HINT}")
         else:
             if self.fit_dir.exists():
                 shutil.rmtree(self.fit_dir)
