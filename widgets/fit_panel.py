@@ -150,6 +150,7 @@ class FitPanel(Component):
         self.optimizer = ipw.Dropdown(options=OPTIMIZERS, value=DEFAULTS.optimizer,
                                       description="optimiser")
         self.init = ipw.Dropdown(options=INITS, value=DEFAULTS.init, description="init")
+        self.init.add_class("spectuner-fit-init")
         self.n_init = ipw.BoundedIntText(value=DEFAULTS.n_init, min=1, max=N_INIT_MAX,
                                          description="n_init")
         self.seed = ipw.IntText(value=DEFAULTS.seed, description="seed")
