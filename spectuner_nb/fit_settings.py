@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -183,7 +183,7 @@ class FitSettings:
     #: named start strategies accepted by :meth:`validate`
     inits = INITS
 
-    def replace(self, **changes) -> FitSettings:
+    def replace(self, **changes) -> Self:
         """A copy with ``changes`` (not validated)."""
         return replace(self, **changes)
 
@@ -191,7 +191,7 @@ class FitSettings:
         """The settings as a plain dictionary (field name → value)."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
-    def validate(self, *, error: type[SpectunerError] = FitError) -> FitSettings:
+    def validate(self, *, error: type[SpectunerError] = FitError) -> Self:
         """The settings checked and normalised (whole numbers as ``int``, the optimiser in
         lower case); raises ``error`` naming the first bad setting (its ``setting``
         attribute holds the field name)."""

@@ -12,6 +12,7 @@ gives the exact Jacobian and :meth:`FitProblem.laplace_errors` the 1σ errors
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import cast
 
 import numpy as np
 
@@ -66,8 +67,9 @@ class FitProblem:
         self.obs = obs
         self.loss_name = loss
         self.species_in = [resolve(s) for s in species]
-        counts = [n_components] * len(species) if np.ndim(n_components) == 0 else list(
-            n_components)
+        # np.ndim also takes numpy integers and arrays, which mypy cannot narrow on
+        counts = ([cast(int, n_components)] * len(species) if np.ndim(n_components) == 0
+                  else list(cast(Sequence[int], n_components)))
         if len(counts) != len(species) or any(int(c) < 1 for c in counts):
             raise FitError(f"n_components must be ≥ 1, one per species; got {n_components}")
         if lines is None:
@@ -97,7 +99,7 @@ class FitProblem:
         self.bounds = bounds_array(bounds, self.n_entries)
         self.base = None if base is None else _base_spectrum(base, obs)
         """Fixed spectrum added to the model (n_chan_total,), K, or None."""
-        self._base_windows = None if base is None else np.split(
+        self._base_windows = None if self.base is None else np.split(
             self.base, np.cumsum([f.size for f in obs.rest_freqs])[:-1])
 
         shared_idx = []
@@ -108,7 +110,7 @@ class FitProblem:
             shared_idx.append(FIT_NAMES.index(key))
         self.shared = sorted(set(shared_idx))
         idx = np.empty((self.n_entries, N_PARAMS), dtype=int)
-        z_bounds = []
+        z_bounds: list = []  # [low, high] per free parameter
         for j in range(N_PARAMS):
             if j in self.shared:
                 idx[:, j] = len(z_bounds)
@@ -164,7 +166,7 @@ class FitProblem:
         """Model spectra per window (n_batch, n_chan) for free parameters (n_batch, n_free),
         the base included."""
         out = self.model.from_fit(self._entries(np.atleast_2d(z)))
-        if self.base is None:
+        if self._base_windows is None:  # no base
             return out
         return [m + b for m, b in zip(out, self._base_windows, strict=True)]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from . import add_fit_arguments, add_v_lsr_argument, connect_scheduler, count
 
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the fit and write the maps; returns the exit code (1 when no pixel was fitted)."""
     from ..cube import PreprocessConfig, fit_cube
 
-    client = None
+    client: Any = None  # a local cluster (None), no Dask (False) or a dask Client
     if args.no_dask:
         client = False
     elif args.scheduler:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 __all__ = ["register", "run"]
 
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigurationError("--start-after and --start-from go together")
     if args.start_after:
         start_after(args.workdir, args.start_after, args.start_from, stages)
-    options = ({"model_config": smoke_configs()[0], "w3_step": SMOKE_W3_STEP} if args.smoke
+    options: dict[str, Any] = ({"model_config": smoke_configs()[0], "w3_step": SMOKE_W3_STEP} if args.smoke
                else {})
     before = {}
     total = 0

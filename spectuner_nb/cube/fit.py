@@ -88,7 +88,7 @@ def fit_cube(
     client=None,
     workdir: str | os.PathLike | None = None,
     resume: bool = True,
-    seed: int = CUBE_DEFAULTS.seed,
+    seed: int | None = CUBE_DEFAULTS.seed,
     chunk_size: int = CUBE_DEFAULTS.chunk_size,
     n_workers: int | None = None,
     select: bool | PreprocessConfig = True,
@@ -191,7 +191,7 @@ def fit_cube(
 
         chunk_settings = ChunkSettings(
             species=names, loss=loss, optimizer=optimizer, n_init=int(n_init), seed=int(seed),
-            fit_kwargs=dict(fit_kwargs or {}), beam=tuple(cubes.beam_arcsec),
+            fit_kwargs=dict(fit_kwargs or {}), beam=cubes.beam_arcsec,
             v_lsr=float(cubes.v_lsr), freqs=[w.freq_mhz for w in cubes.windows])
         rms_map = _rms_map(cubes, pre)
         seed_chunks = [i for i, (a, _) in enumerate(layout) if a < n_seed]

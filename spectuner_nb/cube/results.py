@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from astropy.io import fits
@@ -36,6 +37,9 @@ from ..errors import ResultsError
 from ..parameters import PHYSICAL_NAMES, PHYSICAL_UNITS, fit_to_physical, reference_beam_sq
 from ..results import physical_errors
 from .store import UNREADABLE
+
+if TYPE_CHECKING:
+    from .preprocessing import Preprocessed
 
 __all__ = ["PARAMETERS", "UNITS", "LABELS", "FLAGS", "DETECTION_SIGMA", "CubeFitResult"]
 
@@ -120,7 +124,7 @@ class CubeFitResult:
     theta_b_sq: float
     meta: dict = field(default_factory=dict)
     lines: list | None = None
-    preprocessed: object | None = None
+    preprocessed: Preprocessed | None = None
     status: np.ndarray | None = None
     reasons: np.ndarray | None = None
 

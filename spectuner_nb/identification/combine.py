@@ -30,6 +30,7 @@ refitted without it, unless the user included it (then it stays, flagged)
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -222,7 +223,7 @@ def refine(obs: Observation, names: Sequence[str], lines: Sequence, x: np.ndarra
     """Joint refinement of the accepted species: peak matching, then χ² (FitResult)."""
     from ..fit import fit_spectrum
 
-    common = dict(lines=list(lines), bounds=np.asarray(settings["bounds"]),
+    common: dict[str, Any] = dict(lines=list(lines), bounds=np.asarray(settings["bounds"]),
                   maxiter=JOINT_MAXITER)
     pm = fit_spectrum(obs, list(names), loss="pm", init=np.asarray(x)[None], errors=False,
                       **common)
@@ -295,14 +296,14 @@ def tie_unconstrained(obs: Observation, names: Sequence[str], lines: Sequence, j
             new[:, j] = loose[:, t_col] & ~tied.any(axis=1)
         w_col = FIT_NAMES.index(TIED_WIDTH)
         new[:, w_col] = at_bound(joint.x, preset)[:, w_col] & ~tied[:, w_col]
-        for j in np.flatnonzero(new.any(axis=0)):
-            if not source[:, j].any():
-                new[:, j] = False  # no species constrains it: not tied
+        for col in np.flatnonzero(new.any(axis=0)):
+            if not source[:, col].any():
+                new[:, col] = False  # no species constrains it: not tied
                 continue
-            margin = TIE_MARGIN * (preset[j, 1] - preset[j, 0])
-            vals = joint.x[source[:, j], j]
-            per[new[:, j], j] = [max(vals.min() - margin, preset[j, 0]),
-                                 min(vals.max() + margin, preset[j, 1])]
+            margin = TIE_MARGIN * (preset[col, 1] - preset[col, 0])
+            vals = joint.x[source[:, col], col]
+            per[new[:, col], col] = [max(vals.min() - margin, preset[col, 0]),
+                                     min(vals.max() + margin, preset[col, 1])]
         if not new.any():
             break
         tied |= new
@@ -353,5 +354,5 @@ def drop_at_bound(obs: Observation, names: Sequence[str], lines: Sequence, joint
                              bounds=np.asarray(joint.bounds)[keep], errors=True,
                              maxiter=JOINT_MAXITER)
         joint.at_bound = at_bound(joint.x, preset)
-    hit = at_bound(joint.x, preset)[:, cols].any(axis=1)
-    return joint, names, rejected, [n for n, h in zip(names, hit, strict=True) if h]
+    flagged = np.flatnonzero(at_bound(joint.x, preset)[:, cols].any(axis=1))
+    return joint, names, rejected, [names[k] for k in flagged]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from ..atomic import read_index, write_folder
 from ..errors import ResultsError
 from ..observation import Observation
 from ..results import FitResult, _json_default
+
+if TYPE_CHECKING:
+    from astropy.table import Table
 
 __all__ = [
     "IdentificationResult",
@@ -74,8 +78,8 @@ class IdentificationResult:
     obs: Observation
     species: list[str]
     fit: FitResult | None
-    lines: object
-    rejected: object
+    lines: Table
+    rejected: Table
     components: list[list[np.ndarray]]
     scores: dict[str, dict] = field(default_factory=dict)
     message: str = ""
