@@ -406,7 +406,7 @@ class Observation:
             "intensities_k": [y.tolist() for y in self.intensities],
             "rms_k": self.rms.tolist(),
             "T_bg_k": self.T_bg.tolist(),
-            "beam": list(self.beam) if not self.is_single_dish else float(self.beam),
+            "beam": float(self.beam) if is_single_dish(self.beam) else list(self.beam),
             "v_lsr_kms": self.v_lsr,
             "name": self.name,
         }
@@ -430,7 +430,7 @@ class Observation:
             f"{f[0]:.2f}–{f[-1]:.2f} MHz ({f.size} ch, rms {r * 1e3:.1f} mK)"
             for f, r in zip(self.freqs, self.rms, strict=True)
         ]
-        beam = (f"{self.beam:.1f} m dish" if self.is_single_dish
+        beam = (f"{self.beam:.1f} m dish" if is_single_dish(self.beam)
                 else f"{self.beam[0]:.3g}\"×{self.beam[1]:.3g}\"")
         label = f" {self.name!r}" if self.name else ""
         return (f"<Observation{label}: {self.n_windows} window(s) [" + "; ".join(parts)

@@ -12,11 +12,15 @@ log10 N_tot, log10 Δv, v_off (km/s), where η = θ² / (θ² + θ_b²) is the b
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .constants import C_M_S
 from .errors import ModelInputError
+
+if TYPE_CHECKING:  # typing.TypeIs is Python ≥ 3.13
+    from typing_extensions import TypeIs
 
 __all__ = [
     "PHYSICAL_NAMES", "PHYSICAL_UNITS", "FIT_NAMES", "N_PARAMS", "TABLE1_BOUNDS", "V_OFF_MAX_KMS",
@@ -81,7 +85,7 @@ BeamSpec = float | tuple[float, float] | Sequence[float]
 """A beam: a single-dish diameter in m (float), or (B_maj, B_min) in arcsec."""
 
 
-def is_single_dish(beam: BeamSpec) -> bool:
+def is_single_dish(beam: BeamSpec) -> TypeIs[float]:
     """True when ``beam`` is a dish diameter (a scalar), False for (B_maj, B_min)."""
     return np.ndim(beam) == 0
 

@@ -14,7 +14,7 @@ starts with one :class:`NoCheckpointWarning`.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 import numpy as np
 
@@ -109,8 +109,9 @@ def initial_points(problem, obs, start: Start, n_init: int, rng: np.random.Gener
         if start != "random":
             raise FitError(f"unresolved start strategy {start!r}")
         return problem.sample_uniform(rng, n_init), "random"
-    if callable(getattr(start, "propose", None)):
-        return problem.reduce(_proposals(problem, obs, start, n_init, seed)), "policy"
+    if callable(getattr(start, "propose", None)):  # a callable propose: a Proposer
+        proposer = cast(Proposer, start)
+        return problem.reduce(_proposals(problem, obs, proposer, n_init, seed)), "policy"
     x = np.asarray(start, dtype=float)
     if x.shape[-2:] != (problem.n_entries, N_PARAMS):
         raise FitError(f"init array must be fit-space ({problem.n_entries}, 5) or "

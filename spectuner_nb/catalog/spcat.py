@@ -172,7 +172,8 @@ def parse_spcat(
     if intensity not in INTENSITY_KINDS:
         raise CatalogFormatError(f"{source}: intensity must be one of {INTENSITY_KINDS}")
     cuts = _LAYOUTS[layout]
-    rows, bad = [], []
+    rows: list[tuple] = []
+    bad: list[tuple[int, str, str]] = []  # (line number, line, reason)
     name = ""
     lines = body.splitlines()
     width = max((len(ln.rstrip()) for ln in lines), default=0)

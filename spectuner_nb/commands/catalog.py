@@ -178,8 +178,8 @@ def _left_out(cache) -> int:
         return " ".join("…" if w[0].isdigit() or ";" in w else w for w in words)
 
     kinds = Counter(kind(reason) for reason in skipped.values())
-    for kind, n in kinds.most_common():
-        print(f"{n:4d}  {kind}")
+    for label, n in kinds.most_common():
+        print(f"{n:4d}  {label}")
     print(f"{len(skipped)} snapshot species left out of {cache.path}")
     return 0
 

@@ -179,7 +179,7 @@ class CubeSet:
         iy, ix = np.unravel_index(int(np.nanargmax(peak)), peak.shape)
         return int(ix), int(iy)
 
-    def t_background(self, iy: np.ndarray, ix: np.ndarray) -> np.ndarray:
+    def t_background(self, iy: np.ndarray | int, ix: np.ndarray | int) -> np.ndarray:
         """Continuum temperature (K) per pixel and window, shape (n_pix, n_windows); 0 if none."""
         iy = np.atleast_1d(np.asarray(iy, int))
         ix = np.atleast_1d(np.asarray(ix, int))
@@ -333,5 +333,6 @@ def load_cubes(
                 continuum_k=_read_continuum(cont, window), source=window.source,
             )
         windows.append(window)
+    assert wcs0 is not None  # paths is not empty
     header = dict(wcs0.to_header())
     return CubeSet(windows=windows, wcs=wcs0, v_lsr=float(v_lsr), header=header)

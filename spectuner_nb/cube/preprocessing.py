@@ -24,6 +24,7 @@ import json
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from astropy.stats import sigma_clip, sigma_clipped_stats
@@ -151,7 +152,8 @@ class Preprocessed:
 
     def save(self, path: Path) -> None:
         """Write to ``path`` (.npz) atomically (a unique temporary name, then a rename)."""
-        arrays = {k: v for k, v in self.__dict__.items() if isinstance(v, np.ndarray)}
+        # Any: the stub of np.savez would match the arrays against allow_pickle
+        arrays: dict[str, Any] = {k: v for k, v in self.__dict__.items() if isinstance(v, np.ndarray)}
         atomic_write(Path(path), lambda fh: np.savez(
             fh, config=json.dumps(asdict(self.config)), **arrays))
 

@@ -90,7 +90,7 @@ def _reporter(progress: bool | ProgressCallback, total: int) -> ProgressCallback
     if not isinstance(progress, bool):
         raise IdentificationError(f"progress must be a bool or a callable (done, total, stage), "
                                   f"got {type(progress).__name__}")
-    bar = []
+    bar: list = []  # the tqdm bar, once opened
 
     def report(done: int, total: int, stage: str) -> None:
         if not progress or (not bar and stage == STAGES[-1]):
@@ -134,7 +134,7 @@ def identify(
     client=None,
     workdir: str | Path | None = None,
     resume: bool = True,
-    seed: int = DEFAULTS.seed,
+    seed: int | None = DEFAULTS.seed,
     progress: bool | ProgressCallback = True,
     families: bool = True,
 ) -> IdentificationResult:
@@ -172,7 +172,7 @@ def identify(
         run raises :class:`~spectuner_nb.errors.IdentificationError`, one in use by a
         running process :class:`~spectuner_nb.errors.WorkdirBusyError`.
     seed
-        Seed of the random draws.
+        Seed of the random draws (None is taken as 0).
     progress
         True: a progress bar over the individual fits; False: none; a callable
         ``progress(done, total, stage)`` (:data:`ProgressCallback`) is called as each
@@ -236,7 +236,8 @@ def identify(
         todo = [c for c in cands if store is None or not store.has(c.name)]
         t1 = time.perf_counter()
         if method == "policy":
-            draws = policy_starts(policy, obs, todo, int(n_init), int(seed)) if todo else []
+            draws: np.ndarray | list = (policy_starts(policy, obs, todo, int(n_init), int(seed))
+                                        if todo else [])
             starts = {c.name: np.vstack([d, random_starts(c, bnds, N_ANCHORED_WITH_POLICY,
                                                           seed, obs)])
                       for c, d in zip(todo, draws, strict=True)}

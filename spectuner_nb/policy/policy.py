@@ -130,9 +130,9 @@ class Policy:
         axis (n_obs, ...). Species are sampled independently (one component each).
         """
         single_obs = isinstance(obs, Observation)
-        obs_list = [obs] if single_obs else list(obs)
+        obs_list = [obs] if isinstance(obs, Observation) else list(obs)
         single_sp = isinstance(species, str | LineList)
-        sp_list = [species] if single_sp else list(species)
+        sp_list = [species] if isinstance(species, str | LineList) else list(species)
         lines = [self.line_lists(o, sp_list, catalog) for o in obs_list]
         inputs = self.inputs(obs_list, lines, seed=0 if seed is None else seed)
         x, _ = self.sample_inputs(inputs, n, seed)

@@ -28,10 +28,12 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ...observation import Observation
+from ...parameters import is_single_dish
 
 __all__ = [
     "VELOCITY_SHIFT_KMS", "RMS_FACTOR", "SMOOTH_PROB", "SMOOTH_WIDTHS", "CONTINUUM_FACTOR",
@@ -71,7 +73,7 @@ class Augmentation:
         > 0 a line-strength factor 10^U(−s, s) (drawn last, so the other factors of a key
         do not depend on them)."""
         smooth = int(rng.choice(SMOOTH_WIDTHS)) if rng.random() < SMOOTH_PROB else 1
-        factors = {
+        factors: dict[str, Any] = {  # the field values (smooth is an int)
             "v_shift_kms": float(rng.uniform(-VELOCITY_SHIFT_KMS, VELOCITY_SHIFT_KMS)),
             "rms_factor": float(rng.uniform(*RMS_FACTOR)),
             "smooth": smooth,
@@ -108,7 +110,7 @@ class Augmentation:
             intens = tuple(np.convolve(y, kernel, mode="same") for y in intens)
             rms = rms / np.sqrt(self.smooth)
         beam = obs.beam
-        if np.ndim(beam) == 0:
+        if is_single_dish(beam):
             beam = float(beam) / self.beam_factor  # a smaller dish gives a larger beam
         else:
             beam = (beam[0] * self.beam_factor, beam[1] * self.beam_factor)
