@@ -53,8 +53,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigurationError("--start-after and --start-from go together")
     if args.start_after:
         start_after(args.workdir, args.start_after, args.start_from, stages)
-    options: dict[str, Any] = ({"model_config": smoke_configs()[0], "w3_step": SMOKE_W3_STEP} if args.smoke
-               else {})
+    options: dict[str, Any] = ({"model_config": smoke_configs()[0], "w3_step": SMOKE_W3_STEP}
+                               if args.smoke else {})
     before = {}
     total = 0
     for stage in stages:

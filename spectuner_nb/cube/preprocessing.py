@@ -153,7 +153,8 @@ class Preprocessed:
     def save(self, path: Path) -> None:
         """Write to ``path`` (.npz) atomically (a unique temporary name, then a rename)."""
         # Any: the stub of np.savez would match the arrays against allow_pickle
-        arrays: dict[str, Any] = {k: v for k, v in self.__dict__.items() if isinstance(v, np.ndarray)}
+        arrays: dict[str, Any] = {k: v for k, v in self.__dict__.items()
+                                  if isinstance(v, np.ndarray)}
         atomic_write(Path(path), lambda fh: np.savez(
             fh, config=json.dumps(asdict(self.config)), **arrays))
 

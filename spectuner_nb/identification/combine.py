@@ -30,8 +30,8 @@ refitted without it, unless the user included it (then it stays, flagged)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
