@@ -130,7 +130,8 @@ def fit_cube(
     resume
         Reuse finished chunks of the same run in ``workdir``.
     seed
-        Seed of the random draws.
+        Seed of the random draws, a whole number ≥ 0 (None raises
+        :class:`~spectuner_nb.errors.CubeError`: a cube fit is reproducible).
     chunk_size
         Pixels per task.
     select
