@@ -29,21 +29,24 @@ def main(case_path: str, out_path: str) -> None:
     species = []
     for s in range(int(case["n_species"])):
         x_t, q_t = case[f"sp{s}_xT"], case[f"sp{s}_QT"]
-        species.append(dict(
-            freqs=case[f"sp{s}_freq"] * 1e6 * u.Hz,
-            aij=np.log10(case[f"sp{s}_A_ul"]),
-            deg=case[f"sp{s}_g_u"],
-            EU=case[f"sp{s}_E_up"] * k_b,
-            partfunc=lambda t, x_t=x_t, q_t=q_t: np.interp(t, x_t, q_t),
-        ))
+        species.append(
+            dict(
+                freqs=case[f"sp{s}_freq"] * 1e6 * u.Hz,
+                aij=np.log10(case[f"sp{s}_A_ul"]),
+                deg=case[f"sp{s}_g_u"],
+                EU=case[f"sp{s}_E_up"] * k_b,
+                partfunc=lambda t, x_t=x_t, q_t=q_t: np.interp(t, x_t, q_t),
+            )
+        )
 
     def spectrum(p):
         parts = []
         for xa in xarr:
             total = np.zeros(xa.size)
             for (_, t_ex, n_tot, dv, v_off), sp in zip(p, species, strict=True):
-                total += generate_model(xa, v_off, dv * fwhm_to_sigma, t_ex, n_tot,
-                                        tbg=float(case["T_cmb"]), **sp)
+                total += generate_model(
+                    xa, v_off, dv * fwhm_to_sigma, t_ex, n_tot, tbg=float(case["T_cmb"]), **sp
+                )
             parts.append(total)
         return np.concatenate(parts)
 
@@ -52,8 +55,12 @@ def main(case_path: str, out_path: str) -> None:
     t0, c0 = time.perf_counter(), time.process_time()
     for i in range(n_time):
         spectra[i] = spectrum(params[i])
-    np.savez(out_path, spectra=spectra, t_model=(time.perf_counter() - t0) / n_time,
-             cpu_model=(time.process_time() - c0) / n_time)
+    np.savez(
+        out_path,
+        spectra=spectra,
+        t_model=(time.perf_counter() - t0) / n_time,
+        cpu_model=(time.process_time() - c0) / n_time,
+    )
 
 
 if __name__ == "__main__":

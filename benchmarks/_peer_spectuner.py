@@ -39,11 +39,17 @@ def main(case_path: str, out_path: str) -> None:
         for w, fw in enumerate(freqs):
             seg[(f >= fw.min()) & (f <= fw.max())] = w
         keep = seg >= 0  # spectuner keeps only lines inside a window
-        sl_data.append({
-            "freq": f[keep], "A_ul": case[f"sp{s}_A_ul"][keep], "E_low": case[f"sp{s}_E_low"][keep],
-            "g_u": case[f"sp{s}_g_u"][keep], "segment": seg[keep],
-            "x_T": case[f"sp{s}_xT"], "Q_T": case[f"sp{s}_QT"],
-        })
+        sl_data.append(
+            {
+                "freq": f[keep],
+                "A_ul": case[f"sp{s}_A_ul"][keep],
+                "E_low": case[f"sp{s}_E_low"][keep],
+                "g_u": case[f"sp{s}_g_u"][keep],
+                "segment": seg[keep],
+                "x_T": case[f"sp{s}_xT"],
+                "Q_T": case[f"sp{s}_QT"],
+            }
+        )
     state = create_spectral_line_model_state(sl_data, freqs, obs_info)
     params = case["params"]
     out = {}
@@ -64,7 +70,7 @@ def main(case_path: str, out_path: str) -> None:
         mgr = PeakManager(obs, prominence=[4.0 * float(r) for r in rms], rel_height=0.25)
         bounds = np.cumsum([0] + [f.size for f in freqs])
         preds = case["pm_pred"]
-        split = [[p[bounds[w]:bounds[w + 1]] for w in range(n_win)] for p in preds]
+        split = [[p[bounds[w] : bounds[w + 1]] for w in range(n_win)] for p in preds]
         mgr(split[0])  # warm-up
         loss = np.empty(len(split))
         term = np.empty(len(split))

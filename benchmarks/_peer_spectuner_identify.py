@@ -30,10 +30,16 @@ def main(case_path: str, out_path: str) -> None:
     config.set_fname_db(case["db"])
     beam = case["beam"]
     beam_info = float(beam) if np.ndim(beam) == 0 else tuple(b / 3600.0 for b in beam)
-    for freq, spec, rms, t_bg in zip(case["freqs"], case["intensities"], case["rms"],
-                                     case["T_bg"], strict=True):
-        config.append_spectral_window(spec=np.column_stack([freq, spec]), beam_info=beam_info,
-                                      noise=float(rms), T_bg=float(t_bg), need_cmb=True)
+    for freq, spec, rms, t_bg in zip(
+        case["freqs"], case["intensities"], case["rms"], case["T_bg"], strict=True
+    ):
+        config.append_spectral_window(
+            spec=np.column_stack([freq, spec]),
+            beam_info=beam_info,
+            noise=float(rms),
+            T_bg=float(t_bg),
+            need_cmb=True,
+        )
     config.set_peak_manager(noise_factor=4.0, rel_height=0.25)
     config.set_ident_species(species=case["candidates"], collect_iso=False)
     for name, (is_log, lo, hi, special) in case["param_info"].items():

@@ -52,8 +52,9 @@ def timed(fn, repeat: int) -> tuple[float, object]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--repeat", type=int, default=200)
-    p.add_argument("--starter-only", action="store_true",
-                   help="skip building the full offline catalog")
+    p.add_argument(
+        "--starter-only", action="store_true", help="skip building the full offline catalog"
+    )
     args = p.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="bench_catalog_"))
     try:
@@ -91,10 +92,13 @@ def main(argv: list[str] | None = None) -> int:
             rows = 0
             for sid in ids:
                 for lo, hi in G327:
-                    rows += len(con.execute(
-                        "SELECT freq, a_ul, e_low, e_up, g_u FROM lines WHERE species_id=? "
-                        "AND freq BETWEEN ? AND ? ORDER BY freq",
-                        (sid, lo * (1 - pad), hi * (1 + pad))).fetchall())
+                    rows += len(
+                        con.execute(
+                            "SELECT freq, a_ul, e_low, e_up, g_u FROM lines WHERE species_id=? "
+                            "AND freq BETWEEN ? AND ? ORDER BY freq",
+                            (sid, lo * (1 - pad), hi * (1 + pad)),
+                        ).fetchall()
+                    )
             return rows
 
         sql_ms, sql_rows = timed(sql_range, args.repeat)
@@ -107,8 +111,9 @@ def main(argv: list[str] | None = None) -> int:
             cat = shared_data_dir() / "catalogs" / "cdms_jpl" / "c032504.cat"
 
             def parse():
-                return to_linelist(read_spcat(cat), partition_for_tag(32504).partition,
-                                   species="CH3OH").in_windows(G327)
+                return to_linelist(
+                    read_spcat(cat), partition_for_tag(32504).partition, species="CH3OH"
+                ).in_windows(G327)
 
             parse_ms, _ = timed(parse, 3)
         except Exception as exc:  # shared data absent: skip that peer
@@ -130,8 +135,9 @@ def main(argv: list[str] | None = None) -> int:
             "flags": {f: sum(f in e.flags for e in entries) for f in FLAGS},
             "species_left_out": len(skipped_species(cache)),
             "cache_size_MB": round(sum(f.stat().st_size for f in tmp.iterdir()) / 1e6, 1),
-            "starter_shipped_MB": round(sum(f.stat().st_size for f in starter_dir().iterdir())
-                                        / 1e6, 1),
+            "starter_shipped_MB": round(
+                sum(f.stat().st_size for f in starter_dir().iterdir()) / 1e6, 1
+            ),
             "warm_ms": round(warm_ms, 4),
             "cold_open_ms": round(cold_ms, 2),
             "sql_range_ms": round(sql_ms, 3),
@@ -147,8 +153,10 @@ def main(argv: list[str] | None = None) -> int:
             "cpus": os.cpu_count(),
         }
         print(json.dumps(result, indent=1))
-        print(f"warm: {warm_ms:.3f} ms for 5 species × 3 windows (target < {TARGET_MS:g} ms); "
-              f"cold open ×{cold_ms / warm_ms:.0f}, plain SQL ×{sql_ms / warm_ms:.1f}")
+        print(
+            f"warm: {warm_ms:.3f} ms for 5 species × 3 windows (target < {TARGET_MS:g} ms); "
+            f"cold open ×{cold_ms / warm_ms:.0f}, plain SQL ×{sql_ms / warm_ms:.1f}"
+        )
         out = Path(__file__).parent / "results" / "bench_catalog.json"
         out.parent.mkdir(exist_ok=True)
         out.write_text(json.dumps(result, indent=1) + "\n")

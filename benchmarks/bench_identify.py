@@ -114,8 +114,9 @@ def _client(n: int):
     from spectuner_nb.cube.fit import WORKER_CONFIG
 
     with dask.config.set(WORKER_CONFIG):
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                               dashboard_address=":0")
+        cluster = LocalCluster(
+            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0"
+        )
     return Client(cluster)
 
 
@@ -140,8 +141,12 @@ def _rates(records: list[dict], key: str = "score") -> dict:
     tot = {k: sum(r[key][k] for r in records) for k in ("tp", "fn", "fp", "weak")}
     found = tot["tp"] + tot["fp"]
     truth = tot["tp"] + tot["fn"]
-    return {"precision": tot["tp"] / found if found else None,
-            "recall": tot["tp"] / truth if truth else None, **tot, "n_mocks": len(records)}
+    return {
+        "precision": tot["tp"] / found if found else None,
+        "recall": tot["tp"] / truth if truth else None,
+        **tot,
+        "n_mocks": len(records),
+    }
 
 
 # ---------------------------------------------------------------- ours on one mock
@@ -150,20 +155,35 @@ def run_ours(mix, catalog, client, bounds: str, workdir: Path) -> dict:
     from spectuner_nb.identification import identify
 
     t0 = time.perf_counter()
-    res = identify(mix.obs, mix.candidates, catalog=catalog, bounds=bounds, client=client,
-                   workdir=workdir, resume=False, progress=False)
+    res = identify(
+        mix.obs,
+        mix.candidates,
+        catalog=catalog,
+        bounds=bounds,
+        client=client,
+        workdir=workdir,
+        resume=False,
+        progress=False,
+    )
     wall = time.perf_counter() - t0
     found = _canonical(catalog, res.species)
     dlog = {}
     table = res.table()
     if len(table):
-        n_fit = dict(zip(_canonical(catalog, table["species"]), _column(table, "N_tot"),
-                         strict=True))
+        n_fit = dict(
+            zip(_canonical(catalog, table["species"]), _column(table, "N_tot"), strict=True)
+        )
         for name in set(found) & set(mix.detectable):
             dlog[name] = float(np.log10(n_fit[name]) - np.log10(mix.mock.truth(name)[2]))
-    return {"identified": found, "score": mix.score(found), "dlogN": dlog, "wall_s": wall,
-            "n_peaks": int(res.n_peaks), "n_unknown": len(res.unknown),
-            "message": res.message}
+    return {
+        "identified": found,
+        "score": mix.score(found),
+        "dlogN": dlog,
+        "wall_s": wall,
+        "n_peaks": int(res.n_peaks),
+        "n_unknown": len(res.unknown),
+        "message": res.message,
+    }
 
 
 # ---------------------------------------------------------------- the peer on one mock
@@ -174,20 +194,33 @@ def write_peer_db(path: Path, catalog, names, windows) -> None:
     cols = ["PF_" + f"{t:.3f}".replace(".", "_") for t in PEER_PF_TEMPERATURES]
     path.unlink(missing_ok=True)
     with sqlite3.connect(path) as con:
-        con.execute("create table transitions (T_Name text, T_Frequency real, "
-                    "T_EinsteinA real, T_EnergyLower real, T_UpperStateDegeneracy real)")
-        con.execute("create table partitionfunctions (PF_Name text, "
-                    + ", ".join(f"{c} real" for c in cols) + ")")
+        con.execute(
+            "create table transitions (T_Name text, T_Frequency real, "
+            "T_EinsteinA real, T_EnergyLower real, T_UpperStateDegeneracy real)"
+        )
+        con.execute(
+            "create table partitionfunctions (PF_Name text, "
+            + ", ".join(f"{c} real" for c in cols)
+            + ")"
+        )
         for name in names:
             ll = catalog.lines(name, [(lo, hi)], pad_kms=0.0)
-            rows = zip([name] * len(ll), np.asarray(ll.freq, float), np.asarray(ll.A_ul, float),
-                       np.asarray(ll.E_low, float) / K_PER_CM1, np.asarray(ll.g_u, float),
-                       strict=True)
-            con.executemany("insert into transitions values (?, ?, ?, ?, ?)",
-                            [tuple(map(_py, r)) for r in rows])
+            rows = zip(
+                [name] * len(ll),
+                np.asarray(ll.freq, float),
+                np.asarray(ll.A_ul, float),
+                np.asarray(ll.E_low, float) / K_PER_CM1,
+                np.asarray(ll.g_u, float),
+                strict=True,
+            )
+            con.executemany(
+                "insert into transitions values (?, ?, ?, ?, ?)", [tuple(map(_py, r)) for r in rows]
+            )
             marks = ", ".join("?" * (len(cols) + 1))
-            con.execute(f"insert into partitionfunctions values ({marks})",
-                        [name, *map(float, ll.partition(PEER_PF_TEMPERATURES))])
+            con.execute(
+                f"insert into partitionfunctions values ({marks})",
+                [name, *map(float, ll.partition(PEER_PF_TEMPERATURES))],
+            )
 
 
 def _py(v):
@@ -195,8 +228,10 @@ def _py(v):
 
 
 PEER_PARAM_INFO = {  # Table 1 in the peer's parametrisation: (is_log, lower, upper, special)
-    "theta": (True, -3.0, -0.00043, "eta"), "T_ex": (False, 1.0, 1000.0, None),
-    "N_tot": (True, 12.0, 22.0, None), "delta_v": (True, -0.5, 1.5, None),
+    "theta": (True, -3.0, -0.00043, "eta"),
+    "T_ex": (False, 1.0, 1000.0, None),
+    "N_tot": (True, 12.0, 22.0, None),
+    "delta_v": (True, -0.5, 1.5, None),
     "v_offset": (False, -12.0, 12.0, None),
 }
 
@@ -228,12 +263,18 @@ def run_peer(mix, catalog, workdir: Path, n_process: int, store: Store, i: int) 
     db = workdir / "peer_db.sqlite"
     write_peer_db(db, catalog, mix.candidates, mix.obs.windows)
     obs = mix.obs
-    case = {"freqs": [f.tolist() for f in obs.freqs],
-            "intensities": [y.tolist() for y in obs.intensities],
-            "rms": [float(r) for r in obs.rms], "T_bg": [float(t) for t in obs.T_bg],
-            "beam": obs.beam if np.ndim(obs.beam) == 0 else [float(b) for b in obs.beam],
-            "candidates": mix.candidates, "db": str(db), "param_info": PEER_PARAM_INFO,
-            "n_process": n_process, "result_dir": str(workdir / "peer_result")}
+    case = {
+        "freqs": [f.tolist() for f in obs.freqs],
+        "intensities": [y.tolist() for y in obs.intensities],
+        "rms": [float(r) for r in obs.rms],
+        "T_bg": [float(t) for t in obs.T_bg],
+        "beam": obs.beam if np.ndim(obs.beam) == 0 else [float(b) for b in obs.beam],
+        "candidates": mix.candidates,
+        "db": str(db),
+        "param_info": PEER_PARAM_INFO,
+        "n_process": n_process,
+        "result_dir": str(workdir / "peer_result"),
+    }
     digest = peer_digest(case, db)
     stored = store.get(f"peer{i}")
     if stored is not None and stored.get("digest") == digest:
@@ -243,16 +284,25 @@ def run_peer(mix, catalog, workdir: Path, n_process: int, store: Store, i: int) 
     out_path.unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
     t0 = time.perf_counter()
-    proc = subprocess.run([str(PEER_PYTHON), str(PEER_SCRIPT), str(case_path), str(out_path)],
-                          capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [str(PEER_PYTHON), str(PEER_SCRIPT), str(case_path), str(out_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     wall = time.perf_counter() - t0
     rec = {"id": f"peer{i}", "digest": digest, "wall_s_process": wall}
     if proc.returncode != 0:
         rec["error"] = proc.stderr[-1500:]
     else:
         found = _canonical(catalog, json.loads(out_path.read_text())["identified"])
-        rec.update({"identified": found, "score": mix.score(found),
-                    "wall_s": json.loads(out_path.read_text())["wall_s"]})
+        rec.update(
+            {
+                "identified": found,
+                "score": mix.score(found),
+                "wall_s": json.loads(out_path.read_text())["wall_s"],
+            }
+        )
     store.add(rec)
     return rec
 
@@ -266,44 +316,68 @@ def bench_mocks(args, catalog, client, workdir: Path) -> dict:
     ours, peer = [], []
     for i in range(args.n_mocks):
         rec = store.get(f"ours{i}")
-        mix = mixture_case(i, seed=args.seed, catalog=catalog) \
-            if rec is None or i < args.n_peer else None
+        mix = (
+            mixture_case(i, seed=args.seed, catalog=catalog)
+            if rec is None or i < args.n_peer
+            else None
+        )
         if rec is None:
-            rec = {"id": f"ours{i}", "band": mix.mock.band, "n_species": len(mix.mock.species),
-                   "n_candidates": len(mix.candidates), "interloper": mix.interloper,
-                   "n_detectable": len(mix.detectable),
-                   **run_ours(mix, catalog, client, "auto", workdir / f"ours{i}")}
+            rec = {
+                "id": f"ours{i}",
+                "band": mix.mock.band,
+                "n_species": len(mix.mock.species),
+                "n_candidates": len(mix.candidates),
+                "interloper": mix.interloper,
+                "n_detectable": len(mix.detectable),
+                **run_ours(mix, catalog, client, "auto", workdir / f"ours{i}"),
+            }
             store.add(rec)
         ours.append(rec)
         if i < args.n_peer:
-            peer.append(run_peer(mix, catalog, workdir / f"peer{i}", max(args.workers, 1),
-                                 peer_store, i))
+            peer.append(
+                run_peer(mix, catalog, workdir / f"peer{i}", max(args.workers, 1), peer_store, i)
+            )
         s = rec["score"]
-        print(f"mock {i}: band {rec['band']}, {rec['n_species']} species, "
-              f"{rec['n_detectable']} detectable; ours tp {s['tp']} fn {s['fn']} fp {s['fp']} "
-              f"in {rec['wall_s']:.1f} s"
-              + (f"; peer {peer[-1].get('score')} in {peer[-1].get('wall_s', float('nan')):.1f} s"
-                 if i < args.n_peer else ""), flush=True)
+        print(
+            f"mock {i}: band {rec['band']}, {rec['n_species']} species, "
+            f"{rec['n_detectable']} detectable; ours tp {s['tp']} fn {s['fn']} fp {s['fp']} "
+            f"in {rec['wall_s']:.1f} s"
+            + (
+                f"; peer {peer[-1].get('score')} in {peer[-1].get('wall_s', float('nan')):.1f} s"
+                if i < args.n_peer
+                else ""
+            ),
+            flush=True,
+        )
     dlog = np.abs([v for r in ours for v in r["dlogN"].values()])
-    out = {"ours": _rates(ours),
-           "median_abs_dlogN_dex": float(np.median(dlog)) if dlog.size else None,
-           "n_params": int(dlog.size),
-           "wall_s_median": float(np.median([r["wall_s"] for r in ours])),
-           "wall_s_total": float(np.sum([r["wall_s"] for r in ours])),
-           "with_interloper": _rates([r for r in ours if r["interloper"]]),
-           "per_band": {str(b): _rates([r for r in ours if r["band"] == b]) for b in (3, 6, 7)}}
+    out = {
+        "ours": _rates(ours),
+        "median_abs_dlogN_dex": float(np.median(dlog)) if dlog.size else None,
+        "n_params": int(dlog.size),
+        "wall_s_median": float(np.median([r["wall_s"] for r in ours])),
+        "wall_s_total": float(np.sum([r["wall_s"] for r in ours])),
+        "with_interloper": _rates([r for r in ours if r["interloper"]]),
+        "per_band": {str(b): _rates([r for r in ours if r["band"] == b]) for b in (3, 6, 7)},
+    }
     ok_peer = [r for r in peer if "error" not in r]
     if peer:
         same = [ours[i] for i, r in enumerate(peer) if "error" not in r]
-        out["peer"] = {"spectuner_2.0": _rates(ok_peer) if ok_peer else None,
-                       "ours_same_mocks": _rates(same) if same else None,
-                       "n_failed": len(peer) - len(ok_peer),
-                       "errors": sorted({r["error"][-300:] for r in peer if "error" in r})[:3]}
+        out["peer"] = {
+            "spectuner_2.0": _rates(ok_peer) if ok_peer else None,
+            "ours_same_mocks": _rates(same) if same else None,
+            "n_failed": len(peer) - len(ok_peer),
+            "errors": sorted({r["error"][-300:] for r in peer if "error" in r})[:3],
+        }
         if ok_peer:
             t_ours = float(np.sum([r["wall_s"] for r in same]))
             t_peer = float(np.sum([r["wall_s"] for r in ok_peer]))
-            out["peer"].update({"wall_s_ours": t_ours, "wall_s_peer": t_peer,
-                                "time_ratio_peer_over_ours": t_peer / t_ours})
+            out["peer"].update(
+                {
+                    "wall_s_ours": t_ours,
+                    "wall_s_peer": t_peer,
+                    "time_ratio_peer_over_ours": t_peer / t_ours,
+                }
+            )
     out["records"] = {"ours": ours, "peer": peer}
     return out
 
@@ -314,11 +388,17 @@ def _g327_observation(workdir: Path):
     from spectuner_nb.cube.synthetic import G327_WINDOWS_MHZ
     from spectuner_nb.observation import Observation
 
-    synth = make_synthetic_cube(list(G327_SPECIES), windows_mhz=G327_WINDOWS_MHZ,
-                                n_channels=list(G327_CHANNELS), shape=(5, 5), seed=0)
+    synth = make_synthetic_cube(
+        list(G327_SPECIES),
+        windows_mhz=G327_WINDOWS_MHZ,
+        n_channels=list(G327_CHANNELS),
+        shape=(5, 5),
+        seed=0,
+    )
     files = synth.write(workdir / "g327")
-    return Observation.from_cube_pixel([str(f) for f in files["cubes"]], 2, 2,
-                                       T_bg=synth.cubes.t_background(2, 2)[0])
+    return Observation.from_cube_pixel(
+        [str(f) for f in files["cubes"]], 2, 2, T_bg=synth.cubes.t_background(2, 2)[0]
+    )
 
 
 def bench_catalog(catalog, client, workdir: Path) -> dict:
@@ -328,18 +408,32 @@ def bench_catalog(catalog, client, workdir: Path) -> dict:
     times, results = [], []
     for run in ("cold", "warm"):
         t0 = time.perf_counter()
-        res = identify(obs, None, catalog=catalog, client=client, workdir=workdir / run,
-                       resume=False, progress=False)
+        res = identify(
+            obs,
+            None,
+            catalog=catalog,
+            client=client,
+            workdir=workdir / run,
+            resume=False,
+            progress=False,
+        )
         times.append(time.perf_counter() - t0)
         results.append(res)
         print(f"whole catalog, G327 layout, {run}: {times[-1]:.1f} s, {res.species}", flush=True)
     truth = set(_canonical(catalog, G327_SPECIES))
     found = set(_canonical(catalog, results[-1].species))
-    return {"n_channels": int(obs.n_channels), "n_catalog_species": len(catalog.species()),
-            "cold_s": times[0], "warm_s": times[1], "identified": sorted(found),
-            "truth": sorted(truth), "missed": sorted(truth - found),
-            "extra": sorted(found - truth), "n_peaks": int(results[-1].n_peaks),
-            "n_unknown": len(results[-1].unknown)}
+    return {
+        "n_channels": int(obs.n_channels),
+        "n_catalog_species": len(catalog.species()),
+        "cold_s": times[0],
+        "warm_s": times[1],
+        "identified": sorted(found),
+        "truth": sorted(truth),
+        "missed": sorted(truth - found),
+        "extra": sorted(found - truth),
+        "n_peaks": int(results[-1].n_peaks),
+        "n_unknown": len(results[-1].unknown),
+    }
 
 
 def _w3_cubes():
@@ -364,42 +458,79 @@ def bench_w3(catalog, client, workdir: Path, n_init: int) -> dict:
     x, y = cubes.peak_pixel()
     obs = Observation.from_cube_pixel(path, x, y, v_lsr=cubes.v_lsr)
     t0 = time.perf_counter()
-    res = identify(obs, None, catalog=catalog, client=client, workdir=workdir / "identify",
-                   resume=False, progress=False)
+    res = identify(
+        obs,
+        None,
+        catalog=catalog,
+        client=client,
+        workdir=workdir / "identify",
+        resume=False,
+        progress=False,
+    )
     t_id = time.perf_counter() - t0
     table = res.table()
     lines = res.lines
     rms = float(np.max(obs.rms))
     strong = _column(lines, "T_peak") > 5.0 * rms
     assigned = np.array([bool(str(s).strip()) for s in lines["species"]])
-    at_edge = {} if res.fit is None else dict(zip(
-        res.fit.species, np.asarray(res.fit.at_bound, bool).reshape(len(res.fit.species), -1)
-        .any(axis=1).tolist(), strict=True))
-    out = {"pixel": [x, y], "v_lsr_kms": cubes.v_lsr, "rms_k": rms, "identify_s": t_id,
-           "identified": list(res.species), "n_peaks": int(res.n_peaks),
-           "n_unknown": len(res.unknown),
-           "unknown_mhz": [float(f) for f in _column(res.unknown, "freq")],
-           "frac_peaks_5sigma_assigned": float(assigned[strong].mean()) if strong.any() else None,
-           "n_peaks_5sigma": int(strong.sum()),
-           "species_at_bound": [s for s, hit in at_edge.items() if hit],
-           "table": {str(r["species"]): {"T_ex": float(_column(table, "T_ex")[k]),
-                                         "log10_N": float(np.log10(_column(table, "N_tot")[k]))}
-                     for k, r in enumerate(table)}}
+    at_edge = (
+        {}
+        if res.fit is None
+        else dict(
+            zip(
+                res.fit.species,
+                np.asarray(res.fit.at_bound, bool)
+                .reshape(len(res.fit.species), -1)
+                .any(axis=1)
+                .tolist(),
+                strict=True,
+            )
+        )
+    )
+    out = {
+        "pixel": [x, y],
+        "v_lsr_kms": cubes.v_lsr,
+        "rms_k": rms,
+        "identify_s": t_id,
+        "identified": list(res.species),
+        "n_peaks": int(res.n_peaks),
+        "n_unknown": len(res.unknown),
+        "unknown_mhz": [float(f) for f in _column(res.unknown, "freq")],
+        "frac_peaks_5sigma_assigned": float(assigned[strong].mean()) if strong.any() else None,
+        "n_peaks_5sigma": int(strong.sum()),
+        "species_at_bound": [s for s, hit in at_edge.items() if hit],
+        "table": {
+            str(r["species"]): {
+                "T_ex": float(_column(table, "T_ex")[k]),
+                "log10_N": float(np.log10(_column(table, "N_tot")[k])),
+            }
+            for k, r in enumerate(table)
+        },
+    }
     print(json.dumps({k: v for k, v in out.items() if k != "table"}, indent=1), flush=True)
     if not res.species:
         return out
     preset, bnds = res.settings["preset"], np.asarray(res.settings["bounds"])
     t0 = time.perf_counter()
-    maps = fit_cube(cubes, list(res.species), loss="chi2", init="policy", n_init=n_init,
-                    client=client if client is not None else False,
-                    workdir=workdir / "fit_cube", resume=True, progress=False,
-                    fit_kwargs={"bounds": bnds})
+    maps = fit_cube(
+        cubes,
+        list(res.species),
+        loss="chi2",
+        init="policy",
+        n_init=n_init,
+        client=client if client is not None else False,
+        workdir=workdir / "fit_cube",
+        resume=True,
+        progress=False,
+        fit_kwargs={"bounds": bnds},
+    )
     out["fit_cube_s"] = time.perf_counter() - t0
     fitted = (maps.flags & 3) == 0
     ny, nx = cubes.shape
     iy, ix = np.mgrid[:ny, :nx]
-    peak = np.max([s.max(axis=1) for s in cubes.spectra(iy.ravel(), ix.ravel())],
-                  axis=0).reshape(ny, nx)
+    peak = np.max([s.max(axis=1) for s in cubes.spectra(iy.ravel(), ix.ravel())], axis=0).reshape(
+        ny, nx
+    )
     rms = _rms_windows(cubes)
     snr = peak / float(np.max(rms))
     bright = fitted & (snr > 10)
@@ -411,14 +542,25 @@ def bench_w3(catalog, client, workdir: Path, n_init: int) -> dict:
         frac[name] = float(hit[seen].mean()) if seen.any() else None
         frac_all[name] = float(hit[bright].mean()) if bright.any() else None
         undetected[name] = float(1.0 - seen.sum() / bright.sum()) if bright.any() else None
-    out.update({"fit_cube_preset": preset, "n_pixels_fitted": int(fitted.sum()),
-                "n_pixels_snr10": int(bright.sum()), "detection_sigma": DETECTION_SIGMA,
-                "frac_snr10_at_bound": frac, "frac_snr10_not_detected": undetected,
-                "frac_snr10_at_bound_incl_not_detected": frac_all,
-                "median_chi2_snr10": float(np.nanmedian(maps.chi2[bright]))
-                if bright.any() else None})
-    print(json.dumps({"at_bound (detected)": frac, "not detected": undetected,
-                      "at_bound (all)": frac_all}, indent=1), flush=True)
+    out.update(
+        {
+            "fit_cube_preset": preset,
+            "n_pixels_fitted": int(fitted.sum()),
+            "n_pixels_snr10": int(bright.sum()),
+            "detection_sigma": DETECTION_SIGMA,
+            "frac_snr10_at_bound": frac,
+            "frac_snr10_not_detected": undetected,
+            "frac_snr10_at_bound_incl_not_detected": frac_all,
+            "median_chi2_snr10": float(np.nanmedian(maps.chi2[bright])) if bright.any() else None,
+        }
+    )
+    print(
+        json.dumps(
+            {"at_bound (detected)": frac, "not detected": undetected, "at_bound (all)": frac_all},
+            indent=1,
+        ),
+        flush=True,
+    )
     return out
 
 
@@ -439,18 +581,27 @@ def bench_cold(args, catalog, client, workdir: Path) -> dict:
         rec = store.get(f"cold{i}")
         if rec is None:
             mix = mixture_case(i, seed=args.seed, regime="cold-core", catalog=catalog)
-            rec = {"id": f"cold{i}", "n_species": len(mix.mock.species),
-                   "interloper": mix.interloper, "n_detectable": len(mix.detectable),
-                   **run_ours(mix, catalog, client, "cold_core", workdir / f"cold{i}")}
+            rec = {
+                "id": f"cold{i}",
+                "n_species": len(mix.mock.species),
+                "interloper": mix.interloper,
+                "n_detectable": len(mix.detectable),
+                **run_ours(mix, catalog, client, "cold_core", workdir / f"cold{i}"),
+            }
             store.add(rec)
         recs.append(rec)
-        print(f"cold {i}: {rec['n_detectable']} detectable, {rec['score']}, "
-              f"{rec['wall_s']:.1f} s", flush=True)
+        print(
+            f"cold {i}: {rec['n_detectable']} detectable, {rec['score']}, {rec['wall_s']:.1f} s",
+            flush=True,
+        )
     dlog = np.abs([v for r in recs for v in r["dlogN"].values()])
-    return {"ours": _rates(recs), "preset": "cold_core",
-            "median_abs_dlogN_dex": float(np.median(dlog)) if dlog.size else None,
-            "wall_s_median": float(np.median([r["wall_s"] for r in recs])),
-            "records": recs}
+    return {
+        "ours": _rates(recs),
+        "preset": "cold_core",
+        "median_abs_dlogN_dex": float(np.median(dlog)) if dlog.size else None,
+        "wall_s_median": float(np.median([r["wall_s"] for r in recs])),
+        "records": recs,
+    }
 
 
 # ---------------------------------------------------------------- figure
@@ -463,14 +614,16 @@ def plot(saved: dict, path: Path) -> None:
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     bars = []
     mocks = saved.get("mocks", {})
-    for label, rates in (("mocks", mocks.get("ours")),
-                         ("ours,\npeer set", (mocks.get("peer") or {}).get("ours_same_mocks")),
-                         ("spectuner 2.0,\npeer set",
-                          (mocks.get("peer") or {}).get("spectuner_2.0")),
-                         ("cold core", saved.get("cold", {}).get("ours"))):
+    for label, rates in (
+        ("mocks", mocks.get("ours")),
+        ("ours,\npeer set", (mocks.get("peer") or {}).get("ours_same_mocks")),
+        ("spectuner 2.0,\npeer set", (mocks.get("peer") or {}).get("spectuner_2.0")),
+        ("cold core", saved.get("cold", {}).get("ours")),
+    ):
         if rates and rates.get("precision") is not None:
-            bars.append((f"{label}\n(n={rates['n_mocks']})", rates["precision"],
-                         rates["recall"] or 0.0))
+            bars.append(
+                (f"{label}\n(n={rates['n_mocks']})", rates["precision"], rates["recall"] or 0.0)
+            )
     ax = axes[0]
     if bars:
         pos = np.arange(len(bars))
@@ -506,19 +659,24 @@ def plot(saved: dict, path: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("part", nargs="?", default="all", choices=("mocks", "catalog", "w3", "cold",
-                                                               "all"))
+    ap.add_argument(
+        "part", nargs="?", default="all", choices=("mocks", "catalog", "w3", "cold", "all")
+    )
     ap.add_argument("--n-mocks", type=int, default=200)
     ap.add_argument("--n-peer", type=int, default=20, help="mocks also given to spectuner 2.0")
     ap.add_argument("--n-cold", type=int, default=50)
     ap.add_argument("--n-init", type=int, default=50, help="fit_cube initial samples (w3)")
     ap.add_argument("--workers", type=int, default=2, help="Dask workers and peer processes")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--quick", action="store_true",
-                    help="a smoke run: 6 mocks, 2 for the peer, 3 cold cores")
-    ap.add_argument("--workdir", type=Path,
-                    default=Path(tempfile.gettempdir()) / "bench_identify_work",
-                    help="per-mock records and work folders (resumable)")
+    ap.add_argument(
+        "--quick", action="store_true", help="a smoke run: 6 mocks, 2 for the peer, 3 cold cores"
+    )
+    ap.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "bench_identify_work",
+        help="per-mock records and work folders (resumable)",
+    )
     args = ap.parse_args()
     if args.quick:
         args.n_mocks, args.n_peer, args.n_cold = 6, 2, 3
@@ -526,8 +684,11 @@ def main() -> None:
 
     catalog = default_cache()
     saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    saved["machine"] = {"cpu_count": os.cpu_count(), "workers": args.workers,
-                        "note": "2 cores shared with other jobs"}
+    saved["machine"] = {
+        "cpu_count": os.cpu_count(),
+        "workers": args.workers,
+        "note": "2 cores shared with other jobs",
+    }
     client = _client(args.workers)
     parts = ("mocks", "catalog", "w3", "cold") if args.part == "all" else (args.part,)
     cmd = " ".join(["python benchmarks/bench_identify.py", *sys.argv[1:]])

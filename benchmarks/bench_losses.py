@@ -69,13 +69,19 @@ def main() -> None:
     wall_b, cpu_b = (t / N_SETS for t in timed(lambda: loss(pred)))
     wall_c, cpu_c = (t / N_SETS for t in timed(lambda: chi2(obs, pred, RMS)))
     n_threads = numba.get_num_threads()
-    row = {"n_spectra": N_SETS, "n_channels": int(sum(f.size for f in windows)),
-           "threads": n_threads, "obs_peaks": int(sum(len(s) for s in loss.obs_spans)),
-           "model_with_peaks": int(res.has_peak.sum()),
-           "ours_pm_single_ms": 1e3 * wall_1, "ours_pm_single_cpu_ms": 1e3 * cpu_1,
-           "ours_pm_batch_ms": 1e3 * wall_b, "ours_pm_batch_cpu_ms": 1e3 * cpu_b,
-           "ours_pm_batch_per_core_ms": 1e3 * cpu_b / n_threads,
-           "ours_chi2_batch_ms": 1e3 * wall_c}
+    row = {
+        "n_spectra": N_SETS,
+        "n_channels": int(sum(f.size for f in windows)),
+        "threads": n_threads,
+        "obs_peaks": int(sum(len(s) for s in loss.obs_spans)),
+        "model_with_peaks": int(res.has_peak.sum()),
+        "ours_pm_single_ms": 1e3 * wall_1,
+        "ours_pm_single_cpu_ms": 1e3 * cpu_1,
+        "ours_pm_batch_ms": 1e3 * wall_b,
+        "ours_pm_batch_cpu_ms": 1e3 * cpu_b,
+        "ours_pm_batch_per_core_ms": 1e3 * cpu_b / n_threads,
+        "ours_chi2_batch_ms": 1e3 * wall_c,
+    }
 
     n = min(args.n_peer, N_SETS)
     stacked = np.concatenate(pred, axis=1)[:n]
@@ -83,8 +89,7 @@ def main() -> None:
         case = Path(tmp) / "pm.npz"
         extra = {f"obs_{w}": o for w, o in enumerate(obs)}
         extra.update(rms=np.full(3, RMS), pm_pred=stacked)
-        write_case(case, windows, [lines], model.to_physical(TRUE_FIT)[None], n_time=0,
-                   extra=extra)
+        write_case(case, windows, [lines], model.to_physical(TRUE_FIT)[None], n_time=0, extra=extra)
         peer = run_peer("_peer_spectuner.py", case)
     if peer is not None:
         row["spectuner_pm_ms"] = 1e3 * float(peer["t_pm"])
@@ -94,35 +99,51 @@ def main() -> None:
         diff = np.abs(res.loss[:n] - peer["pm_loss"])
         scale = np.maximum(1.0, np.abs(peer["pm_loss"]))
         row["agreement"] = {
-            "n": n, "max_abs_K": float(diff.max()), "median_abs_K": float(np.median(diff)),
+            "n": n,
+            "max_abs_K": float(diff.max()),
+            "median_abs_K": float(np.median(diff)),
             "n_equal_1e-9": int(np.sum(diff <= 1e-9 * scale)),
             "max_abs_peak_term_K": float(np.max(np.abs(res.peak_term[:n] - peer["pm_peak"]))),
-            "mae_part_max_abs_K": float(np.max(np.abs(
-                (res.loss - res.peak_term)[:n] - (peer["pm_loss"] - peer["pm_peak"])))),
+            "mae_part_max_abs_K": float(
+                np.max(np.abs((res.loss - res.peak_term)[:n] - (peer["pm_loss"] - peer["pm_peak"])))
+            ),
         }
 
-    print(f"\nPeak-matching loss, G327 windows (8740 channels), {N_SETS} model spectra;"
-          " ms per spectrum, CPU / wall")
-    print(f"  observed peaks: {row['obs_peaks']}; model spectra with a peak: "
-          f"{row['model_with_peaks']}")
+    print(
+        f"\nPeak-matching loss, G327 windows (8740 channels), {N_SETS} model spectra;"
+        " ms per spectrum, CPU / wall"
+    )
+    print(
+        f"  observed peaks: {row['obs_peaks']}; model spectra with a peak: "
+        f"{row['model_with_peaks']}"
+    )
     print(f"  ours single      {cpu_1 * 1e3:8.3f} / {wall_1 * 1e3:8.3f}")
-    print(f"  ours batch/core  {cpu_b * 1e3 / n_threads:8.3f} / {wall_b * 1e3:8.3f}"
-          f"  ({n_threads} threads)")
+    print(
+        f"  ours batch/core  {cpu_b * 1e3 / n_threads:8.3f} / {wall_b * 1e3:8.3f}"
+        f"  ({n_threads} threads)"
+    )
     print(f"  ours chi2 batch  {cpu_c * 1e3:8.4f} / {wall_c * 1e3:8.4f}")
     if "spectuner_pm_ms" in row:
         cpu_p, wall_p = row["spectuner_pm_cpu_ms"], row["spectuner_pm_ms"]
         print(f"  spectuner        {cpu_p:8.3f} / {wall_p:8.3f}")
-        print(f"  speed-up (CPU): single x{row['speedup_single_cpu']:.1f}, "
-              f"batch per core x{row['speedup_batch_cpu']:.1f}")
+        print(
+            f"  speed-up (CPU): single x{row['speedup_single_cpu']:.1f}, "
+            f"batch per core x{row['speedup_batch_cpu']:.1f}"
+        )
         a = row["agreement"]
-        print(f"  agreement over {a['n']} spectra: {a['n_equal_1e-9']} equal to 1e-9; "
-              f"max |Δloss| {a['max_abs_K']:.3g} K (median {a['median_abs_K']:.2g}); "
-              f"MAE part max |Δ| {a['mae_part_max_abs_K']:.2g} K")
+        print(
+            f"  agreement over {a['n']} spectra: {a['n_equal_1e-9']} equal to 1e-9; "
+            f"max |Δloss| {a['max_abs_K']:.3g} K (median {a['median_abs_K']:.2g}); "
+            f"MAE part max |Δ| {a['mae_part_max_abs_K']:.2g} K"
+        )
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / "bench_losses.json"
-    meta = {"date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-            "command": "python benchmarks/bench_losses.py " + " ".join(sys.argv[1:]),
-            "rms_K": RMS, "true_fit_params": TRUE_FIT.tolist()}
+    meta = {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "command": "python benchmarks/bench_losses.py " + " ".join(sys.argv[1:]),
+        "rms_K": RMS,
+        "true_fit_params": TRUE_FIT.tolist(),
+    }
     out.write_text(json.dumps({"meta": meta, "row": row}, indent=2))
     print(f"\nsaved {out}")
 

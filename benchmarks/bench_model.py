@@ -60,8 +60,7 @@ T_CMB = 2.726
 
 def g327_windows() -> list[np.ndarray]:
     """Channel-centre frequencies (MHz) of the three G327 windows."""
-    return [np.linspace(lo, hi, n) for (lo, hi), n in zip(G327_WINDOWS, G327_CHANNELS,
-                                                          strict=True)]
+    return [np.linspace(lo, hi, n) for (lo, hi), n in zip(G327_WINDOWS, G327_CHANNELS, strict=True)]
 
 
 def ch3oh_full() -> LineList:
@@ -96,11 +95,16 @@ def lines_300(full: LineList, seed: int = SEED) -> LineList:
     win = rng.choice(3, 300, p=widths / widths.sum())
     lo = np.array([G327_WINDOWS[w][0] for w in win])
     freq = lo + rng.uniform(0.0, 1.0, 300) * widths[win]
-    return LineList.from_mapping("CH3OH-300", {
-        "freq": freq, "A_ul": np.asarray(pool.A_ul)[idx], "E_low": np.asarray(pool.E_low)[idx],
-        "g_u": np.asarray(pool.g_u)[idx],
-        "Q_T": (pool.partition.temperature, pool.partition.q),
-    })
+    return LineList.from_mapping(
+        "CH3OH-300",
+        {
+            "freq": freq,
+            "A_ul": np.asarray(pool.A_ul)[idx],
+            "E_low": np.asarray(pool.E_low)[idx],
+            "g_u": np.asarray(pool.g_u)[idx],
+            "Q_T": (pool.partition.temperature, pool.partition.q),
+        },
+    )
 
 
 def random_fit_params(n: int, n_species: int = 1, seed: int = SEED) -> np.ndarray:
@@ -110,20 +114,43 @@ def random_fit_params(n: int, n_species: int = 1, seed: int = SEED) -> np.ndarra
     return lo + (hi - lo) * rng.uniform(size=(n, n_species, 5))
 
 
-def write_case(path: Path, windows, lines: list[LineList], params, *, n_time: int,
-               beam=BEAM, t_bg: float = 0.0, extra: dict | None = None) -> None:
+def write_case(
+    path: Path,
+    windows,
+    lines: list[LineList],
+    params,
+    *,
+    n_time: int,
+    beam=BEAM,
+    t_bg: float = 0.0,
+    extra: dict | None = None,
+) -> None:
     """Save a benchmark case for a peer script (dense Q(T) so both interpolate alike)."""
-    data = {"n_win": len(windows), "n_species": len(lines), "params": params,
-            "n_time": n_time, "beam_arcsec": np.asarray(beam, float), "T_bg": t_bg,
-            "cmb": True, "T_cmb": T_CMB}
+    data = {
+        "n_win": len(windows),
+        "n_species": len(lines),
+        "params": params,
+        "n_time": n_time,
+        "beam_arcsec": np.asarray(beam, float),
+        "T_bg": t_bg,
+        "cmb": True,
+        "T_cmb": T_CMB,
+    }
     for w, f in enumerate(windows):
         data[f"freq_{w}"] = f
     for s, ll in enumerate(lines):
         x_t = np.geomspace(1.0, 1000.0, 20000)
-        data.update({f"sp{s}_freq": np.asarray(ll.freq), f"sp{s}_A_ul": np.asarray(ll.A_ul),
-                     f"sp{s}_E_low": np.asarray(ll.E_low), f"sp{s}_E_up": np.asarray(ll.E_up),
-                     f"sp{s}_g_u": np.asarray(ll.g_u, float), f"sp{s}_xT": x_t,
-                     f"sp{s}_QT": ll.partition(x_t)})
+        data.update(
+            {
+                f"sp{s}_freq": np.asarray(ll.freq),
+                f"sp{s}_A_ul": np.asarray(ll.A_ul),
+                f"sp{s}_E_low": np.asarray(ll.E_low),
+                f"sp{s}_E_up": np.asarray(ll.E_up),
+                f"sp{s}_g_u": np.asarray(ll.g_u, float),
+                f"sp{s}_xT": x_t,
+                f"sp{s}_QT": ll.partition(x_t),
+            }
+        )
     data.update(extra or {})
     np.savez(path, **data)
 
@@ -135,8 +162,12 @@ def run_peer(script: str, case: Path) -> dict | None:
         return None
     out = case.with_name(case.stem + "_" + script.replace(".py", "") + ".npz")
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}  # peers use their own
-    proc = subprocess.run([str(PEER_PYTHON), str(HERE / script), str(case), str(out)],
-                          capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [str(PEER_PYTHON), str(HERE / script), str(case), str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     if proc.returncode != 0:
         print(f"{script} failed:\n{proc.stderr[-2000:]}")
         return None
@@ -162,9 +193,17 @@ def brute_force(windows, lines: LineList, p: np.ndarray, beam=BEAM, n_sub: int =
     c_kms, hk = 299792.458, 6.62607015e-34 * 1e6 / 1.380649e-23
     theta, t_ex, n_tot, dv, v_off = p
     nu_t = np.asarray(lines.freq)
-    tau_hat = ((c_kms * 1e3) ** 2 / (8 * np.pi) * 1e-14 * n_tot * np.asarray(lines.A_ul)
-               * np.asarray(lines.g_u) / (float(lines.partition(t_ex)) * nu_t**2)
-               * np.exp(-np.asarray(lines.E_low) / t_ex) * -np.expm1(-hk * nu_t / t_ex))
+    tau_hat = (
+        (c_kms * 1e3) ** 2
+        / (8 * np.pi)
+        * 1e-14
+        * n_tot
+        * np.asarray(lines.A_ul)
+        * np.asarray(lines.g_u)
+        / (float(lines.partition(t_ex)) * nu_t**2)
+        * np.exp(-np.asarray(lines.E_low) / t_ex)
+        * -np.expm1(-hk * nu_t / t_ex)
+    )
     cen = nu_t * (1 - v_off / c_kms)
     sig = cen * dv / (c_kms * 2 * np.sqrt(2 * np.log(2)))
     eta = theta**2 / (theta**2 + beam[0] * beam[1])
@@ -201,8 +240,12 @@ def time_ours(model: LTEModel, params: np.ndarray, n_single: int) -> dict:
     wall_1, cpu_1 = timed(lambda: model(params[next(it) % len(params)]), n_single)
     batch = [timed(lambda: model(params)) for _ in range(3)]
     wall_b, cpu_b = (float(np.median([b[i] for b in batch])) / len(params) for i in (0, 1))
-    return {"ours_single_ms": 1e3 * wall_1, "ours_single_cpu_ms": 1e3 * cpu_1,
-            "ours_batch_ms": 1e3 * wall_b, "ours_batch_cpu_ms": 1e3 * cpu_b}
+    return {
+        "ours_single_ms": 1e3 * wall_1,
+        "ours_single_cpu_ms": 1e3 * cpu_1,
+        "ours_batch_ms": 1e3 * wall_b,
+        "ours_batch_cpu_ms": 1e3 * cpu_b,
+    }
 
 
 def alternating_runs(model: LTEModel, params: np.ndarray, case: Path, repeats: int) -> list[dict]:
@@ -233,8 +276,13 @@ def bench_case(name: str, lines: LineList, args, tmp: Path) -> dict:
     model(params[:16])
     first_call = time.perf_counter() - t0
     ours = np.concatenate(model(params[: args.n_peer]), axis=1)
-    row = {"case": name, "n_lines": len(lines), "n_channels": int(sum(f.size for f in windows)),
-           "threads": numba.get_num_threads(), "first_call_s": first_call}
+    row = {
+        "case": name,
+        "n_lines": len(lines),
+        "n_channels": int(sum(f.size for f in windows)),
+        "threads": numba.get_num_threads(),
+        "first_call_s": first_call,
+    }
 
     case = tmp / f"{name}.npz"
     write_case(case, windows, [lines], params[: args.n_peer], n_time=args.n_peer)
@@ -251,7 +299,7 @@ def bench_case(name: str, lines: LineList, args, tmp: Path) -> dict:
     truth = np.array([brute_force(windows, lines, params[i, 0]) for i in range(n_truth)])
     row["accuracy_ours"] = agreement(ours[:n_truth], truth)
     if spec is not None:
-        thin = (np.concatenate(model.opacity(params[: args.n_peer]), axis=-1).max(axis=(1, 2)) < 1)
+        thin = np.concatenate(model.opacity(params[: args.n_peer]), axis=-1).max(axis=(1, 2)) < 1
         resolved = params[: args.n_peer, 0, 3] >= 1.0
         row["agreement_spectuner"] = agreement(ours, spec)
         row["agreement_spectuner_thin_resolved"] = agreement(ours, spec, mask=thin & resolved)
@@ -280,46 +328,73 @@ def _fmt(row: dict, key: str, spec: str = ".2f") -> str:
 
 
 def print_table(rows: list[dict]) -> None:
-    print(f"\nLTE model, G327 windows (8740 channels), {N_SETS} parameter sets; ms per spectrum,"
-          " wall (CPU)")
+    print(
+        f"\nLTE model, G327 windows (8740 channels), {N_SETS} parameter sets; ms per spectrum,"
+        " wall (CPU)"
+    )
     head = ("case", "run", "load", "ours 1", "ours batch", "spectuner", "x single", "x batch")
     print("{:<10}{:>7}{:>6}{:>17}{:>17}{:>17}{:>10}{:>9}".format(*head))
     for r in rows:
         for i, run in enumerate(r["runs"] + [r]):
             label = "median" if i == len(r["runs"]) else str(i + 1)
             load = "" if label == "median" else f"{run['load_1min']:.1f}"
-            print("{:<10}{:>7}{:>6}{:>17}{:>17}{:>17}{:>10}{:>9}".format(
-                r["case"], label, load,
-                f"{run['ours_single_ms']:.3f} ({run['ours_single_cpu_ms']:.3f})",
-                f"{run['ours_batch_ms']:.3f} ({run['ours_batch_cpu_ms']:.3f})",
-                f"{_fmt(run, 'spectuner_ms')} ({_fmt(run, 'spectuner_cpu_ms')})",
-                _fmt(run, "speedup_single_wall", ".1f"), _fmt(run, "speedup_batch_wall", ".1f")))
-    print("(x = spectuner wall / ours wall per spectrum, each run timing ours then spectuner;"
-          " load = 1-min load average before the run)")
+            print(
+                "{:<10}{:>7}{:>6}{:>17}{:>17}{:>17}{:>10}{:>9}".format(
+                    r["case"],
+                    label,
+                    load,
+                    f"{run['ours_single_ms']:.3f} ({run['ours_single_cpu_ms']:.3f})",
+                    f"{run['ours_batch_ms']:.3f} ({run['ours_batch_cpu_ms']:.3f})",
+                    f"{_fmt(run, 'spectuner_ms')} ({_fmt(run, 'spectuner_cpu_ms')})",
+                    _fmt(run, "speedup_single_wall", ".1f"),
+                    _fmt(run, "speedup_batch_wall", ".1f"),
+                )
+            )
+    print(
+        "(x = spectuner wall / ours wall per spectrum, each run timing ours then spectuner;"
+        " load = 1-min load average before the run)"
+    )
     for r in rows:
         if "pyspeckit_cpu_ms" in r:
-            print(f"  {r['case']:<10}pyspeckit {r['pyspeckit_cpu_ms']:.2f} ms CPU per spectrum "
-                  f"(x{r['speedup_vs_pyspeckit_cpu']:.1f} vs ours single)")
+            print(
+                f"  {r['case']:<10}pyspeckit {r['pyspeckit_cpu_ms']:.2f} ms CPU per spectrum "
+                f"(x{r['speedup_vs_pyspeckit_cpu']:.1f} vs ours single)"
+            )
     print("\nagreement: max |a − b| / max |b| per spectrum (max, median over spectra)")
-    keys = ("accuracy_ours", "accuracy_spectuner", "agreement_spectuner",
-            "agreement_spectuner_thin_resolved", "agreement_pyspeckit",
-            "agreement_pyspeckit_resolved")
+    keys = (
+        "accuracy_ours",
+        "accuracy_spectuner",
+        "agreement_spectuner",
+        "agreement_spectuner_thin_resolved",
+        "agreement_pyspeckit",
+        "agreement_pyspeckit_resolved",
+    )
     for r in rows:
         for key in keys:
             if key in r and r[key].get("n"):
                 a = r[key]
-                print(f"  {r['case']:<10}{key:<36} max {a['max']:.2e}  median {a['median']:.2e}"
-                      f"  (n={a['n']})")
+                print(
+                    f"  {r['case']:<10}{key:<36} max {a['max']:.2e}  median {a['median']:.2e}"
+                    f"  (n={a['n']})"
+                )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n-peer", type=int, default=100, help="parameter sets run by spectuner")
     parser.add_argument("--n-pyspeckit", type=int, default=20, help="sets run by pyspeckit")
-    parser.add_argument("--n-truth", type=int, default=20,
-                        help="spectra also computed by the brute-force numpy reference")
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="alternating runs (ours, then spectuner); medians are reported")
+    parser.add_argument(
+        "--n-truth",
+        type=int,
+        default=20,
+        help="spectra also computed by the brute-force numpy reference",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="alternating runs (ours, then spectuner); medians are reported",
+    )
     args = parser.parse_args()
     full = ch3oh_full()
     cases = [("CH3OH", ch3oh_in_windows(full)), ("300lines", lines_300(full))]
@@ -328,9 +403,13 @@ def main() -> None:
     print_table(rows)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / "bench_model.json"
-    meta = {"date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-            "command": "python benchmarks/bench_model.py " + " ".join(sys.argv[1:]),
-            "numba_threads": numba.get_num_threads(), "n_sets": N_SETS, "beam_arcsec": BEAM}
+    meta = {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "command": "python benchmarks/bench_model.py " + " ".join(sys.argv[1:]),
+        "numba_threads": numba.get_num_threads(),
+        "n_sets": N_SETS,
+        "beam_arcsec": BEAM,
+    }
     out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     print(f"\nsaved {out}")
 

@@ -111,8 +111,9 @@ def pixels(n: int) -> tuple[list[Observation], str]:
     if shared_data_dir(required=False) is not None:
         cube = w3h2o_cube()
         coords = [(x, y) for y in range(cube.shape[1]) for x in range(cube.shape[2])][:n]
-        return [Observation.from_cube_pixel(cube, x, y, v_lsr=W3H2O_VLSR_KMS)
-                for x, y in coords], "W3(H2O) pixels"
+        return [
+            Observation.from_cube_pixel(cube, x, y, v_lsr=W3H2O_VLSR_KMS) for x, y in coords
+        ], "W3(H2O) pixels"
     from spectuner_nb.mock import mock_spectrum
 
     return [mock_spectrum(["CH3OH"], seed=i).obs for i in range(n)], "mock pixels"
@@ -143,13 +144,19 @@ def proposal_cost(args) -> dict:
     n = len(obs)
     per_pixel_ms = 1e3 * (t_feat + t_net) / n
     result = {
-        "source": source, "species": args.species, "pixels": n, "samples": args.samples,
-        "threads": args.threads, "checkpoint": str(args.checkpoint or "shipped"),
-        "features_ms_per_pixel": 1e3 * t_feat / n, "network_ms_per_pixel": 1e3 * t_net / n,
+        "source": source,
+        "species": args.species,
+        "pixels": n,
+        "samples": args.samples,
+        "threads": args.threads,
+        "checkpoint": str(args.checkpoint or "shipped"),
+        "features_ms_per_pixel": 1e3 * t_feat / n,
+        "network_ms_per_pixel": 1e3 * t_net / n,
         "proposal_ms_per_pixel": per_pixel_ms,
         "peer_score_50_samples_ms_per_pixel": 1e3 * t_peer / n,
         "ratio_proposal_to_peer": per_pixel_ms / (1e3 * t_peer / n),
-        "goal_ms_per_pixel": GOAL_MS, "goal_met": bool(per_pixel_ms <= GOAL_MS),
+        "goal_ms_per_pixel": GOAL_MS,
+        "goal_met": bool(per_pixel_ms <= GOAL_MS),
         "finite": bool(np.all(np.isfinite(x))),
     }
     _write_result("bench_policy", "", result)
@@ -161,8 +168,9 @@ def _fit_quality_module():
     import importlib.util
     import sys
 
-    spec = importlib.util.spec_from_file_location("fit_quality",
-                                                  ROOT / "benchmarks" / "fit_quality.py")
+    spec = importlib.util.spec_from_file_location(
+        "fit_quality", ROOT / "benchmarks" / "fit_quality.py"
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules["fit_quality"] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
@@ -198,9 +206,15 @@ def _pixels_of_parity(cases: list, parity: str = "odd") -> list:
     return [case for case in cases if sum(_pixel_xy(case.name)) % 2 == W3_PIXEL_PARITY[parity]]
 
 
-def fit_groups(fq, catalog, seed: int, w3_per_bin: int, mock_spectra: int,
-               w3_train_species: tuple[str, ...] | None = None,
-               w3_pixels: str = "odd") -> dict[str, list]:
+def fit_groups(
+    fq,
+    catalog,
+    seed: int,
+    w3_per_bin: int,
+    mock_spectra: int,
+    w3_train_species: tuple[str, ...] | None = None,
+    w3_pixels: str = "odd",
+) -> dict[str, list]:
     """Cases of the four groups, relabelled ``<dataset>/<train|heldout>``.
 
     ``w3_train_species`` replaces the W3(H2O) training-species group's species (default
@@ -214,13 +228,24 @@ def fit_groups(fq, catalog, seed: int, w3_per_bin: int, mock_spectra: int,
     groups: dict[str, list] = {name: [] for name in GROUPS}
     if shared_data_dir(required=False) is not None:
         groups["w3h2o/train"] = _pixels_of_parity(
-            fq.w3h2o_cases(catalog, n_per_bin=w3_per_bin, max_species=1, seed=seed,
-                           species=w3_train_species or fq.W3_SPECIES), w3_pixels)
+            fq.w3h2o_cases(
+                catalog,
+                n_per_bin=w3_per_bin,
+                max_species=1,
+                seed=seed,
+                species=w3_train_species or fq.W3_SPECIES,
+            ),
+            w3_pixels,
+        )
         groups["w3h2o/heldout"] = _pixels_of_parity(  # same pixel/peak selection
-            fq.w3h2o_cases(catalog, n_per_bin=w3_per_bin, max_species=1, seed=seed + 1,
-                           species=W3_HELDOUT), w3_pixels)
-    for case in fq.mock_cases(catalog, n_spectra=mock_spectra, n_channels=400, max_species=2,
-                              seed=seed):
+            fq.w3h2o_cases(
+                catalog, n_per_bin=w3_per_bin, max_species=1, seed=seed + 1, species=W3_HELDOUT
+            ),
+            w3_pixels,
+        )
+    for case in fq.mock_cases(
+        catalog, n_spectra=mock_spectra, n_channels=400, max_species=2, seed=seed
+    ):
         key = "mock/heldout" if resolve(case.species) in held else "mock/train"
         groups[key].append(case)
     for name, cases in groups.items():
@@ -237,8 +262,9 @@ def blas_threads() -> int:
     """
     from threadpoolctl import threadpool_info
 
-    return max((int(i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"),
-               default=1)
+    return max(
+        (int(i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"), default=1
+    )
 
 
 def _reference_records(path: str, args, n_init: int) -> dict[tuple, dict]:
@@ -246,23 +272,37 @@ def _reference_records(path: str, args, n_init: int) -> dict[tuple, dict]:
     the run must have used ``n_init`` start points (docs/method.md's)."""
     ref = json.loads(Path(path).read_text())
     if ref.get("blas_threads", blas_threads()) != blas_threads():
-        raise SystemExit(f"--reference {path}: made with {ref['blas_threads']} BLAS threads, "
-                         f"this run has {blas_threads()} (set OMP_NUM_THREADS to match)")
+        raise SystemExit(
+            f"--reference {path}: made with {ref['blas_threads']} BLAS threads, "
+            f"this run has {blas_threads()} (set OMP_NUM_THREADS to match)"
+        )
     older = {"w3_pixels": "odd"}  # what files from before an option was added used
     for key in ("seed", "w3_per_bin", "mock_spectra", "w3_train_species", "w3_pixels"):
         value = ref.get(key, older.get(key))
         if value != getattr(args, key):
-            raise SystemExit(f"--reference {path}: {key} is {value!r}, this run has "
-                             f"{getattr(args, key)!r}; the cases would differ")
+            raise SystemExit(
+                f"--reference {path}: {key} is {value!r}, this run has "
+                f"{getattr(args, key)!r}; the cases would differ"
+            )
     if ref.get("n_init", n_init) != n_init:
-        raise SystemExit(f"--reference {path}: made with --n-init {ref['n_init']}; use a run "
-                         f"with the default {n_init}")
-    return {(r["dataset"], r["case"], r["species"], r["method"]): r for r in ref["records"]
-            if r["method"] in CHECKPOINT_FREE_METHODS and "failed" not in r}
+        raise SystemExit(
+            f"--reference {path}: made with --n-init {ref['n_init']}; use a run "
+            f"with the default {n_init}"
+        )
+    return {
+        (r["dataset"], r["case"], r["species"], r["method"]): r
+        for r in ref["records"]
+        if r["method"] in CHECKPOINT_FREE_METHODS and "failed" not in r
+    }
 
 
-def _run_case(fq, case, seed: int, reuse: dict[tuple, dict] | None,
-              reused_methods: tuple[str, ...] = CHECKPOINT_FREE_METHODS) -> list[dict]:
+def _run_case(
+    fq,
+    case,
+    seed: int,
+    reuse: dict[tuple, dict] | None,
+    reused_methods: tuple[str, ...] = CHECKPOINT_FREE_METHODS,
+) -> list[dict]:
     """Records of one case: every method, or all but ``reused_methods`` with ``reuse``
     (ε against the reused PSO ×3 loss; [] when the reference lacks the case)."""
     from spectuner_nb.losses import relative_loss
@@ -305,13 +345,13 @@ def fit_comparison(args) -> dict:
     reused = CHECKPOINT_FREE_METHODS if n_init == fq.N_INIT else (fq.REFERENCE,)
     catalog = default_cache()
     w3_train = tuple(args.w3_train_species.split(",")) if args.w3_train_species else None
-    groups = fit_groups(fq, catalog, args.seed, args.w3_per_bin, args.mock_spectra, w3_train,
-                        args.w3_pixels)
+    groups = fit_groups(
+        fq, catalog, args.seed, args.w3_per_bin, args.mock_spectra, w3_train, args.w3_pixels
+    )
     groups = {k: v for k, v in groups.items() if k in wanted}
     print({k: len(v) for k, v in groups.items()})
     reuse = _reference_records(args.reference, args, fq.N_INIT) if args.reference else None
-    order = [c for batch in itertools.zip_longest(*groups.values()) for c in batch
-             if c is not None]
+    order = [c for batch in itertools.zip_longest(*groups.values()) for c in batch if c is not None]
     t0 = time.monotonic()
     records = []
     for i, case in enumerate(order):
@@ -332,17 +372,27 @@ def fit_comparison(args) -> dict:
                 - by["policy_slsqp"]["eps_mean"],
                 "goal_eps_le_0.02": bool(by["policy_slsqp"]["eps_mean"] <= 0.02),
                 "goal_nfev_le_15pct": bool(by["policy_slsqp"]["nfev_ratio_to_pso_x3"] <= 0.15),
-                "goal_gain_ge_0.1": bool(by["random_slsqp"]["eps_mean"]
-                                         - by["policy_slsqp"]["eps_mean"] >= 0.1),
+                "goal_gain_ge_0.1": bool(
+                    by["random_slsqp"]["eps_mean"] - by["policy_slsqp"]["eps_mean"] >= 0.1
+                ),
             }
-    out = {"seed": args.seed, "budget_min": args.budget_min, "w3_per_bin": args.w3_per_bin,
-           "checkpoint": str(args.checkpoint or "shipped"), "reference": args.reference,
-           "mock_spectra": args.mock_spectra, "w3_train_species": args.w3_train_species,
-           "w3_pixels": args.w3_pixels,
-           "n_init": n_init, "blas_threads": blas_threads(),
-           "wall_time_s": time.monotonic() - t0, "cases_available": {k: len(v) for k, v in
-                                                                       groups.items()},
-           "summary": rows, "checks": checks, "records": records}
+    out = {
+        "seed": args.seed,
+        "budget_min": args.budget_min,
+        "w3_per_bin": args.w3_per_bin,
+        "checkpoint": str(args.checkpoint or "shipped"),
+        "reference": args.reference,
+        "mock_spectra": args.mock_spectra,
+        "w3_train_species": args.w3_train_species,
+        "w3_pixels": args.w3_pixels,
+        "n_init": n_init,
+        "blas_threads": blas_threads(),
+        "wall_time_s": time.monotonic() - t0,
+        "cases_available": {k: len(v) for k, v in groups.items()},
+        "summary": rows,
+        "checks": checks,
+        "records": records,
+    }
     _write_result("bench_policy_fits", args.tag, out)
     if not args.tag:
         fq.plot(rows, ROOT / "docs" / "images" / "policy_fit_quality.png")
@@ -360,16 +410,29 @@ def _fits_cases(path: str) -> dict[tuple, dict[str, dict]]:
 
 def compare(args) -> dict:
     """Paired differences of ε(policy + SLSQP) between two ``fits`` results, per group."""
-    a, b = ({k: c["policy_slsqp"]["eps"] for k, c in _fits_cases(f).items()
-             if "eps" in c.get("policy_slsqp", {})} for f in args.files)
+    a, b = (
+        {
+            k: c["policy_slsqp"]["eps"]
+            for k, c in _fits_cases(f).items()
+            if "eps" in c.get("policy_slsqp", {})
+        }
+        for f in args.files
+    )
     out = {}
     for group in sorted({k[0] for k in a.keys() & b.keys()}):
         diff = np.array([b[k] - a[k] for k in a.keys() & b.keys() if k[0] == group])
         se = float(diff.std(ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else float("nan")
-        out[group] = {"n": int(diff.size), "mean_diff": float(diff.mean()), "std_error": se,
-                      "better": int(np.sum(diff < -1e-3)), "worse": int(np.sum(diff > 1e-3))}
-        print(f"{group:15s} n={diff.size:3d}  ε(B) − ε(A) = {diff.mean():+.3f} ± {se:.3f}  "
-              f"better {out[group]['better']}, worse {out[group]['worse']}")
+        out[group] = {
+            "n": int(diff.size),
+            "mean_diff": float(diff.mean()),
+            "std_error": se,
+            "better": int(np.sum(diff < -1e-3)),
+            "worse": int(np.sum(diff > 1e-3)),
+        }
+        print(
+            f"{group:15s} n={diff.size:3d}  ε(B) − ε(A) = {diff.mean():+.3f} ± {se:.3f}  "
+            f"better {out[group]['better']}, worse {out[group]['worse']}"
+        )
     return out
 
 
@@ -385,23 +448,30 @@ def strata(args) -> dict:
         out[name] = {}
         print(name)
         for group in sorted({k[0] for k in cases}):
-            rows = [c for k, c in cases.items() if k[0] == group
-                    and {"pso_x3", "policy_slsqp", "random_slsqp"} <= c.keys()]
+            rows = [
+                c
+                for k, c in cases.items()
+                if k[0] == group and {"pso_x3", "policy_slsqp", "random_slsqp"} <= c.keys()
+            ]
             ref = np.array([c["pso_x3"]["loss"] for c in rows])
             pol = np.array([c["policy_slsqp"]["eps"] for c in rows])
             rnd = np.array([c["random_slsqp"]["eps"] for c in rows])
             out[name][group] = {}
             for band, lo, hi in STRATA_K:
                 m = (ref >= lo) & (ref < hi)
-                row = {"n": int(m.sum()),
-                       "share_of_eps_sum": float(pol[m].sum() / pol.sum()) if pol.sum() else 0.0,
-                       "eps_policy_slsqp": float(pol[m].mean()) if m.any() else float("nan"),
-                       "eps_random_slsqp": float(rnd[m].mean()) if m.any() else float("nan")}
+                row = {
+                    "n": int(m.sum()),
+                    "share_of_eps_sum": float(pol[m].sum() / pol.sum()) if pol.sum() else 0.0,
+                    "eps_policy_slsqp": float(pol[m].mean()) if m.any() else float("nan"),
+                    "eps_random_slsqp": float(rnd[m].mean()) if m.any() else float("nan"),
+                }
                 out[name][group][band] = row
-                print(f"  {group:15s} {band:8s} n={row['n']:3d}"
-                      f"  share {row['share_of_eps_sum']:5.2f}"
-                      f"  ε policy+SLSQP {row['eps_policy_slsqp']:+.3f}"
-                      f"  random+SLSQP {row['eps_random_slsqp']:+.3f}")
+                print(
+                    f"  {group:15s} {band:8s} n={row['n']:3d}"
+                    f"  share {row['share_of_eps_sum']:5.2f}"
+                    f"  ε policy+SLSQP {row['eps_policy_slsqp']:+.3f}"
+                    f"  random+SLSQP {row['eps_random_slsqp']:+.3f}"
+                )
     return out
 
 
@@ -419,8 +489,13 @@ def convention(args) -> dict:
     torch.set_num_threads(args.threads)
     factors = [float(k) for k in args.factors.split(",")]
     source = json.loads(Path(args.cases_from).read_text())
-    names = sorted({r["case"] for r in source["records"] if r["dataset"] == "w3h2o/heldout"
-                    and r["species"].split(";")[0] == args.species})[:args.pixels]
+    names = sorted(
+        {
+            r["case"]
+            for r in source["records"]
+            if r["dataset"] == "w3h2o/heldout" and r["species"].split(";")[0] == args.species
+        }
+    )[: args.pixels]
     if not names:
         raise SystemExit(f"no W3(H2O) held-out case of {args.species} in {args.cases_from}")
     cube = w3h2o_cube()
@@ -431,14 +506,21 @@ def convention(args) -> dict:
         lines = catalog.lines(args.species, obs.windows)
         t = lines.partition.temperature
         for k in factors:
-            scaled = replace(lines, g_u=lines.g_u * k,
-                             partition=PartitionFunction.from_table(t, lines.partition.q * k))
-            fit = fit_spectrum(obs, args.species, lines=[scaled], init="policy",
-                               optimizer="none", seed=0)
+            scaled = replace(
+                lines,
+                g_u=lines.g_u * k,
+                partition=PartitionFunction.from_table(t, lines.partition.q * k),
+            )
+            fit = fit_spectrum(
+                obs, args.species, lines=[scaled], init="policy", optimizer="none", seed=0
+            )
             losses[k].append(fit.loss)
-    out = {"species": args.species, "pixels": names,
-           "checkpoint": str(args.checkpoint or "shipped"),
-           "median_best_of_50_loss_K": {str(k): float(np.median(v)) for k, v in losses.items()}}
+    out = {
+        "species": args.species,
+        "pixels": names,
+        "checkpoint": str(args.checkpoint or "shipped"),
+        "median_best_of_50_loss_K": {str(k): float(np.median(v)) for k, v in losses.items()},
+    }
     print(json.dumps(out["median_best_of_50_loss_K"]))
     _write_result("bench_policy_convention", args.tag, out)
     return out
@@ -452,27 +534,37 @@ def brightness(args) -> dict:
     source = json.loads(Path(args.cases_from).read_text())
     cube = w3h2o_cube()
     catalog = default_cache()
-    out: dict = {"checkpoint": str(args.checkpoint or "shipped"), "cases_from": args.cases_from,
-                 "median_ratio": {}, "n_cases": {}}
+    out: dict = {
+        "checkpoint": str(args.checkpoint or "shipped"),
+        "cases_from": args.cases_from,
+        "median_ratio": {},
+        "n_cases": {},
+    }
     for sp in species:
         ratios = []
         for r in source["records"]:
-            if (not r["dataset"].startswith("w3h2o/") or r["method"] != "pso_x3"
-                    or r["species"].split(";")[0] != sp):
+            if (
+                not r["dataset"].startswith("w3h2o/")
+                or r["method"] != "pso_x3"
+                or r["species"].split(";")[0] != sp
+            ):
                 continue
             obs = _w3h2o_observation(cube, r["case"])
-            model = LTEModel(obs.rest_freqs, [catalog.lines(sp, obs.windows)], beam=obs.beam,
-                             T_bg=obs.T_bg)
+            model = LTEModel(
+                obs.rest_freqs, [catalog.lines(sp, obs.windows)], beam=obs.beam, T_bg=obs.T_bg
+            )
             draws = np.asarray(policy.sample(obs, sp, args.samples, catalog=catalog, seed=0))
             best = model.from_fit(np.asarray(r["x"])[None])[0]
             j = int(np.argmax(best))
             spectra = model.from_fit(draws[:, None, :])[0]
-            near = spectra[:, max(j - 2, 0): j + 3].max(axis=1)
+            near = spectra[:, max(j - 2, 0) : j + 3].max(axis=1)
             ratios.append(float(np.median(near) / best[j]))
         out["median_ratio"][sp] = float(np.median(ratios)) if ratios else float("nan")
         out["n_cases"][sp] = len(ratios)
-        print(f"{sp:10s} n={len(ratios):3d}  median brightness ratio draws / PSO ×3: "
-              f"{out['median_ratio'][sp]:.2f}")
+        print(
+            f"{sp:10s} n={len(ratios):3d}  median brightness ratio draws / PSO ×3: "
+            f"{out['median_ratio'][sp]:.2f}"
+        )
     _write_result("bench_policy_brightness", args.tag, out)
     return out
 
@@ -501,8 +593,9 @@ def coverage(args) -> dict:
     n_aug = int(cfg["train_config"]["n_aug"])
     rows: dict[str, dict] = {}
     for p in pixels:
-        row = rows.setdefault(_pixel_kind(p.name), {"pixels": 0, "targets": 0, "entries": 0,
-                                                   "in_buffer": 0})
+        row = rows.setdefault(
+            _pixel_kind(p.name), {"pixels": 0, "targets": 0, "entries": 0, "in_buffer": 0}
+        )
         row["pixels"] += 1
         row["targets"] += len(p.species)
         row["entries"] += n_aug * len(p.species)
@@ -511,8 +604,10 @@ def coverage(args) -> dict:
     print(f"{run_dir} (step {cfg['step']}, {len(buffer)} entries in the buffer)")
     for kind, row in rows.items():
         row["fraction"] = row["in_buffer"] / row["entries"]
-        print(f"{kind:8s} pixels {row['pixels']:6d}  targets {row['targets']:6d}  entries "
-              f"{row['entries']:6d}  drawn {row['in_buffer']:6d} ({100 * row['fraction']:.1f} %)")
+        print(
+            f"{kind:8s} pixels {row['pixels']:6d}  targets {row['targets']:6d}  entries "
+            f"{row['entries']:6d}  drawn {row['in_buffer']:6d} ({100 * row['fraction']:.1f} %)"
+        )
     out = {"pixels": str(pixels_file), "run": str(run_dir), "step": cfg["step"], "kinds": rows}
     _write_result("bench_policy_coverage", args.tag, out)
     return out
@@ -520,44 +615,79 @@ def coverage(args) -> dict:
 
 def main() -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=("cost", "fits", "compare", "convention", "brightness",
-                                     "strata", "coverage"))
-    ap.add_argument("files", nargs="*",
-                    help="compare: two fits result files A B; strata: fits result files; "
-                    "coverage: a run's train_pixels.json and its run folder")
+    ap.add_argument(
+        "what",
+        choices=("cost", "fits", "compare", "convention", "brightness", "strata", "coverage"),
+    )
+    ap.add_argument(
+        "files",
+        nargs="*",
+        help="compare: two fits result files A B; strata: fits result files; "
+        "coverage: a run's train_pixels.json and its run folder",
+    )
     ap.add_argument("--pixels", type=int, default=100)
     ap.add_argument("--samples", type=int, default=50)
-    ap.add_argument("--species", default=None,
-                    help="cost: species (CH3OH); convention: one species (required); "
-                    "brightness: comma-separated (all W3(H2O) held-out species)")
+    ap.add_argument(
+        "--species",
+        default=None,
+        help="cost: species (CH3OH); convention: one species (required); "
+        "brightness: comma-separated (all W3(H2O) held-out species)",
+    )
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--checkpoint", default=None)
     ap.add_argument("--seed", type=int, default=2027)
     ap.add_argument("--budget-min", type=float, default=30.0)
-    ap.add_argument("--w3-per-bin", type=int, default=16,
-                    help="W3(H2O) pixels drawn per peak bin (odd x + y kept)")
+    ap.add_argument(
+        "--w3-per-bin",
+        type=int,
+        default=16,
+        help="W3(H2O) pixels drawn per peak bin (odd x + y kept)",
+    )
     ap.add_argument("--mock-spectra", type=int, default=60)
-    ap.add_argument("--w3-train-species", default=None,
-                    help="fits: comma-separated training species of the W3(H2O) training "
-                    "group (default: the species W3(H2O) shows, fit_quality.W3_SPECIES)")
-    ap.add_argument("--w3-pixels", choices=tuple(W3_PIXEL_PARITY), default="odd",
-                    help="fits: W3(H2O) pixels with odd x + y (held out, default) or even "
-                    "(the policy's training pixels, a diagnostic)")
-    ap.add_argument("--n-init", type=int, default=None,
-                    help="fits: start points of random-init and policy-init SLSQP (docs/method.md "
-                    "§7: 50; other values are a diagnostic, PSO ×3 reused with --reference)")
-    ap.add_argument("--groups", default=None,
-                    help="fits: comma-separated groups to run (default: all four; a case's "
-                    "seed is its position in the run, so it differs from a full run's)")
-    ap.add_argument("--tag", default="",
-                    help="fits: suffix of the result file; no figure (candidate checkpoints)")
-    ap.add_argument("--reference", default=None,
-                    help="fits: reuse PSO ×3 and random-init SLSQP from this earlier result")
-    ap.add_argument("--factors", default="1,18,0.05",
-                    help="convention: factors k applied to g_u and Q")
-    ap.add_argument("--cases-from", default=str(RESULTS / "bench_policy_fits_big.json"),
-                    help="convention, brightness: fits result whose W3(H2O) held-out cases "
-                    "are used")
+    ap.add_argument(
+        "--w3-train-species",
+        default=None,
+        help="fits: comma-separated training species of the W3(H2O) training "
+        "group (default: the species W3(H2O) shows, fit_quality.W3_SPECIES)",
+    )
+    ap.add_argument(
+        "--w3-pixels",
+        choices=tuple(W3_PIXEL_PARITY),
+        default="odd",
+        help="fits: W3(H2O) pixels with odd x + y (held out, default) or even "
+        "(the policy's training pixels, a diagnostic)",
+    )
+    ap.add_argument(
+        "--n-init",
+        type=int,
+        default=None,
+        help="fits: start points of random-init and policy-init SLSQP (docs/method.md "
+        "§7: 50; other values are a diagnostic, PSO ×3 reused with --reference)",
+    )
+    ap.add_argument(
+        "--groups",
+        default=None,
+        help="fits: comma-separated groups to run (default: all four; a case's "
+        "seed is its position in the run, so it differs from a full run's)",
+    )
+    ap.add_argument(
+        "--tag",
+        default="",
+        help="fits: suffix of the result file; no figure (candidate checkpoints)",
+    )
+    ap.add_argument(
+        "--reference",
+        default=None,
+        help="fits: reuse PSO ×3 and random-init SLSQP from this earlier result",
+    )
+    ap.add_argument(
+        "--factors", default="1,18,0.05", help="convention: factors k applied to g_u and Q"
+    )
+    ap.add_argument(
+        "--cases-from",
+        default=str(RESULTS / "bench_policy_fits_big.json"),
+        help="convention, brightness: fits result whose W3(H2O) held-out cases are used",
+    )
     args = ap.parse_args()
     if args.what == "compare":
         if len(args.files) != 2:

@@ -82,12 +82,18 @@ def _place_start(workdir: Path, previous: str, commit: str | None) -> None:
     if stage_done(workdir, previous):
         return
     if commit is None:
-        sys.exit(f"the checkpoint after stage {previous} was never committed: run that stage "
-                 f"first with --workdir {workdir}")
+        sys.exit(
+            f"the checkpoint after stage {previous} was never committed: run that stage "
+            f"first with --workdir {workdir}"
+        )
     with tempfile.TemporaryDirectory(prefix="recipe_start_") as tmp:
         for name in (WEIGHTS_FILE, CONFIG_FILE):
-            blob = subprocess.run(["git", "show", f"{commit}:spectuner_nb/data/policy/{name}"],
-                                  cwd=ROOT, check=True, capture_output=True).stdout
+            blob = subprocess.run(
+                ["git", "show", f"{commit}:spectuner_nb/data/policy/{name}"],
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+            ).stdout
             (Path(tmp) / name).write_bytes(blob)
         start_after(workdir, previous, tmp)
 
@@ -116,17 +122,21 @@ def check_replay(reference: dict, stage_name: str, steps: int | None, workdir: P
     t0 = time.perf_counter()
     exported = run_stages(run_dir, default_cache(), stages)
     wall = time.perf_counter() - t0
-    rows = [{k: v for k, v in row.items() if not k.startswith("t_")}
-            for row in stage_history(run_dir, stage_name).rows[:steps]]
+    rows = [
+        {k: v for k, v in row.items() if not k.startswith("t_")}
+        for row in stage_history(run_dir, stage_name).rows[:steps]
+    ]
     head = ref["metrics_head"]
     compared = min(len(rows), len(head))
     same = [rows[i] == head[i] for i in range(compared)]
     result = {
-        "stage": stage_name, "steps": steps, "wall_s": round(wall, 1),
-        "rows_compared": compared, "rows_identical": sum(same),
+        "stage": stage_name,
+        "steps": steps,
+        "wall_s": round(wall, 1),
+        "rows_compared": compared,
+        "rows_identical": sum(same),
         "first_difference": None if all(same) else same.index(False) + 1,
-        "pixels_identical": _sha256(run_dir / stage_name / PIXELS_FILE)
-        == ref["pixels_sha256"],
+        "pixels_identical": _sha256(run_dir / stage_name / PIXELS_FILE) == ref["pixels_sha256"],
     }
     if full:
         result["weights_identical"] = _sha256(exported / WEIGHTS_FILE) == ref["weights_sha256"]

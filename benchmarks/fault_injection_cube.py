@@ -44,20 +44,45 @@ MAX_KILLS_PER_CYCLE = 4
 
 def fit_command(cube: Path, out: Path, dask: bool) -> list[str]:
     """The fit-cube command line of every run (resumes by default)."""
-    cmd = [sys.executable, "-m", "spectuner_nb.cli", "fit-cube", str(cube), "--species",
-           "CH3OH", "--out", str(out), "--init", "random", "--n-init", "8", "--loss", "chi2",
-           "--chunk-size", "1", "--n-cut", "1", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "spectuner_nb.cli",
+        "fit-cube",
+        str(cube),
+        "--species",
+        "CH3OH",
+        "--out",
+        str(out),
+        "--init",
+        "random",
+        "--n-init",
+        "8",
+        "--loss",
+        "chi2",
+        "--chunk-size",
+        "1",
+        "--n-cut",
+        "1",
+        "--quiet",
+    ]
     return cmd + (["--workers", "2"] if dask else ["--no-dask"])
 
 
 def identical(a: CubeFitResult, b: CubeFitResult) -> bool:
     """True when every map of ``a`` and ``b`` is bit-identical (NaNs at the same places)."""
-    return all(np.array_equal(getattr(a, k), getattr(b, k), equal_nan=getattr(a, k).dtype.kind
-                              == "f") for k in COMPARED)
+    return all(
+        np.array_equal(getattr(a, k), getattr(b, k), equal_nan=getattr(a, k).dtype.kind == "f")
+        for k in COMPARED
+    )
 
 
-def kill_and_resume(start: Callable[[int], subprocess.Popen], delay: Callable[[int], float],
-                    after_kill: Callable[[], None], counts: dict) -> int:
+def kill_and_resume(
+    start: Callable[[int], subprocess.Popen],
+    delay: Callable[[int], float],
+    after_kill: Callable[[], None],
+    counts: dict,
+) -> int:
     """One cycle: start runs (``start(run_index)``, each in its own session) and SIGKILL
     the whole process group of each after ``delay(run_index)`` s, calling ``after_kill()``
     after every kill, until a run ends by itself; returns its exit code. After
@@ -76,8 +101,11 @@ def kill_and_resume(start: Callable[[int], subprocess.Popen], delay: Callable[[i
             proc.wait()
         counts["kills"] += 1
         after_kill()
-        print(f"cycle {counts['cycles']}, run {counts['runs']}: kill {counts['kills']} "
-              f"after {wait:.1f} s", flush=True)
+        print(
+            f"cycle {counts['cycles']}, run {counts['runs']}: kill {counts['kills']} "
+            f"after {wait:.1f} s",
+            flush=True,
+        )
     raise AssertionError("unreachable: the last run of a cycle is never killed")
 
 
@@ -100,11 +128,13 @@ def run(kills: int, seed: int, folder: Path) -> dict:
     cube = synth.write(folder / "data")["cubes"][0]
 
     # a first run fills the caches (catalog, compiled kernels); the timed one is the reference
-    subprocess.run(fit_command(cube, folder / "warm-up", False), env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        fit_command(cube, folder / "warm-up", False), env=env, check=True, capture_output=True
+    )
     t0 = time.perf_counter()
-    subprocess.run(fit_command(cube, folder / "reference", False), env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        fit_command(cube, folder / "reference", False), env=env, check=True, capture_output=True
+    )
     t_ref = time.perf_counter() - t0
     reference = CubeFitResult.read(folder / "reference")
     # most of a run is start-up (imports, loading, selection); two kills in three are aimed
@@ -112,9 +142,19 @@ def run(kills: int, seed: int, folder: Path) -> dict:
     t_fit = float(reference.meta["wall_s_fit"])
     late = (max(0.3, t_ref - t_fit - 2.0), t_ref + 1.0)
 
-    counts = {"kills": 0, "runs": 0, "dask_runs": 0, "cycles": 0, "cycles_identical": 0,
-              "read_refused": 0, "read_identical": 0, "read_different": 0,
-              "kills_with_chunks_done": [], "kills_during_map_write": 0, "final_exit_codes": []}
+    counts = {
+        "kills": 0,
+        "runs": 0,
+        "dask_runs": 0,
+        "cycles": 0,
+        "cycles_identical": 0,
+        "read_refused": 0,
+        "read_identical": 0,
+        "read_different": 0,
+        "kills_with_chunks_done": [],
+        "kills_during_map_write": 0,
+        "final_exit_codes": [],
+    }
     while counts["kills"] < kills:
         counts["cycles"] += 1
         out = folder / f"cycle{counts['cycles']:02d}"
@@ -122,9 +162,13 @@ def run(kills: int, seed: int, folder: Path) -> dict:
         def start(index: int, out: Path = out) -> subprocess.Popen:
             dask = index % 4 == 3
             counts["dask_runs"] += dask
-            return subprocess.Popen(fit_command(cube, out, dask), env=env,
-                                    start_new_session=True, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL)
+            return subprocess.Popen(
+                fit_command(cube, out, dask),
+                env=env,
+                start_new_session=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
 
         def delay(index: int) -> float:
             lo, hi = late if rng.random() < 2 / 3 else (0.3, t_ref)
@@ -133,14 +177,15 @@ def run(kills: int, seed: int, folder: Path) -> dict:
         def after_kill(out: Path = out) -> None:
             chunks = out / "work" / "chunks"
             counts["kills_with_chunks_done"].append(
-                len(list(chunks.glob("c*.npz"))) if chunks.exists() else 0)
+                len(list(chunks.glob("c*.npz"))) if chunks.exists() else 0
+            )
             counts["kills_during_map_write"] += bool(list(out.glob(".partial-*")))
-            check_read(lambda: CubeFitResult.read(out),
-                       lambda got: identical(got, reference), counts)
+            check_read(
+                lambda: CubeFitResult.read(out), lambda got: identical(got, reference), counts
+            )
 
         counts["final_exit_codes"].append(kill_and_resume(start, delay, after_kill, counts))
-        same = counts["final_exit_codes"][-1] == 0 and identical(CubeFitResult.read(out),
-                                                                  reference)
+        same = counts["final_exit_codes"][-1] == 0 and identical(CubeFitResult.read(out), reference)
         counts["cycles_identical"] += same
         print(f"cycle {counts['cycles']} finished, identical: {same}", flush=True)
     done = np.array(counts["kills_with_chunks_done"])

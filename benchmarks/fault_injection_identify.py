@@ -48,8 +48,15 @@ def child(folder: Path, out: Path) -> None:
 
     case = json.loads((folder / "case.json").read_text())
     obs = Observation.from_dict(case["observation"])
-    result = identify(obs, case["candidates"], workdir=out / "work", init="random",
-                      n_init=N_INIT, seed=0, progress=False)
+    result = identify(
+        obs,
+        case["candidates"],
+        workdir=out / "work",
+        init="random",
+        n_init=N_INIT,
+        seed=0,
+        progress=False,
+    )
     result.write(out / "result")
 
 
@@ -69,8 +76,12 @@ def identical(a: IdentificationResult, b: IdentificationResult) -> bool:
     if a.species != b.species or (a.fit is None) != (b.fit is None):
         return False
     same_fit = a.fit is None or np.array_equal(a.fit.x, b.fit.x)
-    return (same_fit and a.scores == b.scores and _same_table(a.table(), b.table())
-            and _same_table(a.lines, b.lines))
+    return (
+        same_fit
+        and a.scores == b.scores
+        and _same_table(a.table(), b.table())
+        and _same_table(a.lines, b.lines)
+    )
 
 
 def stored_fits(workdir: Path) -> dict[str, dict]:
@@ -88,10 +99,12 @@ def run(kills: int, seed: int, folder: Path) -> dict:
 
     rng = np.random.default_rng(seed)
     env = dict(os.environ, SPECTUNER_NB_CACHE_DIR=str(folder / "cache"))
-    mix = mixture_case(CASE["i"], seed=CASE["seed"], n_species=CASE["n_species"],
-                       n_decoys=CASE["n_decoys"])
-    (folder / "case.json").write_text(json.dumps(
-        {"observation": mix.mock.obs.to_dict(), "candidates": mix.candidates}))
+    mix = mixture_case(
+        CASE["i"], seed=CASE["seed"], n_species=CASE["n_species"], n_decoys=CASE["n_decoys"]
+    )
+    (folder / "case.json").write_text(
+        json.dumps({"observation": mix.mock.obs.to_dict(), "candidates": mix.candidates})
+    )
 
     def command(out: Path) -> list[str]:
         return [sys.executable, __file__, "--child", str(folder), str(out)]
@@ -107,17 +120,31 @@ def run(kills: int, seed: int, folder: Path) -> dict:
     # second half (individual fits, combination, writing), the rest anywhere
     late = (0.5 * t_ref, t_ref + 0.5)
 
-    counts = {"kills": 0, "runs": 0, "cycles": 0, "cycles_identical": 0,
-              "read_refused": 0, "read_identical": 0, "read_different": 0,
-              "stored_fits_checked": 0, "stored_fits_different": 0,
-              "kills_with_fits_done": [], "final_exit_codes": []}
+    counts = {
+        "kills": 0,
+        "runs": 0,
+        "cycles": 0,
+        "cycles_identical": 0,
+        "read_refused": 0,
+        "read_identical": 0,
+        "read_different": 0,
+        "stored_fits_checked": 0,
+        "stored_fits_different": 0,
+        "kills_with_fits_done": [],
+        "final_exit_codes": [],
+    }
     while counts["kills"] < kills:
         counts["cycles"] += 1
         out = folder / f"cycle{counts['cycles']:02d}"
 
         def start(index: int, out: Path = out) -> subprocess.Popen:
-            return subprocess.Popen(command(out), env=env, start_new_session=True,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            return subprocess.Popen(
+                command(out),
+                env=env,
+                start_new_session=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
 
         def delay(index: int) -> float:
             lo, hi = late if rng.random() < 2 / 3 else (0.3, t_ref)
@@ -130,13 +157,18 @@ def run(kills: int, seed: int, folder: Path) -> dict:
                 counts["stored_fits_checked"] += 1
                 ref = ref_fits.get(name)
                 counts["stored_fits_different"] += ref is None or any(
-                    not np.array_equal(arrays[k], ref[k]) for k in ("x", "loss", "nfev"))
-            check_read(lambda: IdentificationResult.read(out / "result"),
-                       lambda got: identical(got, reference), counts)
+                    not np.array_equal(arrays[k], ref[k]) for k in ("x", "loss", "nfev")
+                )
+            check_read(
+                lambda: IdentificationResult.read(out / "result"),
+                lambda got: identical(got, reference),
+                counts,
+            )
 
         counts["final_exit_codes"].append(kill_and_resume(start, delay, after_kill, counts))
         same = counts["final_exit_codes"][-1] == 0 and identical(
-            IdentificationResult.read(out / "result"), reference)
+            IdentificationResult.read(out / "result"), reference
+        )
         counts["cycles_identical"] += same
         print(f"cycle {counts['cycles']} finished, identical: {same}", flush=True)
     done = np.array(counts["kills_with_fits_done"])
@@ -155,15 +187,19 @@ def run(kills: int, seed: int, folder: Path) -> dict:
 
 def main() -> int:
     parser = arguments(__doc__)
-    parser.add_argument("--child", nargs=2, type=Path, metavar=("FOLDER", "OUT"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child", nargs=2, type=Path, metavar=("FOLDER", "OUT"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.child:
         child(*args.child)
         return 0
     counts = run_and_save(args, run, RESULT, Path(__file__).name)
-    ok = (counts["read_different"] == 0 and counts["stored_fits_different"] == 0
-          and counts["cycles_identical"] == counts["cycles"])
+    ok = (
+        counts["read_different"] == 0
+        and counts["stored_fits_different"] == 0
+        and counts["cycles_identical"] == counts["cycles"]
+    )
     return 0 if ok else 1
 
 

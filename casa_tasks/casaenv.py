@@ -27,8 +27,15 @@ from spectuner_nb.errors import ConfigurationError
 from spectuner_nb.settings import cache_dir
 
 __all__ = [
-    "SITE_CONFIG_NAME", "casa_dir", "casatools_installed", "casatasks_installed",
-    "ensure_site_config", "prepare", "working_directory", "casatools", "casatasks",
+    "SITE_CONFIG_NAME",
+    "casa_dir",
+    "casatools_installed",
+    "casatasks_installed",
+    "ensure_site_config",
+    "prepare",
+    "working_directory",
+    "casatools",
+    "casatasks",
 ]
 
 SITE_CONFIG_NAME = "casasiteconfig.py"

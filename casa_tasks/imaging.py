@@ -47,11 +47,24 @@ def image_cube(
     vis, imagename = Path(vis).absolute(), Path(imagename).absolute()
     with casaenv.working_directory(imagename.parent):
         tasks.tclean(
-            vis=str(vis), imagename=str(imagename), field=str(field), spw=str(spw),
-            datacolumn=datacolumn, specmode="cube", outframe="LSRK", restfreq=restfreq or [],
-            imsize=list(imsize), cell=f"{cell_arcsec}arcsec", niter=int(niter),
-            weighting="natural", gridder="standard", deconvolver="hogbom",
-            interactive=False, restoration=True, pbcor=False, parallel=False,
+            vis=str(vis),
+            imagename=str(imagename),
+            field=str(field),
+            spw=str(spw),
+            datacolumn=datacolumn,
+            specmode="cube",
+            outframe="LSRK",
+            restfreq=restfreq or [],
+            imsize=list(imsize),
+            cell=f"{cell_arcsec}arcsec",
+            niter=int(niter),
+            weighting="natural",
+            gridder="standard",
+            deconvolver="hogbom",
+            interactive=False,
+            restoration=True,
+            pbcor=False,
+            parallel=False,
         )
     image = Path(f"{imagename}.image")
     if not image.is_dir():

@@ -43,14 +43,27 @@ class Checker:
         from spectuner_nb.fit_settings import DEFAULTS, LOSSES
         from spectuner_nb.optimize import OPTIMIZERS
 
-        values = {"ninit": ninit, "usepolicy": usepolicy, "seed": seed, "loss": loss,
-                  "optimizer": optimizer}
+        values = {
+            "ninit": ninit,
+            "usepolicy": usepolicy,
+            "seed": seed,
+            "loss": loss,
+            "optimizer": optimizer,
+        }
         loss = DEFAULTS.loss if loss is None else self.choice("loss", loss, LOSSES)
-        optimizer = (DEFAULTS.optimizer if optimizer is None
-                     else self.choice("optimizer", optimizer, OPTIMIZERS))
+        optimizer = (
+            DEFAULTS.optimizer
+            if optimizer is None
+            else self.choice("optimizer", optimizer, OPTIMIZERS)
+        )
         use = self.flag("usepolicy", usepolicy)
-        settings = DEFAULTS.replace(loss=loss, optimizer=optimizer, n_init=ninit, seed=seed,
-                                    init="auto" if use else "random")
+        settings = DEFAULTS.replace(
+            loss=loss,
+            optimizer=optimizer,
+            n_init=ninit,
+            seed=seed,
+            init="auto" if use else "random",
+        )
         try:
             return settings.validate(error=TaskParameterError)
         except TaskParameterError as exc:
@@ -157,8 +170,12 @@ class Checker:
     def one_source(self, vis, imagename, images: str = "image cubes") -> None:
         """Exactly one of ``vis`` (a MeasurementSet) and ``imagename`` (``images``) is given."""
         if bool(vis) == bool(imagename):
-            raise self.fail("vis", vis, f"give either vis (a MeasurementSet) or imagename "
-                            f"({images}), not both and not neither")
+            raise self.fail(
+                "vis",
+                vis,
+                f"give either vis (a MeasurementSet) or imagename "
+                f"({images}), not both and not neither",
+            )
 
     def measurement_set(self, param: str, value) -> Path:
         """An existing MeasurementSet directory (a table with a SPECTRAL_WINDOW subtable)."""
@@ -203,8 +220,11 @@ class Checker:
         chosen: set[int] = set()
         for part in parts:
             if ":" in part:
-                raise self.fail(param, value, "channel selections are not supported; select "
-                                "whole spectral windows")
+                raise self.fail(
+                    param,
+                    value,
+                    "channel selections are not supported; select whole spectral windows",
+                )
             match = re.fullmatch(r"(\d+)(?:~(\d+))?", part)
             if not match:
                 raise self.fail(param, value, "expected spw ids such as '0', '0,2' or '0~3'")
@@ -213,8 +233,11 @@ class Checker:
             chosen.update(range(lo, hi + 1))
         missing = sorted(chosen - set(available))
         if missing:
-            raise self.fail(param, value, f"no spectral window {missing} here; available: "
-                            + ", ".join(map(str, available)))
+            raise self.fail(
+                param,
+                value,
+                f"no spectral window {missing} here; available: " + ", ".join(map(str, available)),
+            )
         return sorted(chosen)
 
     def field(self, param: str, value, names: Sequence[str]) -> int:
@@ -226,8 +249,11 @@ class Checker:
             return list(names).index(text)
         if text.isdigit() and int(text) < len(names):
             return int(text)
-        raise self.fail(param, value, "unknown field; available: " + ", ".join(
-            f"{i} ({n})" for i, n in enumerate(names)))
+        raise self.fail(
+            param,
+            value,
+            "unknown field; available: " + ", ".join(f"{i} ({n})" for i, n in enumerate(names)),
+        )
 
     def box(self, param: str, value, shape: tuple[int, int]) -> tuple[slice, slice] | None:
         """CASA box 'blcx,blcy,trcx,trcy' (pixels, inclusive) → (y slice, x slice); '' = None."""

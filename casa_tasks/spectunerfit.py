@@ -34,16 +34,22 @@ class _FitSettings:
     v_lsr: float
 
 
-def _fit_settings(check: Checker, species, loss, optimizer, ninit, usepolicy, seed, parallel,
-                  vlsr) -> _FitSettings:
+def _fit_settings(
+    check: Checker, species, loss, optimizer, ninit, usepolicy, seed, parallel, vlsr
+) -> _FitSettings:
     names = check.species("species", species)
-    fit = check.fit_settings(loss=loss, optimizer=optimizer,
-                             ninit=check.positive_int("ninit", ninit), usepolicy=usepolicy,
-                             seed=check.seed("seed", seed))
+    fit = check.fit_settings(
+        loss=loss,
+        optimizer=optimizer,
+        ninit=check.positive_int("ninit", ninit),
+        usepolicy=usepolicy,
+        seed=check.seed("seed", seed),
+    )
     workers = check.workers("parallel", parallel)
     v_lsr = check.quantity("vlsr", vlsr, "km/s")
-    return _FitSettings(names, fit.loss, fit.optimizer, fit.init, fit.n_init, int(fit.seed),
-                        workers, v_lsr)
+    return _FitSettings(
+        names, fit.loss, fit.optimizer, fit.init, fit.n_init, int(fit.seed), workers, v_lsr
+    )
 
 
 def _default_outdir(source: Path) -> Path:
@@ -84,10 +90,18 @@ def visibility_observation(vis, spws, field, column, beam, v_lsr: float, log):
         order = np.argsort(f_mhz)
         freqs.append(f_mhz[order])
         fluxes.append(s_jy[order])
-        log.info(f"spw {spw}: {f_mhz.size} channels {f_mhz.min():.3f}-{f_mhz.max():.3f} MHz "
-                 f"(LSRK), peak {np.nanmax(s_jy):.4g} Jy")
-    obs = Observation.from_arrays(freqs, fluxes, beam=beam, unit="Jy/beam", v_lsr=v_lsr,
-                                  name=f"{vis.name} field {field} vector average")
+        log.info(
+            f"spw {spw}: {f_mhz.size} channels {f_mhz.min():.3f}-{f_mhz.max():.3f} MHz "
+            f"(LSRK), peak {np.nanmax(s_jy):.4g} Jy"
+        )
+    obs = Observation.from_arrays(
+        freqs,
+        fluxes,
+        beam=beam,
+        unit="Jy/beam",
+        v_lsr=v_lsr,
+        name=f"{vis.name} field {field} vector average",
+    )
     log.info(f"rms per window (K): {', '.join(f'{r:.4g}' for r in obs.rms)}")
     return obs
 
@@ -97,8 +111,15 @@ def _fit_visibility_spectrum(vis, spws, field, column, beam, fs: _FitSettings, o
     from spectuner_nb.fit import fit_spectrum
 
     obs = visibility_observation(vis, spws, field, column, beam, fs.v_lsr, log)
-    result = fit_spectrum(obs, fs.species, loss=fs.loss, optimizer=fs.optimizer, init=fs.init,
-                          n_init=fs.n_init, seed=fs.seed)
+    result = fit_spectrum(
+        obs,
+        fs.species,
+        loss=fs.loss,
+        optimizer=fs.optimizer,
+        init=fs.init,
+        n_init=fs.n_init,
+        seed=fs.seed,
+    )
     outdir.mkdir(parents=True)
     result.to_json(outdir / "fit.json")
     result.to_molfit(outdir / "fit.molfit")
@@ -118,15 +139,31 @@ def _fit_cubes(images, conts, window_box, fs: _FitSettings, outdir: Path, log) -
         mask = np.zeros(cubes.shape, bool)
         mask[window_box] = True
     parallel = {"client": False} if fs.workers == 1 else {"n_workers": fs.workers}
-    result = fit_cube(cubes, fs.species, loss=fs.loss, optimizer=fs.optimizer, init=fs.init,
-                      n_init=fs.n_init, seed=fs.seed, mask=mask, workdir=outdir / "work",
-                      progress=False, **parallel)
+    result = fit_cube(
+        cubes,
+        fs.species,
+        loss=fs.loss,
+        optimizer=fs.optimizer,
+        init=fs.init,
+        n_init=fs.n_init,
+        seed=fs.seed,
+        mask=mask,
+        workdir=outdir / "work",
+        progress=False,
+        **parallel,
+    )
     files = [str(p) for p in result.write(outdir)]
     for line in result.summary().splitlines():
         log.info(line)
     fitted = np.isfinite(result.loss)
-    median = {name: {par: float(np.nanmedian(result.map(name, par)[fitted])) for par in PARAMETERS}
-              for name in result.species} if fitted.any() else {}
+    median = (
+        {
+            name: {par: float(np.nanmedian(result.map(name, par)[fitted])) for par in PARAMETERS}
+            for name in result.species
+        }
+        if fitted.any()
+        else {}
+    )
     log.info(f"maps written to {outdir}")
     return {"npix": int(fitted.sum()), "outdir": str(outdir), "files": files, "median": median}
 
@@ -212,11 +249,27 @@ def spectunerfit(
         start = time.perf_counter()
         check = Checker(TASK)
         check.one_source(vis, imagename)
-        fs = _fit_settings(check, species, loss, optimizer, ninit, usepolicy, seed, parallel,
-                           vlsr)
+        fs = _fit_settings(check, species, loss, optimizer, ninit, usepolicy, seed, parallel, vlsr)
         if vis:
-            summary = _run_vis(check, vis, field, spw, datacolumn, vismode, beam, imsize, cell,
-                               niter, restfreq, contimage, box, outdir, overwrite, fs, log)
+            summary = _run_vis(
+                check,
+                vis,
+                field,
+                spw,
+                datacolumn,
+                vismode,
+                beam,
+                imsize,
+                cell,
+                niter,
+                restfreq,
+                contimage,
+                box,
+                outdir,
+                overwrite,
+                fs,
+                log,
+            )
         else:
             images = check.images("imagename", imagename)
             chosen = check.spw("spw", spw, range(len(images)))
@@ -224,20 +277,25 @@ def spectunerfit(
             out = check.output("outdir", outdir or _default_outdir(images[0]), overwrite)
             window_box = _box(check, box, images[0])
             clear_output(out)
-            summary = _fit_cubes([images[i] for i in chosen],
-                                 [conts[i] for i in chosen] if conts else [], window_box, fs,
-                                 out, log)
+            summary = _fit_cubes(
+                [images[i] for i in chosen],
+                [conts[i] for i in chosen] if conts else [],
+                window_box,
+                fs,
+                out,
+                log,
+            )
             summary["mode"] = "image"
         summary.update(species=fs.species, time=time.perf_counter() - start)
         return summary
 
 
 def _continuum(check: Checker, contimage, n: int) -> list[Path]:
-    conts = [check.existing("contimage", c, kind="image")
-             for c in check.strings("contimage", contimage)]
+    conts = [
+        check.existing("contimage", c, kind="image") for c in check.strings("contimage", contimage)
+    ]
     if conts and len(conts) != n:
-        raise check.fail("contimage", contimage, f"give one continuum image per cube ({n}) "
-                         "or none")
+        raise check.fail("contimage", contimage, f"give one continuum image per cube ({n}) or none")
     return conts
 
 
@@ -264,8 +322,25 @@ def ms_selection(check: Checker, vis, field, spw, datacolumn):
     return ms, setup, field_id, spws, column
 
 
-def _run_vis(check, vis, field, spw, datacolumn, vismode, beam, imsize, cell, niter, restfreq,
-             contimage, box, outdir, overwrite, fs, log) -> dict:
+def _run_vis(
+    check,
+    vis,
+    field,
+    spw,
+    datacolumn,
+    vismode,
+    beam,
+    imsize,
+    cell,
+    niter,
+    restfreq,
+    contimage,
+    box,
+    outdir,
+    overwrite,
+    fs,
+    log,
+) -> dict:
     from .imaging import default_cell_arcsec, image_cube
 
     ms, setup, field_id, spws, column = ms_selection(check, vis, field, spw, datacolumn)
@@ -276,8 +351,11 @@ def _run_vis(check, vis, field, spw, datacolumn, vismode, beam, imsize, cell, ni
         if box:
             raise check.fail("box", box, "only for cubes (imagename or vismode='tclean')")
         if not beam:
-            raise check.fail("beam", beam, "vismode='vecavg' needs the beam to convert Jy to K, "
-                             "e.g. beam=['1.0arcsec']")
+            raise check.fail(
+                "beam",
+                beam,
+                "vismode='vecavg' needs the beam to convert Jy to K, e.g. beam=['1.0arcsec']",
+            )
         beam_arcsec = check.beam("beam", beam)
         out = check.output("outdir", outdir or _default_outdir(ms), overwrite)
         clear_output(out)
@@ -285,16 +363,23 @@ def _run_vis(check, vis, field, spw, datacolumn, vismode, beam, imsize, cell, ni
         summary["mode"] = "vecavg"
         return summary
     if not casaenv.casatasks_installed():
-        raise check.fail("vismode", vismode, "'tclean' needs casatasks (pip install "
-                         "spectuner_nb[casa]); use vismode='vecavg' without CASA")
+        raise check.fail(
+            "vismode",
+            vismode,
+            "'tclean' needs casatasks (pip install "
+            "spectuner_nb[casa]); use vismode='vecavg' without CASA",
+        )
     if beam:
         raise check.fail("beam", beam, "only for vismode='vecavg' (tclean cubes carry their beam)")
     sizes = [imsize] * 2 if isinstance(imsize, int) else list(imsize)
     if len(sizes) == 1:
         sizes = sizes * 2
     nx, ny = (check.positive_int("imsize", n) for n in sizes)
-    cell_arcsec = (check.quantity("cell", cell, "arcsec") if cell else
-                   default_cell_arcsec(ms, field_id, max(setup.chan_freq[s].max() for s in spws)))
+    cell_arcsec = (
+        check.quantity("cell", cell, "arcsec")
+        if cell
+        else default_cell_arcsec(ms, field_id, max(setup.chan_freq[s].max() for s in spws))
+    )
     if isinstance(niter, bool) or not isinstance(niter, int) or niter < 0:
         raise check.fail("niter", niter, "must be a non-negative integer")
     window_box = check.box("box", box, (ny, nx))
@@ -303,10 +388,20 @@ def _run_vis(check, vis, field, spw, datacolumn, vismode, beam, imsize, cell, ni
     out.mkdir(parents=True)
     images = []
     for s in spws:
-        log.info(f"imaging spw {s} with tclean (cube, {nx}x{ny} pixels of {cell_arcsec:.3g}\")")
-        images.append(image_cube(ms, out / f"spw{s}", field=field_id, spw=s,
-                                 datacolumn=datacolumn, imsize=[nx, ny],
-                                 cell_arcsec=cell_arcsec, niter=niter, restfreq=restfreq))
+        log.info(f'imaging spw {s} with tclean (cube, {nx}x{ny} pixels of {cell_arcsec:.3g}")')
+        images.append(
+            image_cube(
+                ms,
+                out / f"spw{s}",
+                field=field_id,
+                spw=s,
+                datacolumn=datacolumn,
+                imsize=[nx, ny],
+                cell_arcsec=cell_arcsec,
+                niter=niter,
+                restfreq=restfreq,
+            )
+        )
     summary = _fit_cubes(images, [], window_box, fs, out / "fit", log)
     summary.update(mode="tclean", images=[str(p) for p in images])
     return summary

@@ -33,11 +33,11 @@ def _image_observation(check: Checker, images: list[Path], box, v_lsr: float):
     ny, nx = read_cube(images[0]).shape[1:]  # the data are read once, below
     region = check.box("box", box, (ny, nx))
     if region is None:
-        return Observation.from_cube_pixel([str(p) for p in images], nx // 2, ny // 2,
-                                           v_lsr=v_lsr)
+        return Observation.from_cube_pixel([str(p) for p in images], nx // 2, ny // 2, v_lsr=v_lsr)
     ys, xs = region
-    return Observation.from_cube_region([str(p) for p in images], (xs.start, xs.stop - 1),
-                                        (ys.start, ys.stop - 1), v_lsr=v_lsr)
+    return Observation.from_cube_region(
+        [str(p) for p in images], (xs.start, xs.stop - 1), (ys.start, ys.stop - 1), v_lsr=v_lsr
+    )
 
 
 def _summary(result, outdir: Path) -> dict:
@@ -49,11 +49,16 @@ def _summary(result, outdir: Path) -> dict:
             params[name] = {n: float(p[k, j]) for j, n in enumerate(PHYSICAL_NAMES)}
             params[name].update({f"{n}_err": float(e[k, j]) for j, n in enumerate(PHYSICAL_NAMES)})
     unknown = result.unknown
-    return {"species": list(result.species), "params": params, "npeaks": int(result.n_peaks),
-            "nunknown": len(unknown),
-            "unknownfreq": [float(f) for f in np.asarray(unknown["freq"], float)],
-            "message": result.message, "outdir": str(outdir),
-            "files": sorted(str(p) for p in outdir.iterdir() if p.is_file())}
+    return {
+        "species": list(result.species),
+        "params": params,
+        "npeaks": int(result.n_peaks),
+        "nunknown": len(unknown),
+        "unknownfreq": [float(f) for f in np.asarray(unknown["freq"], float)],
+        "message": result.message,
+        "outdir": str(outdir),
+        "files": sorted(str(p) for p in outdir.iterdir() if p.is_file()),
+    }
 
 
 def spectunerid(
@@ -127,47 +132,57 @@ def spectunerid(
         incl = _names(check, "include", include)
         excl = _names(check, "exclude", exclude)
         bounds = check.choice("preset", preset, PRESETS)
-        fit = check.fit_settings(ninit=check.positive_int("ninit", ninit), usepolicy=usepolicy,
-                                 seed=check.seed("seed", seed))
+        fit = check.fit_settings(
+            ninit=check.positive_int("ninit", ninit),
+            usepolicy=usepolicy,
+            seed=check.seed("seed", seed),
+        )
         n_init, seed = fit.n_init, fit.seed
         check.flag("domap", domap)
         workers = check.workers("parallel", parallel)
         v_lsr = check.quantity("vlsr", vlsr, "km/s")
         if vis:
-            obs, images, out = _vis_input(check, vis, field, spw, datacolumn, beam, box, domap,
-                                          outdir, overwrite, v_lsr, log)
+            obs, images, out = _vis_input(
+                check, vis, field, spw, datacolumn, beam, box, domap, outdir, overwrite, v_lsr, log
+            )
         else:
             images = check.images("imagename", imagename)
             images = [images[i] for i in check.spw("spw", spw, range(len(images)))]
             obs = _image_observation(check, images, box, v_lsr)
-            out = check.output("outdir", outdir or Path(images[0].name.rstrip("/"))
-                               .with_suffix(".spectunerid"), overwrite)
+            out = check.output(
+                "outdir",
+                outdir or Path(images[0].name.rstrip("/")).with_suffix(".spectunerid"),
+                overwrite,
+            )
         clear_output(out)
-        result = _identify(obs, cands, incl, excl, bounds, n_init, fit.init, seed,
-                           workers, out, log)
+        result = _identify(
+            obs, cands, incl, excl, bounds, n_init, fit.init, seed, workers, out, log
+        )
         summary = _summary(result, out)
         if domap and result.species:
-            summary.update(_map(images, obs, result, n_init, seed, workers, out / "maps",
-                                log))
+            summary.update(_map(images, obs, result, n_init, seed, workers, out / "maps", log))
         summary.update(mode="vecavg" if vis else "image", time=time.perf_counter() - start)
         return summary
 
 
-def _vis_input(check, vis, field, spw, datacolumn, beam, box, domap, outdir, overwrite, v_lsr,
-               log):
+def _vis_input(check, vis, field, spw, datacolumn, beam, box, domap, outdir, overwrite, v_lsr, log):
     from .spectunerfit import ms_selection, visibility_observation
 
     ms, _, field_id, spws, column = ms_selection(check, vis, field, spw, datacolumn)
     if box:
         raise check.fail("box", box, "only for image cubes (imagename)")
     if domap:
-        raise check.fail("domap", domap, "maps need image cubes (imagename); image the "
-                         "MeasurementSet with tclean first")
+        raise check.fail(
+            "domap",
+            domap,
+            "maps need image cubes (imagename); image the MeasurementSet with tclean first",
+        )
     if not beam:
         raise check.fail("beam", beam, "needed to convert Jy to K, e.g. beam=['1.0arcsec']")
     beam_arcsec = check.beam("beam", beam)
-    out = check.output("outdir", outdir or Path(ms.name.rstrip("/")).with_suffix(".spectunerid"),
-                       overwrite)
+    out = check.output(
+        "outdir", outdir or Path(ms.name.rstrip("/")).with_suffix(".spectunerid"), overwrite
+    )
     obs = visibility_observation(ms, spws, field_id, column, beam_arcsec, v_lsr, log)
     return obs, [], out
 
@@ -181,9 +196,19 @@ def _identify(obs, cands, incl, excl, bounds, n_init, init, seed, workers, out, 
 
         client, _ = make_client(None, workers, caller=TASK)
     try:
-        result = identify(obs, cands, include=incl, exclude=excl, bounds=bounds,
-                          init=init, n_init=n_init,
-                          client=client, workdir=out / "work", seed=seed, progress=False)
+        result = identify(
+            obs,
+            cands,
+            include=incl,
+            exclude=excl,
+            bounds=bounds,
+            init=init,
+            n_init=n_init,
+            client=client,
+            workdir=out / "work",
+            seed=seed,
+            progress=False,
+        )
     finally:
         if client is not None:
             from spectuner_nb.cube.scheduling import close_client
@@ -192,8 +217,7 @@ def _identify(obs, cands, incl, excl, bounds, n_init, init, seed, workers, out, 
     result.write(out)
     for line in repr(result).splitlines():
         log.info(line)
-    log.info(f"{len(result.unknown)} unknown lines of {result.n_peaks} peaks; "
-             f"written to {out}")
+    log.info(f"{len(result.unknown)} unknown lines of {result.n_peaks} peaks; written to {out}")
     return result
 
 
@@ -203,9 +227,18 @@ def _map(images, obs, ident, n_init, seed, workers, mapdir, log) -> dict:
 
     preset = ident.settings["preset"]
     parallel = {"client": False} if workers == 1 else {"n_workers": workers}
-    result = fit_cube(images, list(ident.species), v_lsr=obs.v_lsr, loss="chi2", n_init=n_init,
-                      seed=seed, workdir=mapdir / "work", progress=False,
-                      fit_kwargs={"bounds": np.asarray(ident.settings["bounds"])}, **parallel)
+    result = fit_cube(
+        images,
+        list(ident.species),
+        v_lsr=obs.v_lsr,
+        loss="chi2",
+        n_init=n_init,
+        seed=seed,
+        workdir=mapdir / "work",
+        progress=False,
+        fit_kwargs={"bounds": np.asarray(ident.settings["bounds"])},
+        **parallel,
+    )
     files = [str(p) for p in result.write(mapdir)]
     for line in result.summary().splitlines():
         log.info(line)

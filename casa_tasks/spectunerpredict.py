@@ -41,8 +41,10 @@ def _image_grid(path: Path, beam) -> tuple[_Grid, tuple[float, float]]:
     freq[cube.order] = cube.freq_mhz  # file order: the model is written channel by channel
     common = common_beam(cube.beams)
     header = dict(cube.cube.wcs.to_header())
-    return (_Grid(freq, header, cube.shape[1:]),
-            (float(common.major.to_value(u.arcsec)), float(common.minor.to_value(u.arcsec))))
+    return (
+        _Grid(freq, header, cube.shape[1:]),
+        (float(common.major.to_value(u.arcsec)), float(common.minor.to_value(u.arcsec))),
+    )
 
 
 def _ms_grid(freq_hz: np.ndarray, phase_dir_rad: np.ndarray) -> _Grid:
@@ -50,10 +52,22 @@ def _ms_grid(freq_hz: np.ndarray, phase_dir_rad: np.ndarray) -> _Grid:
     df = float(np.mean(np.diff(freq_hz))) if freq_hz.size > 1 else 1.0
     ra, dec = np.degrees(phase_dir_rad[:2])
     header = {
-        "CTYPE1": "RA---SIN", "CUNIT1": "deg", "CRVAL1": float(ra % 360.0), "CRPIX1": 1.0,
-        "CDELT1": -1.0 / 3600.0, "CTYPE2": "DEC--SIN", "CUNIT2": "deg", "CRVAL2": float(dec),
-        "CRPIX2": 1.0, "CDELT2": 1.0 / 3600.0, "CTYPE3": "FREQ", "CUNIT3": "Hz",
-        "CRVAL3": float(freq_hz[0]), "CRPIX3": 1.0, "CDELT3": df, "SPECSYS": "LSRK",
+        "CTYPE1": "RA---SIN",
+        "CUNIT1": "deg",
+        "CRVAL1": float(ra % 360.0),
+        "CRPIX1": 1.0,
+        "CDELT1": -1.0 / 3600.0,
+        "CTYPE2": "DEC--SIN",
+        "CUNIT2": "deg",
+        "CRVAL2": float(dec),
+        "CRPIX2": 1.0,
+        "CDELT2": 1.0 / 3600.0,
+        "CTYPE3": "FREQ",
+        "CUNIT3": "Hz",
+        "CRVAL3": float(freq_hz[0]),
+        "CRPIX3": 1.0,
+        "CDELT3": df,
+        "SPECSYS": "LSRK",
     }
     return _Grid(np.asarray(freq_hz) / 1e6, header, (1, 1))
 
@@ -97,8 +111,11 @@ def _molfit(check: Checker, species, params, molfit):
     try:
         values = np.asarray(params, dtype=float).reshape(len(names), -1, 5)
     except (TypeError, ValueError) as exc:
-        raise check.fail("params", params, "give [theta_arcsec, T_ex_K, N_tot_cm-2, dv_kms, "
-                         "voff_kms] per species") from exc
+        raise check.fail(
+            "params",
+            params,
+            "give [theta_arcsec, T_ex_K, N_tot_cm-2, dv_kms, voff_kms] per species",
+        ) from exc
     if not np.all(np.isfinite(values)) or np.any(values[..., :4] <= 0):
         raise check.fail("params", params, "theta, T_ex, N_tot and dv must be positive")
     return Molfit.from_params(names, list(values))
@@ -166,8 +183,10 @@ def spectunerpredict(
         unit = {"k": "K", "jy/beam": "Jy/beam"}[check.choice("outunit", outunit, OUTUNITS)]
         grids, beam_arcsec, labels = _grids(check, vis, imagename, field, spw, beam)
         paths = _outputs(check, outfile, labels, overwrite)
-        if any(p.suffix.lower() not in (".fits", ".fit", ".fts") for p in paths) and \
-                not casaenv.casatools_installed():
+        if (
+            any(p.suffix.lower() not in (".fits", ".fit", ".fts") for p in paths)
+            and not casaenv.casatools_installed()
+        ):
             raise check.fail("outfile", outfile, "CASA images need casatools; name a .fits file")
 
         from spectuner_nb.beam import kelvin_per_jy_beam
@@ -177,16 +196,24 @@ def spectunerpredict(
         spectra = []
         for grid in grids:
             order = np.argsort(grid.freq_mhz)
-            obs = Observation.from_arrays([grid.freq_mhz[order]], [np.zeros(order.size)],
-                                          beam=beam_arcsec, rms=1.0, T_bg=t_bg, v_lsr=v_lsr)
+            obs = Observation.from_arrays(
+                [grid.freq_mhz[order]],
+                [np.zeros(order.size)],
+                beam=beam_arcsec,
+                rms=1.0,
+                T_bg=t_bg,
+                v_lsr=v_lsr,
+            )
             sorted_model = molfit_spectra(model, obs)[0]
             spectrum = np.empty_like(sorted_model)
             spectrum[order] = sorted_model
             if unit == "Jy/beam":
                 spectrum = spectrum / kelvin_per_jy_beam(grid.freq_mhz, beam_arcsec)
             spectra.append(spectrum)
-            log.info(f"window {len(spectra) - 1}: {spectrum.size} channels, peak "
-                     f"{np.max(spectrum):.4g} {unit}")
+            log.info(
+                f"window {len(spectra) - 1}: {spectrum.size} channels, peak "
+                f"{np.max(spectrum):.4g} {unit}"
+            )
         for k, path in enumerate(paths):  # none when outfile=''
             clear_output(path)
             _write(grids[k], spectra[k], unit, beam_arcsec, path)
@@ -211,11 +238,14 @@ def _grids(check: Checker, vis, imagename, field, spw, beam):
         field_id = check.field("field", field, setup.fields)
         spws = check.spw("spw", spw, setup.chan_freq)
         if not beam:
-            raise check.fail("beam", beam, "a MeasurementSet has no beam: state one, e.g. "
-                             "beam=['1.0arcsec']")
+            raise check.fail(
+                "beam", beam, "a MeasurementSet has no beam: state one, e.g. beam=['1.0arcsec']"
+            )
         beam_arcsec = check.beam("beam", beam)
-        grids = [_ms_grid(lsrk_frequencies(ms, s, field_id, setup), setup.phase_dirs[field_id])
-                 for s in spws]
+        grids = [
+            _ms_grid(lsrk_frequencies(ms, s, field_id, setup), setup.phase_dirs[field_id])
+            for s in spws
+        ]
         return grids, beam_arcsec, [f"spw{s}" for s in spws]
     images = check.images("imagename", imagename)
     chosen = check.spw("spw", spw, range(len(images)))
@@ -234,4 +264,3 @@ def _outputs(check: Checker, outfile, labels, overwrite) -> list[Path]:
     else:
         names = [base.with_name(f"{base.stem}.{lab}{base.suffix}") for lab in labels]
     return [check.output("outfile", n, overwrite) for n in names]
-

@@ -57,14 +57,23 @@ def spectunerprep(
         start = time.perf_counter()
         check = Checker(TASK)
         images = check.images("imagename", imagename)
-        conts = [check.existing("contimage", c, kind="image")
-                 for c in check.strings("contimage", contimage)]
+        conts = [
+            check.existing("contimage", c, kind="image")
+            for c in check.strings("contimage", contimage)
+        ]
         if conts and len(conts) != len(images):
-            raise check.fail("contimage", contimage, f"give one continuum image per cube "
-                             f"({len(images)}) or none")
+            raise check.fail(
+                "contimage", contimage, f"give one continuum image per cube ({len(images)}) or none"
+            )
         v_lsr = check.quantity("vlsr", vlsr, "km/s")
-        thresholds = [check.positive_float(name, value) for name, value in (
-            ("nsigmaglobal", nsigmaglobal), ("nsigmalocal", nsigmalocal), ("ncut", ncut))]
+        thresholds = [
+            check.positive_float(name, value)
+            for name, value in (
+                ("nsigmaglobal", nsigmaglobal),
+                ("nsigmalocal", nsigmalocal),
+                ("ncut", ncut),
+            )
+        ]
         n_sample = check.positive_int("nsample", nsample)
         mask_path = check.output("maskfile", maskfile, overwrite) if maskfile else None
 
@@ -72,8 +81,12 @@ def spectunerprep(
         from spectuner_nb.cube.preprocessing import PreprocessConfig, preprocess
 
         cubes = load_cubes(images, continuum=conts or None, v_lsr=v_lsr)
-        config = PreprocessConfig(n_sigma_global=thresholds[0], n_sigma_local=thresholds[1],
-                                  n_cut=thresholds[2], n_sample=n_sample)
+        config = PreprocessConfig(
+            n_sigma_global=thresholds[0],
+            n_sigma_local=thresholds[1],
+            n_cut=thresholds[2],
+            n_sample=n_sample,
+        )
         prep = preprocess(cubes, config)
         report = prep.report()
         for line in report.splitlines():
@@ -82,8 +95,9 @@ def spectunerprep(
             prep.write_mask(mask_path, cubes.wcs)
             log.info(f"mask written to {mask_path}")
         keep = prep.keep
-        rms_local = [float(np.nanmedian(r[keep])) if keep.any() else float("nan")
-                     for r in prep.rms_local]
+        rms_local = [
+            float(np.nanmedian(r[keep])) if keep.any() else float("nan") for r in prep.rms_local
+        ]
         return {
             "npix": int(keep.size),
             "nkept": int(keep.sum()),

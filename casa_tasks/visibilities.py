@@ -24,8 +24,15 @@ from spectuner_nb.errors import ConfigurationError, ObservationError
 from . import casaenv
 
 __all__ = [
-    "PARALLEL_HANDS", "FREQ_FRAMES", "DATA_COLUMNS", "MSTable", "SpectralSetup", "spectral_setup",
-    "lsrk_frequencies", "vector_average", "max_baseline_m",
+    "PARALLEL_HANDS",
+    "FREQ_FRAMES",
+    "DATA_COLUMNS",
+    "MSTable",
+    "SpectralSetup",
+    "spectral_setup",
+    "lsrk_frequencies",
+    "vector_average",
+    "max_baseline_m",
 ]
 
 PARALLEL_HANDS = {1: "I", 5: "RR", 8: "LL", 9: "XX", 12: "YY"}

@@ -52,7 +52,10 @@ extensions = [
 source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb"}
 root_doc = "index"
 exclude_patterns = [
-    "_build/html", "_build/doctrees", "_build/jupyter_execute", "_build/.doctrees",
+    "_build/html",
+    "_build/doctrees",
+    "_build/jupyter_execute",
+    "_build/.doctrees",
     "**/.ipynb_checkpoints",
 ]
 

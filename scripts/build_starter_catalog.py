@@ -70,8 +70,15 @@ STARTER_VERSION = "1"
 LINECAT_FILES = {"CH3OH": "CH3OH/c032504-5Q.cat", "SiO": "SiO/c044505.cat"}
 """Species → file under linecat/data/molecules (CDMS entries)."""
 
-LAMDA_FILES = {"HCN": "hcn.dat", "HNC": "hnc.dat", "HCO+": "hco+.dat", "CS": "cs@lique.dat",
-               "CO": "co.dat", "SiO": "sio.dat", "HC3N": "hc3n.dat"}
+LAMDA_FILES = {
+    "HCN": "hcn.dat",
+    "HNC": "hnc.dat",
+    "HCO+": "hco+.dat",
+    "CS": "cs@lique.dat",
+    "CO": "co.dat",
+    "SiO": "sio.dat",
+    "HC3N": "hc3n.dat",
+}
 """Species → LAMDA file under spectralradex/radex/data. Used before SLAIM: the SLAIM A_ul
 of HCN (and H13CN) are 3 times too small (checked against LAMDA and CDMS c028501)."""
 
@@ -171,6 +178,7 @@ SPECIES: dict[str, tuple[str, ...]] = {
     "c-C3H": ("c-C3H",),
 }
 
+
 @dataclass
 class Built:
     """One species ready to ship."""
@@ -193,12 +201,21 @@ def merge_rows(parts: list[SplatRows], name: str) -> SplatRows:
     def cat(attr: str) -> np.ndarray:
         return np.concatenate([getattr(p, attr) for p in parts])[order]
 
-    return SplatRows(name, freq[order], cat("log10_aij"), cat("elo_cm"), cat("g_up"),
-                     cat("catalog"), cat("qn"), " + ".join(p.source for p in parts))
+    return SplatRows(
+        name,
+        freq[order],
+        cat("log10_aij"),
+        cat("elo_cm"),
+        cat("g_up"),
+        cat("catalog"),
+        cat("qn"),
+        " + ".join(p.source for p in parts),
+    )
 
 
-def choose_partition(full: LineList, tables: list[PartitionEntry], catalog: str,
-                     q300_lgint: float | None = None) -> dict:
+def choose_partition(
+    full: LineList, tables: list[PartitionEntry], catalog: str, q300_lgint: float | None = None
+) -> dict:
     """The table for ``full`` (:func:`spectuner_nb.catalog.build.choose_partition`), with the
     Q-table/level-sum ratios before and after, for the manifest and the consistency page."""
     if not tables:
@@ -242,7 +259,7 @@ def from_linecat(name: str) -> tuple[LineList, dict]:
     ll = spcat_linelist(table, entry.partition, species=resolve(entry.name), catalog="CDMS")
     src = {
         "source": f"linecat {metadata.version('linecat')}: "
-                  f"linecat/data/molecules/{LINECAT_FILES[name]}",
+        f"linecat/data/molecules/{LINECAT_FILES[name]}",
         "file_sha256": sha256_file(path),
         "original_name": entry.name,
         "version": entry.version,
@@ -266,23 +283,37 @@ def from_splatalogue(
         raise SystemExit(f"no CDMS/JPL partition function for {name}")
     ll = splat_linelist(sel, tables[0].partition, species=resolve(name), catalog=catalog)
     sids = [int(p.source.rsplit("=", 1)[1]) for p in parts]
-    raw = [r for sp in catalog_build.read_snapshot(db, sids).values()
-           for r in sp.rows.get(catalog, [])]
+    raw = [
+        r for sp in catalog_build.read_snapshot(db, sids).values() for r in sp.rows.get(catalog, [])
+    ]
     flags: list[str] = []
     checks: dict = {}
     if catalog in ("CDMS", "JPL"):
         ll = catalog_build.restore_g_u(ll, flags, checks)
     a_ul, lgint = catalog_build.repair_a_ul(ll, raw, flags, checks)
-    ll = LineList(ll.species, ll.freq, a_ul, ll.E_low, ll.E_up, ll.g_u, ll.partition, ll.qn,
-                  None, catalog, ll.source)  # g_u as restored
+    ll = LineList(
+        ll.species,
+        ll.freq,
+        a_ul,
+        ll.E_low,
+        ll.E_up,
+        ll.g_u,
+        ll.partition,
+        ll.qn,
+        None,
+        catalog,
+        ll.source,
+    )  # g_u as restored
     return ll, {
-            "lgint": lgint, "flags": flags, "checks": checks,
-            "source": f"casadata {metadata.version('casadata')}: splatalogue.db, "
-                      f"species {', '.join(p.name for p in parts)}, line list {catalog}",
-            "original_name": " + ".join(p.name for p in parts),
-            "version": f"Splatalogue snapshot in casadata {metadata.version('casadata')}",
-            "date": "",
-        }
+        "lgint": lgint,
+        "flags": flags,
+        "checks": checks,
+        "source": f"casadata {metadata.version('casadata')}: splatalogue.db, "
+        f"species {', '.join(p.name for p in parts)}, line list {catalog}",
+        "original_name": " + ".join(p.name for p in parts),
+        "version": f"Splatalogue snapshot in casadata {metadata.version('casadata')}",
+        "date": "",
+    }
 
 
 def lamda_dir() -> Path:
@@ -303,8 +334,13 @@ def from_lamda(name: str) -> tuple[LineList, dict]:
     path = lamda_dir() / LAMDA_FILES[name]
     ll = lamda_linelist(read_lamda(path), species=resolve(name))
     src = f"spectralradex {metadata.version('spectralradex')}: radex/data/{LAMDA_FILES[name]}"
-    return ll, {"source": src, "file_sha256": sha256_file(path), "original_name": name,
-                "version": "LAMDA (Schöier et al. 2005) as shipped by spectralradex", "date": ""}
+    return ll, {
+        "source": src,
+        "file_sha256": sha256_file(path),
+        "original_name": name,
+        "version": "LAMDA (Schöier et al. 2005) as shipped by spectralradex",
+        "date": "",
+    }
 
 
 def build(args: argparse.Namespace) -> list[Built]:
@@ -335,16 +371,36 @@ def build(args: argparse.Namespace) -> list[Built]:
             continue
         full, src = got
         lgint = src.get("lgint", np.full(len(full), np.nan))
-        choice = choose_partition(full, partition_tables(name), catalog,
-                                  catalog_build.implied_q300(full, lgint))
+        choice = choose_partition(
+            full, partition_tables(name), catalog, catalog_build.implied_q300(full, lgint)
+        )
         flags = src.get("flags", []) + choice["flags"]
         checks = {**src.get("checks", {})}
         q300 = catalog_build.implied_q300(full, lgint)
-        a_ul = (full.A_ul if q300 is None else catalog_build.a_ul_from_lgint(
-            full, lgint, catalog_build.lgint_reference_q300(choice["choice"], q300), flags,
-            checks))
-        full = LineList(full.species, full.freq, a_ul, full.E_low, full.E_up, full.g_u,
-                        choice["partition"], full.qn, choice["entry"].tag, catalog, full.source)
+        a_ul = (
+            full.A_ul
+            if q300 is None
+            else catalog_build.a_ul_from_lgint(
+                full,
+                lgint,
+                catalog_build.lgint_reference_q300(choice["choice"], q300),
+                flags,
+                checks,
+            )
+        )
+        full = LineList(
+            full.species,
+            full.freq,
+            a_ul,
+            full.E_low,
+            full.E_up,
+            full.g_u,
+            choice["partition"],
+            full.qn,
+            choice["entry"].tag,
+            catalog,
+            full.source,
+        )
         ll = band_cut(full, args.fmin, args.fmax, args.eup_max)
         entry = choice["entry"]
         before, after = choice["before"], choice["after"]
@@ -361,7 +417,7 @@ def build(args: argparse.Namespace) -> list[Built]:
             "provenance": {
                 "lines": src["source"],
                 "partition_function": f"{entry.catalog} {entry.tag} '{entry.name}' "
-                                      f"(astroquery {metadata.version('astroquery')})",
+                f"(astroquery {metadata.version('astroquery')})",
                 "partition_scale": 1.0 / choice["factor"],
                 "consistency_T_K": before.temperatures.tolist(),
                 "ratio_table_over_levels": np.round(before.ratio, 4).tolist(),
@@ -374,9 +430,11 @@ def build(args: argparse.Namespace) -> list[Built]:
                 "cuts": {"fmin_MHz": args.fmin, "fmax_MHz": args.fmax, "eup_max_K": args.eup_max},
             },
         }
-        print(f"  {name:8s} {catalog:6s} {len(full):6d} → {len(ll):6d} lines; "
-              f"Q {entry.catalog} {entry.tag}; ratio@20K {before.ratio[0]:.3f}; "
-              f"{choice['verdict']}")
+        print(
+            f"  {name:8s} {catalog:6s} {len(full):6d} → {len(ll):6d} lines; "
+            f"Q {entry.catalog} {entry.tag}; ratio@20K {before.ratio[0]:.3f}; "
+            f"{choice['verdict']}"
+        )
         out.append(Built(ll, record))
     return out
 
@@ -416,22 +474,34 @@ def write(built: list[Built], args: argparse.Namespace) -> dict:
         "starter_catalog_version": STARTER_VERSION,
         "built_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "builder": "scripts/build_starter_catalog.py",
-        "options": {"fmin_MHz": args.fmin, "fmax_MHz": args.fmax, "eup_max_K": args.eup_max,
-                    "precedence": args.precedence, "forced_sources": args.source},
+        "options": {
+            "fmin_MHz": args.fmin,
+            "fmax_MHz": args.fmax,
+            "eup_max_K": args.eup_max,
+            "precedence": args.precedence,
+            "forced_sources": args.source,
+        },
         "sources": {
-            "casadata": {"version": metadata.version("casadata"),
-                         "file": "casadata/__data__/ephemerides/splatalogue.db",
-                         "sha256": sha256_file(splatalogue_db_path()), "licence": "LGPL (NRAO)"},
+            "casadata": {
+                "version": metadata.version("casadata"),
+                "file": "casadata/__data__/ephemerides/splatalogue.db",
+                "sha256": sha256_file(splatalogue_db_path()),
+                "licence": "LGPL (NRAO)",
+            },
             "linecat": {"version": metadata.version("linecat"), "licence": "MIT; data CDMS"},
-            "spectralradex": {"version": metadata.version("spectralradex"),
-                              "licence": "package MIT; data LAMDA (Schöier et al. 2005)"},
-            "astroquery": {"version": metadata.version("astroquery"),
-                           "licence": "BSD-3; data CDMS/JPL",
-                           **{k: sha256_file(v) for k, v in files.items()}},
+            "spectralradex": {
+                "version": metadata.version("spectralradex"),
+                "licence": "package MIT; data LAMDA (Schöier et al. 2005)",
+            },
+            "astroquery": {
+                "version": metadata.version("astroquery"),
+                "licence": "BSD-3; data CDMS/JPL",
+                **{k: sha256_file(v) for k, v in files.items()},
+            },
         },
         "citation": "CDMS: Müller et al. 2001, 2005; Endres et al. 2016. JPL: Pickett et al. 1998. "
-                    "SLAIM: F. J. Lovas (Splatalogue). Splatalogue: Remijan et al. 2007. "
-                    "LAMDA: Schöier et al. 2005, A&A 432, 369.",
+        "SLAIM: F. J. Lovas (Splatalogue). Splatalogue: Remijan et al. 2007. "
+        "LAMDA: Schöier et al. 2005, A&A 432, 369.",
         "species": records,
     }
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
@@ -446,13 +516,16 @@ def write_consistency_doc(manifest: dict) -> None:
         fmt = " / ".join(f"{v:.3f}" for v in p["ratio_table_over_levels"])
         fmt2 = " / ".join(f"{v:.3f}" for v in p["ratio_after_fix"])
         share = max(p["estimated_level_share"])
-        rows.append(f"| {r['name']} | {r['catalog']} | {p['partition_function']} | {fmt} | "
-                    f"{fmt2} | {share:.2f} | {p['verdict']} |")
+        rows.append(
+            f"| {r['name']} | {r['catalog']} | {p['partition_function']} | {fmt} | "
+            f"{fmt2} | {share:.2f} | {p['verdict']} |"
+        )
     temps = ", ".join(f"{t:g}" for t in manifest["species"][0]["provenance"]["consistency_T_K"])
-    text = f"""# Starter catalog: partition function vs. catalogued levels
+    text = (
+        f"""# Starter catalog: partition function vs. catalogued levels
 
 Generated by `python scripts/build_starter_catalog.py` (starter catalog version
-{manifest['starter_catalog_version']}, built {manifest['built_utc']}); do not edit by hand.
+{manifest["starter_catalog_version"]}, built {manifest["built_utc"]}); do not edit by hand.
 
 For every shipped species, Q(T) from the CDMS/JPL table is compared with the sum over
 the levels its own line list implies (all frequencies of the source, before the band
@@ -471,22 +544,35 @@ and E_up cuts), Q_lev(T) = Σ g exp(−E/T), at T = {temps} K
 
 | species | lines | Q table | ratio before | ratio after | est. share | verdict |
 | --- | --- | --- | --- | --- | --- | --- |
-""" + "\n".join(rows) + "\n"
+"""
+        + "\n".join(rows)
+        + "\n"
+    )
     (ROOT / "docs" / "catalog_consistency.md").write_text(text)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--fmin", type=float, default=catalog_build.FMIN_MHZ,
-                   help="lowest frequency kept, MHz")
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--fmin", type=float, default=catalog_build.FMIN_MHZ, help="lowest frequency kept, MHz"
+    )
     p.add_argument("--fmax", type=float, default=950_000.0, help="highest frequency kept, MHz")
     p.add_argument("--eup-max", type=float, default=2000.0, help="highest E_up kept, K")
-    p.add_argument("--precedence", type=lambda s: s.split(","),
-                   default=["linecat", "CDMS", "JPL", "LAMDA", "SLAIM"],
-                   help="source order, comma separated (default linecat,CDMS,JPL,LAMDA,SLAIM)")
-    p.add_argument("--source", action="append", default=[], metavar="NAME=SOURCE",
-                   help="force the source of one species (repeatable), e.g. CO=SLAIM")
+    p.add_argument(
+        "--precedence",
+        type=lambda s: s.split(","),
+        default=["linecat", "CDMS", "JPL", "LAMDA", "SLAIM"],
+        help="source order, comma separated (default linecat,CDMS,JPL,LAMDA,SLAIM)",
+    )
+    p.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="NAME=SOURCE",
+        help="force the source of one species (repeatable), e.g. CO=SLAIM",
+    )
     return p.parse_args(argv)
 
 

@@ -76,9 +76,12 @@ def _shoot(page, selector: str | tuple[str, ...], path: Path) -> None:
     sx, sy = page.evaluate("() => [window.scrollX, window.scrollY]")
     top = min(b["y"] for b in boxes) + sy
     left = min(b["x"] for b in boxes) + sx
-    clip = {"x": left, "y": top,
-            "width": max(b["x"] + b["width"] for b in boxes) + sx - left,
-            "height": max(b["y"] + b["height"] for b in boxes) + sy - top}
+    clip = {
+        "x": left,
+        "y": top,
+        "width": max(b["x"] + b["width"] for b in boxes) + sx - left,
+        "height": max(b["y"] + b["height"] for b in boxes) + sy - top,
+    }
     page.screenshot(path=str(path), clip=clip, full_page=True)
 
 
@@ -89,8 +92,12 @@ def main() -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs/images"))
-    parser.add_argument("--only", nargs="+", metavar="NAME",
-                        help="write only these images (e.g. widgets_identify_panel.png)")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        help="write only these images (e.g. widgets_identify_panel.png)",
+    )
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -100,13 +107,21 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="widget-shots-"))
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(c) for c in CELLS]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, str(folder / "shots.ipynb"))
     port = _free_port()
     with open(folder / "voila.log", "w") as log:
-        server = subprocess.Popen(voila_command("shots.ipynb", port=port), cwd=folder,
-                                  env=voila_environment(), stdout=log, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            voila_command("shots.ipynb", port=port),
+            cwd=folder,
+            env=voila_environment(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
             deadline = time.monotonic() + 120
             while True:  # a TCP connection only: a GET would execute the notebook
@@ -118,8 +133,11 @@ def main() -> int:
                         sys.exit(f"voila did not start; see {folder / 'voila.log'}")
                     time.sleep(0.5)
             with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=chromium, headless=True, args=[
-                    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+                browser = pw.chromium.launch(
+                    executable_path=chromium,
+                    headless=True,
+                    args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+                )
                 page = browser.new_page(viewport={"width": 1500, "height": 2600})
                 page.goto(f"http://127.0.0.1:{port}/", timeout=900_000)
                 page.wait_for_selector(".spectuner-ready", state="attached", timeout=900_000)

@@ -49,7 +49,8 @@ def __getattr__(name: str):
 
 
 __all__ = ["SpectunerError", "__version__"] + sorted(
-    name for name, module in _LAZY.items() if _available(module))
+    name for name, module in _LAZY.items() if _available(module)
+)
 
 
 def __dir__() -> list[str]:

@@ -414,8 +414,19 @@ def _absorption(t):
     """1 − e^−τ: its Taylor series (Horner, multiplications only) below τ = 0.02
     (remainder < 1e-16 relative), else exp."""
     if t < 0.02:
-        return t * (1.0 - t * (0.5 - t * (_INV_FACT[3] - t * (_INV_FACT[4] - t * (
-            _INV_FACT[5] - t * (_INV_FACT[6] - t * _INV_FACT[7]))))))
+        return t * (
+            1.0
+            - t
+            * (
+                0.5
+                - t
+                * (
+                    _INV_FACT[3]
+                    - t
+                    * (_INV_FACT[4] - t * (_INV_FACT[5] - t * (_INV_FACT[6] - t * _INV_FACT[7])))
+                )
+            )
+        )
     return 1.0 - math.exp(-t)
 
 
@@ -459,16 +470,44 @@ def _midpoint_correction(d, i, c2, c4, c6):
     b4 = x1_sq * (x1_sq + 6.0 * x2) + 4.0 * x1 * x3 + 3.0 * x2 * x2 + x4
     if c6 == 0.0:
         return -(c2 * b2 + c4 * b4)
-    b6 = (x1_sq * x1_sq * (x1_sq + 15.0 * x2) + 20.0 * x1_sq * x1 * x3
-          + 45.0 * x1_sq * x2 * x2 + 15.0 * x2 * x2 * x2 + 60.0 * x1 * x2 * x3
-          + 15.0 * x1_sq * x4 + 10.0 * x3 * x3 + 15.0 * x2 * x4 - 6.0 * x1 * d[i, 4] - d[i, 5])
+    b6 = (
+        x1_sq * x1_sq * (x1_sq + 15.0 * x2)
+        + 20.0 * x1_sq * x1 * x3
+        + 45.0 * x1_sq * x2 * x2
+        + 15.0 * x2 * x2 * x2
+        + 60.0 * x1 * x2 * x3
+        + 15.0 * x1_sq * x4
+        + 10.0 * x3 * x3
+        + 15.0 * x2 * x4
+        - 6.0 * x1 * d[i, 4]
+        - d[i, 5]
+    )
     return -(c2 * b2 + c4 * b4 + c6 * b6)
 
 
 @njit(cache=True)
 def _transfer(
-    nodes, chan, n_sub, req, tau, dtau, first, last, anchors, a_lo, a_step, edges_lo, edges_hi,
-    t_bg, theta_sq, tb_sq_mode, tb_sq_val, s, out, tau_out, want_tau,
+    nodes,
+    chan,
+    n_sub,
+    req,
+    tau,
+    dtau,
+    first,
+    last,
+    anchors,
+    a_lo,
+    a_step,
+    edges_lo,
+    edges_hi,
+    t_bg,
+    theta_sq,
+    tb_sq_mode,
+    tb_sq_val,
+    s,
+    out,
+    tau_out,
+    want_tau,
 ):
     """Add one species' channel-averaged intensity η(S − S_cmb − T_bg)(1 − e^−τ) to ``out``.
 
@@ -496,8 +535,22 @@ def _transfer(
             continue
         if chan[i] != k:
             if m > 1:
-                out[k] += _edge_average(k, s0, s1, m, anchors, a_lo, inv_step, edges_lo,
-                                        edges_hi, t_bg, eta0, theta_sq, tb_sq_mode, tb_sq_val)
+                out[k] += _edge_average(
+                    k,
+                    s0,
+                    s1,
+                    m,
+                    anchors,
+                    a_lo,
+                    inv_step,
+                    edges_lo,
+                    edges_hi,
+                    t_bg,
+                    eta0,
+                    theta_sq,
+                    tb_sq_mode,
+                    tb_sq_val,
+                )
             k = chan[i]
             m = n_sub[k]
             lo = edges_lo[k]
@@ -520,33 +573,81 @@ def _transfer(
             dtau[i, j] = 0.0
         tau[i] = 0.0
         if m == 1:
-            out[k] += absorb * _factor(nodes[i], k, anchors, a_lo, inv_step, t_bg, eta0,
-                                       theta_sq, tb_sq_mode, tb_sq_val)
+            out[k] += absorb * _factor(
+                nodes[i], k, anchors, a_lo, inv_step, t_bg, eta0, theta_sq, tb_sq_mode, tb_sq_val
+            )
         else:
             s0 += absorb
             s1 += absorb * (nodes[i] - lo) * inv_w
     if m > 1:
-        out[k] += _edge_average(k, s0, s1, m, anchors, a_lo, inv_step, edges_lo, edges_hi,
-                                t_bg, eta0, theta_sq, tb_sq_mode, tb_sq_val)
+        out[k] += _edge_average(
+            k,
+            s0,
+            s1,
+            m,
+            anchors,
+            a_lo,
+            inv_step,
+            edges_lo,
+            edges_hi,
+            t_bg,
+            eta0,
+            theta_sq,
+            tb_sq_mode,
+            tb_sq_val,
+        )
 
 
 @njit(cache=True, inline="always")
-def _edge_average(k, s0, s1, m, anchors, a_lo, inv_step, edges_lo, edges_hi, t_bg, eta0,
-                  theta_sq, tb_sq_mode, tb_sq_val):
+def _edge_average(
+    k,
+    s0,
+    s1,
+    m,
+    anchors,
+    a_lo,
+    inv_step,
+    edges_lo,
+    edges_hi,
+    t_bg,
+    eta0,
+    theta_sq,
+    tb_sq_mode,
+    tb_sq_val,
+):
     """Average of F·(1 − e^−τ) over channel k of ``m`` sub-intervals, from
     s0 = Σ(1 − e^−τ) and s1 = Σ(1 − e^−τ)·u (u = relative position in the channel),
     F linear between its values at the channel edges."""
-    f_lo = _factor(edges_lo[k], k, anchors, a_lo, inv_step, t_bg, eta0, theta_sq, tb_sq_mode,
-                   tb_sq_val)
-    f_hi = _factor(edges_hi[k], k, anchors, a_lo, inv_step, t_bg, eta0, theta_sq, tb_sq_mode,
-                   tb_sq_val)
+    f_lo = _factor(
+        edges_lo[k], k, anchors, a_lo, inv_step, t_bg, eta0, theta_sq, tb_sq_mode, tb_sq_val
+    )
+    f_hi = _factor(
+        edges_hi[k], k, anchors, a_lo, inv_step, t_bg, eta0, theta_sq, tb_sq_mode, tb_sq_val
+    )
     return (f_lo * (s0 - s1) + f_hi * s1) / m
 
 
 @njit(cache=True)
 def _transfer_grad(
-    nodes, weights, chan, tau, dtau, first, last, anchors, slopes, a_lo, a_step, t_bg,
-    theta_sq, tb_sq_mode, tb_sq_val, tb_sq_ref, s, out, jac,
+    nodes,
+    weights,
+    chan,
+    tau,
+    dtau,
+    first,
+    last,
+    anchors,
+    slopes,
+    a_lo,
+    a_step,
+    t_bg,
+    theta_sq,
+    tb_sq_mode,
+    tb_sq_val,
+    tb_sq_ref,
+    s,
+    out,
+    jac,
 ):
     """Add one species' intensity to ``out`` and its derivatives to ``jac``, node by node.
 
@@ -586,8 +687,27 @@ def _transfer_grad(
 
 @njit(cache=True)
 def _eval_window(
-    params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo, edges_hi, t_bg, w_max, tb_sq_mode,
-    tb_sq_val, tb_sq_ref, cmb, t_cmb, out, jac, tau_out, grad, want_tau,
+    params,
+    lines_off,
+    freq,
+    a_g,
+    e_low,
+    q,
+    dlnq,
+    edges_lo,
+    edges_hi,
+    t_bg,
+    w_max,
+    tb_sq_mode,
+    tb_sq_val,
+    tb_sq_ref,
+    cmb,
+    t_cmb,
+    out,
+    jac,
+    tau_out,
+    grad,
+    want_tau,
 ):
     """Channel-averaged spectrum of one parameter set in one window (widest channel w_max, MHz).
 
@@ -616,14 +736,24 @@ def _eval_window(
             continue  # no source or no molecules: no emission
         a, b = lines_off[s], lines_off[s + 1]
         n_keep[s] = _line_setup(
-            freq[a:b], a_g[a:b], e_low[a:b], lo, hi, params[s, 1], params[s, 2], q[s],
-            dlnq[s], params[s, 3], params[s, 4], work[s],
+            freq[a:b],
+            a_g[a:b],
+            e_low[a:b],
+            lo,
+            hi,
+            params[s, 1],
+            params[s, 2],
+            q[s],
+            dlnq[s],
+            params[s, 3],
+            params[s, 4],
+            work[s],
         )
     spans = _reached_spans(edges_lo, edges_hi, work, n_keep)
     # Local line scale per channel (MHz); only the reached channels are ever read.
     req = np.empty(n_chan)
     for sp in range(spans.shape[0]):
-        req[spans[sp, 0]:spans[sp, 1]] = np.inf
+        req[spans[sp, 0] : spans[sp, 1]] = np.inf
     # Lines broader than this refine no channel (intensity grid: no h⁶ term either).
     broad = np.inf if grad else w_max / SIXTH_ORDER_MIN
     for s in range(n_species):
@@ -643,25 +773,86 @@ def _eval_window(
         theta_sq = params[s, 0] * params[s, 0]
         # S(ν, T_ex) − S(ν, T_cmb) (and ∂S/∂T_ex) tabulated over the channels touched.
         anchors, slopes, a_lo, a_step = _source_table(
-            edges_lo, edges_hi, spans, chan[first], chan[last - 1], params[s, 1], cmb, t_cmb,
+            edges_lo,
+            edges_hi,
+            spans,
+            chan[first],
+            chan[last - 1],
+            params[s, 1],
+            cmb,
+            t_cmb,
             grad,
         )
         if grad:
             _transfer_grad(
-                nodes, weights, chan, tau, dtau, first, last, anchors, slopes, a_lo, a_step,
-                t_bg, theta_sq, tb_sq_mode, tb_sq_val, tb_sq_ref, s, out, jac,
+                nodes,
+                weights,
+                chan,
+                tau,
+                dtau,
+                first,
+                last,
+                anchors,
+                slopes,
+                a_lo,
+                a_step,
+                t_bg,
+                theta_sq,
+                tb_sq_mode,
+                tb_sq_val,
+                tb_sq_ref,
+                s,
+                out,
+                jac,
             )
         else:
             _transfer(
-                nodes, chan, n_sub, req, tau, dtau, first, last, anchors, a_lo, a_step, edges_lo,
-                edges_hi, t_bg, theta_sq, tb_sq_mode, tb_sq_val, s, out, tau_out, want_tau,
+                nodes,
+                chan,
+                n_sub,
+                req,
+                tau,
+                dtau,
+                first,
+                last,
+                anchors,
+                a_lo,
+                a_step,
+                edges_lo,
+                edges_hi,
+                t_bg,
+                theta_sq,
+                tb_sq_mode,
+                tb_sq_val,
+                s,
+                out,
+                tau_out,
+                want_tau,
             )
 
 
 @njit(cache=True)
 def _batch_task(
-    task, params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo, edges_hi, t_bg, win_off,
-    win_wmax, tb_sq_mode, tb_sq_val, cmb, t_cmb, out, tau_out, want_tau,
+    task,
+    params,
+    lines_off,
+    freq,
+    a_g,
+    e_low,
+    q,
+    dlnq,
+    edges_lo,
+    edges_hi,
+    t_bg,
+    win_off,
+    win_wmax,
+    tb_sq_mode,
+    tb_sq_val,
+    cmb,
+    t_cmb,
+    out,
+    tau_out,
+    want_tau,
 ):
     """Evaluate task = (parameter set b, window w) of a batch."""
     n_win = win_off.size - 1
@@ -669,17 +860,51 @@ def _batch_task(
     w = task % n_win
     c0, c1 = win_off[w], win_off[w + 1]
     _eval_window(
-        params[b], lines_off, freq, a_g, e_low, q[b], dlnq[b], edges_lo[c0:c1],
-        edges_hi[c0:c1], t_bg[c0:c1], win_wmax[w], tb_sq_mode, tb_sq_val, 1.0, cmb, t_cmb,
-        out[b, c0:c1], np.zeros((1, 1)), tau_out[b if want_tau else 0, :, c0:c1], False,
+        params[b],
+        lines_off,
+        freq,
+        a_g,
+        e_low,
+        q[b],
+        dlnq[b],
+        edges_lo[c0:c1],
+        edges_hi[c0:c1],
+        t_bg[c0:c1],
+        win_wmax[w],
+        tb_sq_mode,
+        tb_sq_val,
+        1.0,
+        cmb,
+        t_cmb,
+        out[b, c0:c1],
+        np.zeros((1, 1)),
+        tau_out[b if want_tau else 0, :, c0:c1],
+        False,
         want_tau,
     )
 
 
 @njit(cache=True, parallel=True)
 def batch_parallel(
-    params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo, edges_hi, t_bg, win_off, win_wmax,
-    tb_sq_mode, tb_sq_val, cmb, t_cmb, out, tau_out, want_tau,
+    params,
+    lines_off,
+    freq,
+    a_g,
+    e_low,
+    q,
+    dlnq,
+    edges_lo,
+    edges_hi,
+    t_bg,
+    win_off,
+    win_wmax,
+    tb_sq_mode,
+    tb_sq_val,
+    cmb,
+    t_cmb,
+    out,
+    tau_out,
+    want_tau,
 ):
     """Intensities for a batch of physical params (n_batch, n_species, 5), in parallel.
 
@@ -695,29 +920,98 @@ def batch_parallel(
     n_tasks = params.shape[0] * (win_off.size - 1)
     for task in prange(n_tasks):
         _batch_task(
-            task, params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo, edges_hi, t_bg,
-            win_off, win_wmax, tb_sq_mode, tb_sq_val, cmb, t_cmb, out, tau_out, want_tau,
+            task,
+            params,
+            lines_off,
+            freq,
+            a_g,
+            e_low,
+            q,
+            dlnq,
+            edges_lo,
+            edges_hi,
+            t_bg,
+            win_off,
+            win_wmax,
+            tb_sq_mode,
+            tb_sq_val,
+            cmb,
+            t_cmb,
+            out,
+            tau_out,
+            want_tau,
         )
 
 
 @njit(cache=True)
 def batch_serial(
-    params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo, edges_hi, t_bg, win_off, win_wmax,
-    tb_sq_mode, tb_sq_val, cmb, t_cmb, out, tau_out, want_tau,
+    params,
+    lines_off,
+    freq,
+    a_g,
+    e_low,
+    q,
+    dlnq,
+    edges_lo,
+    edges_hi,
+    t_bg,
+    win_off,
+    win_wmax,
+    tb_sq_mode,
+    tb_sq_val,
+    cmb,
+    t_cmb,
+    out,
+    tau_out,
+    want_tau,
 ):
     """As :func:`batch_parallel` on the calling thread (no thread start-up: small batches)."""
     n_tasks = params.shape[0] * (win_off.size - 1)
     for task in range(n_tasks):
         _batch_task(
-            task, params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo, edges_hi, t_bg,
-            win_off, win_wmax, tb_sq_mode, tb_sq_val, cmb, t_cmb, out, tau_out, want_tau,
+            task,
+            params,
+            lines_off,
+            freq,
+            a_g,
+            e_low,
+            q,
+            dlnq,
+            edges_lo,
+            edges_hi,
+            t_bg,
+            win_off,
+            win_wmax,
+            tb_sq_mode,
+            tb_sq_val,
+            cmb,
+            t_cmb,
+            out,
+            tau_out,
+            want_tau,
         )
 
 
 @njit(cache=True)
 def spectra_jacobian(
-    params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo, edges_hi, t_bg, win_off,
-    tb_sq_mode, tb_sq_val, tb_sq_ref, cmb, t_cmb, out, jac,
+    params,
+    lines_off,
+    freq,
+    a_g,
+    e_low,
+    q,
+    dlnq,
+    edges_lo,
+    edges_hi,
+    t_bg,
+    win_off,
+    tb_sq_mode,
+    tb_sq_val,
+    tb_sq_ref,
+    cmb,
+    t_cmb,
+    out,
+    jac,
 ):
     """One parameter set (n_species, 5): intensities ``out`` (n_chan_total,) and
     ``jac`` (n_chan_total, n_species*5) = ∂out/∂[log10 η, T_ex, log10 N, log10 Δv, v_off]."""
@@ -726,9 +1020,27 @@ def spectra_jacobian(
     for w in range(n_win):
         c0, c1 = win_off[w], win_off[w + 1]
         _eval_window(
-            params, lines_off, freq, a_g, e_low, q, dlnq, edges_lo[c0:c1], edges_hi[c0:c1],
-            t_bg[c0:c1], np.inf, tb_sq_mode, tb_sq_val, tb_sq_ref, cmb, t_cmb, out[c0:c1],
-            jac[c0:c1], dummy_tau, True, False,
+            params,
+            lines_off,
+            freq,
+            a_g,
+            e_low,
+            q,
+            dlnq,
+            edges_lo[c0:c1],
+            edges_hi[c0:c1],
+            t_bg[c0:c1],
+            np.inf,
+            tb_sq_mode,
+            tb_sq_val,
+            tb_sq_ref,
+            cmb,
+            t_cmb,
+            out[c0:c1],
+            jac[c0:c1],
+            dummy_tau,
+            True,
+            False,
         )
 
 
@@ -746,8 +1058,8 @@ def partition_values(t_ex, log_t, log_q, q_off, slope):
     q = np.empty((n_batch, n_species))
     dlnq = np.zeros((n_batch, n_species))
     for s in range(n_species):
-        lt = log_t[q_off[s]:q_off[s + 1]]
-        lq = log_q[q_off[s]:q_off[s + 1]]
+        lt = log_t[q_off[s] : q_off[s + 1]]
+        lq = log_q[q_off[s] : q_off[s + 1]]
         n = lt.size
         for b in range(n_batch):
             x = math.log10(t_ex[b, s])
@@ -759,7 +1071,7 @@ def partition_values(t_ex, log_t, log_q, q_off, slope):
                 log_value = lq[n - 1]
             else:
                 log_value = seg_slope * (x - lt[j]) + lq[j]
-            q[b, s] = 10.0 ** log_value
+            q[b, s] = 10.0**log_value
             if slope:
                 dlnq[b, s] = seg_slope
     return q, dlnq

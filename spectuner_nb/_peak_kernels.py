@@ -267,8 +267,21 @@ def window_peak_term(freq, obs, pred, obs_spans, centres, height, prom, rel_heig
 
 
 @njit(cache=True)
-def _pm_one(b, freq, obs, pred, win_off, obs_spans, span_off, height, prom, rel_height,
-            loss, peak_term, has_peak):
+def _pm_one(
+    b,
+    freq,
+    obs,
+    pred,
+    win_off,
+    obs_spans,
+    span_off,
+    height,
+    prom,
+    rel_height,
+    loss,
+    peak_term,
+    has_peak,
+):
     """Peak-matching loss of model spectrum ``b`` (all windows)."""
     n_win = win_off.size - 1
     mae = 0.0
@@ -282,7 +295,7 @@ def _pm_one(b, freq, obs, pred, win_off, obs_spans, span_off, height, prom, rel_
         for k in range(c1 - c0):
             acc += abs(o[k] - p[k])
         mae += acc / (c1 - c0)
-        spans = obs_spans[span_off[w]:span_off[w + 1]]
+        spans = obs_spans[span_off[w] : span_off[w + 1]]
         centres = 0.5 * (spans[:, 0] + spans[:, 1])
         t, found = window_peak_term(
             freq[c0:c1], o, p, spans, centres, height[w], prom[w], rel_height
@@ -296,8 +309,18 @@ def _pm_one(b, freq, obs, pred, win_off, obs_spans, span_off, height, prom, rel_
 
 @njit(cache=True, parallel=True)
 def pm_loss_parallel(
-    freq, obs, pred, win_off, obs_spans, span_off, height, prom, rel_height,
-    loss, peak_term, has_peak,
+    freq,
+    obs,
+    pred,
+    win_off,
+    obs_spans,
+    span_off,
+    height,
+    prom,
+    rel_height,
+    loss,
+    peak_term,
+    has_peak,
 ):
     """Peak-matching loss for a batch of model spectra ``pred`` (n_batch, n_chan_total).
 
@@ -306,19 +329,55 @@ def pm_loss_parallel(
     Parallel over spectra.
     """
     for b in prange(pred.shape[0]):
-        _pm_one(b, freq, obs, pred, win_off, obs_spans, span_off, height, prom, rel_height,
-                loss, peak_term, has_peak)
+        _pm_one(
+            b,
+            freq,
+            obs,
+            pred,
+            win_off,
+            obs_spans,
+            span_off,
+            height,
+            prom,
+            rel_height,
+            loss,
+            peak_term,
+            has_peak,
+        )
 
 
 @njit(cache=True)
 def pm_loss_serial(
-    freq, obs, pred, win_off, obs_spans, span_off, height, prom, rel_height,
-    loss, peak_term, has_peak,
+    freq,
+    obs,
+    pred,
+    win_off,
+    obs_spans,
+    span_off,
+    height,
+    prom,
+    rel_height,
+    loss,
+    peak_term,
+    has_peak,
 ):
     """As :func:`pm_loss_parallel`, on the calling thread (small batches)."""
     for b in range(pred.shape[0]):
-        _pm_one(b, freq, obs, pred, win_off, obs_spans, span_off, height, prom, rel_height,
-                loss, peak_term, has_peak)
+        _pm_one(
+            b,
+            freq,
+            obs,
+            pred,
+            win_off,
+            obs_spans,
+            span_off,
+            height,
+            prom,
+            rel_height,
+            loss,
+            peak_term,
+            has_peak,
+        )
 
 
 @njit(cache=True)

@@ -58,8 +58,14 @@ def _listed(folder: Path, index: str) -> list[str]:
         return []
 
 
-def write_folder(folder: str | Path, write_files: Callable[[Path], list[str]], index: str,
-                 info: dict, *, what: str = "result") -> list[Path]:
+def write_folder(
+    folder: str | Path,
+    write_files: Callable[[Path], list[str]],
+    index: str,
+    info: dict,
+    *,
+    what: str = "result",
+) -> list[Path]:
     """Write a result folder atomically as a whole (module docstring).
 
     Parameters
@@ -103,8 +109,9 @@ def write_folder(folder: str | Path, write_files: Callable[[Path], list[str]], i
         for name in set(previous) - set(names):
             (folder / name).unlink(missing_ok=True)
         full = {**info, "files": {name: sha256_file(folder / name) for name in names}}
-        atomic_write(folder / index, lambda fh: fh.write(
-            json.dumps(full, indent=1, default=str).encode()))
+        atomic_write(
+            folder / index, lambda fh: fh.write(json.dumps(full, indent=1, default=str).encode())
+        )
     except OSError as exc:
         raise ResultsError(f"cannot write the {what} to {folder}: {exc}") from exc
     finally:
@@ -129,11 +136,16 @@ def read_index(folder: str | Path, index: str, *, what: str = "result") -> dict:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise IncompleteResultError(
             f"{folder} does not hold a complete {what} ({type(exc).__name__}: {exc}); an "
-            f"interrupted write leaves no {index} with file digests: write it again") from exc
-    changed = [name for name, digest in files.items()
-               if not (folder / name).is_file() or sha256_file(folder / name) != digest]
+            f"interrupted write leaves no {index} with file digests: write it again"
+        ) from exc
+    changed = [
+        name
+        for name, digest in files.items()
+        if not (folder / name).is_file() or sha256_file(folder / name) != digest
+    ]
     if changed:
         raise IncompleteResultError(
             f"{folder} holds a partial or mixed {what}: {', '.join(sorted(changed))} differ "
-            f"from the files listed in {index}; write it again")
+            f"from the files listed in {index}; write it again"
+        )
     return info

@@ -31,8 +31,16 @@ _FROM_RADIO_BEAM: tuple[str, ...] = ("Beam", "Beams")
 import)."""
 
 __all__ = [
-    "SingleDishBeam", "as_beam_spec", "to_beam", "beam_area_sr", "kelvin_per_jy_beam",
-    "beam_from_header", "header_keywords", "common_beam", "median_beam", *_FROM_RADIO_BEAM,
+    "SingleDishBeam",
+    "as_beam_spec",
+    "to_beam",
+    "beam_area_sr",
+    "kelvin_per_jy_beam",
+    "beam_from_header",
+    "header_keywords",
+    "common_beam",
+    "median_beam",
+    *_FROM_RADIO_BEAM,
 ]
 
 _GAUSSIAN_AREA = np.pi / (4.0 * np.log(2.0))
@@ -94,8 +102,7 @@ def as_beam_spec(beam) -> BeamSpec:
 
     if beam is None:
         raise ObservationError(
-            "missing beam: give a radio_beam.Beam, (B_maj, B_min) in arcsec or a dish "
-            "diameter in m"
+            "missing beam: give a radio_beam.Beam, (B_maj, B_min) in arcsec or a dish diameter in m"
         )
     if isinstance(beam, SingleDishBeam):
         spec: BeamSpec = beam.diameter
@@ -117,8 +124,10 @@ def as_beam_spec(beam) -> BeamSpec:
         if len(parts) != 2:
             raise ObservationError(f"beam must be (B_maj, B_min), got {beam!r}")
         try:
-            spec = tuple(float(p.to_value(u.arcsec)) if isinstance(p, u.Quantity) else float(p)
-                         for p in parts)
+            spec = tuple(
+                float(p.to_value(u.arcsec)) if isinstance(p, u.Quantity) else float(p)
+                for p in parts
+            )
         except (TypeError, ValueError, u.UnitConversionError) as exc:
             raise ObservationError(f"beam must be (B_maj, B_min) in arcsec, got {beam!r}") from exc
     try:
@@ -156,8 +165,10 @@ def beam_area_sr(beam, freq_mhz) -> np.ndarray:
         beam = np.stack([beam.major.to_value(u.arcsec), beam.minor.to_value(u.arcsec)], axis=1)
     if isinstance(beam, np.ndarray) and beam.ndim == 2:
         if beam.shape[0] != freq.size or beam.shape[1] < 2:
-            raise ObservationError(f"per-channel beams of shape {beam.shape} for {freq.size} "
-                                   "frequencies; need (n_freq, ≥ 2)")
+            raise ObservationError(
+                f"per-channel beams of shape {beam.shape} for {freq.size} "
+                "frequencies; need (n_freq, ≥ 2)"
+            )
         return _GAUSSIAN_AREA * beam[:, 0] * beam[:, 1] / _ARCSEC2_PER_SR
     beam = to_beam(beam)
     if isinstance(beam, SingleDishBeam):
@@ -176,7 +187,8 @@ def kelvin_per_jy_beam(freq_mhz, beam) -> np.ndarray:
 
     freq = np.asarray(freq_mhz, dtype=float)
     k_per_jy_sr = (1.0 * u.Jy / u.sr).to_value(
-        u.K, equivalencies=u.brightness_temperature(freq * u.MHz))
+        u.K, equivalencies=u.brightness_temperature(freq * u.MHz)
+    )
     return k_per_jy_sr / beam_area_sr(beam, freq)
 
 
@@ -218,8 +230,11 @@ def common_beam(beams):
 
     if not hasattr(beams, "common_beam"):
         arr = np.atleast_2d(np.asarray(beams, dtype=float))
-        beams = Beams(major=arr[:, 0] * u.arcsec, minor=arr[:, 1] * u.arcsec,
-                      pa=(arr[:, 2] if arr.shape[1] > 2 else np.zeros(len(arr))) * u.deg)
+        beams = Beams(
+            major=arr[:, 0] * u.arcsec,
+            minor=arr[:, 1] * u.arcsec,
+            pa=(arr[:, 2] if arr.shape[1] > 2 else np.zeros(len(arr))) * u.deg,
+        )
     if len(beams) == 0:
         raise ObservationError("no beam to combine")
     first = beams[0]

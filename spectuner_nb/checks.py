@@ -19,8 +19,14 @@ N_INIT_MAX: int = 10_000
 model call whose work arrays grow as n_init × channels."""
 
 
-def as_count(value, name: str, *, minimum: int = 1, maximum: int | None = None,
-             error: type[SpectunerError] = ConfigurationError) -> int:
+def as_count(
+    value,
+    name: str,
+    *,
+    minimum: int = 1,
+    maximum: int | None = None,
+    error: type[SpectunerError] = ConfigurationError,
+) -> int:
     """``value`` as an ``int`` within [``minimum``, ``maximum``].
 
     Integers and integral floats (3.0) are accepted; 2.7, True, "3", NaN are not.
@@ -37,8 +43,9 @@ def as_count(value, name: str, *, minimum: int = 1, maximum: int | None = None,
     return out
 
 
-def as_seed(value, name: str = "seed", *,
-            error: type[SpectunerError] = ConfigurationError) -> int | None:
+def as_seed(
+    value, name: str = "seed", *, error: type[SpectunerError] = ConfigurationError
+) -> int | None:
     """A random seed: None, or a whole number in [0, :data:`SEED_MAX`]."""
     if value is None:
         return None

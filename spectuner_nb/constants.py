@@ -6,8 +6,17 @@ Values are CODATA 2018 exact/recommended values, as used by astropy.
 from __future__ import annotations
 
 __all__ = [
-    "C_M_S", "C_KM_S", "H_J_S", "K_B_J_K", "H_OVER_K_K_PER_MHZ", "C2_CM_K", "MHZ_PER_CM1",
-    "T_CMB_K", "LGINT_TO_A_FACTOR", "T0_CATALOG_K", "FWHM_TO_SIGMA",
+    "C_M_S",
+    "C_KM_S",
+    "H_J_S",
+    "K_B_J_K",
+    "H_OVER_K_K_PER_MHZ",
+    "C2_CM_K",
+    "MHZ_PER_CM1",
+    "T_CMB_K",
+    "LGINT_TO_A_FACTOR",
+    "T0_CATALOG_K",
+    "FWHM_TO_SIGMA",
 ]
 
 C_M_S: float = 299_792_458.0

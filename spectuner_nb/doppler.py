@@ -26,8 +26,15 @@ from .constants import C_KM_S
 from .errors import ObservationError
 
 __all__ = [
-    "CONVENTION", "radio_velocity", "sky_frequency", "rest_frequency", "velocity_width",
-    "frequency_width", "channel_width_kms", "radio_equivalencies", "spectral_axis_mhz",
+    "CONVENTION",
+    "radio_velocity",
+    "sky_frequency",
+    "rest_frequency",
+    "velocity_width",
+    "frequency_width",
+    "channel_width_kms",
+    "radio_equivalencies",
+    "spectral_axis_mhz",
 ]
 
 CONVENTION: str = "radio"
@@ -116,8 +123,11 @@ def spectral_axis_mhz(axis, rest_mhz=None) -> np.ndarray:
     try:
         return np.asarray(u.Quantity(axis).to_value(u.MHz, equivalencies=equiv), dtype=float)
     except u.UnitConversionError as exc:
-        hint = (" (velocity axes need a rest frequency, RESTFRQ)"
-                if u.Quantity(axis).unit.is_equivalent(u.km / u.s) else "")
+        hint = (
+            " (velocity axes need a rest frequency, RESTFRQ)"
+            if u.Quantity(axis).unit.is_equivalent(u.km / u.s)
+            else ""
+        )
         raise ObservationError(
             f"spectral axis in {u.Quantity(axis).unit} cannot be converted to MHz{hint}"
         ) from exc

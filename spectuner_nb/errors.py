@@ -8,10 +8,23 @@ file, species or value at fault.
 from __future__ import annotations
 
 __all__ = [
-    "SpectunerError", "ConfigurationError", "CatalogError", "CatalogFormatError",
-    "SpeciesNotFoundError", "CacheCorruptError", "OfflineError", "ModelInputError",
-    "ObservationError", "FitError", "CheckpointError", "CubeError", "CubeReadError",
-    "ResultsError", "IncompleteResultError", "MolfitError", "TaskParameterError",
+    "SpectunerError",
+    "ConfigurationError",
+    "CatalogError",
+    "CatalogFormatError",
+    "SpeciesNotFoundError",
+    "CacheCorruptError",
+    "OfflineError",
+    "ModelInputError",
+    "ObservationError",
+    "FitError",
+    "CheckpointError",
+    "CubeError",
+    "CubeReadError",
+    "ResultsError",
+    "IncompleteResultError",
+    "MolfitError",
+    "TaskParameterError",
 ]
 
 

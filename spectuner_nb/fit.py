@@ -45,6 +45,7 @@ from .starts import initial_points, resolve_init
 
 __all__ = ["LOSSES", "GRADIENTS", "OPTIMIZERS", "FitProblem", "fit_spectrum"]
 
+
 def _bounds_array(bounds, n_entries: int) -> np.ndarray:
     """Fit-space bounds (n_entries, 5, 2); see :func:`~spectuner_nb.fit_settings.bounds_array`."""
     return bounds_array(bounds, n_entries)
@@ -57,16 +58,29 @@ def _gradient_kind(gradient: str, loss: str) -> str:
     return gradient
 
 
-def check_fit_settings(*, loss: str, optimizer: str, n_init, gradient: str = "auto",
-                       seed=None, maxiter=1000, n_trial=3) -> str:
+def check_fit_settings(
+    *, loss: str, optimizer: str, n_init, gradient: str = "auto", seed=None, maxiter=1000, n_trial=3
+) -> str:
     """Validate the plain settings of :func:`fit_spectrum` (raises :class:`FitError` naming
     the setting); returns the optimizer name in lower case.
 
     Kept for a release; use :meth:`~spectuner_nb.fit_settings.FitSettings.validate`.
     """
-    return FitSettings(loss=loss, optimizer=optimizer, n_init=n_init, gradient=gradient,
-                       seed=seed, maxiter=maxiter, n_trial=n_trial, init="random",
-                       bounds=None).validate().optimizer
+    return (
+        FitSettings(
+            loss=loss,
+            optimizer=optimizer,
+            n_init=n_init,
+            gradient=gradient,
+            seed=seed,
+            maxiter=maxiter,
+            n_trial=n_trial,
+            init="random",
+            bounds=None,
+        )
+        .validate()
+        .optimizer
+    )
 
 
 def fit_spectrum(
@@ -158,20 +172,44 @@ def fit_spectrum(
     FitResult
     """
     t0 = time.perf_counter()
-    settings = FitSettings(loss=loss, init=init, n_init=n_init, optimizer=optimizer,
-                           bounds=bounds, seed=seed, gradient=gradient, maxiter=maxiter,
-                           n_trial=n_trial).validate()
+    settings = FitSettings(
+        loss=loss,
+        init=init,
+        n_init=n_init,
+        optimizer=optimizer,
+        bounds=bounds,
+        seed=seed,
+        gradient=gradient,
+        maxiter=maxiter,
+        n_trial=n_trial,
+    ).validate()
     optimizer, n_init, seed = settings.optimizer, settings.n_init, settings.seed
     maxiter, n_trial = settings.maxiter, settings.n_trial
-    problem = FitProblem(obs, species, catalog=catalog, loss=loss, n_components=n_components,
-                         shared=shared, bounds=bounds, lines=lines, base=base)
+    problem = FitProblem(
+        obs,
+        species,
+        catalog=catalog,
+        loss=loss,
+        n_components=n_components,
+        shared=shared,
+        bounds=bounds,
+        lines=lines,
+        base=base,
+    )
     start = resolve_init(settings.init, bounds=problem.bounds)
-    check_fittable(obs, problem.species_in, problem.species_lines,
-                   t_ex_max=float(problem.bounds[:, 1, 1].max()))
+    check_fittable(
+        obs,
+        problem.species_in,
+        problem.species_lines,
+        t_ex_max=float(problem.bounds[:, 1, 1].max()),
+    )
     rng = np.random.default_rng(seed)
     timings = {"setup": time.perf_counter() - t0}
-    meta: dict = {"seed": seed, "n_free": problem.n_free,
-                  "shared": [FIT_NAMES[j] for j in problem.shared]}
+    meta: dict = {
+        "seed": seed,
+        "n_free": problem.n_free,
+        "shared": [FIT_NAMES[j] for j in problem.shared],
+    }
 
     t1 = time.perf_counter()
     if optimizer == "pso":
@@ -179,8 +217,9 @@ def fit_spectrum(
         init_label = "none"
         if not (isinstance(start, str) and start == "random"):
             x0, init_label = initial_points(problem, obs, start, n_init, rng, seed)
-        best, _ = pso_trials(problem, problem.z_bounds, n_trial=n_trial, seed=seed, x0=x0,
-                             max_iter=maxiter)
+        best, _ = pso_trials(
+            problem, problem.z_bounds, n_trial=n_trial, seed=seed, x0=x0, max_iter=maxiter
+        )
         z_best, f_best = best.x, best.fun
         nfev_init, nfev_local, njev = 0, best.nfev, 0
         timings["init"] = 0.0
@@ -200,11 +239,16 @@ def fit_spectrum(
         if optimizer != "none":
             grad_kind = _gradient_kind(gradient, loss)
             res = minimize_local(
-                problem, z0[i0], problem.z_bounds, optimizer,
+                problem,
+                z0[i0],
+                problem.z_bounds,
+                optimizer,
                 value_and_grad=problem.chi2_value_and_grad if grad_kind == "exact" else None,
                 local_model=problem.linearised if grad_kind == "jacobian" else None,
-                maxiter=maxiter, f0=f_best,
-                check=loss == "chi2" if check_convergence is None else bool(check_convergence))
+                maxiter=maxiter,
+                f0=f_best,
+                check=loss == "chi2" if check_convergence is None else bool(check_convergence),
+            )
             if res.fun <= f_best:
                 z_best, f_best = res.x, res.fun
             nfev_local, njev = res.nfev, res.njev
@@ -225,16 +269,37 @@ def fit_spectrum(
     timings["errors"] = time.perf_counter() - t3
     meta["model_failures"] = problem.model_failures
     timings["total"] = time.perf_counter() - t0
-    extrap = np.array([bool(np.any(ll.partition.is_extrapolated(x_best[k, 1])))
-                       for k, ll in enumerate(problem.lines)])
-    flags_bound = np.array([at_bound(x_best[k], problem.bounds[k])
-                            for k in range(problem.n_entries)])
+    extrap = np.array(
+        [
+            bool(np.any(ll.partition.is_extrapolated(x_best[k, 1])))
+            for k, ll in enumerate(problem.lines)
+        ]
+    )
+    flags_bound = np.array(
+        [at_bound(x_best[k], problem.bounds[k]) for k in range(problem.n_entries)]
+    )
     return FitResult(
-        species=problem.species, component=problem.component, x=x_best, x_err=x_err,
-        theta_b_sq=problem.theta_b_sq, loss_name=loss, loss=float(f_best),
-        peak_term=float(np.asarray(pm.peak_term)[0]), has_peak=bool(np.asarray(pm.has_peak)[0]),
-        chi2=chi2, nfev=int(nfev_init + nfev_local), nfev_init=int(nfev_init),
-        nfev_local=int(nfev_local), njev=int(njev), timings=timings, optimizer=optimizer,
-        init=init_label, model=[s[0] for s in spectra], at_bound=flags_bound,
-        extrapolated_q=extrap, bounds=problem.bounds, obs=obs, meta=meta,
+        species=problem.species,
+        component=problem.component,
+        x=x_best,
+        x_err=x_err,
+        theta_b_sq=problem.theta_b_sq,
+        loss_name=loss,
+        loss=float(f_best),
+        peak_term=float(np.asarray(pm.peak_term)[0]),
+        has_peak=bool(np.asarray(pm.has_peak)[0]),
+        chi2=chi2,
+        nfev=int(nfev_init + nfev_local),
+        nfev_init=int(nfev_init),
+        nfev_local=int(nfev_local),
+        njev=int(njev),
+        timings=timings,
+        optimizer=optimizer,
+        init=init_label,
+        model=[s[0] for s in spectra],
+        at_bound=flags_bound,
+        extrapolated_q=extrap,
+        bounds=problem.bounds,
+        obs=obs,
+        meta=meta,
     )

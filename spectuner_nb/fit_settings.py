@@ -28,8 +28,18 @@ from .optimize import OPTIMIZERS
 from .parameters import FIT_NAMES, N_PARAMS, TABLE1_BOUNDS, bounds_preset
 
 __all__ = [
-    "LOSSES", "GRADIENTS", "INITS", "CUBE_INITS", "N_INIT_MAX", "FitSettings", "CubeSettings",
-    "DEFAULTS", "CUBE_DEFAULTS", "bounds_array", "check_species", "PARAMETER_ALIASES",
+    "LOSSES",
+    "GRADIENTS",
+    "INITS",
+    "CUBE_INITS",
+    "N_INIT_MAX",
+    "FitSettings",
+    "CubeSettings",
+    "DEFAULTS",
+    "CUBE_DEFAULTS",
+    "bounds_array",
+    "check_species",
+    "PARAMETER_ALIASES",
 ]
 
 LOSSES: tuple[str, ...] = ("pm", "chi2")
@@ -41,8 +51,12 @@ INITS: tuple[str, ...] = ("auto", "policy", "random")
 or any object with a ``propose`` method is accepted too."""
 CUBE_INITS: tuple[str, ...] = INITS + ("neighbour",)
 """Named start strategies of a cube fit: :data:`INITS` and "neighbour"."""
-PARAMETER_ALIASES: dict[str, str] = {"eta": "log10_eta", "theta": "log10_eta",
-                                     "N_tot": "log10_N_tot", "delta_v": "log10_delta_v"}
+PARAMETER_ALIASES: dict[str, str] = {
+    "eta": "log10_eta",
+    "theta": "log10_eta",
+    "N_tot": "log10_N_tot",
+    "delta_v": "log10_delta_v",
+}
 """Other names of the fit parameters accepted in bound dictionaries and ``shared``."""
 
 
@@ -60,8 +74,9 @@ def _named(check, setting: str, error: type[SpectunerError]):
         raise _fail(error, setting, str(exc)) from None
 
 
-def bounds_array(bounds, n_entries: int = 1, *,
-                 error: type[SpectunerError] = FitError) -> np.ndarray:
+def bounds_array(
+    bounds, n_entries: int = 1, *, error: type[SpectunerError] = FitError
+) -> np.ndarray:
     """Fit-space bounds (n_entries, 5, 2) from None (Table 1), a preset name of
     :data:`~spectuner_nb.parameters.BOUND_PRESETS`, a (5, 2) or (n_entries, 5, 2) array,
     or a dict overriding Table 1 by parameter name, e.g. ``{"v_off": (-5, 5)}``.
@@ -84,8 +99,9 @@ def bounds_array(bounds, n_entries: int = 1, *,
             try:
                 base[FIT_NAMES.index(name)] = np.asarray(pair, dtype=float).reshape(2)
             except (TypeError, ValueError) as exc:
-                raise _fail(error, "bounds", f"bound {key!r} must be (lower, upper), "
-                            f"got {pair!r}") from exc
+                raise _fail(
+                    error, "bounds", f"bound {key!r} must be (lower, upper), got {pair!r}"
+                ) from exc
         out = np.broadcast_to(base, (n_entries, N_PARAMS, 2)).copy()
     else:
         try:
@@ -97,8 +113,11 @@ def bounds_array(bounds, n_entries: int = 1, *,
         elif arr.shape == (n_entries, N_PARAMS, 2):
             out = arr.copy()
         else:
-            raise _fail(error, "bounds", f"bounds must be (5, 2) or ({n_entries}, 5, 2) in "
-                        f"fit space, got {arr.shape}")
+            raise _fail(
+                error,
+                "bounds",
+                f"bounds must be (5, 2) or ({n_entries}, 5, 2) in fit space, got {arr.shape}",
+            )
     if np.any(~np.isfinite(out)) or np.any(out[..., 1] <= out[..., 0]):
         raise _fail(error, "bounds", "bounds must be finite with lower < upper")
     if np.any(out[:, 0, 1] >= 0.0):
@@ -120,19 +139,31 @@ def check_species(species, *, error: type[SpectunerError] = FitError) -> list[st
 def _check_init(init, inits: Sequence[str], error: type[SpectunerError]):
     if isinstance(init, str):
         if init not in inits:
-            raise _fail(error, "init", f"init must be one of {tuple(inits)}, an array of "
-                        f"fit-space starts or an object with a propose method; got {init!r}")
+            raise _fail(
+                error,
+                "init",
+                f"init must be one of {tuple(inits)}, an array of "
+                f"fit-space starts or an object with a propose method; got {init!r}",
+            )
         return init
     if callable(getattr(init, "propose", None)):
         return init
     try:
         arr = np.asarray(init, dtype=float)
     except (TypeError, ValueError) as exc:
-        raise _fail(error, "init", f"init must be one of {tuple(inits)}, an array of "
-                    f"fit-space starts or an object with a propose method; got {init!r}") from exc
+        raise _fail(
+            error,
+            "init",
+            f"init must be one of {tuple(inits)}, an array of "
+            f"fit-space starts or an object with a propose method; got {init!r}",
+        ) from exc
     if arr.ndim < 2 or arr.shape[-1] != N_PARAMS or arr.size == 0:
-        raise _fail(error, "init", "an init array must be fit-space (n_entries, 5) or "
-                    f"(n, n_entries, 5), got shape {arr.shape}")
+        raise _fail(
+            error,
+            "init",
+            "an init array must be fit-space (n_entries, 5) or "
+            f"(n, n_entries, 5), got shape {arr.shape}",
+        )
     if not np.all(np.isfinite(arr)):
         raise _fail(error, "init", "the init array holds NaN or infinite values")
     return arr
@@ -199,18 +230,24 @@ class FitSettings:
             raise _fail(error, "loss", f"loss must be one of {LOSSES}, got {self.loss!r}")
         optimizer = self.optimizer.lower() if isinstance(self.optimizer, str) else self.optimizer
         if optimizer not in OPTIMIZERS:
-            raise _fail(error, "optimizer", f"optimizer must be one of {OPTIMIZERS}, "
-                        f"got {self.optimizer!r}")
+            raise _fail(
+                error, "optimizer", f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}"
+            )
         if self.gradient not in GRADIENTS:
-            raise _fail(error, "gradient", f"gradient must be one of {GRADIENTS}, "
-                        f"got {self.gradient!r}")
+            raise _fail(
+                error, "gradient", f"gradient must be one of {GRADIENTS}, got {self.gradient!r}"
+            )
         if self.gradient == "exact" and self.loss != "chi2":
             raise _fail(error, "gradient", "an exact gradient exists for loss='chi2' only")
         n_init = _named(lambda: as_count(self.n_init, "n_init", error=error), "n_init", error)
         if n_init > N_INIT_MAX:
-            raise _fail(error, "n_init", f"n_init must be at most {N_INIT_MAX}, got {n_init}: "
-                        "the initial samples are evaluated in one batched model call whose "
-                        "memory grows as n_init × channels (a few hundred are plenty)")
+            raise _fail(
+                error,
+                "n_init",
+                f"n_init must be at most {N_INIT_MAX}, got {n_init}: "
+                "the initial samples are evaluated in one batched model call whose "
+                "memory grows as n_init × channels (a few hundred are plenty)",
+            )
         seed = _named(lambda: as_seed(self.seed, error=error), "seed", error)
         maxiter = _named(lambda: as_count(self.maxiter, "maxiter", error=error), "maxiter", error)
         n_trial = _named(lambda: as_count(self.n_trial, "n_trial", error=error), "n_trial", error)
@@ -220,8 +257,15 @@ class FitSettings:
             arr = None if isinstance(bounds, str | Mapping) else np.asarray(bounds)
             n = arr.shape[0] if arr is not None and arr.ndim == 3 else 1
             bounds_array(bounds, n, error=error)
-        return replace(self, optimizer=optimizer, n_init=n_init, seed=seed, maxiter=maxiter,
-                       n_trial=n_trial, init=init)
+        return replace(
+            self,
+            optimizer=optimizer,
+            n_init=n_init,
+            seed=seed,
+            maxiter=maxiter,
+            n_trial=n_trial,
+            init=init,
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -244,10 +288,14 @@ class CubeSettings(FitSettings):
     def validate(self, *, error: type[SpectunerError] = FitError) -> CubeSettings:
         """As :meth:`FitSettings.validate`, plus ``chunk_size`` and ``neighbour_stride``."""
         out = FitSettings.validate(self, error=error)
-        chunk = _named(lambda: as_count(self.chunk_size, "chunk_size", error=error),
-                       "chunk_size", error)
-        stride = _named(lambda: as_count(self.neighbour_stride, "neighbour_stride",
-                                         error=error), "neighbour_stride", error)
+        chunk = _named(
+            lambda: as_count(self.chunk_size, "chunk_size", error=error), "chunk_size", error
+        )
+        stride = _named(
+            lambda: as_count(self.neighbour_stride, "neighbour_stride", error=error),
+            "neighbour_stride",
+            error,
+        )
         return replace(out, chunk_size=chunk, neighbour_stride=stride)
 
 

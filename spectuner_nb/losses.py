@@ -129,8 +129,9 @@ def chi2(obs, model, rms, weighted: bool = True) -> np.ndarray:
     return chi2
 
 
-def chi2_and_gradient(obs: np.ndarray, weights: np.ndarray, model: np.ndarray,
-                      jacobian: np.ndarray) -> tuple[float, np.ndarray]:
+def chi2_and_gradient(
+    obs: np.ndarray, weights: np.ndarray, model: np.ndarray, jacobian: np.ndarray
+) -> tuple[float, np.ndarray]:
     """χ² = Σ w (T_obs − T_model)² and its gradient, over concatenated channels.
 
     ``obs``, ``weights`` (1/σ², K⁻²) and ``model`` are (n_chan,); ``jacobian`` is
@@ -268,16 +269,27 @@ class PeakMatchingLoss:
         """
         pred = np.ascontiguousarray(pred, dtype=float)
         if pred.ndim != 2 or pred.shape[1] != self._win_off[-1]:
-            raise ModelInputError(f"expected (n_batch, {int(self._win_off[-1])}) model spectra, "
-                                  f"got {pred.shape}")
+            raise ModelInputError(
+                f"expected (n_batch, {int(self._win_off[-1])}) model spectra, got {pred.shape}"
+            )
         n = pred.shape[0]
         loss = np.empty(n)
         term = np.empty(n)
         has = np.empty(n, dtype=bool)
         kernel = _pk.pm_loss_parallel if n >= PARALLEL_MIN_BATCH else _pk.pm_loss_serial
         kernel(
-            self._freq, self._obs, pred, self._win_off, self._spans, self._span_off, self._thr,
-            self._thr, self.rel_height, loss, term, has,
+            self._freq,
+            self._obs,
+            pred,
+            self._win_off,
+            self._spans,
+            self._span_off,
+            self._thr,
+            self._thr,
+            self.rel_height,
+            loss,
+            term,
+            has,
         )
         return PeakMatchResult(loss, term, has)
 

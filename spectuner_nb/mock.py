@@ -35,8 +35,16 @@ from .observation import Observation
 from .parameters import TABLE1_BOUNDS, fit_to_physical, physical_to_fit
 
 __all__ = [
-    "BANDS", "DEFAULT_SPECIES", "REGIMES", "MAX_DRAWS", "DELTA_V_RANGE", "V_OFF_RANGE",
-    "MockSpectrum", "available_species", "mock_spectrum", "mock_dataset",
+    "BANDS",
+    "DEFAULT_SPECIES",
+    "REGIMES",
+    "MAX_DRAWS",
+    "DELTA_V_RANGE",
+    "V_OFF_RANGE",
+    "MockSpectrum",
+    "available_species",
+    "mock_spectrum",
+    "mock_dataset",
 ]
 
 BANDS: dict[int, dict] = {
@@ -47,23 +55,72 @@ BANDS: dict[int, dict] = {
 """ALMA bands: sky frequency range (MHz), default channel width (MHz), beam FWHM range (″)."""
 
 DEFAULT_SPECIES: tuple[str, ...] = (
-    "CH3OH", "CH3OCHO", "CH3OCH3", "C2H5CN", "C2H3CN", "CH3CN", "H2CO", "HC3N", "OCS",
-    "SO2", "HNCO", "NH2CHO", "CH3CHO", "C2H5OH", "HCOOH", "CH2CO", "CH3CCH", "SO", "CS",
-    "SiO", "H2S", "HCN", "HNC", "13CO", "C18O",
+    "CH3OH",
+    "CH3OCHO",
+    "CH3OCH3",
+    "C2H5CN",
+    "C2H3CN",
+    "CH3CN",
+    "H2CO",
+    "HC3N",
+    "OCS",
+    "SO2",
+    "HNCO",
+    "NH2CHO",
+    "CH3CHO",
+    "C2H5OH",
+    "HCOOH",
+    "CH2CO",
+    "CH3CCH",
+    "SO",
+    "CS",
+    "SiO",
+    "H2S",
+    "HCN",
+    "HNC",
+    "13CO",
+    "C18O",
 )
 """Species mixed into mock spectra (those present in the catalog are used)."""
 
 REGIMES: dict[str, dict] = {
-    "line-rich": {"n_species": (4, 8), "log_n": (15.5, 18.5), "t_ex": (60.0, 300.0),
-                  "log_eta": (-1.3, -0.05), "rms_k": (0.05, 0.3), "t_bg_k": (0.0, 20.0)},
-    "line-poor": {"n_species": (1, 3), "log_n": (13.5, 16.0), "t_ex": (10.0, 80.0),
-                  "log_eta": (-2.0, -0.3), "rms_k": (0.02, 0.1), "t_bg_k": (0.0, 3.0)},
-    "mixture": {"n_species": (3, 25), "log_n": (14.0, 17.5), "t_ex": (50.0, 300.0),
-                "log_eta": (-1.0, -0.05), "rms_k": (0.02, 0.2), "t_bg_k": (0.0, 10.0),
-                "delta_v": (2.0, 6.0), "v_off": (-3.0, 3.0)},
-    "cold-core": {"n_species": (3, 10), "log_n": (12.0, 14.5), "t_ex": (5.0, 10.0),
-                  "log_eta": (-0.5, -0.01), "rms_k": (0.005, 0.02), "t_bg_k": (0.0, 0.0),
-                  "delta_v": (0.2, 0.5), "v_off": (-0.5, 0.5), "bounds": None},
+    "line-rich": {
+        "n_species": (4, 8),
+        "log_n": (15.5, 18.5),
+        "t_ex": (60.0, 300.0),
+        "log_eta": (-1.3, -0.05),
+        "rms_k": (0.05, 0.3),
+        "t_bg_k": (0.0, 20.0),
+    },
+    "line-poor": {
+        "n_species": (1, 3),
+        "log_n": (13.5, 16.0),
+        "t_ex": (10.0, 80.0),
+        "log_eta": (-2.0, -0.3),
+        "rms_k": (0.02, 0.1),
+        "t_bg_k": (0.0, 3.0),
+    },
+    "mixture": {
+        "n_species": (3, 25),
+        "log_n": (14.0, 17.5),
+        "t_ex": (50.0, 300.0),
+        "log_eta": (-1.0, -0.05),
+        "rms_k": (0.02, 0.2),
+        "t_bg_k": (0.0, 10.0),
+        "delta_v": (2.0, 6.0),
+        "v_off": (-3.0, 3.0),
+    },
+    "cold-core": {
+        "n_species": (3, 10),
+        "log_n": (12.0, 14.5),
+        "t_ex": (5.0, 10.0),
+        "log_eta": (-0.5, -0.01),
+        "rms_k": (0.005, 0.02),
+        "t_bg_k": (0.0, 0.0),
+        "delta_v": (0.2, 0.5),
+        "v_off": (-0.5, 0.5),
+        "bounds": None,
+    },
 }
 """Sampling ranges per regime: species count, log10 N_tot (cm⁻²), T_ex (K), log10 η,
 rms (K), continuum T_bg (K); optional line width FWHM (km/s, default
@@ -145,8 +202,13 @@ def _catalog(catalog):
 
 def _sample_fit_params(rng: np.random.Generator, n: int, regime: dict[str, Any]) -> np.ndarray:
     """Fit-space parameters (n, 5) drawn from the regime's ranges, clipped to its bounds."""
-    spans = (regime["log_eta"], regime["t_ex"], regime["log_n"],
-             np.log10(regime.get("delta_v", DELTA_V_RANGE)), regime.get("v_off", V_OFF_RANGE))
+    spans = (
+        regime["log_eta"],
+        regime["t_ex"],
+        regime["log_n"],
+        np.log10(regime.get("delta_v", DELTA_V_RANGE)),
+        regime.get("v_off", V_OFF_RANGE),
+    )
     x = np.column_stack([rng.uniform(float(lo), float(hi), n) for lo, hi in spans])
     bounds = regime.get("bounds", TABLE1_BOUNDS)
     return x if bounds is None else np.clip(x, bounds[:, 0], bounds[:, 1])
@@ -157,8 +219,12 @@ def _strong_lines(linelist, t_ex: float) -> np.ndarray:
     if len(linelist) == 0:
         return np.zeros(0)
     freq = np.asarray(linelist.freq)
-    weight = (np.asarray(linelist.A_ul) * np.asarray(linelist.g_u)
-              * np.exp(-np.asarray(linelist.E_up) / t_ex) / freq**2)
+    weight = (
+        np.asarray(linelist.A_ul)
+        * np.asarray(linelist.g_u)
+        * np.exp(-np.asarray(linelist.E_up) / t_ex)
+        / freq**2
+    )
     keep = weight >= 0.05 * weight.max()
     return freq[keep]
 
@@ -265,7 +331,11 @@ def mock_spectrum(
     clean = model(params)
     noisy = [y + rng.normal(0.0, rms, y.size) for y in clean]
     obs = Observation.from_arrays(
-        freqs, noisy, beam=beam, rms=rms, T_bg=t_bg,
+        freqs,
+        noisy,
+        beam=beam,
+        rms=rms,
+        T_bg=t_bg,
         name=f"mock band {band} {regime} seed {seed}",
     )
     return MockSpectrum(obs, species, params, clean, band, regime, seed)
@@ -290,25 +360,91 @@ def mock_dataset(
     out = []
     for i in range(n):
         band, regime = combos[i % len(combos)]
-        out.append(mock_spectrum(band=band, regime=regime, catalog=catalog,
-                                 seed=seed * 100003 + i, **kwargs))
+        out.append(
+            mock_spectrum(
+                band=band, regime=regime, catalog=catalog, seed=seed * 100003 + i, **kwargs
+            )
+        )
     return out
 
 
 MIXTURE_SPECIES: tuple[str, ...] = (
-    "C2H3CN", "C2H5CN", "C2H5OH", "CCH", "CH2CO", "CH2NH", "CH3CCH", "CH3CHO", "CH3CN",
-    "CH3NC", "CH3OCH3", "CH3OCHO", "CH3OH", "CH3SH", "CN", "CO", "CS", "H2CN", "H2CO",
-    "H2NCH2COOH", "H2S", "HC3N", "HC7N", "HCCNC", "HCN", "HCO+", "HCO", "HCOCH2OH", "HCOOH",
-    "HCS+", "HNC", "HNCO", "HNCS", "HNO", "HOCN", "NH2CHO", "NH2CN", "NO", "NS", "OCS",
-    "SO+", "SO2", "SO", "SiO", "a-H2CCHOH", "aGg'-(CH2OH)2", "c-C2H4O", "c-C3H2", "c-C3H",
-    "c-H2C3O", "s-H2CCHOH",
+    "C2H3CN",
+    "C2H5CN",
+    "C2H5OH",
+    "CCH",
+    "CH2CO",
+    "CH2NH",
+    "CH3CCH",
+    "CH3CHO",
+    "CH3CN",
+    "CH3NC",
+    "CH3OCH3",
+    "CH3OCHO",
+    "CH3OH",
+    "CH3SH",
+    "CN",
+    "CO",
+    "CS",
+    "H2CN",
+    "H2CO",
+    "H2NCH2COOH",
+    "H2S",
+    "HC3N",
+    "HC7N",
+    "HCCNC",
+    "HCN",
+    "HCO+",
+    "HCO",
+    "HCOCH2OH",
+    "HCOOH",
+    "HCS+",
+    "HNC",
+    "HNCO",
+    "HNCS",
+    "HNO",
+    "HOCN",
+    "NH2CHO",
+    "NH2CN",
+    "NO",
+    "NS",
+    "OCS",
+    "SO+",
+    "SO2",
+    "SO",
+    "SiO",
+    "a-H2CCHOH",
+    "aGg'-(CH2OH)2",
+    "c-C2H4O",
+    "c-C3H2",
+    "c-C3H",
+    "c-H2C3O",
+    "s-H2CCHOH",
 )
 """Pool of hot-core mixtures: main isotopologues in their ground states (the
 identification groups isotopologues and excited states with their parent)."""
 
 COLD_CORE_SPECIES: tuple[str, ...] = (
-    "CH3OH", "HC3N", "CH3CCH", "c-C3H2", "c-C3H", "CCH", "HNCO", "CH3CHO", "CH2CO", "HCO",
-    "HC7N", "HCCNC", "CH3CN", "c-H2C3O", "H2CN", "NS", "HNCS", "CH2NH", "SO", "H2CO",
+    "CH3OH",
+    "HC3N",
+    "CH3CCH",
+    "c-C3H2",
+    "c-C3H",
+    "CCH",
+    "HNCO",
+    "CH3CHO",
+    "CH2CO",
+    "HCO",
+    "HC7N",
+    "HCCNC",
+    "CH3CN",
+    "c-H2C3O",
+    "H2CN",
+    "NS",
+    "HNCS",
+    "CH2NH",
+    "SO",
+    "H2CO",
 )
 """Pool of cold-core mixtures: species of cold dark clouds with band-3 lines."""
 
@@ -361,8 +497,7 @@ class MockMixture:
     def detectable(self) -> list[str]:
         """Candidates in the spectrum with at least :data:`DETECTABLE_MIN_LINES` lines above
         :data:`DETECTABLE_SNR` σ: the species an identification should find."""
-        return [s for s in self.candidates
-                if self.n_lines.get(s, 0) >= DETECTABLE_MIN_LINES]
+        return [s for s in self.candidates if self.n_lines.get(s, 0) >= DETECTABLE_MIN_LINES]
 
     def score(self, identified: Sequence[str]) -> dict[str, int]:
         """Counts for precision and recall of ``identified`` (canonical names).
@@ -375,8 +510,12 @@ class MockMixture:
         found = set(identified)
         detectable = set(self.detectable)
         present = set(self.mock.species)
-        return {"tp": len(found & detectable), "fn": len(detectable - found),
-                "fp": len(found - present), "weak": len(found & present - detectable)}
+        return {
+            "tp": len(found & detectable),
+            "fn": len(detectable - found),
+            "fp": len(found - present),
+            "weak": len(found & present - detectable),
+        }
 
 
 def mock_mixture(
@@ -434,16 +573,20 @@ def mock_mixture(
     in_band = [s for s in names if len(catalog.lines(s, [(fmin, fmax)], pad_kms=0.0))]
     species = list(rng.choice(in_band, size=min(n, len(in_band)), replace=False))
     layout = {**MIXTURE_LAYOUTS[regime], **kwargs}
-    mock = mock_spectrum(species, band=band, regime=regime, catalog=catalog,
-                         seed=int(rng.integers(2**31)), **layout)
+    mock = mock_spectrum(
+        species, band=band, regime=regime, catalog=catalog, seed=int(rng.integers(2**31)), **layout
+    )
 
     obs = mock.obs
     n_lines = {}
     for i, name in enumerate(mock.species):
-        alone = LTEModel(obs.freqs, [catalog.lines(name, obs.windows)], beam=obs.beam,
-                         T_bg=obs.T_bg)(mock.params[i:i + 1])
-        n_lines[name] = sum(find_peaks_above(y, DETECTABLE_SNR * r).size
-                            for y, r in zip(alone, obs.rms, strict=True))
+        alone = LTEModel(
+            obs.freqs, [catalog.lines(name, obs.windows)], beam=obs.beam, T_bg=obs.T_bg
+        )(mock.params[i : i + 1])
+        n_lines[name] = sum(
+            find_peaks_above(y, DETECTABLE_SNR * r).size
+            for y, r in zip(alone, obs.rms, strict=True)
+        )
     left_out = None
     if interloper:
         strong = [s for s in mock.species if n_lines[s] >= DETECTABLE_MIN_LINES]
@@ -470,10 +613,17 @@ def mixture_case(
     from all landing in one band when ``interloper_every`` is a multiple of 3). Extra
     keyword arguments go to :func:`mock_mixture`."""
     band = 3 if regime == "cold-core" else (3, 6, 7)[i % 3]
-    with_interloper = (interloper_every > 0
-                       and (i + i // 3) % interloper_every == interloper_every - 1)
-    return mock_mixture(regime=regime, band=band, interloper=with_interloper,
-                        catalog=_catalog(catalog), seed=seed * 100003 + i, **kwargs)
+    with_interloper = (
+        interloper_every > 0 and (i + i // 3) % interloper_every == interloper_every - 1
+    )
+    return mock_mixture(
+        regime=regime,
+        band=band,
+        interloper=with_interloper,
+        catalog=_catalog(catalog),
+        seed=seed * 100003 + i,
+        **kwargs,
+    )
 
 
 def mixture_dataset(n: int, *, catalog=None, **kwargs) -> list[MockMixture]:

@@ -126,8 +126,11 @@ def _background(t_bg, sizes: list[int]) -> np.ndarray:
     ):
         out = np.full(total, float(t_bg))
     else:
-        if isinstance(t_bg, np.ndarray) and t_bg.ndim == 1 and t_bg.size == total and (
-            len(sizes) == 1 or t_bg.size != len(sizes)
+        if (
+            isinstance(t_bg, np.ndarray)
+            and t_bg.ndim == 1
+            and t_bg.size == total
+            and (len(sizes) == 1 or t_bg.size != len(sizes))
         ):
             t_bg = np.split(t_bg, np.cumsum(sizes)[:-1])
         if len(t_bg) != len(sizes):
@@ -192,8 +195,9 @@ class LTEModel:
         sizes = [f.size for f in freqs]
         self._sizes = sizes
         self._win_off = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        self._win_bounds = [(int(self._win_off[w]), int(self._win_off[w + 1]))
-                            for w in range(len(sizes))]
+        self._win_bounds = [
+            (int(self._win_off[w]), int(self._win_off[w + 1])) for w in range(len(sizes))
+        ]
         edges = [channel_edges(f) for f in freqs]
         self._edges_lo = np.concatenate([e[0] for e in edges])
         self._edges_hi = np.concatenate([e[1] for e in edges])
@@ -260,8 +264,9 @@ class LTEModel:
 
     def _partition(self, t_ex: np.ndarray, slope: bool) -> tuple[np.ndarray, np.ndarray]:
         """Q(T_ex) and d ln Q / d ln T (zeros unless ``slope``), shape (n_batch, n_species)."""
-        return _k.partition_values(np.ascontiguousarray(t_ex), self._log_t, self._log_q,
-                                   self._q_off, slope)
+        return _k.partition_values(
+            np.ascontiguousarray(t_ex), self._log_t, self._log_q, self._q_off, slope
+        )
 
     def _split(self, out: np.ndarray, single: bool) -> list[np.ndarray]:
         """Views of ``out`` (…, n_chan_total) per window; the batch axis dropped if ``single``."""
@@ -276,9 +281,27 @@ class LTEModel:
         n = p.shape[0]
         out = np.empty((n, self.n_channels))
         tau = np.empty((n if want_tau else 1, self.n_species, self.n_channels if want_tau else 1))
-        args = (p, self._lines_off, self._freq, self._a_g, self._e_low, q, dlnq, self._edges_lo,
-                self._edges_hi, self._t_bg, self._win_off, self._win_wmax, self._tb_mode,
-                self._tb_val, self.cmb, self.T_cmb, out, tau, want_tau)
+        args = (
+            p,
+            self._lines_off,
+            self._freq,
+            self._a_g,
+            self._e_low,
+            q,
+            dlnq,
+            self._edges_lo,
+            self._edges_hi,
+            self._t_bg,
+            self._win_off,
+            self._win_wmax,
+            self._tb_mode,
+            self._tb_val,
+            self.cmb,
+            self.T_cmb,
+            out,
+            tau,
+            want_tau,
+        )
         if n >= PARALLEL_MIN_BATCH:
             with parallel_chunksize(PARALLEL_CHUNK):
                 _k.batch_parallel(*args)
@@ -311,7 +334,8 @@ class LTEModel:
                 f"(n_batch, {self.n_species}, {N_PARAMS}), got {x.shape}"
             )
         p, problem = _k.fit_to_physical(
-            np.ascontiguousarray(x.reshape(-1, self.n_species, N_PARAMS)), self.theta_b_sq_ref)
+            np.ascontiguousarray(x.reshape(-1, self.n_species, N_PARAMS)), self.theta_b_sq_ref
+        )
         if problem == 1:
             raise ModelInputError("fit-space parameters hold NaN or infinite values")
         if problem:
@@ -329,8 +353,9 @@ class LTEModel:
         concatenated: (n_batch, n_chan_total) in K (what the optimisers' losses take)."""
         x = np.asarray(x, dtype=float)
         if x.ndim != 3:
-            raise ModelInputError(f"expected a batch (n_batch, {self.n_species}, {N_PARAMS}), "
-                                  f"got {x.shape}")
+            raise ModelInputError(
+                f"expected a batch (n_batch, {self.n_species}, {N_PARAMS}), got {x.shape}"
+            )
         return self._evaluate(self._physical_batch(x)[0], want_tau=False)[0]
 
     def opacity(self, params) -> list[np.ndarray]:
@@ -358,16 +383,32 @@ class LTEModel:
                 f"got {x.shape}"
             )
         if not (np.all(np.isfinite(x)) and np.all(x[:, 0] < 0.0) and np.all(x[:, 1] > 0.0)):
-            raise ModelInputError("fit-space parameters must be finite, with log10 η < 0 "
-                                  "and T_ex > 0")
+            raise ModelInputError(
+                "fit-space parameters must be finite, with log10 η < 0 and T_ex > 0"
+            )
         p = self._physical_batch(x)[0][0]
         q, dlnq = self._partition(p[None, :, 1], slope=True)
         out = np.empty(self.n_channels)
         jac = np.empty((self.n_channels, self.n_species * N_PARAMS))
         _k.spectra_jacobian(
-            p, self._lines_off, self._freq, self._a_g, self._e_low, q[0],
-            dlnq[0], self._edges_lo, self._edges_hi, self._t_bg, self._win_off, self._tb_mode,
-            self._tb_val, self.theta_b_sq_ref, self.cmb, self.T_cmb, out, jac,
+            p,
+            self._lines_off,
+            self._freq,
+            self._a_g,
+            self._e_low,
+            q[0],
+            dlnq[0],
+            self._edges_lo,
+            self._edges_hi,
+            self._t_bg,
+            self._win_off,
+            self._tb_mode,
+            self._tb_val,
+            self.theta_b_sq_ref,
+            self.cmb,
+            self.T_cmb,
+            out,
+            jac,
         )
         return out, jac
 

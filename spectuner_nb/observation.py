@@ -27,8 +27,16 @@ from .doppler import rest_frequency
 from .errors import ObservationError
 from .parameters import BeamSpec, is_single_dish, reference_beam_sq
 
-__all__ = ["MIN_CHANNELS", "FREQ_RANGE_MHZ", "V_LSR_MAX_KMS", "robust_rms", "check_v_lsr",
-           "jy_per_beam_to_k", "Observation", "load_cube"]
+__all__ = [
+    "MIN_CHANNELS",
+    "FREQ_RANGE_MHZ",
+    "V_LSR_MAX_KMS",
+    "robust_rms",
+    "check_v_lsr",
+    "jy_per_beam_to_k",
+    "Observation",
+    "load_cube",
+]
 
 MIN_CHANNELS: int = 4
 """Smallest number of finite channels a stored window may have."""
@@ -337,12 +345,18 @@ class Observation:
         """
         from .readers import read_cube_spectrum
 
-        return read_cube_spectrum(cubes, pixel=(x, y), beam=beam, rms=rms, T_bg=T_bg,
-                                  v_lsr=v_lsr)
+        return read_cube_spectrum(cubes, pixel=(x, y), beam=beam, rms=rms, T_bg=T_bg, v_lsr=v_lsr)
 
     @classmethod
     def from_cube_region(
-        cls, cubes, x: tuple[int, int], y: tuple[int, int], *, beam=None, rms=None, T_bg=0.0,
+        cls,
+        cubes,
+        x: tuple[int, int],
+        y: tuple[int, int],
+        *,
+        beam=None,
+        rms=None,
+        T_bg=0.0,
         v_lsr=0.0,
     ) -> Observation:
         """The mean spectrum of the pixels x0…x1, y0…y1 (inclusive) of one cube per window.
@@ -352,8 +366,7 @@ class Observation:
         """
         from .readers import read_cube_spectrum
 
-        return read_cube_spectrum(cubes, region=(x, y), beam=beam, rms=rms, T_bg=T_bg,
-                                  v_lsr=v_lsr)
+        return read_cube_spectrum(cubes, region=(x, y), beam=beam, rms=rms, T_bg=T_bg, v_lsr=v_lsr)
 
     # ------------------------------------------------------------------ derived views
     @property
@@ -386,8 +399,9 @@ class Observation:
         """True when the beam is a dish diameter."""
         return is_single_dish(self.beam)
 
-    def with_intensities(self, intensities: Sequence[np.ndarray], name: str | None = None
-                         ) -> Observation:
+    def with_intensities(
+        self, intensities: Sequence[np.ndarray], name: str | None = None
+    ) -> Observation:
         """A copy with new intensities (K), same channels, rms, background and beam."""
         return Observation(
             freqs=self.freqs,
@@ -430,11 +444,17 @@ class Observation:
             f"{f[0]:.2f}–{f[-1]:.2f} MHz ({f.size} ch, rms {r * 1e3:.1f} mK)"
             for f, r in zip(self.freqs, self.rms, strict=True)
         ]
-        beam = (f"{self.beam:.1f} m dish" if is_single_dish(self.beam)
-                else f"{self.beam[0]:.3g}\"×{self.beam[1]:.3g}\"")
+        beam = (
+            f"{self.beam:.1f} m dish"
+            if is_single_dish(self.beam)
+            else f'{self.beam[0]:.3g}"×{self.beam[1]:.3g}"'
+        )
         label = f" {self.name!r}" if self.name else ""
-        return (f"<Observation{label}: {self.n_windows} window(s) [" + "; ".join(parts)
-                + f"], beam {beam}, v_LSR {self.v_lsr:g} km/s>")
+        return (
+            f"<Observation{label}: {self.n_windows} window(s) ["
+            + "; ".join(parts)
+            + f"], beam {beam}, v_LSR {self.v_lsr:g} km/s>"
+        )
 
 
 def load_cube(item):

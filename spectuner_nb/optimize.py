@@ -26,8 +26,16 @@ import numpy as np
 from .errors import FitError
 
 __all__ = [
-    "LOCAL_METHODS", "GRADIENT_METHODS", "NM_STEP", "FD_STEP", "OptimizeResult", "UnitBox",
-    "CountedObjective", "fd_value_and_grad", "reflect_unit", "minimize_local",
+    "LOCAL_METHODS",
+    "GRADIENT_METHODS",
+    "NM_STEP",
+    "FD_STEP",
+    "OptimizeResult",
+    "UnitBox",
+    "CountedObjective",
+    "fd_value_and_grad",
+    "reflect_unit",
+    "minimize_local",
 ]
 
 LOCAL_METHODS: tuple[str, ...] = ("nelder-mead", "cobyla", "cobyqa", "l-bfgs-b", "tnc", "slsqp")
@@ -161,8 +169,9 @@ class CountedObjective:
         return value if np.isfinite(value) else _NON_FINITE
 
 
-def fd_value_and_grad(batch: BatchObjective, u: np.ndarray, step: float = FD_STEP,
-                      f0: float | None = None) -> tuple[float, np.ndarray]:
+def fd_value_and_grad(
+    batch: BatchObjective, u: np.ndarray, step: float = FD_STEP, f0: float | None = None
+) -> tuple[float, np.ndarray]:
     """Value and 3-point finite-difference gradient in unit coordinates (one batched call).
 
     ``batch(U) -> f`` evaluates unit-cube points (e.g. :meth:`CountedObjective.batch`).
@@ -226,8 +235,9 @@ class _LazyFDGrad:
         self.obj.nfev += 1
         self.obj.njev += 1
         # the surrogate equals the objective at u (T(z) + J·0), so f0 is its centre value
-        return fd_value_and_grad(lambda pts: approx(box.from_unit(np.clip(pts, 0.0, 1.0))), u,
-                                 f0=f0)[1]
+        return fd_value_and_grad(
+            lambda pts: approx(box.from_unit(np.clip(pts, 0.0, 1.0))), u, f0=f0
+        )[1]
 
 
 class _GradCache:
@@ -268,8 +278,16 @@ def _inward_simplex(u0: np.ndarray, step: float) -> np.ndarray:
     return np.vstack([u0, u0 + np.diag(steps)])
 
 
-def _gradient_passes(obj: CountedObjective, cache: _GradCache | _LazyFDGrad, u0: np.ndarray,
-                     f0: float, method: str, maxiter: int, kwargs: dict, check: bool = True):
+def _gradient_passes(
+    obj: CountedObjective,
+    cache: _GradCache | _LazyFDGrad,
+    u0: np.ndarray,
+    f0: float,
+    method: str,
+    maxiter: int,
+    kwargs: dict,
+    check: bool = True,
+):
     """Run a scipy gradient method in passes; returns (last scipy result, total iterations).
 
     scipy's gradient methods stall on objectives of order 1e5 (e.g. χ² with many
@@ -291,8 +309,14 @@ def _gradient_passes(obj: CountedObjective, cache: _GradCache | _LazyFDGrad, u0:
     def run(name: str, u: np.ndarray, f_start: float, budget: int):
         scale = 1.0 / max(abs(f_start), 1.0)
         options = {"maxfun": budget} if name == "tnc" else {"maxiter": budget}
-        res = minimize(lambda v: cache.fun(v) * scale, u, jac=lambda v: cache.jac(v) * scale,
-                       method=name.upper(), options=options, **kwargs)
+        res = minimize(
+            lambda v: cache.fun(v) * scale,
+            u,
+            jac=lambda v: cache.jac(v) * scale,
+            method=name.upper(),
+            options=options,
+            **kwargs,
+        )
         return res, int(getattr(res, "nit", 0) or 0)
 
     u, f_start, nit, n_pass, converged = u0, float(f0), 0, 0, False
@@ -316,11 +340,16 @@ def _gradient_passes(obj: CountedObjective, cache: _GradCache | _LazyFDGrad, u0:
             u, f_start = obj.best_x, obj.best_f
     res.success = converged
     if not converged:
-        why = ("the iteration limit" if nit >= maxiter
-               else f"the loss still fell after {n_pass} passes" if n_pass >= MAX_PASSES
-               else "the optimiser's own report")
-        res.message = (f"{res.message} (stopped before converging: {why}; {n_pass} pass(es), "
-                       f"{nit} iterations)")
+        why = (
+            "the iteration limit"
+            if nit >= maxiter
+            else f"the loss still fell after {n_pass} passes"
+            if n_pass >= MAX_PASSES
+            else "the optimiser's own report"
+        )
+        res.message = (
+            f"{res.message} (stopped before converging: {why}; {n_pass} pass(es), {nit} iterations)"
+        )
     return res, nit
 
 
@@ -392,6 +421,7 @@ def minimize_local(
         else:
             obj._record(u0[None, :], np.array([f0], dtype=float))
         if value_and_grad is not None:
+
             def exact(u: np.ndarray) -> tuple[float, np.ndarray]:
                 f, g = value_and_grad(box.from_unit(np.clip(u, 0.0, 1.0)))
                 obj.nfev += 1
@@ -408,10 +438,14 @@ def minimize_local(
     else:
         if method == "nelder-mead":
             # unbounded simplex on a mirrored box: clipping at a bound would collapse it
-            options.update(maxfev=maxiter * box.n_dim, adaptive=box.n_dim > 5,
-                           initial_simplex=_inward_simplex(u0, NM_STEP))
-            res = minimize(lambda v: obj(reflect_unit(v)), u0, method="Nelder-Mead",
-                           options=options, tol=tol)
+            options.update(
+                maxfev=maxiter * box.n_dim,
+                adaptive=box.n_dim > 5,
+                initial_simplex=_inward_simplex(u0, NM_STEP),
+            )
+            res = minimize(
+                lambda v: obj(reflect_unit(v)), u0, method="Nelder-Mead", options=options, tol=tol
+            )
         else:  # COBYLA/COBYQA: trust region of a tenth of the unit box, not all of it
             options.update({"rhobeg" if method == "cobyla" else "initial_tr_radius": 0.1})
             res = minimize(obj, u0, method=method.upper(), options=options, **kwargs)

@@ -45,8 +45,10 @@ class ParameterMaps:
         self.species = [resolve(s) for s in self.species]
         self.params = np.asarray(self.params, dtype=float)
         if self.params.ndim != 4 or self.params.shape[2:] != (len(self.species), N_PARAMS):
-            raise ResultsError(f"{self.label}: params of shape {self.params.shape}, need "
-                               f"(ny, nx, {len(self.species)}, {N_PARAMS})")
+            raise ResultsError(
+                f"{self.label}: params of shape {self.params.shape}, need "
+                f"(ny, nx, {len(self.species)}, {N_PARAMS})"
+            )
 
     def index(self, species: str) -> int | None:
         """Position of ``species`` (any spelling the resolver knows) on the species axis."""
@@ -77,6 +79,7 @@ class ParameterMaps:
     def from_cube_result(cls, result: Any, label: str) -> ParameterMaps:
         """Maps of a :class:`~spectuner_nb.cube.results.CubeFitResult` (its ``map``)."""
         species = list(result.species)
-        params = np.stack([np.stack([result.map(s, p) for p in PHYSICAL_NAMES], axis=-1)
-                           for s in species], axis=2)
+        params = np.stack(
+            [np.stack([result.map(s, p) for p in PHYSICAL_NAMES], axis=-1) for s in species], axis=2
+        )
         return cls(label, species, params)

@@ -23,9 +23,22 @@ if TYPE_CHECKING:  # typing.TypeIs is Python ≥ 3.13
     from typing_extensions import TypeIs
 
 __all__ = [
-    "PHYSICAL_NAMES", "PHYSICAL_UNITS", "FIT_NAMES", "N_PARAMS", "TABLE1_BOUNDS", "V_OFF_MAX_KMS",
-    "DELTA_V_MAX_KMS", "is_single_dish", "beam_size_sq", "eta_from_theta", "theta_from_eta",
-    "reference_beam_sq", "fit_to_physical", "physical_to_fit", "clip_to_bounds", "at_bound",
+    "PHYSICAL_NAMES",
+    "PHYSICAL_UNITS",
+    "FIT_NAMES",
+    "N_PARAMS",
+    "TABLE1_BOUNDS",
+    "V_OFF_MAX_KMS",
+    "DELTA_V_MAX_KMS",
+    "is_single_dish",
+    "beam_size_sq",
+    "eta_from_theta",
+    "theta_from_eta",
+    "reference_beam_sq",
+    "fit_to_physical",
+    "physical_to_fit",
+    "clip_to_bounds",
+    "at_bound",
 ]
 
 PHYSICAL_NAMES: tuple[str, ...] = ("theta", "T_ex", "N_tot", "delta_v", "v_off")
@@ -170,7 +183,8 @@ def bounds_preset(name: str) -> np.ndarray:
         return np.array(BOUND_PRESETS[name], dtype=float)
     except (KeyError, TypeError) as exc:
         raise ModelInputError(
-            f"unknown bound preset {name!r}; use one of {sorted(BOUND_PRESETS)}") from exc
+            f"unknown bound preset {name!r}; use one of {sorted(BOUND_PRESETS)}"
+        ) from exc
 
 
 def choose_preset(obs) -> str:
@@ -199,8 +213,11 @@ def choose_preset(obs) -> str:
         widths.append(np.sqrt(np.maximum(fwhm_sq, 0.0)))
     if not widths:
         return "hot_core"
-    return "cold_core" if float(np.median(np.concatenate(widths))) < COLD_CORE_MAX_FWHM_KMS \
+    return (
+        "cold_core"
+        if float(np.median(np.concatenate(widths))) < COLD_CORE_MAX_FWHM_KMS
         else "hot_core"
+    )
 
 
 _SPAN_PER_FWHM = float(np.sqrt(np.log(4.0 / 3.0) / np.log(2.0)))

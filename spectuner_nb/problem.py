@@ -52,9 +52,19 @@ class FitProblem:
         Fixed spectrum per window (K) added to the model before the loss, or None.
     """
 
-    def __init__(self, obs: Observation, species: Sequence[str], *, catalog=None,
-                 loss: str = "pm", n_components: int | Sequence[int] = 1,
-                 shared: Sequence[str] = (), bounds=None, lines=None, base=None) -> None:
+    def __init__(
+        self,
+        obs: Observation,
+        species: Sequence[str],
+        *,
+        catalog=None,
+        loss: str = "pm",
+        n_components: int | Sequence[int] = 1,
+        shared: Sequence[str] = (),
+        bounds=None,
+        lines=None,
+        base=None,
+    ) -> None:
         from .model import LTEModel
 
         if not isinstance(obs, Observation):
@@ -68,8 +78,11 @@ class FitProblem:
         self.loss_name = loss
         self.species_in = [resolve(s) for s in species]
         # np.ndim also takes numpy integers and arrays, which mypy cannot narrow on
-        counts = ([cast(int, n_components)] * len(species) if np.ndim(n_components) == 0
-                  else list(cast(Sequence[int], n_components)))
+        counts = (
+            [cast(int, n_components)] * len(species)
+            if np.ndim(n_components) == 0
+            else list(cast(Sequence[int], n_components))
+        )
         if len(counts) != len(species) or any(int(c) < 1 for c in counts):
             raise FitError(f"n_components must be ≥ 1, one per species; got {n_components}")
         if lines is None:
@@ -84,10 +97,12 @@ class FitProblem:
         if len(lines) != len(species):
             raise FitError(f"{len(lines)} line lists for {len(species)} species")
         self.species_lines = list(lines)
-        self.species_in = [ll.species or name for ll, name in zip(lines, self.species_in,
-                                                                  strict=True)]
-        self.species = [s for s, c in zip(self.species_in, counts, strict=True)
-                        for _ in range(int(c))]
+        self.species_in = [
+            ll.species or name for ll, name in zip(lines, self.species_in, strict=True)
+        ]
+        self.species = [
+            s for s, c in zip(self.species_in, counts, strict=True) for _ in range(int(c))
+        ]
         self.component = [k for c in counts for k in range(int(c))]
         self.entry_species = [i for i, c in enumerate(counts) for _ in range(int(c))]
         self.lines = [lines[i] for i in self.entry_species]
@@ -99,8 +114,11 @@ class FitProblem:
         self.bounds = bounds_array(bounds, self.n_entries)
         self.base = None if base is None else _base_spectrum(base, obs)
         """Fixed spectrum added to the model (n_chan_total,), K, or None."""
-        self._base_windows = None if self.base is None else np.split(
-            self.base, np.cumsum([f.size for f in obs.rest_freqs])[:-1])
+        self._base_windows = (
+            None
+            if self.base is None
+            else np.split(self.base, np.cumsum([f.size for f in obs.rest_freqs])[:-1])
+        )
 
         shared_idx = []
         for name in shared:
@@ -128,8 +146,9 @@ class FitProblem:
 
         self._obs_y = list(obs.intensities)
         self._obs_all = np.concatenate(self._obs_y)
-        self._weights = np.concatenate([np.full(y.size, 1.0 / r**2)
-                                        for y, r in zip(self._obs_y, obs.rms, strict=True)])
+        self._weights = np.concatenate(
+            [np.full(y.size, 1.0 / r**2) for y, r in zip(self._obs_y, obs.rms, strict=True)]
+        )
         self._identity_layout = bool(np.array_equal(idx.ravel(), np.arange(self.n_free)))
         self._chi2 = losses.chi2
         self._pm = losses.PeakMatchingLoss(obs.rest_freqs, self._obs_y, obs.rms)
@@ -284,8 +303,9 @@ def _base_spectrum(base, obs: Observation) -> np.ndarray:
     """A fixed spectrum per window (K) as one concatenated array (n_chan_total,)."""
     parts = [base] if isinstance(base, np.ndarray) and base.ndim == 1 else list(base)
     sizes = [f.size for f in obs.rest_freqs]
-    if len(parts) != len(sizes) or any(np.shape(b) != (n,) for b, n in zip(parts, sizes,
-                                                                           strict=True)):
+    if len(parts) != len(sizes) or any(
+        np.shape(b) != (n,) for b, n in zip(parts, sizes, strict=True)
+    ):
         raise FitError(f"base must hold one spectrum per window with {sizes} channels")
     out = np.concatenate([np.asarray(b, dtype=float) for b in parts])
     if not np.all(np.isfinite(out)):

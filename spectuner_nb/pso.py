@@ -18,8 +18,16 @@ from .errors import FitError
 from .optimize import BatchObjective, CountedObjective, OptimizeResult, UnitBox
 
 __all__ = [
-    "N_PARTICLES", "MIN_ITER", "PATIENCE", "MAX_ITER", "INERTIA", "COGNITIVE", "SOCIAL", "REL_TOL",
-    "pso", "pso_trials",
+    "N_PARTICLES",
+    "MIN_ITER",
+    "PATIENCE",
+    "MAX_ITER",
+    "INERTIA",
+    "COGNITIVE",
+    "SOCIAL",
+    "REL_TOL",
+    "pso",
+    "pso_trials",
 ]
 
 N_PARTICLES: int = 28

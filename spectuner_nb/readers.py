@@ -42,9 +42,20 @@ from .errors import CubeReadError, ObservationError
 from .observation import Observation
 
 __all__ = [
-    "FITS_SUFFIXES", "TEXT_SUFFIXES", "Reader", "READERS", "register_reader", "identify_format",
-    "read_observation", "read_fits_spectrum", "read_text_spectrum", "read_cube_spectrum",
-    "CubeFile", "open_cube", "read_cube", "fits_ndim",
+    "FITS_SUFFIXES",
+    "TEXT_SUFFIXES",
+    "Reader",
+    "READERS",
+    "register_reader",
+    "identify_format",
+    "read_observation",
+    "read_fits_spectrum",
+    "read_text_spectrum",
+    "read_cube_spectrum",
+    "CubeFile",
+    "open_cube",
+    "read_cube",
+    "fits_ndim",
 ]
 
 FITS_SUFFIXES: tuple[str, ...] = (".fits", ".fit", ".fts", ".fits.gz")
@@ -71,8 +82,13 @@ READERS: dict[str, Reader] = {}
 registered first (a format registered by the user before the built-in ones)."""
 
 
-def register_reader(name: str, function: Callable[..., Observation],
-                    identify: Callable[[Path], bool], *, overwrite: bool = False) -> None:
+def register_reader(
+    name: str,
+    function: Callable[..., Observation],
+    identify: Callable[[Path], bool],
+    *,
+    overwrite: bool = False,
+) -> None:
     """Register ``function(path, **options) -> Observation`` as the reader of format ``name``;
     ``identify(path) -> bool`` recognises its files."""
     if name in READERS and not overwrite:
@@ -81,8 +97,9 @@ def register_reader(name: str, function: Callable[..., Observation],
 
 
 def _name(path: Path) -> str:
-    return "".join(path.suffixes[-2:]).lower() if path.suffix.lower() == ".gz" \
-        else path.suffix.lower()
+    return (
+        "".join(path.suffixes[-2:]).lower() if path.suffix.lower() == ".gz" else path.suffix.lower()
+    )
 
 
 def _is_fits(path: Path) -> bool:
@@ -135,11 +152,13 @@ def identify_format(path: PathLike) -> str:
         if reader.identify(path):
             return reader.name
     raise ObservationError(
-        f"cannot tell the format of {path}; give format= one of {sorted(READERS)}")
+        f"cannot tell the format of {path}; give format= one of {sorted(READERS)}"
+    )
 
 
-def read_observation(path: PathLike | Sequence[PathLike], format: str | None = None,
-                     **options: Any) -> Observation:
+def read_observation(
+    path: PathLike | Sequence[PathLike], format: str | None = None, **options: Any
+) -> Observation:
     """An :class:`Observation` read from ``path`` by the reader of ``format`` (guessed from
     the path when None; module docstring). ``options`` go to the reader (beam, rms, T_bg,
     v_lsr, and the format's own)."""
@@ -180,7 +199,8 @@ def _fits_spectrum(path: Path) -> tuple[np.ndarray, Any, Any]:
     if data.ndim != 1:
         raise ObservationError(
             f"{path}: data has shape {data.shape}; read cubes with format='cube' "
-            "(Observation.from_cube_pixel)")
+            "(Observation.from_cube_pixel)"
+        )
     try:
         wcs = WCS(header).sub(["spectral"])
         axis = wcs.pixel_to_world(np.arange(data.size))
@@ -211,8 +231,9 @@ def _brightness_unit(unit, where, error: type[ObservationError]):
     raise error(f"{where}: intensity unit {unit} is neither K nor Jy/beam")
 
 
-def read_fits_spectrum(paths: PathLike | Sequence[PathLike], *, beam=None, rms=None,
-                       T_bg=0.0, v_lsr=0.0) -> Observation:
+def read_fits_spectrum(
+    paths: PathLike | Sequence[PathLike], *, beam=None, rms=None, T_bg=0.0, v_lsr=0.0
+) -> Observation:
     """1-D FITS spectra, one file per window (format ``"fits"``, module docstring)."""
     paths = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
     freqs, data = [], []
@@ -222,16 +243,31 @@ def read_fits_spectrum(paths: PathLike | Sequence[PathLike], *, beam=None, rms=N
         freqs.append(f)
         data.append(y)
         found = found if found is not None else b
-    return Observation.from_arrays(freqs, data, beam=found, rms=rms, T_bg=T_bg, v_lsr=v_lsr,
-                                   name=", ".join(Path(p).name for p in paths))
+    return Observation.from_arrays(
+        freqs,
+        data,
+        beam=found,
+        rms=rms,
+        T_bg=T_bg,
+        v_lsr=v_lsr,
+        name=", ".join(Path(p).name for p in paths),
+    )
 
 
 # ---------------------------------------------------------------------- text tables
 _SEPARATORS = re.compile(r"[,\s]+")
 
 
-def read_text_spectrum(path: PathLike, *, beam=None, rms=None, T_bg=0.0, v_lsr=0.0,
-                       unit: str = "K", freq_unit: str = "MHz") -> Observation:
+def read_text_spectrum(
+    path: PathLike,
+    *,
+    beam=None,
+    rms=None,
+    T_bg=0.0,
+    v_lsr=0.0,
+    unit: str = "K",
+    freq_unit: str = "MHz",
+) -> Observation:
     """A two-column text spectrum (format ``"text"``): frequency in ``freq_unit`` and
     intensity in ``unit`` per row; further columns are ignored, rows sorted by frequency.
     A row that is not two numbers is an :class:`ObservationError` naming its line."""
@@ -252,14 +288,18 @@ def read_text_spectrum(path: PathLike, *, beam=None, rms=None, T_bg=0.0, v_lsr=0
         if not fields:
             continue
         if len(fields) < 2:
-            raise ObservationError(f"{path}, line {number}: not a two-column table of numbers "
-                                   f"(one value, {line.strip()!r})")
+            raise ObservationError(
+                f"{path}, line {number}: not a two-column table of numbers "
+                f"(one value, {line.strip()!r})"
+            )
         try:
             rows.append((float(fields[0]), float(fields[1])))
         except ValueError:
             bad = next(f for f in fields[:2] if not _is_number(f))
-            raise ObservationError(f"{path}, line {number}: not a two-column table of numbers "
-                                   f"({bad!r} is not a number)") from None
+            raise ObservationError(
+                f"{path}, line {number}: not a two-column table of numbers "
+                f"({bad!r} is not a number)"
+            ) from None
     if not rows:
         raise ObservationError(f"{path}: not a two-column table of numbers (no data rows)")
     table = np.asarray(rows)
@@ -268,8 +308,9 @@ def read_text_spectrum(path: PathLike, *, beam=None, rms=None, T_bg=0.0, v_lsr=0
         freq = table[:, 0] * u.Unit(freq_unit)
     except ValueError as exc:
         raise ObservationError(f"unknown frequency unit {freq_unit!r}") from exc
-    return Observation.from_arrays(freq, table[:, 1], beam=beam, rms=rms, T_bg=T_bg,
-                                   v_lsr=v_lsr, unit=unit, name=path.name)
+    return Observation.from_arrays(
+        freq, table[:, 1], beam=beam, rms=rms, T_bg=T_bg, v_lsr=v_lsr, unit=unit, name=path.name
+    )
 
 
 def _is_number(text: str) -> bool:
@@ -333,8 +374,9 @@ class CubeFile:
         """(n_chan, ny, nx)."""
         return tuple(self.cube.shape)  # type: ignore[return-value]
 
-    def kelvin(self, y: int | slice = slice(None), x: int | slice = slice(None),
-               dtype=np.float64) -> np.ndarray:
+    def kelvin(
+        self, y: int | slice = slice(None), x: int | slice = slice(None), dtype=np.float64
+    ) -> np.ndarray:
         """Brightness (K) of pixels [y, x], channels ascending, masked values NaN;
         shape (n_chan, …) as the indices select."""
         import astropy.units as u
@@ -357,8 +399,14 @@ def _file_beams(cube, n_chan: int, where: str) -> np.ndarray | None:
 
     beams = getattr(cube, "beams", None)
     if beams is not None and len(beams) == n_chan:
-        return np.stack([beams.major.to_value(u.arcsec), beams.minor.to_value(u.arcsec),
-                         beams.pa.to_value(u.deg)], axis=1)
+        return np.stack(
+            [
+                beams.major.to_value(u.arcsec),
+                beams.minor.to_value(u.arcsec),
+                beams.pa.to_value(u.deg),
+            ],
+            axis=1,
+        )
     try:
         beam = cube.beam
     except Exception:  # spectral_cube.NoBeamError, radio-beam errors
@@ -401,10 +449,12 @@ def read_cube(item, *, beam=None) -> CubeFile:
     if beams is None:
         raise CubeReadError(
             f"{where}: missing beam: no beam information in the file (BMAJ/BMIN or a "
-            "beam table); give one (beam=…, --beam or --dish)")
+            "beam table); give one (beam=…, --beam or --dish)"
+        )
     order = np.argsort(freq, kind="stable")
-    return CubeFile(cube=cube, freq_mhz=freq[order], beams=beams[order], order=order, unit=unit,
-                    source=where)
+    return CubeFile(
+        cube=cube, freq_mhz=freq[order], beams=beams[order], order=order, unit=unit, source=where
+    )
 
 
 def _cube_pixels(shape: tuple[int, int, int], pixel, region) -> tuple[tuple, tuple, str]:
@@ -416,8 +466,7 @@ def _cube_pixels(shape: tuple[int, int, int], pixel, region) -> tuple[tuple, tup
         try:
             (x0, x1), (y0, y1) = (sorted(map(int, region[0])), sorted(map(int, region[1])))
         except (TypeError, ValueError) as exc:
-            raise ObservationError(f"region must be ((x0, x1), (y0, y1)), got {region!r}") \
-                from exc
+            raise ObservationError(f"region must be ((x0, x1), (y0, y1)), got {region!r}") from exc
         label = f"mean of x {x0}–{x1}, y {y0}–{y1}"
     else:
         try:
@@ -431,9 +480,16 @@ def _cube_pixels(shape: tuple[int, int, int], pixel, region) -> tuple[tuple, tup
     return (x0, x1), (y0, y1), label
 
 
-def read_cube_spectrum(cubes, *, pixel: tuple[int, int] | None = None,
-                       region: tuple[tuple[int, int], tuple[int, int]] | None = None,
-                       beam=None, rms=None, T_bg=0.0, v_lsr=0.0) -> Observation:
+def read_cube_spectrum(
+    cubes,
+    *,
+    pixel: tuple[int, int] | None = None,
+    region: tuple[tuple[int, int], tuple[int, int]] | None = None,
+    beam=None,
+    rms=None,
+    T_bg=0.0,
+    v_lsr=0.0,
+) -> Observation:
     """One pixel (x = column, y = row; default the central pixel) or the mean spectrum of a
     region of one cube per window (format ``"cube"``).
 
@@ -455,16 +511,24 @@ def read_cube_spectrum(cubes, *, pixel: tuple[int, int] | None = None,
         else:
             block = cube.kelvin(slice(y0, y1 + 1), slice(x0, x1 + 1))
             finite = np.isfinite(block).sum(axis=(1, 2))
-            values = np.where(finite > 0, np.nansum(block, axis=(1, 2)) / np.maximum(finite, 1),
-                              np.nan)
+            values = np.where(
+                finite > 0, np.nansum(block, axis=(1, 2)) / np.maximum(finite, 1), np.nan
+            )
         freqs.append(cube.freq_mhz)
         data.append(values)
         beams.append(cube.beams)
         names.append(Path(cube.source).name if cube.source != "cube" else "cube")
     if beam is None:
         beam = median_beam(np.concatenate(beams))
-    return Observation.from_arrays(freqs, data, beam=as_beam_spec(beam), rms=rms, T_bg=T_bg,
-                                   v_lsr=v_lsr, name=f"{', '.join(names)} {label}")
+    return Observation.from_arrays(
+        freqs,
+        data,
+        beam=as_beam_spec(beam),
+        rms=rms,
+        T_bg=T_bg,
+        v_lsr=v_lsr,
+        name=f"{', '.join(names)} {label}",
+    )
 
 
 def _is_cube(path: Path) -> bool:

@@ -142,8 +142,9 @@ class FitResult:
         }
         return {
             "at_bound": at,
-            "extrapolated_q": [s for s, e in zip(self.species, self.extrapolated_q, strict=True)
-                               if e],
+            "extrapolated_q": [
+                s for s, e in zip(self.species, self.extrapolated_q, strict=True) if e
+            ],
             "no_peaks": self.no_peaks,
         }
 
@@ -165,11 +166,15 @@ class FitResult:
         p = self.params
         for k, (s, c) in enumerate(zip(self.species, self.component, strict=True)):
             for j in np.flatnonzero(self.at_bound[k]):
-                out.append(f"{s}[{c}]: {PHYSICAL_NAMES[j]} = {p[k, j]:.4g} "
-                           f"{PHYSICAL_UNITS[j]} sits at a bound of the search range")
+                out.append(
+                    f"{s}[{c}]: {PHYSICAL_NAMES[j]} = {p[k, j]:.4g} "
+                    f"{PHYSICAL_UNITS[j]} sits at a bound of the search range"
+                )
             for j in np.flatnonzero(self.unconstrained[k] & ~self.at_bound[k]):
-                out.append(f"{s}[{c}]: {PHYSICAL_NAMES[j]} is unconstrained by the data "
-                           "(error above half the search range, or none)")
+                out.append(
+                    f"{s}[{c}]: {PHYSICAL_NAMES[j]} is unconstrained by the data "
+                    "(error above half the search range, or none)"
+                )
             if self.extrapolated_q[k]:
                 out.append(f"{s}[{c}]: T_ex beyond the partition-function table (Q extrapolated)")
         if self.no_peaks:
@@ -201,12 +206,19 @@ class FitResult:
             table[f"{name}_err"] = e[:, j] * u.Unit(unit)
         table["eta"] = self.eta
         table["log10_N_tot"] = self.x[:, 2]
-        table["at_bound"] = [",".join(FIT_NAMES[j] for j in np.flatnonzero(r)) for r in
-                             self.at_bound]
+        table["at_bound"] = [
+            ",".join(FIT_NAMES[j] for j in np.flatnonzero(r)) for r in self.at_bound
+        ]
         table["extrapolated_q"] = self.extrapolated_q
-        table.meta.update(loss_name=self.loss_name, loss=self.loss, peak_term=self.peak_term,
-                          chi2=self.chi2, nfev=self.nfev, optimizer=self.optimizer,
-                          init=self.init)
+        table.meta.update(
+            loss_name=self.loss_name,
+            loss=self.loss,
+            peak_term=self.peak_term,
+            chi2=self.chi2,
+            nfev=self.nfev,
+            optimizer=self.optimizer,
+            init=self.init,
+        )
         return table
 
     def __repr__(self) -> str:
@@ -218,9 +230,14 @@ class FitResult:
         ]
         p, e = self.params, self.params_err
         for k, (s, c) in enumerate(zip(self.species, self.component, strict=True)):
-            err = "" if np.all(np.isnan(e[k])) else (
-                f" ± ({e[k, 0]:.2g}″, {e[k, 1]:.2g} K, {e[k, 2]:.2g}, {e[k, 3]:.2g}, "
-                f"{e[k, 4]:.2g})")
+            err = (
+                ""
+                if np.all(np.isnan(e[k]))
+                else (
+                    f" ± ({e[k, 0]:.2g}″, {e[k, 1]:.2g} K, {e[k, 2]:.2g}, {e[k, 3]:.2g}, "
+                    f"{e[k, 4]:.2g})"
+                )
+            )
             lines.append(
                 f"  {s}[{c}]: θ={p[k, 0]:.3g}″ (η={self.eta[k]:.3g}), T_ex={p[k, 1]:.4g} K, "
                 f"N={p[k, 2]:.3e} cm⁻², Δv={p[k, 3]:.3g} km/s, v_off={p[k, 4]:.3g} km/s{err}"
@@ -241,18 +258,30 @@ class FitResult:
         from bokeh.plotting import figure
 
         figs = []
-        for w, (f, y, m) in enumerate(zip(self.obs.rest_freqs, self.obs.intensities, self.model,
-                                          strict=True)):
-            fig = figure(width=width, height=height, title=f"window {w}: {self.obs.name}",
-                         x_axis_label="rest frequency (MHz)", y_axis_label="T (K)",
-                         tools="pan,wheel_zoom,box_zoom,reset,save")
+        for w, (f, y, m) in enumerate(
+            zip(self.obs.rest_freqs, self.obs.intensities, self.model, strict=True)
+        ):
+            fig = figure(
+                width=width,
+                height=height,
+                title=f"window {w}: {self.obs.name}",
+                x_axis_label="rest frequency (MHz)",
+                y_axis_label="T (K)",
+                tools="pan,wheel_zoom,box_zoom,reset,save",
+            )
             fig.step(f, y, mode="center", color="black", legend_label="observed")
             fig.line(f, m, color="red", line_width=2, legend_label=f"model ({self.loss_name})")
             if components is not None:
                 palette = Category10[10]
                 for k, comp in enumerate(components):
-                    fig.line(f, comp[w], color=palette[k % 10], line_width=1, alpha=0.7,
-                             legend_label=f"{self.species[k]}[{self.component[k]}]")
+                    fig.line(
+                        f,
+                        comp[w],
+                        color=palette[k % 10],
+                        line_width=1,
+                        alpha=0.7,
+                        legend_label=f"{self.species[k]}[{self.component[k]}]",
+                    )
             fig.legend.click_policy = "hide"
             fig.legend.location = "top_left"
             figs.append(fig)
@@ -270,15 +299,19 @@ class FitResult:
         for w, ax in enumerate(axes[:, 0]):
             f = self.obs.rest_freqs[w]
             ax.step(f, self.obs.intensities[w], where="mid", color="k", lw=0.8, label="observed")
-            ax.plot(f, self.model[w], color="r", lw=2.0, alpha=0.5,
-                    label=f"model ({self.loss_name})")
+            ax.plot(
+                f, self.model[w], color="r", lw=2.0, alpha=0.5, label=f"model ({self.loss_name})"
+            )
             for k, comp in enumerate(components or []):
                 ax.plot(f, comp[w], lw=0.9, label=f"{self.species[k]}[{self.component[k]}]")
             ax.set_ylabel("T (K)")
             ax.legend(fontsize=7, loc="upper right")
         axes[-1, 0].set_xlabel("rest frequency (MHz)")
-        axes[0, 0].set_title(f"{self.obs.name}: {self.init}+{self.optimizer}, "
-                             f"{self.loss_name}={self.loss:.4g}, nfev={self.nfev}", fontsize=9)
+        axes[0, 0].set_title(
+            f"{self.obs.name}: {self.init}+{self.optimizer}, "
+            f"{self.loss_name}={self.loss:.4g}, nfev={self.nfev}",
+            fontsize=9,
+        )
         fig.tight_layout()
         try:
             fig.savefig(path, dpi=dpi)
@@ -296,8 +329,13 @@ class FitResult:
         hi = fit_to_physical(self.bounds[..., 1], self.theta_b_sq)
         molfit = Molfit()
         for k, (s, c) in enumerate(zip(self.species, self.component, strict=True)):
-            comp = MolfitComponent(tuple(map(float, p[k])), tuple(map(float, lo[k])),
-                                   tuple(map(float, hi[k])), (True,) * 5, "c")
+            comp = MolfitComponent(
+                tuple(map(float, p[k])),
+                tuple(map(float, lo[k])),
+                tuple(map(float, hi[k])),
+                (True,) * 5,
+                "c",
+            )
             name = xclass_name(s)
             if c == 0 or not molfit.entries or molfit.entries[-1].species != name:
                 molfit.entries.append(MolfitEntry(name))
@@ -347,21 +385,34 @@ class FitResult:
     @classmethod
     def from_dict(cls, d: dict) -> FitResult:
         """Inverse of :meth:`to_dict`."""
+
         def arr(v):
             return np.array([[np.nan if e is None else e for e in row] for row in v], dtype=float)
 
         return cls(
-            species=list(d["species"]), component=list(d["component"]),
-            x=np.asarray(d["x"], dtype=float), x_err=arr(d["x_err"]),
-            theta_b_sq=float(d["theta_b_sq"]), loss_name=d["loss_name"], loss=d["loss"],
-            peak_term=d["peak_term"], has_peak=d["has_peak"], chi2=d["chi2"], nfev=d["nfev"],
-            nfev_init=d["nfev_init"], nfev_local=d["nfev_local"], njev=d["njev"],
-            timings=d["timings"], optimizer=d["optimizer"], init=d["init"],
+            species=list(d["species"]),
+            component=list(d["component"]),
+            x=np.asarray(d["x"], dtype=float),
+            x_err=arr(d["x_err"]),
+            theta_b_sq=float(d["theta_b_sq"]),
+            loss_name=d["loss_name"],
+            loss=d["loss"],
+            peak_term=d["peak_term"],
+            has_peak=d["has_peak"],
+            chi2=d["chi2"],
+            nfev=d["nfev"],
+            nfev_init=d["nfev_init"],
+            nfev_local=d["nfev_local"],
+            njev=d["njev"],
+            timings=d["timings"],
+            optimizer=d["optimizer"],
+            init=d["init"],
             model=[np.asarray(m, dtype=float) for m in d["model"]],
             at_bound=np.asarray(d["at_bound"], dtype=bool),
             extrapolated_q=np.asarray(d["extrapolated_q"], dtype=bool),
             bounds=np.asarray(d["bounds"], dtype=float),
-            obs=Observation.from_dict(d["observation"]), meta=d.get("meta", {}),
+            obs=Observation.from_dict(d["observation"]),
+            meta=d.get("meta", {}),
         )
 
     @classmethod

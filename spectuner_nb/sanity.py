@@ -44,8 +44,11 @@ def check_fittable(obs, species: Sequence[str], lines: Sequence, *, t_ex_max: fl
     empty = [name for name, ll in zip(species, lines, strict=True) if len(ll) == 0]
     if empty:
         windows = ", ".join(f"{a:.6g}–{b:.6g}" for a, b in obs.windows)
-        hint = (" The windows lie below 2 GHz: frequencies must be in MHz, not GHz."
-                if max(b for _, b in obs.windows) < GHZ_HINT_MHZ else "")
+        hint = (
+            " The windows lie below 2 GHz: frequencies must be in MHz, not GHz."
+            if max(b for _, b in obs.windows) < GHZ_HINT_MHZ
+            else ""
+        )
         raise NothingToFitError(
             f"no line of {', '.join(empty)} in the windows ({windows} MHz, rest frame at "
             f"v_LSR = {obs.v_lsr:g} km/s).{hint} Check the frequency unit, and that v_LSR is "

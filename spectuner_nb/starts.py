@@ -21,8 +21,14 @@ import numpy as np
 from .errors import FitError, SpectunerError
 from .parameters import N_PARAMS, within_bounds
 
-__all__ = ["NoCheckpointWarning", "Proposer", "Start", "init_label", "initial_points",
-           "resolve_init"]
+__all__ = [
+    "NoCheckpointWarning",
+    "Proposer",
+    "Start",
+    "init_label",
+    "initial_points",
+    "resolve_init",
+]
 
 
 @runtime_checkable
@@ -47,8 +53,9 @@ class NoCheckpointWarning(UserWarning):
     """``init="auto"`` found no policy checkpoint and uses random starts."""
 
 
-def resolve_init(init: Any, *, bounds: np.ndarray | None = None,
-                 error: type[SpectunerError] = FitError) -> Start:
+def resolve_init(
+    init: Any, *, bounds: np.ndarray | None = None, error: type[SpectunerError] = FitError
+) -> Start:
     """The start strategy that ``init`` asks for.
 
     Parameters
@@ -68,18 +75,26 @@ def resolve_init(init: Any, *, bounds: np.ndarray | None = None,
         if init == "random":
             return "random"
         if init not in ("auto", "policy"):
-            raise error(f"init must be 'auto', 'policy', 'random', an array of fit-space "
-                        f"starts or an object with a propose method; got {init!r}")
+            raise error(
+                f"init must be 'auto', 'policy', 'random', an array of fit-space "
+                f"starts or an object with a propose method; got {init!r}"
+            )
         from .policy.loader import load_policy
 
         policy, _ = load_policy(required=init == "policy")
         if policy is None:
-            warnings.warn("init='auto': no policy checkpoint can be loaded, so the initial "
-                          "points are drawn uniformly within the bounds", NoCheckpointWarning,
-                          stacklevel=3)
+            warnings.warn(
+                "init='auto': no policy checkpoint can be loaded, so the initial "
+                "points are drawn uniformly within the bounds",
+                NoCheckpointWarning,
+                stacklevel=3,
+            )
             return "random"
-        if init == "auto" and bounds is not None and not within_bounds(
-                bounds, policy.network.bounds()):
+        if (
+            init == "auto"
+            and bounds is not None
+            and not within_bounds(bounds, policy.network.bounds())
+        ):
             return "random"
         return policy
     if callable(getattr(init, "propose", None)):
@@ -97,8 +112,9 @@ def init_label(start: Start) -> str:
     return "policy" if callable(getattr(start, "propose", None)) else "array"
 
 
-def initial_points(problem, obs, start: Start, n_init: int, rng: np.random.Generator,
-                   seed: int | None) -> tuple[np.ndarray, str]:
+def initial_points(
+    problem, obs, start: Start, n_init: int, rng: np.random.Generator, seed: int | None
+) -> tuple[np.ndarray, str]:
     """Initial free-parameter vectors (n, n_free) of ``problem`` and the start's label.
 
     ``problem`` is a :class:`~spectuner_nb.fit.FitProblem`. A proposer's points (one set
@@ -114,21 +130,30 @@ def initial_points(problem, obs, start: Start, n_init: int, rng: np.random.Gener
         return problem.reduce(_proposals(problem, obs, proposer, n_init, seed)), "policy"
     x = np.asarray(start, dtype=float)
     if x.shape[-2:] != (problem.n_entries, N_PARAMS):
-        raise FitError(f"init array must be fit-space ({problem.n_entries}, 5) or "
-                       f"(n, {problem.n_entries}, 5), got {x.shape}")
+        raise FitError(
+            f"init array must be fit-space ({problem.n_entries}, 5) or "
+            f"(n, {problem.n_entries}, 5), got {x.shape}"
+        )
     return problem.reduce(x.reshape(-1, problem.n_entries, N_PARAMS)), "array"
 
 
-def _proposals(problem, obs, proposer: Proposer, n_init: int,
-               seed: int | None) -> np.ndarray:
+def _proposals(problem, obs, proposer: Proposer, n_init: int, seed: int | None) -> np.ndarray:
     """A proposer's points mapped onto the entries: (n_init, n_entries, 5) fit space."""
-    samples = np.asarray(proposer.propose(obs, problem.species_lines, n_init,
-                                          seed=0 if seed is None else seed), dtype=float)
+    samples = np.asarray(
+        proposer.propose(obs, problem.species_lines, n_init, seed=0 if seed is None else seed),
+        dtype=float,
+    )
     n_species = len(problem.species_in)
     if samples.shape[-2:] != (n_species, N_PARAMS):
-        raise FitError(f"the proposer returned starts of shape {samples.shape}, expected "
-                       f"(n_init, {n_species}, 5)")
+        raise FitError(
+            f"the proposer returned starts of shape {samples.shape}, expected "
+            f"(n_init, {n_species}, 5)"
+        )
     samples = samples.reshape(-1, n_species, N_PARAMS)
-    return np.stack([np.roll(samples[:, s], -c, axis=0)
-                     for s, c in zip(problem.entry_species, problem.component, strict=True)],
-                    axis=1)
+    return np.stack(
+        [
+            np.roll(samples[:, s], -c, axis=0)
+            for s, c in zip(problem.entry_species, problem.component, strict=True)
+        ],
+        axis=1,
+    )

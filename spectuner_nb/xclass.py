@@ -41,8 +41,16 @@ from .errors import MolfitError
 from .parameters import N_PARAMS, PHYSICAL_NAMES
 
 __all__ = [
-    "MolfitComponent", "MolfitEntry", "Molfit", "read_molfit", "write_molfit", "xclass_name",
-    "molfit_spectra", "XCLASS_PARAMETERS", "read_molfit_maps", "find_xclass_maps",
+    "MolfitComponent",
+    "MolfitEntry",
+    "Molfit",
+    "read_molfit",
+    "write_molfit",
+    "xclass_name",
+    "molfit_spectra",
+    "XCLASS_PARAMETERS",
+    "read_molfit_maps",
+    "find_xclass_maps",
     "read_xclass_maps",
 ]
 
@@ -125,8 +133,10 @@ class Molfit:
         entries = []
         for name, p in zip(species, params, strict=True):
             arr = np.asarray(p, dtype=float).reshape(-1, 5)
-            comps = [MolfitComponent(tuple(float(v) for v in row), lo, hi, (True,) * 5, cf_flag)
-                     for row in arr]
+            comps = [
+                MolfitComponent(tuple(float(v) for v in row), lo, hi, (True,) * 5, cf_flag)
+                for row in arr
+            ]
             entries.append(MolfitEntry(xclass_name(name) if xclass_names else name, comps))
         return cls(entries)
 
@@ -149,7 +159,7 @@ def _flag(token: str, where: str) -> bool:
 
 def _parse_component(tokens: list[str], where: str) -> MolfitComponent:
     if len(tokens) == _N_TOKENS_LONG:
-        groups = [tokens[4 * i: 4 * i + 4] for i in range(5)]
+        groups = [tokens[4 * i : 4 * i + 4] for i in range(5)]
         fit = tuple(_flag(g[0], where) for g in groups)
         a = [_number(g[1], where) for g in groups]
         b = [_number(g[2], where) for g in groups]
@@ -195,8 +205,9 @@ def read_molfit(source: str | Path) -> Molfit:
             try:
                 remaining = int(tokens[1])
             except ValueError as exc:
-                raise MolfitError(f"{where}: component count {tokens[1]!r} is not an integer"
-                                  ) from exc
+                raise MolfitError(
+                    f"{where}: component count {tokens[1]!r} is not an integer"
+                ) from exc
             if remaining < 1:
                 raise MolfitError(f"{where}: {tokens[0]} has {remaining} components")
             pending = MolfitEntry(tokens[0])
@@ -228,12 +239,15 @@ def write_molfit(molfit: Molfit, path: str | Path | None = None, *, short: bool 
     lines = [f"%%{k} = {v}" for k, v in molfit.settings.items()]
     if short:
         lines.append("% name of molecule    number of components")
-        lines.append("% s_size [arcsec]  T_rot [K]  N_tot [cm-2]  V_width [km/s]  V_off [km/s]  "
-                     "CFFlag")
+        lines.append(
+            "% s_size [arcsec]  T_rot [K]  N_tot [cm-2]  V_width [km/s]  V_off [km/s]  CFFlag"
+        )
     else:
         lines.append("% name of molecule    number of components")
-        lines.append("% fit  low  up  s_size [arcsec] | T_rot [K] | N_tot [cm-2] | "
-                     "V_width [km/s] | V_off [km/s] | CFFlag")
+        lines.append(
+            "% fit  low  up  s_size [arcsec] | T_rot [K] | N_tot [cm-2] | "
+            "V_width [km/s] | V_off [km/s] | CFFlag"
+        )
     for entry in molfit.entries:
         if not entry.components:
             raise MolfitError(f"species {entry.species} has no components")
@@ -291,13 +305,18 @@ def molfit_spectra(molfit: Molfit, obs, *, catalog=None) -> list[np.ndarray]:
                 )
             lines.append(linelist)
             params.append(comp.values)
-    return lte_spectra(obs.rest_freqs, lines, np.asarray(params, dtype=float), beam=obs.beam,
-                       T_bg=obs.T_bg)
+    return lte_spectra(
+        obs.rest_freqs, lines, np.asarray(params, dtype=float), beam=obs.beam, T_bg=obs.T_bg
+    )
 
 
 XCLASS_PARAMETERS: dict[str, str] = {
-    "source_size": "theta", "t_rot": "T_ex", "n_tot": "N_tot", "v_width_gauss": "delta_v",
-    "v_width": "delta_v", "v_off": "v_off",
+    "source_size": "theta",
+    "t_rot": "T_ex",
+    "n_tot": "N_tot",
+    "v_width_gauss": "delta_v",
+    "v_width": "delta_v",
+    "v_off": "v_off",
 }
 """XCLASS parameter names (lower case) → ours."""
 XCLASS_MAP_NAME = re.compile(
@@ -306,8 +325,9 @@ XCLASS_MAP_NAME = re.compile(
 """File names of XCLASS map-fit parameter images."""
 
 
-def read_molfit_maps(files: Mapping[tuple[int, int], str | Path], shape: tuple[int, int],
-                     label: str = "XCLASS"):
+def read_molfit_maps(
+    files: Mapping[tuple[int, int], str | Path], shape: tuple[int, int], label: str = "XCLASS"
+):
     """:class:`~spectuner_nb.parameter_maps.ParameterMaps` from one molfit file per pixel,
     ``{(x, y): path}`` on an (ny, nx) grid; the first component of each species is used."""
     from .parameter_maps import ParameterMaps
@@ -341,8 +361,9 @@ def find_xclass_maps(folder: str | Path) -> dict[tuple[str, str], Path]:
     return found
 
 
-def read_xclass_maps(files: Mapping[tuple[str, str], str | Path] | str | Path,
-                     label: str = "XCLASS"):
+def read_xclass_maps(
+    files: Mapping[tuple[str, str], str | Path] | str | Path, label: str = "XCLASS"
+):
     """:class:`~spectuner_nb.parameter_maps.ParameterMaps` from FITS images:
     ``{(species, parameter): path}`` with our parameter names, or a folder of XCLASS map-fit
     results (:func:`find_xclass_maps`). N_tot images may hold log10 values (all < 100)."""

@@ -16,12 +16,14 @@ import pytest
 
 from spectuner_nb.settings import shared_data_dir
 
-CDMS_FILES = {"HC3N": ("c051501.cat", 51501), "OCS": ("c060503.cat", 60503),
-              "H2C-13-O": ("c031503.cat", 31503)}
+CDMS_FILES = {
+    "HC3N": ("c051501.cat", 51501),
+    "OCS": ("c060503.cat", 60503),
+    "H2C-13-O": ("c031503.cat", 31503),
+}
 ROTORS = {"HC3N": (4549.0586, 3.724), "OCS": (6081.4921, 0.7152)}
 """Linear molecules of the generated catalog: rotational constant B (MHz), dipole (D)."""
-CDMS_TEMPERATURES_K = (2.725, 5.0, 9.375, 18.75, 37.5, 75.0, 150.0, 225.0, 300.0, 500.0,
-                       1000.0)
+CDMS_TEMPERATURES_K = (2.725, 5.0, 9.375, 18.75, 37.5, 75.0, 150.0, 225.0, 300.0, 500.0, 1000.0)
 
 
 def w3h2o_cube() -> Path:
@@ -48,8 +50,9 @@ def real_catalog(path: Path):
         return cache
     for name, (fname, tag) in CDMS_FILES.items():
         table = read_spcat(root / "catalogs/cdms_jpl" / fname)
-        linelist = to_linelist(table, partition_for_tag(tag).partition, species=resolve(name),
-                               tag=tag)
+        linelist = to_linelist(
+            table, partition_for_tag(tag).partition, species=resolve(name), tag=tag
+        )
         cache.import_linelist(linelist)
     return cache
 
@@ -66,14 +69,28 @@ def rigid_rotor(species: str, b_mhz: float, dipole_debye: float, f_max_mhz: floa
     freq = 2 * b_mhz * j
     energy = H_OVER_K_K_PER_MHZ * b_mhz * j * (j + 1)
     nu_hz, h_erg, c_cm = freq * 1e6, H_J_S * 1e7, C_M_S * 1e2
-    a_ul = (64 * np.pi**4 * nu_hz**3 * (dipole_debye * 1e-18) ** 2 * j
-            / (3 * h_erg * c_cm**3 * (2 * j + 1)))
+    a_ul = (
+        64
+        * np.pi**4
+        * nu_hz**3
+        * (dipole_debye * 1e-18) ** 2
+        * j
+        / (3 * h_erg * c_cm**3 * (2 * j + 1))
+    )
     levels = np.arange(0, 2000)
     e_levels = H_OVER_K_K_PER_MHZ * b_mhz * levels * (levels + 1)
     temps = np.asarray(CDMS_TEMPERATURES_K)
     q = np.array([np.sum((2 * levels + 1) * np.exp(-e_levels / t)) for t in temps])
     e_low = np.concatenate([[0.0], energy[:-1]])
-    return LineList(species, freq, a_ul, e_low, energy, (2 * j + 1).astype(float),
-                    PartitionFunction.from_table(temps, q, name=species),
-                    qn=np.array([f"J={k}-{k - 1}" for k in j], dtype=object),
-                    catalog="synthetic", source="rigid rotor (tests/fit_helpers.py)")
+    return LineList(
+        species,
+        freq,
+        a_ul,
+        e_low,
+        energy,
+        (2 * j + 1).astype(float),
+        PartitionFunction.from_table(temps, q, name=species),
+        qn=np.array([f"J={k}-{k - 1}" for k in j], dtype=object),
+        catalog="synthetic",
+        source="rigid rotor (tests/fit_helpers.py)",
+    )

@@ -57,27 +57,38 @@ def create_ms(
     sm.open(str(vis))
     try:
         sm.setconfig(
-            telescopename="ALMA", x=list(xy[0]), y=list(xy[1]), z=[0.0] * n_ant,
-            dishdiameter=[12.0] * n_ant, mount=["alt-az"],
+            telescopename="ALMA",
+            x=list(xy[0]),
+            y=list(xy[1]),
+            z=[0.0] * n_ant,
+            dishdiameter=[12.0] * n_ant,
+            mount=["alt-az"],
             antname=[f"A{i:02d}" for i in range(n_ant)],
-            coordsystem="local", referencelocation=me.observatory("ALMA"),
+            coordsystem="local",
+            referencelocation=me.observatory("ALMA"),
         )
         for i, spw in enumerate(spws):
             sm.setspwindow(
-                spwname=f"spw{i}", freq=f"{spw.freq_hz}Hz", deltafreq=f"{spw.width_hz}Hz",
-                freqresolution=f"{spw.width_hz}Hz", nchannels=int(spw.n_chan), stokes="XX YY",
+                spwname=f"spw{i}",
+                freq=f"{spw.freq_hz}Hz",
+                deltafreq=f"{spw.width_hz}Hz",
+                freqresolution=f"{spw.width_hz}Hz",
+                nchannels=int(spw.n_chan),
+                stokes="XX YY",
             )
         sm.setfeed(mode="perfect X Y", pol=[""])
         sm.setfield(sourcename="src", sourcedirection=me.direction(*direction))
         sm.setlimits(shadowlimit=0.001, elevationlimit="8.0deg")
         sm.setauto(autocorrwt=0.0)
         sm.settimes(
-            integrationtime=f"{integration_s}s", usehourangle=True,
+            integrationtime=f"{integration_s}s",
+            usehourangle=True,
             referencetime=me.epoch("utc", "2024/01/01/00:00:00"),
         )
         for i in range(len(spws)):
-            sm.observe("src", f"spw{i}", starttime=f"{-duration_s / 2}s",
-                       stoptime=f"{duration_s / 2}s")
+            sm.observe(
+                "src", f"spw{i}", starttime=f"{-duration_s / 2}s", stoptime=f"{duration_s / 2}s"
+            )
     finally:
         sm.close()
     return vis
@@ -111,8 +122,9 @@ def write_point_source(
             spec = np.asarray(flux_jy[int(spw)], float)
             data[:, :, rows] = spec[None, :, None]
         if noise_jy > 0:
-            data = data + noise_jy * (rng.standard_normal(data.shape)
-                                      + 1j * rng.standard_normal(data.shape))
+            data = data + noise_jy * (
+                rng.standard_normal(data.shape) + 1j * rng.standard_normal(data.shape)
+            )
         sigma = noise_jy if noise_jy > 0 else 1.0
         tb.putcol("DATA", data.astype(np.complex64))
         tb.putcol("CORRECTED_DATA", data.astype(np.complex64))

@@ -16,9 +16,15 @@ CANDIDATES = ["CH3OH", "CH3OCHO", "HC3N", "OCS"]
 @pytest.fixture(scope="module")
 def cube_fits(tmp_path_factory):
     """A 3 × 3 synthetic cube of CH3OH and CH3OCHO (one 218 GHz window, no continuum)."""
-    synth = make_synthetic_cube(["CH3OH", "CH3OCHO"], windows_mhz=[(218150.0, 218550.0)],
-                                n_channels=400, shape=(3, 3), continuum_peak_k=0.0,
-                                log_n_peak={"CH3OH": 17.5, "CH3OCHO": 17.3}, seed=2)
+    synth = make_synthetic_cube(
+        ["CH3OH", "CH3OCHO"],
+        windows_mhz=[(218150.0, 218550.0)],
+        n_channels=400,
+        shape=(3, 3),
+        continuum_peak_k=0.0,
+        log_n_peak={"CH3OH": 17.5, "CH3OCHO": 17.3},
+        seed=2,
+    )
     return synth.write(tmp_path_factory.mktemp("casa_id"))["cubes"][0]
 
 
@@ -26,17 +32,21 @@ def _tree(path):
     return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
 
 
-@pytest.mark.parametrize("kwargs, expected", [
-    ({"vis": "a.ms", "imagename": "x.fits"}, "give either vis"),
-    ({"candidates": ["NoSuchMolecule"]}, "candidates='NoSuchMolecule': unknown species"),
-    ({"exclude": "NoSuchMolecule"}, "exclude='NoSuchMolecule': unknown species"),
-    ({"preset": "warm"}, "preset='warm': must be one of"),
-    ({"box": "0,0,9,9"}, "box='0,0,9,9': outside the image"),
-    ({"ninit": 0}, "ninit=0: must be a positive integer"),
-    ({"domap": "yes"}, "domap='yes': must be True or False"),
-])
-def test_bad_parameters_are_refused_before_anything_is_written(cube_fits, tmp_path, monkeypatch,
-                                                               kwargs, expected):
+@pytest.mark.parametrize(
+    "kwargs, expected",
+    [
+        ({"vis": "a.ms", "imagename": "x.fits"}, "give either vis"),
+        ({"candidates": ["NoSuchMolecule"]}, "candidates='NoSuchMolecule': unknown species"),
+        ({"exclude": "NoSuchMolecule"}, "exclude='NoSuchMolecule': unknown species"),
+        ({"preset": "warm"}, "preset='warm': must be one of"),
+        ({"box": "0,0,9,9"}, "box='0,0,9,9': outside the image"),
+        ({"ninit": 0}, "ninit=0: must be a positive integer"),
+        ({"domap": "yes"}, "domap='yes': must be True or False"),
+    ],
+)
+def test_bad_parameters_are_refused_before_anything_is_written(
+    cube_fits, tmp_path, monkeypatch, kwargs, expected
+):
     monkeypatch.chdir(tmp_path)
     before = _tree(tmp_path)
     with pytest.raises(TaskParameterError) as info:
@@ -48,8 +58,15 @@ def test_bad_parameters_are_refused_before_anything_is_written(cube_fits, tmp_pa
 @pytest.mark.slow
 def test_identify_a_box_of_the_cube_and_map_it(cube_fits, tmp_path):
     out = tmp_path / "id"
-    summary = spectunerid(imagename=str(cube_fits), box="0,0,2,2", candidates=CANDIDATES,
-                          ninit=10, usepolicy=False, domap=True, outdir=str(out))
+    summary = spectunerid(
+        imagename=str(cube_fits),
+        box="0,0,2,2",
+        candidates=CANDIDATES,
+        ninit=10,
+        usepolicy=False,
+        domap=True,
+        outdir=str(out),
+    )
     assert summary["mode"] == "image" and "CH3OH;vt=0-2;" in summary["species"]
     assert not {"HC3N;v=0;", "OCS;v=0;"} & set(summary["species"])
     assert summary["npeaks"] >= summary["nunknown"] >= 0
@@ -71,5 +88,9 @@ def test_a_casa_image_gives_the_same_identification_as_its_fits(cube_fits, tmp_p
     from_fits = spectunerid(imagename=str(cube_fits), outdir=str(tmp_path / "b"), **kw)
     assert from_image["species"] == from_fits["species"]
     for name in from_fits["params"]:
-        assert np.allclose(list(from_image["params"][name].values()),
-                           list(from_fits["params"][name].values()), rtol=1e-6, equal_nan=True)
+        assert np.allclose(
+            list(from_image["params"][name].values()),
+            list(from_fits["params"][name].values()),
+            rtol=1e-6,
+            equal_nan=True,
+        )

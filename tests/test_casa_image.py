@@ -49,16 +49,33 @@ def test_fit_of_the_casa_image_equals_fit_cube_on_the_fits(w3_fits, w3_image, tm
     from spectuner_nb.cube import CubeFitResult, fit_cube, load_cubes
 
     out = tmp_path / "w3fit"
-    summary = spectunerfit(imagename=str(w3_image), species="CH3OH", vlsr=f"{VLSR}km/s",
-                           box="14,14,15,14", loss="chi2", usepolicy=False, ninit=20,
-                           outdir=str(out))
+    summary = spectunerfit(
+        imagename=str(w3_image),
+        species="CH3OH",
+        vlsr=f"{VLSR}km/s",
+        box="14,14,15,14",
+        loss="chi2",
+        usepolicy=False,
+        ninit=20,
+        outdir=str(out),
+    )
     assert summary["mode"] == "image" and summary["npix"] == 2
     cubes = load_cubes(w3_fits, v_lsr=VLSR)
     mask = np.zeros(cubes.shape, bool)
     mask[BOX] = True
-    direct = fit_cube(cubes, ["CH3OH"], loss="chi2", init="random", optimizer="slsqp", n_init=20,
-                      seed=0, mask=mask, client=False, progress=False,
-                      workdir=tmp_path / "direct")
+    direct = fit_cube(
+        cubes,
+        ["CH3OH"],
+        loss="chi2",
+        init="random",
+        optimizer="slsqp",
+        n_init=20,
+        seed=0,
+        mask=mask,
+        client=False,
+        progress=False,
+        workdir=tmp_path / "direct",
+    )
     task = CubeFitResult.read(out)
     assert np.array_equal(task.x, direct.x, equal_nan=True)
     assert np.array_equal(task.loss, direct.loss, equal_nan=True)
@@ -66,8 +83,9 @@ def test_fit_of_the_casa_image_equals_fit_cube_on_the_fits(w3_fits, w3_image, tm
     maps = sorted(p.name for p in out.glob("*T_ex*.fits"))
     assert len(maps) == 1, maps
     t_ex = fits.getdata(out / maps[0])
-    assert np.array_equal(t_ex, direct.map(direct.species[0], "T_ex").astype(np.float32),
-                          equal_nan=True)
+    assert np.array_equal(
+        t_ex, direct.map(direct.species[0], "T_ex").astype(np.float32), equal_nan=True
+    )
 
 
 def test_prep_of_the_casa_image_reports_masks_and_noise(w3_fits, w3_image, tmp_path):
@@ -88,9 +106,13 @@ def test_predict_on_the_image_grid(w3_image, tmp_path):
     from spectuner_nb.casa_tasks import spectunerpredict
 
     out = tmp_path / "model.fits"
-    summary = spectunerpredict(imagename=str(w3_image), species="CH3OH",
-                               params=[[0.5, 150.0, 1e18, 5.0, 0.0]], vlsr=VLSR,
-                               outfile=str(out))
+    summary = spectunerpredict(
+        imagename=str(w3_image),
+        species="CH3OH",
+        params=[[0.5, 150.0, 1e18, 5.0, 0.0]],
+        vlsr=VLSR,
+        outfile=str(out),
+    )
     data = fits.getdata(out)
     header = fits.getheader(out)
     assert data.shape == (400, 30, 30) and header["BUNIT"] == "K"

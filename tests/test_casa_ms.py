@@ -44,8 +44,14 @@ def sim_ms(tmp_path_factory):
     folder = tmp_path_factory.mktemp("casa_ms")
     vis = folder / "ch3oh.ms"
     simobs.create_ms(vis, [simobs.SpwSpec(241.70e9, 1.0e6, 200)])
-    model = spectunerpredict(vis=str(vis), species="CH3OH", params=[list(TRUTH.values())],
-                             beam=BEAM, vlsr=VLSR, outunit="Jy/beam")
+    model = spectunerpredict(
+        vis=str(vis),
+        species="CH3OH",
+        params=[list(TRUTH.values())],
+        beam=BEAM,
+        vlsr=VLSR,
+        outunit="Jy/beam",
+    )
     assert model["unit"] == "Jy/beam" and model["files"] == []
     flux = model["spectra"][0]
     assert 1.0 < flux.max() < 10.0  # strong lines: the fit is about recovery, not detection
@@ -68,8 +74,16 @@ def test_vector_average_fit_recovers_the_input(sim_ms, tmp_path):
     from spectuner_nb.casa_tasks import spectunerfit
 
     out = tmp_path / "fit"
-    summary = spectunerfit(vis=str(sim_ms), species=["CH3OH"], beam=BEAM, vlsr=VLSR,
-                           datacolumn="data", usepolicy=False, ninit=100, outdir=str(out))
+    summary = spectunerfit(
+        vis=str(sim_ms),
+        species=["CH3OH"],
+        beam=BEAM,
+        vlsr=VLSR,
+        datacolumn="data",
+        usepolicy=False,
+        ninit=100,
+        outdir=str(out),
+    )
     assert summary["mode"] == "vecavg"
     assert summary["species"] == ["CH3OH;vt=0-2;"]  # the CDMS entry in the starter catalog
     params = summary["params"]["CH3OH;vt=0-2;"]
@@ -86,13 +100,21 @@ def test_default_fit_uses_the_shipped_policy(sim_ms, tmp_path):
 
     if not policy_available():
         pytest.skip("no policy checkpoint shipped yet")
-    summary = spectunerfit(vis=str(sim_ms), species="CH3OH", beam=BEAM, vlsr=VLSR,
-                           datacolumn="data", outdir=str(tmp_path / "fit"))  # usepolicy=True
+    summary = spectunerfit(
+        vis=str(sim_ms),
+        species="CH3OH",
+        beam=BEAM,
+        vlsr=VLSR,
+        datacolumn="data",
+        outdir=str(tmp_path / "fit"),
+    )  # usepolicy=True
     result = json.loads((tmp_path / "fit" / "fit.json").read_text())
     assert result["init"] == "policy" and result["nfev_init"] == 50
     # policy proposals + SLSQP: same tolerances as the random start above, doubled
-    _check(summary["params"][summary["species"][0]],
-           {"theta": 0.06, "T_ex": 0.06, "N_tot": 0.06, "delta_v": 0.06, "v_off": 0.2})
+    _check(
+        summary["params"][summary["species"][0]],
+        {"theta": 0.06, "T_ex": 0.06, "N_tot": 0.06, "delta_v": 0.06, "v_off": 0.2},
+    )
 
 
 def _watch(folder: Path, seen: set, stop: threading.Event) -> None:
@@ -115,9 +137,18 @@ def test_tclean_cube_fit_recovers_the_input(sim_ms, tmp_path, monkeypatch):
     watcher.start()
     out = tmp_path / "fitcube"
     try:
-        summary = spectunerfit(vis=str(sim_ms), species="CH3OH", vismode="tclean", imsize=32,
-                               box="16,16,16,16", vlsr=VLSR, datacolumn="data",
-                               usepolicy=False, ninit=100, outdir=str(out))
+        summary = spectunerfit(
+            vis=str(sim_ms),
+            species="CH3OH",
+            vismode="tclean",
+            imsize=32,
+            box="16,16,16,16",
+            vlsr=VLSR,
+            datacolumn="data",
+            usepolicy=False,
+            ninit=100,
+            outdir=str(out),
+        )
     finally:
         stop.set()
         watcher.join()
@@ -134,8 +165,14 @@ def test_predict_writes_a_casa_image_on_the_ms_grid(sim_ms, tmp_path):
     from spectuner_nb.casa_tasks import spectunerpredict
 
     image = tmp_path / "model.im"
-    summary = spectunerpredict(vis=str(sim_ms), species="CH3OH", params=[list(TRUTH.values())],
-                               beam=BEAM, vlsr=VLSR, outfile=str(image))
+    summary = spectunerpredict(
+        vis=str(sim_ms),
+        species="CH3OH",
+        params=[list(TRUTH.values())],
+        beam=BEAM,
+        vlsr=VLSR,
+        outfile=str(image),
+    )
     ia = casaenv.casatools().image()
     ia.open(str(image))
     try:

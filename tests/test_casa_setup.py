@@ -20,10 +20,10 @@ XML_DIR = Path(casa_tasks.__file__).parent
 
 
 def test_importing_the_tasks_does_not_import_casatools():
-    code = ("import sys, spectuner_nb.casa_tasks as t; "
-            "print('casatools' in sys.modules, t.TASKS)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    code = "import sys, spectuner_nb.casa_tasks as t; print('casatools' in sys.modules, t.TASKS)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.startswith("False")
 
 

@@ -31,10 +31,25 @@ def w3_fits(tmp_path_factory):
 
     header = fits.Header()
     for key, value in {
-        "CTYPE1": "RA---SIN", "CUNIT1": "deg", "CRVAL1": 36.77, "CRPIX1": 15.0,
-        "CDELT1": -2e-5, "CTYPE2": "DEC--SIN", "CUNIT2": "deg", "CRVAL2": 61.87, "CRPIX2": 15.0,
-        "CDELT2": 2e-5, "CTYPE3": "FREQ", "CUNIT3": "Hz", "CRVAL3": 218.44e9, "CRPIX3": 1.0,
-        "CDELT3": 1e6, "SPECSYS": "LSRK", "BUNIT": "K", "BMAJ": 1.5e-4, "BMIN": 1.2e-4,
+        "CTYPE1": "RA---SIN",
+        "CUNIT1": "deg",
+        "CRVAL1": 36.77,
+        "CRPIX1": 15.0,
+        "CDELT1": -2e-5,
+        "CTYPE2": "DEC--SIN",
+        "CUNIT2": "deg",
+        "CRVAL2": 61.87,
+        "CRPIX2": 15.0,
+        "CDELT2": 2e-5,
+        "CTYPE3": "FREQ",
+        "CUNIT3": "Hz",
+        "CRVAL3": 218.44e9,
+        "CRPIX3": 1.0,
+        "CDELT3": 1e6,
+        "SPECSYS": "LSRK",
+        "BUNIT": "K",
+        "BMAJ": 1.5e-4,
+        "BMIN": 1.2e-4,
         "BPA": 0.0,
     }.items():
         header[key] = value
@@ -72,16 +87,22 @@ def severe(monkeypatch, capfd):
     return record
 
 
-LEAP_SECOND = ("Leap second table TAI_UTC seems out-of-date", "Until the table is updated",
-               "times and coordinates derived from UTC could be wrong")
+LEAP_SECOND = (
+    "Leap second table TAI_UTC seems out-of-date",
+    "Until the table is updated",
+    "times and coordinates derived from UTC could be wrong",
+)
 """CASA's harmless warning about casadata's leap-second table (printed as SEVERE on stderr)."""
 
 
 def _severe_on_stderr(capfd) -> list[str]:
     """SEVERE lines CASA printed on stderr, without the leap-second warning."""
     err = capfd.readouterr().err
-    return [line for line in err.splitlines()
-            if "\tSEVERE\t" in line and not any(text in line for text in LEAP_SECOND)]
+    return [
+        line
+        for line in err.splitlines()
+        if "\tSEVERE\t" in line and not any(text in line for text in LEAP_SECOND)
+    ]
 
 
 def _tree(path):
@@ -115,15 +136,35 @@ FIT = {"species": "CH3OH", "usepolicy": False}
 
 def test_missing_files(tmp_path, monkeypatch, severe):
     monkeypatch.chdir(tmp_path)
-    msg = _fails(spectunerfit, dict(FIT, vis="nothere.ms", beam="1arcsec"), "vis='nothere.ms'",
-                 tmp_path, severe)
+    msg = _fails(
+        spectunerfit,
+        dict(FIT, vis="nothere.ms", beam="1arcsec"),
+        "vis='nothere.ms'",
+        tmp_path,
+        severe,
+    )
     assert "does not exist" in msg
-    _fails(spectunerfit, dict(FIT, imagename=["nothere.fits"]), "image does not exist",
-           tmp_path, severe)
-    _fails(spectunerprep, dict(imagename="nothere.image"), "imagename='nothere.image'",
-           tmp_path, severe)
-    _fails(spectunerpredict, dict(imagename="x.fits", molfit="nothere.molfit"),
-           "molfit='nothere.molfit'", tmp_path, severe)
+    _fails(
+        spectunerfit,
+        dict(FIT, imagename=["nothere.fits"]),
+        "image does not exist",
+        tmp_path,
+        severe,
+    )
+    _fails(
+        spectunerprep,
+        dict(imagename="nothere.image"),
+        "imagename='nothere.image'",
+        tmp_path,
+        severe,
+    )
+    _fails(
+        spectunerpredict,
+        dict(imagename="x.fits", molfit="nothere.molfit"),
+        "molfit='nothere.molfit'",
+        tmp_path,
+        severe,
+    )
 
 
 def test_unknown_species_and_bad_fit_settings(tmp_path, monkeypatch, severe, w3_fits):
@@ -148,29 +189,63 @@ def test_output_exists_without_overwrite(tmp_path, monkeypatch, severe, w3_fits)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "done").mkdir()
     (tmp_path / "done" / "keep.txt").write_text("previous results")
-    _fails(spectunerfit, dict(FIT, imagename=w3_fits, outdir="done"),
-           "already exists; set overwrite=True", tmp_path, severe)
+    _fails(
+        spectunerfit,
+        dict(FIT, imagename=w3_fits, outdir="done"),
+        "already exists; set overwrite=True",
+        tmp_path,
+        severe,
+    )
     (tmp_path / "mask.fits").write_text("not overwritten")
-    _fails(spectunerprep, dict(imagename=w3_fits, maskfile="mask.fits"), "maskfile='mask.fits'",
-           tmp_path, severe)
-    _fails(spectunerpredict, dict(imagename=w3_fits, species="CH3OH",
-                                  params=[[1, 100, 1e16, 3, 0]], outfile="mask.fits"),
-           "outfile='mask.fits'", tmp_path, severe)
+    _fails(
+        spectunerprep,
+        dict(imagename=w3_fits, maskfile="mask.fits"),
+        "maskfile='mask.fits'",
+        tmp_path,
+        severe,
+    )
+    _fails(
+        spectunerpredict,
+        dict(
+            imagename=w3_fits, species="CH3OH", params=[[1, 100, 1e16, 3, 0]], outfile="mask.fits"
+        ),
+        "outfile='mask.fits'",
+        tmp_path,
+        severe,
+    )
     assert (tmp_path / "done" / "keep.txt").read_text() == "previous results"
 
 
 def test_bad_predict_and_prep_parameters(tmp_path, monkeypatch, severe, w3_fits):
     monkeypatch.chdir(tmp_path)
-    _fails(spectunerpredict, dict(imagename=w3_fits, species="CH3OH", params=[[1, 100, 1e16]]),
-           "params=", tmp_path, severe)
-    _fails(spectunerpredict, dict(imagename=w3_fits, species="CH3OH",
-                                  params=[[1, -5, 1e16, 3, 0]]), "must be positive",
-           tmp_path, severe)
-    _fails(spectunerpredict, dict(imagename=w3_fits, species="CH3OH",
-                                  params=[[1, 100, 1e16, 3, 0]], outunit="mJy"),
-           "outunit='mJy'", tmp_path, severe)
-    _fails(spectunerprep, dict(imagename=w3_fits, nsigmaglobal=-1.0), "nsigmaglobal=-1.0",
-           tmp_path, severe)
+    _fails(
+        spectunerpredict,
+        dict(imagename=w3_fits, species="CH3OH", params=[[1, 100, 1e16]]),
+        "params=",
+        tmp_path,
+        severe,
+    )
+    _fails(
+        spectunerpredict,
+        dict(imagename=w3_fits, species="CH3OH", params=[[1, -5, 1e16, 3, 0]]),
+        "must be positive",
+        tmp_path,
+        severe,
+    )
+    _fails(
+        spectunerpredict,
+        dict(imagename=w3_fits, species="CH3OH", params=[[1, 100, 1e16, 3, 0]], outunit="mJy"),
+        "outunit='mJy'",
+        tmp_path,
+        severe,
+    )
+    _fails(
+        spectunerprep,
+        dict(imagename=w3_fits, nsigmaglobal=-1.0),
+        "nsigmaglobal=-1.0",
+        tmp_path,
+        severe,
+    )
 
 
 @needs_casa
@@ -191,6 +266,11 @@ def test_bad_measurement_set_selections(tiny_ms, tmp_path, monkeypatch, severe):
     ]
     for kwargs, expected in cases:
         _fails(spectunerfit, dict(FIT, vis=vis, **kwargs), expected, tmp_path, severe)
-    _fails(spectunerpredict, dict(vis=vis, species="CH3OH", params=[[1, 100, 1e16, 3, 0]]),
-           "a MeasurementSet has no beam", tmp_path, severe)
+    _fails(
+        spectunerpredict,
+        dict(vis=vis, species="CH3OH", params=[[1, 100, 1e16, 3, 0]]),
+        "a MeasurementSet has no beam",
+        tmp_path,
+        severe,
+    )
     assert sorted(p.name for p in tiny_ms.parent.iterdir()) == ["tiny.ms"]

@@ -28,7 +28,8 @@ def test_ch3och3_intensity_matches_rigid_rotor(starter):
     for t in (9.375, 37.5, 150.0, 300.0):
         assert ll.partition(t) == pytest.approx(q_jpl(t), rel=1e-9)
         assert ll.g_u[i] * ll.A_ul[i] / ll.partition(t) == pytest.approx(
-            16 * 9 * 5.53e-6 / q_jpl(t), rel=0.01)
+            16 * 9 * 5.53e-6 / q_jpl(t), rel=0.01
+        )
 
 
 def test_weights_detector_finds_only_ch3och3(starter):
@@ -37,8 +38,11 @@ def test_weights_detector_finds_only_ch3och3(starter):
     assert symmetry_a_spread(starter.linelist("CH3OCH3")) == pytest.approx(4.0, rel=0.05)
     for name in ("CH3OCHO", "CH3CHO", "CH3OH", "CH3NC", "C2H5CN"):
         assert symmetry_a_spread(starter.linelist(name)) < 1.2, name
-    flagged = [r["name"] for r in read_manifest()["species"]
-               if "a_ul_carries_weights" in r["provenance"]["flags"]]
+    flagged = [
+        r["name"]
+        for r in read_manifest()["species"]
+        if "a_ul_carries_weights" in r["provenance"]["flags"]
+    ]
     assert flagged == ["CH3OCH3;v=0;"]
 
 
@@ -47,8 +51,9 @@ def test_strength_and_lgint_checks_on_known_values():
     (c028503: 115271.2018 MHz, LGINT −5.0105, E_low 0, g_u 3, Q(300) 108.8651)."""
     from spectuner_nb.catalog.spcat import lgint_to_aul
 
-    a = lgint_to_aul(np.array([-5.0105]), np.array([115271.2018]), np.array([0.0]),
-                     np.array([3.0]), 108.8651)
+    a = lgint_to_aul(
+        np.array([-5.0105]), np.array([115271.2018]), np.array([0.0]), np.array([3.0]), 108.8651
+    )
     assert a[0] == pytest.approx(7.203e-8, rel=0.01)
     q = lgint_q300([115271.2018], a, [3.0], [0.0], [-5.0105])
     assert q[0] == pytest.approx(108.8651, rel=1e-9)

@@ -18,10 +18,19 @@ Q = PartitionFunction.from_table([10.0, 100.0, 300.0], [10.0, 100.0, 300.0])
 
 def toy(name="CO", catalog="CDMS", n=50, f0=100_000.0, tag=28503, step=1000.0):
     freq = f0 + step * np.arange(n)
-    return LineList(name, freq, np.full(n, 1e-5), np.arange(n, dtype=float),
-                    np.arange(n) + 5.0, np.full(n, 3.0), Q,
-                    qn=np.array([f"{i} - {i - 1}" for i in range(n)], dtype=object),
-                    tag=tag, catalog=catalog, source="toy")
+    return LineList(
+        name,
+        freq,
+        np.full(n, 1e-5),
+        np.arange(n, dtype=float),
+        np.arange(n) + 5.0,
+        np.full(n, 3.0),
+        Q,
+        qn=np.array([f"{i} - {i - 1}" for i in range(n)], dtype=object),
+        tag=tag,
+        catalog=catalog,
+        source="toy",
+    )
 
 
 @pytest.fixture
@@ -101,8 +110,9 @@ def test_two_processes_importing_at_once(tmp_path):
     path = tmp_path / "mp.sqlite"
     TransitionCache(path).close()
     ctx = mp.get_context("fork")
-    procs = [ctx.Process(target=_worker, args=(path, name, 500, 15))
-             for name in ("CO", "CO", "HCN")]
+    procs = [
+        ctx.Process(target=_worker, args=(path, name, 500, 15)) for name in ("CO", "CO", "HCN")
+    ]
     for p in procs:
         p.start()
     for p in procs:
@@ -133,7 +143,7 @@ def test_damaged_pages_give_typed_error(tmp_path):
     c._con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     c.close()
     data = bytearray(path.read_bytes())
-    data[4096:len(data) - 4096] = b"\xff" * (len(data) - 8192)
+    data[4096 : len(data) - 4096] = b"\xff" * (len(data) - 8192)
     path.write_bytes(bytes(data))
     with pytest.raises(CacheCorruptError, match="rebuild"):
         c = TransitionCache(path)
@@ -153,11 +163,16 @@ def test_real_file_import_and_remove(cache):
 
 
 def test_new_starter_version_replaces_old_starter_but_keeps_user_entries(cache):
-    cache.import_items([ImportItem(toy("CO", catalog="SLAIM")), ImportItem(toy("HCN", tag=None))],
-                       origin="starter")
+    cache.import_items(
+        [ImportItem(toy("CO", catalog="SLAIM")), ImportItem(toy("HCN", tag=None))], origin="starter"
+    )
     cache.import_linelist(toy("CS", n=7, tag=None))  # the user's own
-    cache.import_items([ImportItem(toy("CO", catalog="LAMDA", n=9))], origin="starter",
-                       keep_other_origins=True, replace_origin=True)
+    cache.import_items(
+        [ImportItem(toy("CO", catalog="LAMDA", n=9))],
+        origin="starter",
+        keep_other_origins=True,
+        replace_origin=True,
+    )
     got = {(e.name, e.catalog, e.origin) for e in cache.entries()}
     assert got == {("CO;v=0;", "LAMDA", "starter"), ("CS;v=0;", "CDMS", "import")}
     con = sqlite3.connect(cache.path)

@@ -11,10 +11,10 @@ def test_cli_import_list_show_lines(tmp_path, capsys):
     if root is None:
         pytest.skip("shared catalogs not available")
     db = str(tmp_path / "cli.sqlite")
-    assert main(["catalog", "--cache", db, "import",
-                 str(root / "catalogs/cdms_jpl/c032504.cat")]) == 0
-    assert main(["catalog", "--cache", db, "import",
-                 str(root / "catalogs/lamda/co.dat")]) == 0
+    assert (
+        main(["catalog", "--cache", db, "import", str(root / "catalogs/cdms_jpl/c032504.cat")]) == 0
+    )
+    assert main(["catalog", "--cache", db, "import", str(root / "catalogs/lamda/co.dat")]) == 0
     capsys.readouterr()
     assert main(["catalog", "--cache", db, "list"]) == 0
     out = capsys.readouterr().out
@@ -22,8 +22,10 @@ def test_cli_import_list_show_lines(tmp_path, capsys):
     assert main(["catalog", "--cache", db, "show", "CH3OH"]) == 0
     out = capsys.readouterr().out
     assert "4.5685" in out and "5.5413" in out
-    assert main(["catalog", "--cache", db, "lines", "CH3OH", "--fmin", "241700",
-                 "--fmax", "241900"]) == 0
+    assert (
+        main(["catalog", "--cache", db, "lines", "CH3OH", "--fmin", "241700", "--fmax", "241900"])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "16 lines" in out and "241791.3520" in out and "6.045e-05" in out
 

@@ -88,7 +88,7 @@ def test_jpl_fetch_from_recorded_answer(online, tmp_path):
 def test_request_and_parse_are_separate():
     req = fetch_mod.plan("CH3OH", "CDMS")
     assert req.molecule == "032504 CH3OH, vt=0-2"
-    text = (_astroquery_data("linelists", "cdms", "tests", "data") / "028503 CO, v=0.data")
+    text = _astroquery_data("linelists", "cdms", "tests", "data") / "028503 CO, v=0.data"
     ll = fetch_mod.parse_answer(text.read_text(), fetch_mod.plan("CO", "CDMS"))
     assert len(ll) == 8
 
@@ -123,12 +123,14 @@ def test_remote_cdms_fetch(tmp_path):
     assert entry.n_lines >= 8
 
 
-@pytest.mark.parametrize("species, fname, molecule", [
-    ("CH3OH;vt=1;", "c032504.cat", "032504 CH3OH, vt=0-2"),
-    ("SiO v=3", "c044505.cat", "044505 SiO, v=0-10"),
-])
-def test_cdms_fetch_of_a_state_from_the_real_cdms_file(online, tmp_path, species, fname,
-                                                       molecule):
+@pytest.mark.parametrize(
+    "species, fname, molecule",
+    [
+        ("CH3OH;vt=1;", "c032504.cat", "032504 CH3OH, vt=0-2"),
+        ("SiO v=3", "c044505.cat", "044505 SiO, v=0-10"),
+    ],
+)
+def test_cdms_fetch_of_a_state_from_the_real_cdms_file(online, tmp_path, species, fname, molecule):
     """An excited state is asked for as the CDMS entry covering it; the answer (here the real
     CDMS file of that entry, served for the service's table) is read and stored with the
     entry's tag, and its lines are the file's."""
@@ -144,8 +146,12 @@ def test_cdms_fetch_of_a_state_from_the_real_cdms_file(online, tmp_path, species
     def routes(method, url, payload):
         if method == "POST":
             assert payload["Molecules"] == molecule
-            return (data / "post_response.html").read_text().format(
-                replace=payload["Molecules"]).encode()
+            return (
+                (data / "post_response.html")
+                .read_text()
+                .format(replace=payload["Molecules"])
+                .encode()
+            )
         return path.read_bytes()
 
     online.setattr(requests.Session, "request", _Recorded(routes).as_method())

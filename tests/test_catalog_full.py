@@ -27,7 +27,10 @@ from spectuner_nb.errors import CatalogError, SpeciesNotFoundError
 pytest.importorskip("casadata")
 
 SUBSET = {  # Splatalogue species_id → what the subset test expects of it
-    36: "HC3N;v7=1;", 984: "CH3OH;vt=1;", 4: "C-13-O;v=0;", 1041: "CH3CN;v8=1;",
+    36: "HC3N;v7=1;",
+    984: "CH3OH;vt=1;",
+    4: "C-13-O;v=0;",
+    1041: "CH3CN;v8=1;",
     6: "CS;v=0;",
 }
 
@@ -73,8 +76,7 @@ def test_drifting_level_ratio_is_left_out_constant_factor_divided():
     NH2D 3.1 → 3.7) is no degeneracy convention: left out with the reason, not divided by
     it (CH3COOH came out with Q / 82); HCl (factor 4, the 35Cl spin) and NHD2 (4.5) keep
     their constant factor."""
-    report = build_catalog(species_ids={941: "CH3COOH v=0", 77: "NH2D", 655: "HCl",
-                                        285: "NHD2"})
+    report = build_catalog(species_ids={941: "CH3COOH v=0", 77: "NH2D", 655: "HCl", 285: "NHD2"})
     for name in ("CH3COOH v=0", "NH2D"):
         assert "no constant convention factor" in report.skipped[name], report.skipped
     scales = {it.linelist.species: it.provenance["partition_scale"] for it in report.items}
@@ -123,8 +125,11 @@ def test_fetch_plans_every_cdms_and_jpl_species_including_states():
             named[(resolve(e.name), e.catalog)] = e
         except SpeciesNotFoundError:
             continue
-    counts = Counter((resolve(e.name), e.catalog) for e in _all_entries().values()
-                     if e.partition is not None and (resolve_or_none(e.name)))
+    counts = Counter(
+        (resolve(e.name), e.catalog)
+        for e in _all_entries().values()
+        if e.partition is not None and (resolve_or_none(e.name))
+    )
     checked = states = 0
     for (name, catalog), e in named.items():
         if counts[(name, catalog)] == 1:
@@ -167,13 +172,21 @@ def test_every_species_resolves_from_all_spellings(full):
     built species, find that species in the cache."""
     for e in full.entries():
         names = dict(spellings(e.name))
-        names.update({k: v for k, v in e.provenance.get("spellings", {}).items()
-                      if k == "Splatalogue_snapshot" or resolve_or_none(v) is not None})
+        names.update(
+            {
+                k: v
+                for k, v in e.provenance.get("spellings", {}).items()
+                if k == "Splatalogue_snapshot" or resolve_or_none(v) is not None
+            }
+        )
         for style, name in names.items():
             assert e in full.candidates(name), (e.name, style, name)
         assert family(e.name).parent == resolve(family(e.name).parent)
-    covered = {name: reason.rsplit(" ", 1)[-1] for name, reason in skipped_species(full).items()
-               if reason.startswith("covered by the curated entry")}
+    covered = {
+        name: reason.rsplit(" ", 1)[-1]
+        for name, reason in skipped_species(full).items()
+        if reason.startswith("covered by the curated entry")
+    }
     assert "CH3OH vt=1" in covered
     for name, holder in covered.items():  # a state the starter's range holds finds that range
         assert full.entry(name).name == holder, name
@@ -188,8 +201,9 @@ def _cdms_jpl_files():
     if not root:
         return []
     folder = root / "catalogs" / "cdms_jpl"
-    return sorted([*folder.glob("c0*.cat"), *folder.glob("c0*_query*"),
-                   *folder.glob("co_pyspeckit.cat")])
+    return sorted(
+        [*folder.glob("c0*.cat"), *folder.glob("c0*_query*"), *folder.glob("co_pyspeckit.cat")]
+    )
 
 
 @pytest.mark.slow
@@ -211,8 +225,11 @@ def test_spot_check_against_cdms_jpl_files(full, path):
     ours = full.linelist(found[0].name, catalog=found[0].catalog)
     e = found[0]
     q300 = float(entry_q.partition(300.0))
-    a_file = (10.0 ** table.intensity if table.intensity_kind == "log10_aij"
-              else lgint_to_aul(table.intensity, table.freq, table.elo, table.gup, q300))
+    a_file = (
+        10.0**table.intensity
+        if table.intensity_kind == "log10_aij"
+        else lgint_to_aul(table.intensity, table.freq, table.elo, table.gup, q300)
+    )
     _, eu_file = energies_k(table.elo, table.freq)
     band = (table.freq >= max(e.fmin, 30e3)) & (table.freq <= e.fmax) & (eu_file <= 2000.0)
     if not ((table.freq >= 30e3) & (table.freq <= 950e3)).any():
@@ -230,8 +247,11 @@ def test_spot_check_against_cdms_jpl_files(full, path):
         np.testing.assert_allclose(ours.A_ul[idx[hit]], a_file[band][hit], rtol=5e-4)
         np.testing.assert_allclose(ours.g_u[idx[hit]], table.gup[band][hit])
         return
-    probe = ours.freq[(ours.E_up < 300.0) & (ours.freq >= table.freq[band].min())
-                      & (ours.freq <= table.freq[band].max())][:30]
+    probe = ours.freq[
+        (ours.E_up < 300.0)
+        & (ours.freq >= table.freq[band].min())
+        & (ours.freq <= table.freq[band].max())
+    ][:30]
     assert probe.size, "no common lines"
 
     def strength(freq, a, g, el, eu, q, t):
@@ -240,8 +260,7 @@ def test_spot_check_against_cdms_jpl_files(full, path):
 
     el_file, _ = energies_k(table.elo, table.freq)
     for t in (20.0, 300.0):
-        mine = strength(ours.freq, ours.A_ul, ours.g_u, ours.E_low, ours.E_up,
-                        ours.partition(t), t)
+        mine = strength(ours.freq, ours.A_ul, ours.g_u, ours.E_low, ours.E_up, ours.partition(t), t)
         ref = strength(table.freq, a_file, table.gup, el_file, eu_file, entry_q.partition(t), t)
         np.testing.assert_allclose(mine, ref, rtol=0.02, err_msg=f"{e.name} {e.catalog}")
 
@@ -330,8 +349,9 @@ def test_weights_class_caught_over_the_whole_catalog(full):
         spread = symmetry_a_spread(full.linelist(e.name, catalog=e.catalog))
         if spread >= WEIGHTED_A_SPREAD:
             found[e.name] = spread
-            assert ("a_ul_carries_weights" in e.flags
-                    or "q300_table_over_lgint" in e.provenance.get("checks", {})), (e.name, spread)
+            assert "a_ul_carries_weights" in e.flags or "q300_table_over_lgint" in e.provenance.get(
+                "checks", {}
+            ), (e.name, spread)
     assert found.get("CH3OCH3;v=0;") == pytest.approx(4.0, rel=0.05)
     assert full.entry("CH3OCH3").flags.count("a_ul_carries_weights") == 1
 
@@ -360,17 +380,23 @@ def test_every_snapshot_species_is_built_kept_or_listed(full):
 
     con = sqlite3.connect(f"file:{splatalogue_db_path()}?mode=ro", uri=True)
     try:
-        names = [r[0] for r in con.execute(
-            "SELECT s_name FROM species s WHERE EXISTS "
-            "(SELECT 1 FROM main m WHERE m.species_id = s.species_id)")]
+        names = [
+            r[0]
+            for r in con.execute(
+                "SELECT s_name FROM species s WHERE EXISTS "
+                "(SELECT 1 FROM main m WHERE m.species_id = s.species_id)"
+            )
+        ]
     finally:
         con.close()
     entries = full.entries()
     built = {e.original_name for e in entries if e.origin == ORIGIN}
-    kept = {n for e in entries if e.origin != ORIGIN
-            for n in (e.name, *e.original_name.split(" + "))}
+    kept = {
+        n for e in entries if e.origin != ORIGIN for n in (e.name, *e.original_name.split(" + "))
+    }
     skipped = skipped_species(full)
     for name in names:
-        assert (name in built or name in skipped or name in kept
-                or resolve_or_none(name) in kept), name
+        assert name in built or name in skipped or name in kept or resolve_or_none(name) in kept, (
+            name
+        )
     assert len(names) > 400 and len(built) > 200

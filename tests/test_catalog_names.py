@@ -53,11 +53,20 @@ def test_unreadable_names(bad):
         resolve(bad)
 
 
-@pytest.mark.parametrize("entry_state, state, expected", [
-    ("vt=0-2", "vt=1", True), ("vt=0-2", "v=0", True), ("vt=0,1", "vt=1", True),
-    ("v=0-10", "v=3", True), ("vt=0-2", "vt=3", False), ("vt=0-2", "v=1", False),
-    ("v=0,1", "v=2", False), ("v7=1", "v7=1", True), ("v=1", "v=0", False),
-])
+@pytest.mark.parametrize(
+    "entry_state, state, expected",
+    [
+        ("vt=0-2", "vt=1", True),
+        ("vt=0-2", "v=0", True),
+        ("vt=0,1", "vt=1", True),
+        ("v=0-10", "v=3", True),
+        ("vt=0-2", "vt=3", False),
+        ("vt=0-2", "v=1", False),
+        ("v=0,1", "v=2", False),
+        ("v7=1", "v7=1", True),
+        ("v=1", "v=0", False),
+    ],
+)
 def test_state_ranges_cover_their_states(entry_state, state, expected):
     """A state query finds an entry whose range or list holds it (CDMS "CH3OH, vt=0-2" for
     CH3OH vt=1), as a ground-state query finds ranges starting at 0."""

@@ -68,8 +68,9 @@ def test_astroquery_tables_and_resolver():
 def test_log_slope_matches_finite_differences_inside_and_beyond_the_table():
     from spectuner_nb.catalog.partition import PartitionFunction
 
-    pf = PartitionFunction.from_table([9.375, 18.75, 37.5, 75.0, 150.0, 300.0],
-                                      [12.0, 30.0, 80.0, 220.0, 600.0, 1700.0])
+    pf = PartitionFunction.from_table(
+        [9.375, 18.75, 37.5, 75.0, 150.0, 300.0], [12.0, 30.0, 80.0, 220.0, 600.0, 1700.0]
+    )
     t = np.array([3.0, 10.0, 50.0, 140.0, 299.0, 800.0])  # below, inside, above the table
     h = 1e-6
     fd = (np.log(pf(t * np.exp(h))) - np.log(pf(t * np.exp(-h)))) / (2 * h)

@@ -44,9 +44,23 @@ def test_lamda_co(cat_dir):
     assert check_partition(ll).ok()
 
 
-@pytest.mark.parametrize("fname", ["13co.dat", "c18o.dat", "ch3cn.dat", "hcn@hfs.dat",
-                                   "hco+@xpol.dat", "cs@lique.dat", "so@lique.dat", "sio.dat",
-                                   "oh2co-h2.dat", "ph2s.dat", "hnco.dat", "ocs@xpol.dat"])
+@pytest.mark.parametrize(
+    "fname",
+    [
+        "13co.dat",
+        "c18o.dat",
+        "ch3cn.dat",
+        "hcn@hfs.dat",
+        "hco+@xpol.dat",
+        "cs@lique.dat",
+        "so@lique.dat",
+        "sio.dat",
+        "oh2co-h2.dat",
+        "ph2s.dat",
+        "hnco.dat",
+        "ocs@xpol.dat",
+    ],
+)
 def test_lamda_files(cat_dir, fname):
     data = read_lamda(cat_dir / "lamda" / fname)
     ll = lamda_linelist(data, species=resolve(data.name))

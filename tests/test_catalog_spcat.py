@@ -19,8 +19,19 @@ def _linelist(path):
     return to_linelist(table, entry.partition, species=entry.name)
 
 
-@pytest.mark.parametrize("field,value", [(" 5", 5), ("-1", -1), ("A0", 100), ("B5", 115),
-                                         ("a0", -10), ("b5", -25), ("  ", None), ("A23", 1023)])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        (" 5", 5),
+        ("-1", -1),
+        ("A0", 100),
+        ("B5", 115),
+        ("a0", -10),
+        ("b5", -25),
+        ("  ", None),
+        ("A23", 1023),
+    ],
+)
 def test_letter_codes(field, value):
     assert decode_int(field) == value
 
@@ -65,10 +76,18 @@ def test_negative_and_positive_tags_and_merged_columns(cdms_dir):
     assert t.gup[row] == 101
 
 
-@pytest.mark.parametrize("fname,n", [("c032504.cat", 38743), ("c064502.cat", 14754),
-                                     ("c051501.cat", 207), ("c044505.cat", 1190),
-                                     ("c046502.cat", 465), ("c031503.cat", 2309),
-                                     ("ch3cn_MeCN_spcat_example_tag41505.cat", 3357)])
+@pytest.mark.parametrize(
+    "fname,n",
+    [
+        ("c032504.cat", 38743),
+        ("c064502.cat", 14754),
+        ("c051501.cat", 207),
+        ("c044505.cat", 1190),
+        ("c046502.cat", 465),
+        ("c031503.cat", 2309),
+        ("ch3cn_MeCN_spcat_example_tag41505.cat", 3357),
+    ],
+)
 def test_real_files_row_counts(cdms_dir, fname, n):
     assert len(read_spcat(cdms_dir / fname)) == n
 
@@ -91,8 +110,10 @@ def test_ch3oh_c032504_q300_and_241ghz_lines(cdms_dir):
 
 def test_garbage_line_names_file():
     with pytest.raises(CatalogFormatError, match="line 2"):
-        parse_spcat("  115271.2018  0.0005 -5.0105 2    0.0000  3 -28503 101 1           0\n"
-                    "  115271.2018  0.0005 -5.0105 X    0.0000  3 -28503 101 1           0\n",
-                    source="bad.cat")
+        parse_spcat(
+            "  115271.2018  0.0005 -5.0105 2    0.0000  3 -28503 101 1           0\n"
+            "  115271.2018  0.0005 -5.0105 X    0.0000  3 -28503 101 1           0\n",
+            source="bad.cat",
+        )
     with pytest.raises(CatalogFormatError, match="no transitions"):
         parse_spcat("nothing here\n", source="empty.cat")

@@ -14,18 +14,96 @@ from spectuner_nb.catalog.starter import (
     starter_dir,
 )
 
-PAPER_SPECIES = ["CH3OH", "CH3OCHO", "CH3OCH3", "C2H5CN", "C2H3CN", "CH3CN", "H2CO", "HC3N",
-                 "OCS", "SO2", "HNCO", "NH2CHO", "CH3CHO", "C2H5OH", "HCOOH", "CH2CO", "CH3CCH",
-                 "CO", "13CO", "C18O", "C17O", "HCN", "HNC", "HCO+", "CS", "SO", "SiO", "H2S"]
-HOTCORE_ADDED = ["c-C3H2", "HCOCH2OH", "CH3SH", "NH2CN", "CH2NH", "CH3NC", "CH3C15N", "HDCO",
-                 "H213CO", "HOCN", "HNCS a-type", "HCCNC", "HC7N", "H13CCCN", "HC13CCN",
-                 "HCC13CN", "HDO", "PN", "NS", "33SO2", "33SO", "34SO", "CCH", "CN", "O13CS",
-                 "OC34S", "HCS+", "SO+", "HC15N", "DNC"]
-COMPLEX_ADDED = {"c-C2H4O": 44504, "aGg'-(CH2OH)2": 62503, "s-H2CCHOH": 44506,
-                 "a-H2CCHOH": 44507, "H2NCH2COOH": 75511}
+PAPER_SPECIES = [
+    "CH3OH",
+    "CH3OCHO",
+    "CH3OCH3",
+    "C2H5CN",
+    "C2H3CN",
+    "CH3CN",
+    "H2CO",
+    "HC3N",
+    "OCS",
+    "SO2",
+    "HNCO",
+    "NH2CHO",
+    "CH3CHO",
+    "C2H5OH",
+    "HCOOH",
+    "CH2CO",
+    "CH3CCH",
+    "CO",
+    "13CO",
+    "C18O",
+    "C17O",
+    "HCN",
+    "HNC",
+    "HCO+",
+    "CS",
+    "SO",
+    "SiO",
+    "H2S",
+]
+HOTCORE_ADDED = [
+    "c-C3H2",
+    "HCOCH2OH",
+    "CH3SH",
+    "NH2CN",
+    "CH2NH",
+    "CH3NC",
+    "CH3C15N",
+    "HDCO",
+    "H213CO",
+    "HOCN",
+    "HNCS a-type",
+    "HCCNC",
+    "HC7N",
+    "H13CCCN",
+    "HC13CCN",
+    "HCC13CN",
+    "HDO",
+    "PN",
+    "NS",
+    "33SO2",
+    "33SO",
+    "34SO",
+    "CCH",
+    "CN",
+    "O13CS",
+    "OC34S",
+    "HCS+",
+    "SO+",
+    "HC15N",
+    "DNC",
+]
+COMPLEX_ADDED = {
+    "c-C2H4O": 44504,
+    "aGg'-(CH2OH)2": 62503,
+    "s-H2CCHOH": 44506,
+    "a-H2CCHOH": 44507,
+    "H2NCH2COOH": 75511,
+}
 """Complex organics added with an explicit CDMS partition-function tag (name → tag)."""
-MORE_ADDED = ["c-H2C3O", "c-HCCCD", "CH2DCCH", "D2CO", "CH3C5N", "CH3C6H", "HSCN a-type", "H2CN",
-              "HNO", "HCO", "NO", "N34S", "D2O", "DNCO", "HN13CO", "HNC18O", "Si13CC", "c-C3H"]
+MORE_ADDED = [
+    "c-H2C3O",
+    "c-HCCCD",
+    "CH2DCCH",
+    "D2CO",
+    "CH3C5N",
+    "CH3C6H",
+    "HSCN a-type",
+    "H2CN",
+    "HNO",
+    "HCO",
+    "NO",
+    "N34S",
+    "D2O",
+    "DNCO",
+    "HN13CO",
+    "HNC18O",
+    "Si13CC",
+    "c-C3H",
+]
 """Rings, chains, radicals and isotopologues added for training (docs/catalog.md)."""
 MORE_TAGGED = {"c-H2C3O": 54504, "c-HCCCD": 39003, "HSCN a-type": 59505}
 """Those of MORE_ADDED whose table is chosen by tag (CDMS "Cyclopropenone", JPL "c-C3HD",
@@ -99,7 +177,8 @@ def test_explicit_partition_tags_give_the_cdms_tables(starter):
         assert shipped.tag == tag
         for t in (9.375, 37.5, 150.0, 300.0):
             assert shipped.partition(t) == pytest.approx(
-                table(t) * rec["provenance"]["partition_scale"], rel=1e-9)
+                table(t) * rec["provenance"]["partition_scale"], rel=1e-9
+            )
     assert len(starter.linelist("c-H2COCH2")) == records["c-C2H4O;v=0;"]["n_lines"]
     assert len(build.partition_tables("CH3OH")) > 1  # other species: search by name
 
@@ -129,8 +208,17 @@ def test_starter_import_is_idempotent_and_keeps_user_data(starter):
 
     assert import_starter(starter) == 0  # same manifest: nothing to do
     co = starter.linelist("CO")
-    user = LineList(co.species, co.freq[:2], co.A_ul[:2], co.E_low[:2], co.E_up[:2],
-                    co.g_u[:2], co.partition, tag=co.tag, catalog=co.catalog)
+    user = LineList(
+        co.species,
+        co.freq[:2],
+        co.A_ul[:2],
+        co.E_low[:2],
+        co.E_up[:2],
+        co.g_u[:2],
+        co.partition,
+        tag=co.tag,
+        catalog=co.catalog,
+    )
     starter.import_linelist(user)
     assert import_starter(starter, force=True) > 0
     assert len(starter.linelist("CO")) == 2  # the user's entry survives a starter refresh
@@ -141,18 +229,30 @@ def test_manifest_is_json():
     json.loads((starter_dir() / MANIFEST).read_text())
 
 
-@pytest.mark.parametrize("name,fname", [
-    ("HC3N", "cdms_jpl/c051501.cat"), ("SO2", "cdms_jpl/c064502.cat"),
-    ("34SO2", "cdms_jpl/c066501.cat"), ("OCS", "cdms_jpl/c060503.cat"),
-    ("SiO", "cdms_jpl/c044505.cat"), ("CO", "cdms_jpl/co_pyspeckit.cat"),
-    ("CH3OH", "cdms_jpl/c032504.cat"), ("HCN", "lamda/hcn@hfs.dat"),
-    ("HCO+", "lamda/hco+@xpol.dat"), ("CS", "lamda/cs@lique.dat"),
-    ("13CO", "lamda/13co.dat"), ("C18O", "lamda/c18o.dat"),
-    ("H213CO", "cdms_jpl/c031503.cat"), ("H13CCCN", "cdms_jpl/c052509.cat"),
-    ("HC13CCN", "cdms_jpl/c052510.cat"), ("HCC13CN", "cdms_jpl/c052511.cat"),
-    ("O13CS", "cdms_jpl/c061502.cat"), ("OC34S", "cdms_jpl/c062505.cat"),
-    ("34SO", "cdms_jpl/c050501.cat"),
-])
+@pytest.mark.parametrize(
+    "name,fname",
+    [
+        ("HC3N", "cdms_jpl/c051501.cat"),
+        ("SO2", "cdms_jpl/c064502.cat"),
+        ("34SO2", "cdms_jpl/c066501.cat"),
+        ("OCS", "cdms_jpl/c060503.cat"),
+        ("SiO", "cdms_jpl/c044505.cat"),
+        ("CO", "cdms_jpl/co_pyspeckit.cat"),
+        ("CH3OH", "cdms_jpl/c032504.cat"),
+        ("HCN", "lamda/hcn@hfs.dat"),
+        ("HCO+", "lamda/hco+@xpol.dat"),
+        ("CS", "lamda/cs@lique.dat"),
+        ("13CO", "lamda/13co.dat"),
+        ("C18O", "lamda/c18o.dat"),
+        ("H213CO", "cdms_jpl/c031503.cat"),
+        ("H13CCCN", "cdms_jpl/c052509.cat"),
+        ("HC13CCN", "cdms_jpl/c052510.cat"),
+        ("HCC13CN", "cdms_jpl/c052511.cat"),
+        ("O13CS", "cdms_jpl/c061502.cat"),
+        ("OC34S", "cdms_jpl/c062505.cat"),
+        ("34SO", "cdms_jpl/c050501.cat"),
+    ],
+)
 def test_starter_opacities_match_cdms_files(starter, name, fname):
     """A_ul g_u exp(-E_l/T)/Q(T), summed within 5 MHz of each low-E starter line, agrees with
     the real CDMS entry (or LAMDA file) within 2 % at 20 K and 100 K, whatever source and
@@ -175,11 +275,14 @@ def test_starter_opacities_match_cdms_files(starter, name, fname):
         np.testing.assert_allclose(strength(ll, t), strength(ref, t), rtol=0.02)
 
 
-@pytest.mark.parametrize("name, lo, hi, expect", [
-    ("HCCNC", 79480.0, 79490.0, [79484.131]),
-    ("CH3CHO", 79090.0, 79160.0, [79099.313, 79150.172]),
-    ("CH3OCHO", 78470.0, 79790.0, [78479.327, 79783.908]),
-])
+@pytest.mark.parametrize(
+    "name, lo, hi, expect",
+    [
+        ("HCCNC", 79480.0, 79490.0, [79484.131]),
+        ("CH3CHO", 79090.0, 79160.0, [79099.313, 79150.172]),
+        ("CH3OCHO", 78470.0, 79790.0, [78479.327, 79783.908]),
+    ],
+)
 def test_3mm_lines_below_80_ghz_offline(starter, name, lo, hi, expect):
     """Band 2/3 and single-dish 3 mm surveys: the catalog starts at 30 GHz (or where the source
     list starts), so the lines below 80 GHz that a cut at 80 GHz lost are there (MHz)."""

@@ -29,8 +29,13 @@ def _lines():
     pf = PartitionFunction.from_table([10.0, 300.0], [10.0, 1000.0])
     return LineList.from_mapping(
         "TEST",
-        {"freq": [230100.0, 230000.0, 231000.0], "A_ul": [1e-5, 2e-5, 3e-5],
-         "E_low": [10.0, 20.0, 30.0], "g_u": [3, 5, 7], "Q_T": (pf.temperature, pf.q)},
+        {
+            "freq": [230100.0, 230000.0, 231000.0],
+            "A_ul": [1e-5, 2e-5, 3e-5],
+            "E_low": [10.0, 20.0, 30.0],
+            "g_u": [3, 5, 7],
+            "Q_T": (pf.temperature, pf.q),
+        },
     )
 
 

@@ -18,14 +18,25 @@ from spectuner_nb.cube.results import FLAG_NOT_FITTED
 from spectuner_nb.errors import CubeError
 
 WINDOW = [(218150.0, 218550.0)]
-FAST = {"loss": "chi2", "init": "random", "n_init": 8, "select": PreprocessConfig(n_cut=1),
-        "progress": False}
+FAST = {
+    "loss": "chi2",
+    "init": "random",
+    "n_init": 8,
+    "select": PreprocessConfig(n_cut=1),
+    "progress": False,
+}
 
 
 @pytest.fixture(scope="module")
 def synth():
-    return make_synthetic_cube(["CH3OH"], windows_mhz=WINDOW, n_channels=240, shape=(4, 4),
-                               continuum_peak_k=10.0, v_lsr=-20.0)
+    return make_synthetic_cube(
+        ["CH3OH"],
+        windows_mhz=WINDOW,
+        n_channels=240,
+        shape=(4, 4),
+        continuum_peak_k=10.0,
+        v_lsr=-20.0,
+    )
 
 
 def _maps_equal(a: CubeFitResult, b: CubeFitResult) -> None:
@@ -36,8 +47,9 @@ def _maps_equal(a: CubeFitResult, b: CubeFitResult) -> None:
 def test_fit_cube_maps_fits_and_roundtrip(synth, tmp_path):
     mask = np.ones((4, 4), bool)
     mask[0, 0] = False
-    res = fit_cube(synth.cubes, "CH3OH", client=False, workdir=tmp_path / "w", chunk_size=5,
-                   mask=mask, **FAST)
+    res = fit_cube(
+        synth.cubes, "CH3OH", client=False, workdir=tmp_path / "w", chunk_size=5, mask=mask, **FAST
+    )
     assert res.species == ["CH3OH"] and res.shape == (4, 4)
     assert res.flags[0, 0] & FLAG_NOT_FITTED and np.isnan(res.loss[0, 0])
     fitted = np.ones((4, 4), bool)
@@ -72,17 +84,33 @@ def test_fit_cube_maps_fits_and_roundtrip(synth, tmp_path):
 
 
 def test_workdir_of_another_run_is_refused(synth, tmp_path):
-    fit_cube(synth.cubes, "CH3OH", client=False, workdir=tmp_path, chunk_size=8,
-             mask=np.eye(4, dtype=bool), **FAST)
+    fit_cube(
+        synth.cubes,
+        "CH3OH",
+        client=False,
+        workdir=tmp_path,
+        chunk_size=8,
+        mask=np.eye(4, dtype=bool),
+        **FAST,
+    )
     with pytest.raises(CubeError, match="seed"):
-        fit_cube(synth.cubes, "CH3OH", client=False, workdir=tmp_path, chunk_size=8,
-                 mask=np.eye(4, dtype=bool), seed=5, **FAST)
+        fit_cube(
+            synth.cubes,
+            "CH3OH",
+            client=False,
+            workdir=tmp_path,
+            chunk_size=8,
+            mask=np.eye(4, dtype=bool),
+            seed=5,
+            **FAST,
+        )
 
 
 def test_neighbour_init(synth, tmp_path):
     kw = dict(FAST, init="neighbour")
-    res = fit_cube(synth.cubes, "CH3OH", client=False, workdir=tmp_path, chunk_size=4,
-                   neighbour_stride=2, **kw)
+    res = fit_cube(
+        synth.cubes, "CH3OH", client=False, workdir=tmp_path, chunk_size=4, neighbour_stride=2, **kw
+    )
     assert res.meta["init"] in ("neighbour", "neighbour-random")
     assert np.all(np.isfinite(res.map("CH3OH", "T_ex")))
 
@@ -93,12 +121,35 @@ def test_kill9_then_resume_gives_identical_maps(tmp_path):
     synth = make_synthetic_cube(["CH3OH"], windows_mhz=WINDOW, n_channels=240, shape=(6, 6))
     files = synth.write(tmp_path / "data")
     out, work = tmp_path / "out", tmp_path / "out" / "work"
-    cmd = [sys.executable, "-m", "spectuner_nb.cli", "fit-cube", *map(str, files["cubes"]),
-           "--continuum", *map(str, files["continuum"]), "--species", "CH3OH", "--out",
-           str(out), "--loss", "chi2", "--init", "random", "--n-init", "8", "--chunk-size", "2",
-           "--n-cut", "1", "--workers", "1", "--quiet"]
-    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    cmd = [
+        sys.executable,
+        "-m",
+        "spectuner_nb.cli",
+        "fit-cube",
+        *map(str, files["cubes"]),
+        "--continuum",
+        *map(str, files["continuum"]),
+        "--species",
+        "CH3OH",
+        "--out",
+        str(out),
+        "--loss",
+        "chi2",
+        "--init",
+        "random",
+        "--n-init",
+        "8",
+        "--chunk-size",
+        "2",
+        "--n-cut",
+        "1",
+        "--workers",
+        "1",
+        "--quiet",
+    ]
+    proc = subprocess.Popen(
+        cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     chunks = work / "chunks"
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:
@@ -113,13 +164,27 @@ def test_kill9_then_resume_gives_identical_maps(tmp_path):
     assert 2 <= len(done_before) < n_chunks
     assert not (out / "CH3OH_T_ex.fits").exists()
 
-    resumed = fit_cube(files["cubes"], "CH3OH", continuum=files["continuum"], client=False,
-                       workdir=work, chunk_size=2, **FAST)
+    resumed = fit_cube(
+        files["cubes"],
+        "CH3OH",
+        continuum=files["continuum"],
+        client=False,
+        workdir=work,
+        chunk_size=2,
+        **FAST,
+    )
     after = {p.name: p.read_bytes() for p in chunks.glob("c*.npz")}
     assert len(after) == n_chunks
     assert all(after[name] == data for name, data in done_before.items())  # not refitted
-    clean = fit_cube(files["cubes"], "CH3OH", continuum=files["continuum"], client=False,
-                     workdir=tmp_path / "clean", chunk_size=2, **FAST)
+    clean = fit_cube(
+        files["cubes"],
+        "CH3OH",
+        continuum=files["continuum"],
+        client=False,
+        workdir=tmp_path / "clean",
+        chunk_size=2,
+        **FAST,
+    )
     _maps_equal(resumed, clean)
     fitted = (resumed.flags & FLAG_NOT_FITTED) == 0
     assert fitted.sum() == 36 and np.all(np.isfinite(resumed.loss[fitted]))
@@ -154,8 +219,9 @@ def test_species_not_detected_where_its_model_stays_below_the_noise(synth, tmp_p
     from dataclasses import replace
 
     mask = np.eye(4, dtype=bool)
-    res = fit_cube(synth.cubes, "CH3OH", client=False, workdir=tmp_path, chunk_size=8,
-                   mask=mask, **FAST)
+    res = fit_cube(
+        synth.cubes, "CH3OH", client=False, workdir=tmp_path, chunk_size=8, mask=mask, **FAST
+    )
     x = res.x.copy()
     x[1, 1, 0, 2] = 12.0  # log10 N at the lower bound: lines far below any noise
     faint = replace(res, x=x)

@@ -65,8 +65,9 @@ def _write_cube(path, data, unit="Jy/beam", beams=None, freq0=2.2e11, step=1e6):
     else:
         from radio_beam import Beam
 
-        cube = SpectralCube(data=q, wcs=wcs).with_beam(Beam(0.5 * u.arcsec, 0.4 * u.arcsec),
-                                                       raise_error_jybm=False)
+        cube = SpectralCube(data=q, wcs=wcs).with_beam(
+            Beam(0.5 * u.arcsec, 0.4 * u.arcsec), raise_error_jybm=False
+        )
     cube.write(path, overwrite=True)
     return path
 
@@ -75,8 +76,11 @@ def test_per_channel_beams_descending_axis_bad_channels_and_continuum(tmp_path):
     from radio_beam import Beams
 
     n = 6
-    beams = Beams(major=np.linspace(0.5, 0.7, n) * u.arcsec, minor=np.full(n, 0.4) * u.arcsec,
-                  pa=np.zeros(n) * u.deg)
+    beams = Beams(
+        major=np.linspace(0.5, 0.7, n) * u.arcsec,
+        minor=np.full(n, 0.4) * u.arcsec,
+        pa=np.zeros(n) * u.deg,
+    )
     path = _write_cube(tmp_path / "vr.fits", np.ones((n, 3, 4)), beams=beams, step=-1e6)
     cont = tmp_path / "cont.fits"
     hdr = WCS(str(path)).celestial.to_header()
@@ -101,14 +105,16 @@ def test_per_channel_beams_descending_axis_bad_channels_and_continuum(tmp_path):
 def test_kelvin_cube_and_observation_rest_frame(tmp_path):
     from spectuner_nb.observation import Observation
 
-    path = _write_cube(tmp_path / "k.fits", np.random.default_rng(1).normal(size=(50, 2, 2)),
-                       unit="K")
+    path = _write_cube(
+        tmp_path / "k.fits", np.random.default_rng(1).normal(size=(50, 2, 2)), unit="K"
+    )
     cubes = load_cubes(path, v_lsr=30.0)
     w = cubes.windows[0]
     with fits.open(path) as hdul:
         np.testing.assert_allclose(w.data[:, 1, 0], hdul[0].data[:, 1, 0], rtol=1e-6)
-    obs = Observation.from_arrays([w.freq_mhz], [cubes.spectra([1], [0])[0][0]],
-                                  beam=cubes.beam_arcsec, v_lsr=cubes.v_lsr)
+    obs = Observation.from_arrays(
+        [w.freq_mhz], [cubes.spectra([1], [0])[0][0]], beam=cubes.beam_arcsec, v_lsr=cubes.v_lsr
+    )
     np.testing.assert_allclose(obs.rest_freqs[0], w.freq_mhz / (1 - 30.0 / C_KM_S))
 
 

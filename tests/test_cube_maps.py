@@ -21,8 +21,12 @@ from spectuner_nb.errors import CubeError, ObservationError
 
 
 def _window(data: np.ndarray, freq: np.ndarray) -> CubeWindow:
-    return CubeWindow(data=data, freq_mhz=freq, beams=np.tile([1.0, 0.5, 0.0], (freq.size, 1)),
-                      bad=np.zeros(freq.size, bool))
+    return CubeWindow(
+        data=data,
+        freq_mhz=freq,
+        beams=np.tile([1.0, 0.5, 0.0], (freq.size, 1)),
+        bad=np.zeros(freq.size, bool),
+    )
 
 
 def test_moment0_of_flat_spectrum_is_width_in_kms():

@@ -28,9 +28,14 @@ def _cube(ny=6, nx=5, n_chan=400, rms=0.1, seed=3):
         data[:, 2, 0] = rng.normal(0, 0.3, n_chan) + lines_w
         data[5, 3, 0] = np.nan
         freq = 230000.0 + 0.5 * chan + 1000 * w
-        windows.append(CubeWindow(data=data.astype(np.float32), freq_mhz=freq,
-                                  beams=np.tile([0.5, 0.4, 0.0], (n_chan, 1)),
-                                  bad=np.zeros(n_chan, bool)))
+        windows.append(
+            CubeWindow(
+                data=data.astype(np.float32),
+                freq_mhz=freq,
+                beams=np.tile([0.5, 0.4, 0.0], (n_chan, 1)),
+                bad=np.zeros(n_chan, bool),
+            )
+        )
     return CubeSet(windows=windows, wcs=celestial_wcs((ny, nx), 0.1))
 
 

@@ -11,8 +11,7 @@ from spectuner_nb.errors import CubeError, ResultsError
 
 def _store(path, resume=True, config=None):
     pixels = np.array([5, 3, 9, 1, 7])
-    return ResultStore(path, config or {"seed": 1}, pixels, [(0, 2), (2, 4), (4, 5)],
-                       resume=resume)
+    return ResultStore(path, config or {"seed": 1}, pixels, [(0, 2), (2, 4), (4, 5)], resume=resume)
 
 
 def test_write_resume_and_read_all(tmp_path):

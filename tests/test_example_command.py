@@ -15,8 +15,22 @@ from spectuner_nb.identification import IdentificationResult
 def test_example_identifies_and_maps(tmp_path, capsys):
     out = tmp_path / "example"
     candidates = ["CH3OH", "CH3OCHO", "H2CO", "HC3N", "OCS", "SO2", "CH3OCH3", "C2H5OH"]
-    assert main(["example", "--out", str(out), "--size", "3", "--workers", "1",
-                 "--candidates", *candidates]) == 0
+    assert (
+        main(
+            [
+                "example",
+                "--out",
+                str(out),
+                "--size",
+                "3",
+                "--workers",
+                "1",
+                "--candidates",
+                *candidates,
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     ident = IdentificationResult.read(out / "identify")
     assert {"CH3OH;vt=0-2;", "CH3OCHO;v=0;"} <= set(ident.species)
@@ -29,8 +43,11 @@ def test_example_identifies_and_maps(tmp_path, capsys):
     header = fits.getheader(maps[0])
     assert header["NAXIS"] == 2 and header["NAXIS1"] == 3 and "RA" in header["CTYPE1"]
     # CH3OH is well constrained by the 23 lines of the two windows, in the joint model
-    m = re.search(r"recovery CH3OH: median \|Δlog10 N_tot\| = ([0-9.]+) dex, "
-                  r"median \|ΔT_ex\|/T_ex = ([0-9.]+)%", text)
+    m = re.search(
+        r"recovery CH3OH: median \|Δlog10 N_tot\| = ([0-9.]+) dex, "
+        r"median \|ΔT_ex\|/T_ex = ([0-9.]+)%",
+        text,
+    )
     assert m, text
     assert float(m.group(1)) < 0.1 and float(m.group(2)) < 15.0
     assert np.isfinite(float(m.group(1)))

@@ -16,15 +16,34 @@ def test_fit_spectrum_command_on_a_cube_pixel(tmp_path, capsys):
     cache = tmp_path / "cat.sqlite"
     real_catalog(cache)
     prefix = tmp_path / "out" / "w3"
-    code = main(["fit-spectrum", str(cube), "--species", "HC3N", "--pixel", "15", "15",
-                 "--v-lsr", "-48.5", "--loss", "chi2", "--n-init", "10", "--cache", str(cache),
-                 "--out", str(prefix)])
+    code = main(
+        [
+            "fit-spectrum",
+            str(cube),
+            "--species",
+            "HC3N",
+            "--pixel",
+            "15",
+            "15",
+            "--v-lsr",
+            "-48.5",
+            "--loss",
+            "chi2",
+            "--n-init",
+            "10",
+            "--cache",
+            str(cache),
+            "--out",
+            str(prefix),
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "HC3N;v=0;" in printed and "T_ex" in printed and "nfev" in printed
     data = json.loads(prefix.with_suffix(".json").read_text())
-    assert data["species"] == ["HC3N;v=0;"] and data["nfev"] == data["nfev_init"] + data[
-        "nfev_local"]
+    assert (
+        data["species"] == ["HC3N;v=0;"] and data["nfev"] == data["nfev_init"] + data["nfev_local"]
+    )
     assert prefix.with_suffix(".png").stat().st_size > 10_000
     assert "bokeh" in prefix.with_suffix(".html").read_text().lower()
     molfit = read_molfit(prefix.with_suffix(".molfit"))

@@ -58,10 +58,15 @@ def test_each_bad_value_is_a_typed_error_naming_it(changes, setting, match):
     assert info.value.setting == setting
 
 
-@pytest.mark.parametrize("changes, setting", [({"chunk_size": 0}, "chunk_size"),
-                                              ({"chunk_size": 2.5}, "chunk_size"),
-                                              ({"neighbour_stride": 0}, "neighbour_stride"),
-                                              ({"optimizer": "adam"}, "optimizer")])
+@pytest.mark.parametrize(
+    "changes, setting",
+    [
+        ({"chunk_size": 0}, "chunk_size"),
+        ({"chunk_size": 2.5}, "chunk_size"),
+        ({"neighbour_stride": 0}, "neighbour_stride"),
+        ({"optimizer": "adam"}, "optimizer"),
+    ],
+)
 def test_cube_settings_raise_the_callers_error(changes, setting):
     with pytest.raises(CubeError) as info:
         CubeSettings(**changes).validate(error=CubeError)
@@ -69,10 +74,12 @@ def test_cube_settings_raise_the_callers_error(changes, setting):
 
 
 def test_fit_cube_refuses_bad_settings_before_reading(tmp_path):
-    cases = [({"init": np.zeros((1, 1, 5))}, "init", "propose method"),
-             ({"optimizer": "adam"}, "optimizer", "optimizer"),
-             ({"n_init": 10**7}, "n_init", "memory"),
-             ({"chunk_size": 0}, "chunk_size", "chunk_size")]
+    cases = [
+        ({"init": np.zeros((1, 1, 5))}, "init", "propose method"),
+        ({"optimizer": "adam"}, "optimizer", "optimizer"),
+        ({"n_init": 10**7}, "n_init", "memory"),
+        ({"chunk_size": 0}, "chunk_size", "chunk_size"),
+    ]
     for kwargs, setting, match in cases:
         with pytest.raises(CubeError, match=match) as info:
             fit_cube(tmp_path / "no_such.fits", "CH3OH", client=False, **kwargs)
@@ -89,12 +96,21 @@ def test_species_must_be_named():
 
 def test_defaults_are_valid_and_normalised():
     assert DEFAULTS.validate().as_dict() == DEFAULTS.as_dict()
-    assert (DEFAULTS.loss, DEFAULTS.init, DEFAULTS.n_init, DEFAULTS.optimizer,
-            DEFAULTS.bounds, DEFAULTS.seed) == ("pm", "auto", 50, "slsqp", "hot_core", 0)
+    assert (
+        DEFAULTS.loss,
+        DEFAULTS.init,
+        DEFAULTS.n_init,
+        DEFAULTS.optimizer,
+        DEFAULTS.bounds,
+        DEFAULTS.seed,
+    ) == ("pm", "auto", 50, "slsqp", "hot_core", 0)
     out = FitSettings(optimizer="SLSQP", n_init=8.0).validate()
     assert out.optimizer == "slsqp" and out.n_init == 8 and isinstance(out.n_init, int)
-    assert CUBE_DEFAULTS.as_dict() == {**DEFAULTS.as_dict(), "chunk_size": 32,
-                                       "neighbour_stride": 3}
+    assert CUBE_DEFAULTS.as_dict() == {
+        **DEFAULTS.as_dict(),
+        "chunk_size": 32,
+        "neighbour_stride": 3,
+    }
 
 
 def _defaults(func, names) -> dict:
@@ -113,13 +129,18 @@ def test_same_defaults_in_api_cli_casa_and_widgets(small_synthetic_cube):
     assert _defaults(fit_spectrum, common) == want
     assert _defaults(fit_cube, common) == want
     assert _defaults(identify, common) == want
-    assert _defaults(fit_spectrum, ["optimizer"]) == _defaults(fit_cube, ["optimizer"]) == {
-        "optimizer": DEFAULTS.optimizer}
+    assert (
+        _defaults(fit_spectrum, ["optimizer"])
+        == _defaults(fit_cube, ["optimizer"])
+        == {"optimizer": DEFAULTS.optimizer}
+    )
 
     parser = build_parser()
-    for argv in (["fit-spectrum", "x.fits", "--species", "CH3OH"],
-                 ["fit-cube", "x.fits", "--species", "CH3OH", "--out", "o"],
-                 ["identify", "x.fits"]):
+    for argv in (
+        ["fit-spectrum", "x.fits", "--species", "CH3OH"],
+        ["fit-cube", "x.fits", "--species", "CH3OH", "--out", "o"],
+        ["identify", "x.fits"],
+    ):
         args = parser.parse_args(argv)
         assert {n: getattr(args, n) for n in common} == want, argv
         assert getattr(args, "optimizer", DEFAULTS.optimizer) == DEFAULTS.optimizer
@@ -131,13 +152,19 @@ def test_same_defaults_in_api_cli_casa_and_widgets(small_synthetic_cube):
     for task in (spectunerfit, spectunerid):
         casa = _defaults(task, ["ninit", "seed", "usepolicy"])
         assert casa == {"ninit": DEFAULTS.n_init, "seed": DEFAULTS.seed, "usepolicy": True}
-    assert _defaults(spectunerfit, ["loss", "optimizer"]) == {"loss": DEFAULTS.loss,
-                                                              "optimizer": DEFAULTS.optimizer}
+    assert _defaults(spectunerfit, ["loss", "optimizer"]) == {
+        "loss": DEFAULTS.loss,
+        "optimizer": DEFAULTS.optimizer,
+    }
 
     panel = FitPanel(CubeBrowser(small_synthetic_cube), ["CH3OH"])
-    assert panel._settings() == {"loss": DEFAULTS.loss, "optimizer": DEFAULTS.optimizer,
-                                 "init": DEFAULTS.init, "n_init": DEFAULTS.n_init,
-                                 "seed": DEFAULTS.seed}
+    assert panel._settings() == {
+        "loss": DEFAULTS.loss,
+        "optimizer": DEFAULTS.optimizer,
+        "init": DEFAULTS.init,
+        "n_init": DEFAULTS.n_init,
+        "seed": DEFAULTS.seed,
+    }
 
 
 def test_casa_translates_its_spellings():
@@ -154,11 +181,25 @@ def test_casa_translates_its_spellings():
         check.fit_settings(ninit=5, usepolicy=True, seed=0, optimizer="adam")
 
 
-@pytest.mark.parametrize("command", [["fit-spectrum", "x.fits", "--species", "CH3OH"],
-                                     ["fit-cube", "x.fits", "--species", "CH3OH", "--out", "o"],
-                                     ["identify", "x.fits"]])
-@pytest.mark.parametrize("option", [["--loss", "l2"], ["--init", "best"], ["--n-init", "0"],
-                                    ["--n-init", "2.7"], ["--n-init", "20000"], ["--seed", "-1"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["fit-spectrum", "x.fits", "--species", "CH3OH"],
+        ["fit-cube", "x.fits", "--species", "CH3OH", "--out", "o"],
+        ["identify", "x.fits"],
+    ],
+)
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["--loss", "l2"],
+        ["--init", "best"],
+        ["--n-init", "0"],
+        ["--n-init", "2.7"],
+        ["--n-init", "20000"],
+        ["--seed", "-1"],
+    ],
+)
 def test_cli_refuses_bad_fit_options_at_parse_time(command, option, capsys):
     from spectuner_nb.cli import build_parser
 
@@ -171,8 +212,10 @@ def test_cli_refuses_bad_fit_options_at_parse_time(command, option, capsys):
 def test_cli_optimizer_has_choices(capsys):
     from spectuner_nb.cli import build_parser
 
-    for command in (["fit-spectrum", "x.fits", "--species", "CH3OH"],
-                    ["fit-cube", "x.fits", "--species", "CH3OH", "--out", "o"]):
+    for command in (
+        ["fit-spectrum", "x.fits", "--species", "CH3OH"],
+        ["fit-cube", "x.fits", "--species", "CH3OH", "--out", "o"],
+    ):
         with pytest.raises(SystemExit):
             build_parser().parse_args(command + ["--optimizer", "adam"])
         assert "invalid choice: 'adam'" in capsys.readouterr().err
@@ -182,9 +225,11 @@ def test_cli_v_lsr_everywhere_and_vlsr_deprecated():
     from spectuner_nb.cli import build_parser
 
     parser = build_parser()
-    for command in (["fit-spectrum", "x.fits", "--species", "CH3OH"],
-                    ["fit-cube", "x.fits", "--species", "CH3OH", "--out", "o"],
-                    ["identify", "x.fits"]):
+    for command in (
+        ["fit-spectrum", "x.fits", "--species", "CH3OH"],
+        ["fit-cube", "x.fits", "--species", "CH3OH", "--out", "o"],
+        ["identify", "x.fits"],
+    ):
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             assert parser.parse_args(command + ["--v-lsr", "-48.5"]).v_lsr == -48.5
@@ -217,18 +262,20 @@ def pixel(small_synthetic_cube):
 
 def test_a_proposer_is_passed_in(pixel):
     proposer = _Proposer()
-    res = fit_spectrum(pixel, "CH3OH", loss="chi2", init=proposer, n_init=7, seed=4,
-                       maxiter=5, errors=False)
+    res = fit_spectrum(
+        pixel, "CH3OH", loss="chi2", init=proposer, n_init=7, seed=4, maxiter=5, errors=False
+    )
     assert proposer.calls == [(7, 4)] and res.init == "policy" and res.nfev_init == 7
     assert resolve_init(proposer) is proposer
     assert resolve_init("random") == "random"
 
 
 def test_fitting_layer_does_not_import_the_policy():
-    code = ("import sys, spectuner_nb.fit, spectuner_nb.cube.fit, spectuner_nb.starts\n"
-            "print('spectuner_nb.policy.policy' in sys.modules, 'torch' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    code = (
+        "import sys, spectuner_nb.fit, spectuner_nb.cube.fit, spectuner_nb.starts\n"
+        "print('spectuner_nb.policy.policy' in sys.modules, 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
     import spectuner_nb.cube.fit as cube_fit
 
@@ -261,9 +308,17 @@ def test_missing_checkpoint_in_the_api(no_checkpoint, pixel, small_synthetic_cub
     mask = np.zeros(small_synthetic_cube.cubes.shape, bool)
     mask[0, :2] = True
     with pytest.warns(NoCheckpointWarning) as record:
-        cube = fit_cube(small_synthetic_cube.cubes, "CH3OH", loss="chi2", n_init=4,
-                        client=False, mask=mask, select=PreprocessConfig(n_cut=1),
-                        progress=False, workdir=tmp_path / "w")
+        cube = fit_cube(
+            small_synthetic_cube.cubes,
+            "CH3OH",
+            loss="chi2",
+            n_init=4,
+            client=False,
+            mask=mask,
+            select=PreprocessConfig(n_cut=1),
+            progress=False,
+            workdir=tmp_path / "w",
+        )
     assert cube.meta["init"] == "random" and cube.n_fitted == 2
     assert sum(issubclass(w.category, NoCheckpointWarning) for w in record) == 1
 
@@ -271,13 +326,24 @@ def test_missing_checkpoint_in_the_api(no_checkpoint, pixel, small_synthetic_cub
         identify(pixel, ["CH3OH"], init="policy", progress=False)
 
 
-def test_missing_checkpoint_on_the_command_line(no_checkpoint, small_synthetic_cube, tmp_path,
-                                                capsys):
+def test_missing_checkpoint_on_the_command_line(
+    no_checkpoint, small_synthetic_cube, tmp_path, capsys
+):
     from spectuner_nb.cli import main
 
     path = small_synthetic_cube.write(tmp_path)["cubes"][0]
-    code = main(["fit-spectrum", str(path), "--species", "CH3OH", "--init", "policy",
-                 "--out", str(tmp_path / "fit")])
+    code = main(
+        [
+            "fit-spectrum",
+            str(path),
+            "--species",
+            "CH3OH",
+            "--init",
+            "policy",
+            "--out",
+            str(tmp_path / "fit"),
+        ]
+    )
     assert code == 1
     err = capsys.readouterr().err
     assert "checkpoint" in err and "Traceback" not in err
@@ -286,8 +352,13 @@ def test_missing_checkpoint_on_the_command_line(no_checkpoint, small_synthetic_c
 def test_identify_rejects_bad_settings_typed(pixel):
     from spectuner_nb.identification import identify
 
-    for kwargs in ({"n_init": 0}, {"seed": -1}, {"loss": "l2"}, {"init": "best"},
-                   {"n_init": 10**7}):
+    for kwargs in (
+        {"n_init": 0},
+        {"seed": -1},
+        {"loss": "l2"},
+        {"init": "best"},
+        {"n_init": 10**7},
+    ):
         with pytest.raises(IdentificationError):
             identify(pixel, ["CH3OH"], progress=False, **kwargs)
 
@@ -295,12 +366,17 @@ def test_identify_rejects_bad_settings_typed(pixel):
 @pytest.mark.slow
 def test_policy_sent_to_dask_workers_gives_the_in_process_maps(small_synthetic_cube, tmp_path):
     """The proposer is sent to the workers once; their maps equal those fitted here."""
-    kw = dict(loss="chi2", init="policy", n_init=6, select=PreprocessConfig(n_cut=1),
-              progress=False, chunk_size=3, mask=np.eye(4, dtype=bool) | np.eye(4, k=1, dtype=bool))
-    here = fit_cube(small_synthetic_cube.cubes, "CH3OH", client=False, workdir=tmp_path / "a",
-                    **kw)
-    dask = fit_cube(small_synthetic_cube.cubes, "CH3OH", n_workers=1, workdir=tmp_path / "b",
-                    **kw)
+    kw = dict(
+        loss="chi2",
+        init="policy",
+        n_init=6,
+        select=PreprocessConfig(n_cut=1),
+        progress=False,
+        chunk_size=3,
+        mask=np.eye(4, dtype=bool) | np.eye(4, k=1, dtype=bool),
+    )
+    here = fit_cube(small_synthetic_cube.cubes, "CH3OH", client=False, workdir=tmp_path / "a", **kw)
+    dask = fit_cube(small_synthetic_cube.cubes, "CH3OH", n_workers=1, workdir=tmp_path / "b", **kw)
     assert here.meta["init"] == dask.meta["init"] == "policy" and here.n_fitted == 7
     for name in ("x", "x_err", "x_spread", "loss", "nfev", "flags"):
         np.testing.assert_array_equal(getattr(here, name), getattr(dask, name), err_msg=name)

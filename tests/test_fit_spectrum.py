@@ -24,8 +24,9 @@ def catalog(tmp_path_factory):
 @pytest.fixture(scope="module")
 def mock(catalog):
     """HC3N in band 6: one window of 256 channels on a line, high S/N."""
-    return mock_spectrum(["HC3N"], band=6, n_windows=1, n_channels=256, rms=0.05,
-                         catalog=catalog, seed=2)
+    return mock_spectrum(
+        ["HC3N"], band=6, n_windows=1, n_channels=256, rms=0.05, catalog=catalog, seed=2
+    )
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +48,17 @@ def test_local_fit_recovers_the_truth(mock, near_truth_fit):
 
 
 def test_nfev_counts_both_stages(mock, catalog):
-    r = fit_spectrum(mock.obs, mock.species, catalog=catalog, loss="pm", optimizer="nelder-mead",
-                     init="random", n_init=20, seed=1, maxiter=60)
+    r = fit_spectrum(
+        mock.obs,
+        mock.species,
+        catalog=catalog,
+        loss="pm",
+        optimizer="nelder-mead",
+        init="random",
+        n_init=20,
+        seed=1,
+        maxiter=60,
+    )
     assert r.nfev_init == 20 and r.nfev == r.nfev_init + r.nfev_local
     assert r.nfev_local > 0 and r.init == "random"
     assert set(r.timings) >= {"setup", "init", "local", "total"}
@@ -71,8 +81,9 @@ def test_exact_chi2_gradient_and_value(mock, catalog):
     spectra = problem.spectra(z[None])
     # the value comes from the Jacobian's Gauss-Legendre pass, the spectra from the
     # midpoint-corrected forward pass: the same model to < 1e-5 of the peak
-    assert f == pytest.approx(float(losses.chi2(list(mock.obs.intensities), spectra,
-                                                list(mock.obs.rms))[0]), rel=1e-9)
+    assert f == pytest.approx(
+        float(losses.chi2(list(mock.obs.intensities), spectra, list(mock.obs.rms))[0]), rel=1e-9
+    )
     box = UnitBox(problem.z_bounds)
     f_fd, g_fd = fd_value_and_grad(CountedObjective(problem, box).batch, box.to_unit(z))
     np.testing.assert_allclose(g * box.span, g_fd, rtol=2e-3, atol=1e-6 * abs(f))
@@ -81,8 +92,9 @@ def test_exact_chi2_gradient_and_value(mock, catalog):
 def test_exact_gradient_saves_model_calls(mock, catalog):
     start = mock.params_fit + np.array([0.15, 30.0, 0.3, 0.1, 0.8])
     exact = fit_spectrum(mock.obs, mock.species, catalog=catalog, loss="chi2", init=start)
-    fd = fit_spectrum(mock.obs, mock.species, catalog=catalog, loss="chi2", init=start,
-                      gradient="3-point")
+    fd = fit_spectrum(
+        mock.obs, mock.species, catalog=catalog, loss="chi2", init=start, gradient="3-point"
+    )
     assert fd.meta["gradient"] == "3-point" and fd.njev == 0
     assert exact.nfev * 3 < fd.nfev
     assert exact.chi2 <= fd.chi2 * 1.01
@@ -108,8 +120,9 @@ def test_linearised_pm_gives_the_finite_difference_gradient(mock, catalog):
 def test_jacobian_gradient_for_peak_matching(mock, catalog):
     start = mock.params_fit + np.array([0.15, 30.0, 0.3, 0.1, 0.8])
     auto = fit_spectrum(mock.obs, mock.species, catalog=catalog, loss="pm", init=start)
-    fd = fit_spectrum(mock.obs, mock.species, catalog=catalog, loss="pm", init=start,
-                      gradient="3-point")
+    fd = fit_spectrum(
+        mock.obs, mock.species, catalog=catalog, loss="pm", init=start, gradient="3-point"
+    )
     assert auto.meta["gradient"] == "jacobian" and auto.njev > 0
     assert fd.meta["gradient"] == "3-point" and fd.njev == 0
     assert auto.nfev * 2 < fd.nfev
@@ -118,27 +131,46 @@ def test_jacobian_gradient_for_peak_matching(mock, catalog):
 
 
 def test_pso_reference_fit(catalog):
-    m = mock_spectrum(["HC3N"], band=6, n_windows=1, n_channels=128, rms=0.05, catalog=catalog,
-                      seed=0)
-    r = fit_spectrum(m.obs, m.species, catalog=catalog, loss="chi2", optimizer="pso", n_trial=1,
-                     init="random", seed=3)
+    m = mock_spectrum(
+        ["HC3N"], band=6, n_windows=1, n_channels=128, rms=0.05, catalog=catalog, seed=0
+    )
+    r = fit_spectrum(
+        m.obs,
+        m.species,
+        catalog=catalog,
+        loss="chi2",
+        optimizer="pso",
+        n_trial=1,
+        init="random",
+        seed=3,
+    )
     assert r.optimizer == "pso" and r.nfev >= 28 * 101 and r.nfev_init == 0
     assert r.x[0, 4] == pytest.approx(m.params_fit[0, 4], abs=0.3)
     assert r.has_peak
 
 
 def test_shared_velocity_and_components(catalog):
-    m = mock_spectrum(["HC3N", "OCS"], band=6, n_windows=2, n_channels=128, catalog=catalog,
-                      seed=4)
-    problem = FitProblem(m.obs, m.species, catalog=catalog, loss="chi2", shared=("v_off",),
-                         n_components=[2, 1])
+    m = mock_spectrum(["HC3N", "OCS"], band=6, n_windows=2, n_channels=128, catalog=catalog, seed=4)
+    problem = FitProblem(
+        m.obs, m.species, catalog=catalog, loss="chi2", shared=("v_off",), n_components=[2, 1]
+    )
     assert problem.n_entries == 3 and problem.n_free == 3 * 4 + 1
     assert problem.component == [0, 1, 0]
     x = problem.expand(problem.sample_uniform(np.random.default_rng(0), 4))
     assert x.shape == (4, 3, 5) and np.all(x[:, :, 4] == x[:, :1, 4])
     np.testing.assert_allclose(problem.expand(problem.reduce(x)), x)
-    r = fit_spectrum(m.obs, m.species, catalog=catalog, loss="chi2", shared=("v_off",),
-                     n_components=[2, 1], init="random", n_init=5, seed=0, maxiter=5)
+    r = fit_spectrum(
+        m.obs,
+        m.species,
+        catalog=catalog,
+        loss="chi2",
+        shared=("v_off",),
+        n_components=[2, 1],
+        init="random",
+        n_init=5,
+        seed=0,
+        maxiter=5,
+    )
     assert r.species == ["HC3N;v=0;", "HC3N;v=0;", "OCS;v=0;"]
     assert np.ptp(r.x[:, 4]) == 0.0
 
@@ -165,8 +197,9 @@ def test_result_views_and_round_trips(near_truth_fit, tmp_path):
 
 def test_policy_init_is_clear_when_unavailable(mock, catalog):
     try:
-        r = fit_spectrum(mock.obs, mock.species, catalog=catalog, init="policy", n_init=8,
-                         loss="chi2", maxiter=3)
+        r = fit_spectrum(
+            mock.obs, mock.species, catalog=catalog, init="policy", n_init=8, loss="chi2", maxiter=3
+        )
     except CheckpointError as exc:
         assert "checkpoint" in str(exc)
     else:

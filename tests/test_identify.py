@@ -18,14 +18,16 @@ from spectuner_nb.model import LTEModel
 from spectuner_nb.observation import Observation
 
 SPECIES = ["CH3OH", "CH3CN", "HNCO", "OCS", "H2CO", "C2H5CN"]
-PARAMS = np.array([  # θ″, T_ex K, N cm⁻², Δv km/s, v_off km/s
-    [0.8, 150.0, 3e17, 4.0, 0.5],
-    [0.8, 200.0, 3e16, 3.5, 0.0],
-    [0.8, 120.0, 5e16, 4.0, -0.5],
-    [0.8, 150.0, 2e17, 4.0, 0.3],
-    [0.8, 120.0, 3e16, 4.0, 0.0],
-    [0.8, 150.0, 2e16, 4.0, 1.0],
-])
+PARAMS = np.array(
+    [  # θ″, T_ex K, N cm⁻², Δv km/s, v_off km/s
+        [0.8, 150.0, 3e17, 4.0, 0.5],
+        [0.8, 200.0, 3e16, 3.5, 0.0],
+        [0.8, 120.0, 5e16, 4.0, -0.5],
+        [0.8, 150.0, 2e17, 4.0, 0.3],
+        [0.8, 120.0, 3e16, 4.0, 0.0],
+        [0.8, 150.0, 2e16, 4.0, 1.0],
+    ]
+)
 
 
 def _strong_line_counts(mock) -> dict[str, int]:
@@ -33,10 +35,16 @@ def _strong_line_counts(mock) -> dict[str, int]:
     cat = default_cache()
     out = {}
     for k, name in enumerate(mock.species):
-        model = LTEModel(mock.obs.rest_freqs, [cat.lines(name, mock.obs.windows)],
-                         beam=mock.obs.beam, T_bg=list(mock.obs.T_bg))
-        out[name] = sum(len(find_peaks_above(y, 5 * r))
-                        for y, r in zip(model(mock.params[k:k + 1]), mock.obs.rms, strict=True))
+        model = LTEModel(
+            mock.obs.rest_freqs,
+            [cat.lines(name, mock.obs.windows)],
+            beam=mock.obs.beam,
+            T_bg=list(mock.obs.T_bg),
+        )
+        out[name] = sum(
+            len(find_peaks_above(y, 5 * r))
+            for y, r in zip(model(mock.params[k : k + 1]), mock.obs.rms, strict=True)
+        )
     return out
 
 
@@ -44,8 +52,17 @@ def _strong_line_counts(mock) -> dict[str, int]:
 def mixture():
     """Band-6 mock of six species, three windows of 700 channels (seed 1: CH3OH, HNCO and
     C2H5CN have ≥ 3 lines above 5 rms, OCS and H2CO one, CH3CN none)."""
-    return mock_spectrum(SPECIES, band=6, params=PARAMS, seed=1, n_windows=3, n_channels=700,
-                         beam=(0.8, 0.8), rms=0.1, T_bg=2.0)
+    return mock_spectrum(
+        SPECIES,
+        band=6,
+        params=PARAMS,
+        seed=1,
+        n_windows=3,
+        n_channels=700,
+        beam=(0.8, 0.8),
+        rms=0.1,
+        T_bg=2.0,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -84,13 +101,18 @@ def test_line_table_assigns_transitions(identified):
 
 
 def test_excluded_species_leaves_unknown_lines(mixture):
-    res = identify(mixture.obs, SPECIES + ["CH3OCHO", "HCOOH", "SO2"], exclude=["C2H5CN"],
-                   progress=False)
+    res = identify(
+        mixture.obs, SPECIES + ["CH3OCHO", "HCOOH", "SO2"], exclude=["C2H5CN"], progress=False
+    )
     assert "C2H5CN;v=0;" not in res.species
     assert "C2H5CN;v=0;" not in set(res.rejected["species"])
     cat = default_cache()
-    own = LTEModel(mixture.obs.rest_freqs, [cat.lines("C2H5CN", mixture.obs.windows)],
-                   beam=mixture.obs.beam, T_bg=list(mixture.obs.T_bg))
+    own = LTEModel(
+        mixture.obs.rest_freqs,
+        [cat.lines("C2H5CN", mixture.obs.windows)],
+        beam=mixture.obs.beam,
+        T_bg=list(mixture.obs.T_bg),
+    )
     spectra = own(mixture.params[SPECIES.index("C2H5CN")][None])
     unknown = res.unknown
     assert len(unknown) >= 2
@@ -102,8 +124,7 @@ def test_excluded_species_leaves_unknown_lines(mixture):
 
 def test_resume_reuses_stored_fits_and_refuses_another_run(mixture, tmp_path):
     names = ["CH3OH", "HNCO", "OCS"]
-    first = identify(mixture.obs, names, workdir=tmp_path, init="random", n_init=20,
-                     progress=False)
+    first = identify(mixture.obs, names, workdir=tmp_path, init="random", n_init=20, progress=False)
     assert "CH3OH;vt=0-2;" in first.species
     files = sorted((tmp_path / "fits").glob("*.npz"))
     assert len(files) == 3
@@ -115,17 +136,16 @@ def test_resume_reuses_stored_fits_and_refuses_another_run(mixture, tmp_path):
             loss = float(stored["loss"])
             stored["loss"] = np.float64(loss - 1000.0)
             np.savez(path, **stored)
-    again = identify(mixture.obs, names, workdir=tmp_path, init="random", n_init=20,
-                     progress=False)
+    again = identify(mixture.obs, names, workdir=tmp_path, init="random", n_init=20, progress=False)
     assert again.scores["CH3OH;vt=0-2;"]["loss"] == pytest.approx(loss - 1000.0)
     changed = mixture.obs.with_intensities([y * 1.01 for y in mixture.obs.intensities])
     with pytest.raises(IdentificationError, match="another identification"):
         identify(changed, names, workdir=tmp_path, init="random", n_init=20, progress=False)
     with pytest.raises(IdentificationError, match="another identification"):
-        identify(mixture.obs, names, workdir=tmp_path, init="random", n_init=21,
-                 progress=False)
-    fresh = identify(changed, names, workdir=tmp_path, init="random", n_init=20,
-                     resume=False, progress=False)
+        identify(mixture.obs, names, workdir=tmp_path, init="random", n_init=21, progress=False)
+    fresh = identify(
+        changed, names, workdir=tmp_path, init="random", n_init=20, resume=False, progress=False
+    )
     assert "CH3OH;vt=0-2;" in fresh.species
 
 
@@ -139,18 +159,21 @@ def test_progress_callable_reports_fits_and_stages_and_can_stop(mixture, tmp_pat
     res = identify(mixture.obs, names, init="random", n_init=5, progress=lambda *a: calls.append(a))
     fits = [c for c in calls if c[2] == STAGES[0]]
     assert [c[0] for c in fits] == list(range(len(fits))) and fits[-1][0] == fits[-1][1] >= 3
-    assert [c[2] for c in calls[len(fits):]] == list(STAGES[1:])
+    assert [c[2] for c in calls[len(fits) :]] == list(STAGES[1:])
     assert res.species
 
     def stop_after_one(done, total, stage):
         if done == 1:
             raise _Stop
+
     with pytest.raises(_Stop):  # the caller's exception ends the run between two fits
-        identify(mixture.obs, names, init="random", n_init=5, workdir=tmp_path,
-                 progress=stop_after_one)
+        identify(
+            mixture.obs, names, init="random", n_init=5, workdir=tmp_path, progress=stop_after_one
+        )
     assert len(list((tmp_path / "fits").glob("*.npz"))) == 1
-    resumed = identify(mixture.obs, names, init="random", n_init=5, workdir=tmp_path,
-                       progress=False)  # the workdir is unlocked and its fit reused
+    resumed = identify(
+        mixture.obs, names, init="random", n_init=5, workdir=tmp_path, progress=False
+    )  # the workdir is unlocked and its fit reused
     assert resumed.species == res.species
     with pytest.raises(IdentificationError, match="progress"):
         identify(mixture.obs, names, progress="yes")
@@ -158,8 +181,15 @@ def test_progress_callable_reports_fits_and_stages_and_can_stop(mixture, tmp_pat
 
 def test_write_read_round_trip(identified, tmp_path):
     identified.write(tmp_path / "out")
-    for name in ("summary.json", "species.ecsv", "lines.ecsv", "rejected.ecsv", "model.ecsv",
-                 "fit.json", "identified.molfit"):
+    for name in (
+        "summary.json",
+        "species.ecsv",
+        "lines.ecsv",
+        "rejected.ecsv",
+        "model.ecsv",
+        "fit.json",
+        "identified.molfit",
+    ):
         assert (tmp_path / "out" / name).is_file()
     back = IdentificationResult.read(tmp_path / "out")
     assert back.species == identified.species
@@ -191,7 +221,8 @@ def test_failed_write_leaves_the_older_result(identified, tmp_path, monkeypatch)
     assert back.message == "older" and back.species == []
     assert not (folder / "fit.json").exists()
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        ["summary.json", "species.ecsv", "lines.ecsv", "rejected.ecsv", "model.ecsv"])
+        ["summary.json", "species.ecsv", "lines.ecsv", "rejected.ecsv", "model.ecsv"]
+    )
 
 
 def test_interrupted_write_is_refused_not_mixed(identified, tmp_path, monkeypatch):
@@ -221,7 +252,8 @@ def test_mixed_folder_is_refused(identified, tmp_path):
     _older(identified).write(tmp_path / "old")
     (tmp_path / "new" / "lines.ecsv").write_bytes((tmp_path / "old" / "lines.ecsv").read_bytes())
     (tmp_path / "new" / "species.ecsv").write_bytes(
-        (tmp_path / "old" / "species.ecsv").read_bytes())
+        (tmp_path / "old" / "species.ecsv").read_bytes()
+    )
     with pytest.raises(IncompleteResultError, match="mixed.*species.ecsv"):
         IdentificationResult.read(tmp_path / "new")
     (tmp_path / "new" / "fit.json").unlink()
@@ -246,8 +278,9 @@ def test_typed_errors(mixture):
 
 def test_no_peak_is_a_result_not_an_error(mixture):
     rng = np.random.default_rng(0)
-    quiet = mixture.obs.with_intensities([rng.normal(0.0, 0.1, y.size) * 0.5
-                                          for y in mixture.obs.intensities])
+    quiet = mixture.obs.with_intensities(
+        [rng.normal(0.0, 0.1, y.size) * 0.5 for y in mixture.obs.intensities]
+    )
     res = identify(quiet, progress=False)
     assert res.message == "no peak above 4 sigma"
     assert res.species == [] and res.n_peaks == 0 and res.fit is None
@@ -261,14 +294,16 @@ def test_cold_core_preset_identifies_narrow_lines():
     centres = [90978.99, 96741.37, 87925.24]  # HC3N 10–9, CH3OH 2(0)–1(0) A+, HNCO 4–3
     freqs = [c - 6.0 + 0.03 * np.arange(400) for c in centres]
     names = [cat.entry(s).name for s in ("HC3N", "CH3OH", "HNCO")]
-    truth = np.array([[60.0, 8.0, 3e13, 0.3, 0.1], [60.0, 7.0, 1e14, 0.35, 0.1],
-                      [60.0, 9.0, 1e13, 0.3, 0.1]])
+    truth = np.array(
+        [[60.0, 8.0, 3e13, 0.3, 0.1], [60.0, 7.0, 1e14, 0.35, 0.1], [60.0, 9.0, 1e13, 0.3, 0.1]]
+    )
     windows = [(f[0], f[-1]) for f in freqs]
     model = LTEModel(freqs, [cat.lines(n, windows) for n in names], beam=(60.0, 60.0))
     rng = np.random.default_rng(4)
     clean = model(truth)
-    obs = Observation.from_arrays(freqs, [y + rng.normal(0, 0.02, y.size) for y in clean],
-                                  beam=(60.0, 60.0), rms=0.02)
+    obs = Observation.from_arrays(
+        freqs, [y + rng.normal(0, 0.02, y.size) for y in clean], beam=(60.0, 60.0), rms=0.02
+    )
     res = identify(obs, progress=False)
     assert res.settings["preset"] == "cold_core" and res.settings["init"] == "random"
     assert set(res.species) == set(names)

@@ -23,18 +23,21 @@ from spectuner_nb.parameters import (
 )
 
 
-@pytest.mark.parametrize(("name", "parent"), [
-    ("C-13-H3OH;v=0;", "CH3OH;vt=0-2;"),
-    ("HCC-13-CN;v=0;", "HC3N;v=0;"),
-    ("HDCO;v=0;", "H2CO;v=0;"),
-    ("D2CO;v=0;", "H2CO;v=0;"),
-    ("CH2DCCH;v=0;", "CH3CCH;v=0;"),
-    ("S-34-O2;v=0;", "SO2;v=0;"),
-    ("CH3CN-15;v=0;", "CH3CN;v=0;"),
-    ("c-HCCCD;v=0;", "c-C3H2;v=0;"),
-    ("HCCNC;v=0;", "HCCNC;v=0;"),  # an isomer, not an isotopologue of HC3N
-    ("CH3OH;vt=0-2;", "CH3OH;vt=0-2;"),
-])
+@pytest.mark.parametrize(
+    ("name", "parent"),
+    [
+        ("C-13-H3OH;v=0;", "CH3OH;vt=0-2;"),
+        ("HCC-13-CN;v=0;", "HC3N;v=0;"),
+        ("HDCO;v=0;", "H2CO;v=0;"),
+        ("D2CO;v=0;", "H2CO;v=0;"),
+        ("CH2DCCH;v=0;", "CH3CCH;v=0;"),
+        ("S-34-O2;v=0;", "SO2;v=0;"),
+        ("CH3CN-15;v=0;", "CH3CN;v=0;"),
+        ("c-HCCCD;v=0;", "c-C3H2;v=0;"),
+        ("HCCNC;v=0;", "HCCNC;v=0;"),  # an isomer, not an isotopologue of HC3N
+        ("CH3OH;vt=0-2;", "CH3OH;vt=0-2;"),
+    ],
+)
 def test_parent_species_in_the_shipped_catalog(name, parent):
     known = default_cache().species()
     assert parent_species(name, known) == parent
@@ -67,11 +70,14 @@ def _two_species(delta_v: float, channel_mhz: float):
     lines = [cat.lines(s, window) for s in ("CH3OH", "H2CO")]
     truth = np.array([[0.8, 150.0, 1e17, delta_v, 0.0], [0.8, 80.0, 3e15, delta_v, 0.0]])
     model = LTEModel([freq], lines, beam=(0.8, 0.8))
-    parts = [model(np.where(np.arange(2)[:, None] == k, truth, truth * [1, 1, 0, 1, 1]))[0]
-             for k in range(2)]
+    parts = [
+        model(np.where(np.arange(2)[:, None] == k, truth, truth * [1, 1, 0, 1, 1]))[0]
+        for k in range(2)
+    ]
     rng = np.random.default_rng(1)
-    obs = Observation.from_arrays([freq], [parts[0] + parts[1] + rng.normal(0, 0.05, freq.size)],
-                                  beam=(0.8, 0.8), rms=0.05)
+    obs = Observation.from_arrays(
+        [freq], [parts[0] + parts[1] + rng.normal(0, 0.05, freq.size)], beam=(0.8, 0.8), rms=0.05
+    )
     return obs, lines, truth, parts
 
 
@@ -85,19 +91,29 @@ def test_choose_preset_from_line_widths():
 def test_fit_on_a_base_recovers_the_rest():
     obs, lines, _, parts = _two_species(4.0, 0.5)
     base = [parts[1]]  # H2CO fixed
-    res = fit_spectrum(obs, ["CH3OH"], lines=[lines[0]], loss="chi2", init="random",
-                       n_init=200, seed=3, base=base)
+    res = fit_spectrum(
+        obs, ["CH3OH"], lines=[lines[0]], loss="chi2", init="random", n_init=200, seed=3, base=base
+    )
     np.testing.assert_allclose(res.model[0], parts[0] + parts[1], atol=0.3)  # base included
     assert res.chi2 < 1.5 * obs.n_channels  # the data are explained down to the noise
-    plain = fit_spectrum(obs, ["CH3OH"], lines=[lines[0]], loss="chi2", init=res.x[None],
-                         n_init=1, optimizer="none", base=None)
+    plain = fit_spectrum(
+        obs,
+        ["CH3OH"],
+        lines=[lines[0]],
+        loss="chi2",
+        init=res.x[None],
+        n_init=1,
+        optimizer="none",
+        base=None,
+    )
     assert plain.chi2 > res.chi2  # without the base the H2CO lines stay unexplained
     with pytest.raises(FitError, match="base"):
         fit_spectrum(obs, ["CH3OH"], lines=[lines[0]], base=[parts[0][:-1]])
     with pytest.raises(FitError, match="preset"):
         fit_spectrum(obs, ["CH3OH"], lines=[lines[0]], bounds="tepid")
-    cold = fit_spectrum(obs, ["CH3OH"], lines=[lines[0]], bounds="cold_core", n_init=5,
-                        optimizer="none", seed=0)
+    cold = fit_spectrum(
+        obs, ["CH3OH"], lines=[lines[0]], bounds="cold_core", n_init=5, optimizer="none", seed=0
+    )
     np.testing.assert_array_equal(cold.bounds[0], bounds_preset("cold_core"))
 
 
@@ -151,8 +167,15 @@ def test_second_identification_on_a_busy_workdir_is_refused(tmp_path):
         with pytest.raises(WorkdirBusyError, match="in use"):
             FitStore(tmp_path, "1" * 64, {}, resume=resume)
         with pytest.raises(WorkdirBusyError, match="in use"):
-            identify(obs, ["CH3OH", "H2CO"], workdir=tmp_path, resume=resume, init="random",
-                     n_init=2, progress=False)
+            identify(
+                obs,
+                ["CH3OH", "H2CO"],
+                workdir=tmp_path,
+                resume=resume,
+                init="random",
+                n_init=2,
+                progress=False,
+            )
     assert first.read("CH3OH;vt=0-2;")[2] == 42  # the first run's fit is intact
     first.close()
     with FitStore(tmp_path, "1" * 64, {}) as resumed:  # released: the directory is usable
@@ -166,10 +189,12 @@ def test_individual_fits_on_a_dask_client():
 
     obs, *_ = _two_species(4.0, 0.5)
     local = identify(obs, ["CH3OH", "H2CO", "HNCO"], init="random", n_init=20, progress=False)
-    with Client(processes=False, n_workers=1, threads_per_worker=1,
-                dashboard_address=":0") as client:
-        remote = identify(obs, ["CH3OH", "H2CO", "HNCO"], init="random", n_init=20,
-                          client=client, progress=False)
+    with Client(
+        processes=False, n_workers=1, threads_per_worker=1, dashboard_address=":0"
+    ) as client:
+        remote = identify(
+            obs, ["CH3OH", "H2CO", "HNCO"], init="random", n_init=20, client=client, progress=False
+        )
     assert remote.species == local.species
     assert set(local.species) == {"CH3OH;vt=0-2;", "H2CO;v=0;"}
     # single-threaded workers sum in another order: the same models, not the same bits
@@ -191,17 +216,34 @@ def test_tie_unconstrained_holds_one_line_species_in_the_constrained_range():
     from spectuner_nb.parameters import at_bound, physical_to_fit
 
     names = ["CH3OH", "HNCO", "OCS", "H2CO", "C2H5CN"]
-    truth = np.array([[0.8, 150.0, 3e17, 4.0, 0.5], [0.8, 200.0, 3e16, 3.5, 0.0],
-                      [0.8, 120.0, 5e16, 4.0, -0.5], [0.8, 150.0, 2e17, 4.0, 0.3],
-                      [0.8, 120.0, 3e16, 4.0, 0.0], [0.8, 150.0, 2e16, 4.0, 1.0]])
-    mix = mock_spectrum(["CH3OH", "CH3CN"] + names[1:], band=6, n_windows=3, n_channels=700,
-                        params=truth, seed=1, beam=(0.8, 0.8), rms=0.1, T_bg=2.0)
+    truth = np.array(
+        [
+            [0.8, 150.0, 3e17, 4.0, 0.5],
+            [0.8, 200.0, 3e16, 3.5, 0.0],
+            [0.8, 120.0, 5e16, 4.0, -0.5],
+            [0.8, 150.0, 2e17, 4.0, 0.3],
+            [0.8, 120.0, 3e16, 4.0, 0.0],
+            [0.8, 150.0, 2e16, 4.0, 1.0],
+        ]
+    )
+    mix = mock_spectrum(
+        ["CH3OH", "CH3CN"] + names[1:],
+        band=6,
+        n_windows=3,
+        n_channels=700,
+        params=truth,
+        seed=1,
+        beam=(0.8, 0.8),
+        rms=0.1,
+        T_bg=2.0,
+    )
     truth = np.delete(truth, 1, axis=0)  # CH3CN has no line in these windows
     cat = default_cache()
     lines = [cat.lines(s, mix.obs.windows) for s in names]
     assert [len(ll) for ll in lines[2:4]] == [1, 2]
-    x_true = physical_to_fit(truth, LTEModel(mix.obs.rest_freqs, lines[:1],
-                                             beam=mix.obs.beam).theta_b_sq_ref)
+    x_true = physical_to_fit(
+        truth, LTEModel(mix.obs.rest_freqs, lines[:1], beam=mix.obs.beam).theta_b_sq_ref
+    )
     x0 = x_true.copy()
     x0[2:4, :3] = [[-0.001, 990.0, 17.0], [-0.001, 990.0, 16.5]]
     settings = {"bounds": TABLE1_BOUNDS.tolist()}
@@ -219,8 +261,13 @@ def test_tie_unconstrained_holds_one_line_species_in_the_constrained_range():
     assert not tied_fit.at_bound.any()
     np.testing.assert_array_equal(tied_fit.at_bound, at_bound(tied_fit.x, TABLE1_BOUNDS))
     assert tied_fit.chi2 < joint.chi2 + 5.0  # the data allow it: χ² unchanged
-    again, none = tie_unconstrained(mix.obs, names[:2], lines[:2], refine(
-        mix.obs, names[:2], lines[:2], x_true[:2], settings), settings)
+    again, none = tie_unconstrained(
+        mix.obs,
+        names[:2],
+        lines[:2],
+        refine(mix.obs, names[:2], lines[:2], x_true[:2], settings),
+        settings,
+    )
     assert none == {}  # all constrained: nothing tied
 
 
@@ -239,14 +286,25 @@ def test_species_at_a_bound_after_the_tie_are_rejected_unless_included():
     from spectuner_nb.parameters import at_bound, physical_to_fit
 
     names = ["CH3OH", "HNCO", "C2H5CN"]
-    truth = np.array([[0.8, 150.0, 3e17, 4.0, 0.5], [0.8, 200.0, 3e16, 3.5, 0.0],
-                      [0.8, 150.0, 2e16, 4.0, 1.0]])
-    mix = mock_spectrum(names, band=6, n_windows=3, n_channels=700, params=truth, seed=1,
-                        beam=(0.8, 0.8), rms=0.1, T_bg=2.0)
+    truth = np.array(
+        [[0.8, 150.0, 3e17, 4.0, 0.5], [0.8, 200.0, 3e16, 3.5, 0.0], [0.8, 150.0, 2e16, 4.0, 1.0]]
+    )
+    mix = mock_spectrum(
+        names,
+        band=6,
+        n_windows=3,
+        n_channels=700,
+        params=truth,
+        seed=1,
+        beam=(0.8, 0.8),
+        rms=0.1,
+        T_bg=2.0,
+    )
     cat = default_cache()
     lines = [cat.lines(s, mix.obs.windows) for s in names]
-    x = physical_to_fit(truth, LTEModel(mix.obs.rest_freqs, lines[:1],
-                                        beam=mix.obs.beam).theta_b_sq_ref)
+    x = physical_to_fit(
+        truth, LTEModel(mix.obs.rest_freqs, lines[:1], beam=mix.obs.beam).theta_b_sq_ref
+    )
     settings = {"bounds": TABLE1_BOUNDS.tolist()}
     joint = refine(mix.obs, names, lines, x, settings)
     assert not at_bound(joint.x, TABLE1_BOUNDS).any()
@@ -258,10 +316,12 @@ def test_species_at_a_bound_after_the_tie_are_rejected_unless_included():
     assert list(rejected) == ["HNCO"] and rejected["HNCO"].startswith(UNCONSTRAINED_AT_BOUND)
     assert "T_ex" in rejected["HNCO"]
     assert len(kept_fit.species) == 2 and not kept_fit.at_bound.any()
-    np.testing.assert_allclose(kept_fit.x, joint.x[[0, 2]], atol=0.05 * np.abs(joint.x[[0, 2]])
-                               .max())
-    same_fit, same, none, flagged = drop_at_bound(mix.obs, names, lines, hot, settings,
-                                                  include=["HNCO"])
+    np.testing.assert_allclose(
+        kept_fit.x, joint.x[[0, 2]], atol=0.05 * np.abs(joint.x[[0, 2]]).max()
+    )
+    same_fit, same, none, flagged = drop_at_bound(
+        mix.obs, names, lines, hot, settings, include=["HNCO"]
+    )
     assert same == names and none == {} and flagged == ["HNCO"]
     assert same_fit is hot
 
@@ -271,10 +331,14 @@ def test_species_at_another_velocity_do_not_set_the_tie_range():
     9 km/s away (another component, or a false match) is not one of them."""
     from spectuner_nb.identification.combine import TIE_V_TOL, _at_source_velocity
 
-    x = np.array([[-0.5, 150.0, 17.0, np.log10(5.0), -2.5],
-                  [-0.4, 300.0, 18.0, np.log10(4.0), -2.7],
-                  [-2.0, 90.0, 18.0, np.log10(8.0), 6.8],   # constrained, another velocity
-                  [-0.1, 990.0, 17.0, np.log10(5.0), -2.3]])  # unconstrained
+    x = np.array(
+        [
+            [-0.5, 150.0, 17.0, np.log10(5.0), -2.5],
+            [-0.4, 300.0, 18.0, np.log10(4.0), -2.7],
+            [-2.0, 90.0, 18.0, np.log10(8.0), 6.8],  # constrained, another velocity
+            [-0.1, 990.0, 17.0, np.log10(5.0), -2.3],
+        ]
+    )  # unconstrained
     constrained = np.array([True, True, True, False])
     assert TIE_V_TOL * 5.0 < 9.0
     np.testing.assert_array_equal(_at_source_velocity(x, constrained), [True, True, False, True])
@@ -293,8 +357,9 @@ def test_individual_fits_come_back_in_candidate_order(tmp_path):
     settings = {"bounds": TABLE1_BOUNDS.tolist(), "loss": "pm", "n_init": 4, "seed": 0}
     with FitStore(tmp_path, "run", {}) as store:
         store.write(names[1], np.arange(5.0), -1.5, 42)  # the last candidate is stored
-        starts = {n: random_starts(c, TABLE1_BOUNDS, 4, 0, obs)
-                  for n, c in zip(names, cands, strict=True)}
+        starts = {
+            n: random_starts(c, TABLE1_BOUNDS, 4, 0, obs) for n, c in zip(names, cands, strict=True)
+        }
         out = run_fits(obs, cands, starts, settings, store)
     assert list(out) == names
     assert out[names[1]][2] == 42

@@ -70,8 +70,10 @@ def reference_pm(freq, obs, pred, thr):
     for k in set(range(len(sp))) - matched:
         a, b = sp[k]
         m = 0.5 * (a + b)
-        e_fp = min(span_mean(freq, (obs, pred), a, b, lambda o, p: np.maximum(0, p - o)),
-                   span_mean(freq, (pred,), a, b, lambda p: np.maximum(0, p - thr)))
+        e_fp = min(
+            span_mean(freq, (obs, pred), a, b, lambda o, p: np.maximum(0, p - o)),
+            span_mean(freq, (pred,), a, b, lambda p: np.maximum(0, p - thr)),
+        )
         if len(centres) == 0:
             w = max(m - freq[0], freq[-1] - m) / (freq[-1] - freq[0])
         elif m >= centres[-1]:
@@ -159,8 +161,10 @@ def test_false_peak_half_way_between_observed_peaks_has_full_weight(window):
     k = np.argmin(np.abs(np.interp(spans.mean(1), np.arange(freq.size), freq) - mid))
     a, b = np.interp(spans[k], np.arange(freq.size), freq)
     pred = obs + fake
-    e_fp = min(span_mean(freq, (obs, pred), a, b, lambda o, p: np.maximum(0, p - o)),
-               span_mean(freq, (pred,), a, b, lambda p: np.maximum(0, p - THR)))
+    e_fp = min(
+        span_mean(freq, (obs, pred), a, b, lambda o, p: np.maximum(0, p - o)),
+        span_mean(freq, (pred,), a, b, lambda p: np.maximum(0, p - THR)),
+    )
     matched = -sum(span_mean(freq, obs, *s) for s in loss.obs_spans[0])
     w = 1.0 - abs(0.5 * (a + b) - mid) / (0.5 * (centres[1] - centres[0]))
     assert w > 0.99
@@ -202,8 +206,10 @@ def test_batch_and_windows_are_consistent(window):
     obs2 = gauss(f2, f2[200], 4.0, 1.0)
     loss = PeakMatchingLoss([freq, f2], [obs, obs2], [RMS, 0.3])
     rng = np.random.default_rng(1)
-    batch = [np.stack([obs * s for s in (0.0, 0.5, 1.0, 2.0)]),
-             np.stack([obs2 * s for s in (0.0, 0.5, 1.0, 2.0)]) + rng.normal(0, 0.01, (4, 400))]
+    batch = [
+        np.stack([obs * s for s in (0.0, 0.5, 1.0, 2.0)]),
+        np.stack([obs2 * s for s in (0.0, 0.5, 1.0, 2.0)]) + rng.normal(0, 0.01, (4, 400)),
+    ]
     res = loss(batch)
     assert res.loss.shape == (4,) and res.has_peak.tolist() == [False, True, True, True]
     for i in range(4):
@@ -232,8 +238,9 @@ def test_chi2_and_gradient_match_numpy():
 
 
 def test_relative_loss():
-    np.testing.assert_allclose(relative_loss([-2.0, 1.0, 0.0, 3.0], [-1.0, 1.0, 0.0, -1.0]),
-                               [-1 / 3, 0.0, 0.0, 1.0])
+    np.testing.assert_allclose(
+        relative_loss([-2.0, 1.0, 0.0, 3.0], [-1.0, 1.0, 0.0, -1.0]), [-1 / 3, 0.0, 0.0, 1.0]
+    )
 
 
 def test_invalid_inputs_raise(window):

@@ -31,15 +31,20 @@ def test_seeded_and_consistent_with_the_model(catalog):
     assert np.std(resid) == pytest.approx(a.obs.rms[0], rel=0.1)  # the noise is what rms says
     peak = max(float(np.max(m)) for m in a.model)
     assert peak >= 5.0 * a.obs.rms[0]  # line-rich mocks show lines
-    np.testing.assert_allclose(a.params_fit[:, 1:], np.column_stack(
-        [a.params[:, 1], np.log10(a.params[:, 2]), np.log10(a.params[:, 3]), a.params[:, 4]]))
+    np.testing.assert_allclose(
+        a.params_fit[:, 1:],
+        np.column_stack(
+            [a.params[:, 1], np.log10(a.params[:, 2]), np.log10(a.params[:, 3]), a.params[:, 4]]
+        ),
+    )
     assert np.all(a.params_fit[:, 0] < 0)
 
 
 @pytest.mark.parametrize("band", sorted(BANDS))
 def test_bands_beams_and_channels(catalog, band):
-    m = mock_spectrum(["HC3N"], band=band, regime="line-poor", n_channels=256, catalog=catalog,
-                      seed=band)
+    m = mock_spectrum(
+        ["HC3N"], band=band, regime="line-poor", n_channels=256, catalog=catalog, seed=band
+    )
     lo, hi = BANDS[band]["range_mhz"]
     dnu = BANDS[band]["channel_mhz"]
     for f in m.obs.freqs:
@@ -53,8 +58,12 @@ def test_bands_beams_and_channels(catalog, band):
 
 def test_dataset_cycles_bands_and_regimes(catalog):
     data = mock_dataset(4, seed=2, bands=(3, 6), catalog=catalog, n_channels=128)
-    assert [(m.band, m.regime) for m in data] == [(3, "line-rich"), (6, "line-rich"),
-                                                  (3, "line-poor"), (6, "line-poor")]
+    assert [(m.band, m.regime) for m in data] == [
+        (3, "line-rich"),
+        (6, "line-rich"),
+        (3, "line-poor"),
+        (6, "line-poor"),
+    ]
     assert set(available_species(catalog)) >= {"HC3N;v=0;", "OCS;v=0;"}
     assert all(set(m.species) <= set(available_species(catalog)) for m in data)
 

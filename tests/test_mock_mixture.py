@@ -43,8 +43,10 @@ def test_dataset_is_reproducible_and_cycles_bands():
     b = mixture_dataset(3, seed=7, interloper_every=3)
     assert [m.mock.band for m in a] == [3, 6, 7]
     assert [m.interloper is not None for m in a] == [False, False, True]
-    assert all(np.array_equal(x.obs.intensities[0], y.obs.intensities[0])
-               for x, y in zip(a, b, strict=True))
+    assert all(
+        np.array_equal(x.obs.intensities[0], y.obs.intensities[0])
+        for x, y in zip(a, b, strict=True)
+    )
 
 
 def test_interlopers_are_spread_over_the_bands():

@@ -38,8 +38,13 @@ def tau_hat(lines, t_ex, n_tot):
     nu = lines["freq"]
     q = 0.5 * t_ex**1.5
     return (
-        35.76033 * n_tot * lines["A_ul"] * lines["g_u"] / (q * nu**2)
-        * np.exp(-lines["E_low"] / t_ex) * (1 - np.exp(-H_K_MHZ * nu / t_ex))
+        35.76033
+        * n_tot
+        * lines["A_ul"]
+        * lines["g_u"]
+        / (q * nu**2)
+        * np.exp(-lines["E_low"] / t_ex)
+        * (1 - np.exp(-H_K_MHZ * nu / t_ex))
     )
 
 
@@ -164,10 +169,15 @@ def test_batch_windows_background_and_linelist_input():
     ll = LineList.from_mapping("X", la)
     w1, w2 = grid(99990, 100005, 0.1), grid(100015, 100030, 0.2)
     rng = np.random.default_rng(3)
-    p = np.column_stack([
-        rng.uniform(0.5, 3, 7), rng.uniform(10, 200, 7), 10 ** rng.uniform(13, 18, 7),
-        rng.uniform(0.5, 8, 7), rng.uniform(-5, 5, 7),
-    ])[:, None, :]
+    p = np.column_stack(
+        [
+            rng.uniform(0.5, 3, 7),
+            rng.uniform(10, 200, 7),
+            10 ** rng.uniform(13, 18, 7),
+            rng.uniform(0.5, 8, 7),
+            rng.uniform(-5, 5, 7),
+        ]
+    )[:, None, :]
     t_bg = [1.0, np.linspace(2.0, 3.0, w2.size)]
     model = LTEModel([w1, w2], [ll], beam=(0.8, 0.6), T_bg=t_bg)
     batch = model(p)
@@ -265,8 +275,9 @@ def test_stacked_spectra_and_linearised_rows():
         model.stacked_from_fit(x[0])
     spectrum, jac = model.spectrum_and_jacobian(x[0])
     dz = np.array([[0.0] * 5, [1e-3, 0.0, 0.0, 0.0, 0.0], [0.0, 2.0, 0.1, 0.0, 0.3]])
-    np.testing.assert_allclose(linear_rows(spectrum, jac, dz), spectrum + dz @ jac.T,
-                               rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(
+        linear_rows(spectrum, jac, dz), spectrum + dz @ jac.T, rtol=1e-12, atol=1e-14
+    )
 
 
 @pytest.mark.parametrize("beam,t_bg,cmb", [((0.9, 0.7), 2.0, True), (12.0, 0.0, False)])
@@ -299,8 +310,15 @@ def test_partition_function_table_is_used_log_log():
     t_ex = 31.6227766  # Q = 100 exactly on the log-log line
     thin = lte_spectra([f], [ll], [[1.0, t_ex, 1e11, 2.0, 0.0]], beam=(1.0, 1.0), cmb=False)[0]
     lines = ll.as_mapping()
-    tau = (35.76033 * 1e11 * lines["A_ul"] * lines["g_u"] / (100.0 * lines["freq"] ** 2)
-           * np.exp(-lines["E_low"] / t_ex) * (1 - np.exp(-H_K_MHZ * lines["freq"] / t_ex)))
+    tau = (
+        35.76033
+        * 1e11
+        * lines["A_ul"]
+        * lines["g_u"]
+        / (100.0 * lines["freq"] ** 2)
+        * np.exp(-lines["E_low"] / t_ex)
+        * (1 - np.exp(-H_K_MHZ * lines["freq"] / t_ex))
+    )
     expected = 0.5 * planck(1e5, t_ex) * tau.sum()
     assert thin.sum() * 0.1 == pytest.approx(expected, rel=1e-4)
 
@@ -308,8 +326,9 @@ def test_partition_function_table_is_used_log_log():
 def test_compiled_partition_and_fit_conversion_match_the_python_rules():
     """The model's compiled Q(T), d ln Q/d ln T and fit→physical conversion follow
     PartitionFunction and parameters.fit_to_physical (inside, at nodes, beyond the table)."""
-    pf = PartitionFunction.from_table([5.0, 9.375, 18.75, 75.0, 300.0], [3.0, 7.0, 19.0, 150.0,
-                                                                          1200.0])
+    pf = PartitionFunction.from_table(
+        [5.0, 9.375, 18.75, 75.0, 300.0], [3.0, 7.0, 19.0, 150.0, 1200.0]
+    )
     ll = LineList.from_mapping("X", dict(lines_dict([100000.0]), Q_T=(pf.temperature, pf.q)))
     f = grid(99995, 100005, 0.1)
     model = LTEModel([f], [ll, lines_dict([100001.0])], beam=12.0)
@@ -320,13 +339,19 @@ def test_compiled_partition_and_fit_conversion_match_the_python_rules():
     pf1 = model.lines[1].partition
     np.testing.assert_allclose(q[:, 1], pf1(t[::-1]), rtol=1e-14)
     assert np.all(model._partition(t[:, None, None][:, 0], slope=False)[1] == 0.0)
-    x = np.random.default_rng(1).uniform([-3, 1, 12, -0.5, -12], [-1e-4, 1e3, 22, 1.5, 12],
-                                         (50, 2, 5))
+    x = np.random.default_rng(1).uniform(
+        [-3, 1, 12, -0.5, -12], [-1e-4, 1e3, 22, 1.5, 12], (50, 2, 5)
+    )
     p = fit_to_physical(x, model.theta_b_sq_ref)
-    np.testing.assert_allclose(np.concatenate(model.from_fit(x), axis=-1),
-                               np.concatenate(model(p), axis=-1), rtol=1e-12, atol=0.0)
-    np.testing.assert_allclose(model.stacked_from_fit(x), np.concatenate(model(p), axis=-1),
-                               rtol=1e-12, atol=0.0)
+    np.testing.assert_allclose(
+        np.concatenate(model.from_fit(x), axis=-1),
+        np.concatenate(model(p), axis=-1),
+        rtol=1e-12,
+        atol=0.0,
+    )
+    np.testing.assert_allclose(
+        model.stacked_from_fit(x), np.concatenate(model(p), axis=-1), rtol=1e-12, atol=0.0
+    )
     with pytest.raises(ModelInputError, match="NaN"):
         model.from_fit(np.where(np.arange(5) == 3, np.nan, x[0]))
 
@@ -337,10 +362,13 @@ def test_channels_between_distant_lines_are_zero_and_lines_add():
     exact zeros between them."""
     f = grid(99950, 100050, 0.2)
     p = [[1.0, 60.0, 1e16, 1.5, 0.0]]
-    both = lte_spectra([f], [lines_dict([99970.0, 100030.0], e_low=[10.0, 10.0])], p,
-                       beam=(1.0, 1.0))[0]
-    one = [lte_spectra([f], [lines_dict([nu], e_low=[10.0])], p, beam=(1.0, 1.0))[0]
-           for nu in (99970.0, 100030.0)]
+    both = lte_spectra(
+        [f], [lines_dict([99970.0, 100030.0], e_low=[10.0, 10.0])], p, beam=(1.0, 1.0)
+    )[0]
+    one = [
+        lte_spectra([f], [lines_dict([nu], e_low=[10.0])], p, beam=(1.0, 1.0))[0]
+        for nu in (99970.0, 100030.0)
+    ]
     np.testing.assert_allclose(both, one[0] + one[1], rtol=1e-7, atol=0.0)
     middle = (f > 99990.0) & (f < 100010.0)
     assert np.all(both[middle] == 0.0) and both.max() > 1.0

@@ -39,9 +39,15 @@ def test_thin_limit_integrated_intensity_on_real_lines(ch3oh, windows):
     model = LTEModel(windows, [ch3oh], beam=beam, cmb=False)
     spectra = model([[0.5, t_ex, n_tot, 5.0, 0.0]])
     nu = np.asarray(ch3oh.freq)
-    tau_hat = (35.76033 * n_tot * np.asarray(ch3oh.A_ul) * np.asarray(ch3oh.g_u)
-               / (float(ch3oh.partition(t_ex)) * nu**2) * np.exp(-np.asarray(ch3oh.E_low) / t_ex)
-               * -np.expm1(-H_K_MHZ * nu / t_ex))
+    tau_hat = (
+        35.76033
+        * n_tot
+        * np.asarray(ch3oh.A_ul)
+        * np.asarray(ch3oh.g_u)
+        / (float(ch3oh.partition(t_ex)) * nu**2)
+        * np.exp(-np.asarray(ch3oh.E_low) / t_ex)
+        * -np.expm1(-H_K_MHZ * nu / t_ex)
+    )
     s_ex = H_K_MHZ * nu / np.expm1(H_K_MHZ * nu / t_ex)
     eta = 0.25 / (0.25 + 0.12)
     # Lines ≥ 6 σ from an edge keep their whole profile inside a window.

@@ -20,9 +20,13 @@ def _unsafe_np_loads(source: str) -> list[int]:
             aliases |= {a.asname or a.name for a in node.names if a.name == "numpy"}
     out = []
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "load" and isinstance(node.func.value, ast.Name)
-                and node.func.value.id in aliases):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "load"
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id in aliases
+        ):
             flag = [k.value for k in node.keywords if k.arg == "allow_pickle"]
             if not (flag and isinstance(flag[0], ast.Constant) and flag[0].value is False):
                 out.append(node.lineno)
@@ -30,15 +34,21 @@ def _unsafe_np_loads(source: str) -> list[int]:
 
 
 def test_the_scan_finds_unsafe_loads():
-    source = ("import numpy as xp\nxp.load('a.npz')\nxp.load('b.npz', allow_pickle=True)\n"
-              "xp.load('c.npz', allow_pickle=False)\n")
+    source = (
+        "import numpy as xp\nxp.load('a.npz')\nxp.load('b.npz', allow_pickle=True)\n"
+        "xp.load('c.npz', allow_pickle=False)\n"
+    )
     assert _unsafe_np_loads(source) == [2, 3]
 
 
 def test_every_np_load_refuses_pickles_explicitly():
-    files = sorted(p for folder in FOLDERS for p in (ROOT / folder).rglob("*.py")
-                   if ".venv" not in p.parts)
+    files = sorted(
+        p for folder in FOLDERS for p in (ROOT / folder).rglob("*.py") if ".venv" not in p.parts
+    )
     assert len(files) > 50
-    unsafe = [f"{p.relative_to(ROOT)}:{line}" for p in files
-              for line in _unsafe_np_loads(p.read_text(encoding="utf-8"))]
+    unsafe = [
+        f"{p.relative_to(ROOT)}:{line}"
+        for p in files
+        for line in _unsafe_np_loads(p.read_text(encoding="utf-8"))
+    ]
     assert unsafe == []

@@ -38,13 +38,18 @@ def record_times():
 
 
 def _errors(nb) -> list[str]:
-    return [f"{o.get('ename')}: {o.get('evalue')}" for cell in nb.cells
-            for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    return [
+        f"{o.get('ename')}: {o.get('evalue')}"
+        for cell in nb.cells
+        for o in cell.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[str(p.relative_to(ROOT / "notebooks"))
-                                                 for p in NOTEBOOKS])
+@pytest.mark.parametrize(
+    "path", NOTEBOOKS, ids=[str(p.relative_to(ROOT / "notebooks")) for p in NOTEBOOKS]
+)
 def test_notebook_executes(path, monkeypatch):
     import nbformat
     from nbclient import NotebookClient
@@ -56,8 +61,12 @@ def test_notebook_executes(path, monkeypatch):
     if not os.environ.get("CASASITECONFIG"):  # scripts/setup.sh sets it; offline CASA data
         monkeypatch.setenv("CASASITECONFIG", str(ROOT / "scripts" / "casasiteconfig.py"))
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT_S,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     start = time.perf_counter()
     client.execute()
     _times[str(path.relative_to(ROOT))] = time.perf_counter() - start

@@ -32,9 +32,12 @@ def test_from_arrays_single_window_in_k():
 
 def test_quantities_and_several_windows():
     f1, f2 = _freq(), _freq(f0=231_000.0)
-    obs = Observation.from_arrays([f1 * u.MHz, (f2 / 1e3) * u.GHz],
-                                  [np.zeros(200) * u.K, np.ones(200) * u.mK],
-                                  beam=(0.5 * u.arcsec, 400 * u.mas), rms=[0.1, 0.2])
+    obs = Observation.from_arrays(
+        [f1 * u.MHz, (f2 / 1e3) * u.GHz],
+        [np.zeros(200) * u.K, np.ones(200) * u.mK],
+        beam=(0.5 * u.arcsec, 400 * u.mas),
+        rms=[0.1, 0.2],
+    )
     assert obs.n_windows == 2
     np.testing.assert_allclose(obs.freqs[1], f2)
     np.testing.assert_allclose(obs.intensities[1], 1e-3)
@@ -54,8 +57,9 @@ def test_radio_beam_and_dish():
     from radio_beam import Beam
 
     f = _freq()
-    obs = Observation.from_arrays(f, np.zeros(f.size), beam=Beam(0.5 * u.arcsec, 0.4 * u.arcsec),
-                                  rms=0.1)
+    obs = Observation.from_arrays(
+        f, np.zeros(f.size), beam=Beam(0.5 * u.arcsec, 0.4 * u.arcsec), rms=0.1
+    )
     assert obs.beam == pytest.approx((0.5, 0.4))
     dish = Observation.from_arrays(f, np.zeros(f.size), beam=12 * u.m, rms=0.1)
     assert dish.is_single_dish and dish.beam == 12.0
@@ -123,9 +127,18 @@ def test_from_fits_1d_and_dict_round_trip(tmp_path):
     from astropy.io import fits
 
     f = _freq()
-    header = fits.Header({"CTYPE1": "FREQ", "CUNIT1": "Hz", "CRPIX1": 1.0,
-                          "CRVAL1": f[0] * 1e6, "CDELT1": 0.5e6, "BUNIT": "K",
-                          "BMAJ": 0.5 / 3600, "BMIN": 0.4 / 3600})
+    header = fits.Header(
+        {
+            "CTYPE1": "FREQ",
+            "CUNIT1": "Hz",
+            "CRPIX1": 1.0,
+            "CRVAL1": f[0] * 1e6,
+            "CDELT1": 0.5e6,
+            "BUNIT": "K",
+            "BMAJ": 0.5 / 3600,
+            "BMIN": 0.4 / 3600,
+        }
+    )
     path = tmp_path / "spec.fits"
     fits.PrimaryHDU(np.linspace(0, 1, f.size), header).writeto(path)
     obs = Observation.from_fits(path, rms=0.1)

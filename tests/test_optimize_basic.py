@@ -59,8 +59,13 @@ def test_bounds_are_respected():
 
 def test_exact_gradient_needs_fewer_model_calls():
     fd = minimize_local(Quadratic(), np.array([1.5, 2.0, 900.0]), BOUNDS, "slsqp")
-    exact = minimize_local(Quadratic(), np.array([1.5, 2.0, 900.0]), BOUNDS, "slsqp",
-                           value_and_grad=Quadratic.value_and_grad)
+    exact = minimize_local(
+        Quadratic(),
+        np.array([1.5, 2.0, 900.0]),
+        BOUNDS,
+        "slsqp",
+        value_and_grad=Quadratic.value_and_grad,
+    )
     assert np.all(np.abs(exact.x - CENTRE) <= 1e-3 * (BOUNDS[:, 1] - BOUNDS[:, 0]))
     assert exact.njev > 0 and exact.nfev == exact.njev + 1  # + the scaling evaluation
     assert exact.nfev * 3 < fd.nfev

@@ -42,8 +42,13 @@ def test_molfits_round_trip(small_synthetic_cube, tmp_path):
 
 def test_xclass_fits_folder(small_synthetic_cube, tmp_path):
     syn = small_synthetic_cube
-    names = {"theta": "source_size", "T_ex": "T_rot", "N_tot": "N_tot",
-             "delta_v": "V_width_Gauss", "v_off": "V_off"}
+    names = {
+        "theta": "source_size",
+        "T_ex": "T_rot",
+        "N_tot": "N_tot",
+        "delta_v": "V_width_Gauss",
+        "v_off": "V_off",
+    }
     for k, ours in enumerate(PHYSICAL_NAMES):
         data = syn.truth[:, :, 0, k]
         if ours == "N_tot":

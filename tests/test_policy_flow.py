@@ -13,7 +13,8 @@ torch.manual_seed(0)
 
 def _params(shape, k=32, scale=2.0):
     return torch.randn(*shape, k, dtype=torch.float64) * scale, torch.randn(
-        *shape, k + 1, dtype=torch.float64) * scale
+        *shape, k + 1, dtype=torch.float64
+    ) * scale
 
 
 def test_quadratic_invertible():
@@ -58,13 +59,16 @@ def test_flow_density_normalised_and_autoregressive():
     # Jacobian of the data→unit map is triangular: output i ignores inputs > i.
     u = torch.rand(5, dtype=torch.float64, requires_grad=True)
     from spectuner_nb.policy.transforms import split_params
+
     w, h = split_params(flow._conditioner(u, ctx), flow.n_bins)
     y, _ = quadratic_forward(u, w, h)
     jac = torch.stack([torch.autograd.grad(y[i], u, retain_graph=True)[0] for i in range(5)])
     assert torch.all(torch.triu(jac, diagonal=1).abs() < 1e-12)
-    assert torch.allclose(torch.log(torch.diagonal(jac)).sum()
-                          - torch.log(flow.span).sum(),
-                          flow.log_prob(flow.from_unit(u), ctx), atol=1e-8)
+    assert torch.allclose(
+        torch.log(torch.diagonal(jac)).sum() - torch.log(flow.span).sum(),
+        flow.log_prob(flow.from_unit(u), ctx),
+        atol=1e-8,
+    )
 
 
 def test_cached_sampler_matches_full_conditioner():

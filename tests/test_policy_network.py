@@ -24,11 +24,16 @@ def _lines(n=40, f0=218200.0, f1=218900.0, seed=1):
     a_ul = 10 ** rng.uniform(-6, -4, n)
     a_ul[0] = 1e-3
     e_low = rng.uniform(5, 300, n)
-    return LineList.from_mapping("X", {
-        "freq": freq, "A_ul": a_ul, "E_low": e_low,
-        "g_u": rng.integers(3, 60, n).astype(float),
-        "Q_T": ([9.375, 37.5, 150.0, 300.0], [10.0, 60.0, 500.0, 1400.0]),
-    })
+    return LineList.from_mapping(
+        "X",
+        {
+            "freq": freq,
+            "A_ul": a_ul,
+            "E_low": e_low,
+            "g_u": rng.integers(3, 60, n).astype(float),
+            "Q_T": ([9.375, 37.5, 150.0, 300.0], [10.0, 60.0, 500.0, 1400.0]),
+        },
+    )
 
 
 def _obs():
@@ -73,9 +78,11 @@ def test_paper_config_size_and_forward():
     n = count_parameters(net)
     assert 85e6 < n < 95e6
     with torch.no_grad():
-        ctx = net.encode(torch.zeros(1, 2, N_TRANSITION_FEATURES),
-                         torch.zeros(1, 2, cfg.n_grid, N_SPECTRUM_FEATURES),
-                         torch.ones(1, 2, dtype=torch.bool))
+        ctx = net.encode(
+            torch.zeros(1, 2, N_TRANSITION_FEATURES),
+            torch.zeros(1, 2, cfg.n_grid, N_SPECTRUM_FEATURES),
+            torch.ones(1, 2, dtype=torch.bool),
+        )
         x, log_p = net.sample(ctx, 3)
     assert x.shape == (1, 3, 5) and torch.isfinite(log_p).all()
 

@@ -26,8 +26,10 @@ def test_shipped_stages_describe_the_shipped_checkpoint():
     catalog = default_cache()
     assert sum(s.steps for s in SHIPPED_STAGES) == meta["step"]
     assert asdict(SHIPPED_STAGES[-1].train) == meta["train_config"]
-    assert (training_species(catalog, SHIPPED_STAGES[-1].species, origin=CATALOG_ORIGIN)
-            == meta["train_species"])
+    assert (
+        training_species(catalog, SHIPPED_STAGES[-1].species, origin=CATALOG_ORIGIN)
+        == meta["train_species"]
+    )
     assert meta["data"]["n_w3like_mock"] == sum(b.n for b in SHIPPED_STAGES[-1].layout_batches)
     held = set(known_species(catalog, HELDOUT_SPECIES))
     for stage in SHIPPED_STAGES:
@@ -66,8 +68,7 @@ def test_smoke_recipe_resumes_stage_by_stage(tmp_path, shared_catalogs):
     pixels = load_pixels(tmp_path / "b" / "smoke2" / "train_pixels.json")
     assert meta["data"]["train_pixels"] == len(pixels)
 
-    started = start_after(tmp_path / "c", "smoke1", tmp_path / "a" / "smoke1" / "exported",
-                          stages)
+    started = start_after(tmp_path / "c", "smoke1", tmp_path / "a" / "smoke1" / "exported", stages)
     assert started == tmp_path / "c" / "smoke1" / "exported"
     assert _weights(run_stages(tmp_path / "c", catalog, stages, **opts)) == _weights(full)
     assert not (tmp_path / "c" / "smoke1" / "run").exists()  # stage 1 was not trained again
@@ -87,8 +88,9 @@ def test_train_policy_command_smoke(tmp_path, shared_catalogs, capsys):
     assert main(["train-policy", str(tmp_path), "--smoke", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert str(tmp_path / "smoke2" / "exported") in out
-    assert main(["train-policy", str(tmp_path / "x"), "--smoke", "--quiet",
-                 "--budget-min", "0"]) == 3
+    assert (
+        main(["train-policy", str(tmp_path / "x"), "--smoke", "--quiet", "--budget-min", "0"]) == 3
+    )
     assert main(["train-policy", str(tmp_path / "y"), "--smoke", "--start-after", "smoke1"]) == 1
 
 

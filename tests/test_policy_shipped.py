@@ -24,8 +24,9 @@ def test_fit_spectrum_with_policy_init():
     from spectuner_nb.mock import mock_spectrum
 
     m = mock_spectrum(["CH3OH"], band=6, n_windows=1, n_channels=256, seed=3)
-    res = fit_spectrum(m.obs, "CH3OH", init="policy", n_init=20, loss="pm", errors=False,
-                       maxiter=50)
+    res = fit_spectrum(
+        m.obs, "CH3OH", init="policy", n_init=20, loss="pm", errors=False, maxiter=50
+    )
     assert res.init == "policy"
     assert res.nfev_init == 20 and np.isfinite(res.loss)
     assert np.all(res.x >= TABLE1_BOUNDS[:, 0]) and np.all(res.x <= TABLE1_BOUNDS[:, 1])
@@ -50,8 +51,10 @@ def test_shipped_checkpoint_trained_on_every_other_starter_species():
 
     trained = set(Policy.load().metadata["train_species"])
     cache = default_cache()  # the shipped policy was trained on the starter catalog's species
-    assert trained == {s for s in known_species(cache, SHIPPED_TRAIN_SPECIES)
-                       if cache.entry(s).origin == "starter"}
+    assert trained == {
+        s for s in known_species(cache, SHIPPED_TRAIN_SPECIES) if cache.entry(s).origin == "starter"
+    }
+
     def molecule(name: str) -> str:  # "CH3OH;vt=0-2;" and "CH3OH;v=0;" are one molecule
         return resolve(name).split(";")[0]
 

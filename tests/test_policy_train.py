@@ -45,11 +45,16 @@ def test_replay_keeps_best_and_roundtrips(tmp_path):
 
 
 def _lines():
-    return LineList.from_mapping("X", {
-        "freq": np.array([218300.0, 218440.0, 218700.0]), "A_ul": np.array([1e-4, 3e-4, 1e-4]),
-        "E_low": np.array([20.0, 40.0, 80.0]), "g_u": np.array([9.0, 11.0, 13.0]),
-        "Q_T": ([9.375, 37.5, 150.0, 300.0], [10.0, 60.0, 500.0, 1400.0]),
-    })
+    return LineList.from_mapping(
+        "X",
+        {
+            "freq": np.array([218300.0, 218440.0, 218700.0]),
+            "A_ul": np.array([1e-4, 3e-4, 1e-4]),
+            "E_low": np.array([20.0, 40.0, 80.0]),
+            "g_u": np.array([9.0, 11.0, 13.0]),
+            "Q_T": ([9.375, 37.5, 150.0, 300.0], [10.0, 60.0, 500.0, 1400.0]),
+        },
+    )
 
 
 class _Catalog:
@@ -88,12 +93,20 @@ def test_degeneracy_augmentation_changes_features_not_spectra():
     scaled = Augmentation.for_key("k", 2, degeneracy_log10=1.5)
     assert Augmentation.for_key("k", 2, degeneracy_log10=0.0) == base
     assert scaled.v_shift_kms == base.v_shift_kms and scaled.beam_factor == base.beam_factor
-    assert base.degeneracy_scale == 1.0 and 10 ** -1.5 <= scaled.degeneracy_scale <= 10 ** 1.5
+    assert base.degeneracy_scale == 1.0 and 10**-1.5 <= scaled.degeneracy_scale <= 10**1.5
     k = 18.0
     ll = _lines()
     t = np.array([9.375, 37.5, 150.0, 300.0])
-    ll_k = LineList.from_mapping("X", {"freq": ll.freq, "A_ul": ll.A_ul, "E_low": ll.E_low,
-                                       "g_u": k * ll.g_u, "Q_T": (t, k * ll.partition(t))})
+    ll_k = LineList.from_mapping(
+        "X",
+        {
+            "freq": ll.freq,
+            "A_ul": ll.A_ul,
+            "E_low": ll.E_low,
+            "g_u": k * ll.g_u,
+            "Q_T": (t, k * ll.partition(t)),
+        },
+    )
     obs = _obs()
     params = np.array([[0.5, 120.0, 1e16, 3.0, 0.0]])
     a = lte_spectra(obs.rest_freqs, [ll], params, beam=obs.beam, T_bg=list(obs.T_bg))
@@ -120,16 +133,27 @@ def test_strength_augmentation_is_a_column_density_shift():
     assert base.strength_scale == 1.0 and 0.1 <= scaled.strength_scale <= 10.0
     k = 7.0
     ll = _lines()
-    ll_k = LineList.from_mapping("X", {"freq": ll.freq, "A_ul": k * ll.A_ul, "E_low": ll.E_low,
-                                       "g_u": ll.g_u,
-                                       "Q_T": ([9.375, 37.5, 150.0, 300.0],
-                                               [10.0, 60.0, 500.0, 1400.0])})
+    ll_k = LineList.from_mapping(
+        "X",
+        {
+            "freq": ll.freq,
+            "A_ul": k * ll.A_ul,
+            "E_low": ll.E_low,
+            "g_u": ll.g_u,
+            "Q_T": ([9.375, 37.5, 150.0, 300.0], [10.0, 60.0, 500.0, 1400.0]),
+        },
+    )
     obs = _obs()
     loss = PeakMatchingLoss(obs.rest_freqs, obs.intensities, obs.rms)
     model = LTEModel(obs.rest_freqs, [ll], beam=obs.beam, T_bg=obs.T_bg)
     model_k = LTEModel(obs.rest_freqs, [ll_k], beam=obs.beam, T_bg=obs.T_bg)
-    x = np.array([[-0.3, 120.0, 15.0, 0.5, 0.0], [-1.0, 40.0, 17.5, 0.2, 2.0],
-                  [-0.1, 300.0, 19.0, 0.8, -1.0]])
+    x = np.array(
+        [
+            [-0.3, 120.0, 15.0, 0.5, 0.0],
+            [-1.0, 40.0, 17.5, 0.2, 2.0],
+            [-0.1, 300.0, 19.0, 0.8, -1.0],
+        ]
+    )
     shifted = Entry("k", None, model, loss, float(np.log10(k))).evaluate(x)
     direct = Entry("k", None, model_k, loss).evaluate(x)
     unshifted = Entry("k", None, model, loss).evaluate(x)
@@ -144,18 +168,28 @@ def test_strength_augmentation_is_a_column_density_shift():
 def test_peak_selection_and_bins(tmp_path):
     obs = _obs()
     assert has_peak_near_lines(obs, _lines())
-    far = LineList.from_mapping("Y", {"freq": np.array([218560.0]), "A_ul": np.array([1e-4]),
-                                      "E_low": np.array([1.0]), "g_u": np.array([3.0]),
-                                      "Q_T": ([10.0, 100.0], [5.0, 50.0])})
+    far = LineList.from_mapping(
+        "Y",
+        {
+            "freq": np.array([218560.0]),
+            "A_ul": np.array([1e-4]),
+            "E_low": np.array([1.0]),
+            "g_u": np.array([3.0]),
+            "Q_T": ([10.0, 100.0], [5.0, 50.0]),
+        },
+    )
     assert not has_peak_near_lines(obs, far)
-    pixels = [Pixel(_obs(i, amp=a), f"p{i}", ["X"], n) for i, (a, n) in
-              enumerate([(3, 1), (3, 2), (3, 10)])]
+    pixels = [
+        Pixel(_obs(i, amp=a), f"p{i}", ["X"], n)
+        for i, (a, n) in enumerate([(3, 1), (3, 2), (3, 10)])
+    ]
     bins = peak_bins(pixels)
     assert sorted(np.concatenate(bins).tolist()) == [0, 1, 2] and len(bins) == 2
     save_pixels(pixels, tmp_path / "p.json")
     back = load_pixels(tmp_path / "p.json")
-    assert back[2].n_peaks == 10 and np.allclose(back[0].obs.intensities[0],
-                                                 pixels[0].obs.intensities[0])
+    assert back[2].n_peaks == 10 and np.allclose(
+        back[0].obs.intensities[0], pixels[0].obs.intensities[0]
+    )
 
 
 def test_trainer_runs_resumes_and_exports(tmp_path):
@@ -178,16 +212,19 @@ def test_trainer_runs_resumes_and_exports(tmp_path):
 
 
 def test_species_balanced_sampling_and_warm_start(tmp_path):
-    pixels = [Pixel(_obs(i), f"p{i}", sp, n) for i, (sp, n) in
-              enumerate([(["X"], 1), (["X"], 2), (["X", "Y"], 10)])]
+    pixels = [
+        Pixel(_obs(i), f"p{i}", sp, n)
+        for i, (sp, n) in enumerate([(["X"], 1), (["X"], 2), (["X", "Y"], 10)])
+    ]
     by = species_bins(pixels, peak_bins(pixels))
     assert sorted(np.concatenate(by["X"]).tolist()) == [0, 1, 2]
     assert [b.tolist() for b in by["Y"]] == [[2]]
     cfg = TrainConfig(batch_size=4, n_draw=8, total_steps=2, refresh_factor=1, threads=1)
     first = Trainer(tmp_path / "a", pixels, _Catalog(), get_config("tiny"), cfg)
     ck = first.export(tmp_path / "ck")
-    balanced = TrainConfig(batch_size=4, n_draw=8, total_steps=2, refresh_factor=1, threads=1,
-                           species_balanced=True)
+    balanced = TrainConfig(
+        batch_size=4, n_draw=8, total_steps=2, refresh_factor=1, threads=1, species_balanced=True
+    )
     tr = Trainer(tmp_path / "b", pixels, _Catalog(), train_config=balanced, init_checkpoint=ck)
     start = first.network.state_dict()
     assert all(np.array_equal(v, start[k]) for k, v in tr.network.state_dict().items())
@@ -218,6 +255,5 @@ def test_layout_mock_pixels_follow_the_layout():
         assert set(p.species) <= set(p.truth) and p.species
     again = layout_mock_pixels(4, pool, seed=5, catalog=cat)
     assert [p.to_dict() for p in again] == [p.to_dict() for p in pixels]
-    dense = layout_mock_pixels(2, pool, seed=5, catalog=cat, line_rich_species=(8, 9),
-                               prefix="hot")
+    dense = layout_mock_pixels(2, pool, seed=5, catalog=cat, line_rich_species=(8, 9), prefix="hot")
     assert dense[0].name == "hot:0" and len(dense[0].truth) >= 8

@@ -22,22 +22,28 @@ MOVED = ("augment", "replay", "dataset", "train", "recipe", "workflow", "evaluat
 
 
 def _run(code: str) -> str:
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout
 
 
 def test_top_level_names_are_the_engine_objects():
     expected = {
-        "Observation": "spectuner_nb.observation", "fit_spectrum": "spectuner_nb.fit",
-        "FitResult": "spectuner_nb.results", "fit_cube": "spectuner_nb.cube",
-        "CubeFitResult": "spectuner_nb.cube", "default_cache": "spectuner_nb.catalog",
-        "TransitionCache": "spectuner_nb.catalog", "LineList": "spectuner_nb.catalog",
+        "Observation": "spectuner_nb.observation",
+        "fit_spectrum": "spectuner_nb.fit",
+        "FitResult": "spectuner_nb.results",
+        "fit_cube": "spectuner_nb.cube",
+        "CubeFitResult": "spectuner_nb.cube",
+        "default_cache": "spectuner_nb.catalog",
+        "TransitionCache": "spectuner_nb.catalog",
+        "LineList": "spectuner_nb.catalog",
         "Policy": "spectuner_nb.policy",
     }
-    expected.update(identify="spectuner_nb.identification",
-                    IdentificationResult="spectuner_nb.identification")
+    expected.update(
+        identify="spectuner_nb.identification", IdentificationResult="spectuner_nb.identification"
+    )
     for name, module in expected.items():
         assert getattr(spectuner_nb, name) is getattr(importlib.import_module(module), name)
         assert name in spectuner_nb.__all__ and name in dir(spectuner_nb)
@@ -46,10 +52,12 @@ def test_top_level_names_are_the_engine_objects():
 
 
 def test_importing_is_cheap_and_inference_does_not_import_training():
-    out = _run("import sys, spectuner_nb\n"
-               "print(sorted(m for m in ('numba', 'torch', 'dask', 'scipy') if m in sys.modules))\n"
-               "from spectuner_nb.policy import Policy\n"
-               "print(any(m.startswith('spectuner_nb.policy.training') for m in sys.modules))")
+    out = _run(
+        "import sys, spectuner_nb\n"
+        "print(sorted(m for m in ('numba', 'torch', 'dask', 'scipy') if m in sys.modules))\n"
+        "from spectuner_nb.policy import Policy\n"
+        "print(any(m.startswith('spectuner_nb.policy.training') for m in sys.modules))"
+    )
     assert out.split() == ["[]", "False"]
 
 
@@ -82,8 +90,12 @@ def test_every_public_module_declares_all():
     missing, unknown = [], []
     for path in _module_files():
         tree = ast.parse(path.read_text())
-        declared = [node for node in tree.body if isinstance(node, (ast.Assign, ast.AnnAssign))
-                    and "__all__" in ast.unparse(node).split("=")[0]]
+        declared = [
+            node
+            for node in tree.body
+            if isinstance(node, (ast.Assign, ast.AnnAssign))
+            and "__all__" in ast.unparse(node).split("=")[0]
+        ]
         if not declared:
             missing.append(str(path.relative_to(ROOT)))
             continue
@@ -91,8 +103,11 @@ def test_every_public_module_declares_all():
         if not isinstance(value, (ast.List, ast.Tuple)):
             continue  # computed (the package's own lazy list)
         defined = _top_level_names(tree)
-        unknown += [f"{path.relative_to(ROOT)}: {e.value}" for e in value.elts
-                    if isinstance(e, ast.Constant) and e.value not in defined]
+        unknown += [
+            f"{path.relative_to(ROOT)}: {e.value}"
+            for e in value.elts
+            if isinstance(e, ast.Constant) and e.value not in defined
+        ]
     assert not missing, f"modules without __all__: {missing}"
     assert not unknown, f"__all__ names not defined: {unknown}"
 
@@ -105,8 +120,9 @@ def test_old_training_paths_still_import(name):
         warnings.simplefilter("always")
         old = importlib.import_module(f"spectuner_nb.policy.{name}")
     assert old is new
-    assert any(issubclass(w.category, DeprecationWarning) and "moved" in str(w.message)
-               for w in caught)
+    assert any(
+        issubclass(w.category, DeprecationWarning) and "moved" in str(w.message) for w in caught
+    )
 
 
 def test_smoke_mode_is_an_argument_not_the_environment(monkeypatch, tmp_path):

@@ -99,8 +99,9 @@ def small_cache(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("action", [["list"], ["show", "CO"], ["lines", "CO", "--fmin", "1",
-                                                                 "--fmax", "2"]])
+@pytest.mark.parametrize(
+    "action", [["list"], ["show", "CO"], ["lines", "CO", "--fmin", "1", "--fmax", "2"]]
+)
 def test_catalog_cli_does_not_create_a_typo_cache(tmp_path, capsys, action):
     from spectuner_nb.cli import main
 
@@ -117,8 +118,22 @@ def test_catalog_cli_reads_a_shared_cache_read_only(small_cache, capsys, monkeyp
     writer = sqlite3.connect(small_cache, isolation_level=None)
     writer.execute("BEGIN IMMEDIATE")  # another process holds the write lock
     try:
-        assert main(["catalog", "--cache", str(small_cache), "lines", "CO", "--fmin", "1e5",
-                     "--fmax", "3e5"]) == 0
+        assert (
+            main(
+                [
+                    "catalog",
+                    "--cache",
+                    str(small_cache),
+                    "lines",
+                    "CO",
+                    "--fmin",
+                    "1e5",
+                    "--fmax",
+                    "3e5",
+                ]
+            )
+            == 0
+        )
     finally:
         writer.execute("ROLLBACK")
         writer.close()
@@ -151,15 +166,24 @@ def test_readonly_use_takes_no_write_lock(small_cache, monkeypatch):
 
 def test_errors_are_told_apart(small_cache, tmp_path):
     path = tmp_path / "x.sqlite"
-    assert isinstance(_cache_error(path, sqlite3.OperationalError(
-        "attempt to write a readonly database"), "importing"), CacheReadOnlyError)
-    assert isinstance(_cache_error(path, sqlite3.OperationalError("database is locked"),
-                                   "opening it"), CacheBusyError)
-    assert isinstance(_cache_error(path, sqlite3.OperationalError(
-        "unable to open database file"), "opening it"), CacheAccessError)
+    assert isinstance(
+        _cache_error(
+            path, sqlite3.OperationalError("attempt to write a readonly database"), "importing"
+        ),
+        CacheReadOnlyError,
+    )
+    assert isinstance(
+        _cache_error(path, sqlite3.OperationalError("database is locked"), "opening it"),
+        CacheBusyError,
+    )
+    assert isinstance(
+        _cache_error(path, sqlite3.OperationalError("unable to open database file"), "opening it"),
+        CacheAccessError,
+    )
     garbage = tmp_path / "garbage.sqlite"
     garbage.write_bytes(b"this is not an sqlite file" * 100)
     with pytest.raises(CacheCorruptError, match="delete"):
         TransitionCache(garbage)
-    assert "delete" not in str(_cache_error(path, sqlite3.OperationalError(
-        "database is locked"), "importing"))
+    assert "delete" not in str(
+        _cache_error(path, sqlite3.OperationalError("database is locked"), "importing")
+    )

@@ -27,13 +27,29 @@ def test_out_prefix_keeps_its_dots(small_synthetic_cube, tmp_path, capsys):
     assert output_paths("run/w3.px0")[".json"].name == "w3.px0.json"
     spectrum = _text_spectrum(small_synthetic_cube, tmp_path / "px.txt")
     for pixel in ("w3.px0", "w3.px1"):
-        code = main(["fit-spectrum", str(spectrum), "--species", "CH3OH", "--beam", "1", "1",
-                     "--v-lsr", "-5", "--n-init", "4", "--out", str(tmp_path / "d" / pixel)])
+        code = main(
+            [
+                "fit-spectrum",
+                str(spectrum),
+                "--species",
+                "CH3OH",
+                "--beam",
+                "1",
+                "1",
+                "--v-lsr",
+                "-5",
+                "--n-init",
+                "4",
+                "--out",
+                str(tmp_path / "d" / pixel),
+            ]
+        )
         assert code == 0
         assert f"{pixel}.json" in capsys.readouterr().out
     names = sorted(p.name for p in (tmp_path / "d").iterdir())
-    assert names == sorted(f"w3.px{i}{s}" for i in (0, 1)
-                           for s in (".json", ".molfit", ".html", ".png"))
+    assert names == sorted(
+        f"w3.px{i}{s}" for i in (0, 1) for s in (".json", ".molfit", ".html", ".png")
+    )
 
 
 def test_text_spectrum_with_a_word_is_typed(tmp_path, capsys):
@@ -55,16 +71,38 @@ def test_garbage_fits_on_the_command_line(tmp_path, capsys):
 def test_cache_typo_is_refused_and_not_created(tmp_path, small_synthetic_cube, capsys):
     spectrum = _text_spectrum(small_synthetic_cube, tmp_path / "px.txt")
     typo = tmp_path / "typo.sqlite"
-    assert main(["fit-spectrum", str(spectrum), "--species", "CH3OH", "--beam", "1", "1",
-                 "--cache", str(typo)]) == 1
+    assert (
+        main(
+            [
+                "fit-spectrum",
+                str(spectrum),
+                "--species",
+                "CH3OH",
+                "--beam",
+                "1",
+                "1",
+                "--cache",
+                str(typo),
+            ]
+        )
+        == 1
+    )
     assert "no transition cache at" in capsys.readouterr().err
     assert not typo.exists()
 
 
-@pytest.mark.parametrize("argv", [
-    ["--optimizer", "adam"], ["--n-init", "0"], ["--n-init", "2.7"], ["--seed", "-1"],
-    ["--chunk-size", "0"], ["--workers", "0"], ["--n-init", "10000000"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--optimizer", "adam"],
+        ["--n-init", "0"],
+        ["--n-init", "2.7"],
+        ["--seed", "-1"],
+        ["--chunk-size", "0"],
+        ["--workers", "0"],
+        ["--n-init", "10000000"],
+    ],
+)
 def test_fit_cube_arguments_checked_at_parse_time(tmp_path, capsys, argv):
     with pytest.raises(SystemExit) as exc:
         main(["fit-cube", "cube.fits", "--species", "CH3OH", "--out", str(tmp_path), *argv])
@@ -75,8 +113,18 @@ def test_fit_cube_arguments_checked_at_parse_time(tmp_path, capsys, argv):
 def test_unreachable_scheduler_is_refused(small_synthetic_cube, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(commands, "SCHEDULER_TIMEOUT_S", 1.0)
     cube = small_synthetic_cube.write(tmp_path)["cubes"][0]
-    code = main(["fit-cube", str(cube), "--species", "CH3OH", "--out", str(tmp_path / "o"),
-                 "--scheduler", "tcp://127.0.0.1:9"])
+    code = main(
+        [
+            "fit-cube",
+            str(cube),
+            "--species",
+            "CH3OH",
+            "--out",
+            str(tmp_path / "o"),
+            "--scheduler",
+            "tcp://127.0.0.1:9",
+        ]
+    )
     assert code == 1
     assert "cannot reach the Dask scheduler" in capsys.readouterr().err
 
@@ -92,9 +140,23 @@ def test_ctrl_c_is_one_line(monkeypatch, capsys):
 
 
 def test_closed_pipe_prints_no_traceback():
-    proc = subprocess.Popen([sys.executable, "-m", "spectuner_nb.cli", "catalog", "lines",
-                             "CH3OH", "--fmin", "10", "--fmax", "1e7"],  # 0.7 MB of text
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "spectuner_nb.cli",
+            "catalog",
+            "lines",
+            "CH3OH",
+            "--fmin",
+            "10",
+            "--fmax",
+            "1e7",
+        ],  # 0.7 MB of text
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ),
+    )
     proc.stdout.readline()  # `| head -1`
     proc.stdout.close()
     err = proc.stderr.read().decode()
@@ -103,11 +165,21 @@ def test_closed_pipe_prints_no_traceback():
 
 
 # ------------------------------------------------------------------ identify: same refusals
-def test_identify_cache_typo_and_scheduler_refused(small_synthetic_cube, tmp_path, capsys,
-                                                   monkeypatch):
+def test_identify_cache_typo_and_scheduler_refused(
+    small_synthetic_cube, tmp_path, capsys, monkeypatch
+):
     spectrum = _text_spectrum(small_synthetic_cube, tmp_path / "px.txt")
-    base = ["identify", str(spectrum), "--candidates", "CH3OH", "--beam", "1", "1",
-            "--out", str(tmp_path / "o")]
+    base = [
+        "identify",
+        str(spectrum),
+        "--candidates",
+        "CH3OH",
+        "--beam",
+        "1",
+        "1",
+        "--out",
+        str(tmp_path / "o"),
+    ]
     typo = tmp_path / "typo.sqlite"
     assert main([*base, "--cache", str(typo)]) == 1
     assert "no transition cache at" in capsys.readouterr().err and not typo.exists()
@@ -164,11 +236,33 @@ def test_real_ctrl_c_on_a_dask_fit(small_synthetic_cube, tmp_path):
 
     cube = small_synthetic_cube.write(tmp_path)["cubes"][0]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "spectuner_nb.cli", "fit-cube", str(cube), "--species", "CH3OH",
-         "--out", str(tmp_path / "o"), "--init", "random", "--n-init", "8", "--chunk-size", "1",
-         "--n-cut", "1", "--workers", "2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-        env=dict(os.environ))
+        [
+            sys.executable,
+            "-m",
+            "spectuner_nb.cli",
+            "fit-cube",
+            str(cube),
+            "--species",
+            "CH3OH",
+            "--out",
+            str(tmp_path / "o"),
+            "--init",
+            "random",
+            "--n-init",
+            "8",
+            "--chunk-size",
+            "1",
+            "--n-cut",
+            "1",
+            "--workers",
+            "2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env=dict(os.environ),
+    )
     deadline = time.monotonic() + 240
     while not (tmp_path / "o" / "work" / "manifest.json").exists():  # the fit has started
         assert proc.poll() is None and time.monotonic() < deadline

@@ -33,8 +33,14 @@ from spectuner_nb.errors import (
     WorkdirBusyError,
 )
 
-FAST = {"loss": "chi2", "init": "random", "n_init": 6, "select": PreprocessConfig(n_cut=1),
-        "progress": False, "client": False}
+FAST = {
+    "loss": "chi2",
+    "init": "random",
+    "n_init": 6,
+    "select": PreprocessConfig(n_cut=1),
+    "progress": False,
+    "client": False,
+}
 MASK = np.eye(4, dtype=bool)
 
 
@@ -50,19 +56,22 @@ def _scaled(cubes: CubeSet, factor: np.ndarray) -> CubeSet:
 
 
 # ------------------------------------------------------------------ item 1 / 12: settings
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"optimizer": "adam"}, "optimizer"),
-    ({"n_init": 0}, "n_init"),
-    ({"n_init": 2.7}, "n_init"),
-    ({"n_init": 10**7}, "n_init"),
-    ({"seed": -1}, "seed"),
-    ({"chunk_size": 0}, "chunk_size"),
-    ({"species": []}, "species"),
-    ({"fit_kwargs": {"bounds": {"T_ex": (500.0, 10.0)}}}, "lower < upper"),
-    ({"fit_kwargs": {"n_components": 2}}, "fit_kwargs"),
-    ({"init": "best"}, "init"),
-    ({"v_lsr": -48_500.0}, "m/s"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"optimizer": "adam"}, "optimizer"),
+        ({"n_init": 0}, "n_init"),
+        ({"n_init": 2.7}, "n_init"),
+        ({"n_init": 10**7}, "n_init"),
+        ({"seed": -1}, "seed"),
+        ({"chunk_size": 0}, "chunk_size"),
+        ({"species": []}, "species"),
+        ({"fit_kwargs": {"bounds": {"T_ex": (500.0, 10.0)}}}, "lower < upper"),
+        ({"fit_kwargs": {"n_components": 2}}, "fit_kwargs"),
+        ({"init": "best"}, "init"),
+        ({"v_lsr": -48_500.0}, "m/s"),
+    ],
+)
 def test_bad_settings_refused_before_loading(tmp_path, kwargs, match):
     args = {"species": ["CH3OH"], **FAST, **kwargs}
     species = args.pop("species")
@@ -111,9 +120,24 @@ def test_cli_exits_nonzero_when_nothing_was_fitted(small_synthetic_cube, tmp_pat
     with fits.open(path) as hdul:
         hdul[0].data = hdul[0].data * 1e6
         hdul.writeto(tmp_path / "bright.fits")
-    code = main(["fit-cube", str(tmp_path / "bright.fits"), "--species", "CH3OH", "--out",
-                 str(tmp_path / "out"), "--no-dask", "--init", "random", "--n-init", "4",
-                 "--n-cut", "1", "--quiet"])
+    code = main(
+        [
+            "fit-cube",
+            str(tmp_path / "bright.fits"),
+            "--species",
+            "CH3OH",
+            "--out",
+            str(tmp_path / "out"),
+            "--no-dask",
+            "--init",
+            "random",
+            "--n-init",
+            "4",
+            "--n-cut",
+            "1",
+            "--quiet",
+        ]
+    )
     assert code == 1
     captured = capsys.readouterr()
     assert "no pixel was fitted" in captured.err and "nothing to fit" in captured.out
@@ -121,8 +145,7 @@ def test_cli_exits_nonzero_when_nothing_was_fitted(small_synthetic_cube, tmp_pat
 
 
 def test_optimizer_stops_are_flagged(cubes, tmp_path):
-    res = fit_cube(cubes, "CH3OH", workdir=tmp_path, mask=MASK, fit_kwargs={"maxiter": 1},
-                   **FAST)
+    res = fit_cube(cubes, "CH3OH", workdir=tmp_path, mask=MASK, fit_kwargs={"maxiter": 1}, **FAST)
     assert np.all(res.flags[MASK] & FLAG_NOT_CONVERGED)
     assert res.n_fitted == 4 and "before converging" in res.summary()
 
@@ -133,8 +156,14 @@ def test_cube_errors_cover_free_parameters_only(cubes, tmp_path, loss):
     """log10 Δv held within 0.002 dex by ``bounds``: pinned, not measured (NaN error) with
     either loss; the other errors stay finite where the fit has them."""
     pinned = {"delta_v": (0.600, 0.602)}
-    res = fit_cube(cubes, "CH3OH", workdir=tmp_path, mask=MASK, fit_kwargs={"bounds": pinned},
-                   **dict(FAST, loss=loss))
+    res = fit_cube(
+        cubes,
+        "CH3OH",
+        workdir=tmp_path,
+        mask=MASK,
+        fit_kwargs={"bounds": pinned},
+        **dict(FAST, loss=loss),
+    )
     fitted = res.status[MASK] == 0
     assert fitted.sum() >= 3
     err = res.x_err[MASK][fitted, 0]
@@ -213,9 +242,9 @@ def test_chunks_of_another_run_are_not_adopted(tmp_path):
     b = ResultStore(tmp_path / "b", {"species": "CH3OCHO"}, np.arange(4), [(0, 2), (2, 4)])
     b.close()
     (tmp_path / "b" / "chunks" / "c000000.npz").write_bytes(
-        (tmp_path / "a" / "chunks" / "c000000.npz").read_bytes())
-    with ResultStore(tmp_path / "b", {"species": "CH3OCHO"}, np.arange(4),
-                     [(0, 2), (2, 4)]) as b:
+        (tmp_path / "a" / "chunks" / "c000000.npz").read_bytes()
+    )
+    with ResultStore(tmp_path / "b", {"species": "CH3OCHO"}, np.arange(4), [(0, 2), (2, 4)]) as b:
         assert b.pending() == [0, 1]
         assert not (b.chunk_dir / "c000000.npz").exists()
 
@@ -258,8 +287,9 @@ def test_mixed_folder_is_refused(cubes, tmp_path):
     res = fit_cube(cubes, "CH3OH", workdir=tmp_path / "w", mask=MASK, **FAST)
     res.write(tmp_path / "a")
     replace(res, x=res.x + 0.01).write(tmp_path / "b")
-    (tmp_path / "b" / "CH3OH_T_ex.fits").write_bytes((tmp_path / "a" / "CH3OH_T_ex.fits")
-                                                     .read_bytes())
+    (tmp_path / "b" / "CH3OH_T_ex.fits").write_bytes(
+        (tmp_path / "a" / "CH3OH_T_ex.fits").read_bytes()
+    )
     with pytest.raises(ResultsError, match="mixed.*CH3OH_T_ex.fits"):
         CubeFitResult.read(tmp_path / "b")
     info = json.loads((tmp_path / "a" / "result.json").read_text())
@@ -317,9 +347,16 @@ def test_unguarded_script_falls_back_to_this_process(small_synthetic_cube, tmp_p
         f"res = fit_cube({str(path)!r}, 'CH3OH', loss='chi2', init='random', n_init=4,\n"
         "               select=PreprocessConfig(n_cut=1), mask=np.eye(4, dtype=bool),\n"
         f"               progress=False, n_workers=1, workdir={str(tmp_path / 'w')!r})\n"
-        "print('fitted', res.n_fitted)\n")
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                         timeout=300, cwd=tmp_path, env=dict(os.environ))
+        "print('fitted', res.n_fitted)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=dict(os.environ),
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "fitted 4" in out.stdout
     assert "__main__" in out.stderr and "Nanny" not in out.stderr
@@ -330,4 +367,3 @@ def test_refusal_tells_cli_users_about_restart(cubes, tmp_path):
     fit_cube(cubes, "CH3OH", workdir=tmp_path, mask=MASK, **FAST)
     with pytest.raises(CubeError, match="--restart"):
         fit_cube(cubes, "CH3OH", workdir=tmp_path, mask=MASK, seed=3, **FAST)
-

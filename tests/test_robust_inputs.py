@@ -23,15 +23,27 @@ TRUTH = np.array([[1.0, 150.0, 1e17, 4.0, 0.0]])  # θ″, T_ex, N, Δv, v_off
 
 @pytest.fixture(scope="module")
 def mock():
-    return mock_spectrum(["CH3OH"], params=TRUTH, n_windows=1, n_channels=400, beam=(1.0, 1.0),
-                         rms=0.05, T_bg=0.0, seed=1)
+    return mock_spectrum(
+        ["CH3OH"],
+        params=TRUTH,
+        n_windows=1,
+        n_channels=400,
+        beam=(1.0, 1.0),
+        rms=0.05,
+        T_bg=0.0,
+        seed=1,
+    )
 
 
 def _like(obs: Observation, *, scale=1.0, offset=0.0, freq_scale=1.0, T_bg=0.0, v_lsr=None):
     return Observation.from_arrays(
-        [f * freq_scale for f in obs.freqs], [y * scale + offset for y in obs.intensities],
-        beam=obs.beam, rms=obs.rms * abs(scale), T_bg=T_bg,
-        v_lsr=obs.v_lsr if v_lsr is None else v_lsr)
+        [f * freq_scale for f in obs.freqs],
+        [y * scale + offset for y in obs.intensities],
+        beam=obs.beam,
+        rms=obs.rms * abs(scale),
+        T_bg=T_bg,
+        v_lsr=obs.v_lsr if v_lsr is None else v_lsr,
+    )
 
 
 # ------------------------------------------------------------------ item 5
@@ -59,11 +71,14 @@ def mock_lines(mock):
     return default_cache().lines("CH3OH", mock.obs.windows)
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"v_lsr": -48_500.0}, "m/s"),
-    ({"freq_scale": 1e-6}, "plausible"),  # 0.2 MHz
-    ({"freq_scale": 1e6}, "plausible"),  # Hz given as MHz
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"v_lsr": -48_500.0}, "m/s"),
+        ({"freq_scale": 1e-6}, "plausible"),  # 0.2 MHz
+        ({"freq_scale": 1e6}, "plausible"),  # Hz given as MHz
+    ],
+)
 def test_implausible_units_refused(mock, kwargs, match):
     with pytest.raises(ObservationError, match=match):
         _like(mock.obs, **kwargs)
@@ -84,9 +99,10 @@ def test_gradient_optimisers_converge_from_a_poor_start(method):
     np.testing.assert_allclose(res.x, [1.0, 1.0], atol=2e-3)
 
 
-@pytest.mark.parametrize(("pixel", "species", "seed"), [((15, 15), "H2CO", 2),
-                                                     ((5, 5), "CH3OH", 3),
-                                                     ((20, 20), "H2CO", 2)])
+@pytest.mark.parametrize(
+    ("pixel", "species", "seed"),
+    [((15, 15), "H2CO", 2), ((5, 5), "CH3OH", 3), ((20, 20), "H2CO", 2)],
+)
 def test_converged_fit_on_real_data_cannot_be_improved(pixel, species, seed):
     """Real W3(H2O) NOEMA pixels, χ², SLSQP from poor random starts: these fits stopped in
     the log N–T_ex valley (one 1.8 dex short in log N) and reported success, which a restart
@@ -113,9 +129,16 @@ def test_stop_before_convergence_is_reported(mock):
 def test_laplace_errors_cover_free_parameters_only():
     """T_ex pinned by bounds 0.02 K wide: treated as free it has a 16 K error and inflates
     log η's tenfold; it must be held fixed (NaN error) and the others computed without it."""
-    thick = mock_spectrum(["CH3OH"], params=np.array([[1.0, 150.0, 1e18, 4.0, 0.0]]),
-                          n_windows=1, n_channels=400, beam=(1.0, 1.0), rms=0.05, T_bg=0.0,
-                          seed=1)
+    thick = mock_spectrum(
+        ["CH3OH"],
+        params=np.array([[1.0, 150.0, 1e18, 4.0, 0.0]]),
+        n_windows=1,
+        n_channels=400,
+        beam=(1.0, 1.0),
+        rms=0.05,
+        T_bg=0.0,
+        seed=1,
+    )
     x_true = thick.params_fit[0]
     pinned = {"T_ex": (149.99, 150.01), "v_off": (-0.01, 0.01)}
     problem = FitProblem(thick.obs, ["CH3OH"], loss="chi2", bounds=pinned)
@@ -127,16 +150,23 @@ def test_laplace_errors_cover_free_parameters_only():
     assert unpinned[1] > 1.0  # 16 K with T_ex free, ≫ the 0.02 K range
     assert err[0] < 0.2 * unpinned[0]  # log η no longer inflated by T_ex
     assert np.isfinite(err[4]) and err[4] < 0.02  # v_off: narrow bounds, but set by the data
-    fit = fit_spectrum(thick.obs, "CH3OH", loss="chi2", bounds=pinned, init=x_true[None],
-                       n_init=1, seed=0)
+    fit = fit_spectrum(
+        thick.obs, "CH3OH", loss="chi2", bounds=pinned, init=x_true[None], n_init=1, seed=0
+    )
     assert np.isnan(fit.x_err[0, 1]) and np.all(np.isfinite(fit.x_err[0, [0, 2, 3, 4]]))
 
 
 # ------------------------------------------------------------------ item 12
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"seed": -1}, "seed"), ({"n_init": 2.7}, "n_init"), ({"n_init": 10**7}, "n_init"),
-    ({"optimizer": "adam"}, "optimizer"), ({"maxiter": 0}, "maxiter"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"seed": -1}, "seed"),
+        ({"n_init": 2.7}, "n_init"),
+        ({"n_init": 10**7}, "n_init"),
+        ({"optimizer": "adam"}, "optimizer"),
+        ({"maxiter": 0}, "maxiter"),
+    ],
+)
 def test_fit_settings_refused_at_once(mock, kwargs, match):
     t0 = time.perf_counter()
     with pytest.raises(FitError, match=match):
@@ -156,9 +186,10 @@ def test_cube_without_beam_is_an_observation_error(small_synthetic_cube, tmp_pat
         load_cubes(tmp_path / "nobeam.fits")
 
 
-@pytest.mark.parametrize("content", [b"SIMPLE  =                    T" + b"\0" * 50,
-                                     b"not a fits file at all\n" * 20,
-                                     b""])
+@pytest.mark.parametrize(
+    "content",
+    [b"SIMPLE  =                    T" + b"\0" * 50, b"not a fits file at all\n" * 20, b""],
+)
 def test_garbage_fits_is_typed(tmp_path, content):
     path = tmp_path / "garbage.fits"
     path.write_bytes(content)

@@ -22,7 +22,10 @@ def test_mypy_reports_no_error(tmp_path):
     # the settings are pyproject's [tool.mypy]; a fresh cache keeps the checkout untouched
     proc = subprocess.run(
         [sys.executable, "-m", "mypy", "--cache-dir", str(tmp_path / "cache")],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Success: no issues found" in proc.stdout

@@ -31,7 +31,8 @@ REST = 230538.0  # CO 2-1, MHz
 def _k_per_jy(freq_mhz, area_sr):
     """astropy's own Jy/beam → K factor for one frequency and beam area."""
     return (1.0 * u.Jy / u.beam).to_value(
-        u.K, u.brightness_temperature(freq_mhz * u.MHz, beam_area=area_sr * u.sr))
+        u.K, u.brightness_temperature(freq_mhz * u.MHz, beam_area=area_sr * u.sr)
+    )
 
 
 # ---------------------------------------------------------------------- Doppler
@@ -60,12 +61,17 @@ def test_quantities_at_the_edges():
     assert v == pytest.approx(doppler.radio_velocity(230500.0, REST))
     f = doppler.sky_frequency(REST * u.MHz, -48500 * u.m / u.s)
     assert f == pytest.approx(doppler.sky_frequency(REST, -48.5))
-    axis = (np.array([-10.0, 0.0, 10.0]) * u.km / u.s)
-    np.testing.assert_allclose(doppler.spectral_axis_mhz(axis, REST * 1e6 * u.Hz),
-                               doppler.sky_frequency(REST, [-10.0, 0.0, 10.0]), rtol=1e-14)
-    wavelength = (u.Quantity([1.3, 1.2], u.mm))
-    np.testing.assert_allclose(doppler.spectral_axis_mhz(wavelength),
-                               wavelength.to_value(u.MHz, equivalencies=u.spectral()))
+    axis = np.array([-10.0, 0.0, 10.0]) * u.km / u.s
+    np.testing.assert_allclose(
+        doppler.spectral_axis_mhz(axis, REST * 1e6 * u.Hz),
+        doppler.sky_frequency(REST, [-10.0, 0.0, 10.0]),
+        rtol=1e-14,
+    )
+    wavelength = u.Quantity([1.3, 1.2], u.mm)
+    np.testing.assert_allclose(
+        doppler.spectral_axis_mhz(wavelength),
+        wavelength.to_value(u.MHz, equivalencies=u.spectral()),
+    )
     with pytest.raises(ObservationError, match="RESTFRQ"):
         doppler.spectral_axis_mhz(axis)
     with pytest.raises(ObservationError, match="rest frequency"):
@@ -83,7 +89,7 @@ def test_channel_width():
 def test_observation_rest_frequencies_use_the_radio_convention():
     f = np.linspace(218200.0, 218300.0, 100)
     obs = Observation.from_arrays(f, np.zeros(f.size), beam=(1.0, 1.0), rms=0.1, v_lsr=-48.5)
-    back = (doppler.radio_velocity(obs.freqs[0], obs.rest_freqs[0]))
+    back = doppler.radio_velocity(obs.freqs[0], obs.rest_freqs[0])
     np.testing.assert_allclose(back, -48.5, atol=1e-9)
 
 
@@ -110,16 +116,22 @@ def test_single_dish_beam():
     want = [_k_per_jy(f, Beam(t).sr.to_value(u.sr)) for f, t in zip(freq, theta, strict=True)]
     np.testing.assert_allclose(kelvin_per_jy_beam(freq, 30.0), want, rtol=1e-12)
     np.testing.assert_allclose(kelvin_per_jy_beam(freq, dish), want, rtol=1e-12)
-    assert dish.at(230000.0).major.to_value(u.arcsec) == pytest.approx(
-        theta[1].to_value(u.arcsec))
+    assert dish.at(230000.0).major.to_value(u.arcsec) == pytest.approx(theta[1].to_value(u.arcsec))
     with pytest.raises(ObservationError, match="diameter"):
         SingleDishBeam(-1.0)
 
 
-@pytest.mark.parametrize(("beam", "match"), [
-    (None, "missing beam"), ((1.0, 2.0, 3.0), r"\(B_maj, B_min\)"), ((1.0, -1.0), "> 0"),
-    (5 * u.s, "dish diameter"), ("wide", "cannot read a beam"), ((1 * u.s, 1 * u.s), "arcsec"),
-])
+@pytest.mark.parametrize(
+    ("beam", "match"),
+    [
+        (None, "missing beam"),
+        ((1.0, 2.0, 3.0), r"\(B_maj, B_min\)"),
+        ((1.0, -1.0), "> 0"),
+        (5 * u.s, "dish diameter"),
+        ("wide", "cannot read a beam"),
+        ((1 * u.s, 1 * u.s), "arcsec"),
+    ],
+)
 def test_bad_beams_are_typed(beam, match):
     with pytest.raises(ObservationError, match=match):
         as_beam_spec(beam)
@@ -139,8 +151,9 @@ def test_header_keywords_round_trip():
 
 def test_common_and_median_beam():
     rows = np.array([[0.5, 0.4, 0.0], [0.6, 0.3, 90.0], [0.5, 0.4, 0.0]])
-    want = Beams(major=rows[:, 0] * u.arcsec, minor=rows[:, 1] * u.arcsec,
-                 pa=rows[:, 2] * u.deg).common_beam()
+    want = Beams(
+        major=rows[:, 0] * u.arcsec, minor=rows[:, 1] * u.arcsec, pa=rows[:, 2] * u.deg
+    ).common_beam()
     got = common_beam(rows)
     assert got.major.to_value(u.arcsec) == pytest.approx(want.major.to_value(u.arcsec))
     assert got.minor.to_value(u.arcsec) == pytest.approx(want.minor.to_value(u.arcsec))
@@ -167,9 +180,19 @@ def test_registry_and_format_guess(cube_file, tmp_path):
     text = _text(tmp_path / "spec.csv", f, np.zeros(f.size))
     unnamed = _text(tmp_path / "spectrum", f, np.zeros(f.size))
     spec = tmp_path / "spec.fits"
-    fits.PrimaryHDU(np.zeros(f.size), fits.Header({
-        "CTYPE1": "FREQ", "CUNIT1": "Hz", "CRPIX1": 1.0, "CRVAL1": f[0] * 1e6,
-        "CDELT1": (f[1] - f[0]) * 1e6, "BUNIT": "K", **header_keywords((1.0, 1.0))})
+    fits.PrimaryHDU(
+        np.zeros(f.size),
+        fits.Header(
+            {
+                "CTYPE1": "FREQ",
+                "CUNIT1": "Hz",
+                "CRPIX1": 1.0,
+                "CRVAL1": f[0] * 1e6,
+                "CDELT1": (f[1] - f[0]) * 1e6,
+                "BUNIT": "K",
+                **header_keywords((1.0, 1.0)),
+            }
+        ),
     ).writeto(spec)
     unnamed_fits = tmp_path / "spectrum_fits"
     unnamed_fits.write_bytes(spec.read_bytes())
@@ -215,8 +238,9 @@ def test_text_reader(tmp_path):
     want = Observation.from_arrays(f, y * 1e-3, beam=(1.0, 1.0), rms=0.1, v_lsr=-5.0)
     np.testing.assert_array_equal(obs.freqs[0], want.freqs[0])
     np.testing.assert_allclose(obs.intensities[0], want.intensities[0], rtol=1e-15)
-    ghz = Observation.read(_text(tmp_path / "ghz.txt", f / 1e3, y), beam=(1.0, 1.0), rms=0.1,
-                           freq_unit="GHz")
+    ghz = Observation.read(
+        _text(tmp_path / "ghz.txt", f / 1e3, y), beam=(1.0, 1.0), rms=0.1, freq_unit="GHz"
+    )
     np.testing.assert_allclose(ghz.freqs[0], f, rtol=1e-14)
 
 
@@ -244,8 +268,10 @@ def test_cube_without_a_beam(cube_file, tmp_path):
             del hdul[0].header[key]
         hdul[0].header["BUNIT"] = "Jy/beam"
         hdul.writeto(tmp_path / "nobeam.fits")
-    for call in (lambda: Observation.read(tmp_path / "nobeam.fits"),
-                 lambda: load_cubes(tmp_path / "nobeam.fits")):
+    for call in (
+        lambda: Observation.read(tmp_path / "nobeam.fits"),
+        lambda: load_cubes(tmp_path / "nobeam.fits"),
+    ):
         with pytest.raises(CubeReadError, match="nobeam.fits: missing beam") as err:
             call()
         assert isinstance(err.value, ObservationError) and isinstance(err.value, CubeError)
@@ -255,7 +281,7 @@ def test_cube_without_a_beam(cube_file, tmp_path):
 
 def test_truncated_and_garbage_fits(cube_file, tmp_path):
     truncated = tmp_path / "truncated.fits"
-    truncated.write_bytes(cube_file.read_bytes()[:2880 + 1000])
+    truncated.write_bytes(cube_file.read_bytes()[: 2880 + 1000])
     garbage = tmp_path / "garbage.fits"
     garbage.write_bytes(b"\x00\x01garbage" * 100)
     for path in (truncated, garbage):
@@ -265,11 +291,14 @@ def test_truncated_and_garbage_fits(cube_file, tmp_path):
             load_cubes(path)
 
 
-@pytest.mark.parametrize(("content", "match"), [
-    ("218200.0 0.1\n218200.5 zero\n218201.0 0.2\n", r"line 2: .*'zero' is not a number"),
-    ("# only a comment\n\n", "no data rows"),
-    ("218200.0 0.1\n218200.5\n", "line 2: .*one value"),
-])
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        ("218200.0 0.1\n218200.5 zero\n218201.0 0.2\n", r"line 2: .*'zero' is not a number"),
+        ("# only a comment\n\n", "no data rows"),
+        ("218200.0 0.1\n218200.5\n", "line 2: .*one value"),
+    ],
+)
 def test_bad_text_spectra_name_the_line(tmp_path, content, match):
     path = tmp_path / "bad.txt"
     path.write_text(content)
@@ -277,11 +306,14 @@ def test_bad_text_spectra_name_the_line(tmp_path, content, match):
         Observation.read(path, beam=(1.0, 1.0))
 
 
-@pytest.mark.parametrize(("scale", "match"), [
-    (1e-6, "plausible"),  # 0.2 MHz
-    (1e-3, "look like GHz"),  # GHz given as MHz
-    (1e6, "look like Hz"),  # Hz given as MHz
-])
+@pytest.mark.parametrize(
+    ("scale", "match"),
+    [
+        (1e-6, "plausible"),  # 0.2 MHz
+        (1e-3, "look like GHz"),  # GHz given as MHz
+        (1e6, "look like Hz"),  # Hz given as MHz
+    ],
+)
 def test_implausible_frequencies(scale, match):
     f = np.linspace(218200.0, 218300.0, 50) * scale
     with pytest.raises(ObservationError, match=match):

@@ -28,9 +28,13 @@ def test_old_reader_names_still_work(small_synthetic_cube, tmp_path):
 def test_truth_with_short_names_meets_cube_fit_names(small_synthetic_cube):
     """Bug 3: a "truth" given as "CH3OH" and a source spelling "CH3OH;v=0;" share maps."""
     syn = small_synthetic_cube
-    view = ComparisonView(CubeBrowser(syn), {
-        "long": ParameterMaps("long", ["CH3OH;v=0;"], syn.truth),
-        "truth": ParameterMaps("truth", ["CH3OH"], syn.truth)})
+    view = ComparisonView(
+        CubeBrowser(syn),
+        {
+            "long": ParameterMaps("long", ["CH3OH;v=0;"], syn.truth),
+            "truth": ParameterMaps("truth", ["CH3OH"], syn.truth),
+        },
+    )
     assert view.species_list == ["CH3OH;v=0;"]
     for image in view.images()[:2]:
         assert np.isfinite(image).all()

@@ -87,8 +87,9 @@ def test_species_on_velocity_axis_keeps_data_lines_and_label_together(small_synt
     b.reference_select.value = rest
     assert b.rest_mhz[0] == rest and f"{rest:.3f}" in b.spectrum_figures[0].xaxis.axis_label
     assert b.line_sources[0].data["x"][0] == pytest.approx(b.v_lsr, abs=1e-6)
-    np.testing.assert_allclose(b.spectrum_sources[0].data["x"],
-                               radio_velocity(b.windows[0].freq_mhz, rest))
+    np.testing.assert_allclose(
+        b.spectrum_sources[0].data["x"], radio_velocity(b.windows[0].freq_mhz, rest)
+    )
     b.rest_text.value = 218300.0  # a typed rest frequency
     assert b.rest_mhz[0] == 218300.0
     assert b.reference_select.value == 218300.0
@@ -105,8 +106,9 @@ def test_units_box_and_channel_marker(small_synthetic_cube):
     np.testing.assert_allclose(b.spectrum_sources[0].data["y"], mean)
     assert b.observation().name == "box x 1–2, y 0–3"
     b.unit_buttons.value = "Jy/beam"
-    np.testing.assert_allclose(b.spectrum_sources[0].data["y"],
-                               mean * brightness_factor(win, "Jy/beam"))
+    np.testing.assert_allclose(
+        b.spectrum_sources[0].data["y"], mean * brightness_factor(win, "Jy/beam")
+    )
     assert "Jy/beam" in b.map_figure.title.text
     b.box_text.value = "nonsense"
     assert "cannot read a box" in b.status.value

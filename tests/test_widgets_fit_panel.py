@@ -85,8 +85,14 @@ def test_no_species_reports_instead_of_fitting(browser):
 def test_background_cube_fit_fills_map_and_cancels(browser, tmp_path):
     panel = FitPanel(browser, ["CH3OH"])
     panel.loss.value, panel.n_init.value = "chi2", 3
-    panel.start_cube_fit(workdir=tmp_path / "fit", poll_s=0.2, client=False, select=False,
-                         init="random", chunk_size=4)
+    panel.start_cube_fit(
+        workdir=tmp_path / "fit",
+        poll_s=0.2,
+        client=False,
+        select=False,
+        init="random",
+        chunk_size=4,
+    )
     result = panel.wait_cube_fit(timeout=300)
     assert result is not None and result.species[0].startswith("CH3OH")
     assert "finished" in panel.status.value  # bug 6: the status is final once waited for
@@ -96,8 +102,15 @@ def test_background_cube_fit_fills_map_and_cancels(browser, tmp_path):
     assert panel.progress.value == panel.progress.max == 16
     archive = panel.export_cube_maps()
     assert archive.suffix == ".zip" and "download=" in panel.downloads.value
-    panel.start_cube_fit(workdir=tmp_path / "fit2", poll_s=0.2, client=False, select=False,
-                         init="random", n_init=50, chunk_size=1)
+    panel.start_cube_fit(
+        workdir=tmp_path / "fit2",
+        poll_s=0.2,
+        client=False,
+        select=False,
+        init="random",
+        n_init=50,
+        chunk_size=1,
+    )
     panel.cancel_cube_fit()
     assert panel.wait_cube_fit(timeout=60) is None
     assert "cancelled" in panel.status.value and panel.cancel_button.disabled

@@ -17,8 +17,14 @@ def cube():
     """6×6 synthetic cube of CH3OH and H2CO (218.15–218.55 GHz rest, v_LSR −5 km/s)."""
     from spectuner_nb.cube.synthetic import make_synthetic_cube
 
-    return make_synthetic_cube(("CH3OH", "H2CO"), shape=(6, 6), n_channels=400, v_lsr=-5.0,
-                               windows_mhz=((218150.0, 218550.0),), seed=2)
+    return make_synthetic_cube(
+        ("CH3OH", "H2CO"),
+        shape=(6, 6),
+        n_channels=400,
+        v_lsr=-5.0,
+        windows_mhz=((218150.0, 218550.0),),
+        seed=2,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +60,8 @@ def test_identify_pixel_shows_species_table_and_progress(app, identified):
     assert html.count("±") >= 4 * len(result.species)
     assert "identified" in panel.status.value
     assert [b.description for b in panel.species_buttons.children] == [
-        s.split(";")[0] for s in result.species]
+        s.split(";")[0] for s in result.species
+    ]
 
 
 def test_layer_draws_models_markers_in_species_colours(app, identified):
@@ -149,8 +156,9 @@ def test_table_of_nothing_identified(cube):
 
     browser = CubeBrowser(cube)
     obs = browser.observation()
-    quiet = obs.with_intensities([np.zeros_like(y) + 0.01 * np.sin(np.arange(y.size))
-                                  for y in obs.intensities])
+    quiet = obs.with_intensities(
+        [np.zeros_like(y) + 0.01 * np.sin(np.arange(y.size)) for y in obs.intensities]
+    )
     res = identify(quiet, progress=False)
     html = identification_table_html(res, "pixel (0, 0)", {})
     assert "no peak above 4 sigma" in html and "<table" not in html

@@ -52,10 +52,12 @@ def test_read_short_form_and_file(tmp_path):
 @pytest.mark.parametrize("short", [False, True])
 def test_round_trip_is_exact(short):
     rng = np.random.default_rng(42)
-    params = [rng.uniform([0.01, 5, 1e12, 0.3, -12], [10, 1000, 1e22, 30, 12], (n, 5))
-              for n in (1, 3)]
-    molfit = Molfit.from_params(["CH3OH", "HC3N"], params, lower=[0.01, 1, 1e12, 0.3, -12],
-                                upper=[30, 1000, 1e22, 31.6, 12])
+    params = [
+        rng.uniform([0.01, 5, 1e12, 0.3, -12], [10, 1000, 1e22, 30, 12], (n, 5)) for n in (1, 3)
+    ]
+    molfit = Molfit.from_params(
+        ["CH3OH", "HC3N"], params, lower=[0.01, 1, 1e12, 0.3, -12], upper=[30, 1000, 1e22, 31.6, 12]
+    )
     molfit.settings["MinNumTransitionsSQL"] = "1"
     again = read_molfit(write_molfit(molfit, short=short))
     assert again.species == ["CH3OH;v=0;", "HC3N;v=0;"]
@@ -94,13 +96,16 @@ def test_molfit_spectrum_is_the_lte_model_with_the_beam(tmp_path):
     catalog = real_catalog(tmp_path / "cat.sqlite")
     f = 218_200.0 + 0.5 * np.arange(400)
     obs = Observation.from_arrays(f, np.zeros(f.size), beam=(0.6, 0.4), rms=0.1, T_bg=5.0)
-    molfit = read_molfit("HC3N;v=0;   2\n0.8 120 2e15 5.5 -0.3 c\n0.3 50 1e15 2.0 1.0 c\n"
-                         "OCS;v=0;   1\n0.5 150 5e16 4.0 0.5 c\n")
+    molfit = read_molfit(
+        "HC3N;v=0;   2\n0.8 120 2e15 5.5 -0.3 c\n0.3 50 1e15 2.0 1.0 c\n"
+        "OCS;v=0;   1\n0.5 150 5e16 4.0 0.5 c\n"
+    )
     spectra = molfit_spectra(molfit, obs, catalog=catalog)
     lines = catalog.lines("HC3N", obs.windows)
     ocs = catalog.lines("OCS", obs.windows)
-    params = np.array([[0.8, 120, 2e15, 5.5, -0.3], [0.3, 50, 1e15, 2.0, 1.0],
-                       [0.5, 150, 5e16, 4.0, 0.5]])
+    params = np.array(
+        [[0.8, 120, 2e15, 5.5, -0.3], [0.3, 50, 1e15, 2.0, 1.0], [0.5, 150, 5e16, 4.0, 0.5]]
+    )
     expected = lte_spectra([f], [lines, lines, ocs], params, beam=(0.6, 0.4), T_bg=5.0)
     np.testing.assert_array_equal(spectra[0], expected[0])
     assert spectra[0].max() > 1.0  # HC3N 24–23 at 218.32 GHz is in the window

@@ -16,8 +16,17 @@ from .identify_panel import IdentifyPanel
 from .species_picker import SpeciesPicker
 
 __all__ = [
-    "ComparisonView", "CubeBrowser", "FitPanel", "IdentificationLayer", "IdentifyPanel",
-    "ParameterMaps", "SpeciesPicker",
-    "SpectunerApp", "WidgetInputError", "as_cubeset", "as_parameter_maps", "pixel_observation",
+    "ComparisonView",
+    "CubeBrowser",
+    "FitPanel",
+    "IdentificationLayer",
+    "IdentifyPanel",
+    "ParameterMaps",
+    "SpeciesPicker",
+    "SpectunerApp",
+    "WidgetInputError",
+    "as_cubeset",
+    "as_parameter_maps",
+    "pixel_observation",
     "setup_notebook",
 ]

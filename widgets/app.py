@@ -40,9 +40,16 @@ class SpectunerApp(Component):
         Dask client for cube fits (None: the engine's LocalCluster).
     """
 
-    def __init__(self, cubes: Any, *, catalog: Any = None, species: Sequence[str] = (),
-                 compare: Mapping[str, Any] | None = None, v_lsr: float | None = None,
-                 client: Any = None) -> None:
+    def __init__(
+        self,
+        cubes: Any,
+        *,
+        catalog: Any = None,
+        species: Sequence[str] = (),
+        compare: Mapping[str, Any] | None = None,
+        v_lsr: float | None = None,
+        client: Any = None,
+    ) -> None:
         import ipywidgets as ipw
 
         self.catalog = catalog
@@ -53,19 +60,23 @@ class SpectunerApp(Component):
         self.picker.set_observation(self.browser.observation())
         self.identify_panel = IdentifyPanel(self.browser, self.picker, catalog=catalog)
         self.fit_panel = FitPanel(self.browser, self.picker, catalog=catalog, client=client)
-        self.comparison = (ComparisonView(self.browser, compare, catalog=catalog)
-                           if compare else None)
+        self.comparison = (
+            ComparisonView(self.browser, compare, catalog=catalog) if compare else None
+        )
         self.picker.on_change(self.browser.set_species)
         self.browser.on_selection(self.picker.set_observation)
         if chosen:
             self.picker.choose(chosen)
         sections = [
-            ipw.HTML("<h3>Cube</h3>"), self.browser.widget,
-            ipw.HTML("<h3>Species</h3>"), self.identify_panel.widget, self.picker.widget,
-            ipw.HTML("<h3>Fit</h3>"), self.fit_panel.widget,
+            ipw.HTML("<h3>Cube</h3>"),
+            self.browser.widget,
+            ipw.HTML("<h3>Species</h3>"),
+            self.identify_panel.widget,
+            self.picker.widget,
+            ipw.HTML("<h3>Fit</h3>"),
+            self.fit_panel.widget,
         ]
         if self.comparison is not None:
             sections += [ipw.HTML("<h3>Comparison</h3>"), self.comparison.widget]
         self.widget = ipw.VBox(sections)
         self.widget.add_class("spectuner-app")
-

@@ -32,13 +32,22 @@ from .cubes import WidgetInputError
 from .display import Component, as_widget, colour_mapper, image_figure, sky_axes
 
 __all__ = [
-    "SHOWN", "XCLASS_PARAMETERS", "ParameterMaps", "from_cube_result", "from_molfits",
-    "from_fits_maps", "as_parameter_maps", "ComparisonView",
+    "SHOWN",
+    "XCLASS_PARAMETERS",
+    "ParameterMaps",
+    "from_cube_result",
+    "from_molfits",
+    "from_fits_maps",
+    "as_parameter_maps",
+    "ComparisonView",
 ]
 
 SHOWN: tuple[tuple[str, str], ...] = (
-    ("log10 N_tot (cm⁻²)", "N_tot"), ("T_ex (K)", "T_ex"), ("Δv (km/s)", "delta_v"),
-    ("v_off (km/s)", "v_off"), ("θ (arcsec)", "theta"),
+    ("log10 N_tot (cm⁻²)", "N_tot"),
+    ("T_ex (K)", "T_ex"),
+    ("Δv (km/s)", "delta_v"),
+    ("v_off (km/s)", "v_off"),
+    ("θ (arcsec)", "theta"),
 )
 # Readers of earlier releases, now in the engine (spectuner_nb.xclass); kept importable here.
 from_molfits = read_molfit_maps
@@ -76,8 +85,9 @@ class ComparisonView(Component):
         Transition cache for the model spectra (default: the user cache).
     """
 
-    def __init__(self, browser: CubeBrowser, sources: Mapping[str, Any], *,
-                 catalog: Any = None) -> None:
+    def __init__(
+        self, browser: CubeBrowser, sources: Mapping[str, Any], *, catalog: Any = None
+    ) -> None:
         import ipywidgets as ipw
         from bokeh.layouts import gridplot
         from bokeh.models import ColumnDataSource, Range1d
@@ -94,24 +104,31 @@ class ComparisonView(Component):
         species = [s for m in self.maps for s in m.species]
         self.species_list = list(dict.fromkeys(species))
         self.species_select = ipw.Dropdown(options=self.species_list, description="species")
-        self.parameter_select = ipw.Dropdown(options=SHOWN, value="N_tot",
-                                             description="parameter")
+        self.parameter_select = ipw.Dropdown(options=SHOWN, value="N_tot", description="parameter")
         self.status = ipw.HTML("")
         self.status.add_class("spectuner-comparison-status")
         x_range, y_range = Range1d(-0.5, nx - 0.5), Range1d(-0.5, ny - 0.5)
         self.sources, self.figures, self._mappers = [], [], []
         panels = [(m.label, f"comparison_{k}") for k, m in enumerate(self.maps)]
-        panels += [(f"{m.label} − {self.maps[0].label}", f"difference_{k}")
-                   for k, m in enumerate(self.maps[1:], start=1)]
+        panels += [
+            (f"{m.label} − {self.maps[0].label}", f"difference_{k}")
+            for k, m in enumerate(self.maps[1:], start=1)
+        ]
         from bokeh.events import Tap
 
         for title, name in panels:
             src = ColumnDataSource({"image": [np.full((ny, nx), np.nan)]}, name=name)
-            fig = image_figure(ny, nx, title=title, size=260, x_range=x_range, y_range=y_range,
-                               name=f"{name}_figure")
+            fig = image_figure(
+                ny,
+                nx,
+                title=title,
+                size=260,
+                x_range=x_range,
+                y_range=y_range,
+                name=f"{name}_figure",
+            )
             mapper = colour_mapper(np.zeros(1), symmetric=name.startswith("difference"))
-            fig.image(image="image", x=-0.5, y=-0.5, dw=nx, dh=ny, source=src,
-                      color_mapper=mapper)
+            fig.image(image="image", x=-0.5, y=-0.5, dw=nx, dh=ny, source=src, color_mapper=mapper)
             from bokeh.models import ColorBar
 
             fig.add_layout(ColorBar(color_mapper=mapper, width=8), "right")
@@ -129,8 +146,9 @@ class ComparisonView(Component):
         self.species_select.observe(lambda _c: self.redraw(), names="value")
         self.parameter_select.observe(lambda _c: self.redraw(), names="value")
         browser.on_pixel(lambda x, y: self.show_pixel(x, y))
-        self.widget = ipw.VBox([ipw.HBox([self.species_select, self.parameter_select]),
-                                self.maps_widget, self.status])
+        self.widget = ipw.VBox(
+            [ipw.HBox([self.species_select, self.parameter_select]), self.maps_widget, self.status]
+        )
         self.widget.add_class("spectuner-comparison")
 
     def images(self) -> list[np.ndarray]:
@@ -160,8 +178,9 @@ class ComparisonView(Component):
             return f"{species} {par}: click a pixel to compare the fits there"
         x, y = self.pixel
         values = "; ".join(f"{m.label}: {m.map(species, par)[y, x]:.4g}" for m in self.maps)
-        return (f"pixel ({x}, {y}) {species} {par}: {values} — {self._n_curves} model spectra "
-                "overlaid")
+        return (
+            f"pixel ({x}, {y}) {species} {par}: {values} — {self._n_curves} model spectra overlaid"
+        )
 
     def _on_tap(self, event: Any) -> None:
         if event.x is None or event.y is None:
@@ -187,9 +206,13 @@ class ComparisonView(Component):
             present = np.all(np.isfinite(params), axis=1)
             if not present.any():
                 continue
-            spectra = model_spectra(rest, [ll for ll, ok in zip(lines, present, strict=True)
-                                           if ok], cubes.beam_arcsec, params[present][None],
-                                    t_bg)
+            spectra = model_spectra(
+                rest,
+                [ll for ll, ok in zip(lines, present, strict=True) if ok],
+                cubes.beam_arcsec,
+                params[present][None],
+                t_bg,
+            )
             curves[m.label] = [s[0] for s in spectra]
         return freqs, curves
 

@@ -45,8 +45,14 @@ from .display import (
 
 MAP_KINDS: tuple[str, ...] = ("peak", "moment 0", "channel")
 AXES: tuple[str, ...] = ("frequency", "velocity")
-__all__ = ["AXES", "MAP_KINDS", "CubeBrowser", "observed_frequency", "radio_velocity",
-           "sky_frequency"]
+__all__ = [
+    "AXES",
+    "MAP_KINDS",
+    "CubeBrowser",
+    "observed_frequency",
+    "radio_velocity",
+    "sky_frequency",
+]
 observed_frequency = sky_frequency  # the name of earlier releases
 
 
@@ -68,8 +74,14 @@ class CubeBrowser(Component):
         Species whose lines are drawn from the start.
     """
 
-    def __init__(self, cubes: Any, *, catalog: Any = None, v_lsr: float | None = None,
-                 species: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        cubes: Any,
+        *,
+        catalog: Any = None,
+        v_lsr: float | None = None,
+        species: Sequence[str] = (),
+    ) -> None:
         import ipywidgets as ipw
         from bokeh.events import SelectionGeometry, Tap
         from bokeh.models import (
@@ -104,26 +116,55 @@ class CubeBrowser(Component):
         self._spectra = self._selected_spectra()
 
         # --- map
-        self.map_source = ColumnDataSource({"image": [peak_map(self.windows[0])]},
-                                           name="map_image")
-        self.marker_source = ColumnDataSource({"x": [self.pixel[0]], "y": [self.pixel[1]]},
-                                              name="map_marker")
-        self.box_source = ColumnDataSource({"left": [], "right": [], "bottom": [], "top": []},
-                                           name="map_box")
+        self.map_source = ColumnDataSource({"image": [peak_map(self.windows[0])]}, name="map_image")
+        self.marker_source = ColumnDataSource(
+            {"x": [self.pixel[0]], "y": [self.pixel[1]]}, name="map_marker"
+        )
+        self.box_source = ColumnDataSource(
+            {"left": [], "right": [], "bottom": [], "top": []}, name="map_box"
+        )
         self.map_figure = image_figure(ny, nx, title="peak intensity (K)", name="cube_map")
         self._mapper = colour_mapper(self.map_source.data["image"][0])
-        image = self.map_figure.image(image="image", x=-0.5, y=-0.5, dw=nx, dh=ny,
-                                      source=self.map_source, color_mapper=self._mapper)
-        self.map_figure.scatter("x", "y", source=self.marker_source, marker="square_x",
-                                size=14, fill_alpha=0.0, line_color="white", line_width=2)
-        self.map_figure.quad(left="left", right="right", bottom="bottom", top="top",
-                             source=self.box_source, fill_alpha=0.0, line_color="white",
-                             line_dash="dashed", line_width=2)
-        self.map_figure.add_tools(BoxSelectTool(), HoverTool(
-            renderers=[image], tooltips=[("pixel", "($x{0}, $y{0})"), ("value", "@image")]))
+        image = self.map_figure.image(
+            image="image",
+            x=-0.5,
+            y=-0.5,
+            dw=nx,
+            dh=ny,
+            source=self.map_source,
+            color_mapper=self._mapper,
+        )
+        self.map_figure.scatter(
+            "x",
+            "y",
+            source=self.marker_source,
+            marker="square_x",
+            size=14,
+            fill_alpha=0.0,
+            line_color="white",
+            line_width=2,
+        )
+        self.map_figure.quad(
+            left="left",
+            right="right",
+            bottom="bottom",
+            top="top",
+            source=self.box_source,
+            fill_alpha=0.0,
+            line_color="white",
+            line_dash="dashed",
+            line_width=2,
+        )
+        self.map_figure.add_tools(
+            BoxSelectTool(),
+            HoverTool(
+                renderers=[image], tooltips=[("pixel", "($x{0}, $y{0})"), ("value", "@image")]
+            ),
+        )
         sky_axes(self.map_figure, self.cubes.wcs, ny, nx)
-        draw_beam(self.map_figure, self.cubes.wcs,
-                  tuple(np.median(self.windows[0].beams, axis=0)), ny, nx)
+        draw_beam(
+            self.map_figure, self.cubes.wcs, tuple(np.median(self.windows[0].beams, axis=0)), ny, nx
+        )
         self.map_colour_bar = ColorBar(color_mapper=self._mapper, width=8)
         self.map_figure.add_layout(self.map_colour_bar, "right")
         self.map_figure.on_event(Tap, self._on_tap)
@@ -139,28 +180,81 @@ class CubeBrowser(Component):
         self.line_sources: list[Any] = []
         self.channel_markers: list[Any] = []
         for i in range(len(self.windows)):
-            fig = spectrum_figure(title=self.names[i], name=f"spectrum_figure_{i}",
-                                  x_range=self._x_ranges[i], y_range=self._y_range)
+            fig = spectrum_figure(
+                title=self.names[i],
+                name=f"spectrum_figure_{i}",
+                x_range=self._x_ranges[i],
+                y_range=self._y_range,
+            )
             src = ColumnDataSource({"x": [], "y": [], "freq": []}, name=f"spectrum_{i}")
-            fig.step("x", "y", source=src, mode="center", color="black", line_width=1.2,
-                     legend_label="data")
+            fig.step(
+                "x",
+                "y",
+                source=src,
+                mode="center",
+                color="black",
+                line_width=1.2,
+                legend_label="data",
+            )
             model = ColumnDataSource({"x": [], "y": [], "freq": []}, name=f"model_{i}")
-            fig.line("x", "y", source=model, color=SPECTRUM_COLOURS[1], line_width=1.8,
-                     legend_label="model")
-            overlay = ColumnDataSource({"xs": [], "ys": [], "freqs": [], "colour": [],
-                                        "label": []}, name=f"overlay_{i}")
+            fig.line(
+                "x",
+                "y",
+                source=model,
+                color=SPECTRUM_COLOURS[1],
+                line_width=1.8,
+                legend_label="model",
+            )
+            overlay = ColumnDataSource(
+                {"xs": [], "ys": [], "freqs": [], "colour": [], "label": []}, name=f"overlay_{i}"
+            )
             fig.multi_line("xs", "ys", source=overlay, color="colour", line_width=1.5)
-            lines = ColumnDataSource({"x": [], "y0": [], "y1": [], "colour": [], "label": [],
-                                      "freq": [], "rest": [], "qn": [], "E_up": [],
-                                      "A_ul": []}, name=f"lines_{i}")
-            segments = fig.segment(x0="x", x1="x", y0="y0", y1="y1", source=lines,
-                                   color="colour", line_width=1.5, line_dash="dashed",
-                                   legend_field="label")
-            fig.add_tools(HoverTool(renderers=[segments], tooltips=[
-                ("species", "@label"), ("transition", "@qn"), ("rest freq", "@rest{0.000} MHz"),
-                ("E_up", "@E_up{0.0} K"), ("A_ul", "@A_ul{0.00e} s⁻¹")]))
-            marker = Span(location=0.0, dimension="height", line_color="#888888",
-                          line_width=1.5, visible=False, name=f"channel_marker_{i}")
+            lines = ColumnDataSource(
+                {
+                    "x": [],
+                    "y0": [],
+                    "y1": [],
+                    "colour": [],
+                    "label": [],
+                    "freq": [],
+                    "rest": [],
+                    "qn": [],
+                    "E_up": [],
+                    "A_ul": [],
+                },
+                name=f"lines_{i}",
+            )
+            segments = fig.segment(
+                x0="x",
+                x1="x",
+                y0="y0",
+                y1="y1",
+                source=lines,
+                color="colour",
+                line_width=1.5,
+                line_dash="dashed",
+                legend_field="label",
+            )
+            fig.add_tools(
+                HoverTool(
+                    renderers=[segments],
+                    tooltips=[
+                        ("species", "@label"),
+                        ("transition", "@qn"),
+                        ("rest freq", "@rest{0.000} MHz"),
+                        ("E_up", "@E_up{0.0} K"),
+                        ("A_ul", "@A_ul{0.00e} s⁻¹"),
+                    ],
+                )
+            )
+            marker = Span(
+                location=0.0,
+                dimension="height",
+                line_color="#888888",
+                line_width=1.5,
+                visible=False,
+                name=f"channel_marker_{i}",
+            )
             fig.add_layout(marker)
             fig.legend.location = "top_right"
             fig.legend.click_policy = "hide"
@@ -172,35 +266,42 @@ class CubeBrowser(Component):
             self.channel_markers.append(marker)
 
         # --- controls
-        self.kind_buttons = ipw.ToggleButtons(options=MAP_KINDS, value="peak",
-                                              description="map")
+        self.kind_buttons = ipw.ToggleButtons(options=MAP_KINDS, value="peak", description="map")
         self.kind_buttons.add_class("spectuner-map-kind")
-        self.window_select = ipw.Dropdown(options=[(n, i) for i, n in
-                                                   enumerate(self.names)], value=0,
-                                          description="window")
+        self.window_select = ipw.Dropdown(
+            options=[(n, i) for i, n in enumerate(self.names)], value=0, description="window"
+        )
         n_chan = self.windows[0].n_chan
-        self.channel_slider = ipw.IntSlider(value=n_chan // 2, min=0, max=n_chan - 1,
-                                            description="channel", continuous_update=False)
+        self.channel_slider = ipw.IntSlider(
+            value=n_chan // 2, min=0, max=n_chan - 1, description="channel", continuous_update=False
+        )
         self.channel_slider.add_class("spectuner-channel-slider")
         self.velocity_range = ipw.FloatRangeSlider(
-            description="moment-0 v (km/s)", step=0.5, continuous_update=False,
-            readout_format=".1f", style={"description_width": "initial"},
-            layout=ipw.Layout(width="520px"))
+            description="moment-0 v (km/s)",
+            step=0.5,
+            continuous_update=False,
+            readout_format=".1f",
+            style={"description_width": "initial"},
+            layout=ipw.Layout(width="520px"),
+        )
         self.velocity_range.add_class("spectuner-velocity-range")
-        self.axis_buttons = ipw.ToggleButtons(options=AXES, value="frequency",
-                                              description="axis")
+        self.axis_buttons = ipw.ToggleButtons(options=AXES, value="frequency", description="axis")
         self.axis_buttons.add_class("spectuner-axis")
-        self.unit_buttons = ipw.ToggleButtons(options=BRIGHTNESS_UNITS, value="K",
-                                              description="unit")
+        self.unit_buttons = ipw.ToggleButtons(
+            options=BRIGHTNESS_UNITS, value="K", description="unit"
+        )
         self.unit_buttons.add_class("spectuner-unit")
-        self.reference_select = ipw.Dropdown(description="v ref", options=[],
-                                             layout=ipw.Layout(width="340px"))
+        self.reference_select = ipw.Dropdown(
+            description="v ref", options=[], layout=ipw.Layout(width="340px")
+        )
         self.reference_select.add_class("spectuner-reference")
-        self.rest_text = ipw.FloatText(description="ν₀ (MHz)", step=0.001,
-                                       layout=ipw.Layout(width="220px"))
+        self.rest_text = ipw.FloatText(
+            description="ν₀ (MHz)", step=0.001, layout=ipw.Layout(width="220px")
+        )
         self.rest_text.add_class("spectuner-rest-frequency")
-        self.box_text = ipw.Text(description="box", placeholder="x0:x1, y0:y1 (empty: pixel)",
-                                 continuous_update=False)
+        self.box_text = ipw.Text(
+            description="box", placeholder="x0:x1, y0:y1 (empty: pixel)", continuous_update=False
+        )
         self.box_text.add_class("spectuner-box")
         self.status = ipw.HTML("")
         self.status.add_class("spectuner-pixel-status")
@@ -217,22 +318,35 @@ class CubeBrowser(Component):
         self.axis_buttons.observe(lambda change: self.set_axis(change["new"]), names="value")
         self.unit_buttons.observe(lambda change: self.set_unit(change["new"]), names="value")
         self.reference_select.observe(self._reference_chosen, names="value")
-        self.rest_text.observe(lambda change: self.set_reference(
-            self.window_select.value, change["new"]), names="value")
+        self.rest_text.observe(
+            lambda change: self.set_reference(self.window_select.value, change["new"]),
+            names="value",
+        )
         self.box_text.observe(lambda change: self._box_typed(change["new"]), names="value")
 
         from bokeh.layouts import column
 
         self.map_widget = as_widget(self.map_figure)
         self.spectra_widget = as_widget(column(*self.spectrum_figures))
-        self.widget = ipw.VBox([
-            ipw.HBox([self.kind_buttons, self.window_select, self.unit_buttons]),
-            ipw.HBox([self.channel_slider, self.velocity_range]),
-            ipw.HBox([ipw.VBox([self.map_widget, self.box_text]),
-                      ipw.VBox([self.axis_buttons,
+        self.widget = ipw.VBox(
+            [
+                ipw.HBox([self.kind_buttons, self.window_select, self.unit_buttons]),
+                ipw.HBox([self.channel_slider, self.velocity_range]),
+                ipw.HBox(
+                    [
+                        ipw.VBox([self.map_widget, self.box_text]),
+                        ipw.VBox(
+                            [
+                                self.axis_buttons,
                                 ipw.HBox([self.reference_select, self.rest_text]),
-                                self.status, self.spectra_widget])]),
-        ])
+                                self.status,
+                                self.spectra_widget,
+                            ]
+                        ),
+                    ]
+                ),
+            ]
+        )
         self.widget.add_class("spectuner-cube-browser")
 
     # ------------------------------------------------------------------ selection
@@ -304,8 +418,12 @@ class CubeBrowser(Component):
             raise WidgetInputError(str(exc)) from exc
         self.box = (int(ix.min()), int(ix.max()), int(iy.min()), int(iy.max()))
         x0, x1, y0, y1 = self.box
-        self.box_source.data = {"left": [x0 - 0.5], "right": [x1 + 0.5],
-                                "bottom": [y0 - 0.5], "top": [y1 + 0.5]}
+        self.box_source.data = {
+            "left": [x0 - 0.5],
+            "right": [x1 + 0.5],
+            "bottom": [y0 - 0.5],
+            "top": [y1 + 0.5],
+        }
         self.marker_source.data = {"x": [], "y": []}
         self._selection_changed()
 
@@ -320,7 +438,7 @@ class CubeBrowser(Component):
 
     @property
     def selection_label(self) -> str:
-        """"pixel (x, y)" or "box x x0–x1, y y0–y1": what the spectra show."""
+        """ "pixel (x, y)" or "box x x0–x1, y y0–y1": what the spectra show."""
         return box_label(self.box) if self.box else f"pixel ({self.pixel[0]}, {self.pixel[1]})"
 
     def observation(self) -> Any:
@@ -352,8 +470,9 @@ class CubeBrowser(Component):
     def _in_unit(self, index: int, freq: np.ndarray, values: np.ndarray) -> np.ndarray:
         """K values at sky frequencies ``freq`` (MHz) of window ``index`` in the shown unit."""
         win = self.windows[index]
-        factor = np.interp(np.asarray(freq, dtype=float), win.freq_mhz,
-                           brightness_factor(win, self.unit))
+        factor = np.interp(
+            np.asarray(freq, dtype=float), win.freq_mhz, brightness_factor(win, self.unit)
+        )
         return np.asarray(values, dtype=float) * factor
 
     def _redraw_spectra(self) -> None:
@@ -361,9 +480,11 @@ class CubeBrowser(Component):
         (selection, axis, reference, unit): one path, so they always agree."""
         for i, win in enumerate(self.windows):
             freq = win.freq_mhz
-            self.spectrum_sources[i].data = {"x": self._axis_values(i, freq),
-                                             "y": self._in_unit(i, freq, self._spectra[i]),
-                                             "freq": freq}
+            self.spectrum_sources[i].data = {
+                "x": self._axis_values(i, freq),
+                "y": self._in_unit(i, freq, self._spectra[i]),
+                "freq": freq,
+            }
             fig = self.spectrum_figures[i]
             fig.yaxis.axis_label = "T_B (K)" if self.unit == "K" else "I (Jy/beam)"
             if self.axis == "velocity":
@@ -534,8 +655,10 @@ class CubeBrowser(Component):
         if kind == "channel":
             chan = min(self.channel_slider.value, win.n_chan - 1)
             v = radio_velocity(win.freq_mhz[chan], self.rest_mhz[index])
-            return (f"channel {chan}: {win.freq_mhz[chan]:.2f} MHz, v = {float(v):.1f} km/s "
-                    f"({self.unit})")
+            return (
+                f"channel {chan}: {win.freq_mhz[chan]:.2f} MHz, v = {float(v):.1f} km/s "
+                f"({self.unit})"
+            )
         if kind == "moment 0":
             lo, hi = self.velocity_range.value
             return f"{self.names[index]} moment 0, v {lo:.1f}…{hi:.1f} km/s ({self.unit} km/s)"
@@ -557,10 +680,13 @@ class CubeBrowser(Component):
     def set_species(self, species: Sequence[str]) -> None:
         """Draw the catalog lines of ``species`` (any name the catalog resolves)."""
         self.species = list(species)
-        windows = [tuple(rest_frequency(np.array(w.freq_range_mhz), self.v_lsr).tolist())
-                   for w in self.windows]
-        self._lines = {name: self.catalog.lines(name, windows=windows, pad_kms=0.0)
-                       for name in self.species}
+        windows = [
+            tuple(rest_frequency(np.array(w.freq_range_mhz), self.v_lsr).tolist())
+            for w in self.windows
+        ]
+        self._lines = {
+            name: self.catalog.lines(name, windows=windows, pad_kms=0.0) for name in self.species
+        }
         self._update_reference_options()
         self._draw_lines()
 
@@ -582,8 +708,9 @@ class CubeBrowser(Component):
         top = self._y_range.end
         for i, win in enumerate(self.windows):
             fmin, fmax = win.freq_range_mhz
-            cols: dict[str, list] = {k: [] for k in ("freq", "rest", "colour", "label", "qn",
-                                                      "E_up", "A_ul")}
+            cols: dict[str, list] = {
+                k: [] for k in ("freq", "rest", "colour", "label", "qn", "E_up", "A_ul")
+            }
             for name, lines in self._lines.items():
                 sky = sky_frequency(lines.freq, self.v_lsr)
                 inside = (sky >= fmin) & (sky <= fmax)
@@ -599,8 +726,9 @@ class CubeBrowser(Component):
             x = self._axis_values(i, np.asarray(cols["freq"], dtype=float))
             self.line_sources[i].data = dict(cols, x=list(x), y0=[0.0] * n, y1=[top] * n)
 
-    def _segments_per_window(self, freqs: Sequence[np.ndarray], spectra: Sequence[np.ndarray]
-                             ) -> list[tuple[np.ndarray, np.ndarray]]:
+    def _segments_per_window(
+        self, freqs: Sequence[np.ndarray], spectra: Sequence[np.ndarray]
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
         """Join spectral segments (MHz, K) into one NaN-separated curve per window."""
         out = []
         for win in self.windows:
@@ -611,8 +739,12 @@ class CubeBrowser(Component):
                 if f.size and lo <= float(np.median(f)) <= hi:
                     f_parts += [f, [np.nan]]
                     y_parts += [np.asarray(y, dtype=float), [np.nan]]
-            out.append((np.concatenate(f_parts) if f_parts else np.zeros(0),
-                        np.concatenate(y_parts) if y_parts else np.zeros(0)))
+            out.append(
+                (
+                    np.concatenate(f_parts) if f_parts else np.zeros(0),
+                    np.concatenate(y_parts) if y_parts else np.zeros(0),
+                )
+            )
         return out
 
     def _draw_model(self) -> None:
@@ -621,8 +753,11 @@ class CubeBrowser(Component):
                 src.data = {"x": [], "y": [], "freq": []}
             return
         for i, (f, y) in enumerate(self._segments_per_window(*self._model)):
-            self.model_sources[i].data = {"x": self._axis_values(i, f),
-                                          "y": self._in_unit(i, f, y), "freq": f}
+            self.model_sources[i].data = {
+                "x": self._axis_values(i, f),
+                "y": self._in_unit(i, f, y),
+                "freq": f,
+            }
 
     def _draw_overlays(self) -> None:
         if self._overlays is None:
@@ -636,11 +771,14 @@ class CubeBrowser(Component):
             fs = [per_label[lab][i][0] for lab in labels]
             self.overlay_sources[i].data = {
                 "xs": [self._axis_values(i, f) for f in fs],
-                "ys": [self._in_unit(i, f, per_label[lab][i][1]) for f, lab in
-                       zip(fs, labels, strict=True)],
+                "ys": [
+                    self._in_unit(i, f, per_label[lab][i][1])
+                    for f, lab in zip(fs, labels, strict=True)
+                ],
                 "freqs": fs,
-                "colour": [SPECTRUM_COLOURS[(k + 3) % len(SPECTRUM_COLOURS)]
-                           for k in range(len(labels))],
+                "colour": [
+                    SPECTRUM_COLOURS[(k + 3) % len(SPECTRUM_COLOURS)] for k in range(len(labels))
+                ],
                 "label": labels,
             }
 
@@ -648,14 +786,17 @@ class CubeBrowser(Component):
         """Draw a model: segments of sky frequency (MHz) and intensity (K), e.g. the windows
         of a fitted :class:`~spectuner_nb.observation.Observation` and its model spectra.
         It stays until the selection changes."""
-        self._model = ([np.asarray(f, float) for f in freqs],
-                       [np.asarray(y, float) for y in spectra])
+        self._model = (
+            [np.asarray(f, float) for f in freqs],
+            [np.asarray(y, float) for y in spectra],
+        )
         self._draw_model()
         self._rescale_y()
         self._draw_lines()
 
-    def show_overlays(self, freqs: Sequence[np.ndarray],
-                      curves: dict[str, Sequence[np.ndarray]]) -> None:
+    def show_overlays(
+        self, freqs: Sequence[np.ndarray], curves: dict[str, Sequence[np.ndarray]]
+    ) -> None:
         """Draw several labelled model spectra over the data: ``curves[label]`` holds one
         intensity array (K) per segment of ``freqs`` (sky frequency, MHz)."""
         self._overlays = (list(freqs), dict(curves))

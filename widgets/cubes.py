@@ -17,8 +17,17 @@ from spectuner_nb.cube.load import CubeSet, CubeWindow, load_cubes
 from spectuner_nb.cube.maps import box_spectra, moment0_map, peak_map
 from spectuner_nb.errors import SpectunerError
 
-__all__ = ["CubeWindow", "WidgetInputError", "as_cubeset", "box_observation", "moment0_map",
-           "peak_map", "pixel_observation", "pixel_spectra", "window_name"]
+__all__ = [
+    "CubeWindow",
+    "WidgetInputError",
+    "as_cubeset",
+    "box_observation",
+    "moment0_map",
+    "peak_map",
+    "pixel_observation",
+    "pixel_spectra",
+    "window_name",
+]
 
 
 class WidgetInputError(SpectunerError, ValueError):
@@ -33,7 +42,8 @@ def as_cubeset(cubes: Any, v_lsr: float | None = None) -> CubeSet:
     if isinstance(getattr(cubes, "cubes", None), CubeSet):
         return cubes.cubes
     if isinstance(cubes, (str, os.PathLike)) or (
-        isinstance(cubes, (list, tuple)) and cubes
+        isinstance(cubes, (list, tuple))
+        and cubes
         and all(isinstance(c, (str, os.PathLike)) for c in cubes)
     ):
         return load_cubes(cubes, v_lsr=0.0 if v_lsr is None else v_lsr)
@@ -63,9 +73,14 @@ def pixel_observation(cubes: CubeSet, x: int, y: int) -> Any:
 
     spectra = pixel_spectra(cubes, x, y)
     t_bg = cubes.t_background(np.array([y]), np.array([x]))[0]
-    return Observation.from_arrays([w.freq_mhz for w in cubes.windows], spectra,
-                                   beam=cubes.beam_arcsec, T_bg=t_bg, v_lsr=cubes.v_lsr,
-                                   name=f"pixel ({x}, {y})")
+    return Observation.from_arrays(
+        [w.freq_mhz for w in cubes.windows],
+        spectra,
+        beam=cubes.beam_arcsec,
+        T_bg=t_bg,
+        v_lsr=cubes.v_lsr,
+        name=f"pixel ({x}, {y})",
+    )
 
 
 def box_observation(cubes: CubeSet, box: tuple[int, int, int, int]) -> Any:
@@ -73,9 +88,14 @@ def box_observation(cubes: CubeSet, box: tuple[int, int, int, int]) -> Any:
     from spectuner_nb.observation import Observation
 
     spectra, t_bg = box_spectra(cubes, box)
-    return Observation.from_arrays([w.freq_mhz for w in cubes.windows], spectra,
-                                   beam=cubes.beam_arcsec, T_bg=t_bg, v_lsr=cubes.v_lsr,
-                                   name=box_label(box))
+    return Observation.from_arrays(
+        [w.freq_mhz for w in cubes.windows],
+        spectra,
+        beam=cubes.beam_arcsec,
+        T_bg=t_bg,
+        v_lsr=cubes.v_lsr,
+        name=box_label(box),
+    )
 
 
 def box_label(box: tuple[int, int, int, int]) -> str:

@@ -15,13 +15,29 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "SPECTRUM_COLOURS", "setup_notebook", "as_widget", "refresh_plots", "download_link",
-    "image_figure", "sky_axes", "draw_beam", "spectrum_figure", "colour_mapper", "Component",
+    "SPECTRUM_COLOURS",
+    "setup_notebook",
+    "as_widget",
+    "refresh_plots",
+    "download_link",
+    "image_figure",
+    "sky_axes",
+    "draw_beam",
+    "spectrum_figure",
+    "colour_mapper",
+    "Component",
     "Ticker",
 ]
 
 SPECTRUM_COLOURS: tuple[str, ...] = (
-    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#ff7f0e",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
 )
 """Colours of overlaid curves and line markers, cycled in order."""
 
@@ -98,8 +114,10 @@ def download_link(path: Any, label: str | None = None) -> str:
     path = Path(path)
     mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     data = base64.b64encode(path.read_bytes()).decode()
-    return (f"<a class='spectuner-download' download='{escape(path.name)}' "
-            f"href='data:{mime};base64,{data}'>{escape(label or path.name)}</a>")
+    return (
+        f"<a class='spectuner-download' download='{escape(path.name)}' "
+        f"href='data:{mime};base64,{data}'>{escape(label or path.name)}</a>"
+    )
 
 
 def image_figure(ny: int, nx: int, *, title: str = "", size: int = 320, **kwargs: Any) -> Any:
@@ -142,10 +160,12 @@ def sky_axes(fig: Any, wcs: Any, ny: int, nx: int, n_ticks: int = 4) -> None:
     fig.yaxis.ticker = FixedTicker(ticks=[float(v) for v in ys])
     fig.xaxis.major_label_overrides = {
         float(x): a.to_string(unit="hourangle", sep=":", precision=2, pad=True)
-        for x, a in zip(xs, ra, strict=True)}
+        for x, a in zip(xs, ra, strict=True)
+    }
     fig.yaxis.major_label_overrides = {
         float(y): d.to_string(unit="deg", sep=":", precision=1, alwayssign=True, pad=True)
-        for y, d in zip(ys, dec, strict=True)}
+        for y, d in zip(ys, dec, strict=True)
+    }
     fig.xaxis.axis_label, fig.yaxis.axis_label = "RA (ICRS)", "Dec (ICRS)"
     fig.xaxis.major_label_orientation = 0.35
 
@@ -160,18 +180,37 @@ def draw_beam(fig: Any, wcs: Any, beam: tuple[float, float, float], ny: int, nx:
     scale = float(np.mean(proj_plane_pixel_scales(wcs.celestial))) * 3600.0  # arcsec / pixel
     bmaj, bmin, pa = (float(v) for v in beam)
     w, h = bmaj / scale, bmin / scale
-    fig.ellipse(x=0.1 * nx + w / 2, y=0.1 * ny + w / 2, width=w, height=h,
-                angle=np.deg2rad(90.0 + pa), fill_color=None, line_color="white", line_width=2,
-                name="beam_ellipse")
+    fig.ellipse(
+        x=0.1 * nx + w / 2,
+        y=0.1 * ny + w / 2,
+        width=w,
+        height=h,
+        angle=np.deg2rad(90.0 + pa),
+        fill_color=None,
+        line_color="white",
+        line_width=2,
+        name="beam_ellipse",
+    )
 
 
-def spectrum_figure(*, title: str = "", x_label: str = "frequency (MHz)",
-                    width: int = 560, height: int = 260, **kwargs: Any) -> Any:
+def spectrum_figure(
+    *,
+    title: str = "",
+    x_label: str = "frequency (MHz)",
+    width: int = 560,
+    height: int = 260,
+    **kwargs: Any,
+) -> Any:
     """An empty figure for a spectrum (brightness temperature in K against ``x_label``)."""
     from bokeh.plotting import figure
 
-    fig = figure(title=title, width=width, height=height,
-                 tools="pan,xwheel_zoom,box_zoom,reset,save", **kwargs)
+    fig = figure(
+        title=title,
+        width=width,
+        height=height,
+        tools="pan,xwheel_zoom,box_zoom,reset,save",
+        **kwargs,
+    )
     from bokeh.models import BasicTickFormatter
 
     fig.xaxis.axis_label = x_label
@@ -197,7 +236,6 @@ def colour_mapper(values: np.ndarray, palette: str = "Viridis256", symmetric: bo
     if high <= low:
         high = low + 1.0
     return LinearColorMapper(palette=palette, low=low, high=high, nan_color="rgba(0,0,0,0)")
-
 
 
 class Component:

@@ -39,7 +39,12 @@ from .display import (
 )
 
 __all__ = [
-    "LOSSES", "OPTIMIZERS", "INITS", "MAP_COLUMN", "result_table_html", "parse_pixels",
+    "LOSSES",
+    "OPTIMIZERS",
+    "INITS",
+    "MAP_COLUMN",
+    "result_table_html",
+    "parse_pixels",
     "FitPanel",
 ]
 
@@ -57,28 +62,36 @@ def result_table_html(result: Any, where: str) -> str:
     (3, 4)"): values ± errors, nfev, time, and the engine's warnings about the fit."""
     from html import escape
 
-    head = ("<tr><th>species</th><th>θ (″)</th><th>T_ex (K)</th><th>N_tot (cm⁻²)</th>"
-            "<th>Δv (km/s)</th><th>v_off (km/s)</th></tr>")
+    head = (
+        "<tr><th>species</th><th>θ (″)</th><th>T_ex (K)</th><th>N_tot (cm⁻²)</th>"
+        "<th>Δv (km/s)</th><th>v_off (km/s)</th></tr>"
+    )
     formats = (".3g", ".4g", ".3e", ".3g", ".3g")
     rows = []
     for k, (name, comp) in enumerate(zip(result.species, result.component, strict=True)):
         cells = [f"{name}[{comp}]"]
-        for j, (value, err, fmt) in enumerate(zip(result.params[k], result.params_err[k],
-                                                  formats, strict=True)):
+        for j, (value, err, fmt) in enumerate(
+            zip(result.params[k], result.params_err[k], formats, strict=True)
+        ):
             text = f"{value:{fmt}}" + (f" ± {err:{fmt}}" if np.isfinite(err) else " ± n/a")
             if result.at_bound[k, j] or result.unconstrained[k, j]:
                 text = f"<span class='spectuner-suspect' style='color:#c00'>{text} ⚠</span>"
             cells.append(text)
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    summary = (f"{result.loss_name} loss {result.loss:.4g}, χ² {result.chi2:.4g}, "
-               f"nfev {result.nfev}, {result.timings.get('total', float('nan')):.2f} s "
-               f"({result.init} + {result.optimizer}); errors: χ² curvature at the optimum")
+    summary = (
+        f"{result.loss_name} loss {result.loss:.4g}, χ² {result.chi2:.4g}, "
+        f"nfev {result.nfev}, {result.timings.get('total', float('nan')):.2f} s "
+        f"({result.init} + {result.optimizer}); errors: χ² curvature at the optimum"
+    )
     warnings = "".join(f"<li>{escape(w)}</li>" for w in result.warnings())
-    warning_html = (f"<ul class='spectuner-fit-warnings' style='color:#c00'>{warnings}</ul>"
-                    if warnings else "")
-    return (f"<div class='spectuner-fit-where'><b>fit of {escape(where)}</b></div>"
-            f"<table class='spectuner-params'>{head}{''.join(rows)}</table>{warning_html}"
-            f"<div class='spectuner-fit-summary'>{summary}</div>")
+    warning_html = (
+        f"<ul class='spectuner-fit-warnings' style='color:#c00'>{warnings}</ul>" if warnings else ""
+    )
+    return (
+        f"<div class='spectuner-fit-where'><b>fit of {escape(where)}</b></div>"
+        f"<table class='spectuner-params'>{head}{''.join(rows)}</table>{warning_html}"
+        f"<div class='spectuner-fit-summary'>{summary}</div>"
+    )
 
 
 def parse_pixels(text: str) -> list[tuple[int, int]]:
@@ -94,8 +107,9 @@ def parse_pixels(text: str) -> list[tuple[int, int]]:
     return pixels
 
 
-def _fit_cube_process(cubes: Any, species: list[str], kwargs: dict, scheduler: str | None,
-                      out: str) -> None:
+def _fit_cube_process(
+    cubes: Any, species: list[str], kwargs: dict, scheduler: str | None, out: str
+) -> None:
     """Body of the cube-fit process: fit_cube, then the result written to ``out``. The process
     leads its own process group, so that cancelling stops its Dask workers too."""
     import os
@@ -129,8 +143,9 @@ class FitPanel(Component):
         in one process without Dask).
     """
 
-    def __init__(self, browser: CubeBrowser, species: Any, *, catalog: Any = None,
-                 client: Any = None) -> None:
+    def __init__(
+        self, browser: CubeBrowser, species: Any, *, catalog: Any = None, client: Any = None
+    ) -> None:
         import ipywidgets as ipw
         from bokeh.models import ColorBar, ColumnDataSource
 
@@ -147,28 +162,34 @@ class FitPanel(Component):
         self._cancelled = False
         self._warm = False
         self.loss = ipw.Dropdown(options=LOSSES, value=DEFAULTS.loss, description="loss")
-        self.optimizer = ipw.Dropdown(options=OPTIMIZERS, value=DEFAULTS.optimizer,
-                                      description="optimiser")
+        self.optimizer = ipw.Dropdown(
+            options=OPTIMIZERS, value=DEFAULTS.optimizer, description="optimiser"
+        )
         self.init = ipw.Dropdown(options=INITS, value=DEFAULTS.init, description="init")
         self.init.add_class("spectuner-fit-init")
-        self.n_init = ipw.BoundedIntText(value=DEFAULTS.n_init, min=1, max=N_INIT_MAX,
-                                         description="n_init")
+        self.n_init = ipw.BoundedIntText(
+            value=DEFAULTS.n_init, min=1, max=N_INIT_MAX, description="n_init"
+        )
         self.seed = ipw.IntText(value=DEFAULTS.seed, description="seed")
-        self.pixels_text = ipw.Text(placeholder="x, y; x, y … (empty: the selection)",
-                                    description="pixels")
+        self.pixels_text = ipw.Text(
+            placeholder="x, y; x, y … (empty: the selection)", description="pixels"
+        )
         self.fit_button = ipw.Button(description="Fit selection", button_style="primary")
         self.fit_button.add_class("spectuner-fit-button")
-        self.cube_button = ipw.Button(description="Fit cube (background)",
-                                      layout=ipw.Layout(width="auto"))
+        self.cube_button = ipw.Button(
+            description="Fit cube (background)", layout=ipw.Layout(width="auto")
+        )
         self.cube_button.add_class("spectuner-cube-button")
-        self.cancel_button = ipw.Button(description="Cancel cube fit", button_style="warning",
-                                        disabled=True)
+        self.cancel_button = ipw.Button(
+            description="Cancel cube fit", button_style="warning", disabled=True
+        )
         self.cancel_button.add_class("spectuner-cancel-button")
         wide = ipw.Layout(width="auto")
         self.export_button = ipw.Button(description="Export fit (molfit, ECSV)", layout=wide)
         self.export_button.add_class("spectuner-export-fit")
-        self.export_maps_button = ipw.Button(description="Export cube maps (FITS)",
-                                             disabled=True, layout=wide)
+        self.export_maps_button = ipw.Button(
+            description="Export cube maps (FITS)", disabled=True, layout=wide
+        )
         self.export_maps_button.add_class("spectuner-export-maps")
         self.progress = ipw.IntProgress(value=0, min=0, max=1, description="progress")
         self.status = ipw.HTML("")
@@ -184,27 +205,48 @@ class FitPanel(Component):
         self.export_maps_button.on_click(lambda _b: self.export_cube_maps())
         browser.on_selection(lambda _obs: self._selection_changed())
         ny, nx = browser.cubes.shape
-        self.cube_map_source = ColumnDataSource({"image": [np.full((ny, nx), np.nan)]},
-                                                name="cube_fit_map")
-        self.cube_map_figure = image_figure(ny, nx, title="cube fit: log10 N_tot (cm⁻²)",
-                                            size=240, name="cube_fit_figure")
+        self.cube_map_source = ColumnDataSource(
+            {"image": [np.full((ny, nx), np.nan)]}, name="cube_fit_map"
+        )
+        self.cube_map_figure = image_figure(
+            ny, nx, title="cube fit: log10 N_tot (cm⁻²)", size=240, name="cube_fit_figure"
+        )
         self._cube_mapper = colour_mapper(np.array([12.0, 22.0]))
-        self.cube_map_figure.image(image="image", x=-0.5, y=-0.5, dw=nx, dh=ny,
-                                   source=self.cube_map_source, color_mapper=self._cube_mapper)
-        self.cube_map_figure.add_layout(ColorBar(color_mapper=self._cube_mapper, width=8,
-                                                 name="cube_fit_colour_bar"), "right")
+        self.cube_map_figure.image(
+            image="image",
+            x=-0.5,
+            y=-0.5,
+            dw=nx,
+            dh=ny,
+            source=self.cube_map_source,
+            color_mapper=self._cube_mapper,
+        )
+        self.cube_map_figure.add_layout(
+            ColorBar(color_mapper=self._cube_mapper, width=8, name="cube_fit_colour_bar"), "right"
+        )
         sky_axes(self.cube_map_figure, browser.cubes.wcs, ny, nx)
         self.cube_map_widget = as_widget(self.cube_map_figure)
-        self.widget = ipw.VBox([
-            ipw.HBox([self.loss, self.optimizer]),
-            ipw.HBox([self.init, self.n_init]),
-            ipw.HBox([self.seed, self.pixels_text]),
-            ipw.HBox([self.fit_button, self.cube_button, self.cancel_button, self.progress]),
-            self.status,
-            ipw.HBox([ipw.VBox([self.table, ipw.HBox([self.export_button,
-                                                      self.export_maps_button]),
-                                self.downloads]), self.cube_map_widget]),
-        ])
+        self.widget = ipw.VBox(
+            [
+                ipw.HBox([self.loss, self.optimizer]),
+                ipw.HBox([self.init, self.n_init]),
+                ipw.HBox([self.seed, self.pixels_text]),
+                ipw.HBox([self.fit_button, self.cube_button, self.cancel_button, self.progress]),
+                self.status,
+                ipw.HBox(
+                    [
+                        ipw.VBox(
+                            [
+                                self.table,
+                                ipw.HBox([self.export_button, self.export_maps_button]),
+                                self.downloads,
+                            ]
+                        ),
+                        self.cube_map_widget,
+                    ]
+                ),
+            ]
+        )
         self.widget.add_class("spectuner-fit-panel")
 
     @property
@@ -220,9 +262,13 @@ class FitPanel(Component):
         return self.results.get(self.browser.selection_label)
 
     def _settings(self) -> dict:
-        return {"loss": self.loss.value, "optimizer": self.optimizer.value,
-                "init": self.init.value, "n_init": int(self.n_init.value),
-                "seed": int(self.seed.value)}
+        return {
+            "loss": self.loss.value,
+            "optimizer": self.optimizer.value,
+            "init": self.init.value,
+            "n_init": int(self.n_init.value),
+            "seed": int(self.seed.value),
+        }
 
     # ------------------------------------------------------------------ pixel fits
     def _selection_changed(self) -> None:
@@ -255,9 +301,10 @@ class FitPanel(Component):
     def fit_pixels(self, pixels: Sequence[tuple[int, int]]) -> list[Any]:
         """Fit each (x, y) in turn with progress; every result is kept in :attr:`results`
         (the fit of a pixel is shown when that pixel is selected)."""
-        jobs = [(f"pixel ({x}, {y})",
-                 lambda x=x, y=y: pixel_observation(self.browser.cubes, x, y))
-                for x, y in pixels]
+        jobs = [
+            (f"pixel ({x}, {y})", lambda x=x, y=y: pixel_observation(self.browser.cubes, x, y))
+            for x, y in pixels
+        ]
         return self._fit(jobs)
 
     def _fit(self, jobs: list[tuple[str, Any]]) -> list[Any]:
@@ -271,13 +318,17 @@ class FitPanel(Component):
         self.progress.max, self.progress.value = len(jobs), 0
         results = []
         for where, observation in jobs:
-            stage = (f"fitting {where} with {', '.join(species)}" if self._warm else
-                     f"first fit of {where}: loading line lists and the model kernels "
-                     "(compiled once per machine, then read from the cache)")
+            stage = (
+                f"fitting {where} with {', '.join(species)}"
+                if self._warm
+                else f"first fit of {where}: loading line lists and the model kernels "
+                "(compiled once per machine, then read from the cache)"
+            )
             with Ticker(self.status, stage):
                 try:
-                    result = fit_spectrum(observation(), species, catalog=self.catalog,
-                                          **self._settings())
+                    result = fit_spectrum(
+                        observation(), species, catalog=self.catalog, **self._settings()
+                    )
                 except SpectunerError as exc:
                     self.status.value = f"<b>fit of {where} failed:</b> {exc}"
                     return results
@@ -289,9 +340,9 @@ class FitPanel(Component):
         if shown is not None:
             self.table.value = result_table_html(shown, self.browser.selection_label)
             self.browser.show_model(list(shown.obs.freqs), list(shown.model))
-        self.status.value = (f"done: {len(results)} fit(s) ({', '.join(w for w, _ in jobs)})"
-                             + ("" if shown is not None else
-                                "; select a fitted pixel to see its fit"))
+        self.status.value = f"done: {len(results)} fit(s) ({', '.join(w for w, _ in jobs)})" + (
+            "" if shown is not None else "; select a fitted pixel to see its fit"
+        )
         return results
 
     def export_fit(self, folder: str | Path | None = None) -> list[Path]:
@@ -316,8 +367,9 @@ class FitPanel(Component):
         except WidgetInputError as exc:
             self.status.value = f"<b>{exc}</b>"
 
-    def start_cube_fit(self, *, workdir: str | Path | None = None, poll_s: float = 1.0,
-                       **fit_cube_kwargs: Any) -> Any:
+    def start_cube_fit(
+        self, *, workdir: str | Path | None = None, poll_s: float = 1.0, **fit_cube_kwargs: Any
+    ) -> Any:
         """Fit the whole cube in a separate process (engine ``fit_cube``, resumable in
         ``workdir``); the map, colour bar and progress bar update every ``poll_s`` seconds as
         chunks finish, and :meth:`cancel_cube_fit` stops it. Returns the process."""
@@ -343,14 +395,20 @@ class FitPanel(Component):
         self.cube_map_source.data = {"image": [np.full(self.browser.cubes.shape, np.nan)]}
         context = multiprocessing.get_context("spawn")
         self._process = context.Process(
-            target=_fit_cube_process, name="spectuner-fit-cube", daemon=True,
-            args=(self.browser.cubes, species, kwargs, scheduler, str(self.workdir / "maps")))
+            target=_fit_cube_process,
+            name="spectuner-fit-cube",
+            daemon=True,
+            args=(self.browser.cubes, species, kwargs, scheduler, str(self.workdir / "maps")),
+        )
         self._process.start()
         self.cancel_button.disabled = False
-        self.status.value = (f"cube fit of {', '.join(species)} running in {self.workdir}: "
-                             "starting (first chunk after the model kernels load)")
-        self._watcher = threading.Thread(target=self._watch, args=(poll_s,), daemon=True,
-                                         name="spectuner-fit-cube-watch")
+        self.status.value = (
+            f"cube fit of {', '.join(species)} running in {self.workdir}: "
+            "starting (first chunk after the model kernels load)"
+        )
+        self._watcher = threading.Thread(
+            target=self._watch, args=(poll_s,), daemon=True, name="spectuner-fit-cube-watch"
+        )
         self._watcher.start()
         return self._process
 
@@ -378,19 +436,24 @@ class FitPanel(Component):
         start = time.monotonic()
         while self._process.is_alive():
             done = self.update_cube_map()
-            self.status.value = (f"cube fit running: {done}/{self.progress.max} pixels, "
-                                 f"{time.monotonic() - start:.0f} s")
+            self.status.value = (
+                f"cube fit running: {done}/{self.progress.max} pixels, "
+                f"{time.monotonic() - start:.0f} s"
+            )
             time.sleep(poll_s)
         self._process.join()
         done = self.update_cube_map()
         elapsed = time.monotonic() - start
         self.cancel_button.disabled = True
         if self._cancelled:
-            self.status.value = (f"cube fit cancelled after {elapsed:.1f} s: {done} pixels "
-                                 f"kept in {self.workdir} (start again to resume)")
+            self.status.value = (
+                f"cube fit cancelled after {elapsed:.1f} s: {done} pixels "
+                f"kept in {self.workdir} (start again to resume)"
+            )
         elif self._process.exitcode != 0:
             self.cube_error = WidgetInputError(
-                f"the cube-fit process failed (exit code {self._process.exitcode})")
+                f"the cube-fit process failed (exit code {self._process.exitcode})"
+            )
             self.status.value = f"<b>cube fit failed:</b> {self.cube_error}"
         else:
             from spectuner_nb.cube.results import CubeFitResult
@@ -429,8 +492,8 @@ class FitPanel(Component):
         if self.cube_result is None:
             self.downloads.value = "<b>no finished cube fit to export</b>"
             return None
-        archive = Path(shutil.make_archive(str(self.workdir / "cube_fit_maps"), "zip",
-                                           self.workdir / "maps"))
+        archive = Path(
+            shutil.make_archive(str(self.workdir / "cube_fit_maps"), "zip", self.workdir / "maps")
+        )
         self.downloads.value = download_link(archive)
         return archive
-

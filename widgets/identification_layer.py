@@ -24,8 +24,22 @@ from .cube_browser import CubeBrowser
 __all__ = ["SPECIES_COLOURS", "UNKNOWN_COLOUR", "IdentificationLayer", "species_colours"]
 
 SPECIES_COLOURS: tuple[str, ...] = (
-    "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
-    "#393b79", "#637939", "#8c6d31", "#7b4173", "#3182bd", "#31a354", "#e6550d", "#756bb1",
+    "#1f77b4",
+    "#2ca02c",
+    "#ff7f0e",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+    "#393b79",
+    "#637939",
+    "#8c6d31",
+    "#7b4173",
+    "#3182bd",
+    "#31a354",
+    "#e6550d",
+    "#756bb1",
 )
 """Colours of identified species, by rank (no red: red marks unknown lines and fits)."""
 UNKNOWN_COLOUR = "#d62728"
@@ -71,46 +85,98 @@ class IdentificationLayer:
         self._drawn = False
         self.sources: list[dict[str, Any]] = []
         for i, fig in enumerate(browser.spectrum_figures):
-            src = {kind: ColumnDataSource({c: [] for c in cols}, name=f"ident_{kind}_{i}")
-                   for kind, cols in _EMPTY.items()}
-            models = fig.multi_line("xs", "ys", source=src["models"], color="colour",
-                                    line_width=1.6, alpha=0.9)
-            joint = fig.line("x", "y", source=src["joint"], color=JOINT_COLOUR, line_width=1.8,
-                             line_dash="dashed")
-            markers = fig.scatter("x", "y", source=src["markers"], marker="inverted_triangle",
-                                  size=10, color="colour", line_color="black", line_width=0.5)
-            unknown = fig.text("x", "y", text="text", source=src["unknown"],
-                               text_color=UNKNOWN_COLOUR, text_font_style="bold",
-                               text_align="center", text_baseline="bottom")
-            legend = Legend(items=[
-                LegendItem(label={"field": "label"}, renderers=[models]),
-                LegendItem(label="joint model", renderers=[joint]),
-                LegendItem(label="U: unknown line", renderers=[unknown])],
-                label_text_font_size="9px", glyph_height=12,
-                label_height=12, spacing=0, padding=4, name=f"ident_legend_{i}")
+            src = {
+                kind: ColumnDataSource({c: [] for c in cols}, name=f"ident_{kind}_{i}")
+                for kind, cols in _EMPTY.items()
+            }
+            models = fig.multi_line(
+                "xs", "ys", source=src["models"], color="colour", line_width=1.6, alpha=0.9
+            )
+            joint = fig.line(
+                "x",
+                "y",
+                source=src["joint"],
+                color=JOINT_COLOUR,
+                line_width=1.8,
+                line_dash="dashed",
+            )
+            markers = fig.scatter(
+                "x",
+                "y",
+                source=src["markers"],
+                marker="inverted_triangle",
+                size=10,
+                color="colour",
+                line_color="black",
+                line_width=0.5,
+            )
+            unknown = fig.text(
+                "x",
+                "y",
+                text="text",
+                source=src["unknown"],
+                text_color=UNKNOWN_COLOUR,
+                text_font_style="bold",
+                text_align="center",
+                text_baseline="bottom",
+            )
+            legend = Legend(
+                items=[
+                    LegendItem(label={"field": "label"}, renderers=[models]),
+                    LegendItem(label="joint model", renderers=[joint]),
+                    LegendItem(label="U: unknown line", renderers=[unknown]),
+                ],
+                label_text_font_size="9px",
+                glyph_height=12,
+                label_height=12,
+                spacing=0,
+                padding=4,
+                name=f"ident_legend_{i}",
+            )
             fig.add_layout(legend, "right")  # beside the frame: the spectrum stays visible
             fig.width += LEGEND_WIDTH
             targets = fig.scatter("x", "y", source=src["unknown"], size=14, alpha=0.0)
-            fig.add_tools(HoverTool(renderers=[markers], tooltips=[
-                ("species", "@label"), ("transition", "@qn"), ("rest freq", "@rest{0.000} MHz"),
-                ("sky freq", "@freq{0.000} MHz"), ("E_up", "@E_up{0.0} K"),
-                ("A_ul", "@A_ul{0.00e} s⁻¹"), ("share of peak", "@fraction{0.00}")]))
-            fig.add_tools(HoverTool(renderers=[targets], tooltips=[
-                ("unknown line", "@freq{0.000} MHz"), ("T_peak", "@T_peak{0.00} K"),
-                ("S/N", "@snr{0.0}")]))
+            fig.add_tools(
+                HoverTool(
+                    renderers=[markers],
+                    tooltips=[
+                        ("species", "@label"),
+                        ("transition", "@qn"),
+                        ("rest freq", "@rest{0.000} MHz"),
+                        ("sky freq", "@freq{0.000} MHz"),
+                        ("E_up", "@E_up{0.0} K"),
+                        ("A_ul", "@A_ul{0.00e} s⁻¹"),
+                        ("share of peak", "@fraction{0.00}"),
+                    ],
+                )
+            )
+            fig.add_tools(
+                HoverTool(
+                    renderers=[targets],
+                    tooltips=[
+                        ("unknown line", "@freq{0.000} MHz"),
+                        ("T_peak", "@T_peak{0.00} K"),
+                        ("S/N", "@snr{0.0}"),
+                    ],
+                )
+            )
             self.sources.append(src)
         browser.on_redraw(self.redraw)
 
-    def show(self, result: Any, colours: dict[str, str] | None = None,
-             where: str | None = None) -> None:
+    def show(
+        self, result: Any, colours: dict[str, str] | None = None, where: str | None = None
+    ) -> None:
         """Draw ``result`` (an IdentificationResult, None: nothing) with ``colours``
         ({species: colour}; default :func:`species_colours` of its species). It is drawn
         while the browser's selection is ``where`` (default: the current selection), never
         over the spectra of another one."""
         self.result = result
         self.where = where if where is not None else self.browser.selection_label
-        self.colours = dict(colours) if colours else (
-            species_colours(result.species) if result is not None else {})
+        self.colours = (
+            dict(colours)
+            if colours
+            else (species_colours(result.species) if result is not None else {})
+        )
         self._transitions = self._find_transitions() if result is not None else {}
         self.redraw()
 
@@ -145,9 +211,12 @@ class IdentificationLayer:
                     out[r, name] = ("", np.nan, np.nan, np.nan)
                     continue
                 qn = np.asarray(lines[name].qn)
-                out[r, name] = (str(qn[j]).strip() if qn.size else "",
-                                float(lines[name].freq[j]), float(lines[name].E_up[j]),
-                                float(lines[name].A_ul[j]))
+                out[r, name] = (
+                    str(qn[j]).strip() if qn.size else "",
+                    float(lines[name].freq[j]),
+                    float(lines[name].E_up[j]),
+                    float(lines[name].A_ul[j]),
+                )
         return out
 
     def redraw(self) -> None:
@@ -156,8 +225,9 @@ class IdentificationLayer:
         res = self.result if self.where == self.browser.selection_label else None
         if res is None and not self._drawn:
             return  # already empty: no message to the page
-        cols = [{kind: {c: [] for c in names} for kind, names in _EMPTY.items()}
-                for _ in self.sources]
+        cols = [
+            {kind: {c: [] for c in names} for kind, names in _EMPTY.items()} for _ in self.sources
+        ]
         if res is not None:
             self._fill(res, cols)
         self._drawn = res is not None
@@ -173,8 +243,11 @@ class IdentificationLayer:
                 continue
             x = list(browser.display_x(i, freq))
             if res.fit is not None:
-                cols[i]["joint"] = {"x": x, "y": list(browser.display_y(i, freq, res.model[w])),
-                                    "freq": list(freq)}
+                cols[i]["joint"] = {
+                    "x": x,
+                    "y": list(browser.display_y(i, freq, res.model[w])),
+                    "freq": list(freq),
+                }
             for name, comp in zip(res.species, res.components, strict=True):
                 c = cols[i]["models"]
                 c["xs"].append(x)
@@ -192,18 +265,32 @@ class IdentificationLayer:
             height = float(browser.display_y(i, np.array([f]), np.array([row["T_peak"]]))[0])
             if not row["explained"]:
                 u = cols[i]["unknown"]
-                for key, value in (("x", x), ("y", height * (1 + MARKER_STEP)), ("freq", f),
-                                   ("T_peak", float(row["T_peak"])),
-                                   ("snr", float(row["snr"])), ("text", "U")):
+                for key, value in (
+                    ("x", x),
+                    ("y", height * (1 + MARKER_STEP)),
+                    ("freq", f),
+                    ("T_peak", float(row["T_peak"])),
+                    ("snr", float(row["snr"])),
+                    ("text", "U"),
+                ):
                     u[key].append(value)
             names = split_cell(row["species"])
             fractions = [float(v) for v in split_cell(row["fractions"])]
             for n, (name, share) in enumerate(zip(names, fractions, strict=True)):
-                qn, rest, e_up, a_ul = self._transitions.get((r, name), ("", np.nan, np.nan,
-                                                                          np.nan))
+                qn, rest, e_up, a_ul = self._transitions.get(
+                    (r, name), ("", np.nan, np.nan, np.nan)
+                )
                 m = cols[i]["markers"]
-                for key, value in (("x", x), ("y", height * (1 + MARKER_STEP * (n + 1))),
-                                   ("freq", f), ("colour", self.colours.get(name, JOINT_COLOUR)),
-                                   ("label", name), ("qn", qn), ("rest", rest),
-                                   ("E_up", e_up), ("A_ul", a_ul), ("fraction", share)):
+                for key, value in (
+                    ("x", x),
+                    ("y", height * (1 + MARKER_STEP * (n + 1))),
+                    ("freq", f),
+                    ("colour", self.colours.get(name, JOINT_COLOUR)),
+                    ("label", name),
+                    ("qn", qn),
+                    ("rest", rest),
+                    ("E_up", e_up),
+                    ("A_ul", a_ul),
+                    ("fraction", share),
+                ):
                     m[key].append(value)

@@ -33,16 +33,25 @@ from .cube_browser import CubeBrowser
 from .display import Component, Ticker, download_link
 from .identification_layer import IdentificationLayer, species_colours
 
-__all__ = ["EXPORTS", "N_INIT", "IdentificationCancelled", "IdentifyPanel",
-           "identification_table_html"]
+__all__ = [
+    "EXPORTS",
+    "N_INIT",
+    "IdentificationCancelled",
+    "IdentifyPanel",
+    "identification_table_html",
+]
 
 N_INIT = 10
 """Initial points per individual fit offered by the panel (the engine's default is 50; the
 panel favours an answer within seconds, the setting is in the panel)."""
 EXPORTS: tuple[str, ...] = ("zip", "molfit", "ecsv")
 """What :meth:`IdentifyPanel.export` writes: the result folder zipped, a molfit, a table."""
-_SHOWN = (("T_ex", "T_ex (K)", ".4g"), ("log10_N_tot", "log10 N (cm⁻²)", ".3f"),
-          ("delta_v", "Δv (km/s)", ".3g"), ("v_off", "v_off (km/s)", ".3g"))
+_SHOWN = (
+    ("T_ex", "T_ex (K)", ".4g"),
+    ("log10_N_tot", "log10 N (cm⁻²)", ".3f"),
+    ("delta_v", "Δv (km/s)", ".3g"),
+    ("v_off", "v_off (km/s)", ".3g"),
+)
 
 
 class IdentificationCancelled(Exception):
@@ -54,8 +63,10 @@ def _flags(result: Any, k: int) -> list[str]:
     extrapolated (all from the engine's result)."""
     fit = result.fit
     out = [f"{FIT_NAMES[j]} at bound" for j in np.flatnonzero(fit.at_bound[k])]
-    out += [f"{PHYSICAL_NAMES[j]} unconstrained"
-            for j in np.flatnonzero(fit.unconstrained[k] & ~np.asarray(fit.at_bound[k], bool))]
+    out += [
+        f"{PHYSICAL_NAMES[j]} unconstrained"
+        for j in np.flatnonzero(fit.unconstrained[k] & ~np.asarray(fit.at_bound[k], bool))
+    ]
     tied = result.scores.get(result.species[k], {}).get("tied", "")
     if tied:
         out.append(f"tied: {tied}")
@@ -70,8 +81,10 @@ def identification_table_html(result: Any, where: str, colours: dict[str, str]) 
     T_ex, log10 N, Δv, v_off ± errors and flags; then the summary and the unknown lines."""
     from html import escape
 
-    head = (f"<div class='spectuner-identify-where'><b>identification of {escape(where)}</b>"
-            f": {escape(result.message)}</div>")
+    head = (
+        f"<div class='spectuner-identify-where'><b>identification of {escape(where)}</b>"
+        f": {escape(result.message)}</div>"
+    )
     if result.fit is None:
         return head
     table = result.table()
@@ -79,26 +92,44 @@ def identification_table_html(result: Any, where: str, colours: dict[str, str]) 
     rows = []
     for k, name in enumerate(result.species):
         row = table[k]
-        cells = [f"<span style='color:{colours.get(name, '#000')}'>■</span> {escape(name)}",
-                 f"{row['score']:g} ({row['n_matched']:g} / {row['n_false']:g})"]
+        cells = [
+            f"<span style='color:{colours.get(name, '#000')}'>■</span> {escape(name)}",
+            f"{row['score']:g} ({row['n_matched']:g} / {row['n_false']:g})",
+        ]
         for col, _label, fmt in _SHOWN:
             value = float(row[col])
             err = float(x_err[k, 2]) if col == "log10_N_tot" else float(row[f"{col}_err"])
             cells.append(f"{value:{fmt}}" + (f" ± {err:{fmt}}" if np.isfinite(err) else " ± n/a"))
         flags = _flags(result, k)
-        cells.append("<span class='spectuner-suspect' style='color:#c00'>⚠ "
-                     + escape(", ".join(flags)) + "</span>" if flags else "")
+        cells.append(
+            "<span class='spectuner-suspect' style='color:#c00'>⚠ "
+            + escape(", ".join(flags))
+            + "</span>"
+            if flags
+            else ""
+        )
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    header = "".join(f"<th>{h}</th>" for h in (
-        "species", "score (matched / false)", *(label for _c, label, _f in _SHOWN), "flags"))
+    header = "".join(
+        f"<th>{h}</th>"
+        for h in (
+            "species",
+            "score (matched / false)",
+            *(label for _c, label, _f in _SHOWN),
+            "flags",
+        )
+    )
     unknown = ", ".join(f"{float(f):.2f}" for f in result.unknown["freq"])
     total = result.timings.get("total", float("nan"))
-    summary = (f"{result.n_peaks} observed peaks, {len(result.unknown)} unknown"
-               + (f" (rest MHz: {unknown})" if unknown else "")
-               + f"; {total:.1f} s; preset {result.settings.get('preset', '?')}, "
-               f"init {result.settings.get('init', '?')}, n_init {result.settings.get('n_init')}")
-    return (f"{head}<table class='spectuner-identify-species-table'><tr>{header}</tr>"
-            f"{''.join(rows)}</table><div class='spectuner-identify-summary'>{summary}</div>")
+    summary = (
+        f"{result.n_peaks} observed peaks, {len(result.unknown)} unknown"
+        + (f" (rest MHz: {unknown})" if unknown else "")
+        + f"; {total:.1f} s; preset {result.settings.get('preset', '?')}, "
+        f"init {result.settings.get('init', '?')}, n_init {result.settings.get('n_init')}"
+    )
+    return (
+        f"{head}<table class='spectuner-identify-species-table'><tr>{header}</tr>"
+        f"{''.join(rows)}</table><div class='spectuner-identify-summary'>{summary}</div>"
+    )
 
 
 class IdentifyPanel(Component):
@@ -118,8 +149,14 @@ class IdentifyPanel(Component):
         (default: a temporary folder).
     """
 
-    def __init__(self, browser: CubeBrowser, picker: Any = None, *, catalog: Any = None,
-                 workdir: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        browser: CubeBrowser,
+        picker: Any = None,
+        *,
+        catalog: Any = None,
+        workdir: str | Path | None = None,
+    ) -> None:
         import ipywidgets as ipw
 
         self.browser = browser
@@ -132,15 +169,19 @@ class IdentifyPanel(Component):
         self._where: str | None = None
         self._cancel = threading.Event()
         self.layer = IdentificationLayer(browser, catalog=self.catalog)
-        self.n_init = ipw.BoundedIntText(value=N_INIT, min=1, max=1000, description="n_init",
-                                         layout=ipw.Layout(width="180px"))
-        self.init = ipw.Dropdown(options=INITS, value="auto", description="init",
-                                 layout=ipw.Layout(width="200px"))
-        self.identify_button = ipw.Button(description="Identify", button_style="primary",
-                                          tooltip="identify the species of the selection")
+        self.n_init = ipw.BoundedIntText(
+            value=N_INIT, min=1, max=1000, description="n_init", layout=ipw.Layout(width="180px")
+        )
+        self.init = ipw.Dropdown(
+            options=INITS, value="auto", description="init", layout=ipw.Layout(width="200px")
+        )
+        self.identify_button = ipw.Button(
+            description="Identify",
+            button_style="primary",
+            tooltip="identify the species of the selection",
+        )
         self.identify_button.add_class("spectuner-identify-button")
-        self.cancel_button = ipw.Button(description="Cancel", button_style="warning",
-                                        disabled=True)
+        self.cancel_button = ipw.Button(description="Cancel", button_style="warning", disabled=True)
         self.cancel_button.add_class("spectuner-identify-cancel")
         self.progress = ipw.IntProgress(value=0, min=0, max=1, description="fits")
         self.progress.add_class("spectuner-identify-progress")
@@ -150,13 +191,20 @@ class IdentifyPanel(Component):
         self.table.add_class("spectuner-identify-table")
         self.species_buttons = ipw.HBox([], layout=ipw.Layout(flex_flow="row wrap"))
         self.species_buttons.add_class("spectuner-identify-species")
-        self.select_button = ipw.Button(description="Select identified in picker",
-                                        disabled=True, layout=ipw.Layout(width="auto"))
+        self.select_button = ipw.Button(
+            description="Select identified in picker",
+            disabled=True,
+            layout=ipw.Layout(width="auto"),
+        )
         self.select_button.add_class("spectuner-identify-select")
         self.export_buttons = {
             kind: ipw.Button(description=label, disabled=True, layout=ipw.Layout(width="auto"))
-            for kind, label in zip(EXPORTS, ("Export result (zip)", "Export molfit",
-                                             "Export table (ECSV)"), strict=True)}
+            for kind, label in zip(
+                EXPORTS,
+                ("Export result (zip)", "Export molfit", "Export table (ECSV)"),
+                strict=True,
+            )
+        }
         for kind, button in self.export_buttons.items():
             button.add_class(f"spectuner-identify-export-{kind}")
             button.on_click(lambda _b, kind=kind: self._export_clicked(kind))
@@ -166,13 +214,24 @@ class IdentifyPanel(Component):
         self.cancel_button.on_click(lambda _b: self.cancel())
         self.select_button.on_click(lambda _b: self.select_in_picker())
         browser.on_selection(lambda _obs: self._show_selection())
-        self.widget = ipw.VBox([
-            ipw.HBox([self.identify_button, self.cancel_button, self.progress, self.n_init,
-                      self.init]),
-            self.status, self.table,
-            ipw.HBox([self.species_buttons, self.select_button]),
-            ipw.HBox(list(self.export_buttons.values())), self.downloads,
-        ])
+        self.widget = ipw.VBox(
+            [
+                ipw.HBox(
+                    [
+                        self.identify_button,
+                        self.cancel_button,
+                        self.progress,
+                        self.n_init,
+                        self.init,
+                    ]
+                ),
+                self.status,
+                self.table,
+                ipw.HBox([self.species_buttons, self.select_button]),
+                ipw.HBox(list(self.export_buttons.values())),
+                self.downloads,
+            ]
+        )
         self.widget.add_class("spectuner-identify-panel")
         self._show_selection()
 
@@ -199,15 +258,17 @@ class IdentifyPanel(Component):
         for button in (*self.export_buttons.values(), self.select_button):
             button.disabled = result is None
         if result is None:
-            self.table.value = (f"<div class='spectuner-identify-where'>no identification of "
-                                f"{where} yet</div>")
+            self.table.value = (
+                f"<div class='spectuner-identify-where'>no identification of {where} yet</div>"
+            )
             self.species_buttons.children = ()
             self.layer.clear()
             return
         colours = self.colours(result)
         self.table.value = identification_table_html(result, where, colours)
-        self.species_buttons.children = tuple(self._species_button(n, colours[n])
-                                              for n in result.species)
+        self.species_buttons.children = tuple(
+            self._species_button(n, colours[n]) for n in result.species
+        )
         self.export_buttons["molfit"].disabled = result.fit is None
         self.browser.set_colours(colours)
         self.layer.show(result, colours, where)
@@ -215,8 +276,11 @@ class IdentifyPanel(Component):
     def _species_button(self, name: str, colour: str) -> Any:
         import ipywidgets as ipw
 
-        button = ipw.Button(description=name.split(";")[0], tooltip=f"select {name} in the "
-                            "species picker (again: unselect)", layout=ipw.Layout(width="auto"))
+        button = ipw.Button(
+            description=name.split(";")[0],
+            tooltip=f"select {name} in the species picker (again: unselect)",
+            layout=ipw.Layout(width="auto"),
+        )
         button.style.button_color = colour
         button.style.text_color = "white"
         button.add_class("spectuner-identify-species-button")
@@ -229,8 +293,7 @@ class IdentifyPanel(Component):
         if self.picker is None:
             return
         chosen = list(self.picker.selected)
-        self.picker.choose([n for n in chosen if n != name] if name in chosen
-                           else chosen + [name])
+        self.picker.choose([n for n in chosen if n != name] if name in chosen else chosen + [name])
 
     def select_in_picker(self) -> None:
         """Select the identified species of the selection in the picker (only those)."""
@@ -255,10 +318,10 @@ class IdentifyPanel(Component):
         self.error = None
         self.identify_button.disabled, self.cancel_button.disabled = True, False
         self.progress.value, self.progress.max = 0, 1
-        self.status.value = (f"identifying {where}: finding observed peaks and candidate "
-                             "species …")
-        self._thread = threading.Thread(target=self._run, args=(where, obs, settings),
-                                        daemon=True, name="spectuner-identify")
+        self.status.value = f"identifying {where}: finding observed peaks and candidate species …"
+        self._thread = threading.Thread(
+            target=self._run, args=(where, obs, settings), daemon=True, name="spectuner-identify"
+        )
         self._thread.start()
         return self._thread
 
@@ -297,19 +360,28 @@ class IdentifyPanel(Component):
                 raise IdentificationCancelled
             count[:] = [done, total]
             self.progress.max, self.progress.value = max(total, 1), done
-            ticker.stage = (f"identifying {where}: " + (
-                f"individual fits {done}/{total}" if stage == STAGES[0] else
-                f"{stage} ({total} fits done)"))
+            ticker.stage = f"identifying {where}: " + (
+                f"individual fits {done}/{total}"
+                if stage == STAGES[0]
+                else f"{stage} ({total} fits done)"
+            )
             self.status.value = f"{ticker.stage} … {time.monotonic() - start:.0f} s"
 
         try:
             with ticker:
-                result = identify(obs, catalog=self.catalog, progress=progress,
-                                  workdir=self._workdir_of(where, settings), **settings)
+                result = identify(
+                    obs,
+                    catalog=self.catalog,
+                    progress=progress,
+                    workdir=self._workdir_of(where, settings),
+                    **settings,
+                )
         except IdentificationCancelled:
-            self.status.value = (f"identification of {where} cancelled after {count[0]} of "
-                                 f"{count[1]} fits ({time.monotonic() - start:.1f} s); "
-                                 "Identify resumes from the finished fits")
+            self.status.value = (
+                f"identification of {where} cancelled after {count[0]} of "
+                f"{count[1]} fits ({time.monotonic() - start:.1f} s); "
+                "Identify resumes from the finished fits"
+            )
             return
         except Exception as exc:  # shown in the panel and kept in .error, never lost
             self.error = exc
@@ -320,8 +392,9 @@ class IdentifyPanel(Component):
         self.results[where] = result
         if self.browser.selection_label == where:
             self._show_selection()
-        self.status.value = (f"identified {where} in {time.monotonic() - start:.1f} s: "
-                             f"{result.message}")
+        self.status.value = (
+            f"identified {where} in {time.monotonic() - start:.1f} s: {result.message}"
+        )
 
     # ------------------------------------------------------------------ export
     def _export_clicked(self, kind: str) -> None:
@@ -343,8 +416,9 @@ class IdentifyPanel(Component):
             return None
         folder = Path(folder or tempfile.mkdtemp(prefix="spectuner_export_"))
         folder.mkdir(parents=True, exist_ok=True)
-        stem = "identify_" + "".join(c if c.isalnum() else "_"
-                                     for c in self.browser.selection_label).strip("_")
+        stem = "identify_" + "".join(
+            c if c.isalnum() else "_" for c in self.browser.selection_label
+        ).strip("_")
         if kind == "zip":
             written = result.write(folder / stem)
             path = Path(shutil.make_archive(str(folder / stem), "zip", written))

@@ -28,8 +28,9 @@ TEMPLATE_ROOT = Path(__file__).resolve().parent / "jupyter"
 """A Jupyter data directory holding ``voila/templates/spectuner``."""
 
 
-def voila_command(notebook: str | os.PathLike, *, port: int = 8866, cull_idle_s: int = 120,
-                  ip: str = "127.0.0.1") -> list[str]:
+def voila_command(
+    notebook: str | os.PathLike, *, port: int = 8866, cull_idle_s: int = 120, ip: str = "127.0.0.1"
+) -> list[str]:
     """The command line serving ``notebook`` (run it with :func:`voila_environment`)."""
     cull_idle_s = int(cull_idle_s)
     if cull_idle_s <= 0:
@@ -37,8 +38,15 @@ def voila_command(notebook: str | os.PathLike, *, port: int = 8866, cull_idle_s:
 
         raise WidgetInputError(f"cull_idle_s must be positive, got {cull_idle_s}")
     return [
-        sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={int(port)}",
-        f"--Voila.ip={ip}", "--ServerApp.port_retries=0", f"--template={TEMPLATE}",
+        sys.executable,
+        "-m",
+        "voila",
+        str(notebook),
+        "--no-browser",
+        f"--port={int(port)}",
+        f"--Voila.ip={ip}",
+        "--ServerApp.port_retries=0",
+        f"--template={TEMPLATE}",
         f"--MappingKernelManager.cull_idle_timeout={cull_idle_s}",
         f"--MappingKernelManager.cull_interval={max(1, min(60, cull_idle_s // 2))}",
         "--MappingKernelManager.cull_connected=False",
@@ -49,18 +57,25 @@ def voila_environment(base: dict | None = None) -> dict:
     """Environment for :func:`voila_command`: JUPYTER_PATH extended by the template root."""
     env = dict(os.environ if base is None else base)
     env["JUPYTER_PATH"] = os.pathsep.join(
-        [str(TEMPLATE_ROOT)] + [p for p in env.get("JUPYTER_PATH", "").split(os.pathsep) if p])
+        [str(TEMPLATE_ROOT)] + [p for p in env.get("JUPYTER_PATH", "").split(os.pathsep) if p]
+    )
     return env
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns Voilà's exit code."""
-    parser = argparse.ArgumentParser(prog="python -m spectuner_nb.widgets.serve",
-                                     description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m spectuner_nb.widgets.serve", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("notebook")
     parser.add_argument("--port", type=int, default=8866)
-    parser.add_argument("--cull-idle", type=int, default=120, dest="cull_idle_s",
-                        help="seconds a kernel without connection lives (default 120)")
+    parser.add_argument(
+        "--cull-idle",
+        type=int,
+        default=120,
+        dest="cull_idle_s",
+        help="seconds a kernel without connection lives (default 120)",
+    )
     args = parser.parse_args(argv)
     notebook = Path(args.notebook).resolve()
     command = voila_command(notebook.name, port=args.port, cull_idle_s=args.cull_idle_s)

@@ -16,7 +16,8 @@ from .cubes import WidgetInputError
 from .display import Component
 
 __all__ = [
-    "matches", "SpeciesPicker",
+    "matches",
+    "SpeciesPicker",
 ]
 
 
@@ -34,8 +35,11 @@ def matches(query: str, names: Sequence[str]) -> list[str]:
     except SpectunerError:
         pass
     formulas = {w.split(";")[0].split(",")[0] for w in wanted}
-    return [n for n in names
-            if any(w in n.lower() for w in wanted) or n.lower().split(";")[0] in formulas]
+    return [
+        n
+        for n in names
+        if any(w in n.lower() for w in wanted) or n.lower().split(";")[0] in formulas
+    ]
 
 
 class SpeciesPicker(Component):
@@ -57,11 +61,15 @@ class SpeciesPicker(Component):
         self.all_species: list[str] = sorted(self.catalog.species(), key=str.lower)
         self.n_lines: dict[str, int] = {}
         self._callbacks: list[Callable[[list[str]], None]] = []
-        self.search = ipw.Text(placeholder="name or formula, e.g. CH3OH or C2H5CN",
-                               description="search", continuous_update=True)
+        self.search = ipw.Text(
+            placeholder="name or formula, e.g. CH3OH or C2H5CN",
+            description="search",
+            continuous_update=True,
+        )
         self.search.add_class("spectuner-species-search")
-        self.select = ipw.SelectMultiple(options=[], rows=10, description="species",
-                                         layout=ipw.Layout(width="420px"))
+        self.select = ipw.SelectMultiple(
+            options=[], rows=10, description="species", layout=ipw.Layout(width="420px")
+        )
         self.select.add_class("spectuner-species-select")
         self.chosen = ipw.HTML("")
         self.chosen.add_class("spectuner-species-chosen")
@@ -87,9 +95,14 @@ class SpeciesPicker(Component):
         self.obs = obs
         if windows != getattr(self, "_windows", None):
             self._windows = windows
-            self.n_lines = ({} if obs is None else
-                            {n: len(self.catalog.lines(n, windows=obs.windows, pad_kms=0.0))
-                             for n in self.all_species})
+            self.n_lines = (
+                {}
+                if obs is None
+                else {
+                    n: len(self.catalog.lines(n, windows=obs.windows, pad_kms=0.0))
+                    for n in self.all_species
+                }
+            )
             self._refresh()
 
     def resolve(self, name: str) -> str:
@@ -108,8 +121,10 @@ class SpeciesPicker(Component):
         found = matches(name, self.all_species)
         if len(found) == 1:
             return found[0]
-        raise WidgetInputError(f"species {name!r} is not in the catalog"
-                               + (f" (did you mean one of {found[:5]}?)" if found else ""))
+        raise WidgetInputError(
+            f"species {name!r} is not in the catalog"
+            + (f" (did you mean one of {found[:5]}?)" if found else "")
+        )
 
     def choose(self, species: Sequence[str]) -> None:
         """Select ``species`` (any spelling the resolver knows, e.g. "H2CO" or "CH3OH;v=0;")."""

@@ -54,14 +54,42 @@ from .splatalogue import LINE_LISTS, _rows_to_splat, drop_redundant_hfs, splatal
 from .splatalogue import to_linelist as splat_linelist
 
 __all__ = [
-    "BUILDER_VERSION", "ORIGIN", "META_KEY", "SKIPPED_KEY", "FMIN_MHZ", "FMAX_MHZ", "EUP_MAX_K",
-    "LINE_LIST_ORDER", "LEVEL_TEMPERATURES_K", "LEVEL_TOLERANCE", "CONVENTION_DRIFT",
+    "BUILDER_VERSION",
+    "ORIGIN",
+    "META_KEY",
+    "SKIPPED_KEY",
+    "FMIN_MHZ",
+    "FMAX_MHZ",
+    "EUP_MAX_K",
+    "LINE_LIST_ORDER",
+    "LEVEL_TEMPERATURES_K",
+    "LEVEL_TOLERANCE",
+    "CONVENTION_DRIFT",
     "LGINT_TOLERANCE",
-    "STRENGTH_TOLERANCE", "ISM_COLUMNS", "FLAGS", "PARTITION_TAGS", "LEFT_OUT", "SnapshotSpecies",
-    "read_snapshot", "ism_marks", "partition_tables", "ground_state_tables", "PartitionChoice",
-    "nice_factor", "choose_partition", "snapshot_key", "BuildReport", "restore_g_u", "repair_a_ul",
-    "implied_q300", "lgint_reference_q300", "a_ul_from_lgint", "build_species", "build_catalog",
-    "ensure_full_catalog", "skipped_species",
+    "STRENGTH_TOLERANCE",
+    "ISM_COLUMNS",
+    "FLAGS",
+    "PARTITION_TAGS",
+    "LEFT_OUT",
+    "SnapshotSpecies",
+    "read_snapshot",
+    "ism_marks",
+    "partition_tables",
+    "ground_state_tables",
+    "PartitionChoice",
+    "nice_factor",
+    "choose_partition",
+    "snapshot_key",
+    "BuildReport",
+    "restore_g_u",
+    "repair_a_ul",
+    "implied_q300",
+    "lgint_reference_q300",
+    "a_ul_from_lgint",
+    "build_species",
+    "build_catalog",
+    "ensure_full_catalog",
+    "skipped_species",
 ]
 
 BUILDER_VERSION = "2"
@@ -80,33 +108,40 @@ CONVENTION_DRIFT = 0.10
 table to be divided by it: a degeneracy convention is one constant factor."""
 LGINT_TOLERANCE = 0.05
 STRENGTH_TOLERANCE = 0.02
-ISM_COLUMNS = ("known_ast_molecules", "ism_hotcore", "ism_diffusecloud", "ism_darkcloud",
-               "comet", "extragalactic", "AGB_PPN_PN")
+ISM_COLUMNS = (
+    "known_ast_molecules",
+    "ism_hotcore",
+    "ism_diffusecloud",
+    "ism_darkcloud",
+    "comet",
+    "extragalactic",
+    "AGB_PPN_PN",
+)
 """Columns of the snapshot's ``species`` table marking detections in space."""
 
 FLAGS: dict[str, str] = {
     "q_levels_low_t": "the final Q differs by > 20 % from the level sum of the lines at "
-                      "9.375–18.75 K (g_u convention differs from the table's)",
+    "9.375–18.75 K (g_u convention differs from the table's)",
     "a_ul_carries_weights": "A_ul carry nuclear-spin weights that g_u = 2J+1 lacks; the table "
-                            "Q (with the weights) is kept, g_u·A_ul/Q is right",
+    "Q (with the weights) is kept, g_u·A_ul/Q is right",
     "q_divided_to_levels": "the table Q was divided by its low-T ratio to the level sum "
-                           "(g_u lacks a degeneracy the table counts, A_ul do not carry it)",
+    "(g_u lacks a degeneracy the table counts, A_ul do not carry it)",
     "q_levels_incomplete": "Q table agrees at low T but exceeds the level sum by > 20 % at "
-                           "150–300 K (levels or states absent from the line list)",
+    "150–300 K (levels or states absent from the line list)",
     "q_extrapolated_above_300K": "the Q table ends at 300 K (JPL): higher T is extrapolated",
     "q_rescaled_to_lgint": "the Q table was rescaled to the Q(300 K) implied by the source's "
-                           "own LGINT intensities",
+    "own LGINT intensities",
     "q_differs_from_lgint": "the Q table differs by > 5 % from the Q(300 K) the source's LGINT "
-                            "imply but agrees with the level sum at low T: table kept",
+    "imply but agrees with the level sum at low T: table kept",
     "q_of_ground_state": "an excited state without a table of its own uses its ground "
-                         "state's Q (too small once the vibrational levels are populated)",
+    "state's Q (too small once the vibrational levels are populated)",
     "a_ul_vs_smu2": "g_u·A_ul disagrees with the dipole formula from the source's Sμ² (> 2 %)",
     "a_ul_from_smu2": "SLAIM A_ul off by one constant factor from the dipole formula with its "
-                      "Sμ²: A_ul recomputed from Sμ² (HCN isotopologues: 3 times too small)",
+    "Sμ²: A_ul recomputed from Sμ² (HCN isotopologues: 3 times too small)",
     "g_u_restored": "the snapshot lost the hundreds digit of g_u ≥ 100 (101 listed as 1); "
-                    "restored from 2J+1, A_ul rescaled to keep g_u·A_ul",
+    "restored from 2J+1, A_ul rescaled to keep g_u·A_ul",
     "a_ul_from_lgint": "some of the snapshot's A_ul differ by > 1 % from the catalogue's LGINT "
-                       "(all CDMS/JPL A_ul are taken from LGINT and Q(300 K))",
+    "(all CDMS/JPL A_ul are taken from LGINT and Q(300 K))",
 }
 """Quality flags a catalog entry may carry (``provenance["flags"]``)."""
 
@@ -135,11 +170,11 @@ PARTITION_TAGS: dict[str, int] = {
 
 LEFT_OUT: dict[str, str] = {
     "HNC-13;v=0;": "SLAIM A_ul 22 % below CDMS c028515 (checked), and the snapshot's JPL rows "
-                   "start at 783 GHz: import the CDMS file instead",
+    "start at 783 GHz: import the CDMS file instead",
     "C;v=0;": "atomic carbon: CDMS has its table ('C-atom', tag 12501), but the snapshot's two "
-              "lines (492 and 809 GHz) are too few for the LGINT check and their term labels "
-              "(3P1, 3P2) give no J for the level sum, so nothing confirms Q: import CDMS "
-              "c012501.cat instead",
+    "lines (492 and 809 GHz) are too few for the LGINT check and their term labels "
+    "(3P1, 3P2) give no J for the level sum, so nothing confirms Q: import CDMS "
+    "c012501.cat instead",
 }
 """Species the build leaves out on purpose (wrong or unverifiable in the snapshot), with the
 reason (listed as skipped)."""
@@ -176,8 +211,9 @@ def read_snapshot(db: Path, species_ids: Iterable[int] | None = None) -> dict[in
     try:
         cols = ", ".join(ISM_COLUMNS)
         species = {
-            int(r[0]): SnapshotSpecies(int(r[0]), r[1], {c: int(v or 0) for c, v in
-                                                         zip(ISM_COLUMNS, r[2:], strict=True)})
+            int(r[0]): SnapshotSpecies(
+                int(r[0]), r[1], {c: int(v or 0) for c, v in zip(ISM_COLUMNS, r[2:], strict=True)}
+            )
             for r in con.execute(f"SELECT species_id, s_name, {cols} FROM species")
         }
         ids = sorted(species if species_ids is None else set(species_ids) & set(species))
@@ -185,7 +221,8 @@ def read_snapshot(db: Path, species_ids: Iterable[int] | None = None) -> dict[in
             rows = con.execute(
                 "SELECT orderedfreq, aij, lower_state_energy, upper_state_degeneracy, ll_id, "
                 "resolved_QNs, sijmu2, intintensity FROM main WHERE species_id=?",
-                (sid,)).fetchall()
+                (sid,),
+            ).fetchall()
             for r in rows:
                 ll = LINE_LISTS.get(int(r[4]), f"list {r[4]}")
                 if ll in LINE_LIST_ORDER:
@@ -242,8 +279,11 @@ def partition_tables(name: str) -> list[PartitionEntry]:
     if name in PARTITION_TAGS:
         return [partition_for_tag(PARTITION_TAGS[name])]
     sn = parse(name)
-    found = [(s != sn.state, e) for s, e in _partition_index().get(sn.formula, [])
-             if SpeciesName(sn.formula, s).covers(sn.state)]
+    found = [
+        (s != sn.state, e)
+        for s, e in _partition_index().get(sn.formula, [])
+        if SpeciesName(sn.formula, s).covers(sn.state)
+    ]
     return [e for _, e in sorted(found, key=lambda x: (x[1].catalog != "CDMS", x[0], x[1].tag))]
 
 
@@ -285,7 +325,10 @@ def _level_ratio(full: LineList, part: PartitionFunction) -> np.ndarray | None:
 
 
 def choose_partition(
-    full: LineList, tables: list[PartitionEntry], catalog: str, q300_lgint: float | None = None,
+    full: LineList,
+    tables: list[PartitionEntry],
+    catalog: str,
+    q300_lgint: float | None = None,
 ) -> PartitionChoice:
     """Pick and scale the table for ``full`` (its complete line list).
 
@@ -306,6 +349,7 @@ def choose_partition(
     same = [t for t in tables if t.catalog == catalog]
     entry = (same or tables)[0]
     if not same and len(tables) > 1:  # SLAIM: the table closest to the level sum
+
         def distance(t: PartitionEntry) -> float:
             r = _level_ratio(full, t.table)
             return abs(np.log(r[1])) if r is not None and np.isfinite(r[1]) else np.inf
@@ -324,8 +368,10 @@ def choose_partition(
     before_low = before[:2] if before is not None else np.full(2, np.nan)
     low_ok = bool(np.isfinite(before_low).any())
     if lgint_scale is not None and (
-            not low_ok or abs(np.log(np.nanmedian(before_low) * lgint_scale))
-            < abs(np.log(np.nanmedian(before_low)))):
+        not low_ok
+        or abs(np.log(np.nanmedian(before_low) * lgint_scale))
+        < abs(np.log(np.nanmedian(before_low)))
+    ):
         scale = lgint_scale  # the table differs from the catalogue's own convention
         flags.append("q_rescaled_to_lgint")
     elif lgint_scale is not None:
@@ -342,7 +388,8 @@ def choose_partition(
                 raise CatalogError(
                     f"Q table / level sum {before_low[0]:.3g} at 9.375 K but "
                     f"{before_low[1]:.3g} at 18.75 K: no constant convention factor to "
-                    "divide by, so Q cannot be matched to the list's g_u")
+                    "divide by, so Q cannot be matched to the list's g_u"
+                )
             else:
                 scale = 1.0 / nice_factor(low)
                 flags.append("q_divided_to_levels")
@@ -353,10 +400,10 @@ def choose_partition(
     if before is None or after is None:  # both or neither: the same lines, scaled Q
         checks["q_table_over_levels"] = "not applicable: the list lacks the lowest levels"
     else:
-        checks["q_table_over_levels"] = [None if np.isnan(r) else round(float(r), 4)
-                                         for r in before]
-        checks["q_final_over_levels"] = [None if np.isnan(r) else round(float(r), 4)
-                                         for r in after]
+        checks["q_table_over_levels"] = [
+            None if np.isnan(r) else round(float(r), 4) for r in before
+        ]
+        checks["q_final_over_levels"] = [None if np.isnan(r) else round(float(r), 4) for r in after]
         if np.any(np.abs(after[:2] - 1.0) > LEVEL_TOLERANCE):
             flags.append("q_levels_low_t")
         elif np.any(after[-2:] - 1.0 > LEVEL_TOLERANCE):
@@ -369,8 +416,10 @@ def choose_partition(
 def snapshot_key(db: Path | None = None) -> str:
     """Identifies a build: builder version, casadata/astroquery versions, snapshot size."""
     db = db or splatalogue_db_path()
-    return (f"builder {BUILDER_VERSION}; casadata {metadata.version('casadata')}; astroquery "
-            f"{metadata.version('astroquery')}; {db.stat().st_size} bytes")
+    return (
+        f"builder {BUILDER_VERSION}; casadata {metadata.version('casadata')}; astroquery "
+        f"{metadata.version('astroquery')}; {db.stat().st_size} bytes"
+    )
 
 
 @dataclass
@@ -384,10 +433,15 @@ class BuildReport:
 def _aligned(full: LineList, raw: list[tuple], col: int) -> np.ndarray:
     """Column ``col`` of the raw snapshot rows, aligned to the lines of ``full`` by frequency
     and quantum numbers (NaN where absent)."""
-    values = {(round(float(r[0]), 4), " ".join(str(r[5] or "").split())): r[col] for r in raw
-              if r[0] is not None}
-    return _num(values.get((round(float(f), 4), str(q)), None)
-                for f, q in zip(full.freq, full.qn, strict=True))
+    values = {
+        (round(float(r[0]), 4), " ".join(str(r[5] or "").split())): r[col]
+        for r in raw
+        if r[0] is not None
+    }
+    return _num(
+        values.get((round(float(f), 4), str(q)), None)
+        for f, q in zip(full.freq, full.qn, strict=True)
+    )
 
 
 _FIRST_NUMBER = re.compile(r"\d+")
@@ -418,12 +472,26 @@ def restore_g_u(full: LineList, flags: list[str], checks: dict) -> LineList:
     flags.append("g_u_restored")
     checks["lines_g_u_restored"] = fixed
     a_ul = np.asarray(full.A_ul, dtype=float) * g / new_g
-    return LineList(full.species, full.freq, a_ul, full.E_low, full.E_up, new_g, full.partition,
-                    full.qn, full.tag, full.catalog, full.source)
+    return LineList(
+        full.species,
+        full.freq,
+        a_ul,
+        full.E_low,
+        full.E_up,
+        new_g,
+        full.partition,
+        full.qn,
+        full.tag,
+        full.catalog,
+        full.source,
+    )
 
 
 def repair_a_ul(
-    full: LineList, raw: list[tuple], flags: list[str], checks: dict,
+    full: LineList,
+    raw: list[tuple],
+    flags: list[str],
+    checks: dict,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Check the A_ul of ``full`` against the Sμ² of its snapshot rows ``raw``; for a SLAIM
     list off by one constant factor, recompute them from Sμ² (flags ``a_ul_vs_smu2``,
@@ -449,8 +517,13 @@ def implied_q300(full: LineList, lgint: np.ndarray) -> float | None:
     if has.sum() < 3:
         return None
     elo_cm = np.asarray(full.E_low, dtype=float)[has] / C2_CM_K
-    return float(np.median(lgint_q300(full.freq[has], np.asarray(full.A_ul)[has],
-                                      full.g_u[has], elo_cm, lgint[has])))
+    return float(
+        np.median(
+            lgint_q300(
+                full.freq[has], np.asarray(full.A_ul)[has], full.g_u[has], elo_cm, lgint[has]
+            )
+        )
+    )
 
 
 def lgint_reference_q300(choice: PartitionChoice, q300_lgint: float) -> float:
@@ -463,7 +536,11 @@ def lgint_reference_q300(choice: PartitionChoice, q300_lgint: float) -> float:
 
 
 def a_ul_from_lgint(
-    full: LineList, lgint: np.ndarray, q300: float, flags: list[str], checks: dict,
+    full: LineList,
+    lgint: np.ndarray,
+    q300: float,
+    flags: list[str],
+    checks: dict,
 ) -> np.ndarray:
     """A_ul (s⁻¹) of ``full`` with those of lines that have a catalogue LGINT recomputed from
     it and ``q300`` (:func:`lgint_reference_q300`; the catalogue's own definition,
@@ -498,11 +575,18 @@ def _resolves_to(name: str, canonical: str) -> bool:
 def build_species(sp: SnapshotSpecies, canonical: str, casadata_version: str) -> ImportItem:
     """One catalog entry from a snapshot species (raises :class:`CatalogError` with the reason
     when it cannot be built)."""
-    in_band = {c: sum(1 for r in sp.rows.get(c, ()) if r[0] is not None
-                      and FMIN_MHZ <= float(r[0]) <= FMAX_MHZ) for c in LINE_LIST_ORDER}
+    in_band = {
+        c: sum(
+            1
+            for r in sp.rows.get(c, ())
+            if r[0] is not None and FMIN_MHZ <= float(r[0]) <= FMAX_MHZ
+        )
+        for c in LINE_LIST_ORDER
+    }
     most = max(in_band.values())
-    catalog = next((c for c in LINE_LIST_ORDER if in_band[c] and in_band[c] >= 0.5 * most),
-                   None)  # the first list holding at least half the lines of the fullest
+    catalog = next(
+        (c for c in LINE_LIST_ORDER if in_band[c] and in_band[c] >= 0.5 * most), None
+    )  # the first list holding at least half the lines of the fullest
     if catalog is None:
         raise CatalogError("no CDMS, JPL or SLAIM lines between 30 and 950 GHz")
     raw = sp.rows[catalog]
@@ -520,8 +604,19 @@ def build_species(sp: SnapshotSpecies, canonical: str, casadata_version: str) ->
     if catalog in ("CDMS", "JPL"):
         full = restore_g_u(full, flags, checks)
     a_ul, lgint = repair_a_ul(full, raw, flags, checks)
-    full = LineList(canonical, full.freq, a_ul, full.E_low, full.E_up, full.g_u,
-                    full.partition, full.qn, None, catalog, full.source)
+    full = LineList(
+        canonical,
+        full.freq,
+        a_ul,
+        full.E_low,
+        full.E_up,
+        full.g_u,
+        full.partition,
+        full.qn,
+        None,
+        catalog,
+        full.source,
+    )
     q300 = implied_q300(full, lgint)
     choice = choose_partition(full, tables, catalog, q300)
     flags += choice.flags
@@ -529,32 +624,58 @@ def build_species(sp: SnapshotSpecies, canonical: str, casadata_version: str) ->
     if q300 is not None:
         a_ul = a_ul_from_lgint(full, lgint, lgint_reference_q300(choice, q300), flags, checks)
     entry = choice.entry
-    ll = _band(LineList(canonical, full.freq, a_ul, full.E_low, full.E_up, full.g_u,
-                        choice.partition, full.qn, entry.tag, catalog,
-                        f"casadata {casadata_version}: splatalogue.db species_id={sp.sid}"))
+    ll = _band(
+        LineList(
+            canonical,
+            full.freq,
+            a_ul,
+            full.E_low,
+            full.E_up,
+            full.g_u,
+            choice.partition,
+            full.qn,
+            entry.tag,
+            catalog,
+            f"casadata {casadata_version}: splatalogue.db species_id={sp.sid}",
+        )
+    )
     if len(ll) == 0:
         raise CatalogError(f"no lines between 30 and 950 GHz with E_up ≤ {EUP_MAX_K:g} K")
     fam = family(canonical)
     provenance = {
         "lines": f"casadata {casadata_version}: splatalogue.db, species_id {sp.sid} "
-                 f"'{sp.name}', line list {catalog}",
+        f"'{sp.name}', line list {catalog}",
         "licence": "casadata LGPL (NRAO); data CDMS/JPL/SLAIM via Splatalogue",
         "partition_function": f"{entry.catalog} {entry.tag} '{entry.name}' "
-                              f"(astroquery {metadata.version('astroquery')})",
+        f"(astroquery {metadata.version('astroquery')})",
         "partition_scale": choice.scale,
         "flags": flags,
         "checks": checks,
         "ism": {k: v for k, v in sp.ism.items() if v},
-        "spellings": {**spellings(canonical), "Splatalogue_snapshot": sp.name,
-                      **({f"{entry.catalog}_table": entry.name}
-                         if _resolves_to(entry.name, canonical) else {})},
-        "family": {"parent": fam.parent, "isotopologue": fam.isotopologue,
-                   "excited": fam.excited, "state": fam.state},
+        "spellings": {
+            **spellings(canonical),
+            "Splatalogue_snapshot": sp.name,
+            **(
+                {f"{entry.catalog}_table": entry.name}
+                if _resolves_to(entry.name, canonical)
+                else {}
+            ),
+        },
+        "family": {
+            "parent": fam.parent,
+            "isotopologue": fam.isotopologue,
+            "excited": fam.excited,
+            "state": fam.state,
+        },
         "cuts": {"fmin_MHz": FMIN_MHZ, "fmax_MHz": FMAX_MHZ, "eup_max_K": EUP_MAX_K},
     }
-    return ImportItem(ll, original_name=sp.name,
-                      version=f"Splatalogue snapshot in casadata {casadata_version}",
-                      date=entry.date, provenance=provenance)
+    return ImportItem(
+        ll,
+        original_name=sp.name,
+        version=f"Splatalogue snapshot in casadata {casadata_version}",
+        date=entry.date,
+        provenance=provenance,
+    )
 
 
 def _covering(canonical: str, names: set[str]) -> str | None:
@@ -562,15 +683,18 @@ def _covering(canonical: str, names: set[str]) -> str | None:
     sn = parse(canonical)
     for name in names:
         if name.startswith(sn.formula + ";"):
-            state = name[len(sn.formula) + 1:].rstrip(";")
+            state = name[len(sn.formula) + 1 :].rstrip(";")
             if SpeciesName(sn.formula, state).covers(sn.state):
                 return name
     return None
 
 
 def build_catalog(
-    *, db: Path | None = None, species_ids: Iterable[int] | None = None,
-    exclude: Iterable[str] = (), progress: bool = False,
+    *,
+    db: Path | None = None,
+    species_ids: Iterable[int] | None = None,
+    exclude: Iterable[str] = (),
+    progress: bool = False,
 ) -> BuildReport:
     """Build entries for every snapshot species (or ``species_ids``), skipping those whose
     canonical or Splatalogue name is in ``exclude``; duplicates of one canonical name keep
@@ -583,14 +707,17 @@ def build_catalog(
     excluded = set(exclude)
     built: dict[str, ImportItem] = {}
     skipped: dict[str, str] = {}
-    for sp in tqdm(snapshot.values(), desc="building the offline catalog", unit="species",
-                   disable=not progress):
+    for sp in tqdm(
+        snapshot.values(), desc="building the offline catalog", unit="species", disable=not progress
+    ):
         if sp.name in excluded:
             continue
         if not sp.rows:
             if sp.other_lists:
-                skipped[sp.name] = (f"only {', '.join(sorted(sp.other_lists))} lines: no CDMS, "
-                                    "JPL or SLAIM line list")
+                skipped[sp.name] = (
+                    f"only {', '.join(sorted(sp.other_lists))} lines: no CDMS, "
+                    "JPL or SLAIM line list"
+                )
             continue
         try:
             canonical = str(parse(sp.name))
@@ -642,10 +769,13 @@ def ensure_full_catalog(cache: TransitionCache, *, progress: bool = True) -> int
     report = build_catalog(db=db, exclude=starter, progress=progress)
     if cache.meta(META_KEY) == key:  # another process finished first
         return 0
-    cache.import_items(report.items, origin=ORIGIN, keep_other_origins=True,
-                       replace_origin=True,
-                       meta={META_KEY: key, SKIPPED_KEY: json.dumps(report.skipped,
-                                                                    sort_keys=True)})
+    cache.import_items(
+        report.items,
+        origin=ORIGIN,
+        keep_other_origins=True,
+        replace_origin=True,
+        meta={META_KEY: key, SKIPPED_KEY: json.dumps(report.skipped, sort_keys=True)},
+    )
     return len(report.items)
 
 

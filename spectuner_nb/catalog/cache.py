@@ -48,7 +48,11 @@ from .names import Family, SpeciesName, family, parse, resolve
 from .partition import PartitionFunction
 
 __all__ = [
-    "SCHEMA_VERSION", "DEFAULT_PRECEDENCE", "CACHE_FILENAME", "SpeciesEntry", "ImportItem",
+    "SCHEMA_VERSION",
+    "DEFAULT_PRECEDENCE",
+    "CACHE_FILENAME",
+    "SpeciesEntry",
+    "ImportItem",
     "TransitionCache",
 ]
 
@@ -141,17 +145,22 @@ def _cache_error(path: Path, exc: sqlite3.Error, doing: str) -> CatalogError:
     if "locked" in text or "busy" in text:
         return CacheBusyError(
             f"transition cache {path} is busy: another process held its write lock for over "
-            f"{_BUSY_TIMEOUT_S:.0f} s while {doing} ({exc}); try again when it has finished")
+            f"{_BUSY_TIMEOUT_S:.0f} s while {doing} ({exc}); try again when it has finished"
+        )
     if "readonly" in text or "read-only" in text:
         return CacheReadOnlyError(
             f"transition cache {path} is read-only (write-protected file or read-only file "
             f"system) while {doing}: it can be read but not written; import into a cache of "
-            "your own (--cache, or SPECTUNER_NB_CACHE_DIR)")
+            "your own (--cache, or SPECTUNER_NB_CACHE_DIR)"
+        )
     if "unable to open" in text:
-        return CacheAccessError(f"cannot open transition cache {path} ({exc}): check that it "
-                                "and its folder exist and are readable")
-    return CacheCorruptError(f"transition cache {path} is unreadable while {doing} ({exc}): "
-                             f"{_rebuild_hint(path)}")
+        return CacheAccessError(
+            f"cannot open transition cache {path} ({exc}): check that it "
+            "and its folder exist and are readable"
+        )
+    return CacheCorruptError(
+        f"transition cache {path} is unreadable while {doing} ({exc}): {_rebuild_hint(path)}"
+    )
 
 
 class TransitionCache:
@@ -172,8 +181,12 @@ class TransitionCache:
     """
 
     def __init__(
-        self, path: str | Path | None = None, *, precedence: Sequence[str] = DEFAULT_PRECEDENCE,
-        readonly: bool = False, create: bool = True,
+        self,
+        path: str | Path | None = None,
+        *,
+        precedence: Sequence[str] = DEFAULT_PRECEDENCE,
+        readonly: bool = False,
+        create: bool = True,
     ) -> None:
         if path is None:
             from ..settings import cache_dir
@@ -190,8 +203,10 @@ class TransitionCache:
         :func:`~spectuner_nb.catalog.starter.default_cache` sets it to build the full
         offline catalog (:func:`~spectuner_nb.catalog.build.ensure_full_catalog`)."""
         if not self.path.exists() and (readonly or not create):
-            raise CacheAccessError(f"no transition cache at {self.path} (check the path; a new "
-                                   "cache is created only where one is written)")
+            raise CacheAccessError(
+                f"no transition cache at {self.path} (check the path; a new "
+                "cache is created only where one is written)"
+            )
         self.readonly = readonly or (self.path.exists() and not _writable(self.path))
         if not self.readonly:
             try:
@@ -207,12 +222,17 @@ class TransitionCache:
     # -- housekeeping -------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
         if self.readonly:
-            con = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
-                                  timeout=_BUSY_TIMEOUT_S, isolation_level=None,
-                                  check_same_thread=False)
+            con = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=ro",
+                uri=True,
+                timeout=_BUSY_TIMEOUT_S,
+                isolation_level=None,
+                check_same_thread=False,
+            )
         else:
-            con = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None,
-                                  check_same_thread=False)
+            con = sqlite3.connect(
+                self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=NORMAL")
         return con
@@ -220,8 +240,7 @@ class TransitionCache:
     def _schema_version(self) -> str | None:
         """The stored schema version; None for a new (empty) database."""
         try:
-            row = self._con.execute("SELECT value FROM meta WHERE key='schema_version'"
-                                    ).fetchone()
+            row = self._con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):
                 return None
@@ -233,12 +252,14 @@ class TransitionCache:
         if version is not None and version != SCHEMA_VERSION:
             raise CacheCorruptError(
                 f"transition cache {self.path} has schema {version}, expected "
-                f"{SCHEMA_VERSION}: {_rebuild_hint(self.path)}")
+                f"{SCHEMA_VERSION}: {_rebuild_hint(self.path)}"
+            )
         if version is not None:  # nothing to create: no write lock taken
             return
         if self.readonly:
-            raise CacheCorruptError(f"transition cache {self.path} holds no cache tables: "
-                                    f"{_rebuild_hint(self.path)}")
+            raise CacheCorruptError(
+                f"transition cache {self.path} holds no cache tables: {_rebuild_hint(self.path)}"
+            )
         cur = self._con.cursor()
         cur.execute("BEGIN IMMEDIATE")
         try:
@@ -293,7 +314,8 @@ class TransitionCache:
             raise CacheReadOnlyError(
                 f"transition cache {self.path} is open read-only (shared, write-protected or "
                 "on a read-only file system): import into a cache of your own (--cache, or "
-                "SPECTUNER_NB_CACHE_DIR)")
+                "SPECTUNER_NB_CACHE_DIR)"
+            )
 
     def close(self) -> None:
         """Close the database connection."""
@@ -367,7 +389,11 @@ class TransitionCache:
         return self.import_items([item], origin=origin)[0]
 
     def import_file(
-        self, path: str | Path, *, species: str | None = None, fmt: str = "auto",
+        self,
+        path: str | Path,
+        *,
+        species: str | None = None,
+        fmt: str = "auto",
         intensity: str = "auto",
     ) -> SpeciesEntry:
         """Read a catalog file (see :mod:`.importers`) and store it atomically."""
@@ -384,8 +410,13 @@ class TransitionCache:
         return self.entry(ll.species, catalog=ll.catalog)
 
     def fetch(
-        self, species: str | int, catalog: str = "CDMS", *, fmin: float | None = None,
-        fmax: float | None = None, timeout: float = 30.0,
+        self,
+        species: str | int,
+        catalog: str = "CDMS",
+        *,
+        fmin: float | None = None,
+        fmax: float | None = None,
+        timeout: float = 30.0,
     ) -> SpeciesEntry:
         """Download ``species`` from CDMS or JPL (astroquery) and store it.
 
@@ -398,9 +429,16 @@ class TransitionCache:
         req = plan(species, catalog, fmin, fmax)
         ll = parse_answer(request_text(req, timeout=timeout), req)
         self.import_linelist(
-            ll, original_name=req.entry.name, version=req.entry.version, date=req.entry.date,
-            provenance={"service": req.catalog, "molecule": req.molecule,
-                        "fmin_MHz": req.fmin, "fmax_MHz": req.fmax},
+            ll,
+            original_name=req.entry.name,
+            version=req.entry.version,
+            date=req.entry.date,
+            provenance={
+                "service": req.catalog,
+                "molecule": req.molecule,
+                "fmin_MHz": req.fmin,
+                "fmax_MHz": req.fmax,
+            },
             origin="fetch",
         )
         return self.entry(ll.species, catalog=ll.catalog)
@@ -423,11 +461,20 @@ class TransitionCache:
             "original_name, provenance, origin, n_lines, fmin, fmax, imported_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                name, sn.formula, sn.state, catalog,
+                name,
+                sn.formula,
+                sn.state,
+                catalog,
                 None if ll.tag is None else int(ll.tag),
-                item.version, item.date, ll.source, item.original_name or ll.species,
-                json.dumps(item.provenance or {}, sort_keys=True), origin, int(freq.size),
-                float(freq[0]) if freq.size else None, float(freq[-1]) if freq.size else None,
+                item.version,
+                item.date,
+                ll.source,
+                item.original_name or ll.species,
+                json.dumps(item.provenance or {}, sort_keys=True),
+                origin,
+                int(freq.size),
+                float(freq[0]) if freq.size else None,
+                float(freq[-1]) if freq.size else None,
                 _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             ),
         )
@@ -444,7 +491,8 @@ class TransitionCache:
         cur.executemany(
             "INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?)",
             zip(
-                [sid] * freq.size, freq.tolist(),
+                [sid] * freq.size,
+                freq.tolist(),
                 np.asarray(ll.A_ul, dtype=float).tolist(),
                 np.asarray(ll.E_low, dtype=float).tolist(),
                 np.asarray(ll.E_up, dtype=float).tolist(),
@@ -459,8 +507,7 @@ class TransitionCache:
     def _delete(cur: sqlite3.Cursor, id_query: str, args: tuple) -> None:
         """Delete the species whose ids ``id_query`` selects, with their lines and Q(T)."""
         ids = [(r[0],) for r in cur.execute(id_query, args).fetchall()]
-        for table, col in (("lines", "species_id"), ("partition", "species_id"),
-                           ("species", "id")):
+        for table, col in (("lines", "species_id"), ("partition", "species_id"), ("species", "id")):
             cur.executemany(f"DELETE FROM {table} WHERE {col}=?", ids)
 
     def remove(self, species: str | int, catalog: str | None = None) -> None:

@@ -135,9 +135,11 @@ def levels(ll: LineList) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         se = up_e[order] / C2_CM_K
         pos = np.clip(np.searchsorted(se, e_low / C2_CM_K), 1, max(se.size - 1, 1))
         near = np.where(
-            np.abs(se[pos - 1] - e_low / C2_CM_K) <= np.abs(se[np.minimum(pos, se.size - 1)]
-                                                          - e_low / C2_CM_K),
-            pos - 1, np.minimum(pos, se.size - 1))
+            np.abs(se[pos - 1] - e_low / C2_CM_K)
+            <= np.abs(se[np.minimum(pos, se.size - 1)] - e_low / C2_CM_K),
+            pos - 1,
+            np.minimum(pos, se.size - 1),
+        )
         known = np.abs(se[near] - e_low / C2_CM_K) <= tol
         g_low = np.where(known, up_g[order][near], np.nan)
         low_key = np.round(e_low / C2_CM_K / tol).astype(int)
@@ -185,8 +187,11 @@ def strength_ratio(freq_mhz, a_ul, g_u, smu2_d2) -> np.ndarray:
     strength disagree (e.g. an A_ul off by a constant factor).
     """
     nu = np.asarray(freq_mhz, dtype=float)
-    return np.asarray(g_u, float) * np.asarray(a_ul, float) / (
-        SMU2_TO_GA * nu**3 * np.asarray(smu2_d2, dtype=float))
+    return (
+        np.asarray(g_u, float)
+        * np.asarray(a_ul, float)
+        / (SMU2_TO_GA * nu**3 * np.asarray(smu2_d2, dtype=float))
+    )
 
 
 def lgint_q300(freq_mhz, a_ul, g_u, elo_cm, lgint) -> np.ndarray:

@@ -30,6 +30,7 @@ _CONFORMER = re.compile(r"^([a-z][A-Za-z']{0,3}-)")
 
 def _merge_hydrogen(formula: str) -> str:
     """Join neighbouring hydrogen counts (after D → H): "CH2HCCH" → "CH3CCH", "HHCO" → "H2CO"."""
+
     def join(m: re.Match) -> str:
         n = sum(int(c or 1) for c in re.findall(r"H(\d*)", m.group(0)))
         return "H" + (str(n) if n > 1 else "")
@@ -48,7 +49,7 @@ def composition(formula: str) -> tuple[str, Counter]:
     """(conformer prefix, element counts) of a formula; isotopes counted as the main element."""
     f = main_formula(formula)
     prefix = _CONFORMER.match(f)
-    body = f[prefix.end():] if prefix else f
+    body = f[prefix.end() :] if prefix else f
     counts: Counter = Counter()
     for m in _TOKEN.finditer(re.sub(r"[()+'^-]", "", body)):
         counts[m.group(1)] += int(m.group(2) or 1)
@@ -80,16 +81,23 @@ def parent_species(name: str, known: Iterable[str] | None = None) -> str:
         return str(parent)
     known = list(known)
     parsed = [parse(k) for k in known]
-    same = [k for k, p in zip(known, parsed, strict=True)
-            if p.formula == parent.formula and p.includes_ground]
+    same = [
+        k
+        for k, p in zip(known, parsed, strict=True)
+        if p.formula == parent.formula and p.includes_ground
+    ]
     if same:
         return str(parent) if str(parent) in same else same[0]
     if sn.formula == parent.formula:  # a main isotopologue unknown in its ground state
         return str(sn)
     target = composition(sn.formula)
-    alike = [k for k, p in zip(known, parsed, strict=True)
-             if p.includes_ground and composition(p.formula) == target
-             and p.formula == main_formula(p.formula)]
+    alike = [
+        k
+        for k, p in zip(known, parsed, strict=True)
+        if p.includes_ground
+        and composition(p.formula) == target
+        and p.formula == main_formula(p.formula)
+    ]
     return alike[0] if len(alike) == 1 else str(sn)
 
 

@@ -21,8 +21,16 @@ from .partfunc import PartitionEntry, partition_for_tag
 from .spcat import parse_spcat, to_linelist
 
 __all__ = [
-    "CATALOGS", "SERVICE_HOSTS", "FULL_RANGE_MHZ", "OFFLINE_OPTIONS", "FetchRequest", "plan",
-    "reachable", "require_online", "request_text", "parse_answer",
+    "CATALOGS",
+    "SERVICE_HOSTS",
+    "FULL_RANGE_MHZ",
+    "OFFLINE_OPTIONS",
+    "FetchRequest",
+    "plan",
+    "reachable",
+    "require_online",
+    "request_text",
+    "parse_answer",
 ]
 
 CATALOGS = ("CDMS", "JPL")
@@ -56,8 +64,9 @@ class FetchRequest:
         return f"{self.entry.tag} {self.entry.name}"
 
 
-def plan(species: str | int, catalog: str = "CDMS", fmin: float | None = None,
-         fmax: float | None = None) -> FetchRequest:
+def plan(
+    species: str | int, catalog: str = "CDMS", fmin: float | None = None, fmax: float | None = None
+) -> FetchRequest:
     """The request for ``species`` (name or tag) in ``catalog``, from astroquery's tables."""
     catalog = catalog.upper()
     if catalog not in CATALOGS:
@@ -121,8 +130,11 @@ def request_text(req: FetchRequest, timeout: float = 30.0) -> str:
     service.TIMEOUT = timeout
     try:
         response = service.query_lines_async(
-            min_frequency=req.fmin * u.MHz, max_frequency=req.fmax * u.MHz,
-            molecule=req.molecule, cache=False, **kwargs,
+            min_frequency=req.fmin * u.MHz,
+            max_frequency=req.fmax * u.MHz,
+            molecule=req.molecule,
+            cache=False,
+            **kwargs,
         )
         response.raise_for_status()
     except requests.exceptions.RequestException as exc:
@@ -139,5 +151,10 @@ def parse_answer(text: str, req: FetchRequest) -> LineList:
     """LineList from a service answer (CDMS form HTML with log10 A, or JPL .cat text)."""
     source = f"{req.catalog} service, {req.molecule}"
     table = parse_spcat(text, source=source)
-    return to_linelist(table, req.entry.table, species=resolve(req.entry.name),
-                       catalog=req.catalog, tag=req.entry.tag)
+    return to_linelist(
+        table,
+        req.entry.table,
+        species=resolve(req.entry.name),
+        catalog=req.catalog,
+        tag=req.entry.tag,
+    )

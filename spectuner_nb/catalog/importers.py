@@ -60,7 +60,10 @@ def _table_partition(species: str, catalog: str):
 
 
 def load_file(
-    path: str | Path, *, species: str | None = None, fmt: str = "auto",
+    path: str | Path,
+    *,
+    species: str | None = None,
+    fmt: str = "auto",
     intensity: str = "auto",
 ) -> LineList:
     """Read a catalog file into a :class:`LineList` (A_ul s⁻¹, energies K, with Q(T)).
@@ -76,8 +79,13 @@ def load_file(
 
         table = read_spcat(path, intensity=intensity)
         entry = partition_for_tag(table.main_tag)
-        return to_linelist(table, entry.table, species=resolve(species or entry.name),
-                           catalog=entry.catalog, tag=entry.tag)
+        return to_linelist(
+            table,
+            entry.table,
+            species=resolve(species or entry.name),
+            catalog=entry.catalog,
+            tag=entry.tag,
+        )
     if fmt == "lamda":
         from .lamda import read_lamda
         from .lamda import to_linelist as lamda_linelist

@@ -94,8 +94,10 @@ def to_linelist(data: LamdaData, *, species: str | None = None) -> LineList:
         E_up=e[up],
         g_u=data.level_g[up],
         partition=data.level_partition(),
-        qn=np.array([f"{a} - {b}" for a, b in zip(data.level_qn[up], data.level_qn[low],
-                                                  strict=True)], dtype=object),
+        qn=np.array(
+            [f"{a} - {b}" for a, b in zip(data.level_qn[up], data.level_qn[low], strict=True)],
+            dtype=object,
+        ),
         catalog="LAMDA",
         source=data.source,
     )

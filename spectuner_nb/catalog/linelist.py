@@ -164,6 +164,7 @@ class LineList:
         if qn.size:
             cols["qn"] = qn.astype(str)
         table = Table(cols)
-        table.meta.update(species=self.species, tag=self.tag, catalog=self.catalog,
-                          source=self.source)
+        table.meta.update(
+            species=self.species, tag=self.tag, catalog=self.catalog, source=self.source
+        )
         return table

@@ -26,8 +26,14 @@ from dataclasses import dataclass
 from ..errors import SpeciesNotFoundError
 
 __all__ = [
-    "ALIASES", "MAIN_ISOTOPES", "ISOTOPES", "SpeciesName", "normalize_formula", "normalize_state",
-    "parse", "resolve",
+    "ALIASES",
+    "MAIN_ISOTOPES",
+    "ISOTOPES",
+    "SpeciesName",
+    "normalize_formula",
+    "normalize_state",
+    "parse",
+    "resolve",
 ]
 
 ALIASES: dict[str, str] = {
@@ -201,7 +207,8 @@ def _merge_h(formula: str) -> str:
     """Merge adjacent hydrogen counts: ``CH2HOH`` → ``CH3OH``."""
     while True:
         merged = _H_RUN.sub(
-            lambda m: f"H{int(m.group(1) or 1) + int(m.group(2) or 1)}", formula, count=1)
+            lambda m: f"H{int(m.group(1) or 1) + int(m.group(2) or 1)}", formula, count=1
+        )
         if merged == formula:
             return formula
         formula = merged
@@ -237,8 +244,9 @@ def family(name: str) -> Family:
     """The :class:`Family` of a species name in any spelling."""
     sn = parse(name)
     main = main_isotopologue(sn.formula)
-    return Family(str(sn), str(SpeciesName(main)), main != sn.formula,
-                  not sn.includes_ground, sn.state)
+    return Family(
+        str(sn), str(SpeciesName(main)), main != sn.formula, not sn.includes_ground, sn.state
+    )
 
 
 def spellings(name: str) -> dict[str, str]:

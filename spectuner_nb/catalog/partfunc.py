@@ -21,8 +21,14 @@ from ..errors import CatalogError, CatalogFormatError, SpeciesNotFoundError
 from .partition import PartitionFunction
 
 __all__ = [
-    "JPL_TEMPERATURES_K", "PartitionEntry", "read_cdms_partfunc", "read_cdms_catdir",
-    "read_jpl_catdir", "astroquery_data_files", "partition_for_tag", "entries_for",
+    "JPL_TEMPERATURES_K",
+    "PartitionEntry",
+    "read_cdms_partfunc",
+    "read_cdms_catdir",
+    "read_jpl_catdir",
+    "astroquery_data_files",
+    "partition_for_tag",
+    "entries_for",
 ]
 
 JPL_TEMPERATURES_K = (300.0, 225.0, 150.0, 75.0, 37.5, 18.75, 9.375)
@@ -45,8 +51,9 @@ class PartitionEntry:
     def table(self) -> PartitionFunction:
         """The Q(T) table (SpeciesNotFoundError when the directory lists none for the tag)."""
         if self.partition is None:
-            raise SpeciesNotFoundError(f"{self.catalog} tag {self.tag} ({self.name}): "
-                                       "no partition function")
+            raise SpeciesNotFoundError(
+                f"{self.catalog} tag {self.tag} ({self.name}): no partition function"
+            )
         return self.partition
 
 
@@ -154,8 +161,13 @@ def _all_entries() -> dict[int, PartitionEntry]:
     for tag, e in read_cdms_partfunc(files["cdms_partfunc"]).items():
         d = directory.get(tag, {})
         entries[tag] = PartitionEntry(
-            e.tag, e.name, e.catalog, e.partition, e.n_lines,
-            d.get("version", ""), d.get("date", ""),
+            e.tag,
+            e.name,
+            e.catalog,
+            e.partition,
+            e.n_lines,
+            d.get("version", ""),
+            d.get("date", ""),
         )
     return entries
 
@@ -173,7 +185,6 @@ def partition_for_tag(tag: int) -> PartitionEntry:
             f"({astroquery_data_files()['cdms_partfunc'].parent})"
         )
     return entry
-
 
 
 def entries_for(species: str) -> list[PartitionEntry]:

@@ -33,8 +33,15 @@ from .linelist import LineList
 from .partition import PartitionFunction
 
 __all__ = [
-    "INTENSITY_KINDS", "decode_int", "SpcatTable", "parse_spcat", "read_spcat", "lgint_to_aul",
-    "energies_k", "to_linelist", "catalog_of_tag",
+    "INTENSITY_KINDS",
+    "decode_int",
+    "SpcatTable",
+    "parse_spcat",
+    "read_spcat",
+    "lgint_to_aul",
+    "energies_k",
+    "to_linelist",
+    "catalog_of_tag",
 ]
 
 # (start, end) of FREQ, ERR, INT, DR, ELO, GUP, TAG, QNFMT, QN', QN" in each layout
@@ -198,7 +205,8 @@ def parse_spcat(
         numbers = ", ".join(str(b[0]) for b in bad[:10]) + (", …" if len(bad) > 10 else "")
         raise CatalogFormatError(
             f"{source}: {len(bad)} line(s) cannot be parsed (line {numbers}); line {lineno}: "
-            f"cannot parse {line!r} ({why})")
+            f"cannot parse {line!r} ({why})"
+        )
     if not rows:
         raise CatalogFormatError(f"{source}: no transitions found")
     cols = list(zip(*rows, strict=True))
@@ -269,7 +277,7 @@ def to_linelist(
     if table.intensity_kind == "lgint":
         a_ul = lgint_to_aul(table.intensity, freq, table.elo, table.gup, float(partition(300.0)))
     else:
-        a_ul = 10.0 ** table.intensity
+        a_ul = 10.0**table.intensity
     e_low, e_up = energies_k(table.elo, freq)
     ok = np.isfinite(a_ul) & (a_ul > 0) & (freq > 0) & (table.gup > 0)
     order = np.argsort(freq[ok], kind="stable")

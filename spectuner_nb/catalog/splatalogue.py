@@ -34,19 +34,34 @@ from .partition import PartitionFunction
 from .spcat import energies_k
 
 __all__ = [
-    "LINE_LISTS", "CSV_COLUMNS", "SplatRows", "splatalogue_db_path", "db_species",
-    "read_splatalogue_db", "read_splatalogue_csv", "drop_redundant_hfs", "to_linelist",
+    "LINE_LISTS",
+    "CSV_COLUMNS",
+    "SplatRows",
+    "splatalogue_db_path",
+    "db_species",
+    "read_splatalogue_db",
+    "read_splatalogue_csv",
+    "drop_redundant_hfs",
+    "to_linelist",
 ]
 
 LINE_LISTS: dict[int, str] = {
-    10: "CDMS", 11: "LL11", 12: "JPL", 14: "SLAIM", 15: "Recomb", 18: "LL18",
+    10: "CDMS",
+    11: "LL11",
+    12: "JPL",
+    14: "SLAIM",
+    15: "Recomb",
+    18: "LL18",
 }
 """Splatalogue ``ll_id`` → catalog name (10/12 checked against CDMS/JPL files; 14 inferred)."""
 
 CSV_COLUMNS: dict[str, tuple[str, ...]] = {
     "freq_mhz": ("freq_MHz", "Freq (MHz)", "Meas Freq (MHz)"),
-    "freq_ghz": ("Freq-GHz(rest frame,redshifted)", "Freq-GHz",
-                 "Meas Freq-GHz(rest frame,redshifted)"),
+    "freq_ghz": (
+        "Freq-GHz(rest frame,redshifted)",
+        "Freq-GHz",
+        "Meas Freq-GHz(rest frame,redshifted)",
+    ),
     "linelist": ("linelist", "Linelist"),
     "log10_aij": ("log10_Aij", "Log<sub>10</sub> (A<sub>ij</sub>)", "log10(Aij)"),
     "elo_cm": ("E_low_cm1", "E_L (cm^-1)", "E_L (cm-1)"),
@@ -75,8 +90,14 @@ class SplatRows:
     def select(self, mask: np.ndarray) -> SplatRows:
         """Rows where ``mask`` is True."""
         return SplatRows(
-            self.name, self.freq[mask], self.log10_aij[mask], self.elo_cm[mask],
-            self.g_up[mask], self.catalog[mask], self.qn[mask], self.source,
+            self.name,
+            self.freq[mask],
+            self.log10_aij[mask],
+            self.elo_cm[mask],
+            self.g_up[mask],
+            self.catalog[mask],
+            self.qn[mask],
+            self.source,
         )
 
 
@@ -116,8 +137,11 @@ def _rows_to_splat(name: str, rows: list[tuple], source: str) -> SplatRows:
     ok &= (freq > 0) & (gup > 0)
     if not ok.all():
         first = rows[int(np.flatnonzero(~ok)[0])]
-        warnings.warn(f"{source}: skipped {int((~ok).sum())} of {len(rows)} rows without a "
-                      f"usable frequency, A_ul, E_low or g_u (first: {first[:4]})", stacklevel=3)
+        warnings.warn(
+            f"{source}: skipped {int((~ok).sum())} of {len(rows)} rows without a "
+            f"usable frequency, A_ul, E_low or g_u (first: {first[:4]})",
+            stacklevel=3,
+        )
     order = np.argsort(freq[ok], kind="stable")
     idx = np.flatnonzero(ok)[order]
     cat = np.array([str(r[4]) for r in rows], dtype=object)
@@ -237,8 +261,9 @@ def read_splatalogue_csv(path: str | Path, *, name: str | None = None) -> SplatR
         raise CatalogFormatError(f"cannot read {path}: {exc}") from exc
     lines = text.splitlines()
     comments = [ln for ln in lines if ln.startswith("#")]
-    numbered = [(k, ln) for k, ln in enumerate(lines, start=1)
-                if ln.strip() and not ln.startswith("#")]
+    numbered = [
+        (k, ln) for k, ln in enumerate(lines, start=1) if ln.strip() and not ln.startswith("#")
+    ]
     body = "\n".join(ln for _, ln in numbered)
     delim = ":" if body.count(":") > body.count(",") else ","
     table = list(csv.reader([ln for _, ln in numbered], delimiter=delim))
@@ -270,25 +295,42 @@ def read_splatalogue_csv(path: str | Path, *, name: str | None = None) -> SplatR
     numeric = [c for c in (fcol, col["log10_aij"], col["elo_cm"], col["g_up"]) if c is not None]
     for (lineno, line), row in zip(numbered[1:], table[1:], strict=True):
         if len(row) != len(header):
-            bad.append((lineno, line, f"{len(row)} fields, the header {len(header)} "
-                                      "(a file cut mid-row?)"))
+            bad.append(
+                (lineno, line, f"{len(row)} fields, the header {len(header)} (a file cut mid-row?)")
+            )
             continue
         wrong = [header[c] for c in numeric if _not_a_number(row[c])]
         if wrong:
             bad.append((lineno, line, f"{', '.join(wrong)} not a number"))
             continue
         f = _num(row[fcol]) * scale
-        rows.append((f, get(row, "log10_aij"), get(row, "elo_cm"), get(row, "g_up"),
-                     get(row, "linelist") or "Splatalogue", get(row, "qn")))
+        rows.append(
+            (
+                f,
+                get(row, "log10_aij"),
+                get(row, "elo_cm"),
+                get(row, "g_up"),
+                get(row, "linelist") or "Splatalogue",
+                get(row, "qn"),
+            )
+        )
     if not bad and not text.endswith(("\n", "\r")):
         lineno, line = numbered[-1]
-        bad.append((lineno, line, "the file ends without a newline: cut mid-row? (add the "
-                                  "final newline if the row is complete)"))
+        bad.append(
+            (
+                lineno,
+                line,
+                "the file ends without a newline: cut mid-row? (add the "
+                "final newline if the row is complete)",
+            )
+        )
     if bad:
         lineno, line, why = bad[0]
         numbers = ", ".join(str(b[0]) for b in bad[:10]) + (", …" if len(bad) > 10 else "")
-        raise CatalogFormatError(f"{path}: {len(bad)} malformed row(s) (line {numbers}); "
-                                 f"line {lineno}: {why}: {line[:80]!r}")
+        raise CatalogFormatError(
+            f"{path}: {len(bad)} malformed row(s) (line {numbers}); "
+            f"line {lineno}: {why}: {line[:80]!r}"
+        )
     return _rows_to_splat(name, rows, str(path))
 
 
@@ -322,8 +364,12 @@ def drop_redundant_hfs(rows: SplatRows) -> SplatRows:
 
 
 def to_linelist(
-    rows: SplatRows, partition: PartitionFunction, *, species: str | None = None,
-    catalog: str | None = None, tag: int | None = None,
+    rows: SplatRows,
+    partition: PartitionFunction,
+    *,
+    species: str | None = None,
+    catalog: str | None = None,
+    tag: int | None = None,
 ) -> LineList:
     """LineList from Splatalogue rows (A_ul = 10^aij; E from E_low cm⁻¹ and ν, in K).
 

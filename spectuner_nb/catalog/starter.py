@@ -27,8 +27,16 @@ from .linelist import LineList
 from .partition import PartitionFunction
 
 __all__ = [
-    "MANIFEST", "META_KEY", "starter_dir", "sha256_file", "read_manifest", "species_arrays",
-    "save_species", "load_species", "import_starter", "default_cache",
+    "MANIFEST",
+    "META_KEY",
+    "starter_dir",
+    "sha256_file",
+    "read_manifest",
+    "species_arrays",
+    "save_species",
+    "load_species",
+    "import_starter",
+    "default_cache",
 ]
 
 MANIFEST = "manifest.json"
@@ -129,8 +137,13 @@ def import_starter(cache: TransitionCache, *, force: bool = False, verify: bool 
         )
     if not force and cache.meta(META_KEY) == digest:  # another process just did it
         return 0
-    cache.import_items(items, origin="starter", meta={META_KEY: digest},
-                       keep_other_origins=True, replace_origin=True)
+    cache.import_items(
+        items,
+        origin="starter",
+        meta={META_KEY: digest},
+        keep_other_origins=True,
+        replace_origin=True,
+    )
     return len(items)
 
 

@@ -14,8 +14,14 @@ import argparse
 import warnings
 from collections.abc import Sequence
 
-__all__ = ["SCHEDULER_TIMEOUT_S", "add_fit_arguments", "add_v_lsr_argument", "connect_scheduler",
-           "count", "open_cache"]
+__all__ = [
+    "SCHEDULER_TIMEOUT_S",
+    "add_fit_arguments",
+    "add_v_lsr_argument",
+    "connect_scheduler",
+    "count",
+    "open_cache",
+]
 
 SCHEDULER_TIMEOUT_S: float = 10.0
 """How long to wait for a ``--scheduler`` to answer, s."""
@@ -37,8 +43,13 @@ def count(minimum: int = 1, maximum: int | None = None):
     return whole_number
 
 
-def add_fit_arguments(parser: argparse.ArgumentParser, *, inits: Sequence[str] | None = None,
-                      optimizer: bool = True, defaults=None) -> None:
+def add_fit_arguments(
+    parser: argparse.ArgumentParser,
+    *,
+    inits: Sequence[str] | None = None,
+    optimizer: bool = True,
+    defaults=None,
+) -> None:
     """Add ``--loss``, ``--init``, ``--n-init``, ``--seed`` (and ``--optimizer``) with the
     choices and the defaults of :mod:`~spectuner_nb.fit_settings`.
 
@@ -52,19 +63,37 @@ def add_fit_arguments(parser: argparse.ArgumentParser, *, inits: Sequence[str] |
 
     d = DEFAULTS if defaults is None else defaults
     inits = tuple(INITS if inits is None else inits)
-    parser.add_argument("--loss", choices=LOSSES, default=d.loss,
-                        help=f"pm: peak matching, chi2: noise-weighted (default {d.loss})")
-    parser.add_argument("--init", choices=inits, default=d.init,
-                        help="initial points: auto (the policy when its checkpoint loads, "
-                        "else random), policy, random" + (", neighbour" if "neighbour" in inits
-                                                          else "") + f" (default {d.init})")
+    parser.add_argument(
+        "--loss",
+        choices=LOSSES,
+        default=d.loss,
+        help=f"pm: peak matching, chi2: noise-weighted (default {d.loss})",
+    )
+    parser.add_argument(
+        "--init",
+        choices=inits,
+        default=d.init,
+        help="initial points: auto (the policy when its checkpoint loads, "
+        "else random), policy, random"
+        + (", neighbour" if "neighbour" in inits else "")
+        + f" (default {d.init})",
+    )
     if optimizer:
-        parser.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer,
-                            help=f"local optimiser (default {d.optimizer})")
-    parser.add_argument("--n-init", type=count(1, N_INIT_MAX), default=d.n_init,
-                        help=f"initial samples per fit (default {d.n_init})")
-    parser.add_argument("--seed", type=count(0), default=d.seed,
-                        help=f"seed of the random draws (default {d.seed})")
+        parser.add_argument(
+            "--optimizer",
+            choices=OPTIMIZERS,
+            default=d.optimizer,
+            help=f"local optimiser (default {d.optimizer})",
+        )
+    parser.add_argument(
+        "--n-init",
+        type=count(1, N_INIT_MAX),
+        default=d.n_init,
+        help=f"initial samples per fit (default {d.n_init})",
+    )
+    parser.add_argument(
+        "--seed", type=count(0), default=d.seed, help=f"seed of the random draws (default {d.seed})"
+    )
 
 
 class _DeprecatedAlias(argparse.Action):
@@ -75,17 +104,28 @@ class _DeprecatedAlias(argparse.Action):
         super().__init__(option_strings, dest, **kwargs)
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
-        warnings.warn(f"{option_string} is deprecated and will be removed in the next "
-                      f"release; use {self.new}", FutureWarning, stacklevel=2)
+        warnings.warn(
+            f"{option_string} is deprecated and will be removed in the next "
+            f"release; use {self.new}",
+            FutureWarning,
+            stacklevel=2,
+        )
         setattr(namespace, self.dest, values)
 
 
 def add_v_lsr_argument(parser: argparse.ArgumentParser) -> None:
     """Add ``--v-lsr`` (km/s, default 0) and its deprecated spelling ``--vlsr``."""
-    parser.add_argument("--v-lsr", type=float, default=0.0,
-                        help="systemic velocity, km/s (default 0)")
-    parser.add_argument("--vlsr", dest="v_lsr", type=float, action=_DeprecatedAlias,
-                        new="--v-lsr", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--v-lsr", type=float, default=0.0, help="systemic velocity, km/s (default 0)"
+    )
+    parser.add_argument(
+        "--vlsr",
+        dest="v_lsr",
+        type=float,
+        action=_DeprecatedAlias,
+        new="--v-lsr",
+        help=argparse.SUPPRESS,
+    )
 
 
 def open_cache(path: str | None, *, write: bool = False):
@@ -112,5 +152,7 @@ def connect_scheduler(address: str):
     try:
         return Client(address, timeout=f"{SCHEDULER_TIMEOUT_S}s")
     except (OSError, TimeoutError, ValueError) as exc:
-        raise CubeError(f"cannot reach the Dask scheduler at {address!r} within "
-                        f"{SCHEDULER_TIMEOUT_S:g} s: {exc}") from exc
+        raise CubeError(
+            f"cannot reach the Dask scheduler at {address!r} within "
+            f"{SCHEDULER_TIMEOUT_S:g} s: {exc}"
+        ) from exc

@@ -26,11 +26,15 @@ from . import count
 EXAMPLE_SPECIES: tuple[str, ...] = ("CH3OH", "CH3OCHO", "H2CO", "HC3N", "C2H5CN")
 EXAMPLE_INTERLOPER: str = "C2H5CN"
 """In the cube but left out of the candidates: its lines should stay unknown."""
-EXAMPLE_WINDOWS_MHZ: tuple[tuple[float, float], ...] = ((218150.0, 218550.0),
-                                                        (241650.0, 241950.0))
+EXAMPLE_WINDOWS_MHZ: tuple[tuple[float, float], ...] = ((218150.0, 218550.0), (241650.0, 241950.0))
 EXAMPLE_CHANNELS: tuple[int, ...] = (400, 300)
-EXAMPLE_LOG_N_PEAK: dict[str, float] = {"CH3OH": 17.5, "CH3OCHO": 17.3, "H2CO": 15.5,
-                                        "HC3N": 15.0, "C2H5CN": 16.5}
+EXAMPLE_LOG_N_PEAK: dict[str, float] = {
+    "CH3OH": 17.5,
+    "CH3OCHO": 17.3,
+    "H2CO": 15.5,
+    "HC3N": 15.0,
+    "C2H5CN": 16.5,
+}
 
 
 def register(subparsers) -> None:
@@ -41,24 +45,34 @@ def register(subparsers) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--out", default="spectuner_nb_example",
-                   help="output folder (default: %(default)s)")
-    p.add_argument("--size", type=count(1), default=8,
-                   help="map size in pixels per side (default: 8)")
-    p.add_argument("--candidates", nargs="+", default=None,
-                   help="species to consider (default: the whole catalog); C2H5CN is "
-                        "always left out")
-    p.add_argument("--init", default="policy", choices=["policy", "random"],
-                   help="initial guesses of the maps: the shipped policy or random draws "
-                        "(default: policy)")
-    p.add_argument("--workers", type=count(1), default=None,
-                   help="Dask workers (default: all cores)")
+    p.add_argument(
+        "--out", default="spectuner_nb_example", help="output folder (default: %(default)s)"
+    )
+    p.add_argument(
+        "--size", type=count(1), default=8, help="map size in pixels per side (default: 8)"
+    )
+    p.add_argument(
+        "--candidates",
+        nargs="+",
+        default=None,
+        help="species to consider (default: the whole catalog); C2H5CN is always left out",
+    )
+    p.add_argument(
+        "--init",
+        default="policy",
+        choices=["policy", "random"],
+        help="initial guesses of the maps: the shipped policy or random draws (default: policy)",
+    )
+    p.add_argument(
+        "--workers", type=count(1), default=None, help="Dask workers (default: all cores)"
+    )
     p.add_argument("--seed", type=count(0), default=0, help="random seed (default: 0)")
     p.set_defaults(func=run)
 
 
-def _plot_png(result, truth: np.ndarray, truth_species: list[str], species: list[str],
-              path: Path) -> None:
+def _plot_png(
+    result, truth: np.ndarray, truth_species: list[str], species: list[str], path: Path
+) -> None:
     """Fitted and true T_ex / log10 N_tot maps side by side, as a PNG."""
     import matplotlib
 
@@ -108,37 +122,60 @@ def run(args: argparse.Namespace) -> int:
         print(f"catalog: {name}: {len(lines)} lines in {span} MHz ({lines.catalog} {lines.tag})")
 
     t0 = time.perf_counter()
-    synth = make_synthetic_cube(in_cube, windows_mhz=windows, n_channels=list(EXAMPLE_CHANNELS),
-                                shape=(args.size, args.size),
-                                log_n_peak={cache.entry(k).name: v
-                                            for k, v in EXAMPLE_LOG_N_PEAK.items()},
-                                seed=args.seed)
+    synth = make_synthetic_cube(
+        in_cube,
+        windows_mhz=windows,
+        n_channels=list(EXAMPLE_CHANNELS),
+        shape=(args.size, args.size),
+        log_n_peak={cache.entry(k).name: v for k, v in EXAMPLE_LOG_N_PEAK.items()},
+        seed=args.seed,
+    )
     files = synth.write(out / "input")
-    print(f"example cube: {args.size}x{args.size} pixels, {sum(EXAMPLE_CHANNELS)} channels in "
-          f"{len(windows)} windows, species {', '.join(in_cube)}; written to {out / 'input'}")
+    print(
+        f"example cube: {args.size}x{args.size} pixels, {sum(EXAMPLE_CHANNELS)} channels in "
+        f"{len(windows)} windows, species {', '.join(in_cube)}; written to {out / 'input'}"
+    )
 
     cubes = load_cubes(files["cubes"], continuum=files["continuum"])
     x, y = cubes.peak_pixel()
-    obs = Observation.from_cube_pixel([str(f) for f in files["cubes"]], x, y,
-                                      T_bg=cubes.t_background(y, x)[0], v_lsr=cubes.v_lsr)
-    ident = identify(obs, args.candidates, catalog=cache, exclude=[EXAMPLE_INTERLOPER],
-                     workdir=out / "identify" / "work", seed=args.seed)
+    obs = Observation.from_cube_pixel(
+        [str(f) for f in files["cubes"]], x, y, T_bg=cubes.t_background(y, x)[0], v_lsr=cubes.v_lsr
+    )
+    ident = identify(
+        obs,
+        args.candidates,
+        catalog=cache,
+        exclude=[EXAMPLE_INTERLOPER],
+        workdir=out / "identify" / "work",
+        seed=args.seed,
+    )
     ident.write(out / "identify")
     (out / "identify" / "identify.html").write_text(
-        file_html(ident.plot(), INLINE, f"identify {obs.name}"))
+        file_html(ident.plot(), INLINE, f"identify {obs.name}")
+    )
     print(ident)
     ident.table().pprint(max_width=160, max_lines=-1)
-    print(f"unknown lines ({len(ident.unknown)} of {ident.n_peaks} peaks; the cube holds "
-          f"{EXAMPLE_INTERLOPER}, left out of the candidates):")
+    print(
+        f"unknown lines ({len(ident.unknown)} of {ident.n_peaks} peaks; the cube holds "
+        f"{EXAMPLE_INTERLOPER}, left out of the candidates):"
+    )
     ident.unknown["freq", "T_peak"].pprint(max_lines=-1)
     species = list(ident.species)
     print(f"identified: {', '.join(species) or 'nothing'}; in the cube: {', '.join(in_cube)}")
     if not species:
         return 0
 
-    result = fit_cube(cubes, species, loss="chi2", init=args.init, optimizer="slsqp",
-                      n_workers=args.workers, workdir=out / "work", seed=args.seed,
-                      fit_kwargs={"bounds": np.asarray(ident.settings["bounds"])})
+    result = fit_cube(
+        cubes,
+        species,
+        loss="chi2",
+        init=args.init,
+        optimizer="slsqp",
+        n_workers=args.workers,
+        workdir=out / "work",
+        seed=args.seed,
+        fit_kwargs={"bounds": np.asarray(ident.settings["bounds"])},
+    )
     maps = result.write(out / "maps")
     mapped = [s for s in species if s in in_cube]
     png = out / "example_maps.png"
@@ -151,16 +188,24 @@ def run(args: argparse.Namespace) -> int:
         s = in_cube.index(name)
         d_logn = np.log10(result.map(name, "N_tot")) - np.log10(synth.truth[:, :, s, 2])
         d_t = result.map(name, "T_ex") / synth.truth[:, :, s, 1] - 1.0
-        print(f"recovery {name.split(';')[0]}: median |Δlog10 N_tot| = "
-              f"{np.nanmedian(np.abs(d_logn[fitted])):.3f} dex, median |ΔT_ex|/T_ex = "
-              f"{np.nanmedian(np.abs(d_t[fitted])):.1%}")
-    print(f"identification of pixel ({x}, {y}) in {out / 'identify'}; joint-model maps "
-          f"({ident.settings['preset']} bounds, init {result.meta.get('init')}): {len(maps)} FITS "
-          f"files in {out / 'maps'}; plot {png}; total {elapsed:.1f} s")
+        print(
+            f"recovery {name.split(';')[0]}: median |Δlog10 N_tot| = "
+            f"{np.nanmedian(np.abs(d_logn[fitted])):.3f} dex, median |ΔT_ex|/T_ex = "
+            f"{np.nanmedian(np.abs(d_t[fitted])):.1%}"
+        )
+    print(
+        f"identification of pixel ({x}, {y}) in {out / 'identify'}; joint-model maps "
+        f"({ident.settings['preset']} bounds, init {result.meta.get('init')}): {len(maps)} FITS "
+        f"files in {out / 'maps'}; plot {png}; total {elapsed:.1f} s"
+    )
     return 0
 
 
 __all__ = [
-    "EXAMPLE_SPECIES", "EXAMPLE_WINDOWS_MHZ", "EXAMPLE_CHANNELS", "EXAMPLE_LOG_N_PEAK", "register",
+    "EXAMPLE_SPECIES",
+    "EXAMPLE_WINDOWS_MHZ",
+    "EXAMPLE_CHANNELS",
+    "EXAMPLE_LOG_N_PEAK",
+    "register",
     "run",
 ]

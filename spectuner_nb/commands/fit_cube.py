@@ -24,24 +24,42 @@ def register(subparsers) -> None:
     p.add_argument("cubes", nargs="+", metavar="CUBE", help="one cube per spectral window")
     p.add_argument("--species", nargs="+", required=True, help="species names, e.g. CH3OH H2CO")
     p.add_argument("--out", required=True, type=Path, help="output directory for the maps")
-    p.add_argument("--continuum", nargs="+", metavar="IMAGE",
-                   help="continuum image per window (Jy/beam or K), same pixel grid")
+    p.add_argument(
+        "--continuum",
+        nargs="+",
+        metavar="IMAGE",
+        help="continuum image per window (Jy/beam or K), same pixel grid",
+    )
     add_v_lsr_argument(p)
     add_fit_arguments(p, inits=CUBE_INITS, defaults=CUBE_DEFAULTS)
-    p.add_argument("--chunk-size", type=count(1), default=CUBE_DEFAULTS.chunk_size,
-                   help=f"pixels per Dask task (default {CUBE_DEFAULTS.chunk_size})")
-    p.add_argument("--workers", type=count(1), default=None,
-                   help="local Dask worker processes (default: all cores)")
-    p.add_argument("--scheduler", default=None,
-                   help="address of a running Dask scheduler to use instead of a local cluster")
+    p.add_argument(
+        "--chunk-size",
+        type=count(1),
+        default=CUBE_DEFAULTS.chunk_size,
+        help=f"pixels per Dask task (default {CUBE_DEFAULTS.chunk_size})",
+    )
+    p.add_argument(
+        "--workers",
+        type=count(1),
+        default=None,
+        help="local Dask worker processes (default: all cores)",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        help="address of a running Dask scheduler to use instead of a local cluster",
+    )
     p.add_argument("--no-dask", action="store_true", help="fit in this process, without Dask")
-    p.add_argument("--workdir", type=Path, default=None,
-                   help="chunk files for resuming (default OUT/work)")
+    p.add_argument(
+        "--workdir", type=Path, default=None, help="chunk files for resuming (default OUT/work)"
+    )
     p.add_argument("--restart", action="store_true", help="discard finished chunks, start afresh")
-    p.add_argument("--no-select", action="store_true",
-                   help="fit every pixel (skip the peak-count selection)")
-    p.add_argument("--n-cut", type=float, default=3.0,
-                   help="selection: minimum mean peaks per window (3)")
+    p.add_argument(
+        "--no-select", action="store_true", help="fit every pixel (skip the peak-count selection)"
+    )
+    p.add_argument(
+        "--n-cut", type=float, default=3.0, help="selection: minimum mean peaks per window (3)"
+    )
     p.add_argument("--plot", action="store_true", help="also write maps.html (Bokeh)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -58,10 +76,20 @@ def run(args: argparse.Namespace) -> int:
         client = connect_scheduler(args.scheduler)
     try:
         result = fit_cube(
-            args.cubes, args.species, continuum=args.continuum, v_lsr=args.v_lsr, loss=args.loss,
-            init=args.init, optimizer=args.optimizer, n_init=args.n_init, client=client,
-            workdir=args.workdir or args.out / "work", resume=not args.restart, seed=args.seed,
-            chunk_size=args.chunk_size, n_workers=args.workers,
+            args.cubes,
+            args.species,
+            continuum=args.continuum,
+            v_lsr=args.v_lsr,
+            loss=args.loss,
+            init=args.init,
+            optimizer=args.optimizer,
+            n_init=args.n_init,
+            client=client,
+            workdir=args.workdir or args.out / "work",
+            resume=not args.restart,
+            seed=args.seed,
+            chunk_size=args.chunk_size,
+            n_workers=args.workers,
             select=False if args.no_select else PreprocessConfig(n_cut=args.n_cut),
             progress=not args.quiet,
         )
@@ -81,8 +109,11 @@ def run(args: argparse.Namespace) -> int:
     print(result.summary())
     print(f"wrote {len(paths)} files to {args.out}")
     if result.n_fitted == 0:
-        print("spectuner-nb fit-cube: error: no pixel was fitted (reasons above and in "
-              f"{args.out / 'status.fits'})", file=sys.stderr)
+        print(
+            "spectuner-nb fit-cube: error: no pixel was fitted (reasons above and in "
+            f"{args.out / 'status.fits'})",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

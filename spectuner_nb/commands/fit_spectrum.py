@@ -20,20 +20,33 @@ OUTPUT_SUFFIXES: tuple[str, ...] = (".json", ".molfit", ".html", ".png")
 
 def register(subparsers) -> None:
     """Add the ``fit-spectrum`` subcommand."""
-    p = subparsers.add_parser("fit-spectrum", help="fit LTE models of species to one spectrum",
-                              description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "fit-spectrum",
+        help="fit LTE models of species to one spectrum",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("file", help="FITS spectrum or cube, CASA image, or two-column text file")
     p.add_argument("--species", nargs="+", required=True, help="species names (e.g. CH3OH HC3N)")
-    p.add_argument("--pixel", nargs=2, type=int, metavar=("X", "Y"), default=None,
-                   help="pixel of a cube (column, row); default: the central pixel")
+    p.add_argument(
+        "--pixel",
+        nargs=2,
+        type=int,
+        metavar=("X", "Y"),
+        default=None,
+        help="pixel of a cube (column, row); default: the central pixel",
+    )
     add_observation_arguments(p)
     add_fit_arguments(p)
-    p.add_argument("--n-components", type=count(1), default=1,
-                   help="velocity components per species")
+    p.add_argument(
+        "--n-components", type=count(1), default=1, help="velocity components per species"
+    )
     p.add_argument("--shared", nargs="*", default=(), help="parameters shared by all species")
-    p.add_argument("--cache", default=None,
-                   help="existing transition cache file, read only (default: the user cache)")
+    p.add_argument(
+        "--cache",
+        default=None,
+        help="existing transition cache file, read only (default: the user cache)",
+    )
     p.add_argument("--out", default=None, help="output prefix (default: FILE's name + _fit)")
     p.set_defaults(func=run)
 
@@ -41,8 +54,14 @@ def register(subparsers) -> None:
 def add_observation_arguments(p) -> None:
     """The options that describe the spectrum read from FILE (shared with ``identify``)."""
     add_v_lsr_argument(p)
-    p.add_argument("--beam", nargs=2, type=float, metavar=("BMAJ", "BMIN"), default=None,
-                   help="beam FWHM in arcsec (default: from the file)")
+    p.add_argument(
+        "--beam",
+        nargs=2,
+        type=float,
+        metavar=("BMAJ", "BMIN"),
+        default=None,
+        help="beam FWHM in arcsec (default: from the file)",
+    )
     p.add_argument("--dish", type=float, default=None, help="single-dish diameter in m")
     p.add_argument("--unit", default="K", help="intensity unit of a text file (K, Jy/beam, …)")
     p.add_argument("--rms", type=float, default=None, help="noise in K (default: estimated)")
@@ -55,9 +74,12 @@ def load_observation(args):
     from ..readers import identify_format
 
     fmt = identify_format(args.file)
-    options = {"beam": args.dish if args.dish is not None else
-               (tuple(args.beam) if args.beam else None),
-               "rms": args.rms, "T_bg": args.t_bg, "v_lsr": args.v_lsr}
+    options = {
+        "beam": args.dish if args.dish is not None else (tuple(args.beam) if args.beam else None),
+        "rms": args.rms,
+        "T_bg": args.t_bg,
+        "v_lsr": args.v_lsr,
+    }
     if fmt == "text":
         options["unit"] = args.unit
     region = getattr(args, "region", None)  # identify's --region
@@ -81,9 +103,18 @@ def run(args) -> int:
 
     obs = load_observation(args)
     catalog = open_cache(args.cache)
-    result = fit_spectrum(obs, args.species, catalog=catalog, loss=args.loss,
-                          optimizer=args.optimizer, init=args.init, n_init=args.n_init,
-                          seed=args.seed, n_components=args.n_components, shared=args.shared)
+    result = fit_spectrum(
+        obs,
+        args.species,
+        catalog=catalog,
+        loss=args.loss,
+        optimizer=args.optimizer,
+        init=args.init,
+        n_init=args.n_init,
+        seed=args.seed,
+        n_components=args.n_components,
+        shared=args.shared,
+    )
     print(obs)
     print(result)
     result.to_table().pprint(max_width=200, max_lines=-1)

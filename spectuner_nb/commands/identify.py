@@ -27,38 +27,80 @@ def register(subparsers) -> None:
     """Add the ``identify`` subcommand."""
     from ..parameters import BOUND_PRESETS
 
-    p = subparsers.add_parser("identify", help="identify the species of a spectrum or cube",
-                              description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "identify",
+        help="identify the species of a spectrum or cube",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("file", help="FITS spectrum or cube, CASA image, or two-column text file")
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--pixel", nargs=2, type=int, metavar=("X", "Y"), default=None,
-                       help="pixel of a cube (column, row); default: the central pixel")
-    where.add_argument("--region", nargs=4, type=int, metavar=("X0", "X1", "Y0", "Y1"),
-                       default=None, help="identify the mean spectrum of these pixels")
-    p.add_argument("--candidates", nargs="+", default=None,
-                   help="species to consider (default: every catalog species with lines "
-                        "near the observed peaks)")
+    where.add_argument(
+        "--pixel",
+        nargs=2,
+        type=int,
+        metavar=("X", "Y"),
+        default=None,
+        help="pixel of a cube (column, row); default: the central pixel",
+    )
+    where.add_argument(
+        "--region",
+        nargs=4,
+        type=int,
+        metavar=("X0", "X1", "Y0", "Y1"),
+        default=None,
+        help="identify the mean spectrum of these pixels",
+    )
+    p.add_argument(
+        "--candidates",
+        nargs="+",
+        default=None,
+        help="species to consider (default: every catalog species with lines "
+        "near the observed peaks)",
+    )
     p.add_argument("--include", nargs="+", default=(), help="species always considered")
     p.add_argument("--exclude", nargs="+", default=(), help="species never considered")
-    p.add_argument("--preset", default="auto", choices=["auto", *sorted(BOUND_PRESETS)],
-                   help="parameter bounds (default: chosen from the observed line widths)")
+    p.add_argument(
+        "--preset",
+        default="auto",
+        choices=["auto", *sorted(BOUND_PRESETS)],
+        help="parameter bounds (default: chosen from the observed line widths)",
+    )
     add_observation_arguments(p)
     add_fit_arguments(p, optimizer=False)
-    p.add_argument("--cache", default=None,
-                   help="existing transition cache file, read only (default: the user cache)")
-    p.add_argument("--scheduler", default=None,
-                   help="address of a running Dask scheduler (default: in this process)")
-    p.add_argument("--workers", type=count(1), default=None,
-                   help="--map: local Dask worker processes (default: all cores)")
-    p.add_argument("--map", action="store_true",
-                   help="then map the cube with the identified species as one joint model")
+    p.add_argument(
+        "--cache",
+        default=None,
+        help="existing transition cache file, read only (default: the user cache)",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        help="address of a running Dask scheduler (default: in this process)",
+    )
+    p.add_argument(
+        "--workers",
+        type=count(1),
+        default=None,
+        help="--map: local Dask worker processes (default: all cores)",
+    )
+    p.add_argument(
+        "--map",
+        action="store_true",
+        help="then map the cube with the identified species as one joint model",
+    )
     p.add_argument("--no-dask", action="store_true", help="--map: fit in this process")
-    p.add_argument("--out", type=Path, default=None,
-                   help="output folder (default: FILE's name + _identify); resumable work in "
-                        "OUT/work")
-    p.add_argument("--restart", action="store_true",
-                   help="discard the finished fits in OUT/work (and OUT/map_work), start afresh")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output folder (default: FILE's name + _identify); resumable work in OUT/work",
+    )
+    p.add_argument(
+        "--restart",
+        action="store_true",
+        help="discard the finished fits in OUT/work (and OUT/map_work), start afresh",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -80,33 +122,53 @@ def run(args) -> int:
     out = args.out or Path(Path(args.file).stem + "_identify")
     client = connect_scheduler(args.scheduler) if args.scheduler else None
     try:
-        result = identify(obs, args.candidates, catalog=catalog, include=args.include,
-                          exclude=args.exclude, bounds=args.preset, loss=args.loss,
-                          init=args.init,
-                          n_init=args.n_init, client=client, workdir=out / "work",
-                          resume=not args.restart, seed=args.seed, progress=not args.quiet)
+        result = identify(
+            obs,
+            args.candidates,
+            catalog=catalog,
+            include=args.include,
+            exclude=args.exclude,
+            bounds=args.preset,
+            loss=args.loss,
+            init=args.init,
+            n_init=args.n_init,
+            client=client,
+            workdir=out / "work",
+            resume=not args.restart,
+            seed=args.seed,
+            progress=not args.quiet,
+        )
         print(obs)
         print(result)
         result.table().pprint(max_width=200, max_lines=-1)
         print(f"unknown lines ({len(result.unknown)} of {result.n_peaks} peaks):")
         result.unknown.pprint(max_width=200, max_lines=-1)
         result.write(out)
-        (out / "identify.html").write_text(file_html(result.plot(), INLINE,
-                                                     f"identify {obs.name}"))
+        (out / "identify.html").write_text(file_html(result.plot(), INLINE, f"identify {obs.name}"))
         print(f"wrote {out}")
         if args.map and result.species:
             from ..cube import fit_cube
 
-            maps = fit_cube(args.file, list(result.species), v_lsr=args.v_lsr, loss="chi2",
-                            n_init=args.n_init, seed=args.seed,
-                            client=False if args.no_dask else client, n_workers=args.workers,
-                            workdir=out / "map_work", resume=not args.restart, catalog=catalog,
-                            progress=not args.quiet,
-                            fit_kwargs={"bounds": np.asarray(result.settings["bounds"])})
+            maps = fit_cube(
+                args.file,
+                list(result.species),
+                v_lsr=args.v_lsr,
+                loss="chi2",
+                n_init=args.n_init,
+                seed=args.seed,
+                client=False if args.no_dask else client,
+                n_workers=args.workers,
+                workdir=out / "map_work",
+                resume=not args.restart,
+                catalog=catalog,
+                progress=not args.quiet,
+                fit_kwargs={"bounds": np.asarray(result.settings["bounds"])},
+            )
             maps.write(out / "maps")
             print(maps.summary())
-            print(f"wrote the joint-model maps ({result.settings['preset']} bounds) to "
-                  f"{out / 'maps'}")
+            print(
+                f"wrote the joint-model maps ({result.settings['preset']} bounds) to {out / 'maps'}"
+            )
     finally:
         if client:
             client.close()

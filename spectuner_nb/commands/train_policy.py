@@ -20,14 +20,21 @@ def register(subparsers) -> None:
         "(W3(H2O) pixels; SPECTUNER_NB_SHARED_DATA).",
     )
     p.add_argument("workdir", type=Path, help="work directory (one folder per stage)")
-    p.add_argument("--smoke", action="store_true",
-                   help="two stages of a few steps with the tiny network (a check, seconds)")
-    p.add_argument("--start-after", metavar="STAGE",
-                   help="with --start-from: use that checkpoint as STAGE's result and train the "
-                   "stages after it (e.g. run1 with the step-1000 checkpoint of git e99b962)")
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help="two stages of a few steps with the tiny network (a check, seconds)",
+    )
+    p.add_argument(
+        "--start-after",
+        metavar="STAGE",
+        help="with --start-from: use that checkpoint as STAGE's result and train the "
+        "stages after it (e.g. run1 with the step-1000 checkpoint of git e99b962)",
+    )
     p.add_argument("--start-from", type=Path, metavar="DIR", help="checkpoint folder")
-    p.add_argument("--budget-min", type=float, default=None,
-                   help="stop (resumably) after this many minutes")
+    p.add_argument(
+        "--budget-min", type=float, default=None, help="stop (resumably) after this many minutes"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -53,22 +60,30 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigurationError("--start-after and --start-from go together")
     if args.start_after:
         start_after(args.workdir, args.start_after, args.start_from, stages)
-    options: dict[str, Any] = ({"model_config": smoke_configs()[0], "w3_step": SMOKE_W3_STEP}
-                               if args.smoke else {})
+    options: dict[str, Any] = (
+        {"model_config": smoke_configs()[0], "w3_step": SMOKE_W3_STEP} if args.smoke else {}
+    )
     before = {}
     total = 0
     for stage in stages:
         before[stage.name] = total
         total += stage.steps
-    with tqdm(total=total, unit="step", desc="train-policy", disable=args.quiet,
-              dynamic_ncols=True) as bar:
+    with tqdm(
+        total=total, unit="step", desc="train-policy", disable=args.quiet, dynamic_ncols=True
+    ) as bar:
+
         def progress(stage, row: dict) -> None:
             bar.n = before[stage.name] + row["step"]
             bar.set_postfix_str(f"{stage.name} reward {row['reward']:.2f}", refresh=True)
 
-        out = run_stages(args.workdir, default_cache(), stages, callback=progress,
-                         time_budget_s=None if args.budget_min is None else 60 * args.budget_min,
-                         **options)
+        out = run_stages(
+            args.workdir,
+            default_cache(),
+            stages,
+            callback=progress,
+            time_budget_s=None if args.budget_min is None else 60 * args.budget_min,
+            **options,
+        )
     if out is None:
         print(f"stopped at the time budget; rerun the same command to continue ({args.workdir})")
         return 3

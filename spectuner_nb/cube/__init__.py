@@ -13,6 +13,14 @@ from .results import CubeFitResult
 from .synthetic import SyntheticCube, make_synthetic_cube
 
 __all__ = [
-    "CubeFitResult", "CubeSet", "CubeWindow", "PreprocessConfig", "Preprocessed", "SyntheticCube",
-    "fit_cube", "load_cubes", "make_synthetic_cube", "preprocess",
+    "CubeFitResult",
+    "CubeSet",
+    "CubeWindow",
+    "PreprocessConfig",
+    "Preprocessed",
+    "SyntheticCube",
+    "fit_cube",
+    "load_cubes",
+    "make_synthetic_cube",
+    "preprocess",
 ]

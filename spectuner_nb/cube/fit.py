@@ -61,8 +61,18 @@ from .store import ResultStore
 from .validate import INITS, check_mask, check_settings, run_identity
 from .worker import ChunkSettings, ChunkTask, fit_chunk, pixel_seed, single_threaded
 
-__all__ = ["INITS", "STATUS_BAD_OBS", "STATUS_FIT_FAILED", "STATUS_NOTHING_TO_FIT", "STATUS_OK",
-           "WORKER_CONFIG", "fit_chunk", "fit_cube", "pixel_seed", "policy_available"]
+__all__ = [
+    "INITS",
+    "STATUS_BAD_OBS",
+    "STATUS_FIT_FAILED",
+    "STATUS_NOTHING_TO_FIT",
+    "STATUS_OK",
+    "WORKER_CONFIG",
+    "fit_chunk",
+    "fit_cube",
+    "pixel_seed",
+    "policy_available",
+]
 
 # the private names of earlier releases, kept for a release
 _single_threaded = single_threaded
@@ -148,11 +158,26 @@ def fit_cube(
     """
     t_start = time.perf_counter()
     opts = check_settings(
-        species=species, loss=loss, init=init, optimizer=optimizer, n_init=n_init, seed=seed,
-        chunk_size=chunk_size, n_workers=n_workers, neighbour_stride=neighbour_stride,
-        fit_kwargs=fit_kwargs, v_lsr=v_lsr, workdir=workdir, select=select)
-    names, optimizer, n_init, seed = (opts["species"], opts["optimizer"], opts["n_init"],
-                                      opts["seed"])
+        species=species,
+        loss=loss,
+        init=init,
+        optimizer=optimizer,
+        n_init=n_init,
+        seed=seed,
+        chunk_size=chunk_size,
+        n_workers=n_workers,
+        neighbour_stride=neighbour_stride,
+        fit_kwargs=fit_kwargs,
+        v_lsr=v_lsr,
+        workdir=workdir,
+        select=select,
+    )
+    names, optimizer, n_init, seed = (
+        opts["species"],
+        opts["optimizer"],
+        opts["n_init"],
+        opts["seed"],
+    )
     chunk_size, neighbour_stride = opts["chunk_size"], opts["neighbour_stride"]
     fit_kwargs = opts["fit_kwargs"]
     proposer, init_used = _start(init, opts["bounds"])
@@ -174,15 +199,27 @@ def fit_cube(
         keep = keep & mask
     if not keep.any():
         raise CubeError("no pixel left to fit after the selection")
-    pixels, n_seed = pixel_plan(keep, init if isinstance(init, str) else "proposer",
-                                neighbour_stride)
+    pixels, n_seed = pixel_plan(
+        keep, init if isinstance(init, str) else "proposer", neighbour_stride
+    )
     layout = _chunks(n_seed, chunk_size) + _chunks(pixels.size - n_seed, chunk_size, n_seed)
-    config = run_identity({
-        "data": cubes.fingerprint(), "species": names, "loss": loss, "init": init_used,
-        "optimizer": optimizer, "n_init": n_init, "seed": seed,
-        "chunk_size": chunk_size, "select": None if pre is None else repr(pre.config),
-        "neighbour_stride": neighbour_stride, "fit_kwargs": repr(sorted(fit_kwargs.items())),
-    }, lines, proposer)
+    config = run_identity(
+        {
+            "data": cubes.fingerprint(),
+            "species": names,
+            "loss": loss,
+            "init": init_used,
+            "optimizer": optimizer,
+            "n_init": n_init,
+            "seed": seed,
+            "chunk_size": chunk_size,
+            "select": None if pre is None else repr(pre.config),
+            "neighbour_stride": neighbour_stride,
+            "fit_kwargs": repr(sorted(fit_kwargs.items())),
+        },
+        lines,
+        proposer,
+    )
     workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="fitcube_"))
     store = ResultStore(workdir, config, pixels, layout, resume=resume)
     try:
@@ -191,46 +228,68 @@ def fit_cube(
             (workdir / "selection_report.txt").write_text(pre.report() + "\n")
 
         chunk_settings = ChunkSettings(
-            species=names, loss=loss, optimizer=optimizer, n_init=int(n_init), seed=int(seed),
-            fit_kwargs=dict(fit_kwargs or {}), beam=cubes.beam_arcsec,
-            v_lsr=float(cubes.v_lsr), freqs=[w.freq_mhz for w in cubes.windows])
+            species=names,
+            loss=loss,
+            optimizer=optimizer,
+            n_init=int(n_init),
+            seed=int(seed),
+            fit_kwargs=dict(fit_kwargs or {}),
+            beam=cubes.beam_arcsec,
+            v_lsr=float(cubes.v_lsr),
+            freqs=[w.freq_mhz for w in cubes.windows],
+        )
         rms_map = _rms_map(cubes, pre)
         seed_chunks = [i for i, (a, _) in enumerate(layout) if a < n_seed]
         rest_chunks = [i for i, (a, _) in enumerate(layout) if a >= n_seed]
         n_done = sum(store.chunk_pixels(i).size for i in store.done())
         bar = progress_bar(pixels.size, n_done, progress)
         t_fit = time.perf_counter()
-        run_client, owned = ((None, False) if client is False
-                             else make_client(client, opts["n_workers"]))
+        run_client, owned = (
+            (None, False) if client is False else make_client(client, opts["n_workers"])
+        )
         try:
             first = "random" if proposer is None else "policy"
             tasks = _TaskMaker(store, cubes, rms_map, int(seed), first)
-            run_chunks(store, seed_chunks, tasks, chunk_settings, lines, proposer, run_client,
-                       bar)
+            run_chunks(store, seed_chunks, tasks, chunk_settings, lines, proposer, run_client, bar)
             if rest_chunks:
-                seed_x = (np.concatenate([store.read(i)["x"] for i in seed_chunks])
-                          if seed_chunks else np.zeros((0, len(names), N_PARAMS)))
-                tasks = _TaskMaker(store, cubes, rms_map, int(seed), "neighbour",
-                                   (pixels[:n_seed], seed_x))
-                run_chunks(store, rest_chunks, tasks, chunk_settings, lines, None, run_client,
-                           bar)
+                seed_x = (
+                    np.concatenate([store.read(i)["x"] for i in seed_chunks])
+                    if seed_chunks
+                    else np.zeros((0, len(names), N_PARAMS))
+                )
+                tasks = _TaskMaker(
+                    store, cubes, rms_map, int(seed), "neighbour", (pixels[:n_seed], seed_x)
+                )
+                run_chunks(store, rest_chunks, tasks, chunk_settings, lines, None, run_client, bar)
         finally:
             bar.close()
             if owned:
                 close_client(run_client)
         arrays = store.read_all()
-        meta = {**config, "init_requested": init if isinstance(init, str) else "proposer",
-                "workdir": str(workdir),
-                "n_pixels": int(pixels.size), "wall_s_total": time.perf_counter() - t_start,
-                "wall_s_fit": time.perf_counter() - t_fit, "v_lsr": cubes.v_lsr,
-                "beam_arcsec": list(cubes.beam_arcsec),
-                "mean_freq_mhz": float(np.mean(np.concatenate(rest))),
-                "pixel_s_median": float(np.median(arrays["seconds"])),
-                "pixel_s_sum": float(np.sum(arrays["seconds"])),
-                "object": cubes.header.get("OBJECT", "")}
+        meta = {
+            **config,
+            "init_requested": init if isinstance(init, str) else "proposer",
+            "workdir": str(workdir),
+            "n_pixels": int(pixels.size),
+            "wall_s_total": time.perf_counter() - t_start,
+            "wall_s_fit": time.perf_counter() - t_fit,
+            "v_lsr": cubes.v_lsr,
+            "beam_arcsec": list(cubes.beam_arcsec),
+            "mean_freq_mhz": float(np.mean(np.concatenate(rest))),
+            "pixel_s_median": float(np.median(arrays["seconds"])),
+            "pixel_s_sum": float(np.sum(arrays["seconds"])),
+            "object": cubes.header.get("OBJECT", ""),
+        }
         result = CubeFitResult.from_pixels(
-            names, cubes.shape, cubes.wcs, store.pixel_order(), arrays, keep, meta=meta,
-            lines=lines, preprocessed=pre,
+            names,
+            cubes.shape,
+            cubes.wcs,
+            store.pixel_order(),
+            arrays,
+            keep,
+            meta=meta,
+            lines=lines,
+            preprocessed=pre,
         )
     finally:
         store.close()
@@ -244,8 +303,14 @@ def _check_problem(probe, names: list[str], lines: list, loss: str, fit_kwargs: 
     from ..fit import FitProblem
     from ..sanity import check_fittable
 
-    problem = FitProblem(probe, names, loss=loss, lines=lines, bounds=fit_kwargs.get("bounds"),
-                         shared=fit_kwargs.get("shared", ()))
+    problem = FitProblem(
+        probe,
+        names,
+        loss=loss,
+        lines=lines,
+        bounds=fit_kwargs.get("bounds"),
+        shared=fit_kwargs.get("shared", ()),
+    )
     check_fittable(probe, names, lines, t_ex_max=float(problem.bounds[:, 1, 1].max()))
 
 
@@ -256,8 +321,10 @@ def _probe(cubes: CubeSet):
     return Observation(
         freqs=tuple(w.freq_mhz for w in cubes.windows),
         intensities=tuple(np.zeros(w.n_chan) for w in cubes.windows),
-        rms=np.ones(len(cubes.windows)), T_bg=np.zeros(len(cubes.windows)),
-        beam=cubes.beam_arcsec, v_lsr=cubes.v_lsr,
+        rms=np.ones(len(cubes.windows)),
+        T_bg=np.zeros(len(cubes.windows)),
+        beam=cubes.beam_arcsec,
+        v_lsr=cubes.v_lsr,
     )
 
 
@@ -288,8 +355,7 @@ def _rms_map(cubes: CubeSet, pre: Preprocessed | None) -> np.ndarray:
 
 def _start(init, bounds):
     """(proposer or None, init label of the run) for the validated ``init``."""
-    start = resolve_init("auto" if init == "neighbour" else init, bounds=bounds,
-                         error=CubeError)
+    start = resolve_init("auto" if init == "neighbour" else init, bounds=bounds, error=CubeError)
     proposer = None if isinstance(start, str) else start
     if init == "neighbour":
         return proposer, "neighbour" if proposer is not None else "neighbour-random"
@@ -299,8 +365,15 @@ def _start(init, bounds):
 class _TaskMaker:
     """Builds the :class:`ChunkTask` of a chunk index from the cubes (on the driver)."""
 
-    def __init__(self, store: ResultStore, cubes: CubeSet, rms_map: np.ndarray, seed: int,
-                 init: str, neighbours: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+    def __init__(
+        self,
+        store: ResultStore,
+        cubes: CubeSet,
+        rms_map: np.ndarray,
+        seed: int,
+        init: str,
+        neighbours: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
         self.store, self.cubes, self.rms_map = store, cubes, rms_map
         self.seed, self.init, self.neighbours = seed, init, neighbours
 
@@ -309,10 +382,16 @@ class _TaskMaker:
         iy, ix = np.unravel_index(pix, self.cubes.shape)
         init_arrays = None
         if self.neighbours is not None:
-            init_arrays = neighbour_inits(self.cubes.shape, self.neighbours[0],
-                                          self.neighbours[1], pix)
-        return ChunkTask(index=index, pixels=pix, init=self.init,
-                         chunk_seed=pixel_seed(self.seed, index, 1),
-                         spectra=self.cubes.spectra(iy, ix, masked=True),
-                         t_bg=self.cubes.t_background(iy, ix), rms=self.rms_map[:, iy, ix].T,
-                         init_arrays=init_arrays)
+            init_arrays = neighbour_inits(
+                self.cubes.shape, self.neighbours[0], self.neighbours[1], pix
+            )
+        return ChunkTask(
+            index=index,
+            pixels=pix,
+            init=self.init,
+            chunk_seed=pixel_seed(self.seed, index, 1),
+            spectra=self.cubes.spectra(iy, ix, masked=True),
+            t_bg=self.cubes.t_background(iy, ix),
+            rms=self.rms_map[:, iy, ix].T,
+            init_arrays=init_arrays,
+        )

@@ -42,6 +42,7 @@ BadChannels = np.ndarray | Sequence[tuple[int, int]] | None
 """Bad channels of one window: a boolean mask (n_chan,) or (first, last) index pairs,
 inclusive, in the file's channel order."""
 
+
 @dataclass(frozen=True)
 class CubeWindow:
     """One spectral window on the common sky grid.
@@ -75,8 +76,11 @@ class CubeWindow:
             arr.flags.writeable = False
 
     def _arrays(self) -> list[np.ndarray]:
-        return [a for a in (self.data, self.freq_mhz, self.bad, self.beams, self.continuum_k)
-                if isinstance(a, np.ndarray)]
+        return [
+            a
+            for a in (self.data, self.freq_mhz, self.bad, self.beams, self.continuum_k)
+            if isinstance(a, np.ndarray)
+        ]
 
     @property
     def digest(self) -> str:
@@ -151,8 +155,7 @@ class CubeSet:
         """Beam (B_maj, B_min) in arcsec used by the model: median over all good channels."""
         return median_beam(np.concatenate([w.beams[w.good] for w in self.windows]))
 
-    def spectra(self, iy: np.ndarray, ix: np.ndarray, *, masked: bool = False
-                ) -> list[np.ndarray]:
+    def spectra(self, iy: np.ndarray, ix: np.ndarray, *, masked: bool = False) -> list[np.ndarray]:
         """Spectra (K) of pixels (iy, ix), per window, shape (n_pix, n_chan).
 
         ``masked=False``: the good channels only; ``masked=True``: every channel,
@@ -172,8 +175,10 @@ class CubeSet:
 
     def peak_pixel(self) -> tuple[int, int]:
         """(x, y) of the pixel holding the brightest good channel (K) of any window."""
-        peak = np.fmax.reduce([np.fmax.reduce(np.asarray(w.data[w.good], dtype=float), axis=0)
-                               for w in self.windows], axis=0)
+        peak = np.fmax.reduce(
+            [np.fmax.reduce(np.asarray(w.data[w.good], dtype=float), axis=0) for w in self.windows],
+            axis=0,
+        )
         if not np.isfinite(peak).any():
             raise CubeError("the cube holds no finite value")
         iy, ix = np.unravel_index(int(np.nanargmax(peak)), peak.shape)
@@ -237,8 +242,11 @@ def read_window(path: PathLike, *, bad_channels: BadChannels = None) -> tuple[Cu
     data = cube.kelvin(dtype=np.float32).astype(np.float32, copy=False)
     empty = ~np.isfinite(data).any(axis=(1, 2)) | np.all(np.nan_to_num(data) == 0, axis=(1, 2))
     window = CubeWindow(
-        data=np.ascontiguousarray(data), freq_mhz=cube.freq_mhz, beams=cube.beams,
-        bad=bad | empty, source=str(path),
+        data=np.ascontiguousarray(data),
+        freq_mhz=cube.freq_mhz,
+        beams=cube.beams,
+        bad=bad | empty,
+        source=str(path),
     )
     return window, cube.cube.wcs.celestial
 
@@ -270,8 +278,9 @@ def _read_continuum(path: PathLike, window: CubeWindow) -> np.ndarray:
         raise CubeError(
             f"continuum image {path} has shape {values.shape}, the cube {window.data.shape[1:]}"
         )
-    factor = kelvin_per_jy_beam(np.mean(window.freq_mhz),
-                                window.beam_arcsec if beam is None else beam)
+    factor = kelvin_per_jy_beam(
+        np.mean(window.freq_mhz), window.beam_arcsec if beam is None else beam
+    )
     return _to_kelvin(np.nan_to_num(values), unit, factor, str(path)).astype(np.float32)
 
 
@@ -329,8 +338,12 @@ def load_cubes(
             raise CubeError(f"{path} is not on the pixel grid of {paths[0]}")
         if cont is not None:
             window = CubeWindow(
-                data=window.data, freq_mhz=window.freq_mhz, beams=window.beams, bad=window.bad,
-                continuum_k=_read_continuum(cont, window), source=window.source,
+                data=window.data,
+                freq_mhz=window.freq_mhz,
+                beams=window.beams,
+                bad=window.bad,
+                continuum_k=_read_continuum(cont, window),
+                source=window.source,
             )
         windows.append(window)
     assert wcs0 is not None  # paths is not empty

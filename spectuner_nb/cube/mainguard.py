@@ -19,8 +19,9 @@ __all__ = ["guarded_lines", "unguarded_call"]
 
 def _is_main_test(node: ast.expr) -> bool:
     """True for ``__name__ == "__main__"`` (either order)."""
-    if not (isinstance(node, ast.Compare) and len(node.ops) == 1
-            and isinstance(node.ops[0], ast.Eq)):
+    if not (
+        isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq)
+    ):
         return False
     sides = [node.left, node.comparators[0]]
     names = [s.id for s in sides if isinstance(s, ast.Name)]

@@ -23,9 +23,18 @@ from ..doppler import channel_width_kms, radio_velocity, sky_frequency
 from ..errors import CubeError
 from .load import CubeSet, CubeWindow, kelvin_per_jy_beam
 
-__all__ = ["BRIGHTNESS_UNITS", "box_pixels", "box_spectra", "brightness_factor",
-           "channel_map", "moment0_map", "peak_map", "radio_velocity", "sky_frequency",
-           "velocity_channels"]
+__all__ = [
+    "BRIGHTNESS_UNITS",
+    "box_pixels",
+    "box_spectra",
+    "brightness_factor",
+    "channel_map",
+    "moment0_map",
+    "peak_map",
+    "radio_velocity",
+    "sky_frequency",
+    "velocity_channels",
+]
 
 
 BRIGHTNESS_UNITS: tuple[str, ...] = ("K", "Jy/beam")
@@ -66,8 +75,9 @@ def channel_map(window: CubeWindow, channel: int, unit: str = "K") -> np.ndarray
     return _scaled(window, np.array([channel]), unit)[0]
 
 
-def velocity_channels(window: CubeWindow, v_range_kms: tuple[float, float] | None,
-                      rest_mhz: float | None) -> np.ndarray:
+def velocity_channels(
+    window: CubeWindow, v_range_kms: tuple[float, float] | None, rest_mhz: float | None
+) -> np.ndarray:
     """Good channels whose radio velocity w.r.t. ``rest_mhz`` lies in ``v_range_kms`` (inclusive);
     every good channel when ``v_range_kms`` is None. Returns channel indices."""
     good = window.good.copy()
@@ -80,8 +90,12 @@ def velocity_channels(window: CubeWindow, v_range_kms: tuple[float, float] | Non
     return np.flatnonzero(good)
 
 
-def moment0_map(window: CubeWindow, v_range_kms: tuple[float, float] | None = None,
-                rest_mhz: float | None = None, unit: str = "K") -> np.ndarray:
+def moment0_map(
+    window: CubeWindow,
+    v_range_kms: tuple[float, float] | None = None,
+    rest_mhz: float | None = None,
+    unit: str = "K",
+) -> np.ndarray:
     """Integrated intensity Σ T Δv (K km/s, or Jy/beam km/s), shape (ny, nx).
 
     Over the good channels, or those with radio velocity (w.r.t. ``rest_mhz``,
@@ -104,12 +118,13 @@ def box_pixels(cubes: CubeSet, box: tuple[int, int, int, int]) -> tuple[np.ndarr
     y0, y1 = sorted((y0, y1))
     if x0 < 0 or y0 < 0 or x1 >= nx or y1 >= ny:
         raise CubeError(f"box x {x0}..{x1}, y {y0}..{y1} outside the {nx}×{ny} map")
-    iy, ix = np.mgrid[y0:y1 + 1, x0:x1 + 1]
+    iy, ix = np.mgrid[y0 : y1 + 1, x0 : x1 + 1]
     return iy.ravel(), ix.ravel()
 
 
-def box_spectra(cubes: CubeSet, box: tuple[int, int, int, int]) -> tuple[list[np.ndarray],
-                                                                         np.ndarray]:
+def box_spectra(
+    cubes: CubeSet, box: tuple[int, int, int, int]
+) -> tuple[list[np.ndarray], np.ndarray]:
     """Mean spectra (K) of the pixels of box (x0, x1, y0, y1), one per window (bad channels NaN),
     and the mean continuum T_bg (K) per window."""
     iy, ix = box_pixels(cubes, box)

@@ -28,8 +28,9 @@ def pixel_plan(keep: np.ndarray, init: str, stride: int) -> tuple[np.ndarray, in
     return np.concatenate([flat[seeds], flat[~seeds]]), int(seeds.sum())
 
 
-def neighbour_inits(shape: tuple[int, int], seed_pix: np.ndarray, seed_x: np.ndarray,
-                    pix: np.ndarray) -> np.ndarray:
+def neighbour_inits(
+    shape: tuple[int, int], seed_pix: np.ndarray, seed_x: np.ndarray, pix: np.ndarray
+) -> np.ndarray:
     """Fit-space starts (n_pix, N_NEIGHBOURS, n_species, 5) of the pixels ``pix``: the
     solutions ``seed_x`` of the nearest fitted seed pixels ``seed_pix`` (NaN where fewer)."""
     ok = np.all(np.isfinite(seed_x), axis=(1, 2))

@@ -37,7 +37,12 @@ from .load import CubeSet
 from .store import UNREADABLE
 
 __all__ = [
-    "REASONS", "PreprocessConfig", "Preprocessed", "count_peaks", "clipped_rms", "global_rms",
+    "REASONS",
+    "PreprocessConfig",
+    "Preprocessed",
+    "count_peaks",
+    "clipped_rms",
+    "global_rms",
     "preprocess",
 ]
 
@@ -66,9 +71,15 @@ class PreprocessConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:  # 3 and 3.0 must give the same cache key
-        for name, kind in (("n_sigma_global", float), ("n_sigma_local", float), ("n_cut", float),
-                           ("n_sample", int), ("n_bins", int), ("sigma_clip", float),
-                           ("seed", int)):
+        for name, kind in (
+            ("n_sigma_global", float),
+            ("n_sigma_local", float),
+            ("n_cut", float),
+            ("n_sample", int),
+            ("n_bins", int),
+            ("sigma_clip", float),
+            ("seed", int),
+        ):
             object.__setattr__(self, name, kind(getattr(self, name)))
 
 
@@ -153,10 +164,12 @@ class Preprocessed:
     def save(self, path: Path) -> None:
         """Write to ``path`` (.npz) atomically (a unique temporary name, then a rename)."""
         # Any: the stub of np.savez would match the arrays against allow_pickle
-        arrays: dict[str, Any] = {k: v for k, v in self.__dict__.items()
-                                  if isinstance(v, np.ndarray)}
-        atomic_write(Path(path), lambda fh: np.savez(
-            fh, config=json.dumps(asdict(self.config)), **arrays))
+        arrays: dict[str, Any] = {
+            k: v for k, v in self.__dict__.items() if isinstance(v, np.ndarray)
+        }
+        atomic_write(
+            Path(path), lambda fh: np.savez(fh, config=json.dumps(asdict(self.config)), **arrays)
+        )
 
     @classmethod
     def load(cls, path: Path) -> Preprocessed:
@@ -174,8 +187,9 @@ def count_peaks(spectra: np.ndarray, threshold: np.ndarray | float) -> np.ndarra
     """Peaks per spectrum with height = prominence = threshold (K); spectra (n, n_chan)."""
     spectra = np.asarray(spectra, float)
     thr = np.broadcast_to(np.asarray(threshold, float), (spectra.shape[0],))
-    return np.array([find_peaks_above(spec, t).size
-                     for spec, t in zip(spectra, thr, strict=True)], dtype=int)
+    return np.array(
+        [find_peaks_above(spec, t).size for spec, t in zip(spectra, thr, strict=True)], dtype=int
+    )
 
 
 def clipped_rms(spectra: np.ndarray, sigma: float = 3.0) -> np.ndarray:

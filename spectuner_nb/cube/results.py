@@ -45,8 +45,14 @@ __all__ = ["PARAMETERS", "UNITS", "LABELS", "FLAGS", "DETECTION_SIGMA", "CubeFit
 
 PARAMETERS: tuple[str, ...] = ("theta", "eta", "T_ex", "N_tot", "delta_v", "v_off")
 UNITS: dict[str, str] = dict(zip(PHYSICAL_NAMES, PHYSICAL_UNITS, strict=True)) | {"eta": ""}
-LABELS: dict[str, str] = {"theta": "θ (arcsec)", "eta": "η", "T_ex": "T_ex (K)",
-                          "N_tot": "N_tot (cm⁻²)", "delta_v": "Δv (km/s)", "v_off": "v_off (km/s)"}
+LABELS: dict[str, str] = {
+    "theta": "θ (arcsec)",
+    "eta": "η",
+    "T_ex": "T_ex (K)",
+    "N_tot": "N_tot (cm⁻²)",
+    "delta_v": "Δv (km/s)",
+    "v_off": "v_off (km/s)",
+}
 
 FLAG_NOT_FITTED, FLAG_FAILED, FLAG_AT_BOUND, FLAG_NO_PEAK = 1, 2, 4, 8
 FLAG_NOT_CONVERGED, FLAG_NOTHING_TO_FIT = 16, 32
@@ -136,8 +142,19 @@ class CubeFitResult:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_pixels(cls, species, shape, wcs, pixels, arrays: dict, keep: np.ndarray, *,
-                    meta: dict, lines=None, preprocessed=None) -> CubeFitResult:
+    def from_pixels(
+        cls,
+        species,
+        shape,
+        wcs,
+        pixels,
+        arrays: dict,
+        keep: np.ndarray,
+        *,
+        meta: dict,
+        lines=None,
+        preprocessed=None,
+    ) -> CubeFitResult:
         """Assemble maps from per-pixel arrays (first axis = ``pixels``, flat indices)."""
         ny, nx = shape
         n_sp = len(species)
@@ -160,12 +177,20 @@ class CubeFitResult:
         beam = meta.get("beam_arcsec")
         freq = meta.get("mean_freq_mhz", 1e5)
         return cls(
-            species=list(species), wcs=wcs, x=grid("x", np.nan, tail=tail),
-            x_err=grid("x_err", np.nan, tail=tail), x_spread=grid("x_spread", np.nan, tail=tail),
-            loss=grid("loss", np.nan), chi2=grid("chi2", np.nan),
-            nfev=grid("nfev", 0, np.int64), flags=flags,
+            species=list(species),
+            wcs=wcs,
+            x=grid("x", np.nan, tail=tail),
+            x_err=grid("x_err", np.nan, tail=tail),
+            x_spread=grid("x_spread", np.nan, tail=tail),
+            loss=grid("loss", np.nan),
+            chi2=grid("chi2", np.nan),
+            nfev=grid("nfev", 0, np.int64),
+            flags=flags,
             theta_b_sq=reference_beam_sq(tuple(beam), freq) if beam else float("nan"),
-            meta=meta, lines=lines, preprocessed=preprocessed, status=status,
+            meta=meta,
+            lines=lines,
+            preprocessed=preprocessed,
+            status=status,
             reasons=grid("reason", "", f"<U{REASON_CHARS}"),
         )
 
@@ -253,8 +278,13 @@ class CubeFitResult:
         ok = np.all(np.isfinite(flat), axis=(1, 2))
         params[ok] = fit_to_physical(flat[ok], self.theta_b_sq)
         iy, ix = np.unravel_index(np.arange(ny * nx), (ny, nx))
-        spectra = model_spectra(_rest_freqs(cubes), [self.lines[i] for i in sel],
-                                cubes.beam_arcsec, params, cubes.t_background(iy, ix))
+        spectra = model_spectra(
+            _rest_freqs(cubes),
+            [self.lines[i] for i in sel],
+            cubes.beam_arcsec,
+            params,
+            cubes.t_background(iy, ix),
+        )
         return [s.T.reshape(-1, ny, nx) for s in spectra]
 
     def detected(self, cubes, rms, n_sigma: float = DETECTION_SIGMA) -> np.ndarray:
@@ -294,8 +324,13 @@ class CubeFitResult:
         h["OBJECT"] = str(self.meta.get("object", ""))[:68]
         h["CONTENT"] = what[:68]
         h["ORIGIN"] = "spectuner_nb fit_cube"
-        for key, label in (("loss", "LOSS"), ("init", "INIT"), ("optimizer", "OPTIMIZ"),
-                           ("n_init", "N_INIT"), ("seed", "SEED")):
+        for key, label in (
+            ("loss", "LOSS"),
+            ("init", "INIT"),
+            ("optimizer", "OPTIMIZ"),
+            ("n_init", "N_INIT"),
+            ("seed", "SEED"),
+        ):
             if key in self.meta:
                 h[label] = self.meta[key]
         if "v_lsr" in self.meta:
@@ -310,18 +345,31 @@ class CubeFitResult:
         for name in self.species:
             for par in PARAMETERS:
                 unit = UNITS[par]
-                hdus = [fits.PrimaryHDU(self.map(name, par).astype(np.float32),
-                                        header=self._header(unit, f"{name} {par}"))]
+                hdus = [
+                    fits.PrimaryHDU(
+                        self.map(name, par).astype(np.float32),
+                        header=self._header(unit, f"{name} {par}"),
+                    )
+                ]
                 for kind, ext in (("hessian", "ERR_HESSIAN"), ("spread", "ERR_SPREAD")):
-                    hdus.append(fits.ImageHDU(self.error_map(name, par, kind).astype(np.float32),
-                                              header=self._header(unit, f"{name} {par} 1sigma "
-                                                                  f"{kind}"), name=ext))
+                    hdus.append(
+                        fits.ImageHDU(
+                            self.error_map(name, par, kind).astype(np.float32),
+                            header=self._header(unit, f"{name} {par} 1sigma {kind}"),
+                            name=ext,
+                        )
+                    )
                 hdus[0].header["SPECIES"] = name[:68]
                 hdus[0].header["PARAM"] = par
                 names.append(f"{_safe(name)}_{par}.fits")
                 fits.HDUList(hdus).writeto(folder / names[-1])
-        for key, unit in (("loss", "K" if self.meta.get("loss") == "pm" else ""), ("chi2", ""),
-                          ("nfev", ""), ("flags", ""), ("status", "")):
+        for key, unit in (
+            ("loss", "K" if self.meta.get("loss") == "pm" else ""),
+            ("chi2", ""),
+            ("nfev", ""),
+            ("flags", ""),
+            ("status", ""),
+        ):
             h = self._header(unit, key)
             table = FLAGS if key == "flags" else STATUS_REASONS if key == "status" else {}
             for code, text in table.items():
@@ -335,8 +383,12 @@ class CubeFitResult:
     def write(self, folder: str | Path) -> list[Path]:
         """Write the FITS maps, ``result.npz`` and ``result.json`` to ``folder`` atomically
         (module docstring, :func:`spectuner_nb.atomic.write_folder`); returns the paths."""
-        info = {"species": self.species, "theta_b_sq": self.theta_b_sq, "meta": self.meta,
-                "wcs": self.wcs.to_header_string()}
+        info = {
+            "species": self.species,
+            "theta_b_sq": self.theta_b_sq,
+            "meta": self.meta,
+            "wcs": self.wcs.to_header_string(),
+        }
         return write_folder(folder, self._write_files, RESULT_FILE, info, what="cube fit result")
 
     @classmethod
@@ -351,30 +403,45 @@ class CubeFitResult:
         except UNREADABLE as exc:
             raise ResultsError(f"{folder}/result.npz is unreadable: {exc}") from exc
         wcs = WCS(fits.Header.fromstring(info["wcs"]))
-        return cls(species=info["species"], wcs=wcs, theta_b_sq=info["theta_b_sq"],
-                   meta=info["meta"], **arrays)
+        return cls(
+            species=info["species"],
+            wcs=wcs,
+            theta_b_sq=info["theta_b_sq"],
+            meta=info["meta"],
+            **arrays,
+        )
 
     # ------------------------------------------------------------------ views
     def summary(self) -> str:
         """Median of every parameter per species over the fitted pixels, cost figures and
         the reasons of failed pixels."""
         fitted = (self.flags & (FLAG_NOT_FITTED | FLAG_FAILED)) == 0
-        lines = [f"{int(fitted.sum())} pixels fitted of {self.flags.size}; "
-                 f"median nfev {np.median(self.nfev[fitted]) if fitted.any() else 0:.0f}"]
-        lines += [f"{n} pixels: {reason}, e.g. {example}"
-                  for reason, (n, example) in self.failures().items()]
+        lines = [
+            f"{int(fitted.sum())} pixels fitted of {self.flags.size}; "
+            f"median nfev {np.median(self.nfev[fitted]) if fitted.any() else 0:.0f}"
+        ]
+        lines += [
+            f"{n} pixels: {reason}, e.g. {example}"
+            for reason, (n, example) in self.failures().items()
+        ]
         n_nc = int(np.sum((self.flags & FLAG_NOT_CONVERGED) != 0))
         if n_nc:
             lines.append(f"{n_nc} fitted pixels: {FLAGS[FLAG_NOT_CONVERGED]}")
         for name in self.species:
-            meds = [f"{p}={np.nanmedian(self.map(name, p)[fitted]):.4g}" for p in PARAMETERS
-                    if fitted.any()]
+            meds = [
+                f"{p}={np.nanmedian(self.map(name, p)[fitted]):.4g}"
+                for p in PARAMETERS
+                if fitted.any()
+            ]
             lines.append(f"{name}: " + ", ".join(meds))
         return "\n".join(lines)
 
-    def plot(self, species: str | None = None,
-             parameters: tuple[str, ...] = ("T_ex", "N_tot", "delta_v", "v_off"),
-             size: int = 260):
+    def plot(
+        self,
+        species: str | None = None,
+        parameters: tuple[str, ...] = ("T_ex", "N_tot", "delta_v", "v_off"),
+        size: int = 260,
+    ):
         """Bokeh grid of maps (one row per species, one column per parameter)."""
         from bokeh.layouts import gridplot
         from bokeh.models import ColorBar, LinearColorMapper, LogColorMapper
@@ -388,16 +455,24 @@ class CubeFitResult:
             for par in parameters:
                 data = self.map(name, par)
                 finite = data[np.isfinite(data)]
-                lo, hi = (np.percentile(finite, [1, 99]) if finite.size else (0.0, 1.0))
+                lo, hi = np.percentile(finite, [1, 99]) if finite.size else (0.0, 1.0)
                 log = par in ("N_tot", "eta") and finite.size and lo > 0
                 mapper = (LogColorMapper if log else LinearColorMapper)(
-                    palette="Viridis256", low=float(lo), high=float(max(hi, lo * 1.0001 + 1e-30)),
-                    nan_color="white")
-                fig = figure(width=size + 60, height=size, title=f"{name}: {LABELS[par]}",
-                             x_range=(-0.5, nx - 0.5), y_range=(-0.5, ny - 0.5),
-                             tools="pan,wheel_zoom,box_zoom,reset,hover",
-                             tooltips=[("x", "$x{0}"), ("y", "$y{0}"), (par, "@image")],
-                             match_aspect=True)
+                    palette="Viridis256",
+                    low=float(lo),
+                    high=float(max(hi, lo * 1.0001 + 1e-30)),
+                    nan_color="white",
+                )
+                fig = figure(
+                    width=size + 60,
+                    height=size,
+                    title=f"{name}: {LABELS[par]}",
+                    x_range=(-0.5, nx - 0.5),
+                    y_range=(-0.5, ny - 0.5),
+                    tools="pan,wheel_zoom,box_zoom,reset,hover",
+                    tooltips=[("x", "$x{0}"), ("y", "$y{0}"), (par, "@image")],
+                    match_aspect=True,
+                )
                 fig.image(image=[data], x=-0.5, y=-0.5, dw=nx, dh=ny, color_mapper=mapper)
                 fig.add_layout(ColorBar(color_mapper=mapper, width=8), "right")
                 fig.xaxis.axis_label, fig.yaxis.axis_label = "x (pixel)", "y (pixel)"
@@ -408,5 +483,7 @@ class CubeFitResult:
     def __repr__(self) -> str:
         ny, nx = self.shape
         fitted = self.n_fitted
-        return (f"<CubeFitResult {', '.join(self.species)}: {ny}x{nx} pixels, {fitted} fitted, "
-                f"loss={self.meta.get('loss')}, init={self.meta.get('init')}>")
+        return (
+            f"<CubeFitResult {', '.join(self.species)}: {ny}x{nx} pixels, {fitted} fitted, "
+            f"loss={self.meta.get('loss')}, init={self.meta.get('init')}>"
+        )

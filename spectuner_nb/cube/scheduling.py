@@ -47,17 +47,24 @@ def make_client(client, n_workers: int | None, *, caller: str = "fit_cube"):
     if where is not None:
         warnings.warn(
             f"{caller} was called at the top level of {where} without an "
-            "`if __name__ == \"__main__\":` guard; Dask worker processes would re-run the "
+            '`if __name__ == "__main__":` guard; Dask worker processes would re-run the '
             "script, so the pixels are fitted in this process instead. Put the call under "
-            "such a guard to fit on all cores.", stacklevel=3)
+            "such a guard to fit on all cores.",
+            stacklevel=3,
+        )
         return None, False
     import dask
     from dask.distributed import Client, LocalCluster
 
     n = n_workers or os.cpu_count() or 1
     with dask.config.set(WORKER_CONFIG), sigint_ignored():  # see .interrupt
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                               dashboard_address=":0", silence_logs=logging.ERROR)
+        cluster = LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+        )
     return Client(cluster), True
 
 
@@ -72,12 +79,27 @@ def progress_bar(total: int, initial: int, enabled: bool):
     """A tqdm bar over pixels (pixels/s and ETA)."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=initial, unit="px", desc="fit_cube", disable=not enabled,
-                smoothing=0.1, dynamic_ncols=True)
+    return tqdm(
+        total=total,
+        initial=initial,
+        unit="px",
+        desc="fit_cube",
+        disable=not enabled,
+        smoothing=0.1,
+        dynamic_ncols=True,
+    )
 
 
-def run_chunks(store: ResultStore, chunk_ids: Sequence[int], make_task: Callable[[int], ChunkTask],
-               settings: ChunkSettings, lines: list, proposer, client, bar) -> None:
+def run_chunks(
+    store: ResultStore,
+    chunk_ids: Sequence[int],
+    make_task: Callable[[int], ChunkTask],
+    settings: ChunkSettings,
+    lines: list,
+    proposer,
+    client,
+    bar,
+) -> None:
     """Fit the chunks ``chunk_ids`` that ``store`` has not finished and store each result.
 
     ``client`` None fits them here one after the other; otherwise the line lists and the

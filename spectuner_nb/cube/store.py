@@ -118,8 +118,7 @@ class ResultStore:
             "chunks": [list(c) for c in self.chunks],
         }
         manifest = json.loads(json.dumps(manifest))  # normalise types for comparison
-        self.run_id = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()
-                                     ).hexdigest()[:20]
+        self.run_id = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:20]
         if self.workdir.exists() and not self.workdir.is_dir():
             raise CubeError(f"workdir {self.workdir} exists and is not a directory")
         try:
@@ -142,8 +141,9 @@ class ResultStore:
                 raise ResultsError(f"{path} is unreadable: {exc}; {RESTART_HINT}") from exc
             if old != manifest:
                 old_config = old.get("config", {}) if isinstance(old, dict) else {}
-                diff = sorted(k for k in manifest["config"]
-                              if old_config.get(k) != manifest["config"][k])
+                diff = sorted(
+                    k for k in manifest["config"] if old_config.get(k) != manifest["config"][k]
+                )
                 raise CubeError(
                     f"{self.workdir} holds a different run (differs in: "
                     f"{', '.join(diff) or 'pixels/chunks'}); {RESTART_HINT}"
@@ -205,8 +205,9 @@ class ResultStore:
         pix = self.chunk_pixels(index)
         for key, arr in arrays.items():
             if np.shape(arr)[:1] != (pix.size,):
-                raise ResultsError(f"chunk {index}: {key} has shape {np.shape(arr)}, "
-                                   f"first axis must be {pix.size}")
+                raise ResultsError(
+                    f"chunk {index}: {key} has shape {np.shape(arr)}, first axis must be {pix.size}"
+                )
         payload: dict[str, Any] = {_PIXEL_KEY: pix, _RUN_KEY: np.array(self.run_id), **arrays}
         atomic_write(self._path(index), lambda fh: np.savez(fh, **payload))
         self._done.add(index)
@@ -255,6 +256,9 @@ class ResultStore:
                 continue  # removed by a restart between listing and reading
         if not parts:
             return np.zeros(0, np.int64), {}, total
-        arrays = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]
-                  if k != _PIXEL_KEY and np.ndim(parts[0][k]) > 0}  # per-pixel arrays only
+        arrays = {
+            k: np.concatenate([p[k] for p in parts])
+            for k in parts[0]
+            if k != _PIXEL_KEY and np.ndim(parts[0][k]) > 0
+        }  # per-pixel arrays only
         return np.concatenate([p[_PIXEL_KEY] for p in parts]), arrays, total

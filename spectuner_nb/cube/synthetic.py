@@ -36,8 +36,13 @@ from .load import CubeSet, CubeWindow
 from .modelcube import model_spectra
 
 __all__ = [
-    "G327_WINDOWS_MHZ", "G327_N_CHANNELS", "DEFAULT_LOG_N_PEAK", "SyntheticCube", "celestial_wcs",
-    "parameter_maps", "make_synthetic_cube",
+    "G327_WINDOWS_MHZ",
+    "G327_N_CHANNELS",
+    "DEFAULT_LOG_N_PEAK",
+    "SyntheticCube",
+    "celestial_wcs",
+    "parameter_maps",
+    "make_synthetic_cube",
 ]
 
 G327_WINDOWS_MHZ: tuple[tuple[float, float], ...] = (
@@ -49,8 +54,13 @@ G327_WINDOWS_MHZ: tuple[tuple[float, float], ...] = (
 G327_N_CHANNELS: int = 8740
 """Total channels of the paper's G327 cube over the three windows."""
 
-DEFAULT_LOG_N_PEAK: dict[str, float] = {"CH3OH": 17.5, "CH3OCHO": 16.5, "H2CO": 15.5,
-                                         "HC3N": 14.8, "OCS": 16.0}
+DEFAULT_LOG_N_PEAK: dict[str, float] = {
+    "CH3OH": 17.5,
+    "CH3OCHO": 16.5,
+    "H2CO": 15.5,
+    "HC3N": 14.8,
+    "OCS": 16.0,
+}
 """Peak log10 N_tot (cm⁻²) per species; species not listed get 15.5."""
 
 
@@ -107,8 +117,9 @@ class SyntheticCube:
             for k, (par, unit) in enumerate(zip(PHYSICAL_NAMES, PHYSICAL_UNITS, strict=True)):
                 h = cel.copy()
                 h["BUNIT"] = unit
-                hdus.append(fits.ImageHDU(self.truth[:, :, s, k], header=h,
-                                          name=f"{name}:{par}"[:68]))
+                hdus.append(
+                    fits.ImageHDU(self.truth[:, :, s, k], header=h, name=f"{name}:{par}"[:68])
+                )
         tpath = folder / f"{stem}_truth.fits"
         fits.HDUList(hdus).writeto(tpath, overwrite=True)
         out["truth"].append(tpath)
@@ -129,8 +140,9 @@ def _cube_header(cel: fits.Header, w: CubeWindow, v_lsr: float) -> fits.Header:
     return hdr
 
 
-def celestial_wcs(shape: tuple[int, int], pixel_arcsec: float,
-                  centre_deg: tuple[float, float] = (248.0, -54.6)) -> WCS:
+def celestial_wcs(
+    shape: tuple[int, int], pixel_arcsec: float, centre_deg: tuple[float, float] = (248.0, -54.6)
+) -> WCS:
     """A RA---SIN/DEC--SIN WCS of ``shape`` (ny, nx) with square pixels (arcsec)."""
     wcs = WCS(naxis=2)
     wcs.wcs.ctype = ["RA---SIN", "DEC--SIN"]
@@ -142,8 +154,12 @@ def celestial_wcs(shape: tuple[int, int], pixel_arcsec: float,
     return wcs
 
 
-def parameter_maps(species: Sequence[str], shape: tuple[int, int], beam: tuple[float, float],
-                   log_n_peak: dict[str, float] | None = None) -> np.ndarray:
+def parameter_maps(
+    species: Sequence[str],
+    shape: tuple[int, int],
+    beam: tuple[float, float],
+    log_n_peak: dict[str, float] | None = None,
+) -> np.ndarray:
     """The known physical parameters (ny, nx, n_species, 5) of the synthetic source."""
     ny, nx = shape
     yy, xx = np.mgrid[0:ny, 0:nx].astype(float)
@@ -222,11 +238,13 @@ def make_synthetic_cube(
     truth = parameter_maps(species, shape, beam_arcsec, log_n_peak)
     yy, xx = np.mgrid[0:ny, 0:nx].astype(float)
     sig = max(ny, nx) / 2.0 / 2.3548
-    cont = continuum_peak_k * np.exp(-((yy - (ny - 1) / 2) ** 2 + (xx - (nx - 1) / 2) ** 2)
-                                     / (2 * sig**2))
+    cont = continuum_peak_k * np.exp(
+        -((yy - (ny - 1) / 2) ** 2 + (xx - (nx - 1) / 2) ** 2) / (2 * sig**2)
+    )
     flat_cont = np.repeat(cont.reshape(-1, 1), n_win, axis=1)
-    lines_k = model_spectra(rest, lines, beam_arcsec, truth.reshape(ny * nx, len(species), -1),
-                            flat_cont)
+    lines_k = model_spectra(
+        rest, lines, beam_arcsec, truth.reshape(ny * nx, len(species), -1), flat_cont
+    )
     rng = np.random.default_rng(seed)
     peak = np.max([np.abs(j).max(axis=1) for j in lines_k], axis=0)
     data = [(j + rng.normal(0.0, rms_k, j.shape)).T.astype(np.float32) for j in lines_k]
@@ -234,9 +252,12 @@ def make_synthetic_cube(
     beams_row = [beam_arcsec[0], beam_arcsec[1], 0.0]
     windows = [
         CubeWindow(
-            data=d.reshape(n, ny, nx), freq_mhz=sky_frequency(f, v_lsr),
-            beams=np.tile(beams_row, (n, 1)), bad=np.zeros(n, bool),
-            continuum_k=cont.astype(np.float32), source="synthetic",
+            data=d.reshape(n, ny, nx),
+            freq_mhz=sky_frequency(f, v_lsr),
+            beams=np.tile(beams_row, (n, 1)),
+            bad=np.zeros(n, bool),
+            continuum_k=cont.astype(np.float32),
+            source="synthetic",
         )
         for d, f, n in zip(data, rest, n_chan, strict=True)
     ]

@@ -25,16 +25,34 @@ from ..observation import check_v_lsr
 from .preprocessing import PreprocessConfig
 
 __all__ = [
-    "INITS", "CUBE_OWNED_FIT_KWARGS", "allowed_fit_kwargs", "check_settings", "check_mask",
-    "linelist_digest", "policy_digest", "run_identity",
+    "INITS",
+    "CUBE_OWNED_FIT_KWARGS",
+    "allowed_fit_kwargs",
+    "check_settings",
+    "check_mask",
+    "linelist_digest",
+    "policy_digest",
+    "run_identity",
 ]
 
 INITS: tuple[str, ...] = CUBE_INITS
 """Accepted named ``init`` values of :func:`~spectuner_nb.cube.fit_cube`
 (:data:`~spectuner_nb.fit_settings.CUBE_INITS`)."""
 CUBE_OWNED_FIT_KWARGS: frozenset[str] = frozenset(
-    {"obs", "species", "catalog", "loss", "optimizer", "init", "n_init", "seed", "lines",
-     "errors", "n_components"})
+    {
+        "obs",
+        "species",
+        "catalog",
+        "loss",
+        "optimizer",
+        "init",
+        "n_init",
+        "seed",
+        "lines",
+        "errors",
+        "n_components",
+    }
+)
 """:func:`~spectuner_nb.fit.fit_spectrum` arguments that fit_cube sets itself (or that would
 change the map layout); every other one may be passed through ``fit_kwargs``."""
 
@@ -44,8 +62,22 @@ def allowed_fit_kwargs() -> list[str]:
     return sorted(set(inspect.signature(fit_spectrum).parameters) - CUBE_OWNED_FIT_KWARGS)
 
 
-def check_settings(*, species, loss: str, init, optimizer: str, n_init, seed, chunk_size,
-                   n_workers, neighbour_stride, fit_kwargs, v_lsr, workdir, select) -> dict:
+def check_settings(
+    *,
+    species,
+    loss: str,
+    init,
+    optimizer: str,
+    n_init,
+    seed,
+    chunk_size,
+    n_workers,
+    neighbour_stride,
+    fit_kwargs,
+    v_lsr,
+    workdir,
+    select,
+) -> dict:
     """Validate fit_cube's settings (:meth:`CubeSettings.validate` and the run's own);
     returns them normalised (species list, ints, lower-case optimizer, fit_kwargs dict,
     ``bounds`` as a fit-space array or None for "auto", ``settings`` the
@@ -56,17 +88,26 @@ def check_settings(*, species, loss: str, init, optimizer: str, n_init, seed, ch
     if unknown:
         raise CubeError(f"fit_kwargs cannot hold {unknown}; allowed: {allowed_fit_kwargs()}")
     if not (isinstance(init, str) or callable(getattr(init, "propose", None))):
-        raise CubeError(f"init must be one of {INITS} or an object with a propose method, "
-                        f"got {type(init).__name__}")
+        raise CubeError(
+            f"init must be one of {INITS} or an object with a propose method, "
+            f"got {type(init).__name__}"
+        )
     bounds = fit_kwargs.get("bounds")
     settings = CubeSettings(
-        loss=loss, init=init, n_init=n_init, optimizer=optimizer, seed=seed,
-        bounds=bounds, gradient=fit_kwargs.get("gradient", "auto"),
-        maxiter=fit_kwargs.get("maxiter", 1000), n_trial=fit_kwargs.get("n_trial", 3),
-        chunk_size=chunk_size, neighbour_stride=neighbour_stride).validate(error=CubeError)
+        loss=loss,
+        init=init,
+        n_init=n_init,
+        optimizer=optimizer,
+        seed=seed,
+        bounds=bounds,
+        gradient=fit_kwargs.get("gradient", "auto"),
+        maxiter=fit_kwargs.get("maxiter", 1000),
+        n_trial=fit_kwargs.get("n_trial", 3),
+        chunk_size=chunk_size,
+        neighbour_stride=neighbour_stride,
+    ).validate(error=CubeError)
     if settings.seed is None:
-        raise CubeError("seed must be a whole number ≥ 0 (a cube fit is reproducible), "
-                        "got None")
+        raise CubeError("seed must be a whole number ≥ 0 (a cube fit is reproducible), got None")
     if not (select is True or select is False or isinstance(select, PreprocessConfig)):
         raise CubeError(f"select must be True, False or a PreprocessConfig, got {select!r}")
     if not hasattr(v_lsr, "unit"):
@@ -75,13 +116,18 @@ def check_settings(*, species, loss: str, init, optimizer: str, n_init, seed, ch
         raise CubeError(f"workdir {workdir} exists and is not a directory")
     auto = bounds is None or (isinstance(bounds, str) and bounds == "auto")
     return {
-        "species": species, "optimizer": settings.optimizer, "n_init": settings.n_init,
-        "fit_kwargs": fit_kwargs, "seed": settings.seed, "chunk_size": settings.chunk_size,
-        "neighbour_stride": settings.neighbour_stride, "settings": settings,
+        "species": species,
+        "optimizer": settings.optimizer,
+        "n_init": settings.n_init,
+        "fit_kwargs": fit_kwargs,
+        "seed": settings.seed,
+        "chunk_size": settings.chunk_size,
+        "neighbour_stride": settings.neighbour_stride,
+        "settings": settings,
         "bounds": None if auto else bounds_array(bounds, len(species), error=CubeError),
-        "n_workers": None if n_workers is None else as_count(n_workers, "n_workers",
-                                                              maximum=os.cpu_count() or 1,
-                                                              error=CubeError),
+        "n_workers": None
+        if n_workers is None
+        else as_count(n_workers, "n_workers", maximum=os.cpu_count() or 1, error=CubeError),
     }
 
 
@@ -106,8 +152,16 @@ def _digest(*arrays: np.ndarray, text: str = "") -> str:
 
 def linelist_digest(ll) -> str:
     """Digest of a line list's transitions and partition function (not its labels)."""
-    return _digest(ll.freq, ll.A_ul, ll.E_low, ll.E_up, ll.g_u, ll.partition.temperature,
-                   ll.partition.q, text=str(ll.species))
+    return _digest(
+        ll.freq,
+        ll.A_ul,
+        ll.E_low,
+        ll.E_up,
+        ll.g_u,
+        ll.partition.temperature,
+        ll.partition.q,
+        text=str(ll.species),
+    )
 
 
 def policy_digest(policy) -> str:
@@ -117,12 +171,19 @@ def policy_digest(policy) -> str:
         return _digest(text=type(policy).__qualname__)
     state = policy.network.state_dict()
     arrays = [state[k].detach().cpu().numpy() for k in sorted(state)]
-    return _digest(*arrays, policy.norm.mean, policy.norm.std,
-                   text=json.dumps(policy.config, sort_keys=True, default=str))
+    return _digest(
+        *arrays,
+        policy.norm.mean,
+        policy.norm.std,
+        text=json.dumps(policy.config, sort_keys=True, default=str),
+    )
 
 
 def run_identity(settings: dict, lines: list, policy=None) -> dict:
     """The parts of a run's manifest that are not data: settings, inputs' digests, version."""
-    return {**settings, "lines": [linelist_digest(ll) for ll in lines],
-            "policy": None if policy is None else policy_digest(policy),
-            "version": __version__}
+    return {
+        **settings,
+        "lines": [linelist_digest(ll) for ll in lines],
+        "policy": None if policy is None else policy_digest(policy),
+        "version": __version__,
+    }

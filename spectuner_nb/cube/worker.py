@@ -26,8 +26,14 @@ from .results import (
     STATUS_OK,
 )
 
-__all__ = ["ChunkSettings", "ChunkTask", "CHUNK_INITS", "fit_chunk", "pixel_seed",
-           "single_threaded"]
+__all__ = [
+    "ChunkSettings",
+    "ChunkTask",
+    "CHUNK_INITS",
+    "fit_chunk",
+    "pixel_seed",
+    "single_threaded",
+]
 
 CHUNK_INITS: tuple[str, ...] = ("random", "policy", "neighbour")
 """Start strategies of one chunk: uniform draws, the proposer's batch, the neighbours'
@@ -103,8 +109,9 @@ class ChunkTask:
 
 def pixel_seed(seed: int, flat_index: int, stream: int = 0) -> int:
     """Seed of one pixel's (stream 0) or one chunk's (stream 1) random draws."""
-    return int(np.random.SeedSequence([int(seed), int(stream), int(flat_index)])
-               .generate_state(1)[0])
+    return int(
+        np.random.SeedSequence([int(seed), int(stream), int(flat_index)]).generate_state(1)[0]
+    )
 
 
 @contextlib.contextmanager
@@ -143,11 +150,18 @@ def _observations(task: ChunkTask, settings: ChunkSettings) -> tuple[list, list[
     out, why = [], []
     for k in range(task.pixels.size):
         try:
-            obs, text = Observation.from_arrays(
-                list(settings.freqs), [s[k] for s in task.spectra], beam=settings.beam,
-                rms=task.rms[k], T_bg=task.t_bg[k], v_lsr=settings.v_lsr,
-                name=f"pixel {int(task.pixels[k])}",
-            ), ""
+            obs, text = (
+                Observation.from_arrays(
+                    list(settings.freqs),
+                    [s[k] for s in task.spectra],
+                    beam=settings.beam,
+                    rms=task.rms[k],
+                    T_bg=task.t_bg[k],
+                    v_lsr=settings.v_lsr,
+                    name=f"pixel {int(task.pixels[k])}",
+                ),
+                "",
+            )
         except ObservationError as exc:
             obs, text = None, str(exc)
         out.append(obs)
@@ -155,15 +169,15 @@ def _observations(task: ChunkTask, settings: ChunkSettings) -> tuple[list, list[
     return out, why
 
 
-def _proposals(task: ChunkTask, settings: ChunkSettings, obs: list, lines: list,
-               proposer) -> np.ndarray:
+def _proposals(
+    task: ChunkTask, settings: ChunkSettings, obs: list, lines: list, proposer
+) -> np.ndarray:
     """(n_pix, n_init, n_species, 5) fit-space proposals for the chunk, NaN for bad pixels."""
     ok = [k for k, o in enumerate(obs) if o is not None]
     n_init = settings.n_init
     out = np.full((len(obs), n_init, len(lines), N_PARAMS), np.nan)
     if ok:
-        draws = proposer.propose([obs[k] for k in ok], list(lines), n_init,
-                                 seed=task.chunk_seed)
+        draws = proposer.propose([obs[k] for k in ok], list(lines), n_init, seed=task.chunk_seed)
         out[ok] = np.asarray(draws, float).reshape(len(ok), n_init, len(lines), N_PARAMS)
     return out
 
@@ -185,8 +199,9 @@ def _empty(n: int, n_sp: int) -> dict[str, np.ndarray]:
     }
 
 
-def fit_chunk(task: ChunkTask, settings: ChunkSettings, lines: list,
-              proposer=None) -> dict[str, np.ndarray]:
+def fit_chunk(
+    task: ChunkTask, settings: ChunkSettings, lines: list, proposer=None
+) -> dict[str, np.ndarray]:
     """Fit every pixel of one chunk; returns arrays whose first axis is the chunk's pixels.
 
     ``lines`` holds one line list per species; ``proposer`` (an object with a ``propose``
@@ -200,8 +215,9 @@ def fit_chunk(task: ChunkTask, settings: ChunkSettings, lines: list,
     out = _empty(task.pixels.size, len(settings.species))
     with single_threaded():
         obs, refused = _observations(task, settings)
-        proposals = (_proposals(task, settings, obs, lines, proposer)
-                     if task.init == "policy" else None)
+        proposals = (
+            _proposals(task, settings, obs, lines, proposer) if task.init == "policy" else None
+        )
         for k, o in enumerate(obs):
             t0 = time.perf_counter()
             if o is None:
@@ -218,14 +234,23 @@ def fit_chunk(task: ChunkTask, settings: ChunkSettings, lines: list,
                 init = "random"
             try:
                 res = fit_spectrum(
-                    o, settings.species, loss=settings.loss, optimizer=settings.optimizer,
-                    init=init, n_init=settings.n_init,
-                    seed=pixel_seed(settings.seed, task.pixels[k]), lines=lines, errors=True,
+                    o,
+                    settings.species,
+                    loss=settings.loss,
+                    optimizer=settings.optimizer,
+                    init=init,
+                    n_init=settings.n_init,
+                    seed=pixel_seed(settings.seed, task.pixels[k]),
+                    lines=lines,
+                    errors=True,
                     **settings.fit_kwargs,
                 )
             except _PIXEL_ERRORS as exc:  # one bad pixel must not stop the cube
-                out["status"][k] = (STATUS_NOTHING_TO_FIT if isinstance(exc, NothingToFitError)
-                                    else STATUS_FIT_FAILED)
+                out["status"][k] = (
+                    STATUS_NOTHING_TO_FIT
+                    if isinstance(exc, NothingToFitError)
+                    else STATUS_FIT_FAILED
+                )
                 out["reason"][k] = f"{type(exc).__name__}: {exc}"[:REASON_CHARS]
                 continue
             out["x"][k], out["x_err"][k] = res.x, res.x_err

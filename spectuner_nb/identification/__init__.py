@@ -61,18 +61,23 @@ def _bounds(bounds, obs: Observation) -> tuple[np.ndarray, str]:
         except ModelInputError as exc:
             raise IdentificationError(str(exc)) from exc
     arr = np.asarray(bounds, dtype=float)
-    if arr.shape != (N_PARAMS, 2) or not np.all(np.isfinite(arr)) or np.any(
-            arr[:, 1] <= arr[:, 0]):
-        raise IdentificationError(f"bounds must be a preset name or a finite (5, 2) fit-space "
-                                  f"array with lower < upper, got shape {arr.shape}")
+    if arr.shape != (N_PARAMS, 2) or not np.all(np.isfinite(arr)) or np.any(arr[:, 1] <= arr[:, 0]):
+        raise IdentificationError(
+            f"bounds must be a preset name or a finite (5, 2) fit-space "
+            f"array with lower < upper, got shape {arr.shape}"
+        )
     return arr, "custom"
 
 
 def _rejected_table(rejected: dict[str, str]):
     from astropy.table import Table
 
-    return Table({"species": list(rejected) or np.zeros(0, str),
-                  "reason": list(rejected.values()) or np.zeros(0, str)})
+    return Table(
+        {
+            "species": list(rejected) or np.zeros(0, str),
+            "reason": list(rejected.values()) or np.zeros(0, str),
+        }
+    )
 
 
 ProgressCallback = Callable[[int, int, str], None]
@@ -88,8 +93,10 @@ def _reporter(progress: bool | ProgressCallback, total: int) -> ProgressCallback
     if callable(progress):
         return progress
     if not isinstance(progress, bool):
-        raise IdentificationError(f"progress must be a bool or a callable (done, total, stage), "
-                                  f"got {type(progress).__name__}")
+        raise IdentificationError(
+            f"progress must be a bool or a callable (done, total, stage), "
+            f"got {type(progress).__name__}"
+        )
     bar: list = []  # the tqdm bar, once opened
 
     def report(done: int, total: int, stage: str) -> None:
@@ -108,16 +115,32 @@ def _reporter(progress: bool | ProgressCallback, total: int) -> ProgressCallback
     return report
 
 
-def _nothing_identified(obs: Observation, peaks: ObservedPeaks, rejected: dict[str, str],
-                        message: str, settings: dict, timings: dict,
-                        t0: float) -> IdentificationResult:
+def _nothing_identified(
+    obs: Observation,
+    peaks: ObservedPeaks,
+    rejected: dict[str, str],
+    message: str,
+    settings: dict,
+    timings: dict,
+    t0: float,
+) -> IdentificationResult:
     """The result of an identification that keeps no species (every peak unknown)."""
     empty = [np.zeros(f.size) for f in obs.rest_freqs]
-    lines = assignment_table(peaks, match_model(obs, peaks, empty), [], [],
-                             np.zeros((0, N_PARAMS)), [])
+    lines = assignment_table(
+        peaks, match_model(obs, peaks, empty), [], [], np.zeros((0, N_PARAMS)), []
+    )
     timings["total"] = time.perf_counter() - t0
-    return IdentificationResult(obs, [], None, lines, _rejected_table(rejected), [],
-                                message=message, settings=settings, timings=timings)
+    return IdentificationResult(
+        obs,
+        [],
+        None,
+        lines,
+        _rejected_table(rejected),
+        [],
+        message=message,
+        settings=settings,
+        timings=timings,
+    )
 
 
 def identify(
@@ -192,8 +215,9 @@ def identify(
         raise IdentificationError(f"obs must be an Observation, got {type(obs).__name__}")
     if not (isinstance(init, str) and init in INITS):
         raise IdentificationError(f"init must be one of {INITS}, got {init!r}")
-    checked = FitSettings(loss=loss, init=init, n_init=n_init, seed=seed,
-                          bounds=None).validate(error=IdentificationError)
+    checked = FitSettings(loss=loss, init=init, n_init=n_init, seed=seed, bounds=None).validate(
+        error=IdentificationError
+    )
     n_init, seed = checked.n_init, 0 if checked.seed is None else checked.seed
     if catalog is None:
         from ..catalog import default_cache
@@ -202,12 +226,18 @@ def identify(
     bnds, preset = _bounds(bounds, obs)
     check_fittable(obs, [], [], t_ex_max=float(bnds[1, 1]))  # wrong units fail here, once
     peaks = ObservedPeaks.from_observation(obs)
-    cands, rejected = select_candidates(obs, peaks, catalog, bnds, candidates=candidates,
-                                        include=include, exclude=exclude)
-    include = [c.name for c in cands if c.name in set(
-        catalog.entry(n).name for n in include)]
-    settings = {"bounds": bnds.tolist(), "preset": preset, "loss": loss, "n_init": int(n_init),
-                "seed": int(seed), "families": bool(families)}
+    cands, rejected = select_candidates(
+        obs, peaks, catalog, bnds, candidates=candidates, include=include, exclude=exclude
+    )
+    include = [c.name for c in cands if c.name in set(catalog.entry(n).name for n in include)]
+    settings = {
+        "bounds": bnds.tolist(),
+        "preset": preset,
+        "loss": loss,
+        "n_init": int(n_init),
+        "seed": int(seed),
+        "families": bool(families),
+    }
     timings = {"candidates": time.perf_counter() - t0}
     total = len(cands)
     report = _reporter(progress, total)
@@ -216,31 +246,44 @@ def identify(
         return _nothing_identified(obs, peaks, {}, NO_PEAK_MESSAGE, settings, timings, t0)
     if not cands:
         report(0, 0, STAGES[-1])
-        return _nothing_identified(obs, peaks, rejected, "no candidate species has lines at "
-                                   "the observed peaks", settings, timings, t0)
+        return _nothing_identified(
+            obs,
+            peaks,
+            rejected,
+            "no candidate species has lines at the observed peaks",
+            settings,
+            timings,
+            t0,
+        )
 
     # individual fits
     report(0, total, STAGES[0])
-    policy, policy_id = (load_policy(required=init == "policy") if init != "random"
-                         else (None, None))
+    policy, policy_id = load_policy(required=init == "policy") if init != "random" else (None, None)
     method = init_method(init, bnds, policy)
     settings["init"] = method
     fit_settings = {k: settings[k] for k in ("bounds", "loss", "n_init", "seed")}
-    identity = run_identity(obs, [c.lines for c in cands], {**fit_settings, "init": method},
-                            policy_id if method == "policy" else None)
+    identity = run_identity(
+        obs,
+        [c.lines for c in cands],
+        {**fit_settings, "init": method},
+        policy_id if method == "policy" else None,
+    )
     store = None
     if workdir is not None:
-        store = FitStore(workdir, identity, {**settings, "candidates": [c.name for c in cands]},
-                         resume=resume)
+        store = FitStore(
+            workdir, identity, {**settings, "candidates": [c.name for c in cands]}, resume=resume
+        )
     try:
         todo = [c for c in cands if store is None or not store.has(c.name)]
         t1 = time.perf_counter()
         if method == "policy":
-            draws: np.ndarray | list = (policy_starts(policy, obs, todo, int(n_init), int(seed))
-                                        if todo else [])
-            starts = {c.name: np.vstack([d, random_starts(c, bnds, N_ANCHORED_WITH_POLICY,
-                                                          seed, obs)])
-                      for c, d in zip(todo, draws, strict=True)}
+            draws: np.ndarray | list = (
+                policy_starts(policy, obs, todo, int(n_init), int(seed)) if todo else []
+            )
+            starts = {
+                c.name: np.vstack([d, random_starts(c, bnds, N_ANCHORED_WITH_POLICY, seed, obs)])
+                for c, d in zip(todo, draws, strict=True)
+            }
         else:
             starts = {c.name: random_starts(c, bnds, int(n_init), seed, obs) for c in todo}
         timings["policy"] = time.perf_counter() - t1
@@ -263,20 +306,33 @@ def identify(
     scores, ranked = {}, []
     for c in cands:
         m = match_model(obs, peaks, models(c.name, fits[c.name][0]))
-        scores[c.name] = {"score": m.score, "n_matched": m.n_matched, "n_false": m.n_false,
-                          "loss": fits[c.name][1]}
+        scores[c.name] = {
+            "score": m.score,
+            "n_matched": m.n_matched,
+            "n_false": m.n_false,
+            "loss": fits[c.name][1],
+        }
         if c.name in include or (m.n_matched > 0 and m.score >= MIN_SCORE):
             ranked.append(c)
         elif m.n_matched == 0:
             rejected[c.name] = "its individual fit matches no observed peak"
         else:
-            rejected[c.name] = (f"score {m.score:g}: {m.n_matched} matched, {m.n_false} false "
-                                "peak(s)")
+            rejected[c.name] = (
+                f"score {m.score:g}: {m.n_matched} matched, {m.n_false} false peak(s)"
+            )
     # best score first; at equal score main isotopologues in their ground state first
     ranked.sort(key=lambda c: (-scores[c.name]["score"], is_rare(c.name), scores[c.name]["loss"]))
     report(total, total, STAGES[1])
-    comb = combine(obs, peaks, ranked, {n: f[0] for n, f in fits.items()}, models, settings,
-                   include=include, families=families)
+    comb = combine(
+        obs,
+        peaks,
+        ranked,
+        {n: f[0] for n, f in fits.items()},
+        models,
+        settings,
+        include=include,
+        families=families,
+    )
     rejected.update(comb.rejected)
     for name, n in comb.new_peaks.items():
         scores[name]["new_peaks"] = n
@@ -292,10 +348,10 @@ def identify(
     names = sorted(comb.accepted, key=lambda n: -scores[n]["score"])
     x0 = np.array([comb.x[n] for n in names])
     joint = refine(obs, names, [by_name[n].lines for n in names], x0, settings)
-    joint, tied = tie_unconstrained(obs, names, [by_name[n].lines for n in names], joint,
-                                    settings)
+    joint, tied = tie_unconstrained(obs, names, [by_name[n].lines for n in names], joint, settings)
     joint, names, dropped, flagged = drop_at_bound(
-        obs, names, [by_name[n].lines for n in names], joint, settings, include=include)
+        obs, names, [by_name[n].lines for n in names], joint, settings, include=include
+    )
     rejected.update(dropped)
     for name in names:
         scores[name]["tied"] = ",".join(tied.get(name, ()))
@@ -305,13 +361,25 @@ def identify(
         return _nothing_identified(obs, peaks, rejected, NOTHING_MESSAGE, settings, timings, t0)
     components = [models(n, joint.x[k]) for k, n in enumerate(names)]
     joint_match = match_model(obs, peaks, joint.model)
-    lines = assignment_table(peaks, joint_match, names, [by_name[n].lines for n in names],
-                             joint.x, components)
+    lines = assignment_table(
+        peaks, joint_match, names, [by_name[n].lines for n in names], joint.x, components
+    )
     n_unknown = int(np.sum(~joint_match.explained))
     timings["total"] = time.perf_counter() - t0
     report(total, total, STAGES[3])
-    message = (f"{len(names)} species identified; {len(peaks) - n_unknown} of {len(peaks)} "
-               "observed peaks explained")
-    return IdentificationResult(obs, names, joint, lines, _rejected_table(rejected), components,
-                                scores={n: scores[n] for n in names}, message=message,
-                                settings=settings, timings=timings)
+    message = (
+        f"{len(names)} species identified; {len(peaks) - n_unknown} of {len(peaks)} "
+        "observed peaks explained"
+    )
+    return IdentificationResult(
+        obs,
+        names,
+        joint,
+        lines,
+        _rejected_table(rejected),
+        components,
+        scores={n: scores[n] for n in names},
+        message=message,
+        settings=settings,
+        timings=timings,
+    )

@@ -49,13 +49,18 @@ def strongest_transition(lines: LineList, x: np.ndarray, freq_mhz: float) -> int
     t_ex, dv, v_off = float(x[1]), 10.0 ** float(x[3]), float(x[4])
     centre = sky_frequency(np.asarray(lines.freq, float), v_off)
     sigma = frequency_width(dv, centre) * FWHM_TO_SIGMA
-    weight = line_strength(lines, t_ex) / sigma * np.exp(-0.5 * ((freq_mhz - centre) / sigma)**2)
+    weight = line_strength(lines, t_ex) / sigma * np.exp(-0.5 * ((freq_mhz - centre) / sigma) ** 2)
     return int(np.argmax(weight)) if np.any(weight > 0) else -1
 
 
-def assignment_table(peaks: ObservedPeaks, joint: PeakMatch, names: Sequence[str],
-                     lines: Sequence[LineList], x: np.ndarray,
-                     components: Sequence[Sequence[np.ndarray]]):
+def assignment_table(
+    peaks: ObservedPeaks,
+    joint: PeakMatch,
+    names: Sequence[str],
+    lines: Sequence[LineList],
+    x: np.ndarray,
+    components: Sequence[Sequence[np.ndarray]],
+):
     """The line table: one row per observed peak (astropy Table with units).
 
     ``components``: the model of each species alone, per window (K); ``x``: fit-space
@@ -67,15 +72,17 @@ def assignment_table(peaks: ObservedPeaks, joint: PeakMatch, names: Sequence[str
     shares = np.array([peaks.mean_of(c) for c in components]).reshape(len(names), len(peaks))
     with np.errstate(invalid="ignore", divide="ignore"):
         shares = np.where(peaks.mean > 0, shares / peaks.mean, 0.0)
-    cols: dict[str, list] = {k: [] for k in ("species", "fractions", "qn", "line_freq",
-                                               "E_up", "A_ul")}
+    cols: dict[str, list] = {
+        k: [] for k in ("species", "fractions", "qn", "line_freq", "E_up", "A_ul")
+    }
     for k in range(len(peaks)):
         order = [i for i in np.argsort(-shares[:, k]) if shares[i, k] >= ASSIGN_FRACTION]
         best = [strongest_transition(lines[i], x[i], peaks.freq[k]) for i in order]
         cols["species"].append(SEPARATOR.join(names[i] for i in order))
         cols["fractions"].append(SEPARATOR.join(f"{shares[i, k]:.2f}" for i in order))
-        cols["qn"].append(SEPARATOR.join(_qn(lines[i], j)
-                                         for i, j in zip(order, best, strict=True)))
+        cols["qn"].append(
+            SEPARATOR.join(_qn(lines[i], j) for i, j in zip(order, best, strict=True))
+        )
         first = (order[0], best[0]) if order and best[0] >= 0 else None
         cols["line_freq"].append(float(lines[first[0]].freq[first[1]]) if first else np.nan)
         cols["E_up"].append(float(lines[first[0]].E_up[first[1]]) if first else np.nan)
@@ -97,7 +104,8 @@ def assignment_table(peaks: ObservedPeaks, joint: PeakMatch, names: Sequence[str
         "observed peaks (4 rms): species supplying >= "
         f"{ASSIGN_FRACTION:g} of the peak, fractions of the observed intensity, the "
         f"strongest transition of each, items joined by '{SEPARATOR}'; line_freq/E_up/A_ul of "
-        "the first")
+        "the first"
+    )
     return table
 
 

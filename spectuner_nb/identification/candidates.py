@@ -74,9 +74,13 @@ def line_strength(lines: LineList, t_ex: float) -> np.ndarray:
     opacity of docs/method.md §2 without the factors common to all lines of a species,
     A_ul g_u e^(−E_low/T_ex) (1 − e^(−hν/kT_ex)) / ν²."""
     freq = np.asarray(lines.freq, dtype=float)
-    return (np.asarray(lines.A_ul, float) * np.asarray(lines.g_u, float) / freq**2
-            * np.exp(-np.asarray(lines.E_low, float) / t_ex)
-            * -np.expm1(-H_OVER_K_K_PER_MHZ * freq / t_ex))
+    return (
+        np.asarray(lines.A_ul, float)
+        * np.asarray(lines.g_u, float)
+        / freq**2
+        * np.exp(-np.asarray(lines.E_low, float) / t_ex)
+        * -np.expm1(-H_OVER_K_K_PER_MHZ * freq / t_ex)
+    )
 
 
 def _temperatures(bounds: np.ndarray) -> np.ndarray:
@@ -85,8 +89,9 @@ def _temperatures(bounds: np.ndarray) -> np.ndarray:
     return grid if grid.size else np.array([0.5 * (lo + hi)])
 
 
-def peak_anchors(ll: LineList, obs: Observation, peaks: ObservedPeaks,
-                 bounds: np.ndarray) -> np.ndarray:
+def peak_anchors(
+    ll: LineList, obs: Observation, peaks: ObservedPeaks, bounds: np.ndarray
+) -> np.ndarray:
     """(T_ex, v_off, peak height) at which the strongest lines of ``ll`` sit on observed
     peaks (module docstring), (n, 3) in K, km/s and K; empty when there is none.
 
@@ -150,8 +155,10 @@ def resolve_names(names: Sequence[str], catalog, what: str) -> list[str]:
         except CatalogError:
             unknown.append(name)
     if unknown:
-        raise IdentificationError(f"{what}: unknown species {', '.join(map(str, unknown))} "
-                                  "(not in the catalog; see `spectuner-nb catalog list`)")
+        raise IdentificationError(
+            f"{what}: unknown species {', '.join(map(str, unknown))} "
+            "(not in the catalog; see `spectuner-nb catalog list`)"
+        )
     return list(dict.fromkeys(out))
 
 
@@ -188,8 +195,11 @@ def select_candidates(
     """
     if candidates is not None and len(candidates) == 0:
         raise IdentificationError("the candidate list is empty")
-    pool = (resolve_names(candidates, catalog, "candidates") if candidates is not None
-            else catalog.species())
+    pool = (
+        resolve_names(candidates, catalog, "candidates")
+        if candidates is not None
+        else catalog.species()
+    )
     forced = resolve_names(include, catalog, "include")
     dropped = set(resolve_names(exclude, catalog, "exclude"))
     both = dropped.intersection(forced)

@@ -116,8 +116,12 @@ class SpeciesModels:
     def __call__(self, name: str, x: np.ndarray) -> list[np.ndarray]:
         model = self._models.get(name)
         if model is None:
-            model = LTEModel(self.obs.rest_freqs, [self._lines[name]], beam=self.obs.beam,
-                             T_bg=list(self.obs.T_bg))
+            model = LTEModel(
+                self.obs.rest_freqs,
+                [self._lines[name]],
+                beam=self.obs.beam,
+                T_bg=list(self.obs.T_bg),
+            )
             self._models[name] = model
         return [s[0] for s in model.from_fit(np.asarray(x, float)[None, None])]
 
@@ -174,9 +178,17 @@ def _order(ranked: Sequence[Candidate], families: bool) -> list[Candidate]:
     return out + [c for p, group in children.items() if p not in names for c in group]
 
 
-def combine(obs: Observation, peaks: ObservedPeaks, ranked: Sequence[Candidate],
-            individual: dict[str, np.ndarray], models: SpeciesModels, settings: dict, *,
-            include: Sequence[str] = (), families: bool = True) -> Combination:
+def combine(
+    obs: Observation,
+    peaks: ObservedPeaks,
+    ranked: Sequence[Candidate],
+    individual: dict[str, np.ndarray],
+    models: SpeciesModels,
+    settings: dict,
+    *,
+    include: Sequence[str] = (),
+    families: bool = True,
+) -> Combination:
     """Greedy combination of the ranked candidates (best first); see the module docstring."""
     from ..fit import fit_spectrum
 
@@ -198,11 +210,25 @@ def combine(obs: Observation, peaks: ObservedPeaks, ranked: Sequence[Candidate],
         after = match_model(obs, peaks, [b + s for b, s in zip(base, alone, strict=True)])
         new, reason = _verdict(before, after, match_model(obs, peaks, alone))
         if reason:
-            starts = np.vstack([x[None], random_starts(c, np.asarray(settings["bounds"]),
-                                                       N_REFIT_STARTS, settings["seed"], obs)])
-            res = fit_spectrum(obs, [c.name], lines=[c.lines], loss=settings["loss"],
-                               init=starts[:, None, :], bounds=np.asarray(settings["bounds"]),
-                               base=base, errors=False, maxiter=FIT_MAXITER)
+            starts = np.vstack(
+                [
+                    x[None],
+                    random_starts(
+                        c, np.asarray(settings["bounds"]), N_REFIT_STARTS, settings["seed"], obs
+                    ),
+                ]
+            )
+            res = fit_spectrum(
+                obs,
+                [c.name],
+                lines=[c.lines],
+                loss=settings["loss"],
+                init=starts[:, None, :],
+                bounds=np.asarray(settings["bounds"]),
+                base=base,
+                errors=False,
+                maxiter=FIT_MAXITER,
+            )
             x = res.x[0]
             alone = models(c.name, x)
             after = match_model(obs, peaks, [b + s for b, s in zip(base, alone, strict=True)])
@@ -218,20 +244,26 @@ def combine(obs: Observation, peaks: ObservedPeaks, ranked: Sequence[Candidate],
     return out
 
 
-def refine(obs: Observation, names: Sequence[str], lines: Sequence, x: np.ndarray,
-           settings: dict):
+def refine(obs: Observation, names: Sequence[str], lines: Sequence, x: np.ndarray, settings: dict):
     """Joint refinement of the accepted species: peak matching, then χ² (FitResult)."""
     from ..fit import fit_spectrum
 
-    common: dict[str, Any] = dict(lines=list(lines), bounds=np.asarray(settings["bounds"]),
-                  maxiter=JOINT_MAXITER)
-    pm = fit_spectrum(obs, list(names), loss="pm", init=np.asarray(x)[None], errors=False,
-                      **common)
+    common: dict[str, Any] = dict(
+        lines=list(lines), bounds=np.asarray(settings["bounds"]), maxiter=JOINT_MAXITER
+    )
+    pm = fit_spectrum(obs, list(names), loss="pm", init=np.asarray(x)[None], errors=False, **common)
     # the joint fits keep SLSQP's own report (check_convergence=False): the tie below was
     # tuned on those solutions; with the check they end lower (Δχ² 73 on the one-line mock
     # of tests/test_identify_parts.py) and the tie then fails there
-    return fit_spectrum(obs, list(names), loss="chi2", init=pm.x[None], errors=True,
-                        check_convergence=False, **common)
+    return fit_spectrum(
+        obs,
+        list(names),
+        loss="chi2",
+        init=pm.x[None],
+        errors=True,
+        check_convergence=False,
+        **common,
+    )
 
 
 def loose_parameters(joint, preset: np.ndarray) -> np.ndarray:
@@ -257,8 +289,9 @@ def _at_source_velocity(x: np.ndarray, constrained: np.ndarray) -> np.ndarray:
     return np.abs(x[:, v_col] - v_ref) <= TIE_V_TOL * width
 
 
-def tie_unconstrained(obs: Observation, names: Sequence[str], lines: Sequence, joint,
-                      settings: dict):
+def tie_unconstrained(
+    obs: Observation, names: Sequence[str], lines: Sequence, joint, settings: dict
+):
     """Refit the joint χ² model with the :data:`TIED_PARAMS` of the species whose T_ex the
     data leave unconstrained held in the range of the species that constrain them (see the
     module docstring).
@@ -302,22 +335,41 @@ def tie_unconstrained(obs: Observation, names: Sequence[str], lines: Sequence, j
                 continue
             margin = TIE_MARGIN * (preset[col, 1] - preset[col, 0])
             vals = joint.x[source[:, col], col]
-            per[new[:, col], col] = [max(vals.min() - margin, preset[col, 0]),
-                                     min(vals.max() + margin, preset[col, 1])]
+            per[new[:, col], col] = [
+                max(vals.min() - margin, preset[col, 0]),
+                min(vals.max() + margin, preset[col, 1]),
+            ]
         if not new.any():
             break
         tied |= new
         x0 = np.clip(joint.x, per[..., 0], per[..., 1])
-        joint = fit_spectrum(obs, list(names), lines=list(lines), loss="chi2", init=x0[None],
-                             bounds=per, errors=True, maxiter=JOINT_MAXITER,
-                             check_convergence=False)  # as in refine()
+        joint = fit_spectrum(
+            obs,
+            list(names),
+            lines=list(lines),
+            loss="chi2",
+            init=x0[None],
+            bounds=per,
+            errors=True,
+            maxiter=JOINT_MAXITER,
+            check_convergence=False,
+        )  # as in refine()
     joint.at_bound = at_bound(joint.x, preset)
-    return joint, {name: tuple(FIT_NAMES[j] for j in np.flatnonzero(t))
-                   for name, t in zip(names, tied, strict=True) if t.any()}
+    return joint, {
+        name: tuple(FIT_NAMES[j] for j in np.flatnonzero(t))
+        for name, t in zip(names, tied, strict=True)
+        if t.any()
+    }
 
 
-def drop_at_bound(obs: Observation, names: Sequence[str], lines: Sequence, joint,
-                  settings: dict, include: Sequence[str] = ()):
+def drop_at_bound(
+    obs: Observation,
+    names: Sequence[str],
+    lines: Sequence,
+    joint,
+    settings: dict,
+    include: Sequence[str] = (),
+):
     """Reject the species whose :data:`AT_BOUND_PARAMS` end at a bound of the preset
     ``settings["bounds"]`` after :func:`tie_unconstrained`, and refit the others by χ²
     (each with the bounds it had, tied ones included); repeated up to :data:`TIE_ROUNDS`
@@ -344,15 +396,24 @@ def drop_at_bound(obs: Observation, names: Sequence[str], lines: Sequence, joint
             break
         for k in drop:
             which = ", ".join(AT_BOUND_PARAMS[j] for j in np.flatnonzero(hit[k]))
-            rejected[names[k]] = (f"{UNCONSTRAINED_AT_BOUND}: {which} at a bound of the preset "
-                                  "after the joint χ² refinement")
+            rejected[names[k]] = (
+                f"{UNCONSTRAINED_AT_BOUND}: {which} at a bound of the preset "
+                "after the joint χ² refinement"
+            )
         keep = [k for k in range(len(names)) if k not in drop]
         names, lines = [names[k] for k in keep], [lines[k] for k in keep]
         if not names:
             return None, [], rejected, []
-        joint = fit_spectrum(obs, names, lines=lines, loss="chi2", init=joint.x[keep][None],
-                             bounds=np.asarray(joint.bounds)[keep], errors=True,
-                             maxiter=JOINT_MAXITER)
+        joint = fit_spectrum(
+            obs,
+            names,
+            lines=lines,
+            loss="chi2",
+            init=joint.x[keep][None],
+            bounds=np.asarray(joint.bounds)[keep],
+            errors=True,
+            maxiter=JOINT_MAXITER,
+        )
         joint.at_bound = at_bound(joint.x, preset)
     flagged = np.flatnonzero(at_bound(joint.x, preset)[:, cols].any(axis=1))
     return joint, names, rejected, [names[k] for k in flagged]

@@ -47,7 +47,7 @@ N_ANCHORED_WITH_POLICY: int = 10
 
 
 def init_method(init: str, bounds: np.ndarray, policy) -> str:
-    """"policy" or "random": ``init`` resolved against the bounds and the checkpoint."""
+    """ "policy" or "random": ``init`` resolved against the bounds and the checkpoint."""
     if init not in INITS:
         raise IdentificationError(f"init must be one of {INITS}, got {init!r}")
     if init == "random":
@@ -61,16 +61,19 @@ def init_method(init: str, bounds: np.ndarray, policy) -> str:
     return "policy"
 
 
-def policy_starts(policy, obs: Observation, candidates: Sequence[Candidate], n_init: int,
-                  seed: int) -> np.ndarray:
+def policy_starts(
+    policy, obs: Observation, candidates: Sequence[Candidate], n_init: int, seed: int
+) -> np.ndarray:
     """Policy proposals for all candidates in one batch: (n_candidates, n_init, 5) fit space."""
-    draws = np.asarray(policy.propose(obs, [c.lines for c in candidates], n_init, seed=seed),
-                       dtype=float)
+    draws = np.asarray(
+        policy.propose(obs, [c.lines for c in candidates], n_init, seed=seed), dtype=float
+    )
     return draws.reshape(n_init, len(candidates), 5).transpose(1, 0, 2)
 
 
-def random_starts(candidate: Candidate, bounds: np.ndarray, n: int, seed: int,
-                  obs: Observation | None = None) -> np.ndarray:
+def random_starts(
+    candidate: Candidate, bounds: np.ndarray, n: int, seed: int, obs: Observation | None = None
+) -> np.ndarray:
     """``n`` fit-space starts (n, 5) drawn uniformly within ``bounds``.
 
     The first :data:`ANCHORED_FRACTION` of them take (T_ex, v_off) from the candidate's
@@ -87,23 +90,29 @@ def random_starts(candidate: Candidate, bounds: np.ndarray, n: int, seed: int,
         x[:n_anchor, 1] = pick[:, 0]
         x[:n_anchor, 4] = pick[:, 1]
         if obs is not None:
-            model = LTEModel(obs.rest_freqs, [candidate.lines], beam=obs.beam,
-                             T_bg=list(obs.T_bg))
+            model = LTEModel(obs.rest_freqs, [candidate.lines], beam=obs.beam, T_bg=list(obs.T_bg))
             peak = np.max(model.stacked_from_fit(x[:n_anchor, None, :]), axis=1)
             scale = np.log10(pick[:, 2] / np.where(peak > 0, peak, np.nan))
             x[:n_anchor, 2] = np.clip(x[:n_anchor, 2] + np.nan_to_num(scale), lo[2], hi[2])
     return x
 
 
-def fit_candidate(obs: Observation, name: str, lines, starts: np.ndarray, settings: dict
-                  ) -> tuple[np.ndarray, float, int]:
+def fit_candidate(
+    obs: Observation, name: str, lines, starts: np.ndarray, settings: dict
+) -> tuple[np.ndarray, float, int]:
     """One individual fit from fit-space ``starts`` (n, 5): (best x (5,), loss, nfev)."""
     from ..fit import fit_spectrum
 
-    res = fit_spectrum(obs, [name], lines=[lines], loss=settings["loss"],
-                       init=np.asarray(starts)[:, None, :],
-                       bounds=np.asarray(settings["bounds"]), errors=False,
-                       maxiter=FIT_MAXITER)
+    res = fit_spectrum(
+        obs,
+        [name],
+        lines=[lines],
+        loss=settings["loss"],
+        init=np.asarray(starts)[:, None, :],
+        bounds=np.asarray(settings["bounds"]),
+        errors=False,
+        maxiter=FIT_MAXITER,
+    )
     return res.x[0], float(res.loss), int(res.nfev)
 
 
@@ -115,9 +124,15 @@ def _task(obs, name, lines, starts, settings):
         return name, fit_candidate(obs, name, lines, starts, settings)
 
 
-def run_fits(obs: Observation, candidates: Sequence[Candidate], starts: dict, settings: dict,
-             store: FitStore | None, client=None,
-             on_done: Callable[[], None] | None = None) -> dict[str, tuple]:
+def run_fits(
+    obs: Observation,
+    candidates: Sequence[Candidate],
+    starts: dict,
+    settings: dict,
+    store: FitStore | None,
+    client=None,
+    on_done: Callable[[], None] | None = None,
+) -> dict[str, tuple]:
     """Fit every candidate not yet in ``store``; returns {name: (x, loss, nfev)} for all, in
     the order of ``candidates`` whatever order the fits finish or were stored in (the steps
     after depend on it only through this order, which must not change between runs).
@@ -148,8 +163,10 @@ def run_fits(obs: Observation, candidates: Sequence[Candidate], starts: dict, se
         from dask.distributed import as_completed
 
         obs_future = client.scatter(obs, broadcast=True)
-        futures = [client.submit(_task, obs_future, c.name, c.lines, starts[c.name], settings,
-                                 pure=False) for c in todo]
+        futures = [
+            client.submit(_task, obs_future, c.name, c.lines, starts[c.name], settings, pure=False)
+            for c in todo
+        ]
         for fut in as_completed(futures):
             name, result = fut.result()
             finish(name, result)

@@ -115,8 +115,7 @@ class ObservedPeaks:
     def from_observation(cls, obs: Observation) -> ObservedPeaks:
         """Find the observed peaks of ``obs`` (4 rms, per window)."""
         window, spans, freq, height, mean, rms, chans, per_window = [], [], [], [], [], [], [], []
-        for w, (f, y, r) in enumerate(zip(obs.rest_freqs, obs.intensities, obs.rms,
-                                          strict=True)):
+        for w, (f, y, r) in enumerate(zip(obs.rest_freqs, obs.intensities, obs.rms, strict=True)):
             found = find_peak_spans(y, float(r))
             per_window.append(found)
             for lo, hi in found:
@@ -129,14 +128,25 @@ class ObservedPeaks:
                 mean.append(float(np.mean(y[idx])))
                 rms.append(float(r))
                 chans.append(idx)
-        return cls(np.asarray(window, dtype=int), np.asarray(spans, dtype=float).reshape(-1, 2),
-                   np.asarray(freq, float), np.asarray(height, float), np.asarray(mean, float),
-                   np.asarray(rms, float), tuple(chans), tuple(per_window))
+        return cls(
+            np.asarray(window, dtype=int),
+            np.asarray(spans, dtype=float).reshape(-1, 2),
+            np.asarray(freq, float),
+            np.asarray(height, float),
+            np.asarray(mean, float),
+            np.asarray(rms, float),
+            tuple(chans),
+            tuple(per_window),
+        )
 
     def mean_of(self, spectra: Sequence[np.ndarray]) -> np.ndarray:
         """Mean of a spectrum per window over every peak span, (n,) in its unit."""
-        return np.array([float(np.mean(spectra[w][idx]))
-                         for w, idx in zip(self.window, self.channels, strict=True)])
+        return np.array(
+            [
+                float(np.mean(spectra[w][idx]))
+                for w, idx in zip(self.window, self.channels, strict=True)
+            ]
+        )
 
 
 @dataclass(frozen=True)
@@ -186,8 +196,7 @@ class PeakMatch:
         return float(self.n_matched - FALSE_PENALTY * self.n_false)
 
 
-def match_model(obs: Observation, peaks: ObservedPeaks,
-                model: Sequence[np.ndarray]) -> PeakMatch:
+def match_model(obs: Observation, peaks: ObservedPeaks, model: Sequence[np.ndarray]) -> PeakMatch:
     """Compare a model spectrum (K, one array per window) with the observed peaks."""
     n = len(peaks)
     model_mean = peaks.mean_of(model)
@@ -197,8 +206,9 @@ def match_model(obs: Observation, peaks: ObservedPeaks,
     overshoot = excess > np.maximum(OVERSHOOT_SIGMA * peaks.rms, OVERSHOOT_FRACTION * obs_mean)
     model_peak = np.zeros(n, dtype=bool)
     false_freq = []
-    for w, (f, y, m, r) in enumerate(zip(obs.rest_freqs, obs.intensities, model, obs.rms,
-                                         strict=True)):
+    for w, (f, y, m, r) in enumerate(
+        zip(obs.rest_freqs, obs.intensities, model, obs.rms, strict=True)
+    ):
         m = np.asarray(m, dtype=float)
         found = find_peak_spans(m, float(r), n_sigma=PEAK_N_SIGMA)
         if found.size == 0:

@@ -110,8 +110,9 @@ class IdentificationResult:
         from astropy.table import Table
 
         if self.fit is None:
-            return Table(names=("species", "score", "n_matched", "n_false"),
-                         dtype=(str, float, int, int))
+            return Table(
+                names=("species", "score", "n_matched", "n_false"), dtype=(str, float, int, int)
+            )
         table = self.fit.to_table()
         table.remove_column("component")
         for key in ("score", "n_matched", "n_false", "new_peaks"):
@@ -122,8 +123,10 @@ class IdentificationResult:
 
     def __repr__(self) -> str:
         n_unknown = len(self.unknown)
-        head = (f"<IdentificationResult {len(self.species)} species, {self.n_peaks} peaks "
-                f"({n_unknown} unknown)")
+        head = (
+            f"<IdentificationResult {len(self.species)} species, {self.n_peaks} peaks "
+            f"({n_unknown} unknown)"
+        )
         if self.message:
             head += f": {self.message}"
         return head + "".join(f"\n  {s}" for s in self.species) + ">"
@@ -139,35 +142,65 @@ class IdentificationResult:
 
         palette = Category20[20]
         figs = []
-        for w, (f, y, m) in enumerate(zip(self.obs.rest_freqs, self.obs.intensities,
-                                          self.model, strict=True)):
-            fig = figure(width=width, height=height, title=f"window {w}: {self.obs.name}",
-                         x_axis_label="rest frequency (MHz)", y_axis_label="T (K)",
-                         tools="pan,wheel_zoom,box_zoom,reset,save")
+        for w, (f, y, m) in enumerate(
+            zip(self.obs.rest_freqs, self.obs.intensities, self.model, strict=True)
+        ):
+            fig = figure(
+                width=width,
+                height=height,
+                title=f"window {w}: {self.obs.name}",
+                x_axis_label="rest frequency (MHz)",
+                y_axis_label="T (K)",
+                tools="pan,wheel_zoom,box_zoom,reset,save",
+            )
             fig.step(f, y, mode="center", color="black", legend_label="observed")
             fig.line(f, m, color="red", line_width=2, alpha=0.6, legend_label="joint model")
             for k, (name, comp) in enumerate(zip(self.species, self.components, strict=True)):
-                fig.line(f, comp[w], color=palette[k % 20], line_width=1.2,
-                         legend_label=name)
+                fig.line(f, comp[w], color=palette[k % 20], line_width=1.2, legend_label=name)
             rows = self.lines[np.asarray(self.lines["window"]) == w]
             if len(rows):
-                src = ColumnDataSource({
-                    "freq": np.asarray(rows["freq"], float),
-                    "T": np.asarray(rows["T_peak"], float),
-                    "species": [s or "unknown" for s in rows["species"]],
-                    "qn": list(rows["qn"]), "fractions": list(rows["fractions"]),
-                })
-                peaks = fig.scatter("freq", "T", source=src, size=7, marker="triangle",
-                                    color="gray", alpha=0.7, legend_label="observed peaks")
-                fig.add_tools(HoverTool(renderers=[peaks], tooltips=[
-                    ("ν (MHz)", "@freq{0.000}"), ("T (K)", "@T{0.00}"),
-                    ("species", "@species"), ("fractions", "@fractions"),
-                    ("transition", "@qn")]))
+                src = ColumnDataSource(
+                    {
+                        "freq": np.asarray(rows["freq"], float),
+                        "T": np.asarray(rows["T_peak"], float),
+                        "species": [s or "unknown" for s in rows["species"]],
+                        "qn": list(rows["qn"]),
+                        "fractions": list(rows["fractions"]),
+                    }
+                )
+                peaks = fig.scatter(
+                    "freq",
+                    "T",
+                    source=src,
+                    size=7,
+                    marker="triangle",
+                    color="gray",
+                    alpha=0.7,
+                    legend_label="observed peaks",
+                )
+                fig.add_tools(
+                    HoverTool(
+                        renderers=[peaks],
+                        tooltips=[
+                            ("ν (MHz)", "@freq{0.000}"),
+                            ("T (K)", "@T{0.00}"),
+                            ("species", "@species"),
+                            ("fractions", "@fractions"),
+                            ("transition", "@qn"),
+                        ],
+                    )
+                )
                 bad = ~np.asarray(rows["explained"], bool)
                 if bad.any():
-                    fig.scatter(np.asarray(rows["freq"], float)[bad],
-                                np.asarray(rows["T_peak"], float)[bad], marker="x", size=12,
-                                color="red", line_width=2, legend_label="unknown")
+                    fig.scatter(
+                        np.asarray(rows["freq"], float)[bad],
+                        np.asarray(rows["T_peak"], float)[bad],
+                        marker="x",
+                        size=12,
+                        color="red",
+                        line_width=2,
+                        legend_label="unknown",
+                    )
             fig.legend.click_policy = "hide"
             fig.legend.location = "top_left"
             figs.append(fig)
@@ -184,8 +217,9 @@ class IdentificationResult:
         from astropy.table import Table
 
         table = Table()
-        table["window"] = np.concatenate([np.full(f.size, w) for w, f in
-                                          enumerate(self.obs.rest_freqs)])
+        table["window"] = np.concatenate(
+            [np.full(f.size, w) for w, f in enumerate(self.obs.rest_freqs)]
+        )
         table["freq"] = np.concatenate(self.obs.rest_freqs)
         table["freq"].unit = "MHz"
         table["observed"] = np.concatenate(self.obs.intensities)
@@ -201,8 +235,9 @@ class IdentificationResult:
         """Write the tables, model spectrum, joint fit and molfit into ``folder``; returns
         the file names (the summary is written by :meth:`write`)."""
         names = ["species.ecsv", "lines.ecsv", "rejected.ecsv", "model.ecsv"]
-        for name, table in zip(names, (self.table(), self.lines, self.rejected,
-                                       self._spectrum_table()), strict=True):
+        for name, table in zip(
+            names, (self.table(), self.lines, self.rejected, self._spectrum_table()), strict=True
+        ):
             table.write(folder / name)
         if self.fit is not None:
             self.fit.to_json(folder / "fit.json")
@@ -215,10 +250,16 @@ class IdentificationResult:
         a staging folder, are renamed into place, and ``summary.json`` with the SHA-256 of
         each is written last (:func:`spectuner_nb.atomic.write_folder`); an older result in
         ``folder`` is replaced, never mixed with the new one."""
-        summary = {"species": self.species, "message": self.message, "n_peaks": self.n_peaks,
-                   "n_unknown": len(self.unknown), "scores": self.scores,
-                   "settings": self.settings, "timings": self.timings,
-                   "observation": self.obs.to_dict()}
+        summary = {
+            "species": self.species,
+            "message": self.message,
+            "n_peaks": self.n_peaks,
+            "n_unknown": len(self.unknown),
+            "scores": self.scores,
+            "settings": self.settings,
+            "timings": self.timings,
+            "observation": self.obs.to_dict(),
+        }
         summary = json.loads(json.dumps(summary, default=_json_default))
         write_folder(folder, self._write_files, SUMMARY_FILE, summary, what="identification")
         return Path(folder)
@@ -239,14 +280,22 @@ class IdentificationResult:
             spectrum = Table.read(folder / "model.ecsv")
         except (OSError, ValueError, KeyError) as exc:
             raise ResultsError(f"cannot read an identification from {folder}: {exc}") from exc
-        fit = FitResult.from_json(folder / "fit.json") if "fit.json" in summary["files"] \
-            else None
+        fit = FitResult.from_json(folder / "fit.json") if "fit.json" in summary["files"] else None
         obs = fit.obs if fit is not None else Observation.from_dict(summary["observation"])
         win = np.asarray(spectrum["window"])
-        components = [[np.asarray(spectrum[name], float)[win == w]
-                       for w in range(obs.n_windows)] for name in summary["species"]]
-        return cls(obs=obs, species=list(summary["species"]), fit=fit, lines=lines,
-                   rejected=rejected, components=components, scores=summary["scores"],
-                   message=summary["message"], settings=summary["settings"],
-                   timings=summary["timings"])
-
+        components = [
+            [np.asarray(spectrum[name], float)[win == w] for w in range(obs.n_windows)]
+            for name in summary["species"]
+        ]
+        return cls(
+            obs=obs,
+            species=list(summary["species"]),
+            fit=fit,
+            lines=lines,
+            rejected=rejected,
+            components=components,
+            scores=summary["scores"],
+            message=summary["message"],
+            settings=summary["settings"],
+            timings=summary["timings"],
+        )

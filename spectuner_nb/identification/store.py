@@ -50,8 +50,7 @@ def _update(h, arr) -> None:
     h.update(a.tobytes())
 
 
-def run_identity(obs: Observation, lines: Sequence, settings: dict,
-                 policy_id: str | None) -> str:
+def run_identity(obs: Observation, lines: Sequence, settings: dict, policy_id: str | None) -> str:
     """SHA-256 (hex) of everything an individual fit depends on.
 
     ``lines``: the candidates' LineLists (frequencies, A_ul, E_low, g_u and the partition
@@ -68,8 +67,7 @@ def run_identity(obs: Observation, lines: Sequence, settings: dict,
     _update(h, [obs.v_lsr])
     for ll in lines:
         h.update(ll.species.encode())
-        for arr in (ll.freq, ll.A_ul, ll.E_low, ll.g_u, ll.partition.temperature,
-                    ll.partition.q):
+        for arr in (ll.freq, ll.A_ul, ll.E_low, ll.g_u, ll.partition.temperature, ll.partition.q):
             _update(h, arr)
     h.update(json.dumps(settings, sort_keys=True, default=str).encode())
     h.update(str(policy_id).encode())
@@ -85,8 +83,9 @@ def fit_key(name: str) -> str:
 class FitStore:
     """Individual fits of one identification in ``workdir`` (see the module docstring)."""
 
-    def __init__(self, workdir: str | Path, identity: str, details: dict, *,
-                 resume: bool = True) -> None:
+    def __init__(
+        self, workdir: str | Path, identity: str, details: dict, *, resume: bool = True
+    ) -> None:
         self.workdir = Path(workdir)
         self.fit_dir = self.workdir / FITS_DIR
         try:
@@ -107,17 +106,16 @@ class FitStore:
             try:
                 old = json.loads(path.read_text())["identity"]
             except (OSError, ValueError, KeyError, TypeError) as exc:
-                raise IdentificationError(f"{path} is unreadable ({exc}); {RESTART_HINT}"
-                                          ) from exc
+                raise IdentificationError(f"{path} is unreadable ({exc}); {RESTART_HINT}") from exc
             if old != identity:
                 raise IdentificationError(
                     f"{self.workdir} holds another identification (different observation, "
-                    f"catalog, settings or policy); {RESTART_HINT}")
+                    f"catalog, settings or policy); {RESTART_HINT}"
+                )
         else:
             if self.fit_dir.exists():
                 shutil.rmtree(self.fit_dir)
-            text = json.dumps({"identity": identity, "details": details}, indent=1,
-                              default=str)
+            text = json.dumps({"identity": identity, "details": details}, indent=1, default=str)
             atomic_write(path, lambda fh: fh.write(text.encode()))
         self.fit_dir.mkdir(parents=True, exist_ok=True)
         for leftover in [*self.fit_dir.glob(".*.tmp"), *self.workdir.glob(".*.tmp")]:
@@ -151,9 +149,16 @@ class FitStore:
 
     def write(self, name: str, x: np.ndarray, loss: float, nfev: int) -> None:
         """Store one finished fit atomically (x: fit space (5,))."""
-        atomic_write(self._path(name), lambda fh: np.savez(
-            fh, species=np.array(name), x=np.asarray(x, float), loss=np.float64(loss),
-            nfev=np.int64(nfev)))
+        atomic_write(
+            self._path(name),
+            lambda fh: np.savez(
+                fh,
+                species=np.array(name),
+                x=np.asarray(x, float),
+                loss=np.float64(loss),
+                nfev=np.int64(nfev),
+            ),
+        )
 
     def read(self, name: str) -> tuple[np.ndarray, float, int]:
         """(x (5,), loss, nfev) of a stored fit."""

@@ -5,6 +5,9 @@ import warnings
 
 from .training import augment as _moved
 
-warnings.warn("spectuner_nb.policy.augment moved to spectuner_nb.policy.training.augment",
-              DeprecationWarning, stacklevel=2)
+warnings.warn(
+    "spectuner_nb.policy.augment moved to spectuner_nb.policy.training.augment",
+    DeprecationWarning,
+    stacklevel=2,
+)
 sys.modules[__name__] = _moved

@@ -22,8 +22,13 @@ from .features import FeatureNorm
 from .network import PolicyNetwork
 
 __all__ = [
-    "FORMAT_VERSION", "WEIGHTS_FILE", "CONFIG_FILE", "default_checkpoint_dir", "save_checkpoint",
-    "read_config", "load_checkpoint",
+    "FORMAT_VERSION",
+    "WEIGHTS_FILE",
+    "CONFIG_FILE",
+    "default_checkpoint_dir",
+    "save_checkpoint",
+    "read_config",
+    "load_checkpoint",
 ]
 
 FORMAT_VERSION: int = 1
@@ -114,4 +119,3 @@ def load_checkpoint(path: str | Path | None = None) -> tuple[PolicyNetwork, Feat
     network.load_state_dict(tensors)
     network.eval()
     return network, norm, config
-

@@ -7,12 +7,26 @@ from dataclasses import asdict, dataclass, fields
 from ..errors import CheckpointError
 
 __all__ = [
-    "PARTITION_TEMPERATURES_K", "N_TRANSITION_FEATURES", "N_SPECTRUM_FEATURES", "PolicyConfig",
-    "CONFIGS", "get_config",
+    "PARTITION_TEMPERATURES_K",
+    "N_TRANSITION_FEATURES",
+    "N_SPECTRUM_FEATURES",
+    "PolicyConfig",
+    "CONFIGS",
+    "get_config",
 ]
 
 PARTITION_TEMPERATURES_K: tuple[float, ...] = (
-    2.725, 5.0, 9.375, 18.75, 37.5, 75.0, 150.0, 225.0, 300.0, 500.0, 1000.0
+    2.725,
+    5.0,
+    9.375,
+    18.75,
+    37.5,
+    75.0,
+    150.0,
+    225.0,
+    300.0,
+    500.0,
+    1000.0,
 )
 """Temperatures (K) at which Q(T) enters the transition features (the CDMS table nodes)."""
 
@@ -84,8 +98,15 @@ class PolicyConfig:
 
 CONFIGS: dict[str, PolicyConfig] = {
     "paper": PolicyConfig(
-        dim=768, n_heads=8, mlp_hidden=2048, n_encoder_blocks=2, n_patch_layers=4,
-        n_sequence_layers=2, n_decoder_blocks=1, n_grid=1920, max_transitions=64,
+        dim=768,
+        n_heads=8,
+        mlp_hidden=2048,
+        n_encoder_blocks=2,
+        n_patch_layers=4,
+        n_sequence_layers=2,
+        n_decoder_blocks=1,
+        n_grid=1920,
+        max_transitions=64,
     ),
     "small": PolicyConfig(),
     "tiny": PolicyConfig(dim=32, n_heads=2, mlp_hidden=64, n_grid=64, max_transitions=8),

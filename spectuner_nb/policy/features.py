@@ -35,9 +35,18 @@ from .config import (
 )
 
 __all__ = [
-    "BEAM_LOG10_RANGE", "STRENGTH_T_K", "FeatureNorm", "PolicyInput", "transitions_in_view",
-    "raw_transition_features", "select_transitions", "peak_channels", "count_peaks",
-    "beam_feature", "spectrum_grids", "build_input",
+    "BEAM_LOG10_RANGE",
+    "STRENGTH_T_K",
+    "FeatureNorm",
+    "PolicyInput",
+    "transitions_in_view",
+    "raw_transition_features",
+    "select_transitions",
+    "peak_channels",
+    "count_peaks",
+    "beam_feature",
+    "spectrum_grids",
+    "build_input",
 ]
 
 BEAM_LOG10_RANGE: tuple[float, float] = (-2.0, 1.0)
@@ -101,8 +110,9 @@ def transitions_in_view(lines: LineList, obs: Observation) -> LineList:
     return lines.in_windows(obs.windows, pad_kms=V_OFF_MAX_KMS)
 
 
-def raw_transition_features(lines: LineList, degeneracy_scale: float = 1.0,
-                            strength_scale: float = 1.0) -> np.ndarray:
+def raw_transition_features(
+    lines: LineList, degeneracy_scale: float = 1.0, strength_scale: float = 1.0
+) -> np.ndarray:
     """Un-normalised transition features (n_lines, N_TRANSITION_FEATURES).
 
     ``degeneracy_scale`` multiplies g_u and Q(T) (a degeneracy convention that leaves
@@ -127,8 +137,11 @@ def select_transitions(lines: LineList, max_transitions: int, seed: int) -> np.n
     n = len(lines)
     if n <= max_transitions:
         return np.arange(n)
-    strength = (np.asarray(lines.A_ul) * np.asarray(lines.g_u)
-                * np.exp(-np.asarray(lines.E_up) / STRENGTH_T_K))
+    strength = (
+        np.asarray(lines.A_ul)
+        * np.asarray(lines.g_u)
+        * np.exp(-np.asarray(lines.E_up) / STRENGTH_T_K)
+    )
     order = np.argsort(-strength, kind="stable")
     n_top = max_transitions // 2
     rest = order[n_top:]
@@ -191,8 +204,13 @@ def spectrum_grids(
 
 
 def build_input(
-    obs: Observation, lines: LineList, cfg: PolicyConfig, norm: FeatureNorm, seed: int = 0,
-    degeneracy_scale: float = 1.0, strength_scale: float = 1.0,
+    obs: Observation,
+    lines: LineList,
+    cfg: PolicyConfig,
+    norm: FeatureNorm,
+    seed: int = 0,
+    degeneracy_scale: float = 1.0,
+    strength_scale: float = 1.0,
 ) -> PolicyInput:
     """Inputs for one (observation, species) pair, padded to ``cfg.max_transitions``.
 
@@ -210,8 +228,9 @@ def build_input(
     mask = np.zeros((1, t), dtype=bool)
     n = len(sel)
     if n:
-        trans[0, :n] = (raw_transition_features(sel, degeneracy_scale, strength_scale)
-                        - norm.mean) / norm.std
+        trans[0, :n] = (
+            raw_transition_features(sel, degeneracy_scale, strength_scale) - norm.mean
+        ) / norm.std
         spec[0, :n] = spectrum_grids(obs, np.asarray(sel.freq), cfg)
         mask[0, :n] = True
     else:

@@ -99,8 +99,13 @@ class AutoregressiveFlow(nn.Module):
         one token per sample instead of re-running the whole causal sequence.
         """
         ctx = context.unsqueeze(-2).expand(*context.shape[:-1], n, context.shape[-1])
-        z = torch.rand(*ctx.shape[:-1], self.n_params, generator=generator,
-                       device=context.device, dtype=context.dtype)
+        z = torch.rand(
+            *ctx.shape[:-1],
+            self.n_params,
+            generator=generator,
+            device=context.device,
+            dtype=context.dtype,
+        )
         caches: list[list[torch.Tensor]] = [[] for _ in self.blocks]
         u_cols, ld_cols = [], []
         previous = torch.zeros_like(z[..., :1])

@@ -42,7 +42,8 @@ def load_policy(*, required: bool = False):
         if required:
             raise CheckpointError(
                 f"no policy checkpoint can be loaded from {directory} ({exc}); use "
-                "init='random' (or init='auto', which falls back to random starts)") from exc
+                "init='random' (or init='auto', which falls back to random starts)"
+            ) from exc
         return None, None
     return policy, digest
 

@@ -64,8 +64,11 @@ class Policy:
         if path is None:
             path = os.environ.get(CHECKPOINT_ENV) or default_checkpoint_dir()
         directory = Path(path).resolve()
-        stamp = (directory / WEIGHTS_FILE).stat().st_mtime_ns if (
-            directory / WEIGHTS_FILE).is_file() else 0
+        stamp = (
+            (directory / WEIGHTS_FILE).stat().st_mtime_ns
+            if (directory / WEIGHTS_FILE).is_file()
+            else 0
+        )
         return _load_cached(str(directory), stamp)
 
     @property
@@ -90,7 +93,9 @@ class Policy:
         return out
 
     def inputs(
-        self, observations: Sequence[Observation], lines: Sequence[Sequence[LineList]],
+        self,
+        observations: Sequence[Observation],
+        lines: Sequence[Sequence[LineList]],
         seed: int = 0,
     ) -> PolicyInput:
         """Network inputs for every (observation, species) pair, observation-major."""

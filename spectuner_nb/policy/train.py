@@ -5,6 +5,9 @@ import warnings
 
 from .training import train as _moved
 
-warnings.warn("spectuner_nb.policy.train moved to spectuner_nb.policy.training.train",
-              DeprecationWarning, stacklevel=2)
+warnings.warn(
+    "spectuner_nb.policy.train moved to spectuner_nb.policy.training.train",
+    DeprecationWarning,
+    stacklevel=2,
+)
 sys.modules[__name__] = _moved

@@ -13,7 +13,11 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
-    "MIN_BIN_WIDTH", "MIN_DENSITY", "quadratic_forward", "quadratic_inverse", "n_transform_params",
+    "MIN_BIN_WIDTH",
+    "MIN_DENSITY",
+    "quadratic_forward",
+    "quadratic_inverse",
+    "n_transform_params",
     "split_params",
 ]
 
@@ -49,8 +53,11 @@ def quadratic_forward(
     widths, heights, edges, cdf = _bins(w, h)
     x = x.clamp(_EPS, 1.0 - _EPS)
     n_bins = widths.shape[-1]
-    idx = (torch.searchsorted(edges[..., 1:-1].contiguous(), x.unsqueeze(-1)).squeeze(-1)
-           .clamp(0, n_bins - 1))
+    idx = (
+        torch.searchsorted(edges[..., 1:-1].contiguous(), x.unsqueeze(-1))
+        .squeeze(-1)
+        .clamp(0, n_bins - 1)
+    )
     x0, wb = _gather(edges, idx), _gather(widths, idx)
     v0, v1 = _gather(heights, idx), _gather(heights[..., 1:], idx)
     alpha = ((x - x0) / wb).clamp(0.0, 1.0)
@@ -66,8 +73,11 @@ def quadratic_inverse(
     widths, heights, edges, cdf = _bins(w, h)
     y = y.clamp(_EPS, 1.0 - _EPS)
     n_bins = widths.shape[-1]
-    idx = (torch.searchsorted(cdf[..., 1:-1].contiguous(), y.unsqueeze(-1)).squeeze(-1)
-           .clamp(0, n_bins - 1))
+    idx = (
+        torch.searchsorted(cdf[..., 1:-1].contiguous(), y.unsqueeze(-1))
+        .squeeze(-1)
+        .clamp(0, n_bins - 1)
+    )
     x0, wb, c0 = _gather(edges, idx), _gather(widths, idx), _gather(cdf, idx)
     v0, v1 = _gather(heights, idx), _gather(heights[..., 1:], idx)
     # Solve 0.5 (v1 - v0) a² + v0 a - (y - c0)/wb = 0 for a in [0, 1] (stable form).

@@ -63,15 +63,18 @@ def axis_labels(page: Any) -> list[str]:
     )
 
 
-def wait_source(page: Any, name: str, column: str, condition: str, timeout_ms: int = 30_000
-                ) -> None:
+def wait_source(
+    page: Any, name: str, column: str, condition: str, timeout_ms: int = 30_000
+) -> None:
     """Wait until JavaScript ``condition`` (an expression of the array ``v``) holds for the
     column ``column`` of the ColumnDataSource ``name``."""
     page.wait_for_function(
         f"""([name, col]) => {{ const m = ({_FIND_MODEL})(name); if (m === null) return false;
         const raw = m.data instanceof Map ? m.data.get(col) : m.data[col];
         const v = Array.from(raw ?? []); return ({condition}); }}""",
-        arg=[name, column], timeout=timeout_ms)
+        arg=[name, column],
+        timeout=timeout_ms,
+    )
 
 
 def click_pixel(page: Any, x: int, y: int, attempts: int = 3) -> float:
@@ -84,8 +87,9 @@ def click_pixel(page: Any, x: int, y: int, attempts: int = 3) -> float:
         page.mouse.click(px, py)
         try:
             page.wait_for_function(
-                f"() => document.querySelector('{PIXEL_STATUS}').innerText"
-                f".includes('({x}, {y})')", timeout=20_000)
+                f"() => document.querySelector('{PIXEL_STATUS}').innerText.includes('({x}, {y})')",
+                timeout=20_000,
+            )
             return time.perf_counter() - start
         except Exception:
             if attempt == attempts - 1:

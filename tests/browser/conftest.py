@@ -30,10 +30,12 @@ warm page loads, 1 in 5 with cold numba caches; it hit a readiness widget in its
 The readiness marker is therefore static HTML, and a page showing the race is reloaded
 (reported on stderr), up to ``PAGE_LOADS`` times."""
 PAGE_LOADS = 4
-RENDERED = ("(race) => document.body.innerText.includes(race)"
-            " || (document.querySelector('.spectuner-ready') !== null"
-            " && document.querySelector('.spectuner-app') !== null"
-            " && document.querySelector('.spectuner-comparison') !== null)")
+RENDERED = (
+    "(race) => document.body.innerText.includes(race)"
+    " || (document.querySelector('.spectuner-ready') !== null"
+    " && document.querySelector('.spectuner-app') !== null"
+    " && document.querySelector('.spectuner-comparison') !== null)"
+)
 """True once the page shows the race, or the end of the notebook and both widgets."""
 
 
@@ -59,9 +61,11 @@ def voila_url(voila_server):
 def _failure_report(pg, messages: list[str], log: Path) -> str:
     """What the page, the browser console and the Voilà log say when rendering failed."""
     errors = [m for m in messages if "error" in m.lower() or "not found" in m.lower()]
-    return (f"page text (end):\n{pg.inner_text('body')[-3000:]}\n"
-            f"browser console errors:\n" + "\n".join(errors[-20:]) + "\n"
-            f"voila log (end):\n{log.read_text()[-3000:] if log.exists() else '(none)'}")
+    return (
+        f"page text (end):\n{pg.inner_text('body')[-3000:]}\n"
+        f"browser console errors:\n" + "\n".join(errors[-20:]) + "\n"
+        f"voila log (end):\n{log.read_text()[-3000:] if log.exists() else '(none)'}"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -77,8 +81,11 @@ def pw_driver():
 def page(voila_server, pw_driver):
     """A chromium page with the rendered app (all widgets present)."""
     context = pw_driver.chromium.launch_persistent_context(
-        tempfile.mkdtemp(prefix="chromium-"), executable_path=chromium_path(),
-        args=list(CHROMIUM_FLAGS), headless=True, viewport=BROWSER_SIZE,
+        tempfile.mkdtemp(prefix="chromium-"),
+        executable_path=chromium_path(),
+        args=list(CHROMIUM_FLAGS),
+        headless=True,
+        viewport=BROWSER_SIZE,
     )
     pg = context.new_page()
     messages: list[str] = []
@@ -92,18 +99,20 @@ def page(voila_server, pw_driver):
             pg.wait_for_function(RENDERED, arg=WIDGET_RACE, timeout=LOAD_TIMEOUT_MS)
         except Exception as exc:  # show what the page, console and server say
             report = _failure_report(pg, messages, voila_server.log)
-            raise RuntimeError(
-                f"the widget notebook did not finish rendering:\n{report}") from exc
+            raise RuntimeError(f"the widget notebook did not finish rendering:\n{report}") from exc
         if WIDGET_RACE not in pg.inner_text("body"):
             break
         if attempt == PAGE_LOADS:
             report = _failure_report(pg, messages, voila_server.log)
-            raise RuntimeError(f"front-end widget race in {PAGE_LOADS} page loads in a row:"
-                               f"\n{report}")
-        print(f"\nbrowser tests: '{WIDGET_RACE}' on page load {attempt}; reloading",
-              file=sys.stderr)
-    pg.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0",
-                         timeout=LOAD_TIMEOUT_MS)
+            raise RuntimeError(
+                f"front-end widget race in {PAGE_LOADS} page loads in a row:\n{report}"
+            )
+        print(
+            f"\nbrowser tests: '{WIDGET_RACE}' on page load {attempt}; reloading", file=sys.stderr
+        )
+    pg.wait_for_function(
+        "() => window.Bokeh && Bokeh.documents.length > 0", timeout=LOAD_TIMEOUT_MS
+    )
     pg.console_messages = messages  # type: ignore[attr-defined]
     pg.requests = requests  # type: ignore[attr-defined]
     pg.load_seconds = time.monotonic() - start  # type: ignore[attr-defined]
@@ -117,8 +126,10 @@ def screenshot_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("screenshots")
 
 
-LAB_READY = ("import ipywidgets\nready = ipywidgets.HTML('ready')\n"
-             "ready.add_class('spectuner-ready')\ndisplay(ready)")
+LAB_READY = (
+    "import ipywidgets\nready = ipywidgets.HTML('ready')\n"
+    "ready.add_class('spectuner-ready')\ndisplay(ready)"
+)
 
 
 @pytest.fixture(scope="session")
@@ -132,15 +143,17 @@ def lab_page(tmp_path_factory, pw_driver):
     server.start()
     try:
         context = pw_driver.chromium.launch_persistent_context(
-            tempfile.mkdtemp(prefix="chromium-"), executable_path=chromium_path(),
-            args=list(CHROMIUM_FLAGS), headless=True, viewport=BROWSER_SIZE)
+            tempfile.mkdtemp(prefix="chromium-"),
+            executable_path=chromium_path(),
+            args=list(CHROMIUM_FLAGS),
+            headless=True,
+            viewport=BROWSER_SIZE,
+        )
         page = context.new_page()
         page.goto(server.notebook_url("spectuner-test"), timeout=120_000)
-        page.wait_for_selector("text=Kernel status: Idle", state="attached",
-                               timeout=180_000)
+        page.wait_for_selector("text=Kernel status: Idle", state="attached", timeout=180_000)
         _run_all_cells(page)
-        page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0",
-                               timeout=120_000)
+        page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0", timeout=120_000)
         page.notebook_url = server.notebook_url("spectuner-test").replace("?reset", "")
         page.notebook_path = notebook
         yield page
@@ -159,7 +172,8 @@ def _run_all_cells(page) -> None:
         try:
             page.wait_for_function(
                 "() => document.querySelector('.jp-Notebook .jp-OutputArea-output') !== null",
-                timeout=60_000)
+                timeout=60_000,
+            )
             break
         except Exception:
             if attempt == 2:

@@ -17,9 +17,15 @@ import time
 from pathlib import Path
 
 CHROMIUM_FLAGS: tuple[str, ...] = (
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-    "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 )
 
 
@@ -59,9 +65,13 @@ class NotebookServer:
     def start(self, timeout: float = 90.0) -> None:
         """Launch the server and wait until it accepts connections (RuntimeError on failure)."""
         self._log_handle = open(self.log, "w")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(self.command(), cwd=self.notebook.parent,
-                                        env=self.environment(), stdout=self._log_handle,
-                                        stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            self.command(),
+            cwd=self.notebook.parent,
+            env=self.environment(),
+            stdout=self._log_handle,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -72,8 +82,9 @@ class NotebookServer:
             except OSError:
                 time.sleep(0.5)
         self.stop()
-        raise RuntimeError(f"server did not answer within {timeout} s; log:\n"
-                           f"{self.log.read_text()}")
+        raise RuntimeError(
+            f"server did not answer within {timeout} s; log:\n{self.log.read_text()}"
+        )
 
     def kernel_processes(self) -> list:
         """The kernel processes (psutil) the server has started and that still run."""
@@ -82,8 +93,9 @@ class NotebookServer:
         alive = []
         for proc in psutil.Process(self.process.pid).children(recursive=True):
             try:
-                if (proc.status() != psutil.STATUS_ZOMBIE
-                        and "ipykernel" in " ".join(proc.cmdline())):
+                if proc.status() != psutil.STATUS_ZOMBIE and "ipykernel" in " ".join(
+                    proc.cmdline()
+                ):
                     alive.append(proc)
             except psutil.Error:  # ended (or became a zombie) while being looked at
                 continue
@@ -124,11 +136,20 @@ class LabServer(NotebookServer):
     """JupyterLab without token or password, serving the notebook's folder."""
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
-                "--ip=127.0.0.1", f"--port={self.port}", "--ServerApp.port_retries=0",
-                "--IdentityProvider.token=", "--ServerApp.password=",
-                "--LabApp.news_url=None", "--LabApp.check_for_updates_class="
-                "jupyterlab.NeverCheckForUpdate"]
+        return [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--allow-root",
+            "--ip=127.0.0.1",
+            f"--port={self.port}",
+            "--ServerApp.port_retries=0",
+            "--IdentityProvider.token=",
+            "--ServerApp.password=",
+            "--LabApp.news_url=None",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ]
 
     def notebook_url(self, workspace: str) -> str:
         """URL opening the notebook in a fresh workspace."""

@@ -36,8 +36,11 @@ def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("voila-kernels")
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(c) for c in CELLS]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, str(folder / "kernels.ipynb"))
     srv = VoilaServer(folder / "kernels.ipynb", folder / "voila.log", cull_idle_s=CULL_S)
     srv.start()
@@ -61,8 +64,10 @@ def _wait_no_kernels(server, timeout_s: float) -> float:
     start = time.monotonic()
     while server.kernel_processes():
         if time.monotonic() - start > timeout_s:
-            raise AssertionError(f"{len(server.kernel_processes())} kernels still run after "
-                                 f"{timeout_s} s ({_rss_mb(server):.0f} MB)")
+            raise AssertionError(
+                f"{len(server.kernel_processes())} kernels still run after "
+                f"{timeout_s} s ({_rss_mb(server):.0f} MB)"
+            )
         time.sleep(0.5)
     return time.monotonic() - start
 
@@ -70,8 +75,11 @@ def _wait_no_kernels(server, timeout_s: float) -> float:
 def test_page_views_leave_no_kernel(server, pw_driver):
     before = _rss_mb(server)
     context = pw_driver.chromium.launch_persistent_context(
-        tempfile.mkdtemp(prefix="chromium-"), executable_path=chromium_path(),
-        args=list(CHROMIUM_FLAGS), headless=True)
+        tempfile.mkdtemp(prefix="chromium-"),
+        executable_path=chromium_path(),
+        args=list(CHROMIUM_FLAGS),
+        headless=True,
+    )
     peak = 0.0
     for _ in range(N_VIEWS):  # closed as a user closes a tab: Voilà's unload beacon
         page = context.new_page()
@@ -86,7 +94,9 @@ def test_page_views_leave_no_kernel(server, pw_driver):
     context.close()
     culled_s = _wait_no_kernels(server, CULL_S + 40)
     after = _rss_mb(server)
-    print(f"\nVoilà kernels: RSS {before:.0f} MB before, {peak:.0f} MB with a page open, "
-          f"{after:.0f} MB after {N_VIEWS + 1} views; last closed tab's kernel gone in "
-          f"{shutdown_s:.1f} s, a dead tab's culled in {culled_s:.1f} s")
+    print(
+        f"\nVoilà kernels: RSS {before:.0f} MB before, {peak:.0f} MB with a page open, "
+        f"{after:.0f} MB after {N_VIEWS + 1} views; last closed tab's kernel gone in "
+        f"{shutdown_s:.1f} s, a dead tab's culled in {culled_s:.1f} s"
+    )
     assert after == 0.0 and peak > 100.0

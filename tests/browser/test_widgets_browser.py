@@ -77,11 +77,14 @@ def test_species_on_velocity_axis(page, screenshot_dir):
     select = page.locator(".spectuner-species-select select").first
     page.wait_for_function(
         """() => { const o = [...document.querySelectorAll('.spectuner-species-select option')];
-        return o.length > 0 && o[0].innerText.startsWith('CH3OH'); }""", timeout=30_000)
+        return o.length > 0 && o[0].innerText.startsWith('CH3OH'); }""",
+        timeout=30_000,
+    )
     select.select_option(index=0)
     page.wait_for_function(
         "() => document.querySelector('.spectuner-species-chosen').innerText.includes('CH3OH')",
-        timeout=30_000)
+        timeout=30_000,
+    )
     wait_source(page, "lines_0", "label", "v.some(s => s.startsWith('CH3OH'))")
     page.wait_for_timeout(500)
     spec_x = np.array(source_column(page, "spectrum_0", "x"))
@@ -102,11 +105,16 @@ def test_species_on_velocity_axis(page, screenshot_dir):
     page.wait_for_function(
         f"""() => {{ for (const d of Bokeh.documents) for (const m of d.all_models)
         if (m.axis_label && String(m.axis_label).includes('{rest:.3f}')) return true;
-        return false; }}""", timeout=30_000)
+        return false; }}""",
+        timeout=30_000,
+    )
     spec_x = np.array(source_column(page, "spectrum_0", "x"))
     np.testing.assert_allclose(spec_x, C_KM_S * (1 - spec_f / rest), rtol=1e-9, atol=1e-6)
-    lines = dict(zip(source_column(page, "lines_0", "rest"),
-                     source_column(page, "lines_0", "x"), strict=True))
+    lines = dict(
+        zip(
+            source_column(page, "lines_0", "rest"), source_column(page, "lines_0", "x"), strict=True
+        )
+    )
     assert lines[rest] == pytest.approx(-48.0, abs=1e-6)
     _shot(page, ".spectuner-app", screenshot_dir / "species_velocity.png")
     _toggle(page, "spectuner-axis", "frequency")
@@ -140,12 +148,16 @@ def test_fit_table_names_its_pixel_and_goes_stale_never(page, screenshot_dir):
     click_pixel(page, 3, 3)
     page.wait_for_function(
         "() => document.querySelector('.spectuner-fit-table').innerText"
-        ".includes('no fit of pixel (3, 3)')", timeout=30_000)
+        ".includes('no fit of pixel (3, 3)')",
+        timeout=30_000,
+    )
     wait_source(page, "model_0", "y", "v.length === 0")
     click_pixel(page, 15, 15)
     page.wait_for_function(
         "() => document.querySelector('.spectuner-fit-table').innerText"
-        ".includes('fit of pixel (15, 15)')", timeout=30_000)
+        ".includes('fit of pixel (15, 15)')",
+        timeout=30_000,
+    )
 
 
 def test_fit_at_a_bound_is_flagged(page):
@@ -159,7 +171,8 @@ def test_fit_at_a_bound_is_flagged(page):
         page.wait_for_function(
             "() => { const t = document.querySelector('.spectuner-fit-table');"
             " return t.querySelector('table') !== null && t.innerText.includes('(29, 29)'); }",
-            timeout=300_000)
+            timeout=300_000,
+        )
     finally:
         init.select_option(label="auto")
     html = page.inner_html(".spectuner-fit-table")
@@ -173,7 +186,9 @@ def test_box_region_and_units(page):
     page.locator(".spectuner-box input").first.press("Enter")
     page.wait_for_function(
         f"() => document.querySelector('{PIXEL_STATUS}').innerText"
-        ".includes('box x 12–16, y 12–16')", timeout=30_000)
+        ".includes('box x 12–16, y 12–16')",
+        timeout=30_000,
+    )
     assert source_column(page, "map_box", "left") == [11.5]
     kelvin = np.array(source_column(page, "spectrum_0", "y"), dtype=float)
     _toggle(page, "spectuner-unit", "Jy/beam")
@@ -189,7 +204,8 @@ def test_moment0_range_and_channel_marker(page):
     page.wait_for_function(
         "() => { for (const d of Bokeh.documents) for (const m of d.all_models)"
         " if (m.text && String(m.text).includes('moment 0, v')) return true; return false; }",
-        timeout=30_000)
+        timeout=30_000,
+    )
     _toggle(page, "spectuner-map-kind", "peak")
 
 
@@ -197,11 +213,13 @@ def test_cube_fit_cancel(page):
     page.locator(".spectuner-cube-button").first.click()
     page.wait_for_function(
         "() => document.querySelector('.spectuner-fit-status').innerText.includes('running')",
-        timeout=60_000)
+        timeout=60_000,
+    )
     page.locator(".spectuner-cancel-button").first.click()
     page.wait_for_function(
         "() => document.querySelector('.spectuner-fit-status').innerText.includes('cancelled')",
-        timeout=60_000)
+        timeout=60_000,
+    )
 
 
 def test_comparison_truth_and_status(page, screenshot_dir):
@@ -211,15 +229,16 @@ def test_comparison_truth_and_status(page, screenshot_dir):
         assert image is not None and len(image) == 1
     truth = np.array(source_column(page, "comparison_2", "image")[0], dtype=float)
     assert np.isfinite(truth).all()
-    assert np.isfinite(np.array(source_column(page, "difference_2", "image")[0],
-                                dtype=float)).all()
+    assert np.isfinite(np.array(source_column(page, "difference_2", "image")[0], dtype=float)).all()
     x, y = figure_point(page, "comparison_0_figure", 2, 2)
     page.mouse.click(x, y)
     status = ".spectuner-comparison-status"
     page.wait_for_function(
         f"() => document.querySelector('{status}').innerText.includes('model spectra overlaid')",
-        timeout=60_000)
+        timeout=60_000,
+    )
     page.locator(".spectuner-comparison select").nth(1).select_option(label="T_ex (K)")
     page.wait_for_function(
-        f"() => document.querySelector('{status}').innerText.includes('T_ex')", timeout=30_000)
+        f"() => document.querySelector('{status}').innerText.includes('T_ex')", timeout=30_000
+    )
     _shot(page, ".spectuner-comparison", screenshot_dir / "comparison.png")

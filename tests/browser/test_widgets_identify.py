@@ -28,13 +28,15 @@ def identify_pixel(page, x: int, y: int, timeout_s: float = 900.0) -> tuple[floa
     Returns the seconds from the click to the table and the status lines seen meanwhile."""
     click_pixel(page, x, y)
     page.wait_for_function(
-        f"() => document.querySelector('{WHERE}').innerText.includes('({x}, {y})')",
-        timeout=30_000)
+        f"() => document.querySelector('{WHERE}').innerText.includes('({x}, {y})')", timeout=30_000
+    )
     start = time.perf_counter()
     page.locator(".spectuner-identify-button").first.click()
     seen: list[str] = []
-    done = (f"() => document.querySelector('{WHERE}').innerText"
-            f".startsWith('identification of pixel ({x}, {y})')")
+    done = (
+        f"() => document.querySelector('{WHERE}').innerText"
+        f".startsWith('identification of pixel ({x}, {y})')"
+    )
     while not page.evaluate(done):
         status = page.inner_text(".spectuner-identify-status")
         if not seen or seen[-1] != status:
@@ -65,10 +67,18 @@ def _check_identification(page, statuses: list[str]) -> None:
     for name in labels:
         assert name in table
     wait_source(page, "ident_markers_0", "x", "v.length > 0")
-    colours = dict(zip(source_column(page, "ident_models_0", "label"),
-                       source_column(page, "ident_models_0", "colour"), strict=True))
-    markers = zip(source_column(page, "ident_markers_0", "label"),
-                  source_column(page, "ident_markers_0", "colour"), strict=True)
+    colours = dict(
+        zip(
+            source_column(page, "ident_models_0", "label"),
+            source_column(page, "ident_models_0", "colour"),
+            strict=True,
+        )
+    )
+    markers = zip(
+        source_column(page, "ident_markers_0", "label"),
+        source_column(page, "ident_markers_0", "colour"),
+        strict=True,
+    )
     assert all(colours[name] == colour for name, colour in markers)
     assert len(page.locator(".spectuner-identify-species-button").all()) == len(labels)
 
@@ -78,8 +88,10 @@ def test_identify_pixel_with_progress(page, screenshot_dir):
     _check_identification(page, statuses)
     warm, statuses = identify_pixel(page, 14, 15)
     _check_identification(page, statuses)
-    print(f"\nVoilà identification of a pixel: cold {cold:.1f} s, warm {warm:.1f} s "
-          f"(load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    print(
+        f"\nVoilà identification of a pixel: cold {cold:.1f} s, warm {warm:.1f} s "
+        f"(load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+    )
     page.locator(".spectuner-app").first.screenshot(path=str(screenshot_dir / "identify.png"))
 
 
@@ -109,15 +121,19 @@ def test_hover_names_the_transition(page):
 def test_other_pixel_shows_none_then_its_own(page):
     """No stale identification: another pixel has none until identified; back again, its own."""
     warm = [click_pixel(page, x, 3) for x in (3, 4, 5, 6, 7)]  # with the layer attached
-    print(f"\nVoilà pixel click → spectrum with the identification layer (warm): "
-          f"{', '.join(f'{t:.2f}' for t in warm)} s")
+    print(
+        f"\nVoilà pixel click → spectrum with the identification layer (warm): "
+        f"{', '.join(f'{t:.2f}' for t in warm)} s"
+    )
     assert "no identification of pixel (7, 3)" in page.inner_text(WHERE)
     wait_source(page, "ident_models_0", "label", "v.length === 0")
     wait_source(page, "ident_markers_0", "x", "v.length === 0")
     click_pixel(page, 15, 15)
     page.wait_for_function(
         f"() => document.querySelector('{WHERE}').innerText"
-        ".startsWith('identification of pixel (15, 15)')", timeout=30_000)
+        ".startsWith('identification of pixel (15, 15)')",
+        timeout=30_000,
+    )
     wait_source(page, "ident_models_0", "label", "v.length > 0")
     assert min(warm) <= 0.5 and np.median(warm) <= 1.0  # median allows for a shared machine
 
@@ -145,15 +161,18 @@ def test_species_button_selects_in_picker(page):
     buttons[k].click()
     page.wait_for_function(
         f"() => document.querySelector('.spectuner-species-chosen').innerText"
-        f".includes('{names[k]}')", timeout=30_000)
+        f".includes('{names[k]}')",
+        timeout=30_000,
+    )
     wait_source(page, "lines_0", "colour", f"v.includes('{colour}')")
 
 
 def test_export_links(page):
     for kind, suffix in (("zip", ".zip"), ("molfit", ".molfit"), ("ecsv", ".ecsv")):
         page.locator(f".spectuner-identify-export-{kind}").first.click()
-        page.wait_for_selector(f".spectuner-identify-downloads a[download$='{suffix}']",
-                               timeout=60_000)
+        page.wait_for_selector(
+            f".spectuner-identify-downloads a[download$='{suffix}']", timeout=60_000
+        )
 
 
 def test_cancel_between_fits(page):
@@ -161,11 +180,15 @@ def test_cancel_between_fits(page):
     page.locator(".spectuner-identify-button").first.click()
     page.wait_for_function(
         "() => /individual fits [1-9]/.test("
-        "document.querySelector('.spectuner-identify-status').innerText)", timeout=600_000)
+        "document.querySelector('.spectuner-identify-status').innerText)",
+        timeout=600_000,
+    )
     page.locator(".spectuner-identify-cancel").first.click()
     page.wait_for_function(
         "() => document.querySelector('.spectuner-identify-status').innerText"
-        ".includes('cancelled after')", timeout=120_000)
+        ".includes('cancelled after')",
+        timeout=120_000,
+    )
     assert "no identification of pixel (16, 15)" in page.inner_text(WHERE)
     assert page.locator(".spectuner-identify-button").first.is_enabled()
 
@@ -176,7 +199,9 @@ def test_identify_in_jupyterlab(lab_page):
     warm, statuses = identify_pixel(lab_page, 14, 15)
     _check_identification(lab_page, statuses)
     clicks = [click_pixel(lab_page, x, 3) for x in (3, 4, 5, 6, 7)]
-    print(f"\nJupyterLab identification of a pixel: cold {cold:.1f} s, warm {warm:.1f} s; "
-          f"pixel click → spectrum with the layer: {', '.join(f'{t:.2f}' for t in clicks)} s "
-          f"(load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    print(
+        f"\nJupyterLab identification of a pixel: cold {cold:.1f} s, warm {warm:.1f} s; "
+        f"pixel click → spectrum with the layer: {', '.join(f'{t:.2f}' for t in clicks)} s "
+        f"(load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+    )
     assert min(clicks) <= 0.5 and np.median(clicks) <= 1.0

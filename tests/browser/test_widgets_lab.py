@@ -16,6 +16,7 @@ from .bokeh_js import PIXEL_STATUS, click_pixel, source_column, wait_source
 
 pytestmark = pytest.mark.browser
 
+
 def test_pixel_click_latency(lab_page):
     click_pixel(lab_page, 22, 5)  # cold
     warm = [click_pixel(lab_page, x, 6) for x in (18, 19, 20, 21, 22)]
@@ -31,7 +32,8 @@ def test_reload_keeps_plots(lab_page):
     page.wait_for_function(
         "() => { for (const d of Bokeh.documents) for (const m of d.all_models)"
         " if (m.text && String(m.text).startsWith('channel')) return true; return false; }",
-        timeout=30_000)
+        timeout=30_000,
+    )
     page.locator(".spectuner-fit-button").first.click()
     page.wait_for_selector(".spectuner-fit-table table", timeout=300_000)
     wait_source(page, "model_0", "y", "v.length > 100")

@@ -36,8 +36,14 @@ from ...observation import Observation
 from ...parameters import is_single_dish
 
 __all__ = [
-    "VELOCITY_SHIFT_KMS", "RMS_FACTOR", "SMOOTH_PROB", "SMOOTH_WIDTHS", "CONTINUUM_FACTOR",
-    "BEAM_FACTOR", "hash_seed", "Augmentation",
+    "VELOCITY_SHIFT_KMS",
+    "RMS_FACTOR",
+    "SMOOTH_PROB",
+    "SMOOTH_WIDTHS",
+    "CONTINUUM_FACTOR",
+    "BEAM_FACTOR",
+    "hash_seed",
+    "Augmentation",
 ]
 
 VELOCITY_SHIFT_KMS: float = 5.0
@@ -66,8 +72,9 @@ class Augmentation:
     strength_scale: float = 1.0
 
     @classmethod
-    def draw(cls, rng: np.random.Generator, degeneracy_log10: float = 0.0,
-             strength_log10: float = 0.0) -> Augmentation:
+    def draw(
+        cls, rng: np.random.Generator, degeneracy_log10: float = 0.0, strength_log10: float = 0.0
+    ) -> Augmentation:
         """Random factors from the docs/method.md §6 distributions; with ``degeneracy_log10``
         > 0 also a degeneracy-convention factor 10^U(−d, d), then with ``strength_log10``
         > 0 a line-strength factor 10^U(−s, s) (drawn last, so the other factors of a key
@@ -82,20 +89,22 @@ class Augmentation:
         }
         if degeneracy_log10 > 0.0:
             factors["degeneracy_scale"] = float(
-                10.0 ** rng.uniform(-degeneracy_log10, degeneracy_log10))
+                10.0 ** rng.uniform(-degeneracy_log10, degeneracy_log10)
+            )
         if strength_log10 > 0.0:
-            factors["strength_scale"] = float(
-                10.0 ** rng.uniform(-strength_log10, strength_log10))
+            factors["strength_scale"] = float(10.0 ** rng.uniform(-strength_log10, strength_log10))
         return cls(**factors)
 
     @classmethod
-    def for_key(cls, key: str, index: int, degeneracy_log10: float = 0.0,
-                strength_log10: float = 0.0) -> Augmentation:
+    def for_key(
+        cls, key: str, index: int, degeneracy_log10: float = 0.0, strength_log10: float = 0.0
+    ) -> Augmentation:
         """Augmentation ``index`` of an entry (0 = identity), seeded by the key."""
         if index == 0:
             return cls()
-        return cls.draw(np.random.default_rng(hash_seed(f"{key}#{index}")), degeneracy_log10,
-                        strength_log10)
+        return cls.draw(
+            np.random.default_rng(hash_seed(f"{key}#{index}")), degeneracy_log10, strength_log10
+        )
 
     def apply(self, obs: Observation) -> Observation:
         """The augmented observation.

@@ -22,51 +22,150 @@ from ...parameters import V_OFF_MAX_KMS
 from ..features import count_peaks, peak_channels, transitions_in_view
 
 __all__ = [
-    "TRAIN_SPECIES", "HELDOUT_SPECIES", "EXTRA_TRAIN_SPECIES", "HOTCORE_TRAIN_SPECIES",
-    "ORGANIC_TRAIN_SPECIES", "SNAPSHOT_TRAIN_SPECIES", "SHIPPED_TRAIN_SPECIES", "W3H2O_FILE",
-    "W3H2O_VLSR_KMS", "Pixel", "has_peak_near_lines", "make_pixel", "mock_pixels",
-    "pixel_from_mock", "W3LIKE_LAYOUT", "W3H2O_PIXEL_PREFIX", "W3LIKE_PIXEL_PREFIX",
-    "layout_mock_pixels", "w3h2o_cube", "w3h2o_pixels", "save_pixels", "load_pixels", "peak_bins",
+    "TRAIN_SPECIES",
+    "HELDOUT_SPECIES",
+    "EXTRA_TRAIN_SPECIES",
+    "HOTCORE_TRAIN_SPECIES",
+    "ORGANIC_TRAIN_SPECIES",
+    "SNAPSHOT_TRAIN_SPECIES",
+    "SHIPPED_TRAIN_SPECIES",
+    "W3H2O_FILE",
+    "W3H2O_VLSR_KMS",
+    "Pixel",
+    "has_peak_near_lines",
+    "make_pixel",
+    "mock_pixels",
+    "pixel_from_mock",
+    "W3LIKE_LAYOUT",
+    "W3H2O_PIXEL_PREFIX",
+    "W3LIKE_PIXEL_PREFIX",
+    "layout_mock_pixels",
+    "w3h2o_cube",
+    "w3h2o_pixels",
+    "save_pixels",
+    "load_pixels",
+    "peak_bins",
 ]
 
 TRAIN_SPECIES: tuple[str, ...] = (
-    "CH3OH", "H2CO", "HC3N", "OCS", "SO2", "CH3CN", "HNCO", "CS", "SO", "SiO", "HCN",
-    "HNC", "13CO", "C18O", "H2S", "CH3CCH", "CH3OCHO",
+    "CH3OH",
+    "H2CO",
+    "HC3N",
+    "OCS",
+    "SO2",
+    "CH3CN",
+    "HNCO",
+    "CS",
+    "SO",
+    "SiO",
+    "HCN",
+    "HNC",
+    "13CO",
+    "C18O",
+    "H2S",
+    "CH3CCH",
+    "CH3OCHO",
 )
 """The older, common species the policy is trained on."""
 HELDOUT_SPECIES: tuple[str, ...] = (
-    "C2H5CN", "C2H3CN", "CH3OCH3", "NH2CHO", "CH3CHO", "C2H5OH", "HCOOH", "CH2CO",
+    "C2H5CN",
+    "C2H3CN",
+    "CH3OCH3",
+    "NH2CHO",
+    "CH3CHO",
+    "C2H5OH",
+    "HCOOH",
+    "CH2CO",
 )
 """Species never used as training targets (generalisation test)."""
 EXTRA_TRAIN_SPECIES: tuple[str, ...] = (
-    "13CH3CN", "13CH3OH", "13CS", "C17O", "CO", "C34S", "H13CN", "H13CO+", "HCO+", "HN13C",
+    "13CH3CN",
+    "13CH3OH",
+    "13CS",
+    "C17O",
+    "CO",
+    "C34S",
+    "H13CN",
+    "H13CO+",
+    "HCO+",
+    "HN13C",
     "34SO2",
 )
 """The other species of the starter catalog (isotopologues, ions), training-only
 additions of the continued run; the held-out list is unchanged."""
 HOTCORE_TRAIN_SPECIES: tuple[str, ...] = (
-    "c-C3H2", "HCOCH2OH", "CH3SH", "NH2CN", "CH2NH", "CH3NC", "CH3C15N", "HDCO", "H213CO",
-    "HOCN", "HNCS a-type", "HCCNC", "HC7N", "H13CCCN", "HC13CCN", "HCC13CN", "HDO", "PN", "NS",
-    "33SO2", "33SO", "34SO", "CCH", "CN", "O13CS", "OC34S", "HCS+", "SO+", "HC15N", "DNC",
+    "c-C3H2",
+    "HCOCH2OH",
+    "CH3SH",
+    "NH2CN",
+    "CH2NH",
+    "CH3NC",
+    "CH3C15N",
+    "HDCO",
+    "H213CO",
+    "HOCN",
+    "HNCS a-type",
+    "HCCNC",
+    "HC7N",
+    "H13CCCN",
+    "HC13CCN",
+    "HCC13CN",
+    "HDO",
+    "PN",
+    "NS",
+    "33SO2",
+    "33SO",
+    "34SO",
+    "CCH",
+    "CN",
+    "O13CS",
+    "OC34S",
+    "HCS+",
+    "SO+",
+    "HC15N",
+    "DNC",
 )
 """The 30 hot-core species added to the starter catalog on 2026-11-22: training-only
 additions of the shipped checkpoint (step 3317, with TRAIN_SPECIES and
 EXTRA_TRAIN_SPECIES); the held-out list is unchanged."""
 ORGANIC_TRAIN_SPECIES: tuple[str, ...] = (
-    "c-C2H4O", "aGg'-(CH2OH)2", "s-H2CCHOH", "a-H2CCHOH", "H2NCH2COOH",
+    "c-C2H4O",
+    "aGg'-(CH2OH)2",
+    "s-H2CCHOH",
+    "a-H2CCHOH",
+    "H2NCH2COOH",
 )
 """Five complex organics added to the starter catalog on 2026-11-22 (ethylene oxide,
 aGg'-ethylene glycol, syn- and anti-vinyl alcohol, glycine I): training-only, to widen the
 set of large asymmetric rotors the policy learns from; the held-out list is unchanged."""
 SNAPSHOT_TRAIN_SPECIES: tuple[str, ...] = (
-    "c-H2C3O", "c-HCCCD", "CH2DCCH", "D2CO", "CH3C5N", "CH3C6H", "HSCN;a-type;", "H2CN", "HNO",
-    "HCO", "NO", "NS-34", "D2O", "DNCO", "HNC-13-O", "HNCO-18", "SiC-13-C", "c-C3H",
+    "c-H2C3O",
+    "c-HCCCD",
+    "CH2DCCH",
+    "D2CO",
+    "CH3C5N",
+    "CH3C6H",
+    "HSCN;a-type;",
+    "H2CN",
+    "HNO",
+    "HCO",
+    "NO",
+    "NS-34",
+    "D2O",
+    "DNCO",
+    "HNC-13-O",
+    "HNCO-18",
+    "SiC-13-C",
+    "c-C3H",
 )
 """18 more species of the Splatalogue snapshot added to the starter catalog on 2026-11-22
 (cyclopropenone, isotopologues, radicals, long carbon chains): training-only; the held-out
 list is unchanged."""
 SHIPPED_TRAIN_SPECIES: tuple[str, ...] = (
-    TRAIN_SPECIES + EXTRA_TRAIN_SPECIES + HOTCORE_TRAIN_SPECIES + ORGANIC_TRAIN_SPECIES
+    TRAIN_SPECIES
+    + EXTRA_TRAIN_SPECIES
+    + HOTCORE_TRAIN_SPECIES
+    + ORGANIC_TRAIN_SPECIES
     + SNAPSHOT_TRAIN_SPECIES
 )
 """The 79 training species of the shipped checkpoint (steps 5117–14517): every species of the
@@ -91,13 +190,23 @@ class Pixel:
     truth: dict[str, list[float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"obs": self.obs.to_dict(), "name": self.name, "species": self.species,
-                "n_peaks": self.n_peaks, "truth": self.truth}
+        return {
+            "obs": self.obs.to_dict(),
+            "name": self.name,
+            "species": self.species,
+            "n_peaks": self.n_peaks,
+            "truth": self.truth,
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> Pixel:
-        return cls(Observation.from_dict(d["obs"]), d["name"], list(d["species"]),
-                   int(d["n_peaks"]), dict(d["truth"]))
+        return cls(
+            Observation.from_dict(d["obs"]),
+            d["name"],
+            list(d["species"]),
+            int(d["n_peaks"]),
+            dict(d["truth"]),
+        )
 
 
 def has_peak_near_lines(obs: Observation, lines: LineList) -> bool:
@@ -111,22 +220,30 @@ def has_peak_near_lines(obs: Observation, lines: LineList) -> bool:
             continue
         nu_p = f[pk]
         j = np.clip(np.searchsorted(nu_t, nu_p), 1, max(nu_t.size - 1, 1))
-        near = np.minimum(np.abs(nu_t[j - 1] - nu_p), np.abs(nu_t[np.minimum(j, nu_t.size - 1)]
-                                                              - nu_p))
+        near = np.minimum(
+            np.abs(nu_t[j - 1] - nu_p), np.abs(nu_t[np.minimum(j, nu_t.size - 1)] - nu_p)
+        )
         if np.any(velocity_width(near, nu_p) <= V_OFF_MAX_KMS):
             return True
     return False
 
 
-def make_pixel(obs: Observation, name: str, candidates: Sequence[str], catalog,
-               truth: dict | None = None) -> Pixel:
+def make_pixel(
+    obs: Observation, name: str, candidates: Sequence[str], catalog, truth: dict | None = None
+) -> Pixel:
     """A :class:`Pixel` whose species are the ``candidates`` with observed peaks."""
     species = [s for s in candidates if has_peak_near_lines(obs, catalog.lines(s, obs.windows))]
     return Pixel(obs, name, species, count_peaks(obs), truth or {})
 
 
-def _mock_draws(n: int, species_pool: Sequence[str], *, seed: int, catalog,
-                setup: Callable[[int], tuple[str, tuple[int, int], dict]]):
+def _mock_draws(
+    n: int,
+    species_pool: Sequence[str],
+    *,
+    seed: int,
+    catalog,
+    setup: Callable[[int], tuple[str, tuple[int, int], dict]],
+):
     """Yield ``(i, mock)`` until ``n`` mocks are made (at most ``5 n`` tries).
 
     ``setup(i)`` gives try ``i``'s regime, (min, max) species count and further
@@ -147,16 +264,16 @@ def _mock_draws(n: int, species_pool: Sequence[str], *, seed: int, catalog,
         k = min(int(rng.integers(lo, hi + 1)), len(pool))
         mix = list(rng.choice(pool, size=k, replace=False))
         try:
-            m = mock_spectrum(mix, regime=regime, catalog=catalog, seed=seed * 100003 + i,
-                              **kwargs)
+            m = mock_spectrum(mix, regime=regime, catalog=catalog, seed=seed * 100003 + i, **kwargs)
         except SpectunerError:
             continue
         made += 1
         yield i, m
 
 
-def mock_pixels(n: int, species_pool: Sequence[str], *, seed: int, catalog,
-                targets: Sequence[str] | None = None) -> list[Pixel]:
+def mock_pixels(
+    n: int, species_pool: Sequence[str], *, seed: int, catalog, targets: Sequence[str] | None = None
+) -> list[Pixel]:
     """``n`` mock pixels (bands 3/6/7, line-rich and line-poor) mixing ``species_pool``.
 
     Target candidates are ``targets`` (default: the pool) present in each mock.
@@ -168,8 +285,10 @@ def mock_pixels(n: int, species_pool: Sequence[str], *, seed: int, catalog,
         return regime, REGIMES[regime]["n_species"], {"band": (3, 6, 7)[i % 3]}
 
     targets = list(species_pool if targets is None else targets)
-    return [pixel_from_mock(m, f"mock{seed}:{i}", targets, catalog)
-            for i, m in _mock_draws(n, species_pool, seed=seed, catalog=catalog, setup=setup)]
+    return [
+        pixel_from_mock(m, f"mock{seed}:{i}", targets, catalog)
+        for i, m in _mock_draws(n, species_pool, seed=seed, catalog=catalog, setup=setup)
+    ]
 
 
 def pixel_from_mock(mock, name: str, targets: Sequence[str], catalog) -> Pixel:
@@ -191,9 +310,16 @@ W3LIKE_PIXEL_PREFIX = "w3like"
 """Default name prefix of W3-like mock pixels (``w3like<seed>:<i>``)."""
 
 
-def layout_mock_pixels(n: int, species_pool: Sequence[str], *, seed: int, catalog,
-                       layout: dict | None = None, prefix: str | None = None,
-                       line_rich_species: tuple[int, int] | None = None) -> list[Pixel]:
+def layout_mock_pixels(
+    n: int,
+    species_pool: Sequence[str],
+    *,
+    seed: int,
+    catalog,
+    layout: dict | None = None,
+    prefix: str | None = None,
+    line_rich_species: tuple[int, int] | None = None,
+) -> list[Pixel]:
     """``n`` mock pixels with one fixed window ``layout`` (default :data:`W3LIKE_LAYOUT`).
 
     Line-rich and line-poor mocks alternate; the mixtures are drawn from
@@ -213,8 +339,10 @@ def layout_mock_pixels(n: int, species_pool: Sequence[str], *, seed: int, catalo
         return regime, REGIMES[regime]["n_species"], layout
 
     name = prefix or f"{W3LIKE_PIXEL_PREFIX}{seed}"
-    return [pixel_from_mock(m, f"{name}:{i}", m.species, catalog)
-            for i, m in _mock_draws(n, species_pool, seed=seed, catalog=catalog, setup=setup)]
+    return [
+        pixel_from_mock(m, f"{name}:{i}", m.species, catalog)
+        for i, m in _mock_draws(n, species_pool, seed=seed, catalog=catalog, setup=setup)
+    ]
 
 
 def w3h2o_cube():
@@ -224,11 +352,13 @@ def w3h2o_cube():
     from ...settings import shared_data_dir
 
     return open_cube(shared_data_dir() / W3H2O_FILE).with_spectral_unit(
-        "MHz", velocity_convention=CONVENTION)
+        "MHz", velocity_convention=CONVENTION
+    )
 
 
-def w3h2o_pixels(species: Sequence[str], catalog, *, parity: int | None = 0,
-                 step: int = 1) -> list[Pixel]:
+def w3h2o_pixels(
+    species: Sequence[str], catalog, *, parity: int | None = 0, step: int = 1
+) -> list[Pixel]:
     """Pixels of the real W3(H2O) cube (read from the shared data at run time).
 
     ``parity`` 0 or 1 keeps pixels with (x + y) % 2 == parity (training vs

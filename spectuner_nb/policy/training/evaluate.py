@@ -21,8 +21,9 @@ from .dataset import Pixel
 __all__ = ["proposal_quality", "summarize"]
 
 
-def proposal_quality(policy: Policy, pixels: Sequence[Pixel], catalog, *, n: int = 50,
-                     seed: int = 0) -> list[dict]:
+def proposal_quality(
+    policy: Policy, pixels: Sequence[Pixel], catalog, *, n: int = 50, seed: int = 0
+) -> list[dict]:
     """One row per (pixel, species): best-of-``n`` PM loss for policy and uniform draws."""
     rng = np.random.default_rng(seed)
     rows = []
@@ -37,10 +38,17 @@ def proposal_quality(policy: Policy, pixels: Sequence[Pixel], catalog, *, n: int
             uni = rng.uniform(TABLE1_BOUNDS[:, 0], TABLE1_BOUNDS[:, 1], (n, 5))
             lp = np.asarray(pm(model.from_fit(samples[:, j, None, :])).loss)
             lr = np.asarray(pm(model.from_fit(uni[:, None, :])).loss)
-            rows.append({"pixel": p.name, "species": s, "best_policy": float(lp.min()),
-                         "best_random": float(lr.min()), "median_policy": float(np.median(lp)),
-                         "median_random": float(np.median(lr)),
-                         "eps": float(relative_loss(lp.min(), lr.min()))})
+            rows.append(
+                {
+                    "pixel": p.name,
+                    "species": s,
+                    "best_policy": float(lp.min()),
+                    "best_random": float(lr.min()),
+                    "median_policy": float(np.median(lp)),
+                    "median_random": float(np.median(lr)),
+                    "eps": float(relative_loss(lp.min(), lr.min())),
+                }
+            )
     return rows
 
 
@@ -49,7 +57,10 @@ def summarize(rows: Sequence[dict]) -> dict:
     if not rows:
         return {"n": 0}
     eps = np.array([r["eps"] for r in rows])
-    return {"n": len(rows), "mean_eps": float(eps.mean()),
-            "policy_better": float(np.mean(eps < 0)),
-            "median_best_policy": float(np.median([r["best_policy"] for r in rows])),
-            "median_best_random": float(np.median([r["best_random"] for r in rows]))}
+    return {
+        "n": len(rows),
+        "mean_eps": float(eps.mean()),
+        "policy_better": float(np.mean(eps < 0)),
+        "median_best_policy": float(np.median([r["best_policy"] for r in rows])),
+        "median_best_random": float(np.median([r["best_random"] for r in rows])),
+    }

@@ -53,9 +53,21 @@ from .train import METRICS_FILE, History, TrainConfig, Trainer
 from .workflow import known_species, smoke_configs, training_pixels, training_species
 
 __all__ = [
-    "EXPORT_DIR", "PIXELS_FILE", "RUN_DIR", "CATALOG_ORIGIN", "LayoutBatch", "Stage",
-    "SHIPPED_STAGES", "SMOKE_W3_STEP", "smoke_stages", "stage_pixels", "start_after",
-    "stage_done", "run_stages", "stage_summary", "stage_history",
+    "EXPORT_DIR",
+    "PIXELS_FILE",
+    "RUN_DIR",
+    "CATALOG_ORIGIN",
+    "LayoutBatch",
+    "Stage",
+    "SHIPPED_STAGES",
+    "SMOKE_W3_STEP",
+    "smoke_stages",
+    "stage_pixels",
+    "start_after",
+    "stage_done",
+    "run_stages",
+    "stage_summary",
+    "stage_history",
 ]
 
 EXPORT_DIR = "exported"
@@ -102,8 +114,10 @@ class Stage:
 
     def __post_init__(self):
         if self.n_steps is not None and not 0 < self.n_steps <= self.train.total_steps:
-            raise ConfigurationError(f"stage {self.name}: n_steps {self.n_steps} is not within "
-                                     f"1..total_steps ({self.train.total_steps})")
+            raise ConfigurationError(
+                f"stage {self.name}: n_steps {self.n_steps} is not within "
+                f"1..total_steps ({self.train.total_steps})"
+            )
 
     @property
     def steps(self) -> int:
@@ -111,12 +125,20 @@ class Stage:
         return self.train.total_steps if self.n_steps is None else self.n_steps
 
 
-def _continued(seed: int, total_steps: int, lr_max: float = 3e-4, **augment: Any
-               ) -> TrainConfig:
+def _continued(seed: int, total_steps: int, lr_max: float = 3e-4, **augment: Any) -> TrainConfig:
     """Hyper-parameters shared by the continued stages (batch 16, 5 % warm-up, 1 thread)."""
-    return TrainConfig(batch_size=16, n_draw=64, lr_max=lr_max, warmup_frac=0.05,
-                       total_steps=total_steps, threads=1, checkpoint_every_s=120.0,
-                       seed=seed, species_balanced=True, **augment)
+    return TrainConfig(
+        batch_size=16,
+        n_draw=64,
+        lr_max=lr_max,
+        warmup_frac=0.05,
+        total_steps=total_steps,
+        threads=1,
+        checkpoint_every_s=120.0,
+        seed=seed,
+        species_balanced=True,
+        **augment,
+    )
 
 
 _AUGMENT: dict[str, Any] = {"degeneracy_log10": 1.5, "strength_log10": 1.0}
@@ -125,25 +147,67 @@ _DENSE4 = LayoutBatch(1500, 4, (8, 16), "w3like4d")
 _DENSE5 = LayoutBatch(1500, 5, (8, 16), "w3like5d")
 
 SHIPPED_STAGES: tuple[Stage, ...] = (
-    Stage("run1", TRAIN_SPECIES, 300, TrainConfig(batch_size=8, total_steps=1000, threads=1),
-          note="steps 0-1000: the training notebooks' settings, 17 species"),
-    Stage("run4", TRAIN_SPECIES + EXTRA_TRAIN_SPECIES + HOTCORE_TRAIN_SPECIES, 600,
-          _continued(4, 2600, lr_max=4e-4), n_steps=2317,
-          note="steps 1000-3317: 56 species; the original run stopped at its time budget, "
-               "2317 steps into its 2600-step schedule"),
-    Stage("run7", TRAIN_SPECIES + EXTRA_TRAIN_SPECIES + HOTCORE_TRAIN_SPECIES
-          + ORGANIC_TRAIN_SPECIES, 600, _continued(7, 1800),
-          note="steps 3317-5117: 61 species (five complex organics added)"),
-    Stage("run8", SHIPPED_TRAIN_SPECIES, 600, _continued(8, 1800, degeneracy_log10=1.5),
-          note="steps 5117-6917: 79 species, degeneracy-convention augmentation"),
-    Stage("run10", SHIPPED_TRAIN_SPECIES, 1500, _continued(10, 1800, degeneracy_log10=1.5),
-          note="steps 6917-8717: 1500 standard mocks instead of 600"),
-    Stage("run12D", SHIPPED_TRAIN_SPECIES, 1500, _continued(12, 2100, **_AUGMENT),
-          (_W3LIKE,), note="steps 8717-10817: + 1500 W3-like mocks, line-strength augmentation"),
-    Stage("run13F", SHIPPED_TRAIN_SPECIES, 1500, _continued(13, 2000, **_AUGMENT),
-          (_W3LIKE, _DENSE4), note="steps 10817-12817: + 1500 dense W3-like mocks"),
-    Stage("run14G", SHIPPED_TRAIN_SPECIES, 1500, _continued(14, 1700, **_AUGMENT),
-          (_W3LIKE, _DENSE4, _DENSE5), note="steps 12817-14517: + 1500 more dense W3-like mocks"),
+    Stage(
+        "run1",
+        TRAIN_SPECIES,
+        300,
+        TrainConfig(batch_size=8, total_steps=1000, threads=1),
+        note="steps 0-1000: the training notebooks' settings, 17 species",
+    ),
+    Stage(
+        "run4",
+        TRAIN_SPECIES + EXTRA_TRAIN_SPECIES + HOTCORE_TRAIN_SPECIES,
+        600,
+        _continued(4, 2600, lr_max=4e-4),
+        n_steps=2317,
+        note="steps 1000-3317: 56 species; the original run stopped at its time budget, "
+        "2317 steps into its 2600-step schedule",
+    ),
+    Stage(
+        "run7",
+        TRAIN_SPECIES + EXTRA_TRAIN_SPECIES + HOTCORE_TRAIN_SPECIES + ORGANIC_TRAIN_SPECIES,
+        600,
+        _continued(7, 1800),
+        note="steps 3317-5117: 61 species (five complex organics added)",
+    ),
+    Stage(
+        "run8",
+        SHIPPED_TRAIN_SPECIES,
+        600,
+        _continued(8, 1800, degeneracy_log10=1.5),
+        note="steps 5117-6917: 79 species, degeneracy-convention augmentation",
+    ),
+    Stage(
+        "run10",
+        SHIPPED_TRAIN_SPECIES,
+        1500,
+        _continued(10, 1800, degeneracy_log10=1.5),
+        note="steps 6917-8717: 1500 standard mocks instead of 600",
+    ),
+    Stage(
+        "run12D",
+        SHIPPED_TRAIN_SPECIES,
+        1500,
+        _continued(12, 2100, **_AUGMENT),
+        (_W3LIKE,),
+        note="steps 8717-10817: + 1500 W3-like mocks, line-strength augmentation",
+    ),
+    Stage(
+        "run13F",
+        SHIPPED_TRAIN_SPECIES,
+        1500,
+        _continued(13, 2000, **_AUGMENT),
+        (_W3LIKE, _DENSE4),
+        note="steps 10817-12817: + 1500 dense W3-like mocks",
+    ),
+    Stage(
+        "run14G",
+        SHIPPED_TRAIN_SPECIES,
+        1500,
+        _continued(14, 1700, **_AUGMENT),
+        (_W3LIKE, _DENSE4, _DENSE5),
+        note="steps 12817-14517: + 1500 more dense W3-like mocks",
+    ),
 )
 """The eight stages of the shipped checkpoint (14 517 steps)."""
 
@@ -161,9 +225,15 @@ def smoke_stages() -> tuple[Stage, ...]:
     _, base = smoke_configs()
     return (
         Stage("smoke1", TRAIN_SPECIES, 6, base, note="smoke: first stage"),
-        Stage("smoke2", SHIPPED_TRAIN_SPECIES, 6,
-              replace(base, total_steps=4, seed=1, species_balanced=True, **_AUGMENT),
-              (LayoutBatch(4, 3),), n_steps=2, note="smoke: continued stage"),
+        Stage(
+            "smoke2",
+            SHIPPED_TRAIN_SPECIES,
+            6,
+            replace(base, total_steps=4, seed=1, species_balanced=True, **_AUGMENT),
+            (LayoutBatch(4, 3),),
+            n_steps=2,
+            note="smoke: continued stage",
+        ),
     )
 
 
@@ -172,14 +242,25 @@ def stage_pixels(stage: Stage, catalog, *, w3_step: int = 1) -> list[Pixel]:
     species = training_species(catalog, stage.species, origin=CATALOG_ORIGIN)
     pixels = training_pixels(catalog, species, n_mock=stage.n_mock, w3_step=w3_step)
     for batch in stage.layout_batches:
-        pixels += layout_mock_pixels(batch.n, species, seed=batch.seed, catalog=catalog,
-                                     line_rich_species=batch.line_rich_species,
-                                     prefix=batch.prefix)
+        pixels += layout_mock_pixels(
+            batch.n,
+            species,
+            seed=batch.seed,
+            catalog=catalog,
+            line_rich_species=batch.line_rich_species,
+            prefix=batch.prefix,
+        )
     return pixels
 
 
-def _stage_metadata(stage: Stage, trainer: Trainer, pixels: list[Pixel], catalog,
-                    previous: dict | None, w3_step: int) -> dict:
+def _stage_metadata(
+    stage: Stage,
+    trainer: Trainer,
+    pixels: list[Pixel],
+    catalog,
+    previous: dict | None,
+    w3_step: int,
+) -> dict:
     """Checkpoint metadata of a finished stage, cumulative over the stages before it.
 
     Wall times are the summed step times (s) of the stages' metrics.
@@ -193,10 +274,13 @@ def _stage_metadata(stage: Stage, trainer: Trainer, pixels: list[Pixel], catalog
         "step": start + trainer.step,
         "train_wall_time_s": float(previous.get("train_wall_time_s", 0.0)) + wall,
         "continued_wall_time_s": wall,
-        "data": {"n_mock_train": stage.n_mock,
-                 "n_w3like_mock": sum(b.n for b in stage.layout_batches),
-                 "w3_step": w3_step, "train_pixels": len(pixels),
-                 "train_entries": sum(len(p.species) for p in pixels)},
+        "data": {
+            "n_mock_train": stage.n_mock,
+            "n_w3like_mock": sum(b.n for b in stage.layout_batches),
+            "w3_step": w3_step,
+            "train_pixels": len(pixels),
+            "train_entries": sum(len(p.species) for p in pixels),
+        },
         "train_species": training_species(catalog, stage.species, origin=CATALOG_ORIGIN),
         "heldout_species": known_species(catalog, HELDOUT_SPECIES, origin=CATALOG_ORIGIN),
     }
@@ -209,23 +293,29 @@ def _read_metadata(directory: Path) -> dict:
     return read_config(directory).get("metadata", {})
 
 
-def start_after(workdir: str | Path, stage: str, checkpoint: str | Path,
-                stages: Sequence[Stage] = SHIPPED_STAGES) -> Path:
+def start_after(
+    workdir: str | Path,
+    stage: str,
+    checkpoint: str | Path,
+    stages: Sequence[Stage] = SHIPPED_STAGES,
+) -> Path:
     """Make ``checkpoint`` the export of ``stage`` in ``workdir``, so training resumes after it.
 
     E.g. the step-1000 checkpoint of git history as ``run1``'s export rebuilds the shipped
     weights from stage ``run4`` on. Refuses to replace an existing export.
     """
     if stage not in [s.name for s in stages]:
-        raise ConfigurationError(f"no stage {stage!r} in the recipe "
-                                 f"(stages: {', '.join(s.name for s in stages)})")
+        raise ConfigurationError(
+            f"no stage {stage!r} in the recipe (stages: {', '.join(s.name for s in stages)})"
+        )
     read_config(checkpoint)  # a readable checkpoint of this format, or a clear error
     if not (Path(checkpoint) / WEIGHTS_FILE).is_file():
         raise CheckpointError(f"no {WEIGHTS_FILE} in {checkpoint}")
     target = Path(workdir) / stage / EXPORT_DIR
     if target.exists():
-        raise ConfigurationError(f"{target} exists already; remove it to start from another "
-                                 "checkpoint")
+        raise ConfigurationError(
+            f"{target} exists already; remove it to start from another checkpoint"
+        )
     target.mkdir(parents=True)
     for name in (WEIGHTS_FILE, CONFIG_FILE):
         shutil.copy2(Path(checkpoint) / name, target / name)
@@ -237,10 +327,16 @@ def stage_done(workdir: str | Path, stage: str) -> bool:
     return (Path(workdir) / stage / EXPORT_DIR / CONFIG_FILE).is_file()
 
 
-def run_stages(workdir: str | Path, catalog, stages: Sequence[Stage] = SHIPPED_STAGES, *,
-               model_config: PolicyConfig | None = None, w3_step: int = 1,
-               time_budget_s: float | None = None,
-               callback: Callable[[Stage, dict], None] | None = None) -> Path | None:
+def run_stages(
+    workdir: str | Path,
+    catalog,
+    stages: Sequence[Stage] = SHIPPED_STAGES,
+    *,
+    model_config: PolicyConfig | None = None,
+    w3_step: int = 1,
+    time_budget_s: float | None = None,
+    callback: Callable[[Stage, dict], None] | None = None,
+) -> Path | None:
     """Train ``stages`` in order in ``workdir``; return the last stage's checkpoint folder.
 
     Parameters
@@ -275,19 +371,27 @@ def run_stages(workdir: str | Path, catalog, stages: Sequence[Stage] = SHIPPED_S
         else:
             pixels = stage_pixels(stage, catalog, w3_step=w3_step)
             save_pixels(pixels, folder / PIXELS_FILE)
-        trainer = Trainer(folder / RUN_DIR, pixels, catalog,
-                          model_config=(model_config or get_config("small")) if previous is None
-                          else None,
-                          train_config=stage.train, init_checkpoint=previous)
+        trainer = Trainer(
+            folder / RUN_DIR,
+            pixels,
+            catalog,
+            model_config=(model_config or get_config("small")) if previous is None else None,
+            train_config=stage.train,
+            init_checkpoint=previous,
+        )
         left = None if time_budget_s is None else time_budget_s - (time.monotonic() - t_start)
         if left is not None and left <= 0:
             return None
-        trainer.run(n_steps=stage.steps - trainer.step, time_budget_s=left,
-                    callback=None if callback is None else functools.partial(callback, stage))
+        trainer.run(
+            n_steps=stage.steps - trainer.step,
+            time_budget_s=left,
+            callback=None if callback is None else functools.partial(callback, stage),
+        )
         if trainer.step < stage.steps:
             return None
-        meta = _stage_metadata(stage, trainer, pixels, catalog,
-                               _read_metadata(previous) if previous else None, w3_step)
+        meta = _stage_metadata(
+            stage, trainer, pixels, catalog, _read_metadata(previous) if previous else None, w3_step
+        )
         trainer.export(exported, meta)
         previous = exported
     return previous
@@ -298,14 +402,21 @@ def stage_summary(stages: Sequence[Stage], catalog) -> list[dict]:
     rows = []
     for stage in stages:
         cfg = stage.train
-        rows.append({
-            "stage": stage.name,
-            "species": len(training_species(catalog, stage.species, origin=CATALOG_ORIGIN)),
-            "mocks": stage.n_mock, "w3like_mocks": sum(b.n for b in stage.layout_batches),
-            "steps": stage.steps, "batch": cfg.batch_size, "lr_max": cfg.lr_max,
-            "seed": cfg.seed, "degeneracy_log10": cfg.degeneracy_log10,
-            "strength_log10": cfg.strength_log10, "note": stage.note,
-        })
+        rows.append(
+            {
+                "stage": stage.name,
+                "species": len(training_species(catalog, stage.species, origin=CATALOG_ORIGIN)),
+                "mocks": stage.n_mock,
+                "w3like_mocks": sum(b.n for b in stage.layout_batches),
+                "steps": stage.steps,
+                "batch": cfg.batch_size,
+                "lr_max": cfg.lr_max,
+                "seed": cfg.seed,
+                "degeneracy_log10": cfg.degeneracy_log10,
+                "strength_log10": cfg.strength_log10,
+                "note": stage.note,
+            }
+        )
     return rows
 
 

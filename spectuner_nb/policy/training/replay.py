@@ -85,7 +85,8 @@ class ReplayBuffer:
             tmp.replace(tensors)
         meta = path.with_suffix(".json")
         meta.with_name(meta.name + ".tmp").write_text(
-            json.dumps({"capacity": self.capacity, "keys": keys}))
+            json.dumps({"capacity": self.capacity, "keys": keys})
+        )
         meta.with_name(meta.name + ".tmp").replace(meta)
 
     @classmethod

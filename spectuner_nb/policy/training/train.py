@@ -41,8 +41,18 @@ from .dataset import Pixel, peak_bins
 from .replay import ReplayBuffer
 
 __all__ = [
-    "NO_PEAK_REWARD", "LOG_N_INDEX", "TrainConfig", "lr_at", "rewards", "Entry",
-    "fit_feature_norm", "species_bins", "History", "STATE_DIR", "METRICS_FILE", "read_saved_state",
+    "NO_PEAK_REWARD",
+    "LOG_N_INDEX",
+    "TrainConfig",
+    "lr_at",
+    "rewards",
+    "Entry",
+    "fit_feature_norm",
+    "species_bins",
+    "History",
+    "STATE_DIR",
+    "METRICS_FILE",
+    "read_saved_state",
     "Trainer",
 ]
 
@@ -125,14 +135,13 @@ class Entry:
         return np.asarray(res.loss, float), np.asarray(res.has_peak, bool)
 
 
-def fit_feature_norm(pixels: list[Pixel], catalog, species: list[str] | None = None
-                     ) -> FeatureNorm:
+def fit_feature_norm(pixels: list[Pixel], catalog, species: list[str] | None = None) -> FeatureNorm:
     """Z-score constants of the transition features over the training pixels."""
     from ..features import transitions_in_view
 
     rows = []
     for p in pixels:
-        for s in (species or p.species):
+        for s in species or p.species:
             if s in p.species:
                 view = transitions_in_view(catalog.lines(s, p.obs.windows), p.obs)
                 if len(view):
@@ -148,7 +157,8 @@ def species_bins(pixels: list[Pixel], bins: list[np.ndarray]) -> dict[str, list[
     for b in bins:
         for sp in sorted({s for i in b for s in pixels[int(i)].species}):
             out.setdefault(sp, []).append(
-                np.array([i for i in b if sp in pixels[int(i)].species], dtype=int))
+                np.array([i for i in b if sp in pixels[int(i)].species], dtype=int)
+            )
     return out
 
 
@@ -209,10 +219,16 @@ class Trainer:
         Fresh optimizer, replay buffer and schedule (continued training).
     """
 
-    def __init__(self, workdir: str | Path, pixels: list[Pixel], catalog,
-                 model_config: PolicyConfig | None = None,
-                 train_config: TrainConfig | None = None, cache_size: int = 1000,
-                 init_checkpoint: str | Path | None = None):
+    def __init__(
+        self,
+        workdir: str | Path,
+        pixels: list[Pixel],
+        catalog,
+        model_config: PolicyConfig | None = None,
+        train_config: TrainConfig | None = None,
+        cache_size: int = 1000,
+        init_checkpoint: str | Path | None = None,
+    ):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.pixels = [p for p in pixels if p.species]
@@ -251,16 +267,24 @@ class Trainer:
         return self.workdir / METRICS_FILE
 
     def _make_optimizer(self) -> torch.optim.AdamW:
-        return torch.optim.AdamW(self.network.parameters(), lr=lr_at(0, self.cfg),
-                                 weight_decay=self.cfg.weight_decay)
+        return torch.optim.AdamW(
+            self.network.parameters(), lr=lr_at(0, self.cfg), weight_decay=self.cfg.weight_decay
+        )
 
     def save_state(self) -> Path:
         """Write weights, optimizer moments, replay buffer, step and RNG to ``state/``."""
         state = self.workdir / STATE_DIR
-        meta = {"train_config": asdict(self.cfg), "step": self.step,
-                "rng": self.rng.bit_generator.state}
-        save_checkpoint(state / "checkpoint", self.network, self.norm,
-                        {"step": self.step, "train_config": asdict(self.cfg)})
+        meta = {
+            "train_config": asdict(self.cfg),
+            "step": self.step,
+            "rng": self.rng.bit_generator.state,
+        }
+        save_checkpoint(
+            state / "checkpoint",
+            self.network,
+            self.norm,
+            {"step": self.step, "train_config": asdict(self.cfg)},
+        )
         tensors = {}
         names = {id(p): n for n, p in self.network.named_parameters()}
         for group in self.optimizer.param_groups:
@@ -289,8 +313,11 @@ class Trainer:
         if opt_file.is_file():
             tensors = load_file(str(opt_file))
             for name, p in self.network.named_parameters():
-                slot = {k.split("::", 1)[1]: v for k, v in tensors.items()
-                        if k.split("::", 1)[0] == name}
+                slot = {
+                    k.split("::", 1)[1]: v
+                    for k, v in tensors.items()
+                    if k.split("::", 1)[0] == name
+                }
                 if slot:
                     self.optimizer.state[p] = slot
         torch.manual_seed(self.cfg.seed + self.step)
@@ -318,14 +345,21 @@ class Trainer:
             return self._cache[key]
         pix, sp, aug = key.split("|")
         pixel = self.pixels[int(pix)]
-        augmentation = Augmentation.for_key(f"{pixel.name}|{sp}", int(aug),
-                                            self.cfg.degeneracy_log10, self.cfg.strength_log10)
+        augmentation = Augmentation.for_key(
+            f"{pixel.name}|{sp}", int(aug), self.cfg.degeneracy_log10, self.cfg.strength_log10
+        )
         obs = augmentation.apply(pixel.obs)
         lines = self.catalog.lines(sp, obs.windows)
         seed = hash_seed(key)
-        inputs = build_input(obs, lines, self.network.cfg, self.norm, seed=seed,
-                             degeneracy_scale=augmentation.degeneracy_scale,
-                             strength_scale=augmentation.strength_scale)
+        inputs = build_input(
+            obs,
+            lines,
+            self.network.cfg,
+            self.norm,
+            seed=seed,
+            degeneracy_scale=augmentation.degeneracy_scale,
+            strength_scale=augmentation.strength_scale,
+        )
         model = LTEModel(obs.rest_freqs, [lines], beam=obs.beam, T_bg=obs.T_bg)
         loss = PeakMatchingLoss(obs.rest_freqs, obs.intensities, obs.rms)
         entry = Entry(key, inputs, model, loss, float(np.log10(augmentation.strength_scale)))
@@ -334,8 +368,9 @@ class Trainer:
             self._cache.popitem(last=False)
         return entry
 
-    def _draw_and_push(self, entries: list[Entry], context: torch.Tensor
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _draw_and_push(
+        self, entries: list[Entry], context: torch.Tensor
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Draw n_draw actions per entry, evaluate, push to the buffer.
 
         Returns actions (B, n, 5), losses (B, n) and has-peak flags (B, n).
@@ -375,7 +410,7 @@ class Trainer:
             terms = []
             for i, k in enumerate(replay_keys):
                 qx, _ = self.buffer.get(k)
-                ctx = context[n_fresh + i: n_fresh + i + 1]
+                ctx = context[n_fresh + i : n_fresh + i + 1]
                 terms.append(self.network.log_prob(ctx, torch.from_numpy(qx[None]).float()))
             l_rb = -torch.cat([t.ravel() for t in terms]).mean()
         total = l_pg + l_rb + cfg.lambda_er * l_er
@@ -391,13 +426,20 @@ class Trainer:
         self.step += 1
         best = np.array([self.buffer.best_loss(e.key) for e in entries[:n_fresh]])
         row = {
-            "step": self.step, "lr": lr, "loss": total.item(), "l_pg": l_pg.item(),
-            "l_rb": l_rb.item(), "l_er": l_er.item(), "reward": reward.mean().item(),
+            "step": self.step,
+            "lr": lr,
+            "loss": total.item(),
+            "l_pg": l_pg.item(),
+            "l_rb": l_rb.item(),
+            "l_er": l_er.item(),
+            "reward": reward.mean().item(),
             "no_peak": float(1.0 - has.mean()),
             "median_pm": float(np.median(np.median(losses[:n_fresh], axis=1))),
             "min_pm": float(np.median(losses[:n_fresh].min(axis=1))),
             "best_pm": float(np.median(best)) if best.size else float("nan"),
-            "grad_norm": grad_norm, "t_step": t1 - t0, "t_refresh": time.perf_counter() - t1,
+            "grad_norm": grad_norm,
+            "t_step": t1 - t0,
+            "t_refresh": time.perf_counter() - t1,
             "buffer": len(self.buffer),
         }
         self.history.append(row, self.metrics_path)
@@ -415,8 +457,12 @@ class Trainer:
             self.network.train()
 
     # ------------------------------------------------------------------ loop
-    def run(self, n_steps: int | None = None, time_budget_s: float | None = None,
-            callback: Callable[[dict], None] | None = None) -> History:
+    def run(
+        self,
+        n_steps: int | None = None,
+        time_budget_s: float | None = None,
+        callback: Callable[[dict], None] | None = None,
+    ) -> History:
         """Train until ``n_steps`` more steps, the time budget or ``total_steps``.
 
         Saves the state every ``checkpoint_every_s`` and at the end.

@@ -31,9 +31,21 @@ from .dataset import (
 from .train import History, TrainConfig, Trainer
 
 __all__ = [
-    "TRAIN_FILE", "EVAL_FILE", "workdir", "known_species", "training_species", "training_pixels",
-    "prepare_data", "prepare_smoke_data", "smoke_configs", "make_trainer", "load_eval_pixels",
-    "split_by_species", "smooth", "plot_history", "save_curves",
+    "TRAIN_FILE",
+    "EVAL_FILE",
+    "workdir",
+    "known_species",
+    "training_species",
+    "training_pixels",
+    "prepare_data",
+    "prepare_smoke_data",
+    "smoke_configs",
+    "make_trainer",
+    "load_eval_pixels",
+    "split_by_species",
+    "smooth",
+    "plot_history",
+    "save_curves",
 ]
 
 TRAIN_FILE = "train_pixels.json"
@@ -43,8 +55,7 @@ EVAL_FILE = "eval_pixels.json"
 def workdir(*, smoke: bool = False) -> Path:
     """The run's work directory (created); ``smoke``: the smoke run's default folder."""
     env = os.environ.get("SPECTUNER_NB_POLICY_WORKDIR")
-    path = Path(env) if env else cache_dir() / ("policy_smoke" if smoke else
-                                                 "policy_training")
+    path = Path(env) if env else cache_dir() / ("policy_smoke" if smoke else "policy_training")
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -66,16 +77,18 @@ def known_species(catalog, names, *, origin: str | None = None) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def training_species(catalog, train_species: Sequence[str] = TRAIN_SPECIES, *,
-                     origin: str | None = None) -> list[str]:
+def training_species(
+    catalog, train_species: Sequence[str] = TRAIN_SPECIES, *, origin: str | None = None
+) -> list[str]:
     """Canonical names of ``train_species`` in the catalog (of ``origin`` when given, see
     :func:`known_species`), held-out species removed."""
     held = set(known_species(catalog, HELDOUT_SPECIES, origin=origin))
     return [s for s in known_species(catalog, train_species, origin=origin) if s not in held]
 
 
-def training_pixels(catalog, train_species: Sequence[str], *, n_mock: int,
-                    w3_step: int = 1) -> list[Pixel]:
+def training_pixels(
+    catalog, train_species: Sequence[str], *, n_mock: int, w3_step: int = 1
+) -> list[Pixel]:
     """Training pixels: ``n_mock`` mocks (seed 1) mixing ``train_species`` only, then the
     W3(H2O) pixels with even (x + y) when the shared data are present.
 
@@ -87,9 +100,15 @@ def training_pixels(catalog, train_species: Sequence[str], *, n_mock: int,
     return pixels
 
 
-def prepare_data(catalog, *, n_mock_train: int = 300, n_mock_eval: int = 40,
-                 w3_step: int = 1, directory: Path | None = None,
-                 train_species: Sequence[str] = TRAIN_SPECIES) -> dict:
+def prepare_data(
+    catalog,
+    *,
+    n_mock_train: int = 300,
+    n_mock_eval: int = 40,
+    w3_step: int = 1,
+    directory: Path | None = None,
+    train_species: Sequence[str] = TRAIN_SPECIES,
+) -> dict:
     """Build and save training and evaluation pixels; return counts per set.
 
     Training: :func:`training_pixels` (mocks mixing ``train_species`` only + W3(H2O)
@@ -107,9 +126,13 @@ def prepare_data(catalog, *, n_mock_train: int = 300, n_mock_eval: int = 40,
         evals += w3h2o_pixels(all_sp, catalog, parity=1, step=w3_step)
     save_pixels(train, directory / TRAIN_FILE)
     save_pixels(evals, directory / EVAL_FILE)
-    return {"train_pixels": len(train), "eval_pixels": len(evals),
-            "train_species": train_sp, "heldout_species": held_sp,
-            "train_entries": sum(len(p.species) for p in train)}
+    return {
+        "train_pixels": len(train),
+        "eval_pixels": len(evals),
+        "train_species": train_sp,
+        "heldout_species": held_sp,
+        "train_entries": sum(len(p.species) for p in train),
+    }
 
 
 def prepare_smoke_data(catalog, directory: Path | None = None) -> dict:
@@ -125,13 +148,19 @@ def _ensure_smoke_data(catalog, directory: Path) -> None:
 
 def smoke_configs() -> tuple[PolicyConfig, TrainConfig]:
     """Architecture and hyper-parameters of the smoke run."""
-    return get_config("tiny"), TrainConfig(batch_size=4, n_draw=16, total_steps=3,
-                                           refresh_factor=1, threads=1)
+    return get_config("tiny"), TrainConfig(
+        batch_size=4, n_draw=16, total_steps=3, refresh_factor=1, threads=1
+    )
 
 
-def make_trainer(catalog, directory: Path | None = None,
-                 model_config: PolicyConfig | None = None,
-                 train_config: TrainConfig | None = None, *, smoke: bool = False) -> Trainer:
+def make_trainer(
+    catalog,
+    directory: Path | None = None,
+    model_config: PolicyConfig | None = None,
+    train_config: TrainConfig | None = None,
+    *,
+    smoke: bool = False,
+) -> Trainer:
     """A trainer over the saved training pixels (resumes if a state exists).
 
     ``smoke``: the data are prepared if missing, every run starts afresh and, without
@@ -148,8 +177,7 @@ def make_trainer(catalog, directory: Path | None = None,
     return Trainer(directory / "run", pixels, catalog, model_config, train_config)
 
 
-def load_eval_pixels(catalog, directory: Path | None = None, *,
-                     smoke: bool = False) -> list[Pixel]:
+def load_eval_pixels(catalog, directory: Path | None = None, *, smoke: bool = False) -> list[Pixel]:
     """The saved evaluation pixels (``smoke``: prepared first if missing)."""
     directory = workdir(smoke=smoke) if directory is None else directory
     if smoke:
