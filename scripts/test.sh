@@ -18,4 +18,5 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 
 ruff check .
+ruff format --check .
 python -m pytest -q -ra "$@"
