@@ -8,9 +8,7 @@ so that a resumed run can never adopt chunks computed from other inputs.
 
 from __future__ import annotations
 
-import hashlib
 import inspect
-import json
 import os
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import numpy as np
 
 from .. import __version__
 from ..checks import as_count
+from ..digests import linelist_digest, policy_digest
 from ..errors import CubeError
 from ..fit import fit_spectrum
 from ..fit_settings import CUBE_INITS, CubeSettings, bounds_array, check_species
@@ -139,44 +138,6 @@ def check_mask(mask, shape: tuple[int, int]) -> np.ndarray | None:
     if arr.shape != tuple(shape):
         raise CubeError(f"mask has shape {arr.shape}, the cube's pixel grid is {tuple(shape)}")
     return arr.astype(bool)
-
-
-def _digest(*arrays: np.ndarray, text: str = "") -> str:
-    h = hashlib.sha256(text.encode())
-    for a in arrays:
-        a = np.ascontiguousarray(np.asarray(a, dtype=float))
-        h.update(f"{a.shape}".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()[:16]
-
-
-def linelist_digest(ll) -> str:
-    """Digest of a line list's transitions and partition function (not its labels)."""
-    return _digest(
-        ll.freq,
-        ll.A_ul,
-        ll.E_low,
-        ll.E_up,
-        ll.g_u,
-        ll.partition.temperature,
-        ll.partition.q,
-        text=str(ll.species),
-    )
-
-
-def policy_digest(policy) -> str:
-    """Digest of a policy's weights, input normalisation and configuration (of its class
-    name for a stand-in without a network)."""
-    if not hasattr(policy, "network"):
-        return _digest(text=type(policy).__qualname__)
-    state = policy.network.state_dict()
-    arrays = [state[k].detach().cpu().numpy() for k in sorted(state)]
-    return _digest(
-        *arrays,
-        policy.norm.mean,
-        policy.norm.std,
-        text=json.dumps(policy.config, sort_keys=True, default=str),
-    )
 
 
 def run_identity(settings: dict, lines: list, policy=None) -> dict:

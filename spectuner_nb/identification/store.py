@@ -29,6 +29,7 @@ import numpy as np
 
 from ..atomic import atomic_write
 from ..cube.store import RESTART_HINT, UNREADABLE, WorkdirLock
+from ..digests import linelist_digest, update_with_array
 from ..errors import IdentificationError
 from ..observation import Observation
 
@@ -44,12 +45,6 @@ IDENTITY_FILE = "identity.json"
 FITS_DIR = "fits"
 
 
-def _update(h, arr) -> None:
-    a = np.ascontiguousarray(np.asarray(arr, dtype=float))
-    h.update(str(a.shape).encode())
-    h.update(a.tobytes())
-
-
 def run_identity(obs: Observation, lines: Sequence, settings: dict, policy_id: str | None) -> str:
     """SHA-256 (hex) of everything an individual fit depends on.
 
@@ -59,16 +54,14 @@ def run_identity(obs: Observation, lines: Sequence, settings: dict, policy_id: s
     """
     h = hashlib.sha256()
     for f, y in zip(obs.freqs, obs.intensities, strict=True):
-        _update(h, f)
-        _update(h, y)
-    _update(h, obs.rms)
-    _update(h, obs.T_bg)
-    _update(h, np.atleast_1d(np.asarray(obs.beam, dtype=float)))
-    _update(h, [obs.v_lsr])
+        update_with_array(h, f)
+        update_with_array(h, y)
+    update_with_array(h, obs.rms)
+    update_with_array(h, obs.T_bg)
+    update_with_array(h, np.atleast_1d(np.asarray(obs.beam, dtype=float)))
+    update_with_array(h, [obs.v_lsr])
     for ll in lines:
-        h.update(ll.species.encode())
-        for arr in (ll.freq, ll.A_ul, ll.E_low, ll.g_u, ll.partition.temperature, ll.partition.q):
-            _update(h, arr)
+        h.update(linelist_digest(ll).encode())
     h.update(json.dumps(settings, sort_keys=True, default=str).encode())
     h.update(str(policy_id).encode())
     return h.hexdigest()

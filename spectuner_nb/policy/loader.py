@@ -7,10 +7,10 @@ calling :func:`load_policy` once per fit or per task costs nothing after the fir
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
+from ..digests import policy_digest
 from ..errors import CheckpointError
 
 __all__ = ["checkpoint_dir", "load_policy", "policy_available"]
@@ -25,7 +25,8 @@ def checkpoint_dir() -> Path:
 
 
 def load_policy(*, required: bool = False):
-    """The policy in use and the sha256 of its weights file: ``(Policy, digest)``.
+    """The policy in use and the digest of its weights: ``(Policy, digest)``
+    (:func:`~spectuner_nb.digests.policy_digest`, the identity resumable runs store).
 
     When no checkpoint loads (missing, malformed, torch absent) this returns
     ``(None, None)``, or raises :class:`~spectuner_nb.errors.CheckpointError` naming the
@@ -33,11 +34,10 @@ def load_policy(*, required: bool = False):
     """
     directory = checkpoint_dir()
     try:
-        from .checkpoint import WEIGHTS_FILE
         from .policy import Policy
 
         policy = Policy.load(directory)
-        digest = hashlib.sha256((directory / WEIGHTS_FILE).read_bytes()).hexdigest()
+        digest = policy_digest(policy)
     except (ImportError, AttributeError, CheckpointError, OSError) as exc:
         if required:
             raise CheckpointError(
