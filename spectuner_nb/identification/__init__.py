@@ -170,7 +170,9 @@ def identify(
     candidates
         Species to consider; None: every species of the catalog with lines in the windows.
     catalog
-        Transition cache; default :func:`spectuner_nb.catalog.default_cache`.
+        Transition cache; default: the user cache with the full offline catalog
+        (:func:`spectuner_nb.catalog.default_cache` with ``full=True``, built once per
+        machine, about half a minute, the first time).
     include
         Species always fitted and kept in the joint model (no screening, no greedy test).
     exclude
@@ -222,7 +224,7 @@ def identify(
     if catalog is None:
         from ..catalog import default_cache
 
-        catalog = default_cache()
+        catalog = default_cache(full=True)
     bnds, preset = _bounds(bounds, obs)
     check_fittable(obs, [], [], t_ex_max=float(bnds[1, 1]))  # wrong units fail here, once
     peaks = ObservedPeaks.from_observation(obs)
