@@ -48,6 +48,7 @@ __all__ = [
     "JOINT_MAXITER",
     "MIN_NEW_PEAKS",
     "N_REFIT_STARTS",
+    "N_TIE_COLUMN_STARTS",
     "SpeciesModels",
     "TIED_PARAMS",
     "TIED_WIDTH",
@@ -62,6 +63,7 @@ __all__ = [
     "refine",
     "loose_parameters",
     "tie_unconstrained",
+    "tied_starts",
 ]
 
 MIN_NEW_PEAKS: int = 1
@@ -96,6 +98,9 @@ emitting region moves as one; a species at another velocity is another component
 TIE_ROUNDS: int = 2
 """χ² refinements with tied parameters at most (a tie can leave another species
 unconstrained; the next round ties that one too)."""
+N_TIE_COLUMN_STARTS: int = 16
+"""Column densities tried for the newly tied species before the χ² refit after a tie
+(:func:`tied_starts`)."""
 
 
 UNCONSTRAINED_AT_BOUND: str = "UNCONSTRAINED_AT_BOUND"
@@ -289,6 +294,25 @@ def _at_source_velocity(x: np.ndarray, constrained: np.ndarray) -> np.ndarray:
     return np.abs(x[:, v_col] - v_ref) <= TIE_V_TOL * width
 
 
+def tied_starts(x: np.ndarray, tied: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Start points (n_starts, n_species, 5) of the χ² refit after a tie: ``x`` clipped
+    into ``bounds``, and the same with log10 N_tot of the species in ``tied`` set, all
+    together, to each of :data:`N_TIE_COLUMN_STARTS` values spread over their bounds.
+
+    A tie can move T_ex or η far (e.g. 1000 K → 150 K); at the old column density the
+    line is then saturated, where χ² is flat in N, and the refit would leave N there or
+    run it to a bound. The batched evaluation of the starts (``fit_spectrum``) picks the
+    best one for the optimiser.
+    """
+    x0 = np.clip(x, bounds[..., 0], bounds[..., 1])
+    col = FIT_NAMES.index("log10_N_tot")
+    starts = np.repeat(x0[None], N_TIE_COLUMN_STARTS + 1, axis=0)
+    lo, hi = bounds[tied, col, 0], bounds[tied, col, 1]
+    frac = (np.arange(N_TIE_COLUMN_STARTS) + 0.5) / N_TIE_COLUMN_STARTS
+    starts[1:, tied, col] = lo + frac[:, None] * (hi - lo)
+    return starts
+
+
 def tie_unconstrained(
     obs: Observation, names: Sequence[str], lines: Sequence, joint, settings: dict
 ):
@@ -298,14 +322,16 @@ def tie_unconstrained(
 
     T_ex is unconstrained (:func:`loose_parameters`) when it lies at a bound of the preset
     ``settings["bounds"]``, has no finite Laplace error or a relative error above
-    :data:`TIE_MAX_REL_ERR` (T_ex, N and η degenerate, as for a species with one line).
+    :data:`TIE_MAX_REL_ERR` (T_ex, N and η degenerate, as for a species with one line);
+    η likewise, and both are tied when either is unconstrained.
     Each tied parameter of such a species gets the bound [min − m, max + m] of its values
-    among the species where both it and T_ex are constrained and whose v_off is that of the
+    among the species whose parameters are all constrained and whose v_off is that of the
     source (:data:`TIE_V_TOL`) (m = :data:`TIE_MARGIN` × the
     preset span, clipped to the preset; not tied when no species constrains it): one
     emitting region. A species whose line width (:data:`TIED_WIDTH`) is at a bound of the
     preset has it tied in the same way. χ² is then minimised again from the current
-    solution; repeated up to
+    solution, with the tied species' column densities restarted (:func:`tied_starts`);
+    repeated up to
     :data:`TIE_ROUNDS` times while further species lose their constraint.
 
     Returns
@@ -317,16 +343,19 @@ def tie_unconstrained(
     from ..fit import fit_spectrum
 
     preset = np.asarray(settings["bounds"], float)
-    t_col = FIT_NAMES.index("T_ex")
+    source_cols = [FIT_NAMES.index(p) for p in TIED_PARAMS]
     per = np.repeat(preset[None], len(names), axis=0)
     tied = np.zeros((len(names), len(FIT_NAMES)), bool)
     for _ in range(TIE_ROUNDS):
         loose = loose_parameters(joint, preset)
-        loose |= (loose[:, t_col] | tied.any(axis=1))[:, None]  # η is known only with T_ex
-        source = ~loose & _at_source_velocity(joint.x, ~loose[:, t_col])[:, None]
+        # T_ex and η are measured together or not at all (they trade with N)
+        unmeasured = loose[:, source_cols].any(axis=1) & ~tied.any(axis=1)
+        constrained = ~loose.any(axis=1) & ~tied.any(axis=1)  # lenders: all constrained
+        source = np.repeat(
+            (constrained & _at_source_velocity(joint.x, constrained))[:, None], loose.shape[1], 1
+        )
         new = np.zeros_like(tied)
-        for j in (FIT_NAMES.index(p) for p in TIED_PARAMS):
-            new[:, j] = loose[:, t_col] & ~tied.any(axis=1)
+        new[:, source_cols] = unmeasured[:, None]
         w_col = FIT_NAMES.index(TIED_WIDTH)
         new[:, w_col] = at_bound(joint.x, preset)[:, w_col] & ~tied[:, w_col]
         for col in np.flatnonzero(new.any(axis=0)):
@@ -342,13 +371,12 @@ def tie_unconstrained(
         if not new.any():
             break
         tied |= new
-        x0 = np.clip(joint.x, per[..., 0], per[..., 1])
         joint = fit_spectrum(
             obs,
             list(names),
             lines=list(lines),
             loss="chi2",
-            init=x0[None],
+            init=tied_starts(joint.x, new.any(axis=1), per),
             bounds=per,
             errors=True,
             maxiter=JOINT_MAXITER,
