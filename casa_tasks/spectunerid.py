@@ -222,7 +222,8 @@ def _identify(obs, cands, incl, excl, bounds, n_init, init, seed, workers, out, 
 
 
 def _map(images, obs, ident, n_init, seed, workers, mapdir, log) -> dict:
-    """Fit the cubes with the identified species as one joint model (χ², the same bounds)."""
+    """Fit the cubes with the identified species as one joint model (χ², the same bounds,
+    the tie step in every pixel)."""
     from spectuner_nb.cube import fit_cube
 
     preset = ident.settings["preset"]
@@ -237,6 +238,7 @@ def _map(images, obs, ident, n_init, seed, workers, mapdir, log) -> dict:
         workdir=mapdir / "work",
         progress=False,
         fit_kwargs={"bounds": np.asarray(ident.settings["bounds"])},
+        tie=True,
         **parallel,
     )
     files = [str(p) for p in result.write(mapdir)]

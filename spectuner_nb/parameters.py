@@ -236,7 +236,9 @@ def clip_to_bounds(x: np.ndarray, bounds: np.ndarray = TABLE1_BOUNDS) -> np.ndar
 
 
 def at_bound(x: np.ndarray, bounds: np.ndarray = TABLE1_BOUNDS, rtol: float = 1e-3) -> np.ndarray:
-    """Boolean (..., 5): parameter lies within ``rtol`` of the bound range from a bound."""
-    span = bounds[:, 1] - bounds[:, 0]
+    """Boolean (..., 5): parameter lies within ``rtol`` of the bound range from a bound
+    (``bounds`` (5, 2), or (..., 5, 2) broadcast against ``x``)."""
+    bounds = np.asarray(bounds, dtype=float)
+    span = bounds[..., 1] - bounds[..., 0]
     x = np.asarray(x, dtype=float)
-    return (x - bounds[:, 0] <= rtol * span) | (bounds[:, 1] - x <= rtol * span)
+    return (x - bounds[..., 0] <= rtol * span) | (bounds[..., 1] - x <= rtol * span)

@@ -232,3 +232,30 @@ def test_species_not_detected_where_its_model_stays_below_the_noise(synth, tmp_p
     assert not det[0][~mask].any()  # pixels without a fit are not detections
     per_window = faint.detected(synth.cubes, rms=np.array([peak / 3.0]))
     assert not per_window[0, 2, 2]  # a peak of 3 rms is below the 4 rms threshold
+
+
+def test_tie_runs_the_identification_tie_in_every_pixel(synth, tmp_path, monkeypatch):
+    """``tie=True`` passes each pixel's χ² fit through ``ties.tie_unconstrained`` with the
+    run's bounds, keeps what it returns, is part of the run identity, and needs χ²."""
+    import spectuner_nb.ties as ties
+
+    real, calls = ties.tie_unconstrained, []
+
+    def spy(obs, names, lines, joint, settings):
+        calls.append(np.asarray(settings["bounds"]))
+        out, tied = real(obs, names, lines, joint, settings)
+        out.x = out.x.copy()
+        out.x[:, 4] = 0.123  # marks the returned fit
+        return out, tied
+
+    monkeypatch.setattr(ties, "tie_unconstrained", spy)
+    mask = np.eye(4, dtype=bool)
+    res = fit_cube(
+        synth.cubes, "CH3OH", client=False, workdir=tmp_path, mask=mask, tie=True, **FAST
+    )
+    assert len(calls) == res.n_fitted == 4
+    np.testing.assert_allclose(res.x[mask][:, 0, 4], 0.123)
+    with pytest.raises(CubeError, match="other run|--restart"):
+        fit_cube(synth.cubes, "CH3OH", client=False, workdir=tmp_path, mask=mask, **FAST)
+    with pytest.raises(CubeError, match="tie=True needs loss='chi2'"):
+        fit_cube(synth.cubes, "CH3OH", client=False, **dict(FAST, loss="pm"), tie=True)

@@ -333,7 +333,7 @@ def test_species_at_a_bound_after_the_tie_are_rejected_unless_included():
 def test_species_at_another_velocity_do_not_set_the_tie_range():
     """Tie sources are the constrained species at the source velocity: a constrained species
     9 km/s away (another component, or a false match) is not one of them."""
-    from spectuner_nb.identification.combine import TIE_V_TOL, _at_source_velocity
+    from spectuner_nb.ties import TIE_V_TOL, _at_source_velocity
 
     x = np.array(
         [

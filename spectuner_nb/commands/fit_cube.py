@@ -60,6 +60,12 @@ def register(subparsers) -> None:
     p.add_argument(
         "--n-cut", type=float, default=3.0, help="selection: minimum mean peaks per window (3)"
     )
+    p.add_argument(
+        "--tie",
+        action="store_true",
+        help="tie step in every pixel (χ² only): T_ex and η the pixel leaves unconstrained "
+        "come from the species it constrains",
+    )
     p.add_argument("--plot", action="store_true", help="also write maps.html (Bokeh)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -92,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
             n_workers=args.workers,
             select=False if args.no_select else PreprocessConfig(n_cut=args.n_cut),
             progress=not args.quiet,
+            tie=args.tie,
         )
     finally:
         if client:

@@ -7,7 +7,7 @@ spectrum of a region (``--region X0 X1 Y0 Y1``, inclusive) is identified. The
 identified species and the unknown lines are printed; ``--out DIR`` receives the
 result (tables, joint model, molfit) and a Bokeh plot. With ``--map`` the cube is
 then fitted pixel by pixel with the identified species as one joint model (χ²,
-same bound preset) and the maps go to DIR/maps.
+same bound preset, the tie step in every pixel) and the maps go to DIR/maps.
 """
 
 from __future__ import annotations
@@ -163,6 +163,7 @@ def run(args) -> int:
                 catalog=catalog,
                 progress=not args.quiet,
                 fit_kwargs={"bounds": np.asarray(result.settings["bounds"])},
+                tie=True,
             )
             maps.write(out / "maps")
             print(maps.summary())

@@ -108,6 +108,7 @@ def fit_cube(
     neighbour_stride: int = CUBE_DEFAULTS.neighbour_stride,
     progress: bool = True,
     fit_kwargs: dict | None = None,
+    tie: bool = False,
 ) -> CubeFitResult:
     """Fit ``species`` to every selected pixel of a cube; see the module docstring.
 
@@ -155,6 +156,11 @@ def fit_cube(
         Spacing of the seed-pixel grid for ``init="neighbour"``.
     progress
         Show a progress bar (pixels/s and ETA).
+    tie
+        Run the tie step of the identification in every pixel (χ² only,
+        :func:`~spectuner_nb.ties.tie_unconstrained`): a species whose T_ex or η that
+        pixel's data leave unconstrained takes them from the range of the species the
+        pixel does constrain (one emitting region), instead of running to a bound.
     """
     t_start = time.perf_counter()
     opts = check_settings(
@@ -180,6 +186,8 @@ def fit_cube(
     )
     chunk_size, neighbour_stride = opts["chunk_size"], opts["neighbour_stride"]
     fit_kwargs = opts["fit_kwargs"]
+    if tie and loss != "chi2":
+        raise CubeError(f"tie=True needs loss='chi2' (the tie step refits by χ²), not {loss!r}")
     proposer, init_used = _start(init, opts["bounds"])
     if not isinstance(cubes, CubeSet):
         cubes = load_cubes(cubes, continuum=continuum, v_lsr=v_lsr, bad_channels=bad_channels)
@@ -216,6 +224,7 @@ def fit_cube(
             "select": None if pre is None else repr(pre.config),
             "neighbour_stride": neighbour_stride,
             "fit_kwargs": repr(sorted(fit_kwargs.items())),
+            "tie": bool(tie),
         },
         lines,
         proposer,
@@ -237,6 +246,7 @@ def fit_cube(
             beam=cubes.beam_arcsec,
             v_lsr=float(cubes.v_lsr),
             freqs=[w.freq_mhz for w in cubes.windows],
+            tie=bool(tie),
         )
         rms_map = _rms_map(cubes, pre)
         seed_chunks = [i for i, (a, _) in enumerate(layout) if a < n_seed]

@@ -59,6 +59,8 @@ class ChunkSettings:
         Systemic velocity, km/s.
     freqs
         Observed frequencies per window, MHz.
+    tie
+        Run the tie step after each pixel's fit (:func:`~spectuner_nb.ties.tie_unconstrained`).
     """
 
     species: list[str]
@@ -70,6 +72,7 @@ class ChunkSettings:
     beam: tuple[float, float] = (1.0, 1.0)
     v_lsr: float = 0.0
     freqs: list[np.ndarray] = field(default_factory=list)
+    tie: bool = False
 
 
 @dataclass(frozen=True)
@@ -209,6 +212,7 @@ def fit_chunk(
     ``init="policy"``.
     """
     from ..fit import fit_spectrum
+    from ..ties import tie_unconstrained
 
     if task.init == "policy" and proposer is None:
         raise CubeError("a chunk with init='policy' needs a proposer")
@@ -245,6 +249,10 @@ def fit_chunk(
                     errors=True,
                     **settings.fit_kwargs,
                 )
+                if settings.tie:
+                    res, _ = tie_unconstrained(
+                        o, settings.species, lines, res, {"bounds": res.bounds}
+                    )
             except _PIXEL_ERRORS as exc:  # one bad pixel must not stop the cube
                 out["status"][k] = (
                     STATUS_NOTHING_TO_FIT

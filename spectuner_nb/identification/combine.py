@@ -38,6 +38,19 @@ import numpy as np
 from ..model import LTEModel
 from ..observation import Observation
 from ..parameters import FIT_NAMES, at_bound
+from ..ties import (
+    JOINT_MAXITER,
+    N_TIE_COLUMN_STARTS,
+    TIE_MARGIN,
+    TIE_MAX_REL_ERR,
+    TIE_ROUNDS,
+    TIE_V_TOL,
+    TIED_PARAMS,
+    TIED_WIDTH,
+    loose_parameters,
+    tie_unconstrained,
+    tied_starts,
+)
 from .candidates import Candidate
 from .individual import FIT_MAXITER, random_starts
 from .matching import MIN_SHARE, ObservedPeaks, PeakMatch, match_model
@@ -75,34 +88,6 @@ overpredict one weak line)."""
 N_REFIT_STARTS: int = 20
 """Random starts (half of them anchored on observed peaks) added to the individual solution
 when refitting on top of the base."""
-JOINT_MAXITER: int = 300
-"""SLSQP iteration limit of the joint refinements."""
-TIED_PARAMS: tuple[str, ...] = ("log10_eta", "T_ex")
-"""Source parameters (filling factor, excitation temperature) that a species left at a
-bound by the χ² refinement takes from the species whose parameters are all inside
-their bounds (one emitting region, as hot-core analyses commonly assume)."""
-TIED_WIDTH: str = "log10_delta_v"
-"""A species whose line width ends at a bound of the preset (blended sub-lines or an
-optically thick line, where width and opacity trade) takes it from the range of the
-species that constrain it, like :data:`TIED_PARAMS` (one emitting region, one turbulence)."""
-TIE_MARGIN: float = 0.02
-"""Half-width added on each side of the constrained species' range when it is imposed,
-as a fraction of the preset's span of that parameter (a single constrained species
-still leaves room: ±20 K in T_ex, ±0.06 dex in log10 η for Table 1)."""
-TIE_MAX_REL_ERR: float = 0.5
-"""Relative χ² error of T_ex above which the data do not constrain it."""
-TIE_V_TOL: float = 1.0
-"""Species lend their source parameters to a tie only when their v_off lies within this
-many median line widths (FWHM) of the median v_off of the constrained species: one
-emitting region moves as one; a species at another velocity is another component."""
-TIE_ROUNDS: int = 2
-"""χ² refinements with tied parameters at most (a tie can leave another species
-unconstrained; the next round ties that one too)."""
-N_TIE_COLUMN_STARTS: int = 16
-"""Column densities tried for the newly tied species before the χ² refit after a tie
-(:func:`tied_starts`)."""
-
-
 UNCONSTRAINED_AT_BOUND: str = "UNCONSTRAINED_AT_BOUND"
 """Reason of rejection (flag, for an included species) of a species whose T_ex or column
 density ends at a bound of the preset after the tie step (:func:`drop_at_bound`)."""
@@ -269,125 +254,6 @@ def refine(obs: Observation, names: Sequence[str], lines: Sequence, x: np.ndarra
         check_convergence=False,
         **common,
     )
-
-
-def loose_parameters(joint, preset: np.ndarray) -> np.ndarray:
-    """(n_species, 5) bool: the parameter is at a bound of ``preset``, unconstrained in the
-    sense of :attr:`~spectuner_nb.results.FitResult.unconstrained` or, for T_ex, its χ²
-    error exceeds :data:`TIE_MAX_REL_ERR` of its value."""
-    x, err = np.asarray(joint.x, float), np.asarray(joint.x_err, float)
-    out = at_bound(x, preset) | joint.unconstrained
-    j = FIT_NAMES.index("T_ex")
-    with np.errstate(invalid="ignore"):
-        out[:, j] |= ~np.isfinite(err[:, j]) | (err[:, j] > TIE_MAX_REL_ERR * x[:, j])
-    return out
-
-
-def _at_source_velocity(x: np.ndarray, constrained: np.ndarray) -> np.ndarray:
-    """(n_species,) bool: v_off within :data:`TIE_V_TOL` median line widths (FWHM) of the
-    median v_off of the ``constrained`` species (all True when none is constrained)."""
-    if not constrained.any():
-        return np.ones(len(x), bool)
-    v_col, w_col = FIT_NAMES.index("v_off"), FIT_NAMES.index("log10_delta_v")
-    v_ref = np.median(x[constrained, v_col])
-    width = np.median(10.0 ** x[constrained, w_col])
-    return np.abs(x[:, v_col] - v_ref) <= TIE_V_TOL * width
-
-
-def tied_starts(x: np.ndarray, tied: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-    """Start points (n_starts, n_species, 5) of the χ² refit after a tie: ``x`` clipped
-    into ``bounds``, and the same with log10 N_tot of the species in ``tied`` set, all
-    together, to each of :data:`N_TIE_COLUMN_STARTS` values spread over their bounds.
-
-    A tie can move T_ex or η far (e.g. 1000 K → 150 K); at the old column density the
-    line is then saturated, where χ² is flat in N, and the refit would leave N there or
-    run it to a bound. The batched evaluation of the starts (``fit_spectrum``) picks the
-    best one for the optimiser.
-    """
-    x0 = np.clip(x, bounds[..., 0], bounds[..., 1])
-    col = FIT_NAMES.index("log10_N_tot")
-    starts = np.repeat(x0[None], N_TIE_COLUMN_STARTS + 1, axis=0)
-    lo, hi = bounds[tied, col, 0], bounds[tied, col, 1]
-    frac = (np.arange(N_TIE_COLUMN_STARTS) + 0.5) / N_TIE_COLUMN_STARTS
-    starts[1:, tied, col] = lo + frac[:, None] * (hi - lo)
-    return starts
-
-
-def tie_unconstrained(
-    obs: Observation, names: Sequence[str], lines: Sequence, joint, settings: dict
-):
-    """Refit the joint χ² model with the :data:`TIED_PARAMS` of the species whose T_ex the
-    data leave unconstrained held in the range of the species that constrain them (see the
-    module docstring).
-
-    T_ex is unconstrained (:func:`loose_parameters`) when it lies at a bound of the preset
-    ``settings["bounds"]``, has no finite Laplace error or a relative error above
-    :data:`TIE_MAX_REL_ERR` (T_ex, N and η degenerate, as for a species with one line);
-    η likewise, and both are tied when either is unconstrained.
-    Each tied parameter of such a species gets the bound [min − m, max + m] of its values
-    among the species whose parameters are all constrained and whose v_off is that of the
-    source (:data:`TIE_V_TOL`) (m = :data:`TIE_MARGIN` × the
-    preset span, clipped to the preset; not tied when no species constrains it): one
-    emitting region. A species whose line width (:data:`TIED_WIDTH`) is at a bound of the
-    preset has it tied in the same way. χ² is then minimised again from the current
-    solution, with the tied species' column densities restarted (:func:`tied_starts`);
-    repeated up to
-    :data:`TIE_ROUNDS` times while further species lose their constraint.
-
-    Returns
-    -------
-    (FitResult, dict)
-        The joint fit (its ``at_bound`` against the preset, its ``bounds`` those used)
-        and {species: names of its tied parameters} (only the species with a tie).
-    """
-    from ..fit import fit_spectrum
-
-    preset = np.asarray(settings["bounds"], float)
-    source_cols = [FIT_NAMES.index(p) for p in TIED_PARAMS]
-    per = np.repeat(preset[None], len(names), axis=0)
-    tied = np.zeros((len(names), len(FIT_NAMES)), bool)
-    for _ in range(TIE_ROUNDS):
-        loose = loose_parameters(joint, preset)
-        # T_ex and η are measured together or not at all (they trade with N)
-        unmeasured = loose[:, source_cols].any(axis=1) & ~tied.any(axis=1)
-        constrained = ~loose.any(axis=1) & ~tied.any(axis=1)  # lenders: all constrained
-        source = np.repeat(
-            (constrained & _at_source_velocity(joint.x, constrained))[:, None], loose.shape[1], 1
-        )
-        new = np.zeros_like(tied)
-        new[:, source_cols] = unmeasured[:, None]
-        w_col = FIT_NAMES.index(TIED_WIDTH)
-        new[:, w_col] = at_bound(joint.x, preset)[:, w_col] & ~tied[:, w_col]
-        for col in np.flatnonzero(new.any(axis=0)):
-            if not source[:, col].any():
-                new[:, col] = False  # no species constrains it: not tied
-                continue
-            margin = TIE_MARGIN * (preset[col, 1] - preset[col, 0])
-            vals = joint.x[source[:, col], col]
-            per[new[:, col], col] = [
-                max(vals.min() - margin, preset[col, 0]),
-                min(vals.max() + margin, preset[col, 1]),
-            ]
-        if not new.any():
-            break
-        tied |= new
-        joint = fit_spectrum(
-            obs,
-            list(names),
-            lines=list(lines),
-            loss="chi2",
-            init=tied_starts(joint.x, new.any(axis=1), per),
-            bounds=per,
-            errors=True,
-            maxiter=JOINT_MAXITER,
-            check_convergence=False,
-        )  # as in refine()
-    joint.at_bound = at_bound(joint.x, preset)
-    return joint, {
-        name: tuple(FIT_NAMES[j] for j in np.flatnonzero(t))
-        for name, t in zip(names, tied, strict=True)
-        if t.any()
-    }
 
 
 def drop_at_bound(
