@@ -108,6 +108,8 @@ def test_species_on_velocity_axis(page, screenshot_dir):
         return false; }}""",
         timeout=30_000,
     )
+    # the markers' source may arrive after the axis label: wait for the reference line
+    wait_source(page, "lines_0", "x", "v.some(x => Math.abs(x + 48.0) < 1e-3)")
     spec_x = np.array(source_column(page, "spectrum_0", "x"))
     np.testing.assert_allclose(spec_x, C_KM_S * (1 - spec_f / rest), rtol=1e-9, atol=1e-6)
     lines = dict(
