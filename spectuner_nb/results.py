@@ -19,7 +19,7 @@ from .errors import ResultsError
 from .observation import Observation
 from .parameters import FIT_NAMES, PHYSICAL_NAMES, PHYSICAL_UNITS, fit_to_physical
 
-__all__ = ["physical_errors", "FitResult"]
+__all__ = ["physical_errors", "FitResult", "observed_window_figure"]
 
 _LN10 = float(np.log(10.0))
 
@@ -41,6 +41,26 @@ def physical_errors(x: np.ndarray, x_err: np.ndarray, theta_b_sq: float) -> np.n
     out[..., 3] = _LN10 * phys[..., 3] * err[..., 3]
     out[..., 4] = err[..., 4]
     return out
+
+
+def observed_window_figure(obs: Observation, w: int, *, width: int, height: int):
+    """Bokeh figure of window ``w`` of ``obs``: the observed spectrum (K) against rest
+    frequency (MHz), titled with the window and the observation's name; models are drawn on
+    it by the callers (:meth:`FitResult.plot`, the identification's plot)."""
+    from bokeh.plotting import figure
+
+    fig = figure(
+        width=width,
+        height=height,
+        title=f"window {w}: {obs.name}",
+        x_axis_label="rest frequency (MHz)",
+        y_axis_label="T (K)",
+        tools="pan,wheel_zoom,box_zoom,reset,save",
+    )
+    fig.step(
+        obs.rest_freqs[w], obs.intensities[w], mode="center", color="black", legend_label="observed"
+    )
+    return fig
 
 
 @dataclass
@@ -255,21 +275,10 @@ class FitResult:
         """
         from bokeh.layouts import column
         from bokeh.palettes import Category10
-        from bokeh.plotting import figure
 
         figs = []
-        for w, (f, y, m) in enumerate(
-            zip(self.obs.rest_freqs, self.obs.intensities, self.model, strict=True)
-        ):
-            fig = figure(
-                width=width,
-                height=height,
-                title=f"window {w}: {self.obs.name}",
-                x_axis_label="rest frequency (MHz)",
-                y_axis_label="T (K)",
-                tools="pan,wheel_zoom,box_zoom,reset,save",
-            )
-            fig.step(f, y, mode="center", color="black", legend_label="observed")
+        for w, (f, m) in enumerate(zip(self.obs.rest_freqs, self.model, strict=True)):
+            fig = observed_window_figure(self.obs, w, width=width, height=height)
             fig.line(f, m, color="red", line_width=2, legend_label=f"model ({self.loss_name})")
             if components is not None:
                 palette = Category10[10]

@@ -28,7 +28,7 @@ import numpy as np
 from ..atomic import read_index, write_folder
 from ..errors import ResultsError
 from ..observation import Observation
-from ..results import FitResult, _json_default
+from ..results import FitResult, _json_default, observed_window_figure
 
 if TYPE_CHECKING:
     from astropy.table import Table
@@ -138,22 +138,11 @@ class IdentificationResult:
         from bokeh.layouts import column
         from bokeh.models import ColumnDataSource, HoverTool
         from bokeh.palettes import Category20
-        from bokeh.plotting import figure
 
         palette = Category20[20]
         figs = []
-        for w, (f, y, m) in enumerate(
-            zip(self.obs.rest_freqs, self.obs.intensities, self.model, strict=True)
-        ):
-            fig = figure(
-                width=width,
-                height=height,
-                title=f"window {w}: {self.obs.name}",
-                x_axis_label="rest frequency (MHz)",
-                y_axis_label="T (K)",
-                tools="pan,wheel_zoom,box_zoom,reset,save",
-            )
-            fig.step(f, y, mode="center", color="black", legend_label="observed")
+        for w, (f, m) in enumerate(zip(self.obs.rest_freqs, self.model, strict=True)):
+            fig = observed_window_figure(self.obs, w, width=width, height=height)
             fig.line(f, m, color="red", line_width=2, alpha=0.6, legend_label="joint model")
             for k, (name, comp) in enumerate(zip(self.species, self.components, strict=True)):
                 fig.line(f, comp[w], color=palette[k % 20], line_width=1.2, legend_label=name)
