@@ -37,6 +37,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -178,51 +179,27 @@ def fit_cube(
         workdir=workdir,
         select=select,
     )
-    names, optimizer, n_init, seed = (
-        opts["species"],
-        opts["optimizer"],
-        opts["n_init"],
-        opts["seed"],
-    )
-    chunk_size, neighbour_stride = opts["chunk_size"], opts["neighbour_stride"]
-    fit_kwargs = opts["fit_kwargs"]
+    names, fit_kwargs = opts["species"], opts["fit_kwargs"]
     if tie and loss != "chi2":
         raise CubeError(f"tie=True needs loss='chi2' (the tie step refits by χ²), not {loss!r}")
     proposer, init_used = _start(init, opts["bounds"])
     if not isinstance(cubes, CubeSet):
         cubes = load_cubes(cubes, continuum=continuum, v_lsr=v_lsr, bad_channels=bad_channels)
     mask = check_mask(mask, cubes.shape)
-    if catalog is None:
-        from ..catalog import default_cache
-
-        catalog = default_cache()
-    probe = _probe(cubes)
-    rest = probe.rest_freqs
-    lines = [catalog.lines(s, [(float(f[0]), float(f[-1])) for f in rest]) for s in names]
-    _check_problem(probe, names, lines, loss, fit_kwargs)
-
-    pre = _selection(cubes, select)
-    keep = pre.keep if pre is not None else _finite_pixels(cubes)
-    if mask is not None:
-        keep = keep & mask
-    if not keep.any():
-        raise CubeError("no pixel left to fit after the selection")
-    pixels, n_seed = pixel_plan(
-        keep, init if isinstance(init, str) else "proposer", neighbour_stride
-    )
-    layout = _chunks(n_seed, chunk_size) + _chunks(pixels.size - n_seed, chunk_size, n_seed)
+    lines = _line_lists(cubes, names, catalog, loss, fit_kwargs)
+    plan = _plan(cubes, select, mask, init, opts["neighbour_stride"], opts["chunk_size"])
     config = run_identity(
         {
             "data": cubes.fingerprint(),
             "species": names,
             "loss": loss,
             "init": init_used,
-            "optimizer": optimizer,
-            "n_init": n_init,
-            "seed": seed,
-            "chunk_size": chunk_size,
-            "select": None if pre is None else repr(pre.config),
-            "neighbour_stride": neighbour_stride,
+            "optimizer": opts["optimizer"],
+            "n_init": opts["n_init"],
+            "seed": opts["seed"],
+            "chunk_size": opts["chunk_size"],
+            "select": None if plan.pre is None else repr(plan.pre.config),
+            "neighbour_stride": opts["neighbour_stride"],
             "fit_kwargs": repr(sorted(fit_kwargs.items())),
             "tie": bool(tie),
         },
@@ -230,82 +207,147 @@ def fit_cube(
         proposer,
     )
     workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="fitcube_"))
-    store = ResultStore(workdir, config, pixels, layout, resume=resume)
+    store = ResultStore(workdir, config, plan.pixels, plan.layout, resume=resume)
     try:
-        if pre is not None:
-            pre.write_mask(workdir / "selection_mask.fits", cubes.wcs)
-            (workdir / "selection_report.txt").write_text(pre.report() + "\n")
-
-        chunk_settings = ChunkSettings(
+        if plan.pre is not None:
+            plan.pre.write_mask(workdir / "selection_mask.fits", cubes.wcs)
+            (workdir / "selection_report.txt").write_text(plan.pre.report() + "\n")
+        settings = ChunkSettings(
             species=names,
             loss=loss,
-            optimizer=optimizer,
-            n_init=int(n_init),
-            seed=int(seed),
+            optimizer=opts["optimizer"],
+            n_init=int(opts["n_init"]),
+            seed=int(opts["seed"]),
             fit_kwargs=dict(fit_kwargs or {}),
             beam=cubes.beam_arcsec,
             v_lsr=float(cubes.v_lsr),
             freqs=[w.freq_mhz for w in cubes.windows],
             tie=bool(tie),
         )
-        rms_map = _rms_map(cubes, pre)
-        seed_chunks = [i for i, (a, _) in enumerate(layout) if a < n_seed]
-        rest_chunks = [i for i, (a, _) in enumerate(layout) if a >= n_seed]
-        n_done = sum(store.chunk_pixels(i).size for i in store.done())
-        bar = progress_bar(pixels.size, n_done, progress)
         t_fit = time.perf_counter()
         run_client, owned = (
             (None, False) if client is False else make_client(client, opts["n_workers"])
         )
         try:
-            first = "random" if proposer is None else "policy"
-            tasks = _TaskMaker(store, cubes, rms_map, int(seed), first)
-            run_chunks(store, seed_chunks, tasks, chunk_settings, lines, proposer, run_client, bar)
-            if rest_chunks:
-                seed_x = (
-                    np.concatenate([store.read(i)["x"] for i in seed_chunks])
-                    if seed_chunks
-                    else np.zeros((0, len(names), N_PARAMS))
-                )
-                tasks = _TaskMaker(
-                    store, cubes, rms_map, int(seed), "neighbour", (pixels[:n_seed], seed_x)
-                )
-                run_chunks(store, rest_chunks, tasks, chunk_settings, lines, None, run_client, bar)
+            _fit_chunks(store, plan, cubes, settings, lines, proposer, run_client, progress)
         finally:
-            bar.close()
             if owned:
                 close_client(run_client)
-        arrays = store.read_all()
-        meta = {
-            **config,
-            "init_requested": init if isinstance(init, str) else "proposer",
-            "workdir": str(workdir),
-            "n_pixels": int(pixels.size),
+        timing = {
             "wall_s_total": time.perf_counter() - t_start,
             "wall_s_fit": time.perf_counter() - t_fit,
-            "v_lsr": cubes.v_lsr,
-            "beam_arcsec": list(cubes.beam_arcsec),
-            "mean_freq_mhz": float(np.mean(np.concatenate(rest))),
-            "pixel_s_median": float(np.median(arrays["seconds"])),
-            "pixel_s_sum": float(np.sum(arrays["seconds"])),
-            "object": cubes.header.get("OBJECT", ""),
         }
-        result = CubeFitResult.from_pixels(
-            names,
-            cubes.shape,
-            cubes.wcs,
-            store.pixel_order(),
-            arrays,
-            keep,
-            meta=meta,
-            lines=lines,
-            preprocessed=pre,
-        )
+        meta = {**config, "init_requested": init if isinstance(init, str) else "proposer"}
+        result = _collect(store, plan, cubes, names, lines, {**meta, **timing})
     finally:
         store.close()
     if result.n_fitted == 0:
         warnings.warn(f"no pixel was fitted: {result.failures()}", stacklevel=2)
     return result
+
+
+@dataclass(frozen=True)
+class _PixelPlan:
+    """Which pixels a run fits, in which order and chunks.
+
+    ``pixels`` holds flat pixel indices, the ``n_seed`` seed pixels of
+    ``init="neighbour"`` first; ``layout`` the (start, stop) of each chunk in ``pixels``.
+    """
+
+    pre: Preprocessed | None
+    keep: np.ndarray
+    pixels: np.ndarray
+    n_seed: int
+    layout: list[tuple[int, int]]
+
+
+def _plan(cubes: CubeSet, select, mask, init, stride: int, chunk_size: int) -> _PixelPlan:
+    """The pixel selection of docs/method.md §8 (or every finite pixel), cut to ``mask``."""
+    pre = _selection(cubes, select)
+    keep = pre.keep if pre is not None else _finite_pixels(cubes)
+    if mask is not None:
+        keep = keep & mask
+    if not keep.any():
+        raise CubeError("no pixel left to fit after the selection")
+    pixels, n_seed = pixel_plan(keep, init if isinstance(init, str) else "proposer", stride)
+    layout = _chunks(n_seed, chunk_size) + _chunks(pixels.size - n_seed, chunk_size, n_seed)
+    return _PixelPlan(pre, keep, pixels, n_seed, layout)
+
+
+def _line_lists(cubes: CubeSet, names: list[str], catalog, loss: str, fit_kwargs: dict) -> list:
+    """Each species' lines in the cubes' rest-frequency windows, checked fittable."""
+    if catalog is None:
+        from ..catalog import default_cache
+
+        catalog = default_cache()
+    probe = _probe(cubes)
+    windows = [(float(f[0]), float(f[-1])) for f in probe.rest_freqs]
+    lines = [catalog.lines(s, windows) for s in names]
+    _check_problem(probe, names, lines, loss, fit_kwargs)
+    return lines
+
+
+def _fit_chunks(
+    store: ResultStore,
+    plan: _PixelPlan,
+    cubes: CubeSet,
+    settings: ChunkSettings,
+    lines: list,
+    proposer,
+    client,
+    progress: bool,
+) -> None:
+    """Fit the chunks ``store`` still lacks: the seed chunks from the start strategy,
+    then the others from their neighbouring seed pixels' solutions."""
+    rms_map = _rms_map(cubes, plan.pre)
+    seed_chunks = [i for i, (a, _) in enumerate(plan.layout) if a < plan.n_seed]
+    rest_chunks = [i for i, (a, _) in enumerate(plan.layout) if a >= plan.n_seed]
+    n_done = sum(store.chunk_pixels(i).size for i in store.done())
+    bar = progress_bar(plan.pixels.size, n_done, progress)
+    try:
+        first = "random" if proposer is None else "policy"
+        tasks = _TaskMaker(store, cubes, rms_map, settings.seed, first)
+        run_chunks(store, seed_chunks, tasks, settings, lines, proposer, client, bar)
+        if rest_chunks:
+            seed_x = (
+                np.concatenate([store.read(i)["x"] for i in seed_chunks])
+                if seed_chunks
+                else np.zeros((0, len(settings.species), N_PARAMS))
+            )
+            neighbours = (plan.pixels[: plan.n_seed], seed_x)
+            tasks = _TaskMaker(store, cubes, rms_map, settings.seed, "neighbour", neighbours)
+            run_chunks(store, rest_chunks, tasks, settings, lines, None, client, bar)
+    finally:
+        bar.close()
+
+
+def _collect(
+    store: ResultStore, plan: _PixelPlan, cubes: CubeSet, names: list[str], lines: list, meta
+) -> CubeFitResult:
+    """The maps of a finished run, with the run's settings and timings in ``meta``."""
+    arrays = store.read_all()
+    meta = {
+        **meta,
+        "workdir": str(store.workdir),
+        "n_pixels": int(plan.pixels.size),
+        "v_lsr": cubes.v_lsr,
+        "beam_arcsec": list(cubes.beam_arcsec),
+        "mean_freq_mhz": float(np.mean(np.concatenate(_rest_freqs(cubes)))),
+        "pixel_s_median": float(np.median(arrays["seconds"])),
+        "pixel_s_sum": float(np.sum(arrays["seconds"])),
+        "object": cubes.header.get("OBJECT", ""),
+    }
+    return CubeFitResult.from_pixels(
+        names,
+        cubes.shape,
+        cubes.wcs,
+        store.pixel_order(),
+        arrays,
+        plan.keep,
+        meta=meta,
+        lines=lines,
+        preprocessed=plan.pre,
+    )
 
 
 def _check_problem(probe, names: list[str], lines: list, loss: str, fit_kwargs: dict) -> None:
