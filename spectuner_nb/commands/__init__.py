@@ -113,6 +113,29 @@ class _DeprecatedAlias(argparse.Action):
         setattr(namespace, self.dest, values)
 
 
+def add_dask_arguments(parser: argparse.ArgumentParser, *, cube_fit: str = "") -> None:
+    """Add ``--workers``, ``--scheduler`` and ``--no-dask``.
+
+    ``cube_fit`` prefixes the help of the two options that only concern a cube fit
+    (e.g. "--map: " when the cube fit is a later step of the command).
+    """
+    parser.add_argument(
+        "--workers",
+        type=count(1),
+        default=None,
+        help=f"{cube_fit}local Dask worker processes (default: all cores)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        help="address of a running Dask scheduler to use (default: a local cluster "
+        "for cube fits, this process for a spectrum's fits)",
+    )
+    parser.add_argument(
+        "--no-dask", action="store_true", help=f"{cube_fit}fit in this process, without Dask"
+    )
+
+
 def add_v_lsr_argument(parser: argparse.ArgumentParser) -> None:
     """Add ``--v-lsr`` (km/s, default 0) and its deprecated spelling ``--vlsr``."""
     parser.add_argument(

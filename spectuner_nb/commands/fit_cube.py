@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import add_fit_arguments, add_v_lsr_argument, connect_scheduler, count
+from . import add_dask_arguments, add_fit_arguments, add_v_lsr_argument, connect_scheduler, count
 
 
 def register(subparsers) -> None:
@@ -38,18 +38,7 @@ def register(subparsers) -> None:
         default=CUBE_DEFAULTS.chunk_size,
         help=f"pixels per Dask task (default {CUBE_DEFAULTS.chunk_size})",
     )
-    p.add_argument(
-        "--workers",
-        type=count(1),
-        default=None,
-        help="local Dask worker processes (default: all cores)",
-    )
-    p.add_argument(
-        "--scheduler",
-        default=None,
-        help="address of a running Dask scheduler to use instead of a local cluster",
-    )
-    p.add_argument("--no-dask", action="store_true", help="fit in this process, without Dask")
+    add_dask_arguments(p)
     p.add_argument(
         "--workdir", type=Path, default=None, help="chunk files for resuming (default OUT/work)"
     )

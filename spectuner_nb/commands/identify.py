@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import add_fit_arguments, connect_scheduler, count, open_cache
+from . import add_dask_arguments, add_fit_arguments, connect_scheduler, open_cache
 from .fit_spectrum import add_observation_arguments, load_observation
 
 __all__ = ["register", "run"]
@@ -73,23 +73,12 @@ def register(subparsers) -> None:
         default=None,
         help="existing transition cache file, read only (default: the user cache)",
     )
-    p.add_argument(
-        "--scheduler",
-        default=None,
-        help="address of a running Dask scheduler (default: in this process)",
-    )
-    p.add_argument(
-        "--workers",
-        type=count(1),
-        default=None,
-        help="--map: local Dask worker processes (default: all cores)",
-    )
+    add_dask_arguments(p, cube_fit="--map: ")
     p.add_argument(
         "--map",
         action="store_true",
         help="then map the cube with the identified species as one joint model",
     )
-    p.add_argument("--no-dask", action="store_true", help="--map: fit in this process")
     p.add_argument(
         "--out",
         type=Path,
