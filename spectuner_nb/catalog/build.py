@@ -595,7 +595,8 @@ def build_species(sp: SnapshotSpecies, canonical: str, casadata_version: str) ->
     tables = tables or ground_state_tables(canonical)
     if not tables:
         raise CatalogError("no CDMS/JPL partition function matches its name or state")
-    rows = drop_redundant_hfs(_rows_to_splat(sp.name, [r[:6] for r in raw], ""))
+    source = f"splatalogue.db species_id={sp.sid} '{sp.name}' ({catalog})"
+    rows = drop_redundant_hfs(_rows_to_splat(sp.name, [r[:6] for r in raw], source))
     full = splat_linelist(rows, tables[0].table, species=canonical, catalog=catalog)
     if len(full) == 0:
         raise CatalogError("no complete rows (frequency, A_ul, E_low, g_u)")
