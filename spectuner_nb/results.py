@@ -19,7 +19,7 @@ from .errors import ResultsError
 from .observation import Observation
 from .parameters import FIT_NAMES, PHYSICAL_NAMES, PHYSICAL_UNITS, fit_to_physical
 
-__all__ = ["physical_errors", "FitResult", "observed_window_figure"]
+__all__ = ["physical_errors", "FitResult", "observed_window_figure", "unconstrained_parameters"]
 
 _LN10 = float(np.log(10.0))
 
@@ -41,6 +41,23 @@ def physical_errors(x: np.ndarray, x_err: np.ndarray, theta_b_sq: float) -> np.n
     out[..., 3] = _LN10 * phys[..., 3] * err[..., 3]
     out[..., 4] = err[..., 4]
     return out
+
+
+def unconstrained_parameters(
+    x_err: np.ndarray, bounds: np.ndarray, at_edge: np.ndarray
+) -> np.ndarray:
+    """(..., n_entries, 5) bool: the data do not pin the parameter down inside ``bounds``
+    ((5, 2) or (..., n_entries, 5, 2), fit space) — its 1σ error ``x_err`` exceeds half the
+    bound range, or, errors having been estimated for that fit (any finite error over its
+    last two axes), it got none although not at a bound (``at_edge``: held fixed as pinned
+    by its bounds)."""
+    x_err = np.asarray(x_err, float)
+    bounds = np.asarray(bounds, float)
+    half_range = 0.5 * (bounds[..., 1] - bounds[..., 0])
+    estimated = np.isfinite(x_err).any(axis=(-2, -1), keepdims=True)
+    with np.errstate(invalid="ignore"):
+        wide = np.isfinite(x_err) & (x_err > half_range)
+    return wide | (estimated & np.isnan(x_err) & ~np.asarray(at_edge, bool))
 
 
 def observed_window_figure(obs: Observation, w: int, *, width: int, height: int):
@@ -173,11 +190,7 @@ class FitResult:
         """(n_entries, 5) bool: the data do not pin the parameter down inside its bounds — its
         1σ error in fit space exceeds half the bound range, or, errors having been estimated,
         it got none although not at a bound (held fixed as pinned by its bounds)."""
-        half_range = 0.5 * (self.bounds[..., 1] - self.bounds[..., 0])
-        estimated = bool(np.isfinite(self.x_err).any())
-        with np.errstate(invalid="ignore"):
-            wide = np.isfinite(self.x_err) & (self.x_err > half_range)
-        return wide | (estimated & np.isnan(self.x_err) & ~np.asarray(self.at_bound, bool))
+        return unconstrained_parameters(self.x_err, self.bounds, self.at_bound)
 
     def warnings(self) -> list[str]:
         """Why the fit should not be trusted as it stands, one sentence each (empty: none):

@@ -18,6 +18,7 @@ import numpy as np
 
 from .observation import Observation
 from .parameters import FIT_NAMES, at_bound
+from .results import unconstrained_parameters
 
 __all__ = [
     "JOINT_MAXITER",
@@ -29,6 +30,7 @@ __all__ = [
     "TIE_ROUNDS",
     "TIE_V_TOL",
     "loose_parameters",
+    "loose_values",
     "tie_unconstrained",
     "tied_starts",
 ]
@@ -65,11 +67,23 @@ def loose_parameters(joint, preset: np.ndarray) -> np.ndarray:
     """(n_species, 5) bool: the parameter is at a bound of ``preset``, unconstrained in the
     sense of :attr:`~spectuner_nb.results.FitResult.unconstrained` or, for T_ex, its χ²
     error exceeds :data:`TIE_MAX_REL_ERR` of its value."""
-    x, err = np.asarray(joint.x, float), np.asarray(joint.x_err, float)
-    out = at_bound(x, preset) | joint.unconstrained
+    return _loose(joint.x, joint.x_err, at_bound(joint.x, preset) | joint.unconstrained)
+
+
+def loose_values(x: np.ndarray, x_err: np.ndarray, preset: np.ndarray) -> np.ndarray:
+    """:func:`loose_parameters` of stored fits: ``x`` and ``x_err`` (..., n_species, 5) in
+    fit space, judged against ``preset`` alone (e.g. every pixel of a cube fit)."""
+    edge = at_bound(x, preset)
+    return _loose(x, x_err, edge | unconstrained_parameters(x_err, preset, edge))
+
+
+def _loose(x: np.ndarray, x_err: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out`` with T_ex marked loose where its error exceeds :data:`TIE_MAX_REL_ERR`."""
+    x, err = np.asarray(x, float), np.asarray(x_err, float)
+    out = np.array(out, bool)
     j = FIT_NAMES.index("T_ex")
     with np.errstate(invalid="ignore"):
-        out[:, j] |= ~np.isfinite(err[:, j]) | (err[:, j] > TIE_MAX_REL_ERR * x[:, j])
+        out[..., j] |= ~np.isfinite(err[..., j]) | (err[..., j] > TIE_MAX_REL_ERR * x[..., j])
     return out
 
 
@@ -104,7 +118,12 @@ def tied_starts(x: np.ndarray, tied: np.ndarray, bounds: np.ndarray) -> np.ndarr
 
 
 def tie_unconstrained(
-    obs: Observation, names: Sequence[str], lines: Sequence, joint, settings: dict
+    obs: Observation,
+    names: Sequence[str],
+    lines: Sequence,
+    joint,
+    settings: dict,
+    lent: np.ndarray | None = None,
 ):
     """Refit the joint χ² model with the :data:`TIED_PARAMS` of the species whose T_ex the
     data leave unconstrained held in the range of the species that constrain them (see the
@@ -120,7 +139,10 @@ def tie_unconstrained(
     source (:data:`TIE_V_TOL`) (m = :data:`TIE_MARGIN` × the
     preset span, clipped to the preset; not tied when no species constrains it): one
     emitting region. A species whose line width (:data:`TIED_WIDTH`) is at a bound of the
-    preset has it tied in the same way. χ² is then minimised again from the current
+    preset has it tied in the same way. A parameter that no species of ``obs`` constrains
+    takes the range ``lent`` gives it ((5, 2) fit space, NaN rows for none; e.g. the
+    constrained species of neighbouring cube pixels,
+    :mod:`~spectuner_nb.cube.lend`). χ² is then minimised again from the current
     solution, with the tied species' column densities restarted (:func:`tied_starts`);
     repeated up to
     :data:`TIE_ROUNDS` times while further species lose their constraint.
@@ -150,14 +172,18 @@ def tie_unconstrained(
         w_col = FIT_NAMES.index(TIED_WIDTH)
         new[:, w_col] = at_bound(joint.x, preset)[:, w_col] & ~tied[:, w_col]
         for col in np.flatnonzero(new.any(axis=0)):
-            if not source[:, col].any():
-                new[:, col] = False  # no species constrains it: not tied
+            if source[:, col].any():
+                vals = joint.x[source[:, col], col]
+                v_lo, v_hi = vals.min(), vals.max()
+            elif lent is not None and np.isfinite(lent[col]).all():
+                v_lo, v_hi = lent[col]
+            else:
+                new[:, col] = False  # nothing constrains it: not tied
                 continue
             lo, hi = preset[new[:, col], col, 0], preset[new[:, col], col, 1]
             margin = TIE_MARGIN * (hi - lo)
-            vals = joint.x[source[:, col], col]
-            per[new[:, col], col, 0] = np.maximum(vals.min() - margin, lo)
-            per[new[:, col], col, 1] = np.minimum(vals.max() + margin, hi)
+            per[new[:, col], col, 0] = np.maximum(v_lo - margin, lo)
+            per[new[:, col], col, 1] = np.minimum(v_hi + margin, hi)
         if not new.any():
             break
         tied |= new

@@ -241,9 +241,9 @@ def test_tie_runs_the_identification_tie_in_every_pixel(synth, tmp_path, monkeyp
 
     real, calls = ties.tie_unconstrained, []
 
-    def spy(obs, names, lines, joint, settings):
+    def spy(obs, names, lines, joint, settings, lent=None):
         calls.append(np.asarray(settings["bounds"]))
-        out, tied = real(obs, names, lines, joint, settings)
+        out, tied = real(obs, names, lines, joint, settings, lent)
         out.x = out.x.copy()
         out.x[:, 4] = 0.123  # marks the returned fit
         return out, tied

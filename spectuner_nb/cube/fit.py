@@ -44,9 +44,10 @@ import numpy as np
 
 from ..errors import CubeError
 from ..fit_settings import CUBE_DEFAULTS
-from ..parameters import N_PARAMS
+from ..parameters import N_PARAMS, TABLE1_BOUNDS
 from ..policy.loader import policy_available
 from ..starts import resolve_init
+from .lend import LEND_RADIUS, lenders, lent_ranges, needs_lending
 from .load import CubeSet, load_cubes
 from .neighbours import neighbour_inits, pixel_plan
 from .preprocessing import PreprocessConfig, Preprocessed, preprocess
@@ -228,8 +229,12 @@ def fit_cube(
         run_client, owned = (
             (None, False) if client is False else make_client(client, opts["n_workers"])
         )
+        lent = None
         try:
             _fit_chunks(store, plan, cubes, settings, lines, proposer, run_client, progress)
+            if tie:
+                lent = _lend(store, plan, cubes, _preset(opts["bounds"], fit_kwargs), resume)
+                _fit_lent(lent, plan, cubes, settings, lines, run_client, progress)
         finally:
             if owned:
                 close_client(run_client)
@@ -238,9 +243,11 @@ def fit_cube(
             "wall_s_fit": time.perf_counter() - t_fit,
         }
         meta = {**config, "init_requested": init if isinstance(init, str) else "proposer"}
-        result = _collect(store, plan, cubes, names, lines, {**meta, **timing})
+        result = _collect(store, plan, cubes, names, lines, {**meta, **timing}, lent)
     finally:
         store.close()
+        if lent is not None:
+            lent[0].close()
     if result.n_fitted == 0:
         warnings.warn(f"no pixel was fitted: {result.failures()}", stacklevel=2)
     return result
@@ -259,6 +266,7 @@ class _PixelPlan:
     pixels: np.ndarray
     n_seed: int
     layout: list[tuple[int, int]]
+    chunk_size: int
 
 
 def _plan(cubes: CubeSet, select, mask, init, stride: int, chunk_size: int) -> _PixelPlan:
@@ -271,7 +279,7 @@ def _plan(cubes: CubeSet, select, mask, init, stride: int, chunk_size: int) -> _
         raise CubeError("no pixel left to fit after the selection")
     pixels, n_seed = pixel_plan(keep, init if isinstance(init, str) else "proposer", stride)
     layout = _chunks(n_seed, chunk_size) + _chunks(pixels.size - n_seed, chunk_size, n_seed)
-    return _PixelPlan(pre, keep, pixels, n_seed, layout)
+    return _PixelPlan(pre, keep, pixels, n_seed, layout, chunk_size)
 
 
 def _line_lists(cubes: CubeSet, names: list[str], catalog, loss: str, fit_kwargs: dict) -> list:
@@ -321,13 +329,107 @@ def _fit_chunks(
         bar.close()
 
 
+def _preset(bounds: np.ndarray | None, fit_kwargs: dict) -> np.ndarray | None:
+    """The fit-space bounds every pixel was fitted with: the run's, Table 1 when none was
+    given, None when each pixel chose its own preset (``bounds="auto"``)."""
+    if bounds is not None:
+        return bounds
+    return None if isinstance(fit_kwargs.get("bounds"), str) else TABLE1_BOUNDS
+
+
+def _lend(
+    store: ResultStore, plan: _PixelPlan, cubes: CubeSet, bounds: np.ndarray | None, resume: bool
+) -> tuple[ResultStore, np.ndarray, np.ndarray] | None:
+    """The lending pass of a tied fit (:mod:`.lend`): its store in ``workdir/lend`` and, for
+    its pixels (sorted flat indices), the first-pass solutions and the lent ranges; None when
+    no pixel needs a range that a neighbour can lend, or the pixels' bounds differ."""
+    if bounds is None:
+        return None
+    arrays, order = store.read_all(), store.pixel_order()
+    preset = np.broadcast_to(np.asarray(bounds, float), arrays["x"].shape + (2,))
+    ok = arrays["status"] == STATUS_OK
+    ranges = lent_ranges(
+        cubes.shape, order, arrays["x"], lenders(arrays["x"], arrays["x_err"], preset) & ok[:, None]
+    )
+    need = needs_lending(arrays["x"], arrays["x_err"], preset, ok)
+    need &= np.isfinite(ranges).all(axis=2).any(axis=1)
+    if not need.any():
+        return None
+    sort = np.argsort(order[need], kind="stable")
+    pixels = order[need][sort]
+    config = {"first_pass": store.run_id, "lend_radius": LEND_RADIUS}
+    lent_store = ResultStore(
+        store.workdir / "lend",
+        config,
+        pixels,
+        _chunks(pixels.size, plan.chunk_size),
+        resume=resume,
+    )
+    return lent_store, arrays["x"][need][sort], ranges[need][sort]
+
+
+def _fit_lent(
+    lent: tuple[ResultStore, np.ndarray, np.ndarray] | None,
+    plan: _PixelPlan,
+    cubes: CubeSet,
+    settings: ChunkSettings,
+    lines: list,
+    client,
+    progress: bool,
+) -> None:
+    """Refit the lending pass's pixels from their first-pass solutions with the tie step
+    and the lent ranges."""
+    if lent is None:
+        return
+    lent_store, x, ranges = lent
+    rms_map = _rms_map(cubes, plan.pre)
+    n_done = sum(lent_store.chunk_pixels(i).size for i in lent_store.done())
+    bar = progress_bar(lent_store.pixels.size, n_done, progress)
+    try:
+        tasks = _TaskMaker(lent_store, cubes, rms_map, settings.seed, "neighbour", lent=(x, ranges))
+        chunks = range(len(lent_store.chunks))
+        run_chunks(lent_store, chunks, tasks, settings, lines, None, client, bar)
+    finally:
+        bar.close()
+
+
+_ADDED = ("nfev", "seconds")
+"""Per-pixel arrays that the lending pass adds to the first pass's; it replaces the others
+(``x_spread``, the spread of the first pass's starts, is kept)."""
+
+
+def _merge_lent(arrays: dict, order: np.ndarray, lent_store: ResultStore) -> int:
+    """Put the lending pass's fits into the first pass's ``arrays`` (pixels ``order``) in
+    place; returns how many pixels it refitted."""
+    extra, where = lent_store.read_all(), lent_store.pixel_order()
+    pos = {int(p): k for k, p in enumerate(order)}
+    rows = np.array([pos[int(p)] for p in where], np.int64)
+    good = extra["status"] == STATUS_OK
+    for key, values in extra.items():
+        if key == "x_spread":
+            continue
+        if key in _ADDED:
+            arrays[key][rows] += values
+        else:
+            arrays[key][rows[good]] = values[good]
+    return int(good.sum())
+
+
 def _collect(
-    store: ResultStore, plan: _PixelPlan, cubes: CubeSet, names: list[str], lines: list, meta
+    store: ResultStore,
+    plan: _PixelPlan,
+    cubes: CubeSet,
+    names: list[str],
+    lines: list,
+    meta,
+    lent: tuple[ResultStore, np.ndarray, np.ndarray] | None = None,
 ) -> CubeFitResult:
     """The maps of a finished run, with the run's settings and timings in ``meta``."""
     arrays = store.read_all()
+    n_lent = 0 if lent is None else _merge_lent(arrays, store.pixel_order(), lent[0])
     meta = {
         **meta,
+        "n_pixels_lent": n_lent,
         "workdir": str(store.workdir),
         "n_pixels": int(plan.pixels.size),
         "v_lsr": cubes.v_lsr,
@@ -425,18 +527,22 @@ class _TaskMaker:
         seed: int,
         init: str,
         neighbours: tuple[np.ndarray, np.ndarray] | None = None,
+        lent: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self.store, self.cubes, self.rms_map = store, cubes, rms_map
-        self.seed, self.init, self.neighbours = seed, init, neighbours
+        self.seed, self.init, self.neighbours, self.lent = seed, init, neighbours, lent
 
     def __call__(self, index: int) -> ChunkTask:
         pix = self.store.chunk_pixels(index)
         iy, ix = np.unravel_index(pix, self.cubes.shape)
-        init_arrays = None
+        init_arrays = lent = None
         if self.neighbours is not None:
             init_arrays = neighbour_inits(
                 self.cubes.shape, self.neighbours[0], self.neighbours[1], pix
             )
+        if self.lent is not None:  # rows of the store's sorted pixels
+            rows = np.searchsorted(self.store.pixels, pix)
+            init_arrays, lent = self.lent[0][rows][:, None], self.lent[1][rows]
         return ChunkTask(
             index=index,
             pixels=pix,
@@ -446,4 +552,5 @@ class _TaskMaker:
             t_bg=self.cubes.t_background(iy, ix),
             rms=self.rms_map[:, iy, ix].T,
             init_arrays=init_arrays,
+            lent=lent,
         )

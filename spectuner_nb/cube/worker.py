@@ -98,6 +98,9 @@ class ChunkTask:
     init_arrays
         Fit-space starts per pixel (n_pix, n, n_species, 5) for ``init="neighbour"``
         (NaN rows are skipped; a pixel with none starts at random).
+    lent
+        Fit-space ranges per pixel (n_pix, 5, 2) that the tie step uses for a parameter
+        no species of the pixel constrains (:mod:`~spectuner_nb.cube.lend`); None: none.
     """
 
     index: int
@@ -108,6 +111,7 @@ class ChunkTask:
     init: str = "random"
     chunk_seed: int = 0
     init_arrays: np.ndarray | None = None
+    lent: np.ndarray | None = None
 
 
 def pixel_seed(seed: int, flat_index: int, stream: int = 0) -> int:
@@ -251,7 +255,12 @@ def fit_chunk(
                 )
                 if settings.tie:
                     res, _ = tie_unconstrained(
-                        o, settings.species, lines, res, {"bounds": res.bounds}
+                        o,
+                        settings.species,
+                        lines,
+                        res,
+                        {"bounds": res.bounds},
+                        lent=None if task.lent is None else task.lent[k],
                     )
             except _PIXEL_ERRORS as exc:  # one bad pixel must not stop the cube
                 out["status"][k] = (

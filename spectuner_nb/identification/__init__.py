@@ -18,11 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from ..catalog.families import is_rare
+from ..digests import policy_digest
 from ..errors import IdentificationError, ModelInputError
 from ..fit_settings import DEFAULTS, FitSettings
 from ..observation import Observation
 from ..parameters import N_PARAMS, bounds_preset, choose_preset
 from ..sanity import check_fittable
+from ..starts import resolve_init
 from .assign import assignment_table
 from .candidates import select_candidates
 from .combine import (
@@ -36,8 +38,6 @@ from .combine import (
 from .individual import (
     INITS,
     N_ANCHORED_WITH_POLICY,
-    init_method,
-    load_policy,
     policy_starts,
     random_starts,
     run_fits,
@@ -260,8 +260,10 @@ def identify(
 
     # individual fits
     report(0, total, STAGES[0])
-    policy, policy_id = load_policy(required=init == "policy") if init != "random" else (None, None)
-    method = init_method(init, bnds, policy)
+    start = resolve_init(init, bounds=bnds, error=IdentificationError)
+    policy = None if isinstance(start, str) else start
+    method = "random" if policy is None else "policy"
+    policy_id = None if policy is None else policy_digest(policy)
     settings["init"] = method
     fit_settings = {k: settings[k] for k in ("bounds", "loss", "n_init", "seed")}
     identity = run_identity(

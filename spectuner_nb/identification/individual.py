@@ -16,11 +16,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ..errors import CheckpointError, IdentificationError
 from ..fit_settings import INITS
 from ..model import LTEModel
 from ..observation import Observation
-from ..parameters import within_bounds
 from ..policy.loader import load_policy
 from .candidates import Candidate
 from .store import FitStore
@@ -31,7 +29,6 @@ __all__ = [
     "INITS",
     "N_ANCHORED_WITH_POLICY",
     "fit_candidate",
-    "init_method",
     "load_policy",
     "policy_starts",
     "random_starts",
@@ -44,21 +41,6 @@ ANCHORED_FRACTION: float = 0.5
 """Fraction of the random starts placed on the candidate's anchors (T_ex, v_off)."""
 N_ANCHORED_WITH_POLICY: int = 10
 """Anchored random starts added to the policy's proposals."""
-
-
-def init_method(init: str, bounds: np.ndarray, policy) -> str:
-    """ "policy" or "random": ``init`` resolved against the bounds and the checkpoint."""
-    if init not in INITS:
-        raise IdentificationError(f"init must be one of {INITS}, got {init!r}")
-    if init == "random":
-        return "random"
-    if policy is None:
-        if init == "policy":
-            raise CheckpointError("init='policy' needs a policy checkpoint; none loads")
-        return "random"
-    if init == "auto" and not within_bounds(bounds, policy.network.bounds()):
-        return "random"
-    return "policy"
 
 
 def policy_starts(
