@@ -37,6 +37,7 @@ __all__ = [
     "CubeSettings",
     "DEFAULTS",
     "CUBE_DEFAULTS",
+    "QUICK_DEFAULTS",
     "bounds_array",
     "check_species",
     "PARAMETER_ALIASES",
@@ -305,3 +306,6 @@ initial samples, SLSQP, Table 1 (hot-core) bounds, seed 0."""
 CUBE_DEFAULTS: CubeSettings = CubeSettings()
 """:data:`DEFAULTS` with the cube's defaults (32 pixels per task, seed grid every 3rd
 pixel)."""
+QUICK_DEFAULTS: FitSettings = DEFAULTS.replace(n_init=10)
+""":data:`DEFAULTS` with 10 initial samples per fit: the interactive identification panel's
+defaults, an answer within seconds (the user can raise n_init there)."""

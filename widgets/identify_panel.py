@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from spectuner_nb.errors import SpectunerError
+from spectuner_nb.fit_settings import INITS, N_INIT_MAX, QUICK_DEFAULTS
 from spectuner_nb.identification import STAGES, identify
-from spectuner_nb.identification.individual import INITS
 from spectuner_nb.parameters import FIT_NAMES, PHYSICAL_NAMES
 
 from .cube_browser import CubeBrowser
@@ -41,9 +41,10 @@ __all__ = [
     "identification_table_html",
 ]
 
-N_INIT = 10
-"""Initial points per individual fit offered by the panel (the engine's default is 50; the
-panel favours an answer within seconds, the setting is in the panel)."""
+N_INIT = QUICK_DEFAULTS.n_init
+"""Initial points per individual fit offered by the panel
+(:data:`~spectuner_nb.fit_settings.QUICK_DEFAULTS`; the engine's default is 50, the panel
+favours an answer within seconds, the setting is in the panel)."""
 EXPORTS: tuple[str, ...] = ("zip", "molfit", "ecsv")
 """What :meth:`IdentifyPanel.export` writes: the result folder zipped, a molfit, a table."""
 _SHOWN = (
@@ -170,10 +171,17 @@ class IdentifyPanel(Component):
         self._cancel = threading.Event()
         self.layer = IdentificationLayer(browser, catalog=self.catalog)
         self.n_init = ipw.BoundedIntText(
-            value=N_INIT, min=1, max=1000, description="n_init", layout=ipw.Layout(width="180px")
+            value=N_INIT,
+            min=1,
+            max=N_INIT_MAX,
+            description="n_init",
+            layout=ipw.Layout(width="180px"),
         )
         self.init = ipw.Dropdown(
-            options=INITS, value="auto", description="init", layout=ipw.Layout(width="200px")
+            options=INITS,
+            value=QUICK_DEFAULTS.init,
+            description="init",
+            layout=ipw.Layout(width="200px"),
         )
         self.identify_button = ipw.Button(
             description="Identify",
