@@ -230,11 +230,14 @@ def fit_cube(
             (None, False) if client is False else make_client(client, opts["n_workers"])
         )
         lent = None
+        rms_map = _rms_map(cubes, plan.pre)
         try:
-            _fit_chunks(store, plan, cubes, settings, lines, proposer, run_client, progress)
+            _fit_chunks(
+                store, plan, cubes, rms_map, settings, lines, proposer, run_client, progress
+            )
             if tie:
                 lent = _lend(store, plan, cubes, _preset(opts["bounds"], fit_kwargs), resume)
-                _fit_lent(lent, plan, cubes, settings, lines, run_client, progress)
+                _fit_lent(lent, cubes, rms_map, settings, lines, run_client, progress)
         finally:
             if owned:
                 close_client(run_client)
@@ -299,6 +302,7 @@ def _fit_chunks(
     store: ResultStore,
     plan: _PixelPlan,
     cubes: CubeSet,
+    rms_map: np.ndarray,
     settings: ChunkSettings,
     lines: list,
     proposer,
@@ -306,8 +310,8 @@ def _fit_chunks(
     progress: bool,
 ) -> None:
     """Fit the chunks ``store`` still lacks: the seed chunks from the start strategy,
-    then the others from their neighbouring seed pixels' solutions."""
-    rms_map = _rms_map(cubes, plan.pre)
+    then the others from their neighbouring seed pixels' solutions (``rms_map``: noise per
+    window and pixel, :func:`_rms_map`)."""
     seed_chunks = [i for i, (a, _) in enumerate(plan.layout) if a < plan.n_seed]
     rest_chunks = [i for i, (a, _) in enumerate(plan.layout) if a >= plan.n_seed]
     n_done = sum(store.chunk_pixels(i).size for i in store.done())
@@ -370,8 +374,8 @@ def _lend(
 
 def _fit_lent(
     lent: tuple[ResultStore, np.ndarray, np.ndarray] | None,
-    plan: _PixelPlan,
     cubes: CubeSet,
+    rms_map: np.ndarray,
     settings: ChunkSettings,
     lines: list,
     client,
@@ -382,7 +386,6 @@ def _fit_lent(
     if lent is None:
         return
     lent_store, x, ranges = lent
-    rms_map = _rms_map(cubes, plan.pre)
     n_done = sum(lent_store.chunk_pixels(i).size for i in lent_store.done())
     bar = progress_bar(lent_store.pixels.size, n_done, progress)
     try:

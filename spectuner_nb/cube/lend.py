@@ -28,8 +28,12 @@ LEND_COLUMNS: tuple[int, ...] = tuple(FIT_NAMES.index(p) for p in (*TIED_PARAMS,
 def lenders(x: np.ndarray, x_err: np.ndarray, preset: np.ndarray) -> np.ndarray:
     """(n_pix, n_species) bool: the species the pixel's data constrain in every parameter
     (:func:`~spectuner_nb.ties.loose_values`; NaN fits lend nothing)."""
-    ok = np.all(np.isfinite(x), axis=-1)
-    return ok & ~loose_values(x, x_err, preset).any(axis=-1)
+    return _lenders(x, loose_values(x, x_err, preset))
+
+
+def _lenders(x: np.ndarray, loose: np.ndarray) -> np.ndarray:
+    """:func:`lenders` from the fits' loose parameters (``loose``, (n_pix, n_species, 5))."""
+    return np.all(np.isfinite(x), axis=-1) & ~loose.any(axis=-1)
 
 
 def needs_lending(
@@ -41,7 +45,7 @@ def needs_lending(
     source = [FIT_NAMES.index(p) for p in TIED_PARAMS]
     w = FIT_NAMES.index(TIED_WIDTH)
     wants = loose[..., source].any(axis=-1) | at_bound(x, preset)[..., w]
-    return status_ok & wants.any(axis=-1) & ~lenders(x, x_err, preset).any(axis=-1)
+    return status_ok & wants.any(axis=-1) & ~_lenders(x, loose).any(axis=-1)
 
 
 def lent_ranges(
