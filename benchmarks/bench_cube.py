@@ -112,7 +112,7 @@ def bench_synthetic(
     size: int, subset: int, subset_pm: int, chunk_size: int, n_init: int, seed: int, workroot: Path
 ) -> dict:
     from spectuner_nb.cube import PreprocessConfig, preprocess
-    from spectuner_nb.cube.fit import policy_available
+    from spectuner_nb.policy.loader import policy_available
 
     t0 = time.perf_counter()
     synth = _synthetic(size, seed)

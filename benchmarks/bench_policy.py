@@ -328,7 +328,7 @@ def fit_comparison(args) -> dict:
     import numba
 
     from spectuner_nb.catalog import default_cache
-    from spectuner_nb.policy.policy import CHECKPOINT_ENV
+    from spectuner_nb.policy.loader import CHECKPOINT_ENV
 
     wanted = set(args.groups.split(",")) if args.groups else set(GROUPS)
     unknown = wanted - set(GROUPS)
@@ -482,7 +482,7 @@ def convention(args) -> dict:
 
     from spectuner_nb.catalog.partition import PartitionFunction
     from spectuner_nb.fit import fit_spectrum
-    from spectuner_nb.policy.policy import CHECKPOINT_ENV
+    from spectuner_nb.policy.loader import CHECKPOINT_ENV
 
     if args.checkpoint:
         os.environ[CHECKPOINT_ENV] = str(Path(args.checkpoint).resolve())

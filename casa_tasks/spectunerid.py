@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 
 from spectuner_nb.fit_settings import DEFAULTS
-from spectuner_nb.parameters import BOUND_PRESETS, PHYSICAL_NAMES
+from spectuner_nb.parameters import PHYSICAL_NAMES, PRESET_CHOICES
 
 from .params import Checker
 from .runner import clear_output, task_context
 
 TASK = "spectunerid"
-PRESETS: tuple[str, ...] = ("auto", *sorted(BOUND_PRESETS))
+PRESETS: tuple[str, ...] = PRESET_CHOICES
 """Accepted ``preset`` values: "auto" (chosen from the line widths) or a named bound preset."""
 
 __all__ = ["PRESETS", "TASK", "spectunerid"]

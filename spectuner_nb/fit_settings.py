@@ -25,7 +25,7 @@ import numpy as np
 from .checks import N_INIT_MAX, as_count, as_seed
 from .errors import FitError, ModelInputError, SpectunerError
 from .optimize import OPTIMIZERS
-from .parameters import FIT_NAMES, N_PARAMS, TABLE1_BOUNDS, bounds_preset
+from .parameters import FIT_NAMES, N_PARAMS, TABLE1_BOUNDS, bounds_preset, is_auto_preset
 
 __all__ = [
     "LOSSES",
@@ -254,7 +254,7 @@ class FitSettings:
         n_trial = _named(lambda: as_count(self.n_trial, "n_trial", error=error), "n_trial", error)
         init = _check_init(self.init, self.inits, error)
         bounds = self.bounds
-        if not (bounds is None or (isinstance(bounds, str) and bounds == "auto")):
+        if not (bounds is None or is_auto_preset(bounds)):
             arr = None if isinstance(bounds, str | Mapping) else np.asarray(bounds)
             n = arr.shape[0] if arr is not None and arr.ndim == 3 else 1
             bounds_array(bounds, n, error=error)

@@ -23,6 +23,10 @@ if TYPE_CHECKING:  # typing.TypeIs is Python ≥ 3.13
     from typing_extensions import TypeIs
 
 __all__ = [
+    "AUTO_PRESET",
+    "PRESET_CHOICES",
+    "is_auto_preset",
+    "resolve_preset",
     "PHYSICAL_NAMES",
     "PHYSICAL_UNITS",
     "FIT_NAMES",
@@ -83,6 +87,12 @@ COLD_CORE_BOUNDS.setflags(write=False)
 BOUND_PRESETS: dict[str, np.ndarray] = {"hot_core": TABLE1_BOUNDS, "cold_core": COLD_CORE_BOUNDS}
 """Named fit-space bounds (5, 2): "hot_core" = Table 1 (the policy's training range),
 "cold_core" = :data:`COLD_CORE_BOUNDS`."""
+AUTO_PRESET: str = "auto"
+"""The ``bounds`` value that picks the preset from the observed line widths
+(:func:`choose_preset`)."""
+PRESET_CHOICES: tuple[str, ...] = (AUTO_PRESET, *sorted(BOUND_PRESETS))
+"""Bound preset names an entry point accepts: :data:`AUTO_PRESET` and every
+:data:`BOUND_PRESETS` name."""
 
 COLD_CORE_MAX_FWHM_KMS: float = 0.7
 """Median observed line width (FWHM, km/s) below which :func:`choose_preset` picks "cold_core"."""
@@ -185,6 +195,16 @@ def bounds_preset(name: str) -> np.ndarray:
         raise ModelInputError(
             f"unknown bound preset {name!r}; use one of {sorted(BOUND_PRESETS)}"
         ) from exc
+
+
+def is_auto_preset(bounds) -> bool:
+    """True when ``bounds`` asks for the preset chosen from the data (:data:`AUTO_PRESET`)."""
+    return isinstance(bounds, str) and bounds == AUTO_PRESET
+
+
+def resolve_preset(bounds, obs):
+    """``bounds`` with :data:`AUTO_PRESET` replaced by :func:`choose_preset` of ``obs``."""
+    return choose_preset(obs) if is_auto_preset(bounds) else bounds
 
 
 def choose_preset(obs) -> str:

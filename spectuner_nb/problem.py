@@ -22,7 +22,7 @@ from .catalog.names import resolve
 from .errors import CatalogError, FitError
 from .fit_settings import LOSSES, PARAMETER_ALIASES, bounds_array
 from .observation import Observation
-from .parameters import FIT_NAMES, N_PARAMS, at_bound, choose_preset
+from .parameters import FIT_NAMES, N_PARAMS, at_bound, resolve_preset
 
 __all__ = ["FitProblem"]
 
@@ -109,9 +109,7 @@ class FitProblem:
         self.n_entries = len(self.species)
         self.model = LTEModel(obs.rest_freqs, self.lines, beam=obs.beam, T_bg=list(obs.T_bg))
         self.theta_b_sq = self.model.theta_b_sq_ref
-        if isinstance(bounds, str) and bounds == "auto":
-            bounds = choose_preset(obs)
-        self.bounds = bounds_array(bounds, self.n_entries)
+        self.bounds = bounds_array(resolve_preset(bounds, obs), self.n_entries)
         self.base = None if base is None else _base_spectrum(base, obs)
         """Fixed spectrum added to the model (n_chan_total,), K, or None."""
         self._base_windows = (

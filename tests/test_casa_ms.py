@@ -96,7 +96,7 @@ def test_vector_average_fit_recovers_the_input(sim_ms, tmp_path):
 def test_default_fit_uses_the_shipped_policy(sim_ms, tmp_path):
     from spectuner_nb.casa_tasks import spectunerfit
 
-    from spectuner_nb.cube.fit import policy_available
+    from spectuner_nb.policy.loader import policy_available
 
     if not policy_available():
         pytest.skip("no policy checkpoint shipped yet")

@@ -23,7 +23,7 @@ from spectuner_nb.fit_settings import (
     FitSettings,
     check_species,
 )
-from spectuner_nb.policy.policy import CHECKPOINT_ENV
+from spectuner_nb.policy.loader import CHECKPOINT_ENV
 from spectuner_nb.starts import NoCheckpointWarning, resolve_init
 
 BAD = [

@@ -25,7 +25,7 @@ __all__ = ["register", "run"]
 
 def register(subparsers) -> None:
     """Add the ``identify`` subcommand."""
-    from ..parameters import BOUND_PRESETS
+    from ..parameters import AUTO_PRESET, PRESET_CHOICES
 
     p = subparsers.add_parser(
         "identify",
@@ -62,8 +62,8 @@ def register(subparsers) -> None:
     p.add_argument("--exclude", nargs="+", default=(), help="species never considered")
     p.add_argument(
         "--preset",
-        default="auto",
-        choices=["auto", *sorted(BOUND_PRESETS)],
+        default=AUTO_PRESET,
+        choices=PRESET_CHOICES,
         help="parameter bounds (default: chosen from the observed line widths)",
     )
     add_observation_arguments(p)

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..catalog import default_cache
     from ..errors import ConfigurationError
-    from ..policy.policy import CHECKPOINT_ENV
+    from ..policy.loader import CHECKPOINT_ENV
     from ..policy.training.recipe import (
         SHIPPED_STAGES,
         SMOKE_W3_STEP,

@@ -21,6 +21,7 @@ from ..errors import CubeError
 from ..fit import fit_spectrum
 from ..fit_settings import CUBE_INITS, CubeSettings, bounds_array, check_species
 from ..observation import check_v_lsr
+from ..parameters import is_auto_preset
 from .preprocessing import PreprocessConfig
 
 __all__ = [
@@ -113,7 +114,7 @@ def check_settings(
         check_v_lsr(v_lsr)
     if workdir is not None and Path(workdir).exists() and not Path(workdir).is_dir():
         raise CubeError(f"workdir {workdir} exists and is not a directory")
-    auto = bounds is None or (isinstance(bounds, str) and bounds == "auto")
+    auto = bounds is None or is_auto_preset(bounds)
     return {
         "species": species,
         "optimizer": settings.optimizer,

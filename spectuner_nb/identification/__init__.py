@@ -22,7 +22,7 @@ from ..digests import policy_digest
 from ..errors import IdentificationError, ModelInputError
 from ..fit_settings import DEFAULTS, FitSettings
 from ..observation import Observation
-from ..parameters import N_PARAMS, bounds_preset, choose_preset
+from ..parameters import N_PARAMS, bounds_preset, resolve_preset
 from ..sanity import check_fittable
 from ..starts import resolve_init
 from .assign import assignment_table
@@ -55,7 +55,7 @@ NOTHING_MESSAGE = "no species identified"
 def _bounds(bounds, obs: Observation) -> tuple[np.ndarray, str]:
     """Fit-space bounds (5, 2) and their label from "auto", a preset name or an array."""
     if isinstance(bounds, str):
-        name = choose_preset(obs) if bounds == "auto" else bounds
+        name = resolve_preset(bounds, obs)
         try:
             return bounds_preset(name), name
         except ModelInputError as exc:

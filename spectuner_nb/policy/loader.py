@@ -13,13 +13,15 @@ from pathlib import Path
 from ..digests import policy_digest
 from ..errors import CheckpointError
 
-__all__ = ["checkpoint_dir", "load_policy", "policy_available"]
+__all__ = ["CHECKPOINT_ENV", "checkpoint_dir", "load_policy", "policy_available"]
+
+CHECKPOINT_ENV = "SPECTUNER_NB_POLICY_CHECKPOINT"
+"""Environment variable naming a checkpoint directory to use instead of the shipped one."""
 
 
 def checkpoint_dir() -> Path:
     """The checkpoint directory in use (``$SPECTUNER_NB_POLICY_CHECKPOINT`` or the shipped one)."""
     from .checkpoint import default_checkpoint_dir
-    from .policy import CHECKPOINT_ENV
 
     return Path(os.environ.get(CHECKPOINT_ENV) or default_checkpoint_dir())
 

@@ -7,7 +7,6 @@ log10 Δv, v_off] for one or many observations (pixels) in one batch.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -17,15 +16,14 @@ import torch
 
 from ..catalog.linelist import LineList
 from ..observation import Observation
-from .checkpoint import WEIGHTS_FILE, default_checkpoint_dir, load_checkpoint
+from .checkpoint import WEIGHTS_FILE, load_checkpoint
 from .features import FeatureNorm, PolicyInput, build_input
+from .loader import CHECKPOINT_ENV, checkpoint_dir
 from .network import PolicyNetwork
 
 __all__ = ["CHECKPOINT_ENV", "as_tensors", "Policy"]
 
 SpeciesLike = str | LineList
-CHECKPOINT_ENV = "SPECTUNER_NB_POLICY_CHECKPOINT"
-"""Environment variable naming a checkpoint directory to use instead of the shipped one."""
 
 
 @lru_cache(maxsize=4)
@@ -55,15 +53,14 @@ class Policy:
     def load(cls, path: str | Path | None = None) -> Policy:
         """Load a checkpoint directory.
 
-        Default: the directory in ``$SPECTUNER_NB_POLICY_CHECKPOINT`` when set
+        Default: :func:`~spectuner_nb.policy.loader.checkpoint_dir`, the directory in
+        ``$SPECTUNER_NB_POLICY_CHECKPOINT`` when set
         (e.g. to benchmark a candidate checkpoint through ``fit_spectrum``),
         else the one shipped with the package. Loaded policies are cached by
         resolved path and file time, so repeated calls (one per fitted pixel)
         cost nothing.
         """
-        if path is None:
-            path = os.environ.get(CHECKPOINT_ENV) or default_checkpoint_dir()
-        directory = Path(path).resolve()
+        directory = Path(checkpoint_dir() if path is None else path).resolve()
         stamp = (
             (directory / WEIGHTS_FILE).stat().st_mtime_ns
             if (directory / WEIGHTS_FILE).is_file()

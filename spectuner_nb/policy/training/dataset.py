@@ -210,7 +210,16 @@ class Pixel:
 
 
 def has_peak_near_lines(obs: Observation, lines: LineList) -> bool:
-    """True if an observed peak lies within ±V_OFF_MAX of a transition in view."""
+    """True if an observed peak lies within ±V_OFF_MAX of a transition in view.
+
+    This is the training data's reach rule (docs/policy.md): a species enters a training
+    pixel when some v_off inside Table 1 can put one of its lines on an observed peak
+    (:func:`~spectuner_nb.policy.features.peak_channels`, the peaks the network sees), so
+    that the policy also learns to propose for species with weak or blended lines. It
+    judges no model and is not the engine's "which peaks a species explains"
+    (:func:`~spectuner_nb.identification.matching.match_model`); the shipped checkpoint's
+    recipe selects its pixels' species with it.
+    """
     view = transitions_in_view(lines, obs)
     if len(view) == 0:
         return False
