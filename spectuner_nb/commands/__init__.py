@@ -18,6 +18,7 @@ __all__ = [
     "SCHEDULER_TIMEOUT_S",
     "add_fit_arguments",
     "add_v_lsr_argument",
+    "fit_options",
     "connect_scheduler",
     "count",
     "open_cache",
@@ -94,6 +95,13 @@ def add_fit_arguments(
     parser.add_argument(
         "--seed", type=count(0), default=d.seed, help=f"seed of the random draws (default {d.seed})"
     )
+
+
+def fit_options(args: argparse.Namespace) -> dict:
+    """The options :func:`add_fit_arguments` added, as keywords of the engine's fitting
+    functions (``loss``, ``init``, ``n_init``, ``seed`` and ``optimizer`` when offered)."""
+    names = ("loss", "init", "n_init", "seed", "optimizer")
+    return {name: getattr(args, name) for name in names if hasattr(args, name)}
 
 
 class _DeprecatedAlias(argparse.Action):

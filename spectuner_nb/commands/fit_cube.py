@@ -7,7 +7,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import add_dask_arguments, add_fit_arguments, add_v_lsr_argument, connect_scheduler, count
+from . import (
+    add_dask_arguments,
+    add_fit_arguments,
+    add_v_lsr_argument,
+    connect_scheduler,
+    count,
+    fit_options,
+)
 
 
 def register(subparsers) -> None:
@@ -75,14 +82,10 @@ def run(args: argparse.Namespace) -> int:
             args.species,
             continuum=args.continuum,
             v_lsr=args.v_lsr,
-            loss=args.loss,
-            init=args.init,
-            optimizer=args.optimizer,
-            n_init=args.n_init,
+            **fit_options(args),
             client=client,
             workdir=args.workdir or args.out / "work",
             resume=not args.restart,
-            seed=args.seed,
             chunk_size=args.chunk_size,
             n_workers=args.workers,
             select=False if args.no_select else PreprocessConfig(n_cut=args.n_cut),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import add_fit_arguments, add_v_lsr_argument, count, open_cache
+from . import add_fit_arguments, add_v_lsr_argument, count, fit_options, open_cache
 
 OUTPUT_SUFFIXES: tuple[str, ...] = (".json", ".molfit", ".html", ".png")
 
@@ -107,11 +107,7 @@ def run(args) -> int:
         obs,
         args.species,
         catalog=catalog,
-        loss=args.loss,
-        optimizer=args.optimizer,
-        init=args.init,
-        n_init=args.n_init,
-        seed=args.seed,
+        **fit_options(args),
         n_components=args.n_components,
         shared=args.shared,
     )

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import add_dask_arguments, add_fit_arguments, connect_scheduler, open_cache
+from . import add_dask_arguments, add_fit_arguments, connect_scheduler, fit_options, open_cache
 from .fit_spectrum import add_observation_arguments, load_observation
 
 __all__ = ["register", "run"]
@@ -118,13 +118,10 @@ def run(args) -> int:
             include=args.include,
             exclude=args.exclude,
             bounds=args.preset,
-            loss=args.loss,
-            init=args.init,
-            n_init=args.n_init,
+            **fit_options(args),
             client=client,
             workdir=out / "work",
             resume=not args.restart,
-            seed=args.seed,
             progress=not args.quiet,
         )
         print(obs)
