@@ -7,7 +7,8 @@ and η are degenerate and χ² leaves them wherever its start put them, often at
 or η → 1 bound with N off by orders of magnitude. :func:`tie_unconstrained` gives such a
 species, as bounds on its :data:`TIED_PARAMS` (filling factor and T_ex), the range those
 parameters span among the species that constrain every parameter at the source velocity
-(one emitting region, the common hot-core assumption), and minimises χ² again.
+(one emitting region, the common hot-core assumption), and minimises χ² again; a rare
+isotopologue or vibrational state takes its parent's values when the parent is in the model.
 """
 
 from __future__ import annotations
@@ -23,12 +24,15 @@ from .results import unconstrained_parameters
 __all__ = [
     "JOINT_MAXITER",
     "N_TIE_COLUMN_STARTS",
+    "TIED_AT_BOUND",
     "TIED_PARAMS",
+    "TIED_VELOCITY",
     "TIED_WIDTH",
     "TIE_MARGIN",
     "TIE_MAX_REL_ERR",
     "TIE_ROUNDS",
     "TIE_V_TOL",
+    "family_parents",
     "loose_parameters",
     "loose_values",
     "tie_unconstrained",
@@ -45,6 +49,14 @@ TIED_WIDTH: str = "log10_delta_v"
 """A species whose line width ends at a bound of the preset (blended sub-lines or an
 optically thick line, where width and opacity trade) takes it from the range of the
 species that constrain it, like :data:`TIED_PARAMS` (one emitting region, one turbulence)."""
+TIED_VELOCITY: str = "v_off"
+"""A species whose velocity offset ends at a bound of the preset is fitting another
+species' or an unknown line with its own lines shifted by the whole velocity range; it takes
+the v_off range of the species that constrain it, like :data:`TIED_WIDTH` (one emitting
+region moves as one), and either fits its own lines there or fades."""
+TIED_AT_BOUND: tuple[str, ...] = (TIED_WIDTH, TIED_VELOCITY)
+"""Parameters tied when they end at a bound of the preset (:data:`TIED_WIDTH`,
+:data:`TIED_VELOCITY`); :data:`TIED_PARAMS` are tied whenever they are unconstrained."""
 TIE_MARGIN: float = 0.02
 """Half-width added on each side of the constrained species' range when it is imposed,
 as a fraction of the preset's span of that parameter (a single constrained species
@@ -117,6 +129,30 @@ def tied_starts(x: np.ndarray, tied: np.ndarray, bounds: np.ndarray) -> np.ndarr
     return starts
 
 
+def _apart_from_parent(x: np.ndarray, parent: np.ndarray) -> np.ndarray:
+    """(n_species,) bool: family members whose v_off lies more than :data:`TIE_V_TOL` of
+    their parent's line widths (FWHM) from the parent's v_off (``parent`` as
+    :func:`family_parents` gives it)."""
+    v_col, w_col = FIT_NAMES.index("v_off"), FIT_NAMES.index("log10_delta_v")
+    up = np.maximum(parent, 0)
+    gap = np.abs(x[:, v_col] - x[up, v_col])
+    return (parent >= 0) & (gap > TIE_V_TOL * 10.0 ** x[up, w_col])
+
+
+def family_parents(names: Sequence[str]) -> np.ndarray:
+    """(n_species,) int: the index in ``names`` of each species' parent
+    (:func:`~spectuner_nb.catalog.families.parent_species`: main isotopologue, ground
+    state), -1 for a parent or a species whose parent is not among ``names``."""
+    from .catalog.families import parent_species
+
+    index = {name: i for i, name in enumerate(names)}
+    out = np.full(len(names), -1)
+    for i, name in enumerate(names):
+        j = index.get(parent_species(name, names), i)
+        out[i] = -1 if j == i else j
+    return out
+
+
 def tie_unconstrained(
     obs: Observation,
     names: Sequence[str],
@@ -136,16 +172,18 @@ def tie_unconstrained(
     η likewise, and both are tied when either is unconstrained.
     Each tied parameter of such a species gets the bound [min − m, max + m] of its values
     among the species whose parameters are all constrained and whose v_off is that of the
-    source (:data:`TIE_V_TOL`) (m = :data:`TIE_MARGIN` × the
-    preset span, clipped to the preset; not tied when no species constrains it): one
-    emitting region. A species whose line width (:data:`TIED_WIDTH`) is at a bound of the
-    preset has it tied in the same way. A parameter that no species of ``obs`` constrains
-    takes the range ``lent`` gives it ((5, 2) fit space, NaN rows for none; e.g. the
-    constrained species of neighbouring cube pixels,
-    :mod:`~spectuner_nb.cube.lend`). χ² is then minimised again from the current
+    source (:data:`TIE_V_TOL`) (m = :data:`TIE_MARGIN` × the preset span, clipped to the
+    preset; not tied when no species constrains it): one emitting region. A rare
+    isotopologue or vibrational state whose parent (:func:`family_parents`) is in the model
+    takes the parent's value ± m instead, or the parent's bounds when the parent is tied
+    too, and its v_off follows the parent's when it lies more than :data:`TIE_V_TOL` of the
+    parent's line widths away: one molecule, one gas. A species whose line width or velocity offset
+    (:data:`TIED_AT_BOUND`) is at a bound of the preset has it tied in the same way. A
+    parameter that no species of ``obs`` constrains takes the range ``lent`` gives it
+    ((5, 2) fit space, NaN rows for none; e.g. the constrained species of neighbouring cube
+    pixels, :mod:`~spectuner_nb.cube.lend`). χ² is then minimised again from the current
     solution, with the tied species' column densities restarted (:func:`tied_starts`);
-    repeated up to
-    :data:`TIE_ROUNDS` times while further species lose their constraint.
+    repeated up to :data:`TIE_ROUNDS` times while further species lose their constraint.
 
     Returns
     -------
@@ -157,6 +195,7 @@ def tie_unconstrained(
 
     preset = np.broadcast_to(np.asarray(settings["bounds"], float), (len(names), len(FIT_NAMES), 2))
     source_cols = [FIT_NAMES.index(p) for p in TIED_PARAMS]
+    parent = family_parents(names)
     per = preset.copy()
     tied = np.zeros((len(names), len(FIT_NAMES)), bool)
     for _ in range(TIE_ROUNDS):
@@ -169,21 +208,29 @@ def tie_unconstrained(
         )
         new = np.zeros_like(tied)
         new[:, source_cols] = unmeasured[:, None]
-        w_col = FIT_NAMES.index(TIED_WIDTH)
-        new[:, w_col] = at_bound(joint.x, preset)[:, w_col] & ~tied[:, w_col]
+        edge_cols = [FIT_NAMES.index(p) for p in TIED_AT_BOUND]
+        new[:, edge_cols] = at_bound(joint.x, preset)[:, edge_cols] & ~tied[:, edge_cols]
+        v_col = FIT_NAMES.index(TIED_VELOCITY)
+        new[:, v_col] |= _apart_from_parent(joint.x, parent) & ~tied[:, v_col]
         for col in np.flatnonzero(new.any(axis=0)):
+            v_lo, v_hi = np.full(len(names), np.nan), np.full(len(names), np.nan)
             if source[:, col].any():
                 vals = joint.x[source[:, col], col]
-                v_lo, v_hi = vals.min(), vals.max()
+                v_lo[:], v_hi[:] = vals.min(), vals.max()
             elif lent is not None and np.isfinite(lent[col]).all():
-                v_lo, v_hi = lent[col]
-            else:
-                new[:, col] = False  # nothing constrains it: not tied
-                continue
-            lo, hi = preset[new[:, col], col, 0], preset[new[:, col], col, 1]
+                v_lo[:], v_hi[:] = lent[col]
+            kin = parent >= 0  # one molecule, one gas: a family member follows its parent
+            new[~kin, col] &= np.isfinite(v_lo[~kin])  # nothing constrains it: not tied
+            follows = kin & (new | tied)[np.maximum(parent, 0), col]  # parent tied: its bounds
+            keeps = kin & ~follows  # around the parent's own value
+            v_lo[keeps] = v_hi[keeps] = joint.x[parent[keeps], col]
+            rows = new[:, col] & ~follows
+            lo, hi = preset[rows, col, 0], preset[rows, col, 1]
             margin = TIE_MARGIN * (hi - lo)
-            per[new[:, col], col, 0] = np.maximum(v_lo - margin, lo)
-            per[new[:, col], col, 1] = np.minimum(v_hi + margin, hi)
+            per[rows, col, 0] = np.maximum(v_lo[rows] - margin, lo)
+            per[rows, col, 1] = np.minimum(v_hi[rows] + margin, hi)
+            rows = new[:, col] & follows
+            per[rows, col] = per[parent[rows], col]
         if not new.any():
             break
         tied |= new

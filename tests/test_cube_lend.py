@@ -23,7 +23,9 @@ def test_lent_ranges_span_the_lenders_within_the_radius():
         pair = sorted([x[4, 0, col], x[0, 1, col]])
         np.testing.assert_allclose(out[0, col], pair)  # (0, 0) sees both
         np.testing.assert_allclose(out[8, col], [x[4, 0, col]] * 2)  # (2, 2) the centre only
-    assert np.isnan(out[:, [FIT_NAMES.index("v_off"), FIT_NAMES.index("log10_N_tot")]]).all()
+    others = [j for j in range(len(FIT_NAMES)) if j not in LEND_COLUMNS]
+    assert others == [FIT_NAMES.index("log10_N_tot")]
+    assert np.isnan(out[:, others]).all()
     none = lent_ranges((3, 3), np.arange(9), x, np.zeros((9, 2), bool), radius=1)
     assert np.isnan(none).all()
     far = lent_ranges((1, 9), np.arange(9), x, lend, radius=2)
@@ -40,6 +42,11 @@ def test_only_pixels_without_a_lender_need_lending():
     assert loose_values(x, err, TABLE1_BOUNDS)[0, 1, T_EX]  # at the 1000 K bound
     assert needs_lending(x, err, TABLE1_BOUNDS, ok).tolist() == [False, False, True]
     assert not needs_lending(x, err, TABLE1_BOUNDS, ~ok).any()  # failed pixels are left
+    one = x[:1, :1].copy()  # one species, every parameter measured
+    small = np.full_like(one, 0.05)
+    assert not needs_lending(one, small, TABLE1_BOUNDS, ok[:1]).any()
+    one[0, 0, 4] = TABLE1_BOUNDS[4, 0]  # at the v_off bound: it wants the lent v_off
+    assert needs_lending(one, small, TABLE1_BOUNDS, ok[:1]).tolist() == [True]
 
 
 def test_a_species_alone_takes_the_lent_range():

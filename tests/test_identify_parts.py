@@ -275,6 +275,69 @@ def test_tie_unconstrained_holds_one_line_species_in_the_constrained_range():
     assert none == {}  # all constrained: nothing tied
 
 
+def test_tie_brings_a_shifted_species_back_and_holds_an_isotopologue_to_its_parent():
+    """OCS left with its one line shifted to the +12 km/s bound (as when it fits another
+    species' line) takes the v_off range of the constrained species and recovers its true
+    v_off; C-13-H3CH2CN left hot, beam-filling and 6 km/s from its parent takes T_ex, η
+    and v_off from C2H5CN alone (its value ± the margin), not from the range of every
+    constrained species."""
+    from dataclasses import replace
+
+    from spectuner_nb.identification.combine import TIE_MARGIN, refine, tie_unconstrained
+    from spectuner_nb.mock import mock_spectrum
+    from spectuner_nb.parameters import physical_to_fit
+    from spectuner_nb.ties import family_parents
+
+    names = ["CH3OH", "HNCO", "C2H5CN", "OCS", "C-13-H3CH2CN"]
+    truth = np.array(
+        [
+            [0.8, 150.0, 3e17, 4.0, 0.5],
+            [0.8, 200.0, 3e16, 3.5, 0.0],
+            [0.8, 150.0, 2e16, 4.0, 1.0],
+            [0.8, 120.0, 5e16, 4.0, -0.5],
+            [0.8, 150.0, 1e15, 4.0, 1.0],
+        ]
+    )
+    mix = mock_spectrum(
+        names,
+        band=6,
+        n_windows=3,
+        n_channels=700,
+        params=truth,
+        seed=1,
+        beam=(0.8, 0.8),
+        rms=0.1,
+        T_bg=2.0,
+    )
+    cat = default_cache()
+    lines = [cat.lines(s, mix.obs.windows) for s in names]
+    assert len(lines[3]) == 1 and len(lines[4]) > 10
+    canonical = [cat.entry(s).name for s in names]
+    np.testing.assert_array_equal(family_parents(canonical), [-1, -1, -1, -1, 2])
+    x = physical_to_fit(
+        truth, LTEModel(mix.obs.rest_freqs, lines[:1], beam=mix.obs.beam).theta_b_sq_ref
+    )
+    settings = {"bounds": TABLE1_BOUNDS.tolist()}
+    joint = refine(mix.obs, canonical, lines, x, settings)
+    x_off = joint.x.copy()
+    x_off[3, 4] = TABLE1_BOUNDS[4, 1]  # OCS at the v_off bound
+    x_off[4, :2] = [-0.001, 990.0]  # the isotopologue hot and beam-filling
+    x_off[4, 4] += 6.0  # and 6 km/s (1.5 line widths) from its parent
+    fit, tied = tie_unconstrained(mix.obs, canonical, lines, replace(joint, x=x_off), settings)
+    assert "v_off" in tied[canonical[3]]
+    assert tied[canonical[4]] == ("log10_eta", "T_ex", "v_off")
+    assert abs(fit.x[4, 4] - x[4, 4]) < 0.1  # km/s
+    assert abs(fit.x[3, 4] - x[3, 4]) < 0.1  # km/s
+    span = TABLE1_BOUNDS[:, 1] - TABLE1_BOUNDS[:, 0]
+    for col in (0, 1):  # the parent's own value ± the margin
+        np.testing.assert_allclose(
+            fit.bounds[4, col], joint.x[2, col] + np.array([-1, 1]) * TIE_MARGIN * span[col]
+        )
+    assert abs(fit.x[4, 1] - x[4, 1]) < TIE_MARGIN * span[1]
+    assert abs(fit.x[4, 2] - x[4, 2]) < 0.1  # log10 N recovered
+    assert not fit.at_bound.any()
+
+
 def test_species_at_a_bound_after_the_tie_are_rejected_unless_included():
     """HNCO left at the 1000 K bound of T_ex (as a tie that cannot help leaves a species the
     data do not constrain) is rejected with UNCONSTRAINED_AT_BOUND and the others refitted

@@ -14,15 +14,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..parameters import FIT_NAMES, at_bound
-from ..ties import TIED_PARAMS, TIED_WIDTH, loose_values
+from ..ties import TIED_AT_BOUND, TIED_PARAMS, loose_values
 
 __all__ = ["LEND_COLUMNS", "LEND_RADIUS", "lenders", "lent_ranges", "needs_lending"]
 
 LEND_RADIUS: int = 2
 """Half-width in pixels of the square of neighbouring pixels whose constrained species lend
 their range (a 5 × 5 square)."""
-LEND_COLUMNS: tuple[int, ...] = tuple(FIT_NAMES.index(p) for p in (*TIED_PARAMS, TIED_WIDTH))
-"""Fit-space columns that can be lent: log10 η, T_ex and log10 Δv."""
+LEND_COLUMNS: tuple[int, ...] = tuple(FIT_NAMES.index(p) for p in (*TIED_PARAMS, *TIED_AT_BOUND))
+"""Fit-space columns that can be lent: log10 η, T_ex, log10 Δv and v_off."""
 
 
 def lenders(x: np.ndarray, x_err: np.ndarray, preset: np.ndarray) -> np.ndarray:
@@ -40,11 +40,11 @@ def needs_lending(
     x: np.ndarray, x_err: np.ndarray, preset: np.ndarray, status_ok: np.ndarray
 ) -> np.ndarray:
     """(n_pix,) bool: fitted pixels with a species whose T_ex or η is loose or whose line
-    width is at a bound of ``preset``, while none of the pixel's species lends a range."""
+    width or v_off is at a bound of ``preset``, while none of the pixel's species lends a range."""
     loose = loose_values(x, x_err, preset)
     source = [FIT_NAMES.index(p) for p in TIED_PARAMS]
-    w = FIT_NAMES.index(TIED_WIDTH)
-    wants = loose[..., source].any(axis=-1) | at_bound(x, preset)[..., w]
+    edge = [FIT_NAMES.index(p) for p in TIED_AT_BOUND]
+    wants = loose[..., source].any(axis=-1) | at_bound(x, preset)[..., edge].any(axis=-1)
     return status_ok & wants.any(axis=-1) & ~_lenders(x, loose).any(axis=-1)
 
 

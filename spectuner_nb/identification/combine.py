@@ -19,8 +19,8 @@ error or a large one: typically one or a few lines over a narrow E_up range, whe
 N and η are degenerate) then takes its source parameters (:data:`TIED_PARAMS`: filling
 factor, T_ex) from the species the data do constrain (:func:`tie_unconstrained`): its
 bounds on them become the range those species span (counting only the species at the
-source velocity, :data:`TIE_V_TOL`), and the χ² refinement is repeated; a line width left
-at a bound of the preset is tied the same way (:data:`TIED_WIDTH`).
+source velocity, :data:`TIE_V_TOL`), and the χ² refinement is repeated; a line width or a
+velocity offset left at a bound of the preset is tied the same way (:data:`TIED_AT_BOUND`).
 A species whose T_ex or column density still ends at a bound of the preset is not
 measured by the data: it is rejected (:data:`UNCONSTRAINED_AT_BOUND`) and the others are
 refitted without it, unless the user included it (then it stays, flagged)
@@ -45,6 +45,7 @@ from ..ties import (
     TIE_MAX_REL_ERR,
     TIE_ROUNDS,
     TIE_V_TOL,
+    TIED_AT_BOUND,
     TIED_PARAMS,
     TIED_WIDTH,
     loose_parameters,
@@ -63,6 +64,7 @@ __all__ = [
     "N_REFIT_STARTS",
     "N_TIE_COLUMN_STARTS",
     "SpeciesModels",
+    "TIED_AT_BOUND",
     "TIED_PARAMS",
     "TIED_WIDTH",
     "TIE_MARGIN",
