@@ -202,6 +202,28 @@ def test_individual_fits_on_a_dask_client():
     np.testing.assert_allclose(remote.model[0], local.model[0], atol=0.2)
 
 
+def _band6_mix(names: list[str], truth: np.ndarray):
+    """A band-6 mock of ``names`` with physical parameters ``truth`` (3 windows × 700
+    channels, 0.8″ beam, rms 0.1 K): (mix, line lists, fit-space truth)."""
+    from spectuner_nb.mock import mock_spectrum
+    from spectuner_nb.parameters import physical_to_fit
+
+    mix = mock_spectrum(
+        names,
+        band=6,
+        n_windows=3,
+        n_channels=700,
+        params=truth,
+        seed=1,
+        beam=(0.8, 0.8),
+        rms=0.1,
+        T_bg=2.0,
+    )
+    lines = [default_cache().lines(s, mix.obs.windows) for s in names]
+    model = LTEModel(mix.obs.rest_freqs, lines[:1], beam=mix.obs.beam)
+    return mix, lines, physical_to_fit(truth, model.theta_b_sq_ref)
+
+
 def test_tie_unconstrained_holds_one_line_species_in_the_constrained_range():
     """OCS (one line) and H2CO (two lines) started hot and beam-filling, as a greedy solution
     may leave them: χ² leaves them there (T_ex, N, η degenerate: no finite error, N of one
@@ -213,8 +235,7 @@ def test_tie_unconstrained_holds_one_line_species_in_the_constrained_range():
         refine,
         tie_unconstrained,
     )
-    from spectuner_nb.mock import mock_spectrum
-    from spectuner_nb.parameters import at_bound, physical_to_fit
+    from spectuner_nb.parameters import at_bound
 
     names = ["CH3OH", "HNCO", "OCS", "H2CO", "C2H5CN"]
     truth = np.array(
@@ -227,24 +248,11 @@ def test_tie_unconstrained_holds_one_line_species_in_the_constrained_range():
             [0.8, 150.0, 2e16, 4.0, 1.0],
         ]
     )
-    mix = mock_spectrum(
-        ["CH3OH", "CH3CN"] + names[1:],
-        band=6,
-        n_windows=3,
-        n_channels=700,
-        params=truth,
-        seed=1,
-        beam=(0.8, 0.8),
-        rms=0.1,
-        T_bg=2.0,
-    )
-    truth = np.delete(truth, 1, axis=0)  # CH3CN has no line in these windows
-    cat = default_cache()
-    lines = [cat.lines(s, mix.obs.windows) for s in names]
+    mix, lines, x_true = _band6_mix(["CH3OH", "CH3CN"] + names[1:], truth)
+    assert len(lines[1]) == 0  # CH3CN has no line in these windows
+    truth, x_true = np.delete(truth, 1, axis=0), np.delete(x_true, 1, axis=0)
+    del lines[1]
     assert [len(ll) for ll in lines[2:4]] == [1, 2]
-    x_true = physical_to_fit(
-        truth, LTEModel(mix.obs.rest_freqs, lines[:1], beam=mix.obs.beam).theta_b_sq_ref
-    )
     x0 = x_true.copy()
     x0[2:4, :3] = [[-0.001, 990.0, 17.0], [-0.001, 990.0, 16.5]]
     settings = {"bounds": TABLE1_BOUNDS.tolist()}
@@ -284,8 +292,6 @@ def test_tie_brings_a_shifted_species_back_and_holds_an_isotopologue_to_its_pare
     from dataclasses import replace
 
     from spectuner_nb.identification.combine import TIE_MARGIN, refine, tie_unconstrained
-    from spectuner_nb.mock import mock_spectrum
-    from spectuner_nb.parameters import physical_to_fit
     from spectuner_nb.ties import family_parents
 
     names = ["CH3OH", "HNCO", "C2H5CN", "OCS", "C-13-H3CH2CN"]
@@ -298,25 +304,10 @@ def test_tie_brings_a_shifted_species_back_and_holds_an_isotopologue_to_its_pare
             [0.8, 150.0, 1e15, 4.0, 1.0],
         ]
     )
-    mix = mock_spectrum(
-        names,
-        band=6,
-        n_windows=3,
-        n_channels=700,
-        params=truth,
-        seed=1,
-        beam=(0.8, 0.8),
-        rms=0.1,
-        T_bg=2.0,
-    )
-    cat = default_cache()
-    lines = [cat.lines(s, mix.obs.windows) for s in names]
+    mix, lines, x = _band6_mix(names, truth)
     assert len(lines[3]) == 1 and len(lines[4]) > 10
-    canonical = [cat.entry(s).name for s in names]
+    canonical = [default_cache().entry(s).name for s in names]
     np.testing.assert_array_equal(family_parents(canonical), [-1, -1, -1, -1, 2])
-    x = physical_to_fit(
-        truth, LTEModel(mix.obs.rest_freqs, lines[:1], beam=mix.obs.beam).theta_b_sq_ref
-    )
     settings = {"bounds": TABLE1_BOUNDS.tolist()}
     joint = refine(mix.obs, canonical, lines, x, settings)
     x_off = joint.x.copy()
@@ -349,29 +340,13 @@ def test_species_at_a_bound_after_the_tie_are_rejected_unless_included():
         drop_at_bound,
         refine,
     )
-    from spectuner_nb.mock import mock_spectrum
-    from spectuner_nb.parameters import at_bound, physical_to_fit
+    from spectuner_nb.parameters import at_bound
 
     names = ["CH3OH", "HNCO", "C2H5CN"]
     truth = np.array(
         [[0.8, 150.0, 3e17, 4.0, 0.5], [0.8, 200.0, 3e16, 3.5, 0.0], [0.8, 150.0, 2e16, 4.0, 1.0]]
     )
-    mix = mock_spectrum(
-        names,
-        band=6,
-        n_windows=3,
-        n_channels=700,
-        params=truth,
-        seed=1,
-        beam=(0.8, 0.8),
-        rms=0.1,
-        T_bg=2.0,
-    )
-    cat = default_cache()
-    lines = [cat.lines(s, mix.obs.windows) for s in names]
-    x = physical_to_fit(
-        truth, LTEModel(mix.obs.rest_freqs, lines[:1], beam=mix.obs.beam).theta_b_sq_ref
-    )
+    mix, lines, x = _band6_mix(names, truth)
     settings = {"bounds": TABLE1_BOUNDS.tolist()}
     joint = refine(mix.obs, names, lines, x, settings)
     assert not at_bound(joint.x, TABLE1_BOUNDS).any()
