@@ -129,16 +129,6 @@ def tied_starts(x: np.ndarray, tied: np.ndarray, bounds: np.ndarray) -> np.ndarr
     return starts
 
 
-def _apart_from_parent(x: np.ndarray, parent: np.ndarray) -> np.ndarray:
-    """(n_species,) bool: family members whose v_off lies more than :data:`TIE_V_TOL` of
-    their parent's line widths (FWHM) from the parent's v_off (``parent`` as
-    :func:`family_parents` gives it)."""
-    v_col, w_col = FIT_NAMES.index("v_off"), FIT_NAMES.index("log10_delta_v")
-    up = np.maximum(parent, 0)
-    gap = np.abs(x[:, v_col] - x[up, v_col])
-    return (parent >= 0) & (gap > TIE_V_TOL * 10.0 ** x[up, w_col])
-
-
 def family_parents(names: Sequence[str]) -> np.ndarray:
     """(n_species,) int: the index in ``names`` of each species' parent
     (:func:`~spectuner_nb.catalog.families.parent_species`: main isotopologue, ground
@@ -176,8 +166,7 @@ def tie_unconstrained(
     preset; not tied when no species constrains it): one emitting region. A rare
     isotopologue or vibrational state whose parent (:func:`family_parents`) is in the model
     takes the parent's value ± m instead, or the parent's bounds when the parent is tied
-    too, and its v_off follows the parent's when it lies more than :data:`TIE_V_TOL` of the
-    parent's line widths away: one molecule, one gas. A species whose line width or velocity offset
+    too: one molecule, one gas. A species whose line width or velocity offset
     (:data:`TIED_AT_BOUND`) is at a bound of the preset has it tied in the same way. A
     parameter that no species of ``obs`` constrains takes the range ``lent`` gives it
     ((5, 2) fit space, NaN rows for none; e.g. the constrained species of neighbouring cube
@@ -210,8 +199,6 @@ def tie_unconstrained(
         new[:, source_cols] = unmeasured[:, None]
         edge_cols = [FIT_NAMES.index(p) for p in TIED_AT_BOUND]
         new[:, edge_cols] = at_bound(joint.x, preset)[:, edge_cols] & ~tied[:, edge_cols]
-        v_col = FIT_NAMES.index(TIED_VELOCITY)
-        new[:, v_col] |= _apart_from_parent(joint.x, parent) & ~tied[:, v_col]
         for col in np.flatnonzero(new.any(axis=0)):
             v_lo, v_hi = np.full(len(names), np.nan), np.full(len(names), np.nan)
             if source[:, col].any():
