@@ -11,6 +11,7 @@ import argparse
 import importlib
 import os
 import pkgutil
+import signal
 import sys
 
 from . import __version__, commands
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # stopping already: no second traceback
         print(f"{name}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly

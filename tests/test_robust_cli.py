@@ -226,6 +226,14 @@ def test_ctrl_c_while_the_commands_load_is_one_line(monkeypatch, capsys):
     assert capsys.readouterr().err.strip() == "spectuner-nb: interrupted"
 
 
+def _terminal_sigint() -> None:
+    """SIGINT as in a terminal's foreground job: a test run started in the background
+    (``cmd &`` in a script, as CI may be) inherits it ignored."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 def test_real_ctrl_c_on_a_dask_fit(small_synthetic_cube, tmp_path):
     """SIGINT to the whole process group (a terminal's Ctrl-C reaches the Dask workers
@@ -261,6 +269,7 @@ def test_real_ctrl_c_on_a_dask_fit(small_synthetic_cube, tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=_terminal_sigint,
         env=dict(os.environ),
     )
     deadline = time.monotonic() + 240
