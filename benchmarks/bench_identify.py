@@ -450,7 +450,6 @@ def _w3_cubes():
 
 
 def bench_w3(catalog, client, workdir: Path, n_init: int) -> dict:
-    from spectuner_nb.cube import fit_cube
     from spectuner_nb.cube.results import DETECTION_SIGMA
     from spectuner_nb.identification import identify
     from spectuner_nb.observation import Observation
@@ -514,18 +513,14 @@ def bench_w3(catalog, client, workdir: Path, n_init: int) -> dict:
         return out
     preset, bnds = res.settings["preset"], np.asarray(res.settings["bounds"])
     t0 = time.perf_counter()
-    maps = fit_cube(
+    maps = res.fit_cube(
         cubes,
-        list(res.species),
-        loss="chi2",
         init="policy",
         n_init=n_init,
         client=client if client is not None else False,
         workdir=workdir / "fit_cube",
         resume=True,
         progress=False,
-        fit_kwargs={"bounds": bnds},
-        tie=True,
     )
     out["fit_cube_s"] = time.perf_counter() - t0
     fitted = (maps.flags & 3) == 0

@@ -224,21 +224,15 @@ def _identify(obs, cands, incl, excl, bounds, n_init, init, seed, workers, out, 
 def _map(images, obs, ident, n_init, seed, workers, mapdir, log) -> dict:
     """Fit the cubes with the identified species as one joint model (χ², the same bounds,
     the tie step in every pixel)."""
-    from spectuner_nb.cube import fit_cube
-
     preset = ident.settings["preset"]
     parallel = {"client": False} if workers == 1 else {"n_workers": workers}
-    result = fit_cube(
+    result = ident.fit_cube(
         images,
-        list(ident.species),
         v_lsr=obs.v_lsr,
-        loss="chi2",
         n_init=n_init,
         seed=seed,
         workdir=mapdir / "work",
         progress=False,
-        fit_kwargs={"bounds": np.asarray(ident.settings["bounds"])},
-        tie=True,
         **parallel,
     )
     files = [str(p) for p in result.write(mapdir)]

@@ -287,6 +287,17 @@ def test_no_peak_is_a_result_not_an_error(mixture):
     assert len(res.table()) == 0
 
 
+def test_maps_of_an_identification_refuse_nothing_and_other_settings(mixture, identified):
+    """``IdentificationResult.fit_cube`` sets the loss, the bounds and the tie step itself."""
+    quiet = mixture.obs.with_intensities([0.0 * y for y in mixture.obs.intensities])
+    with pytest.raises(IdentificationError, match="nothing identified to map"):
+        identify(quiet, progress=False).fit_cube("cube.fits")
+    with pytest.raises(IdentificationError, match="loss, tie"):
+        identified.fit_cube("cube.fits", loss="pm", tie=False)
+    with pytest.raises(IdentificationError, match="bounds"):
+        identified.fit_cube("cube.fits", fit_kwargs={"bounds": "cold_core"})
+
+
 def test_cold_core_preset_identifies_narrow_lines():
     """5–10 K gas, 0.3 km/s lines, band 3 with 0.1 km/s channels: the line widths select
     the cold-core preset, random starts are used (outside the policy's Table 1)."""

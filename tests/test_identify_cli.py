@@ -7,6 +7,7 @@ import pytest
 from astropy.io import fits
 
 from spectuner_nb.cli import main
+from spectuner_nb.cube.results import CubeFitResult
 from spectuner_nb.cube.synthetic import make_synthetic_cube
 from spectuner_nb.identification import IdentificationResult
 from spectuner_nb.mock import mock_mixture
@@ -64,6 +65,8 @@ def test_identify_region_and_map(small_cube, tmp_path, capsys):
     assert (out / "identified.molfit").is_file() and (out / "identify.html").is_file()
     maps = sorted((out / "maps").glob("*.fits"))
     assert maps and fits.getdata(maps[0]).shape == (3, 3)
+    meta = CubeFitResult.read(out / "maps").meta  # IdentificationResult.fit_cube's settings
+    assert meta["loss"] == "chi2" and meta["tie"] and meta["species"] == found
 
 
 def test_identify_text_spectrum_finds_the_strong_species(tmp_path, capsys):

@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     from bokeh.resources import INLINE
 
     from ..catalog import default_cache
-    from ..cube import fit_cube, load_cubes
+    from ..cube import load_cubes
     from ..cube.synthetic import make_synthetic_cube
     from ..identification import identify
     from ..observation import Observation
@@ -165,16 +165,13 @@ def run(args: argparse.Namespace) -> int:
     if not species:
         return 0
 
-    result = fit_cube(
+    result = ident.fit_cube(
         cubes,
-        species,
-        loss="chi2",
         init=args.init,
         optimizer="slsqp",
         n_workers=args.workers,
         workdir=out / "work",
         seed=args.seed,
-        fit_kwargs={"bounds": np.asarray(ident.settings["bounds"])},
     )
     maps = result.write(out / "maps")
     mapped = [s for s in species if s in in_cube]

@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-
 from . import add_dask_arguments, add_fit_arguments, connect_scheduler, fit_options, open_cache
 from .fit_spectrum import add_observation_arguments, load_observation
 
@@ -133,13 +131,9 @@ def run(args) -> int:
         (out / "identify.html").write_text(file_html(result.plot(), INLINE, f"identify {obs.name}"))
         print(f"wrote {out}")
         if args.map and result.species:
-            from ..cube import fit_cube
-
-            maps = fit_cube(
+            maps = result.fit_cube(
                 args.file,
-                list(result.species),
                 v_lsr=args.v_lsr,
-                loss="chi2",
                 n_init=args.n_init,
                 seed=args.seed,
                 client=False if args.no_dask else client,
@@ -148,8 +142,6 @@ def run(args) -> int:
                 resume=not args.restart,
                 catalog=catalog,
                 progress=not args.quiet,
-                fit_kwargs={"bounds": np.asarray(result.settings["bounds"])},
-                tie=True,
             )
             maps.write(out / "maps")
             print(maps.summary())

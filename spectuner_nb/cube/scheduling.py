@@ -116,8 +116,10 @@ def run_chunks(
         return
     from dask.distributed import as_completed
 
-    lines_f = client.scatter(lines, broadcast=True)
-    proposer_f = None if proposer is None else client.scatter(proposer, broadcast=True)
+    # fresh keys (hash=False): a second call with the same data (the lending pass) must not
+    # reuse the keys of the first call's futures, which the scheduler may still be releasing
+    lines_f = client.scatter(lines, broadcast=True, hash=False)
+    proposer_f = None if proposer is None else client.scatter(proposer, broadcast=True, hash=False)
     n_slots = 2 * max(1, len(client.scheduler_info().get("workers", {})) or 1)
     queue = list(todo)
     running = as_completed()

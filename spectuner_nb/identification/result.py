@@ -195,6 +195,47 @@ class IdentificationResult:
             figs.append(fig)
         return column(*figs)
 
+    def fit_cube(self, cubes, **kwargs):
+        """Map the identified species over a cube as one joint model: χ² with the bounds
+        this identification used (``settings["bounds"]``) and the tie step in every pixel
+        (:func:`~spectuner_nb.cube.fit_cube` with ``tie=True``; docs/identify.md). The one
+        definition of the maps of ``identify --map``, ``spectunerid`` and the example.
+
+        Parameters
+        ----------
+        cubes
+            A :class:`~spectuner_nb.cube.CubeSet`, or one FITS/CASA cube per window.
+        **kwargs
+            Further :func:`~spectuner_nb.cube.fit_cube` keywords (``v_lsr``, ``n_init``,
+            ``mask``, ``client``, ``workdir``, ``seed``, …); ``fit_kwargs`` may add fit
+            settings but not other bounds.
+
+        Returns
+        -------
+        CubeFitResult
+
+        Raises
+        ------
+        IdentificationError
+            Nothing was identified, or ``kwargs`` set the loss, tie or bounds.
+        """
+        from ..cube import fit_cube
+        from ..errors import IdentificationError
+
+        if not self.species:
+            raise IdentificationError(f"nothing identified to map ({self.message or 'no species'})")
+        fit_kwargs = dict(kwargs.pop("fit_kwargs", None) or {})
+        fixed = sorted({"loss", "tie", "species"} & set(kwargs) | {"bounds"} & set(fit_kwargs))
+        if fixed:
+            raise IdentificationError(
+                f"the maps of an identification set {', '.join(fixed)} themselves (χ², the "
+                "identification's bounds, the tie step); call fit_cube to choose them"
+            )
+        fit_kwargs["bounds"] = np.asarray(self.settings["bounds"], float)
+        return fit_cube(
+            cubes, list(self.species), loss="chi2", tie=True, fit_kwargs=fit_kwargs, **kwargs
+        )
+
     def to_molfit(self, path: str | Path | None = None) -> str:
         """XCLASS molfit text of the identified species (also written to ``path``)."""
         if self.fit is None:
