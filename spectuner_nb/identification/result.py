@@ -33,6 +33,8 @@ from ..results import FitResult, _json_default, observed_window_figure
 if TYPE_CHECKING:
     from astropy.table import Table
 
+    from ..cube import CubeFitResult, CubeSet
+
 __all__ = [
     "IdentificationResult",
     "SUMMARY_FILE",
@@ -195,7 +197,7 @@ class IdentificationResult:
             figs.append(fig)
         return column(*figs)
 
-    def fit_cube(self, cubes, **kwargs):
+    def fit_cube(self, cubes: CubeSet | str | Path | list, **kwargs) -> CubeFitResult:
         """Map the identified species over a cube as one joint model: χ² with the bounds
         this identification used (``settings["bounds"]``) and the tie step in every pixel
         (:func:`~spectuner_nb.cube.fit_cube` with ``tie=True``; docs/identify.md). The one
