@@ -31,10 +31,12 @@ __all__ = [
     "TIE_MARGIN",
     "TIE_MAX_REL_ERR",
     "TIE_ROUNDS",
+    "TIE_RULES_REVISION",
     "TIE_V_TOL",
     "family_parents",
     "loose_parameters",
     "loose_values",
+    "saturated",
     "tie_unconstrained",
     "tied_starts",
 ]
@@ -67,9 +69,14 @@ TIE_V_TOL: float = 1.0
 """Species lend their source parameters to a tie only when their v_off lies within this
 many median line widths (FWHM) of the median v_off of the constrained species: one
 emitting region moves as one; a species at another velocity is another component."""
-TIE_ROUNDS: int = 2
+TIE_ROUNDS: int = 3
 """χ² refinements with tied parameters at most (a tie can leave another species
 unconstrained; the next round ties that one too)."""
+TIE_RULES_REVISION: int = 2
+"""Revision of the tie step's rules, raised whenever they change; part of a tied cube fit's
+run identity, so that a map resumed across a change is refused, never mixed (2: a column
+density at the upper bound leaves T_ex and η unmeasured, :func:`saturated`, and up to three
+refits)."""
 N_TIE_COLUMN_STARTS: int = 16
 """Column densities tried for the newly tied species before the χ² refit after a tie
 (:func:`tied_starts`)."""
@@ -78,25 +85,41 @@ N_TIE_COLUMN_STARTS: int = 16
 def loose_parameters(joint, preset: np.ndarray) -> np.ndarray:
     """(n_species, 5) bool: the parameter is at a bound of ``preset``, unconstrained in the
     sense of :attr:`~spectuner_nb.results.FitResult.unconstrained` or, for T_ex, its χ²
-    error exceeds :data:`TIE_MAX_REL_ERR` of its value."""
-    return _loose(joint.x, joint.x_err, at_bound(joint.x, preset) | joint.unconstrained)
+    error exceeds :data:`TIE_MAX_REL_ERR` of its value; T_ex and η also where the column
+    density is :func:`saturated`."""
+    return _loose(joint.x, joint.x_err, preset, at_bound(joint.x, preset) | joint.unconstrained)
 
 
 def loose_values(x: np.ndarray, x_err: np.ndarray, preset: np.ndarray) -> np.ndarray:
     """:func:`loose_parameters` of stored fits: ``x`` and ``x_err`` (..., n_species, 5) in
     fit space, judged against ``preset`` alone (e.g. every pixel of a cube fit)."""
     edge = at_bound(x, preset)
-    return _loose(x, x_err, edge | unconstrained_parameters(x_err, preset, edge))
+    return _loose(x, x_err, preset, edge | unconstrained_parameters(x_err, preset, edge))
 
 
-def _loose(x: np.ndarray, x_err: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``out`` with T_ex marked loose where its error exceeds :data:`TIE_MAX_REL_ERR`."""
+def _loose(x: np.ndarray, x_err: np.ndarray, preset: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out`` with T_ex marked loose where its error exceeds :data:`TIE_MAX_REL_ERR`, and
+    T_ex and η where the column density is at the upper bound of ``preset``
+    (:func:`saturated`)."""
     x, err = np.asarray(x, float), np.asarray(x_err, float)
     out = np.array(out, bool)
     j = FIT_NAMES.index("T_ex")
     with np.errstate(invalid="ignore"):
         out[..., j] |= ~np.isfinite(err[..., j]) | (err[..., j] > TIE_MAX_REL_ERR * x[..., j])
+    source = [FIT_NAMES.index(p) for p in TIED_PARAMS]
+    out[..., source] |= saturated(x, preset)[..., None]
     return out
+
+
+def saturated(x: np.ndarray, preset: np.ndarray) -> np.ndarray:
+    """(...,) bool: the column density of fits ``x`` (..., 5) is at the upper bound of
+    ``preset``. The lines are then optically thick: their peak, η (J(T_ex) − J(T_bg)),
+    no longer depends on N, and T_ex and η trade along it, whatever their Laplace errors
+    say (the upper bound itself, 10²² cm⁻² for Table 1, is no measurement)."""
+    col = FIT_NAMES.index("log10_N_tot")
+    return at_bound(x, preset)[..., col] & (
+        np.asarray(x, float)[..., col] > np.mean(np.asarray(preset, float)[..., col, :], axis=-1)
+    )
 
 
 def _at_source_velocity(x: np.ndarray, constrained: np.ndarray) -> np.ndarray:
@@ -159,7 +182,9 @@ def tie_unconstrained(
     ``settings["bounds"]`` (fit space, (5, 2) or one (5, 2) per species), has no finite
     Laplace error or a relative error above :data:`TIE_MAX_REL_ERR` (T_ex, N and η
     degenerate, as for a species with one line);
-    η likewise, and both are tied when either is unconstrained.
+    η likewise, and both are tied when either is unconstrained or when the column density
+    is at the upper bound of the preset (:func:`saturated`: optically thick lines, often
+    a weak species shifted onto another species' or an unknown line).
     Each tied parameter of such a species gets the bound [min − m, max + m] of its values
     among the species whose parameters are all constrained and whose v_off is that of the
     source (:data:`TIE_V_TOL`) (m = :data:`TIE_MARGIN` × the preset span, clipped to the

@@ -255,6 +255,9 @@ def test_tie_runs_the_identification_tie_in_every_pixel(synth, tmp_path, monkeyp
     )
     assert len(calls) == res.n_fitted == 4
     np.testing.assert_allclose(res.x[mask][:, 0, 4], 0.123)
+    monkeypatch.setattr(ties, "TIE_RULES_REVISION", ties.TIE_RULES_REVISION + 1)
+    with pytest.raises(CubeError, match="tie_rules"):  # the rules changed: not mixed
+        fit_cube(synth.cubes, "CH3OH", client=False, workdir=tmp_path, mask=mask, tie=True, **FAST)
     with pytest.raises(CubeError, match="other run|--restart"):
         fit_cube(synth.cubes, "CH3OH", client=False, workdir=tmp_path, mask=mask, **FAST)
     with pytest.raises(CubeError, match="tie=True needs loss='chi2'"):

@@ -9,7 +9,7 @@ from spectuner_nb.catalog import default_cache
 from spectuner_nb.cube.lend import LEND_COLUMNS, lenders, lent_ranges, needs_lending
 from spectuner_nb.model import LTEModel
 from spectuner_nb.parameters import FIT_NAMES, TABLE1_BOUNDS, physical_to_fit
-from spectuner_nb.ties import TIE_MARGIN, loose_values, tie_unconstrained
+from spectuner_nb.ties import TIE_MARGIN, loose_values, saturated, tie_unconstrained
 
 T_EX = FIT_NAMES.index("T_ex")
 
@@ -47,6 +47,21 @@ def test_only_pixels_without_a_lender_need_lending():
     assert not needs_lending(one, small, TABLE1_BOUNDS, ok[:1]).any()
     one[0, 0, 4] = TABLE1_BOUNDS[4, 0]  # at the v_off bound: it wants the lent v_off
     assert needs_lending(one, small, TABLE1_BOUNDS, ok[:1]).tolist() == [True]
+
+
+def test_a_saturated_column_leaves_t_ex_and_eta_unmeasured():
+    """N at the upper bound: T_ex and η are loose however small their errors, and a pixel
+    without a lender wants a lent range; N at the lower bound (a faded species) is not."""
+    eta, n_col = FIT_NAMES.index("log10_eta"), FIT_NAMES.index("log10_N_tot")
+    x = np.array([[[-0.7, 14.0, 22.0, 0.0, 7.0], [-0.7, 14.0, 12.0, 0.0, 7.0]]])
+    err = np.full_like(x, 0.01)
+    assert saturated(x, TABLE1_BOUNDS).tolist() == [[True, False]]
+    loose = loose_values(x, err, TABLE1_BOUNDS)
+    assert loose[0, 0, [eta, T_EX]].all() and not loose[0, 1, [eta, T_EX]].any()
+    assert loose[0, :, n_col].all()  # both at a bound of N
+    assert needs_lending(x[:, :1], err[:, :1], TABLE1_BOUNDS, np.array([True])).tolist() == [True]
+    per_species = np.broadcast_to(TABLE1_BOUNDS, (2, 5, 2))
+    assert saturated(x, per_species).tolist() == [[True, False]]
 
 
 def test_a_species_alone_takes_the_lent_range():

@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import ties
 from ..errors import CubeError
 from ..fit_settings import CUBE_DEFAULTS
 from ..parameters import N_PARAMS, TABLE1_BOUNDS
@@ -203,6 +204,7 @@ def fit_cube(
             "neighbour_stride": opts["neighbour_stride"],
             "fit_kwargs": repr(sorted(fit_kwargs.items())),
             "tie": bool(tie),
+            "tie_rules": ties.TIE_RULES_REVISION if tie else None,
         },
         lines,
         proposer,
