@@ -51,3 +51,17 @@ def test_example_identifies_and_maps(tmp_path, capsys):
     assert m, text
     assert float(m.group(1)) < 0.1 and float(m.group(2)) < 15.0
     assert np.isfinite(float(m.group(1)))
+
+
+@pytest.mark.slow
+def test_example_refuses_another_runs_work_until_restarted(tmp_path, capsys):
+    """A second example with another seed in the same folder is refused (the work of two
+    runs is never mixed); ``--restart`` starts it afresh."""
+    args = ["example", "--out", str(tmp_path), "--size", "2", "--workers", "1"]
+    args += ["--candidates", "CH3OH", "H2CO"]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main([*args, "--seed", "1"]) != 0
+    assert "--restart" in capsys.readouterr().err
+    assert main([*args, "--seed", "1", "--restart"]) == 0
+    assert "recovery CH3OH" in capsys.readouterr().out

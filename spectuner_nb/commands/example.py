@@ -67,6 +67,11 @@ def register(subparsers) -> None:
         "--workers", type=count(1), default=None, help="Dask workers (default: all cores)"
     )
     p.add_argument("--seed", type=count(0), default=0, help="random seed (default: 0)")
+    p.add_argument(
+        "--restart",
+        action="store_true",
+        help="discard the finished fits in OUT/identify/work and OUT/work, start afresh",
+    )
     p.set_defaults(func=run)
 
 
@@ -147,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
         catalog=cache,
         exclude=[EXAMPLE_INTERLOPER],
         workdir=out / "identify" / "work",
+        resume=not args.restart,
         seed=args.seed,
     )
     ident.write(out / "identify")
@@ -171,6 +177,7 @@ def run(args: argparse.Namespace) -> int:
         optimizer="slsqp",
         n_workers=args.workers,
         workdir=out / "work",
+        resume=not args.restart,
         seed=args.seed,
     )
     maps = result.write(out / "maps")
