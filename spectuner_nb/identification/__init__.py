@@ -32,8 +32,7 @@ from .combine import (
     SpeciesModels,
     combine,
     drop_at_bound,
-    refine,
-    tie_unconstrained,
+    refine_tied,
 )
 from .individual import (
     INITS,
@@ -351,8 +350,7 @@ def identify(
     by_name = {c.name: c for c in cands}
     names = sorted(comb.accepted, key=lambda n: -scores[n]["score"])
     x0 = np.array([comb.x[n] for n in names])
-    joint = refine(obs, names, [by_name[n].lines for n in names], x0, settings)
-    joint, tied = tie_unconstrained(obs, names, [by_name[n].lines for n in names], joint, settings)
+    joint, tied = refine_tied(obs, names, [by_name[n].lines for n in names], x0, settings)
     joint, names, dropped, flagged = drop_at_bound(
         obs, names, [by_name[n].lines for n in names], joint, settings, include=include
     )
