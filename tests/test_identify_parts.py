@@ -283,33 +283,6 @@ def test_tie_unconstrained_holds_one_line_species_in_the_constrained_range():
     assert none == {}  # all constrained: nothing tied
 
 
-def test_joint_refinement_keeps_the_best_of_its_starts(monkeypatch):
-    """``refine_tied`` runs refine + tie from the greedy solution and from moved copies and
-    keeps the lowest χ²: never worse than the greedy start alone (which it reproduces with
-    one start), and the same result on every call (seeded moves)."""
-    import importlib
-
-    comb = importlib.import_module("spectuner_nb.identification.combine")  # not the function
-    names = ["CH3OH", "OCS", "H2CO"]
-    truth = np.array([[0.8, 150.0, 3e17, 4.0, 0.5], [0.8, 120.0, 5e16, 4.0, -0.5]])
-    truth = np.vstack([truth, [0.8, 150.0, 2e17, 4.0, 0.3]])
-    mix, lines, x_true = _band6_mix(names, truth)
-    x0 = x_true.copy()
-    x0[1:, :3] = [[-0.001, 990.0, 17.0], [-0.001, 990.0, 16.5]]  # hot, beam-filling
-    settings = {"bounds": TABLE1_BOUNDS.tolist(), "seed": 3}
-    one = comb.tie_unconstrained(
-        mix.obs, names, lines, comb.refine(mix.obs, names, lines, x0, settings), settings
-    )
-    best, tied = comb.refine_tied(mix.obs, names, lines, x0, settings)
-    assert best.chi2 <= one[0].chi2
-    again, _ = comb.refine_tied(mix.obs, names, lines, x0, settings)
-    np.testing.assert_array_equal(again.x, best.x)
-    monkeypatch.setattr(comb, "N_JOINT_STARTS", 1)
-    alone, tied_alone = comb.refine_tied(mix.obs, names, lines, x0, settings)
-    np.testing.assert_array_equal(alone.x, one[0].x)
-    assert tied_alone == one[1]
-
-
 def test_tie_brings_a_shifted_species_back_and_holds_an_isotopologue_to_its_parent():
     """OCS left with its one line shifted to the +12 km/s bound (as when it fits another
     species' line) takes the v_off range of the constrained species and recovers its true

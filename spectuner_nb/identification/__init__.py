@@ -32,7 +32,8 @@ from .combine import (
     SpeciesModels,
     combine,
     drop_at_bound,
-    refine_tied,
+    refine,
+    tie_unconstrained,
 )
 from .individual import (
     INITS,
@@ -350,7 +351,8 @@ def identify(
     by_name = {c.name: c for c in cands}
     names = sorted(comb.accepted, key=lambda n: -scores[n]["score"])
     x0 = np.array([comb.x[n] for n in names])
-    joint, tied = refine_tied(obs, names, [by_name[n].lines for n in names], x0, settings)
+    joint = refine(obs, names, [by_name[n].lines for n in names], x0, settings)
+    joint, tied = tie_unconstrained(obs, names, [by_name[n].lines for n in names], joint, settings)
     joint, names, dropped, flagged = drop_at_bound(
         obs, names, [by_name[n].lines for n in names], joint, settings, include=include
     )

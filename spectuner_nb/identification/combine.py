@@ -24,8 +24,7 @@ velocity offset left at a bound of the preset is tied the same way (:data:`TIED_
 A species whose T_ex or column density still ends at a bound of the preset is not
 measured by the data: it is rejected (:data:`UNCONSTRAINED_AT_BOUND`) and the others are
 refitted without it, unless the user included it (then it stays, flagged)
-(:func:`drop_at_bound`). Refinement and tie run from the greedy solution and from moved
-copies of it, keeping the lowest χ² (:func:`refine_tied`).
+(:func:`drop_at_bound`).
 """
 
 from __future__ import annotations
@@ -61,9 +60,7 @@ __all__ = [
     "Combination",
     "FALSE_PER_NEW_PEAK",
     "JOINT_MAXITER",
-    "JOINT_JITTER",
     "MIN_NEW_PEAKS",
-    "N_JOINT_STARTS",
     "N_REFIT_STARTS",
     "N_TIE_COLUMN_STARTS",
     "SpeciesModels",
@@ -79,7 +76,6 @@ __all__ = [
     "combine",
     "drop_at_bound",
     "refine",
-    "refine_tied",
     "loose_parameters",
     "tie_unconstrained",
     "tied_starts",
@@ -94,12 +90,6 @@ overpredict one weak line)."""
 N_REFIT_STARTS: int = 20
 """Random starts (half of them anchored on observed peaks) added to the individual solution
 when refitting on top of the base."""
-N_JOINT_STARTS: int = 4
-"""Starts of the joint refinement (:func:`refine_tied`): the greedy solution and
-``N_JOINT_STARTS − 1`` copies of it moved by :data:`JOINT_JITTER`."""
-JOINT_JITTER: float = 0.05
-"""Standard deviation of those moves, as a fraction of the preset's span of each fit-space
-parameter (±50 K in T_ex, ±0.5 dex in N for Table 1)."""
 UNCONSTRAINED_AT_BOUND: str = "UNCONSTRAINED_AT_BOUND"
 """Reason of rejection (flag, for an included species) of a species whose T_ex or column
 density ends at a bound of the preset after the tie step (:func:`drop_at_bound`)."""
@@ -266,40 +256,6 @@ def refine(obs: Observation, names: Sequence[str], lines: Sequence, x: np.ndarra
         check_convergence=False,
         **common,
     )
-
-
-def refine_tied(
-    obs: Observation, names: Sequence[str], lines: Sequence, x: np.ndarray, settings: dict
-):
-    """:func:`refine` and then :func:`tie_unconstrained` from the greedy solution ``x``
-    (n_species, 5) and from :data:`N_JOINT_STARTS` − 1 copies of it moved by normal draws
-    of :data:`JOINT_JITTER` × the preset span (seeded with ``settings["seed"]``, clipped
-    into the preset); the tied fit with the lowest χ².
-
-    The joint χ² of a line-rich spectrum has several minima: a species whose η runs to 1 at
-    a low T_ex fits its lines nearly as well as at a higher T_ex and η below 1, is tied
-    or not accordingly, and the tie then gives the others different ranges. A local
-    minimisation ends in the basin its start lies in, so from the greedy solution alone a
-    change in its sixth digit (another process's history) could move the tied T_ex of the
-    W3(H2O) peak pixel from 250–364 K (χ² 1560) to 167 K (χ² 7698).
-
-    Returns
-    -------
-    (FitResult, dict)
-        As :func:`tie_unconstrained`.
-    """
-    x = np.asarray(x, float)
-    preset = np.broadcast_to(np.asarray(settings["bounds"], float), (*x.shape, 2))
-    span = preset[..., 1] - preset[..., 0]
-    rng = np.random.default_rng(settings.get("seed"))
-    best = None
-    for k in range(N_JOINT_STARTS):
-        start = x if k == 0 else x + JOINT_JITTER * span * rng.standard_normal(x.shape)
-        joint = refine(obs, names, lines, np.clip(start, preset[..., 0], preset[..., 1]), settings)
-        tied = tie_unconstrained(obs, names, lines, joint, settings)
-        if best is None or tied[0].chi2 < best[0].chi2:
-            best = tied
-    return best
 
 
 def drop_at_bound(
